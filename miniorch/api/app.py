@@ -1,0 +1,225 @@
+"""The HTTP API that `miniorch ctl` talks to, built by a factory.
+
+Routes take and return Kubernetes-shaped JSON; errors are `{"message": ...}`
+with kubectl-like status codes (404 not found, 409 conflict, 422 invalid).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import platform
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Body, FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
+from pydantic import BaseModel
+
+import miniorch
+from miniorch import selectors
+from miniorch.api import render
+from miniorch.controllers.nodes import NodeMonitor
+from miniorch.controllers.objects import Applier, Conflict, NotFound
+from miniorch.nodes import records as nr
+from miniorch.spec import loader
+from miniorch.spec.errors import ManifestInvalid
+from miniorch.store.records import NodeOverrides, PodRecord
+from miniorch.store.store import Store
+
+KINDS = {"jobs": "Job", "job": "Job", "cronjobs": "CronJob", "cronjob": "CronJob", "cj": "CronJob",
+         "daemonsets": "DaemonSet", "daemonset": "DaemonSet", "ds": "DaemonSet"}
+
+
+@dataclass
+class ApiContext:
+    store: Store
+    monitor: NodeMonitor
+    applier: Applier
+    wake: Callable[[], None]
+
+
+class ApplyRequest(BaseModel):
+    source: str
+    text: str
+    dry_run: bool = False
+
+
+class NodePatch(BaseModel):
+    labels: dict[str, str | None] = {}
+    unschedulable: bool | None = None
+
+
+def _error(status: int, message: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"message": message, **extra}, status_code=status)
+
+
+def create_app(ctx: ApiContext) -> FastAPI:
+    app = FastAPI(title="miniorch", version=miniorch.__version__, docs_url=None, redoc_url=None)
+
+    @app.exception_handler(NotFound)
+    async def _nf(_: Request, exc: NotFound) -> JSONResponse:
+        return _error(404, str(exc))
+
+    @app.exception_handler(Conflict)
+    async def _cf(_: Request, exc: Conflict) -> JSONResponse:
+        return _error(409, str(exc))
+
+    @app.exception_handler(ManifestInvalid)
+    async def _inv(_: Request, exc: ManifestInvalid) -> JSONResponse:
+        return _error(422, str(exc), errors=[str(e) for e in exc.errors])
+
+    @app.exception_handler(ValueError)
+    async def _val(_: Request, exc: ValueError) -> JSONResponse:
+        return _error(400, str(exc))
+
+    @app.get("/version")
+    def version() -> dict[str, str]:
+        return {"version": miniorch.__version__, "python": platform.python_version()}
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, Any]:
+        return {"ok": True, "nodes": {n: s.ready for n, s in ctx.monitor.nodes.items()}}
+
+    @app.post("/apply")
+    def apply(req: ApplyRequest) -> dict[str, Any]:
+        manifests = loader.load_text(req.text, req.source)
+        if req.dry_run:
+            ctx.applier.check(manifests)
+            return {"results": [{"kind": m.kind, "namespace": m.namespace, "name": m.name, "action": "checked"}
+                                for m in manifests], "warnings": [str(w) for m in manifests for w in m.warnings]}
+        results = ctx.applier.apply(manifests, "api")
+        return {"results": [r.__dict__ for r in results], "warnings": [str(w) for m in manifests for w in m.warnings]}
+
+    # -- nodes --------------------------------------------------------------
+    def _node(name: str) -> dict[str, Any]:
+        state = ctx.monitor.nodes.get(name)
+        if state is None:
+            raise NotFound(f'node "{name}" not found')
+        over = ctx.store.node_overrides().get(name)
+        return render.node(state, ctx.monitor.labels(name), bool(over and over.unschedulable))
+
+    @app.get("/api/nodes")
+    def list_nodes(selector: str | None = None) -> dict[str, Any]:
+        reqs = selectors.parse(selector)
+        items = [_node(n) for n in sorted(ctx.monitor.nodes)]
+        return render.as_list([i for i in items if selectors.matches(reqs, i["metadata"]["labels"])])
+
+    @app.get("/api/nodes/{name}")
+    def get_node(name: str) -> dict[str, Any]:
+        return _node(name)
+
+    @app.patch("/api/nodes/{name}")
+    def patch_node(name: str, patch: NodePatch) -> dict[str, Any]:
+        if name not in ctx.monitor.nodes:
+            raise NotFound(f'node "{name}" not found')
+        over = ctx.store.node_overrides().get(name) or NodeOverrides(name)
+        labels = {**over.labels, **patch.labels}
+        unschedulable = over.unschedulable if patch.unschedulable is None else patch.unschedulable
+        ctx.store.save_node_overrides(NodeOverrides(name, labels, unschedulable))
+        ctx.wake()
+        return _node(name)
+
+    # -- pods ---------------------------------------------------------------
+    def _render_pods(pods: list[PodRecord]) -> list[dict[str, Any]]:
+        owners = {o.uid: o for o in ctx.store.list_objects()}
+        return [render.pod(p, owners.get(p.owner_uid)) for p in pods]
+
+    @app.get("/api/pods")
+    def list_pods(namespace: str | None = None, selector: str | None = None, owner: str | None = None) -> dict[str, Any]:
+        reqs = selectors.parse(selector)
+        pods = ctx.store.pods_of(owner) if owner else ctx.store.list_pods(namespace)
+        pods = [p for p in pods if (not namespace or p.namespace == namespace) and selectors.matches(reqs, p.labels)]
+        return render.as_list(_render_pods(pods))
+
+    def _pod(namespace: str, name: str) -> PodRecord:
+        rec = ctx.store.get_pod(namespace, name)
+        if rec is None:
+            raise NotFound(f'pod "{name}" not found in namespace "{namespace}"')
+        return rec
+
+    @app.get("/api/pods/{namespace}/{name}")
+    def get_pod(namespace: str, name: str) -> dict[str, Any]:
+        return _render_pods([_pod(namespace, name)])[0]
+
+    @app.get("/api/pods/{namespace}/{name}/log", response_model=None)
+    async def pod_log(namespace: str, name: str, tail: int | None = None, follow: bool = False) -> Any:
+        rec = _pod(namespace, name)
+        client = ctx.monitor.client(rec.node) if rec.node else None
+        live = client is not None and not rec.container_removed and ctx.monitor.reachable(rec.node or "")
+        if live and client is not None:
+            if follow:
+                return StreamingResponse(_follow(client, name, tail), media_type="text/plain")
+            try:
+                raw = await asyncio.to_thread(client.logs, name, tail)
+                return PlainTextResponse(raw.decode("utf-8", errors="replace"))
+            except nr.NodeError:
+                pass
+        text = rec.log_tail
+        if tail is not None:
+            lines = text.splitlines(keepends=True)
+            text = "".join(lines[-tail:]) if tail > 0 else ""
+        return PlainTextResponse(text)
+
+    # -- events -------------------------------------------------------------
+    @app.get("/api/events")
+    def list_events(namespace: str | None = None, uid: str | None = None) -> dict[str, Any]:
+        return render.as_list([render.event(e) for e in ctx.store.list_events(namespace, uid)])
+
+    # -- workload objects ---------------------------------------------------
+    def _kind(plural: str) -> str:
+        kind = KINDS.get(plural.lower())
+        if kind is None:
+            raise ValueError(f'unknown resource type "{plural}"; use jobs, cronjobs, daemonsets, pods, nodes or events')
+        return kind
+
+    @app.get("/api/objects/{plural}")
+    def list_objects(plural: str, namespace: str | None = None, selector: str | None = None) -> dict[str, Any]:
+        kind = _kind(plural)
+        reqs = selectors.parse(selector)
+        items = [render.obj(o) for o in ctx.store.list_objects(kind, namespace)]
+        return render.as_list([i for i in items if selectors.matches(reqs, i["metadata"].get("labels") or {})])
+
+    @app.get("/api/objects/{plural}/{namespace}/{name}")
+    def get_object(plural: str, namespace: str, name: str) -> dict[str, Any]:
+        kind = _kind(plural)
+        rec = ctx.store.get_object(kind, namespace, name)
+        if rec is None:
+            raise NotFound(f'{kind.lower()}.{render.API_VERSIONS[kind].split("/")[0]} "{name}" not found')
+        return render.obj(rec)
+
+    @app.delete("/api/objects/{plural}/{namespace}/{name}")
+    def delete_object(plural: str, namespace: str, name: str) -> dict[str, Any]:
+        return render.obj(ctx.applier.delete(_kind(plural), namespace, name))
+
+    @app.patch("/api/objects/{plural}/{namespace}/{name}")
+    def patch_object(plural: str, namespace: str, name: str, patch: dict[str, Any] = Body(...)) -> dict[str, Any]:
+        kind = _kind(plural)
+        result = ctx.applier.patch(kind, namespace, name, patch)
+        rec = ctx.store.get_object(kind, namespace, name)
+        assert rec is not None
+        return {"action": result.action, "object": render.obj(rec)}
+
+    return app
+
+
+async def _follow(client: Any, name: str, tail: int | None) -> AsyncIterator[bytes]:
+    queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+    loop = asyncio.get_running_loop()
+
+    def pump() -> None:
+        try:
+            for chunk in client.follow_logs(name, tail):
+                loop.call_soon_threadsafe(queue.put_nowait, chunk)
+        except nr.NodeError:
+            pass
+        finally:
+            loop.call_soon_threadsafe(queue.put_nowait, None)
+
+    worker = asyncio.create_task(asyncio.to_thread(pump))
+    try:
+        while (chunk := await queue.get()) is not None:
+            yield chunk
+    finally:
+        await asyncio.shield(worker) if worker.done() else None
+

@@ -1,0 +1,120 @@
+"""Kubernetes-shaped views of stored records, as `ctl get -o json` prints them.
+
+Field names, condition types and reasons follow the Kubernetes API so that
+kubectl habits (`-o jsonpath='{.status.succeeded}'`) carry over.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from miniorch.controllers.nodes import NodeState
+from miniorch.store.records import EventRecord, ObjectRecord, PodPhase, PodRecord
+
+API_VERSIONS = {"Job": "batch/v1", "CronJob": "batch/v1", "DaemonSet": "apps/v1"}
+
+
+def ts(value: dt.datetime | None) -> str | None:
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+
+
+def obj(rec: ObjectRecord) -> dict[str, Any]:
+    out = dict(rec.manifest)
+    meta = dict(out.get("metadata", {}))
+    meta.update(uid=rec.uid, generation=rec.generation, creationTimestamp=ts(rec.created_at))
+    meta.setdefault("annotations", {})
+    meta["annotations"] = {**meta["annotations"], "miniorch.io/source": rec.source}
+    if rec.deleting:
+        meta["deletionTimestamp"] = meta.get("deletionTimestamp") or ts(dt.datetime.now(dt.UTC))
+    out["metadata"] = meta
+    out["status"] = rec.status
+    return out
+
+
+def _container_state(pod: PodRecord) -> dict[str, Any]:
+    if pod.phase.terminal or (pod.restart_pending and pod.exit_code is not None):
+        term = {"exitCode": pod.exit_code if pod.exit_code is not None else -1, "reason": pod.reason or "Error",
+                "startedAt": ts(pod.started_at), "finishedAt": ts(pod.finished_at or pod.last_failure_at)}
+        if pod.restart_pending:
+            return {"waiting": {"reason": "CrashLoopBackOff", "message": pod.message}}
+        return {"terminated": {k: v for k, v in term.items() if v is not None}}
+    if pod.phase is PodPhase.RUNNING:
+        return {"running": {"startedAt": ts(pod.started_at)}}
+    return {"waiting": {"reason": pod.reason or "ContainerCreating", "message": pod.message}}
+
+
+def pod(rec: PodRecord, owner: ObjectRecord | None) -> dict[str, Any]:
+    template = (owner.manifest.get("spec", {}).get("template", {}) if owner else {}) or {}
+    tspec = template.get("spec", {})
+    container = (tspec.get("containers") or [{}])[0]
+    status: dict[str, Any] = {"phase": rec.phase.value}
+    if rec.reason:
+        status["reason"] = rec.reason
+    if rec.message:
+        status["message"] = rec.message
+    if rec.started_at:
+        status["startTime"] = ts(rec.started_at)
+    cstatus: dict[str, Any] = {
+        "name": container.get("name", rec.name),
+        "image": container.get("image", ""),
+        "ready": rec.phase is PodPhase.RUNNING and not rec.restart_pending,
+        "restartCount": rec.restart_count,
+        "started": rec.phase is PodPhase.RUNNING,
+        "state": _container_state(rec),
+    }
+    if rec.last_exit_code is not None and (rec.restart_count or rec.restart_pending):
+        cstatus["lastState"] = {"terminated": {"exitCode": rec.last_exit_code, "finishedAt": ts(rec.last_failure_at)}}
+    status["containerStatuses"] = [cstatus]
+    conds = []
+    if rec.deletion_reason == "Evicted" or rec.reason in ("NodeLost", "Evicted"):
+        conds.append({"type": "DisruptionTarget", "status": "True", "reason": rec.reason or rec.deletion_reason})
+    if conds:
+        status["conditions"] = conds
+    annotations = dict(rec.annotations)
+    metadata: dict[str, Any] = {
+        "name": rec.name, "namespace": rec.namespace, "uid": rec.uid, "labels": dict(rec.labels),
+        "annotations": annotations, "creationTimestamp": ts(rec.created_at),
+        "ownerReferences": [{"apiVersion": API_VERSIONS.get(rec.owner_kind, "v1"), "kind": rec.owner_kind,
+                             "name": rec.owner_name, "uid": rec.owner_uid, "controller": True,
+                             "blockOwnerDeletion": True}],
+    }
+    if rec.deletion_reason and not rec.phase.terminal:
+        metadata["deletionTimestamp"] = ts(rec.finished_at or dt.datetime.now(dt.UTC))
+    spec = {k: v for k, v in tspec.items()}
+    spec["nodeName"] = rec.node
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec, "status": status}
+
+
+def node(state: NodeState, labels: dict[str, str], unschedulable: bool) -> dict[str, Any]:
+    info = state.info
+    ready = "True" if state.ready else ("Unknown" if state.last_ok is None else "False")
+    condition = {
+        "type": "Ready", "status": ready,
+        "reason": "DockerReady" if state.ready else "DockerNotResponding",
+        "message": "Docker Engine is answering" if state.ready else (state.last_error or "not probed yet"),
+        "lastHeartbeatTime": ts(state.last_ok),
+    }
+    status: dict[str, Any] = {"conditions": [condition], "addresses": [{"type": "URL", "address": state.config.url}]}
+    if info:
+        status["capacity"] = {"cpu": str(info.cpus), "memory": f"{info.memory_bytes // 1024}Ki"}
+        status["nodeInfo"] = {"containerRuntimeVersion": f"docker://{info.docker_version}", "kernelVersion": info.kernel,
+                              "osImage": info.os, "architecture": info.architecture}
+    return {"apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": state.name, "labels": labels, "creationTimestamp": ts(state.first_seen)},
+            "spec": {"unschedulable": unschedulable}, "status": status}
+
+
+def event(ev: EventRecord) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1", "kind": "Event",
+        "metadata": {"name": f"{ev.name}.{ev.id}", "namespace": ev.namespace},
+        "involvedObject": {"kind": ev.kind, "name": ev.name, "namespace": ev.namespace, "uid": ev.uid},
+        "type": ev.type, "reason": ev.reason, "message": ev.message, "count": ev.count,
+        "firstTimestamp": ts(ev.first_timestamp), "lastTimestamp": ts(ev.last_timestamp),
+        "source": {"component": "miniorch"},
+    }
+
+
+def as_list(items: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "List", "items": items, "metadata": {"resourceVersion": ""}}

@@ -1,0 +1,98 @@
+"""The `miniorch` command: `daemon`, `ctl ...`, `validate`, `schema`.
+
+The only place that exits the process: errors become one line on stderr and
+kubectl's exit codes (1 error, 2 usage); tracebacks only with --debug.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from miniorch.cli import ctl
+from miniorch.cli.client import CtlError
+
+app = typer.Typer(help="miniorch: Kubernetes Jobs, CronJobs and DaemonSets on plain Docker hosts.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+app.add_typer(ctl.app, name="ctl")
+
+
+@app.command()
+def daemon(
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="Config file (YAML); defaults apply without one.")] = None,
+) -> None:
+    """Run the daemon in the foreground (systemd Type=notify)."""
+    from miniorch import config as config_mod
+    from miniorch import daemon as daemon_mod
+
+    try:
+        code = daemon_mod.run(config)
+    except config_mod.ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    except daemon_mod.DaemonError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    raise typer.Exit(code)
+
+
+@app.command()
+def validate(paths: Annotated[list[Path], typer.Argument(help="Manifest files or folders.")]) -> None:
+    """Check manifests offline, with the daemon's own messages; exit 1 on any error."""
+    from miniorch.spec import loader
+    from miniorch.spec.errors import ManifestInvalid
+
+    try:
+        manifests = loader.load_paths(paths)
+    except ManifestInvalid as exc:
+        for err in exc.errors:
+            typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(1) from exc
+    except OSError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    for m in manifests:
+        for w in m.warnings:
+            typer.echo(f"warning: {w}", err=True)
+        typer.echo(f"{m.source}: {m.kind.lower()}/{m.name} valid")
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of the manifest format (for editors)."""
+    from miniorch.spec import loader
+
+    typer.echo(json.dumps(loader.json_schema(), indent=2))
+
+
+def main() -> None:
+    debug = "--debug" in sys.argv
+    try:
+        app(standalone_mode=False)
+    except CtlError as exc:
+        if debug:
+            raise
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.exit(1)
+    except Exception as exc:  # the one supervision point of the CLI
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if debug:
+            raise
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

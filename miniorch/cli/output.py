@@ -1,0 +1,176 @@
+"""How `ctl get` prints: kubectl's columns, ages, and the -o formats.
+
+Pure functions from Kubernetes-shaped dicts to text; `now` is passed in.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import yaml
+
+from miniorch.cli import jsonpath
+
+GROUPS = {"Job": "job.batch", "CronJob": "cronjob.batch", "DaemonSet": "daemonset.apps", "Pod": "pod", "Node": "node",
+          "Event": "event"}
+
+
+def parse_ts(value: str | None) -> dt.datetime | None:
+    if not value:
+        return None
+    return dt.datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+
+
+def human_duration(seconds: float) -> str:
+    """kubectl's HumanDuration."""
+    s = int(max(0, seconds))
+    if s < 120:
+        return f"{s}s"
+    m = s // 60
+    if m < 10:
+        return f"{m}m{s % 60}s" if s % 60 else f"{m}m"
+    if m < 180:
+        return f"{m}m"
+    h = m // 60
+    if h < 8:
+        return f"{h}h{m % 60}m" if m % 60 else f"{h}h"
+    if h < 48:
+        return f"{h}h"
+    d = h // 24
+    if d < 8:
+        return f"{d}d{h % 24}h" if h % 24 else f"{d}d"
+    return f"{d}d" if d < 730 else f"{d // 365}y"
+
+
+def age(value: str | None, now: dt.datetime) -> str:
+    ts = parse_ts(value)
+    return human_duration((now - ts).total_seconds()) if ts else "<unknown>"
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    lines = ["   ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in [headers, *rows]]
+    return "\n".join(lines)
+
+
+def _cond(obj: dict[str, Any], type_: str) -> bool:
+    return any(c.get("type") == type_ and c.get("status") == "True" for c in obj.get("status", {}).get("conditions", []))
+
+
+def job_status(job: dict[str, Any]) -> str:
+    if job["metadata"].get("deletionTimestamp"):
+        return "Terminating"
+    for cond, label in (("Complete", "Complete"), ("Failed", "Failed"), ("FailureTarget", "FailureTarget"),
+                        ("SuccessCriteriaMet", "SuccessCriteriaMet"), ("Suspended", "Suspended")):
+        if _cond(job, cond):
+            return label
+    return "Running"
+
+
+def _job_row(job: dict[str, Any], now: dt.datetime, wide: bool) -> list[str]:
+    spec, status = job.get("spec", {}), job.get("status", {})
+    done = status.get("succeeded", 0)
+    completions = spec.get("completions")
+    comp = f"{done}/{completions}" if completions is not None else f"{done}/1 of {spec.get('parallelism', 1)}"
+    start, end = parse_ts(status.get("startTime")), parse_ts(status.get("completionTime"))
+    duration = human_duration(((end or now) - start).total_seconds()) if start else ""
+    row = [job["metadata"]["name"], job_status(job), comp, duration, age(job["metadata"].get("creationTimestamp"), now)]
+    if wide:
+        c = spec.get("template", {}).get("spec", {}).get("containers", [{}])[0]
+        row += [c.get("name", ""), c.get("image", ""), f"batch.kubernetes.io/controller-uid={job['metadata'].get('uid')}"]
+    return row
+
+
+def pod_status(pod: dict[str, Any]) -> str:
+    status = pod.get("status", {})
+    cs = (status.get("containerStatuses") or [{}])[0]
+    state = cs.get("state", {})
+    if pod["metadata"].get("deletionTimestamp"):
+        return "Terminating"
+    if "terminated" in state:
+        return state["terminated"].get("reason") or status.get("phase", "")
+    if "waiting" in state:
+        return state["waiting"].get("reason") or "Pending"
+    if status.get("phase") == "Unknown":
+        return "Unknown"
+    return status.get("phase", "")
+
+
+def _pod_row(pod: dict[str, Any], now: dt.datetime, wide: bool) -> list[str]:
+    cs = (pod.get("status", {}).get("containerStatuses") or [{}])[0]
+    row = [pod["metadata"]["name"], f"{1 if cs.get('ready') else 0}/1", pod_status(pod), str(cs.get("restartCount", 0)),
+           age(pod["metadata"].get("creationTimestamp"), now)]
+    if wide:
+        exit_code = cs.get("state", {}).get("terminated", {}).get("exitCode")
+        row += [pod.get("spec", {}).get("nodeName") or "<none>", "" if exit_code is None else str(exit_code)]
+    return row
+
+
+def _memory(capacity: str | None) -> str:
+    if not capacity or not capacity.endswith("Ki"):
+        return capacity or ""
+    return f"{int(capacity[:-2]) / 1024 / 1024:.1f}Gi"
+
+
+def node_status(node: dict[str, Any]) -> str:
+    ready = next((c for c in node["status"]["conditions"] if c["type"] == "Ready"), {})
+    text = "Ready" if ready.get("status") == "True" else "NotReady"
+    return text + (",SchedulingDisabled" if node.get("spec", {}).get("unschedulable") else "")
+
+
+def _node_row(node: dict[str, Any], now: dt.datetime, wide: bool) -> list[str]:
+    status = node["status"]
+    version = status.get("nodeInfo", {}).get("containerRuntimeVersion", "").removeprefix("docker://")
+    labels = ",".join(f"{k}={v}" for k, v in sorted(node["metadata"].get("labels", {}).items()))
+    row = [node["metadata"]["name"], node_status(node), version or "<unknown>", status.get("capacity", {}).get("cpu", ""),
+           _memory(status.get("capacity", {}).get("memory")), age(node["metadata"].get("creationTimestamp"), now), labels]
+    if wide:
+        row.insert(6, status.get("addresses", [{}])[0].get("address", ""))
+    return row
+
+
+def _event_row(ev: dict[str, Any], now: dt.datetime, wide: bool) -> list[str]:
+    inv = ev["involvedObject"]
+    count = ev.get("count", 1)
+    seen = age(ev.get("lastTimestamp"), now) + (f" (x{count})" if count > 1 else "")
+    return [seen, ev.get("type", ""), ev.get("reason", ""), f"{inv['kind'].lower()}/{inv['name']}", ev.get("message", "")]
+
+
+HEADERS = {
+    "Job": (["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"], ["CONTAINERS", "IMAGES", "SELECTOR"], _job_row),
+    "Pod": (["NAME", "READY", "STATUS", "RESTARTS", "AGE"], ["NODE", "EXIT CODE"], _pod_row),
+    "Node": (["NAME", "STATUS", "VERSION", "CPU", "MEMORY", "AGE", "LABELS"], [], _node_row),
+    "Event": (["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"], [], _event_row),
+}
+
+
+def render(kind: str, items: list[dict[str, Any]], fmt: str | None, now: dt.datetime, single: bool = False,
+           show_namespace: bool = False) -> str:
+    if fmt in ("json", "yaml") or (fmt or "").startswith("jsonpath="):
+        data: Any = items[0] if single else {"apiVersion": "v1", "kind": "List", "items": items, "metadata": {"resourceVersion": ""}}
+        if fmt == "json":
+            return json.dumps(data, indent=4)
+        if fmt == "yaml":
+            return yaml.safe_dump(data, sort_keys=False).rstrip()
+        return jsonpath.render((fmt or "")[len("jsonpath="):].strip("'"), data)
+    if fmt == "name":
+        return "\n".join(f"{GROUPS.get(kind, kind.lower())}/{i['metadata']['name']}" for i in items)
+    if fmt not in (None, "", "wide"):
+        raise ValueError(f'unable to match a printer suitable for the output format "{fmt}"; '
+                         "allowed formats are: json, jsonpath, name, wide, yaml")
+    if not items:
+        return ""
+    headers, extra, row = HEADERS[kind]
+    wide = fmt == "wide"
+    hdr = list(headers) + (list(extra) if wide else [])
+    if wide and kind == "Node":
+        hdr.insert(6, "URL")
+    rows = [row(i, now, wide) for i in items]
+    if show_namespace:
+        hdr.insert(0, "NAMESPACE")
+        for item, r in zip(items, rows, strict=True):
+            r.insert(0, item["metadata"].get("namespace", ""))
+    return table(hdr, rows)

@@ -1,0 +1,174 @@
+"""The daemon's configuration file: keys, defaults and validation.
+
+Every key has a default, so `miniorch daemon` with no file runs on the local
+Docker socket. A bad file raises `ConfigError` naming the key; the CLI turns it
+into exit code 2.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import pydantic
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+DEFAULT_DOCKER_URL = "unix:///var/run/docker.sock"
+
+
+class ConfigError(Exception):
+    """The config file cannot be used; the message names the file and key."""
+
+
+def default_state_dir() -> Path:
+    if os.geteuid() == 0:
+        return Path("/var/lib/miniorch")
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "miniorch"
+
+
+def default_socket() -> Path:
+    """Where the daemon listens and `ctl` looks when nothing else is said."""
+    if os.geteuid() == 0:
+        return Path("/run/miniorch/miniorch.sock")
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime:
+        return Path(runtime) / "miniorch" / "miniorch.sock"
+    return Path(f"/tmp/miniorch-{os.geteuid()}") / "miniorch.sock"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ApiConfig(_Strict):
+    socket: Path = Field(default_factory=default_socket)
+    socket_mode: str = "0660"
+    socket_group: str | None = None
+    tcp: str | None = None
+    token_file: Path | None = None
+
+    @field_validator("socket_mode")
+    @classmethod
+    def _mode(cls, value: str) -> str:
+        try:
+            mode = int(value, 8)
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not an octal mode like \"0660\"") from exc
+        if mode & 0o002:
+            raise ValueError(f"{value!r} would make the socket world-writable; use \"0660\"")
+        return value
+
+    @model_validator(mode="after")
+    def _token_with_tcp(self) -> ApiConfig:
+        if self.tcp and not self.token_file:
+            raise ValueError("api.tcp is set, so api.token_file is required (the TCP API needs a bearer token)")
+        return self
+
+    @property
+    def mode(self) -> int:
+        return int(self.socket_mode, 8)
+
+
+class TlsConfig(_Strict):
+    ca: Path | None = None
+    cert: Path | None = None
+    key: Path | None = None
+
+
+class NodeConfig(_Strict):
+    name: str = Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=63)
+    url: str = DEFAULT_DOCKER_URL
+    labels: dict[str, str] = Field(default_factory=dict)
+    tls: TlsConfig | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _scheme(cls, value: str) -> str:
+        if not value.startswith(("unix://", "tcp://", "ssh://", "http://", "https://")):
+            raise ValueError(f"{value!r} is not a Docker URL; use unix://, tcp:// or ssh://")
+        return value
+
+
+class PolicyConfig(_Strict):
+    allow_privileged: bool = False
+    allow_host_network: bool = False
+    allowed_host_paths: list[str] = Field(default_factory=list)
+
+
+class TimingConfig(_Strict):
+    job_backoff_initial_seconds: float = Field(default=10, gt=0)
+    job_backoff_max_seconds: float = Field(default=360, gt=0)
+    node_heartbeat_seconds: float = Field(default=2, gt=0)
+    node_timeout_seconds: float = Field(default=10, gt=0)
+
+
+class LogConfig(_Strict):
+    format: Literal["auto", "json", "console"] = "auto"
+    level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+class Config(_Strict):
+    state_dir: Path = Field(default_factory=default_state_dir)
+    database: str | None = None
+    manifests_dir: Path = Path("./jobs.d")
+    api: ApiConfig = Field(default_factory=ApiConfig)
+    nodes: list[NodeConfig] = Field(default_factory=lambda: [NodeConfig(name="local")])
+    policy: PolicyConfig = Field(default_factory=PolicyConfig)
+    timing: TimingConfig = Field(default_factory=TimingConfig)
+    log: LogConfig = Field(default_factory=LogConfig)
+
+    @field_validator("nodes")
+    @classmethod
+    def _unique_nodes(cls, nodes: list[NodeConfig]) -> list[NodeConfig]:
+        seen: set[str] = set()
+        for node in nodes:
+            if node.name in seen:
+                raise ValueError(f"node name {node.name!r} appears twice")
+            seen.add(node.name)
+        if not nodes:
+            raise ValueError("at least one node is needed")
+        return nodes
+
+    @field_validator("database")
+    @classmethod
+    def _database(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("sqlite:", "postgresql")):
+            raise ValueError(f"{value!r}: use null (SQLite in state_dir) or a postgresql:// URL")
+        return value
+
+    @property
+    def database_url(self) -> str:
+        return self.database or f"sqlite:///{self.state_dir / 'miniorch.db'}"
+
+
+def _key(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def load(path: Path | None) -> Config:
+    """Read and validate the config file; `None` gives the embedded defaults."""
+    if path is None:
+        return Config()
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config file {path}: the top level must be a mapping of keys")
+    try:
+        return Config.model_validate(raw)
+    except pydantic.ValidationError as exc:
+        first = exc.errors()[0]
+        msg = first["msg"].removeprefix("Value error, ")
+        if first["type"] == "extra_forbidden":
+            msg = "unknown key (see the config reference in README.md)"
+        more = f" (and {exc.error_count() - 1} more problem(s))" if exc.error_count() > 1 else ""
+        raise ConfigError(f"config file {path}: {_key(first['loc'])}: {msg}{more}") from exc

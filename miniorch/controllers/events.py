@@ -1,0 +1,67 @@
+"""Docker event streams, one thread per node, that wake the controllers early.
+
+Only a hint: the controllers re-read everything on each pass, so a missed or
+duplicated event never changes an outcome, only how soon it is seen.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+import structlog
+
+from miniorch.controllers.nodes import NodeMonitor
+from miniorch.nodes import records as nr
+
+log = structlog.get_logger(__name__)
+
+_WAKE_ON = {"die", "start", "destroy", "oom", "kill", "stop"}
+
+
+class DockerEventWatcher:
+    def __init__(self, monitor: NodeMonitor) -> None:
+        self._monitor = monitor
+        self._threads: dict[str, tuple[threading.Thread, threading.Event]] = {}
+        self._wake: Callable[[], None] = lambda: None
+
+    def start(self, wake: Callable[[], None]) -> None:
+        self._wake = wake
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Follow the nodes of the current config (after a reload)."""
+        for name in list(self._threads):
+            if name not in self._monitor.nodes:
+                self._threads.pop(name)[1].set()
+        for name in self._monitor.nodes:
+            if name not in self._threads:
+                stop = threading.Event()
+                thread = threading.Thread(target=self._watch, args=(name, stop), name=f"events:{name}", daemon=True)
+                self._threads[name] = (thread, stop)
+                thread.start()
+
+    def stop(self) -> None:
+        for _, stop in self._threads.values():
+            stop.set()
+
+    def _watch(self, name: str, stop: threading.Event) -> None:
+        delay = 0.5
+        while not stop.is_set():
+            client = self._monitor.client(name)
+            if client is None:
+                return
+            try:
+                client.watch_events(lambda action, pod: self._on_event(action), stop)
+            except nr.NodeError as exc:
+                log.debug("event_stream_lost", node=name, error=exc.detail)
+                stop.wait(delay)
+                delay = min(delay * 2, 5.0)
+            else:
+                delay = 0.5
+                time.sleep(0.1)
+
+    def _on_event(self, action: str) -> None:
+        if action.split(":")[0] in _WAKE_ON:
+            self._wake()

@@ -1,0 +1,151 @@
+"""The node monitor: probes every node on a heartbeat and tracks readiness.
+
+A node is Ready while its last good probe is younger than
+`timing.node_timeout_seconds`; transitions are logged and recorded as events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import structlog
+
+from miniorch import clock as clock_mod
+from miniorch.config import Config, NodeConfig
+from miniorch.nodes import records as node_records
+from miniorch.nodes import client as client_mod
+from miniorch.nodes.client import NodeClient
+from miniorch.reconcile.placement import NodeView
+from miniorch.store.records import EventRecord
+from miniorch.store.store import Store
+
+log = structlog.get_logger(__name__)
+
+HOSTNAME_LABEL = "kubernetes.io/hostname"
+
+
+@dataclass
+class NodeState:
+    config: NodeConfig
+    client: NodeClient
+    info: node_records.NodeInfo | None = None
+    last_ok: dt.datetime | None = None
+    last_error: str = ""
+    ready: bool = False
+    first_seen: dt.datetime = field(default_factory=clock_mod.utcnow)
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+
+class NodeMonitor:
+    """Owns one NodeClient per configured node and their readiness."""
+
+    def __init__(self, config: Config, store: Store, clock: clock_mod.Clock, on_change: Callable[[], None]) -> None:
+        self._store = store
+        self._clock = clock
+        self._on_change = on_change
+        self._timing = config.timing
+        self.nodes: dict[str, NodeState] = {}
+        self.apply_config(config)
+
+    def apply_config(self, config: Config) -> None:
+        """Add new nodes, drop removed ones, update labels (SIGHUP reload)."""
+        self._timing = config.timing
+        wanted = {n.name: n for n in config.nodes}
+        for name in list(self.nodes):
+            if name not in wanted:
+                self.nodes.pop(name).client.close()
+                log.info("node_removed", node=name)
+        for name, node_cfg in wanted.items():
+            state = self.nodes.get(name)
+            if state is None or state.config.url != node_cfg.url:
+                if state is not None:
+                    state.client.close()
+                timeout = max(2.0, min(self._timing.node_timeout_seconds, 30.0))
+                self.nodes[name] = NodeState(node_cfg, NodeClient(name, node_cfg.url, timeout=timeout, tls=_tls(node_cfg)))
+            else:
+                state.config = node_cfg
+
+    def client(self, name: str) -> NodeClient | None:
+        state = self.nodes.get(name)
+        return state.client if state else None
+
+    def reachable(self, name: str) -> bool:
+        """Answered its last probe (stricter than Ready, which has a grace period)."""
+        state = self.nodes.get(name)
+        return bool(state and state.ready and not state.last_error)
+
+    def views(self) -> list[NodeView]:
+        overrides = self._store.node_overrides()
+        out = []
+        for name, state in sorted(self.nodes.items()):
+            over = overrides.get(name)
+            out.append(NodeView(name, state.ready, not (over and over.unschedulable), self.labels(name)))
+        return out
+
+    def labels(self, name: str) -> dict[str, str]:
+        state = self.nodes[name]
+        labels = {**state.config.labels, HOSTNAME_LABEL: name}
+        over = self._store.node_overrides().get(name)
+        if over:
+            for key, value in over.labels.items():
+                if value is None:
+                    labels.pop(key, None)
+                else:
+                    labels[key] = value
+        return labels
+
+    async def probe_all(self) -> None:
+        await asyncio.gather(*(self._probe(state) for state in list(self.nodes.values())))
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(self._timing.node_heartbeat_seconds)
+            await self.probe_all()
+
+    async def _probe(self, state: NodeState) -> None:
+        now = self._clock.now()
+        try:
+            info = await asyncio.wait_for(
+                asyncio.to_thread(state.client.info), timeout=max(1.0, self._timing.node_timeout_seconds)
+            )
+        except (node_records.NodeError, TimeoutError) as exc:
+            state.last_error = str(exc) or "probe timed out"
+            silent_for = (now - state.last_ok).total_seconds() if state.last_ok else float("inf")
+            if state.ready and silent_for >= self._timing.node_timeout_seconds:
+                self._transition(state, False, now)
+            elif state.ready:
+                self._on_change()
+            return
+        state.info = info
+        state.last_ok = now
+        state.last_error = ""
+        if not state.ready:
+            self._transition(state, True, now)
+
+    def _transition(self, state: NodeState, ready: bool, now: dt.datetime) -> None:
+        state.ready = ready
+        if ready:
+            log.info("node_ready", node=state.name, docker=state.info.docker_version if state.info else None)
+            reason, kind, msg = "NodeReady", "Normal", f"Node {state.name} status is now: NodeReady"
+        else:
+            log.warning("node_not_ready", node=state.name, error=state.last_error)
+            reason, kind, msg = "NodeNotReady", "Warning", f"Node {state.name} status is now: NodeNotReady ({state.last_error})"
+        self._store.record_event(EventRecord("default", "Node", state.name, f"node:{state.name}", kind, reason, msg,
+                                             first_timestamp=now, last_timestamp=now))
+        self._on_change()
+
+    def close(self) -> None:
+        for state in self.nodes.values():
+            state.client.close()
+
+
+def _tls(node: NodeConfig) -> object:
+    if node.tls is None:
+        return None
+    return client_mod.tls_config(node.tls.ca, node.tls.cert, node.tls.key)

@@ -1,0 +1,175 @@
+"""Desired-state writes: apply, patch and delete workload objects.
+
+The one path through which manifests become stored objects, used by the API
+and by the manifests folder loader. Policy and immutability are checked here;
+the controllers do the rest on their next pass.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import datetime as dt
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from miniorch.config import PolicyConfig
+from miniorch.reconcile import podspec
+from miniorch.spec import job as job_spec
+from miniorch.spec import loader
+from miniorch.spec.errors import ManifestError, ManifestInvalid
+from miniorch.store.records import EventRecord, ObjectRecord
+from miniorch.store.store import Store
+
+log = structlog.get_logger(__name__)
+
+#: kinds this daemon runs; others validate but are refused at apply time.
+RUNNABLE = {"Job"}
+#: Job spec fields that may change after creation (as Kubernetes).
+JOB_MUTABLE = {"parallelism", "suspend", "activeDeadlineSeconds", "ttlSecondsAfterFinished", "maxFailedIndexes"}
+
+
+class Conflict(Exception):
+    """The change is valid YAML but cannot be applied to the existing object."""
+
+
+class NotFound(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Applied:
+    kind: str
+    namespace: str
+    name: str
+    action: str  # created | configured | unchanged
+
+
+def _ts(now: dt.datetime) -> str:
+    return now.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def normalized(m: loader.Manifest) -> dict[str, Any]:
+    """The manifest as stored: defaults applied, camelCase, server fields dropped."""
+    data = m.obj.model_dump(by_alias=True, exclude_none=True, mode="json")
+    data.pop("status", None)
+    meta = data.get("metadata", {})
+    data["metadata"] = {k: v for k, v in meta.items() if k in ("name", "namespace", "labels", "annotations")}
+    data["metadata"]["namespace"] = m.namespace
+    return data
+
+
+class Applier:
+    def __init__(self, store: Store, policy: PolicyConfig, wake: Callable[[], None], now: Callable[[], dt.datetime]) -> None:
+        self._store = store
+        self._policy = policy
+        self._wake = wake
+        self._now = now
+
+    def set_policy(self, policy: PolicyConfig) -> None:
+        self._policy = policy
+
+    def check(self, manifests: Sequence[loader.Manifest]) -> None:
+        """Raise ManifestInvalid / Conflict for anything that cannot be applied; changes nothing."""
+        errors: list[ManifestError] = []
+        for m in manifests:
+            if m.kind not in RUNNABLE:
+                errors.append(ManifestError(m.source, m.line or None, None, "kind",
+                                            f"{m.kind} is not yet supported by this miniorch daemon",
+                                            "only batch/v1 Job runs in this version"))
+                continue
+            assert isinstance(m.obj, job_spec.Job)
+            for problem in podspec.check_policy(m.obj.spec.template, self._policy):
+                errors.append(ManifestError(m.source, m.line or None, None, f"spec.template.{problem}", "",
+                                            "ask the operator to change the daemon's policy section"))
+            existing = self._store.get_object(m.kind, m.namespace, m.name)
+            if existing is not None and not existing.deleting:
+                self._check_update(existing, m)
+        if errors:
+            raise ManifestInvalid(errors)
+
+    def _check_update(self, existing: ObjectRecord, m: loader.Manifest) -> None:
+        old, new = existing.manifest.get("spec", {}), normalized(m).get("spec", {})
+        changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k) and k not in JOB_MUTABLE)
+        if changed:
+            raise Conflict(
+                f'job.batch "{m.name}" is invalid: spec.{changed[0]}: field is immutable; '
+                f"delete it first (miniorch ctl delete job {m.name} -n {m.namespace}) or apply it under a new name"
+            )
+
+    def apply(self, manifests: Sequence[loader.Manifest], source: str) -> list[Applied]:
+        """Check everything first, so a bad object leaves every object of the batch untouched."""
+        self.check(manifests)
+        out = [self._apply_one(m, source) for m in manifests]
+        self._wake()
+        return out
+
+    def _apply_one(self, m: loader.Manifest, source: str) -> Applied:
+        now = self._now()
+        data = normalized(m)
+        existing = self._store.get_object(m.kind, m.namespace, m.name)
+        if existing is not None and existing.deleting:
+            raise Conflict(f'{m.kind.lower()} "{m.name}" is being deleted; try again when it is gone')
+        if existing is None:
+            uid = str(uuid.uuid4())
+            data["metadata"].update(uid=uid, creationTimestamp=_ts(now), generation=1)
+            self._store.add_object(ObjectRecord(uid, m.kind, m.namespace, m.name, data, {}, source, 1, now))
+            log.info("object_created", kind=m.kind, name=m.name, namespace=m.namespace, source=source)
+            return Applied(m.kind, m.namespace, m.name, "created")
+        current = {k: v for k, v in existing.manifest.items() if k != "metadata"}
+        meta = existing.manifest.get("metadata", {})
+        if current == {k: v for k, v in data.items() if k != "metadata"} and all(
+            meta.get(k) == data["metadata"].get(k) for k in ("labels", "annotations")
+        ):
+            return Applied(m.kind, m.namespace, m.name, "unchanged")
+        generation = existing.generation + 1
+        data["metadata"].update(uid=existing.uid, creationTimestamp=meta.get("creationTimestamp"), generation=generation)
+        self._store.save_manifest(existing.uid, data, generation, source)
+        log.info("object_updated", kind=m.kind, name=m.name, namespace=m.namespace, generation=generation)
+        return Applied(m.kind, m.namespace, m.name, "configured")
+
+    def patch(self, kind: str, namespace: str, name: str, patch: dict[str, Any]) -> Applied:
+        existing = self._store.get_object(kind, namespace, name)
+        if existing is None or existing.deleting:
+            raise NotFound(f'{kind.lower()} "{name}" not found in namespace "{namespace}"')
+        merged = merge_patch(copy.deepcopy(existing.manifest), patch)
+        for key in ("uid", "creationTimestamp", "generation"):
+            merged.get("metadata", {}).pop(key, None)
+        if merged.get("metadata", {}).get("name") != name or merged["metadata"].get("namespace", namespace) != namespace:
+            raise Conflict("metadata.name and metadata.namespace cannot be changed by a patch")
+        manifest = loader.parse_object(merged, source=f"patch of {kind.lower()}/{name}")
+        self.check([manifest])
+        result = self._apply_one(manifest, existing.source)
+        self._wake()
+        return Applied(kind, namespace, name, "patched" if result.action != "unchanged" else "unchanged")
+
+    def delete(self, kind: str, namespace: str, name: str) -> ObjectRecord:
+        existing = self._store.get_object(kind, namespace, name)
+        if existing is None:
+            raise NotFound(f'{kind.lower()} "{name}" not found in namespace "{namespace}"')
+        if not existing.deleting:
+            self._store.mark_deleting(existing.uid)
+            now = self._now()
+            self._store.record_event(EventRecord(namespace, kind, name, existing.uid, "Normal", "Deleting",
+                                                 f"{kind} deletion requested", first_timestamp=now, last_timestamp=now))
+            log.info("object_deletion_requested", kind=kind, name=name, namespace=namespace)
+        self._wake()
+        return dataclasses.replace(existing, deleting=True)
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386 JSON merge patch."""
+    if not isinstance(patch, dict):
+        return patch
+    if not isinstance(target, dict):
+        target = {}
+    for key, value in patch.items():
+        if value is None:
+            target.pop(key, None)
+        else:
+            target[key] = merge_patch(target.get(key), value)
+    return target

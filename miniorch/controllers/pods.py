@@ -1,0 +1,202 @@
+"""Pod operations on the nodes: launch, restart, stop, settle a finished run.
+
+Each runs as a tracked task keyed by pod name, so a slow stop or image pull
+never blocks a reconcile pass; while a pod has an operation in flight, passes
+leave it alone. Results are committed to the store before containers go.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Awaitable, Callable
+
+import structlog
+
+from miniorch import clock as clock_mod
+from miniorch.controllers.nodes import NodeMonitor
+from miniorch.nodes import records as nr
+from miniorch.nodes.client import NodeClient
+from miniorch.reconcile import pods as pod_logic
+from miniorch.store.records import PodPhase, PodRecord
+from miniorch.store.store import Store
+
+log = structlog.get_logger(__name__)
+
+LOG_TAIL_LINES = 2000
+LOG_TAIL_BYTES = 256 * 1024
+
+
+def _tail_text(raw: bytes) -> str:
+    return raw[-LOG_TAIL_BYTES:].decode("utf-8", errors="replace")
+
+
+class PodRunner:
+    """Owns the in-flight pod operations; wakes the controller when one ends."""
+
+    def __init__(self, store: Store, monitor: NodeMonitor, clock: clock_mod.Clock, wake: Callable[[], None]) -> None:
+        self._store = store
+        self._monitor = monitor
+        self._clock = clock
+        self._wake = wake
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self.failures: list[BaseException] = []
+
+    def busy(self, pod_name: str) -> bool:
+        return pod_name in self._tasks
+
+    def _spawn(self, pod: PodRecord, op: Callable[[], Awaitable[None]]) -> None:
+        async def wrapped() -> None:
+            try:
+                await op()
+            except nr.NodeUnavailable as exc:
+                log.warning("pod_operation_deferred", pod=pod.name, node=pod.node, error=exc.detail)
+            finally:
+                self._tasks.pop(pod.name, None)
+                self._wake()
+
+        task = asyncio.create_task(wrapped(), name=f"pod:{pod.name}")
+        task.add_done_callback(self._check)
+        self._tasks[pod.name] = task
+
+    def _check(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            # Unexpected: surfaces through the supervisor instead of limping on.
+            self.failures.append(task.exception())  # type: ignore[arg-type]
+            self._wake()
+
+    async def cancel(self) -> None:
+        """Abandon the operations in flight (shutdown); each is safe to redo."""
+        for task in list(self._tasks.values()):
+            task.cancel()
+        await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
+
+    async def drain(self) -> None:
+        """Wait for the operations in flight (used at shutdown and in tests)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
+
+    # -- operations -------------------------------------------------------
+    def launch(self, pod: PodRecord, spec: nr.ContainerSpec) -> None:
+        self._spawn(pod, lambda: self._launch(pod, spec))
+
+    async def _launch(self, pod: PodRecord, spec: nr.ContainerSpec) -> None:
+        assert pod.node is not None
+        client = self._monitor.client(pod.node)
+        if client is None:
+            return
+        try:
+            await asyncio.to_thread(client.create, spec)
+        except nr.ContainerConflict:
+            pass  # created by an earlier attempt: adopt it
+        except nr.ImageNotFound as exc:
+            self._fail_start(pod, "ErrImagePull", exc.detail)
+            return
+        except nr.DockerRejected as exc:
+            self._fail_start(pod, "CreateContainerError", exc.detail)
+            return
+        try:
+            await asyncio.to_thread(client.start, pod.name)
+        except (nr.DockerRejected, nr.ContainerNotFound) as exc:
+            self._fail_start(pod, "StartError", exc.detail)
+            await asyncio.to_thread(client.remove, pod.name)
+            return
+        now = self._clock.now()
+        self._store.save_pod(dataclasses.replace(pod, phase=PodPhase.RUNNING, started_at=now, reason="", message=""))
+        log.info("pod_started", pod=pod.name, node=pod.node, owner=pod.owner_name)
+
+    def _fail_start(self, pod: PodRecord, reason: str, message: str) -> None:
+        failed = pod_logic.start_failed(pod, reason, message, self._clock.now())
+        self._store.save_pod(dataclasses.replace(failed, container_removed=True))
+        log.warning("pod_start_failed", pod=pod.name, node=pod.node, reason=reason, error=message)
+
+    def restart(self, pod: PodRecord) -> None:
+        self._spawn(pod, lambda: self._restart(pod))
+
+    async def _restart(self, pod: PodRecord) -> None:
+        client = self._monitor.client(pod.node or "")
+        if client is None:
+            return
+        # Start first, then record: a crash in between is seen as a new run, never a lost one.
+        await asyncio.to_thread(client.start, pod.name)
+        self._store.save_pod(dataclasses.replace(
+            pod, phase=PodPhase.RUNNING, restart_pending=False, restart_count=pod.restart_count + 1,
+            reason="", message="", exit_code=None,
+        ))
+        log.info("pod_restarted", pod=pod.name, node=pod.node, restart_count=pod.restart_count + 1)
+
+    def terminate(self, pod: PodRecord, reason: str, grace: float) -> None:
+        """Record the decision, then stop and remove the container."""
+        pod = dataclasses.replace(pod, deletion_reason=reason)
+        self._store.save_pod(pod)
+        self._spawn(pod, lambda: self._terminate(pod, grace))
+
+    async def _terminate(self, pod: PodRecord, grace: float) -> None:
+        client = self._monitor.client(pod.node) if pod.node else None
+        if client is None or (pod.phase is PodPhase.PENDING and pod.node is None):
+            self._store.save_pod(pod_logic.gone(pod, self._clock.now()))
+            return
+        try:
+            if not pod.restart_pending:
+                await asyncio.to_thread(client.stop, pod.name, grace)
+            state = await asyncio.to_thread(client.inspect, pod.name)
+        except nr.ContainerNotFound:
+            self._store.save_pod(pod_logic.gone(pod, self._clock.now()))
+            return
+        await self._record_exit(pod, state, "Never", client)
+        log.info("pod_terminated", pod=pod.name, node=pod.node, reason=pod.deletion_reason)
+
+    def settle(self, pod: PodRecord, restart_policy: str) -> None:
+        """A pod's container exited: record the run, then clean up."""
+        self._spawn(pod, lambda: self._settle(pod, restart_policy))
+
+    async def _settle(self, pod: PodRecord, restart_policy: str) -> None:
+        client = self._monitor.client(pod.node or "")
+        if client is None:
+            return
+        try:
+            state = await asyncio.to_thread(client.inspect, pod.name)
+        except nr.ContainerNotFound:
+            return  # the next pass sees it missing
+        if not state.exited:
+            return
+        if pod.restart_pending and pod.last_failure_at == state.finished_at:
+            return  # this run is already recorded; waiting for its restart
+        await self._record_exit(pod, state, restart_policy, client)
+
+    async def _record_exit(
+        self, pod: PodRecord, state: nr.ContainerState, restart_policy: str, client: NodeClient
+    ) -> None:
+        try:
+            raw = await asyncio.to_thread(client.logs, pod.name, LOG_TAIL_LINES)
+        except nr.ContainerNotFound:
+            raw = b""
+        done = pod_logic.on_exit(pod, state, restart_policy, _tail_text(raw), self._clock.now())
+        self._store.save_pod(done)  # committed before the container may go
+        log.info("pod_finished", pod=pod.name, node=pod.node, phase=done.phase.value, exit_code=done.exit_code,
+                 reason=done.reason)
+        if done.phase.terminal:
+            await asyncio.to_thread(client.remove, pod.name)
+            self._store.save_pod(dataclasses.replace(done, container_removed=True))
+
+    def remove_container(self, pod: PodRecord) -> None:
+        """A finished pod whose container is still there (e.g. after a crash)."""
+        self._spawn(pod, lambda: self._remove(pod))
+
+    async def _remove(self, pod: PodRecord) -> None:
+        client = self._monitor.client(pod.node or "")
+        if client is not None:
+            await asyncio.to_thread(client.remove, pod.name)
+        self._store.save_pod(dataclasses.replace(pod, container_removed=True))
+
+    def remove_orphan(self, node: str, container: nr.ContainerState) -> None:
+        key = PodRecord(uid="", name=container.name, namespace="", owner_kind="", owner_name="", owner_uid="", node=node)
+
+        async def op() -> None:
+            client = self._monitor.client(node)
+            if client is not None:
+                await asyncio.to_thread(client.remove, container.name)
+                log.info("orphan_container_removed", node=node, container=container.name,
+                         owner=container.labels.get(nr.OWNER_NAME))
+
+        self._spawn(key, op)

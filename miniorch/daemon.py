@@ -1,0 +1,178 @@
+"""The composition root: config, store, nodes, controllers, API, signals.
+
+`run(config_path)` builds everything, probes the nodes, serves the API on its
+unix socket, tells systemd READY=1, and supervises the long-running tasks: a
+task that dies takes the daemon down (non-zero exit) rather than limping on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import stat
+import threading
+from pathlib import Path
+from typing import Any
+
+import structlog
+import uvicorn
+
+from miniorch import clock as clock_mod
+from miniorch import config as config_mod
+from miniorch import logs, manifests, notify
+from miniorch.api.app import ApiContext, create_app
+from miniorch.controllers.events import DockerEventWatcher
+from miniorch.controllers.jobs import JobController
+from miniorch.controllers.nodes import NodeMonitor
+from miniorch.controllers.objects import Applier
+from miniorch.store.store import Store
+
+log = structlog.get_logger(__name__)
+
+
+class DaemonError(Exception):
+    """The daemon cannot start; the message says why and what to do."""
+
+
+class _Server(uvicorn.Server):
+    """uvicorn, minus its signal handling: the daemon owns the process's signals."""
+
+    def install_signal_handlers(self) -> None:  # uvicorn < 0.29
+        return None
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Any:  # uvicorn >= 0.29
+        yield
+
+
+def prepare_socket(path: Path, group: str | None) -> None:
+    """Create the socket's folder safely and clear a stale socket file."""
+    folder = path.parent
+    folder.mkdir(parents=True, exist_ok=True, mode=0o750)
+    mode = folder.stat().st_mode
+    if mode & stat.S_IWOTH and not mode & stat.S_ISVTX:
+        raise DaemonError(f"socket folder {folder} is world-writable and not sticky; "
+                          f"fix it with 'chmod o-w {folder}' or set api.socket elsewhere")
+    if path.exists() or path.is_symlink():
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            probe.connect(str(path))
+        except OSError:
+            path.unlink()  # stale, left by a crash
+        else:
+            raise DaemonError(f"another miniorch daemon is already serving {path}; stop it first")
+        finally:
+            probe.close()
+
+
+def _secure_socket(path: Path, mode: int, group: str | None) -> None:
+    if group:
+        import grp
+
+        os.chown(path, -1, grp.getgrnam(group).gr_gid)
+    os.chmod(path, mode)
+
+
+class Daemon:
+    def __init__(self, config: config_mod.Config, config_path: Path | None) -> None:
+        self.config = config
+        self.config_path = config_path
+        self.clock = clock_mod.SystemClock()
+        config.state_dir.mkdir(parents=True, exist_ok=True, mode=0o750)
+        self.store = Store(config.database_url)
+        self.controller: JobController
+        self.monitor = NodeMonitor(config, self.store, self.clock, on_change=lambda: self.controller.wake())
+        self.controller = JobController(config, self.store, self.monitor, self.clock)
+        self.applier = Applier(self.store, config.policy, self.controller.wake, self.clock.now)
+        self.watcher = DockerEventWatcher(self.monitor)
+        self._stop = asyncio.Event()
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._stop.set)
+        loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(self.reload()))
+        os.umask(0o007)  # the socket is never world-accessible, even for an instant
+        await self.monitor.probe_all()
+        for name, state in sorted(self.monitor.nodes.items()):
+            log.info("node_probed", node=name, url=state.config.url, ready=state.ready,
+                     docker=state.info.docker_version if state.info else None, error=state.last_error or None)
+        manifests.load_folder(self.config.manifests_dir, self.applier, self.store, self.clock.now())
+        sock = self.config.api.socket
+        prepare_socket(sock, self.config.api.socket_group)
+        app = create_app(ApiContext(self.store, self.monitor, self.applier, self.controller.wake))
+        server = _Server(uvicorn.Config(app, uds=str(sock), log_config=None, access_log=False, lifespan="off"))
+        tasks = [asyncio.create_task(server.serve(), name="api")]
+        while not server.started:
+            if tasks[0].done():
+                await tasks[0]
+                raise DaemonError(f"the API server could not listen on {sock}")
+            await asyncio.sleep(0.01)
+        _secure_socket(sock, self.config.api.mode, self.config.api.socket_group)
+        self.watcher.start(lambda: loop.call_soon_threadsafe(self.controller.wake))
+        tasks += [
+            asyncio.create_task(self.monitor.run(), name="node-monitor"),
+            asyncio.create_task(self.controller.run(), name="job-controller"),
+        ]
+        notify.notify("READY=1")
+        log.info("daemon_ready", socket=str(sock), nodes=len(self.monitor.nodes), database=_redact(self.config.database_url))
+        stopper = asyncio.create_task(self._stop.wait(), name="stop")
+        done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
+        code = 0
+        for task in done:
+            if task is not stopper:
+                exc = task.exception()
+                log.error("daemon_task_died", task=task.get_name(), error=repr(exc))
+                code = 1
+        notify.notify("STOPPING=1")
+        log.info("daemon_stopping", exit_code=code)
+        server.should_exit = True
+        self.watcher.stop()
+        for task in [*tasks, stopper]:
+            if task is not tasks[0]:
+                task.cancel()
+        await asyncio.gather(*tasks, stopper, return_exceptions=True)
+        await self.controller.runner.cancel()
+        self.monitor.close()
+        self.store.close()
+        with contextlib.suppress(FileNotFoundError):
+            sock.unlink()
+        log.info("daemon_stopped")
+        return code
+
+    async def reload(self) -> None:
+        notify.notify("RELOADING=1")
+        try:
+            config = config_mod.load(self.config_path)
+        except config_mod.ConfigError as exc:
+            log.error("config_reload_failed", error=str(exc))
+        else:
+            self.config = config
+            self.monitor.apply_config(config)
+            self.controller.apply_config(config)
+            self.applier.set_policy(config.policy)
+            await self.monitor.probe_all()
+            manifests.load_folder(config.manifests_dir, self.applier, self.store, self.clock.now())
+            self.watcher.refresh()
+            log.info("config_reloaded", nodes=sorted(self.monitor.nodes))
+        notify.notify("READY=1")
+        self.controller.wake()
+
+
+def _redact(url: str) -> str:
+    if "@" in url:
+        scheme, _, rest = url.partition("://")
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
+
+
+def run(config_path: Path | None) -> int:
+    """Run in the foreground until SIGTERM; returns the exit code."""
+    config = config_mod.load(config_path)
+    logs.configure(config.log.format, config.log.level)
+    daemon = Daemon(config, config_path)
+    assert threading.current_thread() is threading.main_thread()
+    return asyncio.run(daemon.run())

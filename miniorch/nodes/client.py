@@ -1,0 +1,275 @@
+"""The one door to Docker: a blocking client for one node, with timeouts.
+
+Every docker-py call in miniorch happens here; results come back as frozen
+records and failures as `miniorch.nodes.records` errors. Callers run these
+methods off the event loop (`asyncio.to_thread`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import docker
+import docker.errors
+import docker.tls
+import docker.types
+import requests.exceptions
+import structlog
+
+from miniorch.nodes import records
+from miniorch.nodes.records import ContainerSpec, ContainerState, NodeInfo
+
+log = structlog.get_logger(__name__)
+
+_TRANSPORT_ERRORS = (requests.exceptions.RequestException, ConnectionError, OSError)
+
+
+def _parse_time(value: str | None) -> dt.datetime | None:
+    if not value or value.startswith("0001-"):
+        return None
+    # Docker gives nanoseconds; Python takes microseconds.
+    head, _, rest = value.partition(".")
+    frac = "".join(ch for ch in rest if ch.isdigit())[:6]
+    parsed = dt.datetime.fromisoformat(f"{head}.{frac or '0'}+00:00")
+    return parsed.astimezone(dt.UTC)
+
+
+def tls_config(ca: object, cert: object, key: object) -> object:
+    """docker-py TLS settings from the config file's paths."""
+    client_cert = (str(cert), str(key)) if cert and key else None
+    return docker.tls.TLSConfig(client_cert=client_cert, ca_cert=str(ca) if ca else None, verify=bool(ca))
+
+
+class NodeClient:
+    """A Docker Engine reached by URL; `timeout` bounds each request."""
+
+    def __init__(self, name: str, url: str, *, timeout: float = 30.0, tls: Any = None) -> None:
+        self.name = name
+        self.url = url
+        self._timeout = timeout
+        self._tls = tls
+        self._lock = threading.Lock()
+        self._client: docker.DockerClient | None = None
+
+    # -- plumbing -------------------------------------------------------
+    def _docker(self) -> docker.DockerClient:
+        with self._lock:
+            if self._client is None:
+                self._client = docker.DockerClient(
+                    base_url=self.url, timeout=int(max(1, self._timeout)), tls=self._tls or False
+                )
+            return self._client
+
+    def close(self) -> None:
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
+
+    def _translate(self, exc: Exception, what: str) -> records.NodeError:
+        if isinstance(exc, docker.errors.NotFound):
+            return records.ContainerNotFound(self.name, f"{what}: not found")
+        if isinstance(exc, docker.errors.APIError):
+            if exc.status_code == 409:
+                return records.ContainerConflict(self.name, f"{what}: {exc.explanation}")
+            if exc.status_code is not None and exc.status_code >= 500 and "no such image" not in str(exc).lower():
+                return records.NodeUnavailable(self.name, f"{what}: {exc.explanation}")
+            return records.DockerRejected(self.name, f"{what}: {exc.explanation}")
+        if isinstance(exc, (docker.errors.DockerException, *_TRANSPORT_ERRORS)):
+            return records.NodeUnavailable(self.name, f"{what}: Docker at {self.url} did not answer ({exc})")
+        raise exc
+
+    # -- node -----------------------------------------------------------
+    def info(self) -> NodeInfo:
+        """Ping and describe the engine; raises NodeUnavailable if it is down."""
+        try:
+            api = self._docker().api
+            api.ping()
+            info = api.info()
+            version = api.version()
+        except Exception as exc:  # translated at this boundary
+            raise self._translate(exc, "probe") from exc
+        return NodeInfo(
+            name=self.name,
+            docker_version=str(version.get("Version", "?")),
+            api_version=str(version.get("ApiVersion", "?")),
+            cpus=int(info.get("NCPU", 0)),
+            memory_bytes=int(info.get("MemTotal", 0)),
+            os=str(info.get("OperatingSystem", "?")),
+            kernel=str(info.get("KernelVersion", "?")),
+            architecture=str(info.get("Architecture", "?")),
+        )
+
+    # -- containers -----------------------------------------------------
+    def list_managed(self) -> list[ContainerState]:
+        """Every container miniorch made on this node (one API call)."""
+        try:
+            rows = self._docker().api.containers(all=True, filters={"label": f"{records.MANAGED}=true"})
+        except Exception as exc:
+            raise self._translate(exc, "list containers") from exc
+        out = []
+        for row in rows:
+            name = (row.get("Names") or ["/?"])[0].lstrip("/")
+            out.append(
+                ContainerState(
+                    id=row["Id"], name=name, node=self.name, labels=dict(row.get("Labels") or {}),
+                    status=str(row.get("State", "unknown")),
+                )
+            )
+        return out
+
+    def inspect(self, name: str) -> ContainerState:
+        try:
+            data = self._docker().api.inspect_container(name)
+        except Exception as exc:
+            raise self._translate(exc, f"inspect {name}") from exc
+        state = data.get("State", {})
+        return ContainerState(
+            id=data["Id"],
+            name=data["Name"].lstrip("/"),
+            node=self.name,
+            labels=dict(data.get("Config", {}).get("Labels") or {}),
+            status=str(state.get("Status", "unknown")),
+            exit_code=int(state.get("ExitCode", 0)) if state.get("Status") in ("exited", "dead") else None,
+            oom_killed=bool(state.get("OOMKilled")),
+            error=str(state.get("Error") or ""),
+            started_at=_parse_time(state.get("StartedAt")),
+            finished_at=_parse_time(state.get("FinishedAt")),
+            inspected=True,
+        )
+
+    def has_image(self, image: str) -> bool:
+        try:
+            self._docker().api.inspect_image(image)
+            return True
+        except docker.errors.ImageNotFound:
+            return False
+        except Exception as exc:
+            raise self._translate(exc, f"inspect image {image}") from exc
+
+    def pull(self, image: str) -> None:
+        repo, _, tag = image.rpartition(":") if ":" in image.rsplit("/", 1)[-1] else (image, "", "latest")
+        try:
+            self._docker().api.pull(repo, tag=tag or "latest")
+        except Exception as exc:
+            raise records.ImageNotFound(self.name, f"image {image!r} is not on the node and cannot be pulled: {exc}") from exc
+
+    def ensure_image(self, image: str, policy: str) -> None:
+        present = self.has_image(image)
+        if policy == "Never":
+            if not present:
+                raise records.ImageNotFound(self.name, f"image {image!r} is not on the node and imagePullPolicy is Never")
+            return
+        if present and policy == "IfNotPresent":
+            return
+        try:
+            self.pull(image)
+        except records.ImageNotFound:
+            if not present:
+                raise
+            log.warning("image_pull_failed_using_local", node=self.name, image=image)
+
+    def create(self, spec: ContainerSpec) -> str:
+        """Create (not start) the container; returns its id."""
+        self.ensure_image(spec.image, spec.pull)
+        api = self._docker().api
+        host_config = api.create_host_config(
+            nano_cpus=spec.nano_cpus,
+            mem_limit=spec.mem_limit,
+            privileged=spec.privileged,
+            network_mode="host" if spec.host_network else None,
+            port_bindings={f"{p.container_port}/{p.protocol}": p.host_port for p in spec.ports if p.host_port} or None,
+            mounts=[
+                docker.types.Mount(m.target, m.source, type="volume" if m.is_volume else "bind", read_only=m.read_only)
+                for m in spec.mounts
+            ]
+            or None,
+        )
+        try:
+            created = api.create_container(
+                image=spec.image,
+                name=spec.name,
+                entrypoint=list(spec.command) if spec.command is not None else None,
+                command=list(spec.args) if spec.args is not None else None,
+                environment=spec.env or None,
+                working_dir=spec.working_dir,
+                hostname=None if spec.host_network else spec.hostname,
+                labels=spec.labels,
+                user=spec.user,
+                ports=[f"{p.container_port}/{p.protocol}" for p in spec.ports] or None,
+                host_config=host_config,
+                stop_timeout=spec.stop_grace_seconds,
+            )
+        except Exception as exc:
+            raise self._translate(exc, f"create {spec.name}") from exc
+        return str(created["Id"])
+
+    def start(self, name: str) -> None:
+        try:
+            self._docker().api.start(name)
+        except Exception as exc:
+            raise self._translate(exc, f"start {name}") from exc
+
+    def stop(self, name: str, grace_seconds: float) -> None:
+        """SIGTERM, then SIGKILL after the grace period (Docker does both)."""
+        try:
+            self._docker().api.stop(name, timeout=int(grace_seconds))
+        except Exception as exc:
+            raise self._translate(exc, f"stop {name}") from exc
+
+    def remove(self, name: str) -> None:
+        """Remove the container (forcefully); a missing one is not an error."""
+        try:
+            self._docker().api.remove_container(name, force=True, v=True)
+        except docker.errors.NotFound:
+            return
+        except docker.errors.APIError as exc:
+            if exc.status_code == 409 and "already in progress" in str(exc):
+                return
+            raise self._translate(exc, f"remove {name}") from exc
+        except Exception as exc:
+            raise self._translate(exc, f"remove {name}") from exc
+
+    def logs(self, name: str, tail: int | None = None) -> bytes:
+        try:
+            out = self._docker().api.logs(name, stdout=True, stderr=True, tail=tail if tail is not None else "all")
+        except Exception as exc:
+            raise self._translate(exc, f"logs {name}") from exc
+        return bytes(out)
+
+    def follow_logs(self, name: str, tail: int | None = None) -> Iterator[bytes]:
+        """Stream a container's output until it stops; blocking iterator."""
+        client = docker.DockerClient(base_url=self.url, timeout=3600, tls=self._tls or False)
+        try:
+            stream = client.api.logs(
+                name, stdout=True, stderr=True, stream=True, follow=True, tail=tail if tail is not None else "all"
+            )
+            yield from stream
+        except Exception as exc:
+            raise self._translate(exc, f"logs {name}") from exc
+        finally:
+            client.close()
+
+    def watch_events(self, on_event: Callable[[str, str], None], stop: threading.Event) -> None:
+        """Call `on_event(action, pod)` for container events until `stop` is set.
+
+        Blocking; reconnects are the caller's business (NodeUnavailable is raised).
+        """
+        client = docker.DockerClient(base_url=self.url, timeout=3600, tls=self._tls or False)
+        try:
+            stream = client.api.events(
+                decode=True, filters={"type": "container", "label": f"{records.MANAGED}=true"}
+            )
+            for event in stream:
+                if stop.is_set():
+                    break
+                attrs = event.get("Actor", {}).get("Attributes", {})
+                on_event(str(event.get("Action", event.get("status", ""))), str(attrs.get(records.POD, "")))
+            stream.close()
+        except Exception as exc:
+            raise self._translate(exc, "events") from exc
+        finally:
+            client.close()

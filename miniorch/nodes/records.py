@@ -1,0 +1,126 @@
+"""Plain frozen records that cross the Docker boundary, and our own errors.
+
+Nothing outside `miniorch.nodes` sees a docker-py object or exception.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+MANAGED = "miniorch.io/managed"
+OWNER_KIND = "miniorch.io/owner-kind"
+OWNER_NAME = "miniorch.io/owner-name"
+OWNER_UID = "miniorch.io/owner-uid"
+NAMESPACE = "miniorch.io/namespace"
+POD = "miniorch.io/pod"
+POD_UID = "miniorch.io/pod-uid"
+COMPLETION_INDEX = "batch.kubernetes.io/job-completion-index"
+
+
+class NodeError(Exception):
+    """Base of every error raised by `miniorch.nodes`."""
+
+    def __init__(self, node: str, message: str) -> None:
+        super().__init__(f"node {node!r}: {message}")
+        self.node = node
+        self.detail = message
+
+
+class NodeUnavailable(NodeError):
+    """The node's Docker Engine did not answer; temporary, retry later."""
+
+
+class ImageNotFound(NodeError):
+    """The image is not on the node and could not be pulled or copied."""
+
+
+class ContainerConflict(NodeError):
+    """A container with that name already exists on the node."""
+
+
+class ContainerNotFound(NodeError):
+    """No such container on the node."""
+
+
+class DockerRejected(NodeError):
+    """Docker refused the request (bad parameter, resource limits...); permanent."""
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    name: str
+    docker_version: str
+    api_version: str
+    cpus: int
+    memory_bytes: int
+    os: str
+    kernel: str
+    architecture: str
+
+
+@dataclass(frozen=True)
+class ContainerState:
+    """What `docker ps -a` plus, for stopped ones, `docker inspect` tell."""
+
+    id: str
+    name: str
+    node: str
+    labels: dict[str, str]
+    status: str  # created | running | paused | restarting | removing | exited | dead
+    exit_code: int | None = None
+    oom_killed: bool = False
+    error: str = ""
+    started_at: dt.datetime | None = None
+    finished_at: dt.datetime | None = None
+    inspected: bool = False
+
+    @property
+    def pod(self) -> str:
+        return self.labels.get(POD, self.name)
+
+    @property
+    def running(self) -> bool:
+        return self.status in ("running", "restarting", "paused")
+
+    @property
+    def exited(self) -> bool:
+        return self.status in ("exited", "dead")
+
+
+@dataclass(frozen=True)
+class PortBinding:
+    container_port: int
+    host_port: int | None
+    protocol: str = "tcp"
+
+
+@dataclass(frozen=True)
+class Mount:
+    source: str  # host path, or a volume name for emptyDir
+    target: str
+    read_only: bool = False
+    is_volume: bool = False
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    """Everything needed to create one pod's container, already validated."""
+
+    name: str
+    image: str
+    labels: dict[str, str]
+    command: tuple[str, ...] | None = None  # entrypoint override
+    args: tuple[str, ...] | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    working_dir: str | None = None
+    hostname: str | None = None
+    nano_cpus: int | None = None
+    mem_limit: int | None = None
+    ports: tuple[PortBinding, ...] = ()
+    mounts: tuple[Mount, ...] = ()
+    privileged: bool = False
+    user: str | None = None
+    host_network: bool = False
+    pull: str = "IfNotPresent"  # Always | IfNotPresent | Never
+    stop_grace_seconds: int = 30

@@ -1,0 +1,87 @@
+"""Pure translation of a pod template into the container to create on a node.
+
+Labels make every container findable and adoptable after a daemon restart
+(DESIGN.md section 2); policy refusals are raised here as `PolicyViolation`.
+"""
+
+from __future__ import annotations
+
+from miniorch.config import PolicyConfig
+from miniorch.nodes import records as nr
+from miniorch.spec import quantity
+from miniorch.spec.pod import PodTemplateSpec
+from miniorch.store.records import PodRecord
+
+
+class PolicyViolation(ValueError):
+    """The template asks for something the daemon's policy forbids."""
+
+
+def labels_for(pod: PodRecord) -> dict[str, str]:
+    labels = {
+        **pod.labels,
+        nr.MANAGED: "true",
+        nr.OWNER_KIND: pod.owner_kind,
+        nr.OWNER_NAME: pod.owner_name,
+        nr.OWNER_UID: pod.owner_uid,
+        nr.NAMESPACE: pod.namespace,
+        nr.POD: pod.name,
+        nr.POD_UID: pod.uid,
+    }
+    if pod.completion_index is not None:
+        labels[nr.COMPLETION_INDEX] = str(pod.completion_index)
+    return labels
+
+
+def check_policy(template: PodTemplateSpec, policy: PolicyConfig) -> list[str]:
+    """Field paths (relative to the template) that the policy refuses, with why."""
+    problems = []
+    spec = template.spec
+    if spec.host_network and not policy.allow_host_network:
+        problems.append("spec.hostNetwork: refused by the daemon policy (policy.allow_host_network is false)")
+    for i, c in enumerate(spec.containers):
+        if c.security_context and c.security_context.privileged and not policy.allow_privileged:
+            problems.append(
+                f"spec.containers[{i}].securityContext.privileged: refused by the daemon policy "
+                "(policy.allow_privileged is false)"
+            )
+    for i, vol in enumerate(spec.volumes):
+        if vol.host_path and not any(vol.host_path.path.startswith(p) for p in policy.allowed_host_paths):
+            problems.append(
+                f"spec.volumes[{i}].hostPath.path: {vol.host_path.path!r} is not under policy.allowed_host_paths"
+            )
+    return problems
+
+
+def container_spec(pod: PodRecord, template: PodTemplateSpec, env: dict[str, str] | None = None) -> nr.ContainerSpec:
+    spec = template.spec
+    c = spec.containers[0]
+    limits = c.resources.limits
+    volumes = {v.name: v for v in spec.volumes}
+    mounts = []
+    for m in c.volume_mounts:
+        vol = volumes[m.name]
+        if vol.host_path is not None:
+            mounts.append(nr.Mount(vol.host_path.path, m.mount_path, m.read_only))
+        else:  # emptyDir: a Docker volume private to this pod, removed with the container
+            mounts.append(nr.Mount(f"{pod.name}-{m.name}", m.mount_path, m.read_only, is_volume=True))
+    sc = c.security_context
+    return nr.ContainerSpec(
+        name=pod.name,
+        image=c.image,
+        labels=labels_for(pod),
+        command=tuple(c.command) if c.command is not None else None,
+        args=tuple(c.args) if c.args is not None else None,
+        env={**{e.name: e.value for e in c.env}, **(env or {})},
+        working_dir=c.working_dir,
+        hostname=spec.hostname or pod.name,
+        nano_cpus=int(quantity.parse_cpu(limits.cpu) * 1e9) if limits.cpu else None,
+        mem_limit=int(quantity.parse_memory(limits.memory)) if limits.memory else None,
+        ports=tuple(nr.PortBinding(p.container_port, p.host_port, p.protocol.lower()) for p in c.ports),
+        mounts=tuple(mounts),
+        privileged=bool(sc and sc.privileged),
+        user=str(sc.run_as_user) if sc and sc.run_as_user is not None else None,
+        host_network=spec.host_network,
+        pull=c.image_pull_policy,
+        stop_grace_seconds=spec.termination_grace_period_seconds,
+    )

@@ -1,0 +1,272 @@
+"""Load manifests from YAML text, files, folders or parsed dicts into validated models.
+
+Every error of every document is collected and raised together as
+`ManifestInvalid`, each with file, line, column and field path; fields that are
+accepted but have no effect become `ManifestWarning`s on the `Manifest`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pydantic
+from pydantic.json_schema import models_json_schema
+
+from miniorch.spec import models
+from miniorch.spec.base import IGNORED, IGNORED_MESSAGE
+from miniorch.spec.errors import ManifestError, ManifestInvalid, ManifestWarning, format_path
+from miniorch.spec.yamlpos import Document, parse_documents
+
+ModelType = type[models.Job] | type[models.CronJob] | type[models.DaemonSet]
+SUPPORTED: dict[tuple[str, str], ModelType] = {
+    ("batch/v1", "Job"): models.Job,
+    ("batch/v1", "CronJob"): models.CronJob,
+    ("batch/v1beta1", "CronJob"): models.CronJob,
+    ("apps/v1", "DaemonSet"): models.DaemonSet,
+}
+SUPPORTED_TEXT = ", ".join(f"{api} {kind}" for api, kind in SUPPORTED)
+_GENERIC_TYPES = {"missing": "Required value"}
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """One validated object and where it came from (line 0 when parsed from a dict)."""
+
+    kind: str
+    api_version: str
+    name: str
+    namespace: str
+    obj: models.Job | models.CronJob | models.DaemonSet
+    source: str
+    line: int
+    warnings: tuple[ManifestWarning, ...]
+
+
+def _at(
+    doc: Document,
+    source: str,
+    path: tuple[str | int, ...],
+    message: str,
+    hint: str | None = None,
+    at_key: bool = False,
+) -> ManifestError:
+    line, column = doc.position(path, at_key) or (None, None)
+    return ManifestError(source, line, column, format_path(path), message, hint)
+
+
+def _kind_errors(doc: Document, source: str) -> list[ManifestError]:
+    data = doc.data
+    api, kind = data.get("apiVersion"), data.get("kind")
+    hint = f"supported: {SUPPORTED_TEXT}"
+    if not isinstance(kind, str) or not kind:
+        return [_at(doc, source, ("kind",), "Required value: kind", hint)]
+    versions = [a for a, k in SUPPORTED if k == kind]
+    if not versions:
+        return [
+            _at(
+                doc,
+                source,
+                ("kind",),
+                f'Unsupported value: "{kind}": supported kinds: Job, CronJob, DaemonSet',
+                hint,
+            )
+        ]
+    if not isinstance(api, str) or not api:
+        return [_at(doc, source, ("apiVersion",), "Required value: apiVersion", hint)]
+    if (api, kind) not in SUPPORTED:
+        allowed = ", ".join(f'"{a}"' for a in versions)
+        return [
+            _at(
+                doc,
+                source,
+                ("apiVersion",),
+                f'Unsupported value: "{api}" for kind {kind}: supported values: {allowed}',
+                hint,
+            )
+        ]
+    return []
+
+
+def _message(err: Any) -> tuple[str, str | None]:
+    kind, ctx = err["type"], err.get("ctx") or {}
+    if kind == "extra_forbidden":
+        return f'unknown field "{err["loc"][-1]}"', None
+    if kind in ("not_supported", "miniorch"):
+        return err["msg"], ctx.get("hint")
+    if kind == "literal_error":
+        allowed = ", ".join(f'"{v}"' for v in re.findall(r"'([^']*)'", str(ctx.get("expected", ""))))
+        return f"Unsupported value: {json.dumps(err['input'])}: supported values: {allowed}", None
+    if kind in _GENERIC_TYPES:
+        return _GENERIC_TYPES[kind], None
+    msg = str(err["msg"])
+    return f"Invalid value: {json.dumps(err['input'], default=str)}: {msg[:1].lower()}{msg[1:]}", None
+
+
+def _errors_of(exc: pydantic.ValidationError, doc: Document, source: str) -> list[ManifestError]:
+    errors = []
+    for err in exc.errors(include_url=False):
+        message, hint = _message(err)
+        errors.append(_at(doc, source, tuple(err["loc"]), message, hint, err["type"] == "extra_forbidden"))
+    return errors
+
+
+def _ignored_paths(model: pydantic.BaseModel, path: tuple[str | int, ...]) -> Iterator[tuple[str | int, ...]]:
+    for name, info in type(model).model_fields.items():
+        value = getattr(model, name)
+        if value is None:
+            continue
+        child = (*path, info.alias or name)
+        if IGNORED in info.metadata:
+            yield child
+        items = value if isinstance(value, list) else [value]
+        for index, item in enumerate(items):
+            if isinstance(item, pydantic.BaseModel):
+                yield from _ignored_paths(item, (*child, index) if isinstance(value, list) else child)
+
+
+def _validate(doc: Document, source: str) -> Manifest | list[ManifestError]:
+    errors = _kind_errors(doc, source)
+    if errors:
+        return errors
+    model = SUPPORTED[(doc.data["apiVersion"], doc.data["kind"])]
+    try:
+        obj = model.model_validate(doc.data)
+    except pydantic.ValidationError as exc:
+        return _errors_of(exc, doc, source)
+    warnings = []
+    for path in _ignored_paths(obj, ()):
+        line, column = doc.position(path) or (None, None)
+        warnings.append(ManifestWarning(source, line, column, format_path(path), IGNORED_MESSAGE))
+    warnings.sort(key=lambda w: (w.line or 0, w.column or 0))
+    return Manifest(
+        obj.kind,
+        obj.api_version,
+        obj.metadata.name,
+        obj.metadata.namespace,
+        obj,
+        source,
+        doc.line,
+        tuple(warnings),
+    )
+
+
+def _load(text: str, source: str) -> tuple[list[Manifest], list[ManifestError]]:
+    documents, errors = parse_documents(text, source)
+    manifests: list[Manifest] = []
+    for doc in documents:
+        result = _validate(doc, source)
+        if isinstance(result, Manifest):
+            manifests.append(result)
+        else:
+            errors.extend(result)
+    errors.sort(key=lambda e: (e.line or 0, e.column or 0))
+    return manifests, errors
+
+
+def _duplicates(manifests: Iterable[Manifest]) -> list[ManifestError]:
+    first: dict[tuple[str, str, str], Manifest] = {}
+    errors = []
+    for m in manifests:
+        key = (m.kind, m.namespace, m.name)
+        if key in first:
+            other = first[key]
+            errors.append(
+                ManifestError(
+                    m.source,
+                    m.line or None,
+                    None,
+                    "metadata.name",
+                    f'duplicate {m.kind} "{m.namespace}/{m.name}": also defined at {other.source}:{other.line}',
+                    "each object may be defined once; rename or remove one",
+                )
+            )
+        else:
+            first[key] = m
+    return errors
+
+
+def load_text(text: str, source: str) -> list[Manifest]:
+    """Every object in a (multi-document) YAML text; raises ManifestInvalid with all errors."""
+    manifests, errors = _load(text, source)
+    errors.extend(_duplicates(manifests))
+    if errors:
+        raise ManifestInvalid(errors)
+    return manifests
+
+
+def _read(path: Path) -> tuple[list[Manifest], list[ManifestError]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        return [], [ManifestError(str(path), None, None, "", f"cannot read file: {reason}")]
+    return _load(text, str(path))
+
+
+def load_file(path: Path) -> list[Manifest]:
+    """Every object in one YAML file."""
+    return load_paths([path])
+
+
+def _files(path: Path) -> list[Path]:
+    if not path.is_dir():
+        return [path]
+    found = []
+    for candidate in sorted(path.rglob("*")):
+        relative = candidate.relative_to(path).parts
+        if (
+            candidate.suffix in (".yaml", ".yml")
+            and candidate.is_file()
+            and not any(p.startswith(".") for p in relative)
+        ):
+            found.append(candidate)
+    return found
+
+
+def load_paths(paths: Iterable[Path]) -> list[Manifest]:
+    """Objects of files and folders (*.yaml, *.yml, recursive, hidden entries skipped)."""
+    manifests: list[Manifest] = []
+    errors: list[ManifestError] = []
+    for path in paths:
+        if not path.exists():
+            errors.append(ManifestError(str(path), None, None, "", "no such file or directory"))
+            continue
+        for file in _files(path):
+            found, failed = _read(file)
+            manifests.extend(found)
+            errors.extend(failed)
+    errors.extend(_duplicates(manifests))
+    if errors:
+        raise ManifestInvalid(errors)
+    return manifests
+
+
+def parse_object(data: dict[str, Any], source: str = "<api>") -> Manifest:
+    """Validate an already-parsed object (e.g. after a JSON merge patch); errors have no lines."""
+    doc = Document(data=data, line=0)
+    if not isinstance(data, dict):
+        raise ManifestInvalid([ManifestError(source, None, None, "", "a manifest must be a mapping")])
+    result = _validate(doc, source)
+    if isinstance(result, list):
+        raise ManifestInvalid(result)
+    return result
+
+
+def json_schema() -> dict[str, Any]:
+    """JSON Schema (draft 2020-12) of a manifest: one of Job, CronJob or DaemonSet."""
+    kinds: list[type[pydantic.BaseModel]] = [models.Job, models.CronJob, models.DaemonSet]
+    refs, top = models_json_schema(
+        [(k, "validation") for k in kinds], by_alias=True, title="miniorch manifest"
+    )
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "miniorch manifest",
+        "description": f"A Kubernetes-style manifest: {SUPPORTED_TEXT}",
+        "oneOf": [refs[(k, "validation")] for k in kinds],
+        "$defs": top.get("$defs", {}),
+    }

@@ -1,0 +1,108 @@
+"""Typed values the store hands out: objects, pods, events, node overrides.
+
+Frozen dataclasses; change them with `dataclasses.replace` and save them back
+through the `Store`'s intent-named methods.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class PodPhase(enum.StrEnum):
+    PENDING = "Pending"
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    UNKNOWN = "Unknown"
+
+    @property
+    def terminal(self) -> bool:
+        return self in (PodPhase.SUCCEEDED, PodPhase.FAILED)
+
+
+@dataclass(frozen=True)
+class ObjectRecord:
+    """A workload object: its manifest as applied, and the status we computed."""
+
+    uid: str
+    kind: str
+    namespace: str
+    name: str
+    manifest: dict[str, Any]
+    status: dict[str, Any]
+    source: str = "api"
+    generation: int = 1
+    created_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    deleting: bool = False
+
+
+@dataclass(frozen=True)
+class PodRecord:
+    """One pod (one container) and everything we know about its runs.
+
+    `failures` counts the failed runs that count against backoffLimit: 0 or 1
+    for restartPolicy Never, any number for OnFailure (restarts in place).
+    `deletion_reason` set means we decided to stop it; it is then terminating.
+    """
+
+    uid: str
+    name: str
+    namespace: str
+    owner_kind: str
+    owner_name: str
+    owner_uid: str
+    node: str | None
+    phase: PodPhase = PodPhase.PENDING
+    reason: str = ""
+    message: str = ""
+    exit_code: int | None = None
+    last_exit_code: int | None = None
+    restart_count: int = 0
+    failures: int = 0
+    restart_pending: bool = False
+    deletion_reason: str = ""
+    created_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    started_at: dt.datetime | None = None
+    finished_at: dt.datetime | None = None
+    last_failure_at: dt.datetime | None = None
+    completion_index: int | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
+    log_tail: str = ""
+    container_removed: bool = False
+
+    @property
+    def terminating(self) -> bool:
+        return bool(self.deletion_reason) and not self.phase.terminal
+
+    @property
+    def active(self) -> bool:
+        return not self.phase.terminal and not self.deletion_reason
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    namespace: str
+    kind: str
+    name: str
+    uid: str
+    type: str  # Normal | Warning
+    reason: str
+    message: str
+    count: int = 1
+    first_timestamp: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    last_timestamp: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class NodeOverrides:
+    """What `ctl label` and `ctl cordon` changed on a node, kept across restarts."""
+
+    name: str
+    labels: dict[str, str | None] = field(default_factory=dict)  # None = label removed
+    unschedulable: bool = False

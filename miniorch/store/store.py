@@ -1,0 +1,234 @@
+"""The Store: intent-named reads and writes of miniorch's state in SQL.
+
+SQLite (WAL) by default, PostgreSQL by URL. Every write commits before it
+returns, so a result recorded here survives a crash of the daemon.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import threading
+from collections.abc import Iterable, Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, SQLModel, col, create_engine, delete, select
+
+from miniorch.store import tables
+from miniorch.store.records import EventRecord, NodeOverrides, ObjectRecord, PodPhase, PodRecord
+
+T = TypeVar("T")
+
+_TERMINAL = (PodPhase.SUCCEEDED.value, PodPhase.FAILED.value)
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=dt.UTC)
+
+
+def _fields(record: Any, row_type: type[SQLModel]) -> dict[str, Any]:
+    data = {f.name: getattr(record, f.name) for f in dataclasses.fields(record)}
+    return {k: v for k, v in data.items() if k in row_type.model_fields}
+
+
+def _to_record(row: SQLModel, rec_type: type[T]) -> T:
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(rec_type):  # type: ignore[arg-type]
+        value = getattr(row, f.name)
+        if isinstance(value, dt.datetime) or (value is None and f.name.endswith(("_at", "timestamp"))):
+            value = _aware(value)
+        values[f.name] = value
+    if rec_type is PodRecord:
+        values["phase"] = PodPhase(values["phase"])
+    return rec_type(**values)
+
+
+class Store:
+    """All persistent state; safe to call from several threads."""
+
+    def __init__(self, url: str) -> None:
+        connect_args = {"check_same_thread": False, "timeout": 30} if url.startswith("sqlite") else {}
+        self._engine: Engine = create_engine(url, connect_args=connect_args)
+        if url.startswith("sqlite"):
+            event.listen(self._engine, "connect", _sqlite_pragmas)
+        self._write_lock = threading.Lock()
+        SQLModel.metadata.create_all(self._engine)
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    # -- objects ----------------------------------------------------------
+    def add_object(self, obj: ObjectRecord) -> None:
+        with self._write_lock, Session(self._engine) as s:
+            s.add(tables.ObjectRow(**_fields(obj, tables.ObjectRow)))
+            s.commit()
+
+    def save_object(self, obj: ObjectRecord) -> None:
+        """Replace an object's manifest, status and flags."""
+        with self._write_lock, Session(self._engine) as s:
+            s.merge(tables.ObjectRow(**_fields(obj, tables.ObjectRow)))
+            s.commit()
+
+    def save_status(self, uid: str, status: dict[str, Any]) -> None:
+        with self._write_lock, Session(self._engine) as s:
+            row = s.get(tables.ObjectRow, uid)
+            if row is not None:
+                row.status = status
+                s.add(row)
+                s.commit()
+
+    def save_manifest(self, uid: str, manifest: dict[str, Any], generation: int, source: str) -> None:
+        """A new spec from apply or patch; status is the controllers' and stays."""
+        with self._write_lock, Session(self._engine) as s:
+            row = s.get(tables.ObjectRow, uid)
+            if row is not None:
+                row.manifest, row.generation, row.source = manifest, generation, source
+                s.add(row)
+                s.commit()
+
+    def mark_deleting(self, uid: str) -> None:
+        with self._write_lock, Session(self._engine) as s:
+            row = s.get(tables.ObjectRow, uid)
+            if row is not None:
+                row.deleting = True
+                s.add(row)
+                s.commit()
+
+    def get_object(self, kind: str, namespace: str, name: str) -> ObjectRecord | None:
+        with Session(self._engine) as s:
+            row = s.exec(
+                select(tables.ObjectRow).where(
+                    tables.ObjectRow.kind == kind, tables.ObjectRow.namespace == namespace, tables.ObjectRow.name == name
+                )
+            ).first()
+            return _to_record(row, ObjectRecord) if row else None
+
+    def get_object_by_uid(self, uid: str) -> ObjectRecord | None:
+        with Session(self._engine) as s:
+            row = s.get(tables.ObjectRow, uid)
+            return _to_record(row, ObjectRecord) if row else None
+
+    def list_objects(self, kind: str | None = None, namespace: str | None = None) -> list[ObjectRecord]:
+        with Session(self._engine) as s:
+            query = select(tables.ObjectRow)
+            if kind:
+                query = query.where(tables.ObjectRow.kind == kind)
+            if namespace:
+                query = query.where(tables.ObjectRow.namespace == namespace)
+            rows = s.exec(query.order_by(tables.ObjectRow.namespace, tables.ObjectRow.name)).all()
+            return [_to_record(r, ObjectRecord) for r in rows]
+
+    def object_uids(self) -> set[str]:
+        with Session(self._engine) as s:
+            return set(s.exec(select(tables.ObjectRow.uid)).all())
+
+    def delete_object(self, uid: str) -> None:
+        """Forget an object with its pods and events (after its containers are gone)."""
+        with self._write_lock, Session(self._engine) as s:
+            s.exec(delete(tables.PodRow).where(col(tables.PodRow.owner_uid) == uid))
+            s.exec(delete(tables.EventRow).where(col(tables.EventRow.uid) == uid))
+            s.exec(delete(tables.ObjectRow).where(col(tables.ObjectRow.uid) == uid))
+            s.commit()
+
+    # -- pods -------------------------------------------------------------
+    def save_pods(self, pods: Iterable[PodRecord]) -> None:
+        """Insert or update pods, all in one transaction."""
+        with self._write_lock, Session(self._engine) as s:
+            for pod in pods:
+                s.merge(tables.PodRow(**_fields(pod, tables.PodRow)))
+            s.commit()
+
+    def save_pod(self, pod: PodRecord) -> None:
+        self.save_pods([pod])
+
+    def get_pod(self, namespace: str, name: str) -> PodRecord | None:
+        with Session(self._engine) as s:
+            row = s.exec(
+                select(tables.PodRow).where(tables.PodRow.namespace == namespace, tables.PodRow.name == name)
+            ).first()
+            return _to_record(row, PodRecord) if row else None
+
+    def get_pod_by_uid(self, uid: str) -> PodRecord | None:
+        with Session(self._engine) as s:
+            row = s.get(tables.PodRow, uid)
+            return _to_record(row, PodRecord) if row else None
+
+    def pods_of(self, owner_uid: str) -> list[PodRecord]:
+        with Session(self._engine) as s:
+            rows = s.exec(
+                select(tables.PodRow).where(tables.PodRow.owner_uid == owner_uid).order_by(tables.PodRow.created_at)
+            ).all()
+            return [_to_record(r, PodRecord) for r in rows]
+
+    def list_pods(self, namespace: str | None = None) -> list[PodRecord]:
+        with Session(self._engine) as s:
+            query = select(tables.PodRow)
+            if namespace:
+                query = query.where(tables.PodRow.namespace == namespace)
+            rows = s.exec(query.order_by(tables.PodRow.namespace, tables.PodRow.name)).all()
+            return [_to_record(r, PodRecord) for r in rows]
+
+    def live_pods(self) -> list[PodRecord]:
+        """Pods that may still have a container: not terminal, or not yet cleaned up."""
+        with Session(self._engine) as s:
+            rows = s.exec(select(tables.PodRow).where(tables.PodRow.container_removed == False)).all()  # noqa: E712
+            return [_to_record(r, PodRecord) for r in rows]
+
+    def delete_pods(self, uids: Sequence[str]) -> None:
+        with self._write_lock, Session(self._engine) as s:
+            s.exec(delete(tables.PodRow).where(col(tables.PodRow.uid).in_(list(uids))))
+            s.commit()
+
+    # -- events -----------------------------------------------------------
+    def record_event(self, ev: EventRecord) -> None:
+        """Add an event, or bump the count of the same one (object, reason, message)."""
+        with self._write_lock, Session(self._engine) as s:
+            row = s.exec(
+                select(tables.EventRow).where(
+                    tables.EventRow.uid == ev.uid,
+                    tables.EventRow.reason == ev.reason,
+                    tables.EventRow.message == ev.message,
+                )
+            ).first()
+            if row is None:
+                values = _fields(ev, tables.EventRow)
+                values.pop("id", None)
+                s.add(tables.EventRow(**values))
+            else:
+                row.count += 1
+                row.last_timestamp = ev.last_timestamp
+                s.add(row)
+            s.commit()
+
+    def list_events(self, namespace: str | None = None, uid: str | None = None) -> list[EventRecord]:
+        with Session(self._engine) as s:
+            query = select(tables.EventRow)
+            if namespace:
+                query = query.where(tables.EventRow.namespace == namespace)
+            if uid:
+                query = query.where(tables.EventRow.uid == uid)
+            rows = s.exec(query.order_by(tables.EventRow.last_timestamp, tables.EventRow.id)).all()
+            return [_to_record(r, EventRecord) for r in rows]
+
+    # -- nodes ------------------------------------------------------------
+    def node_overrides(self) -> dict[str, NodeOverrides]:
+        with Session(self._engine) as s:
+            rows = s.exec(select(tables.NodeRow)).all()
+            return {r.name: NodeOverrides(r.name, dict(r.labels), r.unschedulable) for r in rows}
+
+    def save_node_overrides(self, overrides: NodeOverrides) -> None:
+        with self._write_lock, Session(self._engine) as s:
+            s.merge(tables.NodeRow(name=overrides.name, labels=dict(overrides.labels), unschedulable=overrides.unschedulable))
+            s.commit()
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()

@@ -1,0 +1,81 @@
+"""SQLModel tables behind the Store; nothing outside `miniorch.store` imports them.
+
+JSON columns hold manifests, status and labels as Kubernetes-shaped dicts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Text
+from sqlmodel import Field, SQLModel
+
+
+def _ts(**kw: Any) -> Any:
+    return Field(default=None, sa_column=Column(DateTime(timezone=True), **kw))
+
+
+class ObjectRow(SQLModel, table=True):
+    __tablename__ = "objects"
+    uid: str = Field(primary_key=True)
+    kind: str = Field(index=True)
+    namespace: str = Field(index=True)
+    name: str = Field(index=True)
+    manifest: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    status: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    source: str = "api"
+    generation: int = 1
+    created_at: dt.datetime | None = _ts()
+    deleting: bool = False
+
+
+class PodRow(SQLModel, table=True):
+    __tablename__ = "pods"
+    uid: str = Field(primary_key=True)
+    name: str = Field(index=True)
+    namespace: str = Field(index=True)
+    owner_kind: str
+    owner_name: str
+    owner_uid: str = Field(index=True)
+    node: str | None = None
+    phase: str = Field(index=True)
+    reason: str = ""
+    message: str = ""
+    exit_code: int | None = None
+    last_exit_code: int | None = None
+    restart_count: int = 0
+    failures: int = 0
+    restart_pending: bool = False
+    deletion_reason: str = ""
+    created_at: dt.datetime | None = _ts()
+    started_at: dt.datetime | None = _ts()
+    finished_at: dt.datetime | None = _ts()
+    last_failure_at: dt.datetime | None = _ts()
+    completion_index: int | None = None
+    labels: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON))
+    annotations: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON))
+    log_tail: str = Field(default="", sa_column=Column(Text))
+    container_removed: bool = Field(default=False, index=True)
+
+
+class EventRow(SQLModel, table=True):
+    __tablename__ = "events"
+    id: int | None = Field(default=None, primary_key=True)
+    namespace: str = Field(index=True)
+    kind: str
+    name: str
+    uid: str = Field(index=True)
+    type: str
+    reason: str
+    message: str = Field(sa_column=Column(Text))
+    count: int = 1
+    first_timestamp: dt.datetime | None = _ts()
+    last_timestamp: dt.datetime | None = _ts()
+
+
+class NodeRow(SQLModel, table=True):
+    __tablename__ = "nodes"
+    name: str = Field(primary_key=True)
+    labels: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    unschedulable: bool = False

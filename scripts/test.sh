@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# THE test command: ./scripts/test.sh [pytest args...]
+# On a fresh Debian 12 clone (as root) it installs what is missing (docker.io,
+# busybox-static, iproute2, python3-venv), creates .venv, starts 3 Docker Engine
+# test nodes, runs pytest against them and always stops them again.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+log() { echo "test.sh: $*" >&2; }
+
+# Nodes of this run live apart from developer nodes in /tmp/miniorch-nodes, so
+# running the suite never stops nodes someone else is using.
+export MINIORCH_NODES_DIR="${MINIORCH_NODES_DIR:-/tmp/miniorch-testrun}"
+
+missing=()
+command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
+command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+if command -v dpkg-query >/dev/null 2>&1; then
+  dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'install ok installed' || missing+=(busybox-static)
+else
+  [[ -x /bin/busybox ]] || missing+=(busybox-static)
+fi
+if [[ ! -x .venv/bin/python ]]; then
+  command -v python3 >/dev/null 2>&1 || missing+=(python3)
+  python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
+fi
+if ((${#missing[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then
+    log "missing packages: ${missing[*]}; run as root or install them first"; exit 2
+  fi
+  log "installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+if [[ $(id -u) -ne 0 ]]; then
+  log "the Docker test nodes need root (dockerd, bridges); run as root"; exit 2
+fi
+
+stamp=.venv/.miniorch-installed
+if [[ ! -x .venv/bin/python ]]; then
+  log "creating .venv"
+  python3 -m venv .venv
+fi
+if [[ ! -f $stamp || pyproject.toml -nt $stamp ]] \
+   || ! .venv/bin/python -c 'import miniorch, pytest, pytest_timeout, docker' >/dev/null 2>&1; then
+  log "installing miniorch[test] into .venv"
+  .venv/bin/python -m pip install -q -e '.[test]'
+  touch "$stamp"
+fi
+
+stop_nodes() { .venv/bin/python tests/support/dockernodes.py stop || true; }
+trap stop_nodes EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+env_line="$(.venv/bin/python tests/support/dockernodes.py start --count 3)"
+export "${env_line?}"
+export MINIORCH_REQUIRE_DOCKER=1
+log "$env_line"
+
+set +e
+.venv/bin/python -m pytest -q "$@"
+rc=$?
+set -e
+exit "$rc"

@@ -1,0 +1,99 @@
+"""Shared pytest fixtures: the real Docker Engine test nodes and the test image.
+
+Nodes come from MINIORCH_TEST_NODES (as set by ./scripts/test.sh) or are started
+here in /tmp/miniorch-nodes. Tests that need Docker FAIL when it is unavailable;
+they never skip. A test that stops a node gets it restarted afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+_TESTS_DIR = Path(__file__).resolve().parent
+if str(_TESTS_DIR) not in sys.path:  # robust whether or not tests/ is a package
+    sys.path.insert(0, str(_TESTS_DIR))
+
+from support import dockernodes  # noqa: E402
+
+DEFAULT_NODE_COUNT = 3
+
+
+def _docker_unavailable(exc: BaseException) -> None:
+    pytest.fail(
+        "the Docker test nodes are not available: "
+        f"{exc}\nRun the suite with ./scripts/test.sh (as root; it installs docker.io and "
+        "busybox-static and starts the nodes), or start nodes yourself with "
+        "./scripts/test-nodes.sh start 3 and export the MINIORCH_TEST_NODES line it prints.",
+        pytrace=False,
+    )
+
+
+@pytest.fixture(scope="session")
+def docker_nodes() -> Iterator[list[dockernodes.DockerNode]]:
+    """The running test nodes (node0, node1, ...), each with the test image."""
+    value = os.environ.get(dockernodes.ENV_NODES)
+    try:
+        if value:
+            nodes = dockernodes.parse_nodes_env(value)
+        else:
+            base = dockernodes.default_base_dir()
+            nodes = [dockernodes.DockerNode(n, base) for n in dockernodes.node_names(DEFAULT_NODE_COUNT)]
+        started = dockernodes.restart_stopped_nodes(nodes, dockernodes.TEST_IMAGE)
+        dockernodes.ensure_test_image(nodes, dockernodes.TEST_IMAGE)
+        error = None
+    except (dockernodes.NodeError, OSError) as exc:
+        error = exc
+    if error is not None:
+        _docker_unavailable(error)
+    yield nodes
+    if not value:
+        # Only nodes this session started itself; nodes given to us stay up.
+        for node in started:
+            node.stop()
+
+
+@pytest.fixture(scope="session")
+def test_image() -> str:
+    """Tag of the busybox test image present on every node."""
+    return dockernodes.TEST_IMAGE
+
+
+@pytest.fixture
+def node_guard(docker_nodes: list[dockernodes.DockerNode]) -> Iterator[list[dockernodes.DockerNode]]:
+    """The nodes, all up before the test and restarted after it if the test stopped any."""
+    yield docker_nodes
+    _restart_or_fail(docker_nodes)
+
+
+def _restart_or_fail(nodes: list[dockernodes.DockerNode]) -> None:
+    try:
+        dockernodes.restart_stopped_nodes(nodes)
+        error = None
+    except (dockernodes.NodeError, OSError) as exc:
+        error = exc
+    if error is not None:
+        _docker_unavailable(error)
+
+
+@pytest.fixture(autouse=True)
+def _restart_nodes_around_docker_tests(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Any test using docker_nodes starts with every node up and leaves them up."""
+    if "docker_nodes" not in request.fixturenames:
+        yield
+        return
+    nodes: list[dockernodes.DockerNode] = request.getfixturevalue("docker_nodes")
+    _restart_or_fail(nodes)
+    yield
+    _restart_or_fail(nodes)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that uses the Docker nodes with `docker` (select with -m docker)."""
+    for item in items:
+        if "docker_nodes" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.docker)
