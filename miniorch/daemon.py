@@ -112,7 +112,7 @@ class Daemon:
                 raise DaemonError(f"the API server could not listen on {sock}")
             await asyncio.sleep(0.01)
         _secure_socket(sock, self.config.api.mode, self.config.api.socket_group)
-        self.watcher.start(lambda: loop.call_soon_threadsafe(self.controller.wake))
+        self.watcher.start(lambda *ev: loop.call_soon_threadsafe(self.controller.docker_event, *ev))
         tasks += [
             asyncio.create_task(self.monitor.run(), name="node-monitor"),
             asyncio.create_task(self.controller.run(), name="job-controller"),

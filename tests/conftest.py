@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterator
+from typing import Any
 from pathlib import Path
 
 import pytest
@@ -97,3 +98,35 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "docker_nodes" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.docker)
+
+
+@pytest.fixture
+def daemon(docker_nodes: list[dockernodes.DockerNode], tmp_path: Path) -> Iterator[Any]:
+    """A running miniorch daemon on all test nodes; stopped (and its containers removed) after the test."""
+    from support.daemon import Daemon
+
+    d = Daemon(tmp_path, [(n.name, n.url) for n in docker_nodes])
+    d.start()
+    yield d
+    if d.proc is not None and d.proc.poll() is None:
+        d.stop()
+    _remove_managed_containers(docker_nodes)
+
+
+def _remove_managed_containers(nodes: list[dockernodes.DockerNode]) -> None:
+    """Leave the nodes clean for the next test, whatever this one did."""
+    for node in nodes:
+        if not node.is_running():
+            continue
+        with dockernodes.client(node.url) as c:
+            for ctr in c.containers.list(all=True, filters={"label": "miniorch.io/managed=true"}):
+                ctr.remove(force=True)
+
+
+def managed_containers(nodes: list[dockernodes.DockerNode]) -> dict[str, list[Any]]:
+    """Containers miniorch made, by node name."""
+    out: dict[str, list[Any]] = {}
+    for node in nodes:
+        with dockernodes.client(node.url) as c:
+            out[node.name] = c.containers.list(all=True, filters={"label": "miniorch.io/managed=true"})
+    return out

@@ -114,7 +114,7 @@ def get(
             if not items and output_fmt in (None, "", "wide"):
                 typer.echo(f"No resources found in {ns} namespace." if ns else "No resources found", err=True)
             elif text:
-                typer.echo(text)
+                typer.echo(text, nl=not (output_fmt or "").startswith("jsonpath="))  # kubectl adds no newline
             return
         if text != last:
             typer.echo(text + "\n")

@@ -24,10 +24,11 @@ class DockerEventWatcher:
     def __init__(self, monitor: NodeMonitor) -> None:
         self._monitor = monitor
         self._threads: dict[str, tuple[threading.Thread, threading.Event]] = {}
-        self._wake: Callable[[], None] = lambda: None
+        self._notify: Callable[[str, str, str], None] = lambda node, action, pod: None
 
-    def start(self, wake: Callable[[], None]) -> None:
-        self._wake = wake
+    def start(self, notify: Callable[[str, str, str], None]) -> None:
+        """`notify(node, action, pod)` is called from the watcher threads."""
+        self._notify = notify
         self.refresh()
 
     def refresh(self) -> None:
@@ -53,7 +54,7 @@ class DockerEventWatcher:
             if client is None:
                 return
             try:
-                client.watch_events(lambda action, pod: self._on_event(action), stop)
+                client.watch_events(lambda action, pod: self._on_event(name, action, pod), stop)
             except nr.NodeError as exc:
                 log.debug("event_stream_lost", node=name, error=exc.detail)
                 stop.wait(delay)
@@ -62,6 +63,7 @@ class DockerEventWatcher:
                 delay = 0.5
                 time.sleep(0.1)
 
-    def _on_event(self, action: str) -> None:
-        if action.split(":")[0] in _WAKE_ON:
-            self._wake()
+    def _on_event(self, node: str, action: str, pod: str) -> None:
+        action = action.split(":")[0]
+        if action in _WAKE_ON:
+            self._notify(node, action, pod)

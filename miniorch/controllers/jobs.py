@@ -77,6 +77,7 @@ class JobController:
         self._clock = clock
         self._wake = asyncio.Event()
         self._wake_at: dt.datetime | None = None
+        self._died: set[tuple[str, str]] = set()
         self.runner = PodRunner(store, monitor, clock, self.wake)
         self.apply_config(config)
 
@@ -84,6 +85,12 @@ class JobController:
         self._timing = job_logic.Timing(config.timing.job_backoff_initial_seconds, config.timing.job_backoff_max_seconds)
 
     def wake(self) -> None:
+        self._wake.set()
+
+    def docker_event(self, node: str, action: str, pod: str) -> None:
+        """A container changed; `docker ps` may lag behind a `die`, so remember it."""
+        if action in ("die", "oom", "kill", "stop"):
+            self._died.add((node, pod))
         self._wake.set()
 
     async def run(self) -> None:
@@ -106,7 +113,8 @@ class JobController:
         containers = await self._observe()
         objects = {o.uid: o for o in self._store.list_objects("Job")}
         live = self._store.live_pods()
-        self._sync_pods(live, containers, objects, now)
+        died, self._died = self._died, set()
+        self._sync_pods(live, containers, objects, now, died)
         self._collect_orphans(live, containers, objects)
         self._wake_at = None
         load = Counter(p.node for p in self._store.live_pods() if p.node and not p.phase.terminal)
@@ -141,6 +149,7 @@ class JobController:
         containers: dict[str, dict[str, nr.ContainerState]],
         objects: dict[str, ObjectRecord],
         now: dt.datetime,
+        died: set[tuple[str, str]],
     ) -> None:
         for pod in live:
             if self.runner.busy(pod.name):
@@ -170,7 +179,7 @@ class JobController:
                         self._store.save_pod(pod_logic.gone(pod, now))
                     case pod_logic.Missing.WAIT:
                         pass
-            elif container.exited:
+            elif container.exited or ((pod.node, pod.name) in died and not pod.restart_pending):
                 if not (pod.restart_pending and not pod.deletion_reason):
                     policy = _restart_policy(owner)
                     self.runner.settle(pod, policy)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -24,6 +25,7 @@ from miniorch.nodes.records import ContainerSpec, ContainerState, NodeInfo
 
 log = structlog.get_logger(__name__)
 
+PULL_REFRESH_SECONDS = 300.0
 _TRANSPORT_ERRORS = (requests.exceptions.RequestException, ConnectionError, OSError)
 
 
@@ -53,6 +55,7 @@ class NodeClient:
         self._tls = tls
         self._lock = threading.Lock()
         self._client: docker.DockerClient | None = None
+        self._pulled: dict[str, float] = {}
 
     # -- plumbing -------------------------------------------------------
     def _docker(self) -> docker.DockerClient:
@@ -155,16 +158,30 @@ class NodeClient:
         try:
             self._docker().api.pull(repo, tag=tag or "latest")
         except Exception as exc:
-            raise records.ImageNotFound(self.name, f"image {image!r} is not on the node and cannot be pulled: {exc}") from exc
+            why = getattr(exc, "explanation", None) or str(exc)
+            raise records.ImageNotFound(
+                self.name,
+                f"image {image!r} is not on node {self.name!r} and could not be pulled ({why}); "
+                "make the registry reachable or load the image on a node ('docker load')",
+            ) from exc
 
     def ensure_image(self, image: str, policy: str) -> None:
+        """Apply imagePullPolicy. `Always` pulls at most once per PULL_REFRESH_SECONDS
+        per image and node, so a batch of pods does not hammer the registry; a failed
+        pull of an image the node already has falls back to the local copy."""
         present = self.has_image(image)
         if policy == "Never":
             if not present:
-                raise records.ImageNotFound(self.name, f"image {image!r} is not on the node and imagePullPolicy is Never")
+                raise records.ImageNotFound(
+                    self.name, f"image {image!r} is not on node {self.name!r} and imagePullPolicy is Never"
+                )
             return
         if present and policy == "IfNotPresent":
             return
+        last = self._pulled.get(image)
+        if present and last is not None and time.monotonic() - last < PULL_REFRESH_SECONDS:
+            return
+        self._pulled[image] = time.monotonic()
         try:
             self.pull(image)
         except records.ImageNotFound:
