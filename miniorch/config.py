@@ -50,6 +50,12 @@ class ApiConfig(_Strict):
     tcp: str | None = None
     token_file: Path | None = None
 
+    @field_validator("socket_mode", mode="before")
+    @classmethod
+    def _mode_from_yaml_int(cls, value: object) -> object:
+        # YAML reads an unquoted 0660 as the octal number 432.
+        return f"0{value:o}" if isinstance(value, int) and not isinstance(value, bool) else value
+
     @field_validator("socket_mode")
     @classmethod
     def _mode(cls, value: str) -> str:

@@ -57,6 +57,8 @@ def parse(text: str | None) -> tuple[Requirement, ...]:
     for part in _split(text):
         if m := _SET.match(part):
             values = tuple(v.strip() for v in m.group(3).split(",") if v.strip())
+            if not values:
+                raise ValueError(f"invalid label selector {part.strip()!r}: values set can't be empty")
             out.append(Requirement(m.group(1), m.group(2), values))
         elif m := _EQ.match(part):
             out.append(Requirement(m.group(1), "!=" if m.group(2) == "!=" else "=", (m.group(3),)))

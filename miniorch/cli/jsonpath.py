@@ -77,8 +77,23 @@ def _fmt(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (dict, list)):
-        return json.dumps(value)
+        return json.dumps(value, separators=(",", ":"), sort_keys=True)  # as Go's json.Marshal
     return "" if value is None else str(value)
+
+
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "'": "'"}
+
+
+def _unescape(text: str) -> str:
+    out, i = "", 0
+    while i < len(text):
+        if text[i] == "\\" and i + 1 < len(text) and text[i + 1] in _ESCAPES:
+            out += _ESCAPES[text[i + 1]]
+            i += 2
+        else:
+            out += text[i]
+            i += 1
+    return out
 
 
 def render(template: str, data: Any) -> str:
@@ -120,7 +135,7 @@ def _run(parts: list[tuple[str, str]], data: Any) -> str:
             i = j
             continue
         elif text[:1] in "'\"":
-            out += text[1:-1].encode().decode("unicode_escape")
+            out += _unescape(text[1:-1])
         else:
             out += " ".join(_fmt(v) for v in _select(data, _segments(text)))
         i += 1

@@ -42,7 +42,11 @@ def human_duration(seconds: float) -> str:
     d = h // 24
     if d < 8:
         return f"{d}d{h % 24}h" if h % 24 else f"{d}d"
-    return f"{d}d" if d < 730 else f"{d // 365}y"
+    if d < 730:
+        return f"{d}d"
+    if d < 365 * 8:
+        return f"{d // 365}y{d % 365}d" if d % 365 else f"{d // 365}y"
+    return f"{d // 365}y"
 
 
 def age(value: str | None, now: dt.datetime) -> str:
@@ -116,7 +120,7 @@ def _memory(capacity: str | None) -> str:
 
 
 def node_status(node: dict[str, Any]) -> str:
-    ready = next((c for c in node["status"]["conditions"] if c["type"] == "Ready"), {})
+    ready: dict[str, Any] = next((c for c in node["status"]["conditions"] if c["type"] == "Ready"), {})
     text = "Ready" if ready.get("status") == "True" else "NotReady"
     return text + (",SchedulingDisabled" if node.get("spec", {}).get("unschedulable") else "")
 

@@ -183,6 +183,9 @@ class JobController:
                 if not (pod.restart_pending and not pod.deletion_reason):
                     policy = _restart_policy(owner)
                     self.runner.settle(pod, policy)
+            elif container.status == "created" and pod.phase is PodPhase.PENDING and not pod.deletion_reason:
+                if owner is not None:  # created, never started (the daemon died in between)
+                    self._launch(pod, owner)
             elif container.running:
                 updated = pod_logic.on_running(pod, container, now)
                 if updated != pod:

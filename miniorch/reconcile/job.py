@@ -200,15 +200,19 @@ def plan_job(
                 load[chosen.node] = load.get(chosen.node, 0) + 1
                 actions.append(BindPod(pod.uid, chosen.node))
 
-    # OnFailure: restart in place once the backoff has passed, within the limit.
-    worst = counts.failed + len(active)
+    # Budget of runs that may still fail: backoffLimit + 1 minus failures so far
+    # minus runs in progress (terminating pods may still be running: no replacement
+    # takes their slot, DESIGN.md 4.2). Only limits pods started after a failure.
+    in_progress = sum(1 for p in active if not p.restart_pending)
+    budget = job.backoff_limit + 1 - counts.failed - in_progress - counts.terminating
     for pod in active:
-        if pod.restart_pending and not backing_off and worst <= job.backoff_limit + 1:
+        if pod.restart_pending and not backing_off and budget > 0:
             actions.append(RestartPod(pod.uid))
+            budget -= 1
 
-    missing = want - len(active)
+    missing = want - len(active) - counts.terminating
     if missing > 0 and not backing_off:
-        room = job.backoff_limit + 1 - worst if counts.failed else missing
+        room = budget if counts.failed else missing
         for _ in range(min(missing, room)):
             suffix, uid = new_id()
             chosen = placement.place(job.selection, nodes, load)

@@ -39,7 +39,8 @@ class NodeSelection:
     def matches(self, labels: Mapping[str, str]) -> bool:
         if any(labels.get(k) != v for k, v in self.selector.items()):
             return False
-        return not self.terms or any(all(e.matches(labels) for e in term) for term in self.terms)
+        # As Kubernetes: terms are ORed, an empty term matches nothing.
+        return not self.terms or any(term and all(e.matches(labels) for e in term) for term in self.terms)
 
 
 @dataclass(frozen=True)

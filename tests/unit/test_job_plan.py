@@ -53,7 +53,8 @@ def make_pod(n: int, phase: PodPhase = PodPhase.RUNNING, node: str | None = "nod
 
 def failed_pod(n: int, at: dt.datetime, **fields: object) -> PodRecord:
     """A restartPolicy Never pod that failed once at `at`."""
-    return make_pod(n, PodPhase.FAILED, reason="Error", failures=1, last_failure_at=at, finished_at=at, **fields)
+    return make_pod(n, PodPhase.FAILED, reason="Error", failures=1, last_failure_at=at, finished_at=at,
+                    **fields)  # type: ignore[arg-type]
 
 
 def succeeded_pod(n: int, at: dt.datetime = NOW - dt.timedelta(minutes=1)) -> PodRecord:
@@ -305,6 +306,26 @@ def test_backoff_doubles_with_each_failure() -> None:
     assert p.wake_at == last + seconds(20)
 
 
+def test_no_replacement_while_an_evicted_pod_may_still_run_on_a_reachable_node() -> None:
+    """A pod being evicted from a ready node is not replaced until its container has stopped (DESIGN 4.2)."""
+    stopping = make_pod(1, deletion_reason="Evicted")
+    p = plan(make_job(), [stopping])
+    assert created(p) == []
+    assert (p.status.active, p.status.terminating, p.status.failed) == (0, 1, 0)
+
+    stopped = dataclasses.replace(stopping, phase=PodPhase.FAILED, reason="Evicted")
+    after = plan(make_job(), [stopped], previous=p.status, now=NOW + seconds(30))
+    assert len(created(after)) == 1
+    assert after.status.failed == 0
+
+
+def test_no_replacement_while_a_pod_is_on_an_unreachable_node() -> None:
+    """A pod whose node stopped answering (Unknown) still counts as active, so nothing doubles it."""
+    p = plan(make_job(), [make_pod(1, PodPhase.UNKNOWN, reason="NodeUnreachable")])
+    assert p.actions == ()
+    assert p.status.active == 1
+
+
 def test_pods_stopped_by_miniorch_do_not_count_as_failures() -> None:
     """A pod lost with its node (failures 0, reason NodeLost) is replaced at once and does not count."""
     lost = make_pod(1, PodPhase.FAILED, reason="NodeLost", finished_at=NOW - seconds(1))
@@ -385,6 +406,16 @@ def test_onfailure_restart_only_while_failures_plus_active_stay_within_limit() -
     assert plan(roomy, [waiting, running]).actions == (RestartPod("old-1"),)
 
 
+def test_onfailure_pods_waiting_to_restart_are_not_counted_twice() -> None:
+    """Two OnFailure pods that failed once each, backoffLimit 2: one may run a third time, so one restarts."""
+    failed_at = NOW - dt.timedelta(hours=1)
+    pods = [make_pod(n, restart_pending=True, failures=1, last_failure_at=failed_at) for n in (1, 2)]
+    job = make_job(parallelism=2, completions=2, restart_policy="OnFailure", backoff_limit=2)
+    p = plan(job, pods)
+    assert len([a for a in p.actions if isinstance(a, RestartPod)]) == 1
+    assert not has_condition(p.status.conditions, "FailureTarget")
+
+
 def test_onfailure_pod_past_the_limit_is_deleted() -> None:
     """An OnFailure pod whose failures exceed backoffLimit is deleted and the Job gets FailureTarget."""
     pod = make_pod(1, restart_pending=True, failures=2, last_failure_at=NOW - seconds(1))
@@ -433,7 +464,7 @@ def simulate_always_failing(job: job_mod.JobParams) -> tuple[int, job_mod.JobSta
         else:
             # Backing off: sleep until wake_at; otherwise a pod event (our own stop) wakes the loop.
             now = max(now + seconds(1), p.wake_at or now)
-    raise AssertionError("the Job never finished")
+    raise AssertionError(f"the Job never finished after {runs} runs: {status}")
 
 
 @pytest.mark.parametrize("restart_policy", ["Never", "OnFailure"])
@@ -444,6 +475,22 @@ def test_backoff_limit_n_allows_exactly_n_plus_one_runs(restart_policy: str, bac
     runs, status = simulate_always_failing(job)
     assert runs == backoff_limit + 1
     assert status.failed == backoff_limit + 1
+    assert has_condition(status.conditions, "Failed")
+    assert condition(status, "Failed").reason == "BackoffLimitExceeded"
+
+
+@pytest.mark.parametrize("restart_policy", ["Never", "OnFailure"])
+@pytest.mark.parametrize("backoff_limit", [0, 1, 2, 3, 4])
+@pytest.mark.parametrize("parallelism", [2, 3])
+def test_parallel_always_failing_job_fails_after_n_plus_one_runs(
+    restart_policy: str, backoff_limit: int, parallelism: int
+) -> None:
+    """With parallelism p every run failing, the Job ends Failed after max(N+1, p) runs, never stalling."""
+    job = make_job(restart_policy=restart_policy, backoff_limit=backoff_limit, parallelism=parallelism,
+                   completions=parallelism)
+    runs, status = simulate_always_failing(job)
+    assert runs == max(backoff_limit + 1, parallelism)
+    assert status.failed == runs
     assert has_condition(status.conditions, "Failed")
     assert condition(status, "Failed").reason == "BackoffLimitExceeded"
 

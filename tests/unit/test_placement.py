@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from miniorch.reconcile.placement import MatchExpression, NodeSelection, NodeView, Placement, place
+from miniorch.reconcile.placement import (
+    MatchExpression,
+    NodeSelection,
+    NodeView,
+    Placement,
+    place,
+)
 
 ZONE_A = {"zone": "a", "disk": "ssd"}
 ZONE_B = {"zone": "b"}
