@@ -153,7 +153,8 @@ class Daemon:
 
 def job_yaml(name: str, command: str, *, image: str = "miniorch.local/busybox:latest", restart: str = "Never",
              parallelism: int | None = None, completions: int | None = None, backoff_limit: int | None = None,
-             extra_spec: dict[str, Any] | None = None, pod_spec: dict[str, Any] | None = None) -> str:
+             extra_spec: dict[str, Any] | None = None, pod_spec: dict[str, Any] | None = None,
+             container: dict[str, Any] | None = None) -> str:
     spec: dict[str, Any] = {}
     if parallelism is not None:
         spec["parallelism"] = parallelism
@@ -163,7 +164,8 @@ def job_yaml(name: str, command: str, *, image: str = "miniorch.local/busybox:la
         spec["backoffLimit"] = backoff_limit
     spec.update(extra_spec or {})
     spec["template"] = {"spec": {"restartPolicy": restart, "terminationGracePeriodSeconds": 1,
-                                 "containers": [{"name": "c", "image": image, "command": ["sh", "-c", command]}],
+                                 "containers": [{"name": "c", "image": image, "command": ["sh", "-c", command],
+                                                **(container or {})}],
                                  **(pod_spec or {})}}
     return yaml.safe_dump({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name}, "spec": spec},
                           sort_keys=False)
