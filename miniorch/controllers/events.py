@@ -17,7 +17,8 @@ from miniorch.nodes import records as nr
 
 log = structlog.get_logger(__name__)
 
-_WAKE_ON = {"die", "start", "destroy", "oom", "kill", "stop"}
+# Only what we did not cause ourselves; anything else is seen by the periodic resync.
+_WAKE_ON = {"die", "oom"}
 
 
 class DockerEventWatcher:

@@ -79,10 +79,21 @@ class JobController:
         self._wake_at: dt.datetime | None = None
         self._died: set[tuple[str, str]] = set()
         self.runner = PodRunner(store, monitor, clock, self.wake)
+        self._parsed: dict[tuple[str, int], job_spec.Job] = {}
         self.apply_config(config)
 
     def apply_config(self, config: Config) -> None:
         self._timing = job_logic.Timing(config.timing.job_backoff_initial_seconds, config.timing.job_backoff_max_seconds)
+
+    def job_model(self, obj: ObjectRecord) -> job_spec.Job:
+        """The validated model of a stored Job, cached by (uid, generation): specs only change with generation."""
+        key = (obj.uid, obj.generation)
+        cached = self._parsed.get(key)
+        if cached is None:
+            if len(self._parsed) > 4096:
+                self._parsed.clear()
+            cached = self._parsed[key] = parse_job(obj)
+        return cached
 
     def wake(self) -> None:
         self._wake.set()
@@ -111,15 +122,15 @@ class JobController:
     async def reconcile_once(self) -> None:
         now = self._clock.now()
         containers = await self._observe()
-        objects = {o.uid: o for o in self._store.list_objects("Job")}
         live = self._store.live_pods()
+        live_owners = {p.owner_uid for p in live}
+        objects = {o.uid: o for o in self._store.objects_to_reconcile("Job", live_owners)}
         died, self._died = self._died, set()
         self._sync_pods(live, containers, objects, now, died)
         self._collect_orphans(live, containers, objects)
         self._wake_at = None
-        load = Counter(p.node for p in self._store.live_pods() if p.node and not p.phase.terminal)
+        load = Counter(p.node for p in live if p.node and not p.phase.terminal)
         nodes = self._monitor.views()
-        live_owners = {p.owner_uid for p in live}
         for obj in objects.values():
             if obj.deleting:
                 self._delete_job(obj)
@@ -206,7 +217,8 @@ class JobController:
                     if record.phase.terminal:
                         self.runner.remove_container(record)
                     continue
-                owner = objects.get(container.labels.get(nr.OWNER_UID, ""))
+                owner_uid = container.labels.get(nr.OWNER_UID, "")
+                owner = objects.get(owner_uid) or self._store.get_object_by_uid(owner_uid)
                 if owner is None or owner.deleting:
                     self.runner.remove_orphan(node, container)
                     continue
@@ -215,13 +227,13 @@ class JobController:
                 log.info("pod_adopted", pod=name, node=node, owner=owner.name)
 
     def _launch(self, pod: PodRecord, owner: ObjectRecord) -> None:
-        job = parse_job(owner)
+        job = self.job_model(owner)
         spec = podspec.container_spec(pod, job.spec.template)
         self.runner.launch(pod, spec)
 
     def _delete_job(self, obj: ObjectRecord) -> None:
         pods = self._store.pods_of(obj.uid)
-        grace = parse_job(obj).spec.template.spec.termination_grace_period_seconds
+        grace = self.job_model(obj).spec.template.spec.termination_grace_period_seconds
         pending = False
         for pod in pods:
             if pod.container_removed:
@@ -241,7 +253,7 @@ class JobController:
     def _reconcile_job(
         self, obj: ObjectRecord, nodes: list[placement.NodeView], load: Counter[str], now: dt.datetime
     ) -> None:
-        job = parse_job(obj)
+        job = self.job_model(obj)
         params = job_params(obj, job)
         pods = self._store.pods_of(obj.uid)
         previous = job_logic.status_from_dict(obj.status)
@@ -269,7 +281,7 @@ class JobController:
             self._event(obj, ev, now)
         status = job_logic.status_to_dict(plan.status)
         if status != obj.status:
-            self._store.save_status(obj.uid, status)
+            self._store.save_status(obj.uid, status, finished=plan.status.finished)
             if plan.status.finished and not job_logic.status_from_dict(obj.status).finished:
                 log.info("job_finished", job=obj.name, namespace=obj.namespace, succeeded=plan.status.succeeded,
                          failed=plan.status.failed, condition=plan.status.conditions[-1].type)

@@ -19,7 +19,7 @@ from miniorch.nodes import records as node_records
 from miniorch.nodes import client as client_mod
 from miniorch.nodes.client import NodeClient
 from miniorch.reconcile.placement import NodeView
-from miniorch.store.records import EventRecord
+from miniorch.store.records import EventRecord, NodeOverrides
 from miniorch.store.store import Store
 
 log = structlog.get_logger(__name__)
@@ -85,13 +85,14 @@ class NodeMonitor:
         out = []
         for name, state in sorted(self.nodes.items()):
             over = overrides.get(name)
-            out.append(NodeView(name, state.ready, not (over and over.unschedulable), self.labels(name)))
+            out.append(NodeView(name, state.ready, not (over and over.unschedulable), self.labels(name, overrides)))
         return out
 
-    def labels(self, name: str) -> dict[str, str]:
+    def labels(self, name: str, overrides: dict[str, NodeOverrides] | None = None) -> dict[str, str]:
+        """Config labels, then `ctl label` changes, then kubernetes.io/hostname."""
         state = self.nodes[name]
         labels = {**state.config.labels, HOSTNAME_LABEL: name}
-        over = self._store.node_overrides().get(name)
+        over = (overrides if overrides is not None else self._store.node_overrides()).get(name)
         if over:
             for key, value in over.labels.items():
                 if value is None:

@@ -175,6 +175,7 @@ class PodRunner:
         self._store.save_pod(done)  # committed before the container may go
         log.info("pod_finished", pod=pod.name, node=pod.node, phase=done.phase.value, exit_code=done.exit_code,
                  reason=done.reason)
+        self._wake()  # plan the replacement now; removing the container is off the critical path
         if done.phase.terminal:
             await asyncio.to_thread(client.remove, pod.name)
             self._store.save_pod(dataclasses.replace(done, container_removed=True))

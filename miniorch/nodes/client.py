@@ -26,6 +26,7 @@ from miniorch.nodes.records import ContainerSpec, ContainerState, NodeInfo
 log = structlog.get_logger(__name__)
 
 PULL_REFRESH_SECONDS = 300.0
+PRESENT_CACHE_SECONDS = 10.0  # an image seen on a node is trusted to stay that long
 _TRANSPORT_ERRORS = (requests.exceptions.RequestException, ConnectionError, OSError)
 
 
@@ -56,6 +57,7 @@ class NodeClient:
         self._lock = threading.Lock()
         self._client: docker.DockerClient | None = None
         self._pulled: dict[str, float] = {}
+        self._present: dict[str, float] = {}
 
     # -- plumbing -------------------------------------------------------
     def _docker(self) -> docker.DockerClient:
@@ -169,7 +171,10 @@ class NodeClient:
         """Apply imagePullPolicy. `Always` pulls at most once per PULL_REFRESH_SECONDS
         per image and node, so a batch of pods does not hammer the registry; a failed
         pull of an image the node already has falls back to the local copy."""
-        present = self.has_image(image)
+        seen = self._present.get(image)
+        present = (seen is not None and time.monotonic() - seen < PRESENT_CACHE_SECONDS) or self.has_image(image)
+        if present:
+            self._present[image] = time.monotonic()
         if policy == "Never":
             if not present:
                 raise records.ImageNotFound(

@@ -56,6 +56,7 @@ class Store:
         if url.startswith("sqlite"):
             event.listen(self._engine, "connect", _sqlite_pragmas)
         self._write_lock = threading.Lock()
+        self._overrides: dict[str, NodeOverrides] | None = None
         SQLModel.metadata.create_all(self._engine)
 
     def close(self) -> None:
@@ -73,11 +74,13 @@ class Store:
             s.merge(tables.ObjectRow(**_fields(obj, tables.ObjectRow)))
             s.commit()
 
-    def save_status(self, uid: str, status: dict[str, Any]) -> None:
+    def save_status(self, uid: str, status: dict[str, Any], finished: bool = False) -> None:
+        """Set an object's status; `finished` objects are left out of `objects_to_reconcile`."""
         with self._write_lock, Session(self._engine) as s:
             row = s.get(tables.ObjectRow, uid)
             if row is not None:
                 row.status = status
+                row.finished = finished
                 s.add(row)
                 s.commit()
 
@@ -121,6 +124,15 @@ class Store:
                 query = query.where(tables.ObjectRow.namespace == namespace)
             rows = s.exec(query.order_by(tables.ObjectRow.namespace, tables.ObjectRow.name)).all()
             return [_to_record(r, ObjectRecord) for r in rows]
+
+    def objects_to_reconcile(self, kind: str, also: set[str]) -> list[ObjectRecord]:
+        """Objects not finished, being deleted, or among `also` (uids owning live pods)."""
+        with Session(self._engine) as s:
+            T = tables.ObjectRow
+            query = select(T).where(T.kind == kind).where(
+                (T.finished == False) | (T.deleting == True) | col(T.uid).in_(list(also))  # noqa: E712
+            )
+            return [_to_record(r, ObjectRecord) for r in s.exec(query.order_by(T.namespace, T.name)).all()]
 
     def object_uids(self) -> set[str]:
         with Session(self._engine) as s:
@@ -216,14 +228,21 @@ class Store:
 
     # -- nodes ------------------------------------------------------------
     def node_overrides(self) -> dict[str, NodeOverrides]:
+        """Read on every pass, written rarely: served from memory once loaded."""
+        cached = self._overrides
+        if cached is not None:
+            return dict(cached)
         with Session(self._engine) as s:
             rows = s.exec(select(tables.NodeRow)).all()
-            return {r.name: NodeOverrides(r.name, dict(r.labels), r.unschedulable) for r in rows}
+            loaded = {r.name: NodeOverrides(r.name, dict(r.labels), r.unschedulable) for r in rows}
+        self._overrides = loaded
+        return dict(loaded)
 
     def save_node_overrides(self, overrides: NodeOverrides) -> None:
         with self._write_lock, Session(self._engine) as s:
             s.merge(tables.NodeRow(name=overrides.name, labels=dict(overrides.labels), unschedulable=overrides.unschedulable))
             s.commit()
+            self._overrides = None
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -28,6 +28,7 @@ class ObjectRow(SQLModel, table=True):
     generation: int = 1
     created_at: dt.datetime | None = _ts()
     deleting: bool = False
+    finished: bool = Field(default=False, index=True)
 
 
 class PodRow(SQLModel, table=True):

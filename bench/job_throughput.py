@@ -1,0 +1,131 @@
+"""Batch throughput: a Job of C containers that exit 0 at once, P at a time, on one node.
+
+Side by side in one run on the same Docker node: the floor (Docker SDK, a pool of
+P threads doing create, start, wait, remove) and miniorch (`apply` until Complete).
+Alternates the systems, reports the median makespan of N runs and the ratio.
+
+    .venv/bin/python bench/job_throughput.py [--completions 40] [--parallelism 4] [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import datetime as dt
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+import docker  # noqa: E402
+
+from support import dockernodes  # noqa: E402
+from support.daemon import Daemon, job_yaml  # noqa: E402
+
+IMAGE = dockernodes.TEST_IMAGE
+
+
+def floor_run(url: str, completions: int, parallelism: int, tag: str) -> float:
+    client = docker.DockerClient(base_url=url, timeout=60)
+
+    def one(i: int) -> None:
+        c = client.api.create_container(IMAGE, ["true"], name=f"floor-{tag}-{i}")
+        client.api.start(c["Id"])
+        client.api.wait(c["Id"])
+        client.api.remove_container(c["Id"], force=True)
+
+    start = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(parallelism) as pool:
+        list(pool.map(one, range(completions)))
+    elapsed = time.perf_counter() - start
+    client.close()
+    return elapsed
+
+
+def miniorch_run(d: Daemon, completions: int, parallelism: int, tag: str) -> float:
+    name = f"bench-{tag}"
+    text = job_yaml(name, "true", parallelism=parallelism, completions=completions, container={"command": ["true"]})
+    start = time.perf_counter()
+    d.api("POST", "/apply", json={"source": "bench", "text": text})
+    while True:
+        job = d.job(name)
+        if job and any(c["type"] == "Complete" and c["status"] == "True" for c in job["status"].get("conditions", [])):
+            break
+        time.sleep(0.05)
+    elapsed = time.perf_counter() - start
+    d.api("DELETE", f"/api/objects/jobs/default/{name}")
+    d.wait_for(lambda: d.job(name) is None, timeout=60, what="job deleted")
+    return elapsed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--completions", type=int, default=40)
+    parser.add_argument("--parallelism", type=int, default=4)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--target", type=float, default=1.15)
+    args = parser.parse_args()
+
+    base = Path(os.environ.get("MINIORCH_BENCH_DIR", "/tmp/miniorch-bench"))
+    node = dockernodes.DockerNode("node0", base)
+    node.start()
+    dockernodes.ensure_test_image([node], IMAGE)
+    work = Path(tempfile.mkdtemp(prefix="miniorch-bench-"))
+    d = Daemon(work, [(node.name, node.url)], extra={"log": {"format": "json", "level": "info"}})
+    d.start()
+    floors, ours = [], []
+    docker_ver = docker_version(node.url)
+    try:
+        floor_run(node.url, 4, 2, "warm")  # warm the engine's caches for both alike
+        for run in range(args.runs):
+            order = [("floor", floors), ("miniorch", ours)]
+            if run % 2:
+                order.reverse()
+            for system, sink in order:
+                if system == "floor":
+                    sink.append(floor_run(node.url, args.completions, args.parallelism, str(run)))
+                else:
+                    sink.append(miniorch_run(d, args.completions, args.parallelism, str(run)))
+                print(f"run {run + 1}: {system:8s} {sink[-1]:6.2f}s", flush=True)
+    finally:
+        d.stop()
+        node.stop()
+    floor_m, ours_m = statistics.median(floors), statistics.median(ours)
+    ratio = ours_m / floor_m
+    shape = f"{args.completions}x{args.parallelism}"
+    print(f"\nshape {shape} on 1 node, median of {args.runs}: floor {floor_m:.2f}s, miniorch {ours_m:.2f}s, "
+          f"ratio {ratio:.3f} (target <= {args.target})")
+    result = {
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "cpus": os.cpu_count(),
+        "python": platform.python_version(), "docker": docker_ver, "shape": shape,
+        "runs": args.runs, "floor_s": floors, "miniorch_s": ours, "floor_median_s": floor_m,
+        "miniorch_median_s": ours_m, "ratio": ratio, "target": args.target,
+    }
+    out = ROOT / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "latest.json").write_text(json.dumps(result, indent=2))
+    (out / "latest.md").write_text(
+        f"# Batch throughput ({result['date']})\n\n{result['cpus']} CPUs, Python {result['python']}, "
+        f"Docker {result['docker']}\n\n| shape | floor (SDK) | miniorch | miniorch/floor | target |\n"
+        f"|---|---|---|---|---|\n| {shape}, 1 node | {floor_m:.2f}s | {ours_m:.2f}s | {ratio:.3f} | <= {args.target} |\n"
+    )
+    return 0
+
+
+def docker_version(url: str) -> str:
+    client = docker.DockerClient(base_url=url, timeout=10)
+    try:
+        return str(client.version().get("Version"))
+    finally:
+        client.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
