@@ -25,7 +25,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 import docker  # noqa: E402
-
 from support import dockernodes  # noqa: E402
 from support.daemon import Daemon, job_yaml  # noqa: E402
 
@@ -100,13 +99,23 @@ def main() -> int:
     floor_m, ours_m = statistics.median(floors), statistics.median(ours)
     ratio = ours_m / floor_m
     shape = f"{args.completions}x{args.parallelism}"
-    print(f"\nshape {shape} on 1 node, median of {args.runs}: floor {floor_m:.2f}s, miniorch {ours_m:.2f}s, "
-          f"ratio {ratio:.3f} (target <= {args.target})")
+    print(
+        f"\nshape {shape} on 1 node, median of {args.runs}: floor {floor_m:.2f}s, miniorch {ours_m:.2f}s, "
+        f"ratio {ratio:.3f} (target <= {args.target})"
+    )
     result = {
-        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "cpus": os.cpu_count(),
-        "python": platform.python_version(), "docker": docker_ver, "shape": shape,
-        "runs": args.runs, "floor_s": floors, "miniorch_s": ours, "floor_median_s": floor_m,
-        "miniorch_median_s": ours_m, "ratio": ratio, "target": args.target,
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "docker": docker_ver,
+        "shape": shape,
+        "runs": args.runs,
+        "floor_s": floors,
+        "miniorch_s": ours,
+        "floor_median_s": floor_m,
+        "miniorch_median_s": ours_m,
+        "ratio": ratio,
+        "target": args.target,
     }
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)

@@ -62,9 +62,9 @@ class ApiConfig(_Strict):
         try:
             mode = int(value, 8)
         except ValueError as exc:
-            raise ValueError(f"{value!r} is not an octal mode like \"0660\"") from exc
+            raise ValueError(f'{value!r} is not an octal mode like "0660"') from exc
         if mode & 0o002:
-            raise ValueError(f"{value!r} would make the socket world-writable; use \"0660\"")
+            raise ValueError(f'{value!r} would make the socket world-writable; use "0660"')
         return value
 
     @model_validator(mode="after")

@@ -54,8 +54,10 @@ def prepare_socket(path: Path, group: str | None) -> None:
     folder.mkdir(parents=True, exist_ok=True, mode=0o750)
     mode = folder.stat().st_mode
     if mode & stat.S_IWOTH and not mode & stat.S_ISVTX:
-        raise DaemonError(f"socket folder {folder} is world-writable and not sticky; "
-                          f"fix it with 'chmod o-w {folder}' or set api.socket elsewhere")
+        raise DaemonError(
+            f"socket folder {folder} is world-writable and not sticky; "
+            f"fix it with 'chmod o-w {folder}' or set api.socket elsewhere"
+        )
     if path.exists() or path.is_symlink():
         probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
@@ -98,8 +100,14 @@ class Daemon:
         os.umask(0o007)  # the socket is never world-accessible, even for an instant
         await self.monitor.probe_all()
         for name, state in sorted(self.monitor.nodes.items()):
-            log.info("node_probed", node=name, url=state.config.url, ready=state.ready,
-                     docker=state.info.docker_version if state.info else None, error=state.last_error or None)
+            log.info(
+                "node_probed",
+                node=name,
+                url=state.config.url,
+                ready=state.ready,
+                docker=state.info.docker_version if state.info else None,
+                error=state.last_error or None,
+            )
         manifests.load_folder(self.config.manifests_dir, self.applier, self.store, self.clock.now())
         sock = self.config.api.socket
         prepare_socket(sock, self.config.api.socket_group)
@@ -112,13 +120,19 @@ class Daemon:
                 raise DaemonError(f"the API server could not listen on {sock}")
             await asyncio.sleep(0.01)
         _secure_socket(sock, self.config.api.mode, self.config.api.socket_group)
-        self.watcher.start(lambda *ev: loop.call_soon_threadsafe(self.controller.docker_event, *ev))
+
+        def on_docker_event(node: str, action: str, pod: str) -> None:  # called from watcher threads
+            loop.call_soon_threadsafe(self.controller.docker_event, node, action, pod)
+
+        self.watcher.start(on_docker_event)
         tasks += [
             asyncio.create_task(self.monitor.run(), name="node-monitor"),
             asyncio.create_task(self.controller.run(), name="job-controller"),
         ]
         notify.notify("READY=1")
-        log.info("daemon_ready", socket=str(sock), nodes=len(self.monitor.nodes), database=_redact(self.config.database_url))
+        log.info(
+            "daemon_ready", socket=str(sock), nodes=len(self.monitor.nodes), database=_redact(self.config.database_url)
+        )
         stopper = asyncio.create_task(self._stop.wait(), name="stop")
         done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
         code = 0

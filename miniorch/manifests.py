@@ -25,8 +25,10 @@ def manifest_files(folder: Path) -> list[Path]:
     if not folder.is_dir():
         return []
     return sorted(
-        p for p in folder.rglob("*")
-        if p.suffix in (".yaml", ".yml") and p.is_file()
+        p
+        for p in folder.rglob("*")
+        if p.suffix in (".yaml", ".yml")
+        and p.is_file()
         and not any(part.startswith(".") for part in p.relative_to(folder).parts)
     )
 
@@ -42,8 +44,19 @@ def load_folder(folder: Path, applier: Applier, store: Store, now: dt.datetime) 
         except (ManifestInvalid, Conflict) as exc:
             bad += 1
             log.warning("manifest_file_invalid", file=str(path), error=str(exc))
-            store.record_event(EventRecord("default", "File", str(path), f"file:{path}", "Warning", "InvalidManifest",
-                                           str(exc), first_timestamp=now, last_timestamp=now))
+            store.record_event(
+                EventRecord(
+                    "default",
+                    "File",
+                    str(path),
+                    f"file:{path}",
+                    "Warning",
+                    "InvalidManifest",
+                    str(exc),
+                    first_timestamp=now,
+                    last_timestamp=now,
+                )
+            )
             continue
         for r in results:
             if r.action != "unchanged":

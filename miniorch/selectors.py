@@ -65,7 +65,9 @@ def parse(text: str | None) -> tuple[Requirement, ...]:
         elif m := _EXISTS.match(part):
             out.append(Requirement(m.group(2), "!exists" if m.group(1) else "exists"))
         else:
-            raise ValueError(f"invalid label selector {part.strip()!r}; use key=value, key!=value, key in (a,b), key or !key")
+            raise ValueError(
+                f"invalid label selector {part.strip()!r}; use key=value, key!=value, key in (a,b), key or !key"
+            )
     return tuple(out)
 
 

@@ -27,8 +27,16 @@ from miniorch.spec.errors import ManifestInvalid
 from miniorch.store.records import NodeOverrides, PodRecord
 from miniorch.store.store import Store
 
-KINDS = {"jobs": "Job", "job": "Job", "cronjobs": "CronJob", "cronjob": "CronJob", "cj": "CronJob",
-         "daemonsets": "DaemonSet", "daemonset": "DaemonSet", "ds": "DaemonSet"}
+KINDS = {
+    "jobs": "Job",
+    "job": "Job",
+    "cronjobs": "CronJob",
+    "cronjob": "CronJob",
+    "cj": "CronJob",
+    "daemonsets": "DaemonSet",
+    "daemonset": "DaemonSet",
+    "ds": "DaemonSet",
+}
 
 
 @dataclass
@@ -86,8 +94,12 @@ def create_app(ctx: ApiContext) -> FastAPI:
         manifests = loader.load_text(req.text, req.source)
         if req.dry_run:
             ctx.applier.check(manifests)
-            return {"results": [{"kind": m.kind, "namespace": m.namespace, "name": m.name, "action": "checked"}
-                                for m in manifests], "warnings": [str(w) for m in manifests for w in m.warnings]}
+            return {
+                "results": [
+                    {"kind": m.kind, "namespace": m.namespace, "name": m.name, "action": "checked"} for m in manifests
+                ],
+                "warnings": [str(w) for m in manifests for w in m.warnings],
+            }
         results = ctx.applier.apply(manifests, "api")
         return {"results": [r.__dict__ for r in results], "warnings": [str(w) for m in manifests for w in m.warnings]}
 
@@ -126,7 +138,9 @@ def create_app(ctx: ApiContext) -> FastAPI:
         return [render.pod(p, owners.get(p.owner_uid)) for p in pods]
 
     @app.get("/api/pods")
-    def list_pods(namespace: str | None = None, selector: str | None = None, owner: str | None = None) -> dict[str, Any]:
+    def list_pods(
+        namespace: str | None = None, selector: str | None = None, owner: str | None = None
+    ) -> dict[str, Any]:
         reqs = selectors.parse(selector)
         pods = ctx.store.pods_of(owner) if owner else ctx.store.list_pods(namespace)
         pods = [p for p in pods if (not namespace or p.namespace == namespace) and selectors.matches(reqs, p.labels)]
@@ -222,4 +236,3 @@ async def _follow(client: Any, name: str, tail: int | None) -> AsyncIterator[byt
             yield chunk
     finally:
         await asyncio.shield(worker) if worker.done() else None
-

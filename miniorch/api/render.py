@@ -34,8 +34,12 @@ def obj(rec: ObjectRecord) -> dict[str, Any]:
 
 def _container_state(pod: PodRecord) -> dict[str, Any]:
     if pod.phase.terminal or (pod.restart_pending and pod.exit_code is not None):
-        term = {"exitCode": pod.exit_code if pod.exit_code is not None else -1, "reason": pod.reason or "Error",
-                "startedAt": ts(pod.started_at), "finishedAt": ts(pod.finished_at or pod.last_failure_at)}
+        term = {
+            "exitCode": pod.exit_code if pod.exit_code is not None else -1,
+            "reason": pod.reason or "Error",
+            "startedAt": ts(pod.started_at),
+            "finishedAt": ts(pod.finished_at or pod.last_failure_at),
+        }
         if pod.restart_pending:
             return {"waiting": {"reason": "CrashLoopBackOff", "message": pod.message}}
         return {"terminated": {k: v for k, v in term.items() if v is not None}}
@@ -73,11 +77,22 @@ def pod(rec: PodRecord, owner: ObjectRecord | None) -> dict[str, Any]:
         status["conditions"] = conds
     annotations = dict(rec.annotations)
     metadata: dict[str, Any] = {
-        "name": rec.name, "namespace": rec.namespace, "uid": rec.uid, "labels": dict(rec.labels),
-        "annotations": annotations, "creationTimestamp": ts(rec.created_at),
-        "ownerReferences": [{"apiVersion": API_VERSIONS.get(rec.owner_kind, "v1"), "kind": rec.owner_kind,
-                             "name": rec.owner_name, "uid": rec.owner_uid, "controller": True,
-                             "blockOwnerDeletion": True}],
+        "name": rec.name,
+        "namespace": rec.namespace,
+        "uid": rec.uid,
+        "labels": dict(rec.labels),
+        "annotations": annotations,
+        "creationTimestamp": ts(rec.created_at),
+        "ownerReferences": [
+            {
+                "apiVersion": API_VERSIONS.get(rec.owner_kind, "v1"),
+                "kind": rec.owner_kind,
+                "name": rec.owner_name,
+                "uid": rec.owner_uid,
+                "controller": True,
+                "blockOwnerDeletion": True,
+            }
+        ],
     }
     if rec.deletion_reason and not rec.phase.terminal:
         metadata["deletionTimestamp"] = ts(rec.finished_at or dt.datetime.now(dt.UTC))
@@ -90,7 +105,8 @@ def node(state: NodeState, labels: dict[str, str], unschedulable: bool) -> dict[
     info = state.info
     ready = "True" if state.ready else ("Unknown" if state.last_ok is None else "False")
     condition = {
-        "type": "Ready", "status": ready,
+        "type": "Ready",
+        "status": ready,
         "reason": "DockerReady" if state.ready else "DockerNotResponding",
         "message": "Docker Engine is answering" if state.ready else (state.last_error or "not probed yet"),
         "lastHeartbeatTime": ts(state.last_ok),
@@ -98,20 +114,33 @@ def node(state: NodeState, labels: dict[str, str], unschedulable: bool) -> dict[
     status: dict[str, Any] = {"conditions": [condition], "addresses": [{"type": "URL", "address": state.config.url}]}
     if info:
         status["capacity"] = {"cpu": str(info.cpus), "memory": f"{info.memory_bytes // 1024}Ki"}
-        status["nodeInfo"] = {"containerRuntimeVersion": f"docker://{info.docker_version}", "kernelVersion": info.kernel,
-                              "osImage": info.os, "architecture": info.architecture}
-    return {"apiVersion": "v1", "kind": "Node",
-            "metadata": {"name": state.name, "labels": labels, "creationTimestamp": ts(state.first_seen)},
-            "spec": {"unschedulable": unschedulable}, "status": status}
+        status["nodeInfo"] = {
+            "containerRuntimeVersion": f"docker://{info.docker_version}",
+            "kernelVersion": info.kernel,
+            "osImage": info.os,
+            "architecture": info.architecture,
+        }
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": state.name, "labels": labels, "creationTimestamp": ts(state.first_seen)},
+        "spec": {"unschedulable": unschedulable},
+        "status": status,
+    }
 
 
 def event(ev: EventRecord) -> dict[str, Any]:
     return {
-        "apiVersion": "v1", "kind": "Event",
+        "apiVersion": "v1",
+        "kind": "Event",
         "metadata": {"name": f"{ev.name}.{ev.id}", "namespace": ev.namespace},
         "involvedObject": {"kind": ev.kind, "name": ev.name, "namespace": ev.namespace, "uid": ev.uid},
-        "type": ev.type, "reason": ev.reason, "message": ev.message, "count": ev.count,
-        "firstTimestamp": ts(ev.first_timestamp), "lastTimestamp": ts(ev.last_timestamp),
+        "type": ev.type,
+        "reason": ev.reason,
+        "message": ev.message,
+        "count": ev.count,
+        "firstTimestamp": ts(ev.first_timestamp),
+        "lastTimestamp": ts(ev.last_timestamp),
         "source": {"component": "miniorch"},
     }
 

@@ -74,7 +74,11 @@ class Client:
             with self._http.stream("GET", path, params=params, timeout=None) as resp:
                 if resp.status_code >= 400:
                     resp.read()
-                    raise NotFoundError(resp.json().get("message", resp.text)) if resp.status_code == 404 else CtlError(resp.text)
+                    raise (
+                        NotFoundError(resp.json().get("message", resp.text))
+                        if resp.status_code == 404
+                        else CtlError(resp.text)
+                    )
                 yield from resp.iter_bytes()
         except httpx.TransportError as exc:
             raise self._unreachable(exc) from exc

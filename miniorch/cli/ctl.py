@@ -23,10 +23,23 @@ from miniorch.manifests import manifest_files
 app = typer.Typer(help="Steer the miniorch daemon, kubectl style.", no_args_is_help=True, add_completion=False)
 
 RESOURCES = {
-    "jobs": "Job", "job": "Job", "cronjobs": "CronJob", "cronjob": "CronJob", "cj": "CronJob",
-    "daemonsets": "DaemonSet", "daemonset": "DaemonSet", "ds": "DaemonSet",
-    "pods": "Pod", "pod": "Pod", "po": "Pod", "nodes": "Node", "node": "Node", "no": "Node",
-    "events": "Event", "event": "Event", "ev": "Event",
+    "jobs": "Job",
+    "job": "Job",
+    "cronjobs": "CronJob",
+    "cronjob": "CronJob",
+    "cj": "CronJob",
+    "daemonsets": "DaemonSet",
+    "daemonset": "DaemonSet",
+    "ds": "DaemonSet",
+    "pods": "Pod",
+    "pod": "Pod",
+    "po": "Pod",
+    "nodes": "Node",
+    "node": "Node",
+    "no": "Node",
+    "events": "Event",
+    "event": "Event",
+    "ev": "Event",
 }
 PLURAL = {"Job": "jobs", "CronJob": "cronjobs", "DaemonSet": "daemonsets"}
 
@@ -63,7 +76,9 @@ def split_ref(ref: str, name: str | None) -> tuple[str, str | None]:
 
 @app.callback()
 def main(
-    socket: Annotated[str | None, typer.Option(help="Daemon socket (default: $MINIORCH_SOCKET, then the default path).")] = None,
+    socket: Annotated[
+        str | None, typer.Option(help="Daemon socket (default: $MINIORCH_SOCKET, then the default path).")
+    ] = None,
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
 ) -> None:
     State.socket = socket
@@ -85,7 +100,11 @@ def fetch(c: Client, kind: str, name: str | None, namespace: str | None, selecto
         return [e for e in items if not name or e["involvedObject"]["name"] == name]
     if name:
         return [c.request("GET", f"/api/objects/{PLURAL[kind]}/{namespace or 'default'}/{name}")]
-    return list(c.request("GET", f"/api/objects/{PLURAL[kind]}", params=_params(namespace=namespace, selector=selector))["items"])
+    return list(
+        c.request("GET", f"/api/objects/{PLURAL[kind]}", params=_params(namespace=namespace, selector=selector))[
+            "items"
+        ]
+    )
 
 
 def _params(**kw: str | None) -> dict[str, str]:
@@ -99,7 +118,9 @@ def get(
     namespace: Namespace = "default",
     all_namespaces: Annotated[bool, typer.Option("--all-namespaces", "-A")] = False,
     selector: Annotated[str | None, typer.Option("--selector", "-l")] = None,
-    output_fmt: Annotated[str | None, typer.Option("--output", "-o", help="wide, json, yaml, name, jsonpath=TEMPLATE")] = None,
+    output_fmt: Annotated[
+        str | None, typer.Option("--output", "-o", help="wide, json, yaml, name, jsonpath=TEMPLATE")
+    ] = None,
     watch: Annotated[bool, typer.Option("--watch", "-w", help="Print again whenever something changes.")] = False,
 ) -> None:
     """Show objects, as `kubectl get`."""
@@ -109,7 +130,9 @@ def get(
     last = None
     while True:
         items = fetch(c, k, name, ns, selector)
-        text = output.render(k, items, output_fmt, _now(), single=bool(name), show_namespace=all_namespaces and k != "Node")
+        text = output.render(
+            k, items, output_fmt, _now(), single=bool(name), show_namespace=all_namespaces and k != "Node"
+        )
         if not watch:
             if not items and output_fmt in (None, "", "wide"):
                 typer.echo(f"No resources found in {ns} namespace." if ns else "No resources found", err=True)
@@ -124,16 +147,14 @@ def get(
 
 @app.command()
 def describe(
-    kind: Annotated[str, typer.Argument()], name: Annotated[str | None, typer.Argument()] = None,
+    kind: Annotated[str, typer.Argument()],
+    name: Annotated[str | None, typer.Argument()] = None,
     namespace: Namespace = "default",
 ) -> None:
     """Show an object in detail, with its pods and recent events."""
     k, name = split_ref(kind, name)
     c = client()
-    if not name:
-        items = fetch(c, k, None, namespace, None)
-    else:
-        items = fetch(c, k, name, namespace, None)
+    items = fetch(c, k, name, namespace, None)
     texts = [describe_mod.describe(c, k, item, _now()) for item in items]
     typer.echo("\n\n".join(texts))
 
@@ -214,7 +235,8 @@ def delete(
 
 @app.command()
 def patch(
-    kind: Annotated[str, typer.Argument()], name: Annotated[str | None, typer.Argument()] = None,
+    kind: Annotated[str, typer.Argument()],
+    name: Annotated[str | None, typer.Argument()] = None,
     patch_json: Annotated[str, typer.Option("--patch", "-p", help="A JSON merge patch.")] = "{}",
     patch_type: Annotated[str, typer.Option("--type", help="Only 'merge' is supported.")] = "merge",
     namespace: Namespace = "default",
@@ -278,7 +300,7 @@ def parse_duration(text: str) -> float:
                 num += text[i]
                 i += 1
                 continue
-            unit = "ms" if text[i:i + 2] == "ms" else text[i]
+            unit = "ms" if text[i : i + 2] == "ms" else text[i]
             total += float(num) * units[unit]
             num, i = "", i + len(unit)
         return total + (float(num) if num else 0.0)
@@ -306,7 +328,7 @@ def wait(
         return
     if not for_.startswith("condition="):
         raise typer.BadParameter("--for must be condition=NAME or delete")
-    cond, _, want = for_[len("condition="):].partition("=")
+    cond, _, want = for_[len("condition=") :].partition("=")
     want = want or "True"
     while True:
         try:
@@ -325,7 +347,8 @@ def wait(
 # -- nodes -----------------------------------------------------------------
 @app.command()
 def label(
-    kind: Annotated[str, typer.Argument(help="node")], name: Annotated[str, typer.Argument()],
+    kind: Annotated[str, typer.Argument(help="node")],
+    name: Annotated[str, typer.Argument()],
     changes: Annotated[list[str], typer.Argument(help="key=value to set, key- to remove")],
 ) -> None:
     """Set or remove node labels (kept across daemon restarts)."""

@@ -27,8 +27,15 @@ def _events(c: Client, uid: str, now: dt.datetime) -> str:
     items = c.request("GET", "/api/events", params={"uid": uid})["items"]
     if not items:
         return "Events:  <none>"
-    rows = [[e["type"], e["reason"], output.age(e["lastTimestamp"], now) + (f" (x{e['count']})" if e["count"] > 1 else ""),
-             e["message"]] for e in items[-20:]]
+    rows = [
+        [
+            e["type"],
+            e["reason"],
+            output.age(e["lastTimestamp"], now) + (f" (x{e['count']})" if e["count"] > 1 else ""),
+            e["message"],
+        ]
+        for e in items[-20:]
+    ]
     return "Events:\n" + _indent(output.table(["TYPE", "REASON", "AGE", "MESSAGE"], rows))
 
 
@@ -38,8 +45,12 @@ def _indent(text: str, n: int = 2) -> str:
 
 def _template(spec: dict[str, Any]) -> str:
     tspec = spec.get("template", {}).get("spec", {})
-    lines = ["Pod Template:", f"  Labels:  {_map(spec.get('template', {}).get('metadata', {}).get('labels'))}",
-             f"  Restart Policy:  {tspec.get('restartPolicy', '')}", "  Containers:"]
+    lines = [
+        "Pod Template:",
+        f"  Labels:  {_map(spec.get('template', {}).get('metadata', {}).get('labels'))}",
+        f"  Restart Policy:  {tspec.get('restartPolicy', '')}",
+        "  Containers:",
+    ]
     for ctr in tspec.get("containers", []):
         lines.append(f"   {ctr.get('name')}:")
         lines.append(f"    Image:    {ctr.get('image')}")
@@ -62,9 +73,16 @@ def _pods_table(pods: list[dict[str, Any]], now: dt.datetime) -> str:
         cs = (p["status"].get("containerStatuses") or [{}])[0]
         term = cs.get("state", {}).get("terminated", {})
         code = term.get("exitCode", cs.get("lastState", {}).get("terminated", {}).get("exitCode", ""))
-        rows.append([p["metadata"]["name"], p["spec"].get("nodeName") or "<none>", output.pod_status(p),
-                     "" if code is None else str(code), str(cs.get("restartCount", 0)),
-                     output.age(p["metadata"].get("creationTimestamp"), now)])
+        rows.append(
+            [
+                p["metadata"]["name"],
+                p["spec"].get("nodeName") or "<none>",
+                output.pod_status(p),
+                "" if code is None else str(code),
+                str(cs.get("restartCount", 0)),
+                output.age(p["metadata"].get("creationTimestamp"), now),
+            ]
+        )
     return "Pods:\n" + _indent(output.table(["NAME", "NODE", "STATUS", "EXIT CODE", "RESTARTS", "AGE"], rows))
 
 
@@ -72,11 +90,15 @@ def job(c: Client, obj: dict[str, Any], now: dt.datetime) -> str:
     meta, spec, status = obj["metadata"], obj.get("spec", {}), obj.get("status", {})
     start, end = output.parse_ts(status.get("startTime")), output.parse_ts(status.get("completionTime"))
     pairs: list[tuple[str, Any]] = [
-        ("Name", meta["name"]), ("Namespace", meta.get("namespace")),
+        ("Name", meta["name"]),
+        ("Namespace", meta.get("namespace")),
         ("Selector", f"batch.kubernetes.io/controller-uid={meta['uid']}"),
-        ("Labels", _map(meta.get("labels"))), ("Annotations", _map(meta.get("annotations"))),
-        ("Parallelism", spec.get("parallelism", 1)), ("Completions", spec.get("completions", "<unset>")),
-        ("Completion Mode", spec.get("completionMode", "NonIndexed")), ("Suspend", spec.get("suspend", False)),
+        ("Labels", _map(meta.get("labels"))),
+        ("Annotations", _map(meta.get("annotations"))),
+        ("Parallelism", spec.get("parallelism", 1)),
+        ("Completions", spec.get("completions", "<unset>")),
+        ("Completion Mode", spec.get("completionMode", "NonIndexed")),
+        ("Suspend", spec.get("suspend", False)),
         ("Backoff Limit", spec.get("backoffLimit", 6)),
         ("Start Time", status.get("startTime", "<none>")),
     ]
@@ -84,11 +106,25 @@ def job(c: Client, obj: dict[str, Any], now: dt.datetime) -> str:
         pairs.append(("Completed At", status.get("completionTime")))
     if start:
         pairs.append(("Duration", output.human_duration(((end or now) - start).total_seconds())))
-    pairs.append(("Pods Statuses", f"{status.get('active', 0)} Active ({status.get('ready', 0)} Ready) / "
-                                   f"{status.get('succeeded', 0)} Succeeded / {status.get('failed', 0)} Failed"))
+    pairs.append(
+        (
+            "Pods Statuses",
+            f"{status.get('active', 0)} Active ({status.get('ready', 0)} Ready) / "
+            f"{status.get('succeeded', 0)} Succeeded / {status.get('failed', 0)} Failed",
+        )
+    )
     conds = status.get("conditions", [])
-    cond_text = "\n" + _indent(output.table(["TYPE", "STATUS", "REASON", "MESSAGE"],
-                                            [[x["type"], x["status"], x.get("reason", ""), x.get("message", "")] for x in conds])) if conds else "<none>"
+    cond_text = (
+        "\n"
+        + _indent(
+            output.table(
+                ["TYPE", "STATUS", "REASON", "MESSAGE"],
+                [[x["type"], x["status"], x.get("reason", ""), x.get("message", "")] for x in conds],
+            )
+        )
+        if conds
+        else "<none>"
+    )
     pairs.append(("Conditions", cond_text))
     pods = c.request("GET", "/api/pods", params={"owner": meta["uid"]})["items"]
     return "\n".join([_kv(pairs), _template(spec), _pods_table(pods, now), _events(c, meta["uid"], now)])
@@ -99,13 +135,19 @@ def pod(c: Client, obj: dict[str, Any], now: dt.datetime) -> str:
     cs = (status.get("containerStatuses") or [{}])[0]
     owner = (meta.get("ownerReferences") or [{}])[0]
     state = cs.get("state", {})
-    (state_name, detail), = state.items() if state else (("unknown", {}),)
+    ((state_name, detail),) = state.items() if state else (("unknown", {}),)
     pairs: list[tuple[str, Any]] = [
-        ("Name", meta["name"]), ("Namespace", meta["namespace"]), ("Node", spec.get("nodeName") or "<none>"),
-        ("Start Time", status.get("startTime", "<none>")), ("Labels", _map(meta.get("labels"))),
-        ("Status", output.pod_status(obj)), ("Reason", status.get("reason", "")), ("Message", status.get("message", "")),
+        ("Name", meta["name"]),
+        ("Namespace", meta["namespace"]),
+        ("Node", spec.get("nodeName") or "<none>"),
+        ("Start Time", status.get("startTime", "<none>")),
+        ("Labels", _map(meta.get("labels"))),
+        ("Status", output.pod_status(obj)),
+        ("Reason", status.get("reason", "")),
+        ("Message", status.get("message", "")),
         ("Controlled By", f"{owner.get('kind')}/{owner.get('name')}"),
-        ("Image", cs.get("image")), ("State", f"{state_name.capitalize()} {detail}"),
+        ("Image", cs.get("image")),
+        ("State", f"{state_name.capitalize()} {detail}"),
         ("Restart Count", cs.get("restartCount", 0)),
     ]
     if cs.get("lastState"):
@@ -118,16 +160,23 @@ def node(c: Client, obj: dict[str, Any], now: dt.datetime) -> str:
     ready = status["conditions"][0]
     info = status.get("nodeInfo", {})
     pairs: list[tuple[str, Any]] = [
-        ("Name", meta["name"]), ("Labels", _map(meta.get("labels"))), ("Unschedulable", obj["spec"]["unschedulable"]),
+        ("Name", meta["name"]),
+        ("Labels", _map(meta.get("labels"))),
+        ("Unschedulable", obj["spec"]["unschedulable"]),
         ("Address", status["addresses"][0]["address"]),
         ("Ready", f"{ready['status']} ({ready.get('reason')}: {ready.get('message')})"),
         ("Last Heartbeat", ready.get("lastHeartbeatTime") or "<never>"),
         ("Docker Version", info.get("containerRuntimeVersion", "<unknown>")),
-        ("OS", info.get("osImage", "")), ("Kernel", info.get("kernelVersion", "")),
-        ("CPU", status.get("capacity", {}).get("cpu", "")), ("Memory", status.get("capacity", {}).get("memory", "")),
+        ("OS", info.get("osImage", "")),
+        ("Kernel", info.get("kernelVersion", "")),
+        ("CPU", status.get("capacity", {}).get("cpu", "")),
+        ("Memory", status.get("capacity", {}).get("memory", "")),
     ]
-    pods = [p for p in c.request("GET", "/api/pods")["items"]
-            if p["spec"].get("nodeName") == meta["name"] and p["status"]["phase"] in ("Pending", "Running", "Unknown")]
+    pods = [
+        p
+        for p in c.request("GET", "/api/pods")["items"]
+        if p["spec"].get("nodeName") == meta["name"] and p["status"]["phase"] in ("Pending", "Running", "Unknown")
+    ]
     return "\n".join([_kv(pairs), "Active " + _pods_table(pods, now), _events(c, f"node:{meta['name']}", now)])
 
 

@@ -16,14 +16,20 @@ import typer
 from miniorch.cli import ctl
 from miniorch.cli.client import CtlError
 
-app = typer.Typer(help="miniorch: Kubernetes Jobs, CronJobs and DaemonSets on plain Docker hosts.",
-                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="miniorch: Kubernetes Jobs, CronJobs and DaemonSets on plain Docker hosts.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
 app.add_typer(ctl.app, name="ctl")
 
 
 @app.command()
 def daemon(
-    config: Annotated[Path | None, typer.Option("--config", "-c", help="Config file (YAML); defaults apply without one.")] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="Config file (YAML); defaults apply without one.")
+    ] = None,
 ) -> None:
     """Run the daemon in the foreground (systemd Type=notify)."""
     from miniorch import config as config_mod

@@ -14,8 +14,14 @@ import yaml
 
 from miniorch.cli import jsonpath
 
-GROUPS = {"Job": "job.batch", "CronJob": "cronjob.batch", "DaemonSet": "daemonset.apps", "Pod": "pod", "Node": "node",
-          "Event": "event"}
+GROUPS = {
+    "Job": "job.batch",
+    "CronJob": "cronjob.batch",
+    "DaemonSet": "daemonset.apps",
+    "Pod": "pod",
+    "Node": "node",
+    "Event": "event",
+}
 
 
 def parse_ts(value: str | None) -> dt.datetime | None:
@@ -61,14 +67,21 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 
 def _cond(obj: dict[str, Any], type_: str) -> bool:
-    return any(c.get("type") == type_ and c.get("status") == "True" for c in obj.get("status", {}).get("conditions", []))
+    return any(
+        c.get("type") == type_ and c.get("status") == "True" for c in obj.get("status", {}).get("conditions", [])
+    )
 
 
 def job_status(job: dict[str, Any]) -> str:
     if job["metadata"].get("deletionTimestamp"):
         return "Terminating"
-    for cond, label in (("Complete", "Complete"), ("Failed", "Failed"), ("FailureTarget", "FailureTarget"),
-                        ("SuccessCriteriaMet", "SuccessCriteriaMet"), ("Suspended", "Suspended")):
+    for cond, label in (
+        ("Complete", "Complete"),
+        ("Failed", "Failed"),
+        ("FailureTarget", "FailureTarget"),
+        ("SuccessCriteriaMet", "SuccessCriteriaMet"),
+        ("Suspended", "Suspended"),
+    ):
         if _cond(job, cond):
             return label
     return "Running"
@@ -84,7 +97,11 @@ def _job_row(job: dict[str, Any], now: dt.datetime, wide: bool) -> list[str]:
     row = [job["metadata"]["name"], job_status(job), comp, duration, age(job["metadata"].get("creationTimestamp"), now)]
     if wide:
         c = spec.get("template", {}).get("spec", {}).get("containers", [{}])[0]
-        row += [c.get("name", ""), c.get("image", ""), f"batch.kubernetes.io/controller-uid={job['metadata'].get('uid')}"]
+        row += [
+            c.get("name", ""),
+            c.get("image", ""),
+            f"batch.kubernetes.io/controller-uid={job['metadata'].get('uid')}",
+        ]
     return row
 
 
@@ -95,18 +112,23 @@ def pod_status(pod: dict[str, Any]) -> str:
     if pod["metadata"].get("deletionTimestamp"):
         return "Terminating"
     if "terminated" in state:
-        return state["terminated"].get("reason") or status.get("phase", "")
+        return str(state["terminated"].get("reason") or status.get("phase", ""))
     if "waiting" in state:
-        return state["waiting"].get("reason") or "Pending"
+        return str(state["waiting"].get("reason") or "Pending")
     if status.get("phase") == "Unknown":
         return "Unknown"
-    return status.get("phase", "")
+    return str(status.get("phase", ""))
 
 
 def _pod_row(pod: dict[str, Any], now: dt.datetime, wide: bool) -> list[str]:
     cs = (pod.get("status", {}).get("containerStatuses") or [{}])[0]
-    row = [pod["metadata"]["name"], f"{1 if cs.get('ready') else 0}/1", pod_status(pod), str(cs.get("restartCount", 0)),
-           age(pod["metadata"].get("creationTimestamp"), now)]
+    row = [
+        pod["metadata"]["name"],
+        f"{1 if cs.get('ready') else 0}/1",
+        pod_status(pod),
+        str(cs.get("restartCount", 0)),
+        age(pod["metadata"].get("creationTimestamp"), now),
+    ]
     if wide:
         exit_code = cs.get("state", {}).get("terminated", {}).get("exitCode")
         row += [pod.get("spec", {}).get("nodeName") or "<none>", "" if exit_code is None else str(exit_code)]
@@ -129,8 +151,15 @@ def _node_row(node: dict[str, Any], now: dt.datetime, wide: bool) -> list[str]:
     status = node["status"]
     version = status.get("nodeInfo", {}).get("containerRuntimeVersion", "").removeprefix("docker://")
     labels = ",".join(f"{k}={v}" for k, v in sorted(node["metadata"].get("labels", {}).items()))
-    row = [node["metadata"]["name"], node_status(node), version or "<unknown>", status.get("capacity", {}).get("cpu", ""),
-           _memory(status.get("capacity", {}).get("memory")), age(node["metadata"].get("creationTimestamp"), now), labels]
+    row = [
+        node["metadata"]["name"],
+        node_status(node),
+        version or "<unknown>",
+        status.get("capacity", {}).get("cpu", ""),
+        _memory(status.get("capacity", {}).get("memory")),
+        age(node["metadata"].get("creationTimestamp"), now),
+        labels,
+    ]
     if wide:
         row.insert(6, status.get("addresses", [{}])[0].get("address", ""))
     return row
@@ -140,7 +169,13 @@ def _event_row(ev: dict[str, Any], now: dt.datetime, wide: bool) -> list[str]:
     inv = ev["involvedObject"]
     count = ev.get("count", 1)
     seen = age(ev.get("lastTimestamp"), now) + (f" (x{count})" if count > 1 else "")
-    return [seen, ev.get("type", ""), ev.get("reason", ""), f"{inv['kind'].lower()}/{inv['name']}", ev.get("message", "")]
+    return [
+        seen,
+        ev.get("type", ""),
+        ev.get("reason", ""),
+        f"{inv['kind'].lower()}/{inv['name']}",
+        ev.get("message", ""),
+    ]
 
 
 HEADERS = {
@@ -151,20 +186,32 @@ HEADERS = {
 }
 
 
-def render(kind: str, items: list[dict[str, Any]], fmt: str | None, now: dt.datetime, single: bool = False,
-           show_namespace: bool = False) -> str:
+def render(
+    kind: str,
+    items: list[dict[str, Any]],
+    fmt: str | None,
+    now: dt.datetime,
+    single: bool = False,
+    show_namespace: bool = False,
+) -> str:
     if fmt in ("json", "yaml") or (fmt or "").startswith("jsonpath="):
-        data: Any = items[0] if single else {"apiVersion": "v1", "kind": "List", "items": items, "metadata": {"resourceVersion": ""}}
+        data: Any = (
+            items[0]
+            if single
+            else {"apiVersion": "v1", "kind": "List", "items": items, "metadata": {"resourceVersion": ""}}
+        )
         if fmt == "json":
             return json.dumps(data, indent=4)
         if fmt == "yaml":
             return yaml.safe_dump(data, sort_keys=False).rstrip()
-        return jsonpath.render((fmt or "")[len("jsonpath="):].strip("'"), data)
+        return jsonpath.render((fmt or "")[len("jsonpath=") :].strip("'"), data)
     if fmt == "name":
         return "\n".join(f"{GROUPS.get(kind, kind.lower())}/{i['metadata']['name']}" for i in items)
     if fmt not in (None, "", "wide"):
-        raise ValueError(f'unable to match a printer suitable for the output format "{fmt}"; '
-                         "allowed formats are: json, jsonpath, name, wide, yaml")
+        raise ValueError(
+            f'unable to match a printer suitable for the output format "{fmt}"; '
+            "allowed formats are: json, jsonpath, name, wide, yaml"
+        )
     if not items:
         return ""
     headers, extra, row = HEADERS[kind]

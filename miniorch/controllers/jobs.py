@@ -8,6 +8,7 @@ and finished operations only wake the loop early.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import datetime as dt
 import secrets
@@ -51,14 +52,20 @@ def job_params(obj: ObjectRecord, job: job_spec.Job) -> job_logic.JobParams:
     spec = job.spec
     pod = spec.template.spec
     terms: tuple[tuple[placement.MatchExpression, ...], ...] = ()
-    req = pod.affinity and pod.affinity.node_affinity and pod.affinity.node_affinity.required_during_scheduling_ignored_during_execution
+    req = (
+        pod.affinity
+        and pod.affinity.node_affinity
+        and pod.affinity.node_affinity.required_during_scheduling_ignored_during_execution
+    )
     if req:
         terms = tuple(
             tuple(placement.MatchExpression(e.key, e.operator, tuple(e.values)) for e in t.match_expressions)
             for t in req.node_selector_terms
         )
     return job_logic.JobParams(
-        uid=obj.uid, namespace=obj.namespace, name=obj.name,
+        uid=obj.uid,
+        namespace=obj.namespace,
+        name=obj.name,
         parallelism=spec.parallelism if spec.parallelism is not None else 1,
         completions=spec.completions,
         backoff_limit=spec.backoff_limit,
@@ -83,7 +90,9 @@ class JobController:
         self.apply_config(config)
 
     def apply_config(self, config: Config) -> None:
-        self._timing = job_logic.Timing(config.timing.job_backoff_initial_seconds, config.timing.job_backoff_max_seconds)
+        self._timing = job_logic.Timing(
+            config.timing.job_backoff_initial_seconds, config.timing.job_backoff_max_seconds
+        )
 
     def job_model(self, obj: ObjectRecord) -> job_spec.Job:
         """The validated model of a stored Job, cached by (uid, generation): specs only change with generation."""
@@ -109,10 +118,8 @@ class JobController:
             timeout = RESYNC_SECONDS
             if self._wake_at is not None:
                 timeout = max(0.0, min(timeout, (self._wake_at - self._clock.now()).total_seconds()))
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=timeout)
-            except TimeoutError:
-                pass
             self._wake.clear()
             if self.runner.failures:
                 raise self.runner.failures[0]
@@ -205,7 +212,10 @@ class JobController:
                     self._store.save_pod(updated)
 
     def _collect_orphans(
-        self, live: list[PodRecord], containers: dict[str, dict[str, nr.ContainerState]], objects: dict[str, ObjectRecord]
+        self,
+        live: list[PodRecord],
+        containers: dict[str, dict[str, nr.ContainerState]],
+        objects: dict[str, ObjectRecord],
     ) -> None:
         known = {(p.node, p.name) for p in live}
         for node, found in containers.items():
@@ -283,19 +293,37 @@ class JobController:
         if status != obj.status:
             self._store.save_status(obj.uid, status, finished=plan.status.finished)
             if plan.status.finished and not job_logic.status_from_dict(obj.status).finished:
-                log.info("job_finished", job=obj.name, namespace=obj.namespace, succeeded=plan.status.succeeded,
-                         failed=plan.status.failed, condition=plan.status.conditions[-1].type)
+                log.info(
+                    "job_finished",
+                    job=obj.name,
+                    namespace=obj.namespace,
+                    succeeded=plan.status.succeeded,
+                    failed=plan.status.failed,
+                    condition=plan.status.conditions[-1].type,
+                )
         if plan.wake_at and (self._wake_at is None or plan.wake_at < self._wake_at):
             self._wake_at = plan.wake_at
 
     def _event(self, obj: ObjectRecord, ev: Event, now: dt.datetime) -> None:
-        self._store.record_event(EventRecord(obj.namespace, obj.kind, obj.name, obj.uid, ev.type, ev.reason, ev.message,
-                                             first_timestamp=now, last_timestamp=now))
+        self._store.record_event(
+            EventRecord(
+                obj.namespace,
+                obj.kind,
+                obj.name,
+                obj.uid,
+                ev.type,
+                ev.reason,
+                ev.message,
+                first_timestamp=now,
+                last_timestamp=now,
+            )
+        )
 
 
 def _finished(obj: ObjectRecord) -> bool:
-    return any(c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
-               for c in obj.status.get("conditions", []))
+    return any(
+        c.get("type") in ("Complete", "Failed") and c.get("status") == "True" for c in obj.status.get("conditions", [])
+    )
 
 
 def _restart_policy(owner: ObjectRecord | None) -> str:
@@ -309,8 +337,14 @@ def _adopt(node: str, container: nr.ContainerState, owner: ObjectRecord) -> PodR
     labels = {k: v for k, v in container.labels.items() if not k.startswith("miniorch.io/")}
     index = container.labels.get(nr.COMPLETION_INDEX)
     return PodRecord(
-        uid=container.labels.get(nr.POD_UID) or str(uuid.uuid4()), name=container.name, namespace=owner.namespace,
-        owner_kind=owner.kind, owner_name=owner.name, owner_uid=owner.uid, node=node,
+        uid=container.labels.get(nr.POD_UID) or str(uuid.uuid4()),
+        name=container.name,
+        namespace=owner.namespace,
+        owner_kind=owner.kind,
+        owner_name=owner.name,
+        owner_uid=owner.uid,
+        node=node,
         phase=PodPhase.RUNNING if container.running else PodPhase.PENDING,
-        completion_index=int(index) if index is not None else None, labels=labels,
+        completion_index=int(index) if index is not None else None,
+        labels=labels,
     )

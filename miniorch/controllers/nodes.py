@@ -15,8 +15,8 @@ import structlog
 
 from miniorch import clock as clock_mod
 from miniorch.config import Config, NodeConfig
-from miniorch.nodes import records as node_records
 from miniorch.nodes import client as client_mod
+from miniorch.nodes import records as node_records
 from miniorch.nodes.client import NodeClient
 from miniorch.reconcile.placement import NodeView
 from miniorch.store.records import EventRecord, NodeOverrides
@@ -67,7 +67,9 @@ class NodeMonitor:
                 if state is not None:
                     state.client.close()
                 timeout = max(2.0, min(self._timing.node_timeout_seconds, 30.0))
-                self.nodes[name] = NodeState(node_cfg, NodeClient(name, node_cfg.url, timeout=timeout, tls=_tls(node_cfg)))
+                self.nodes[name] = NodeState(
+                    node_cfg, NodeClient(name, node_cfg.url, timeout=timeout, tls=_tls(node_cfg))
+                )
             else:
                 state.config = node_cfg
 
@@ -136,9 +138,24 @@ class NodeMonitor:
             reason, kind, msg = "NodeReady", "Normal", f"Node {state.name} status is now: NodeReady"
         else:
             log.warning("node_not_ready", node=state.name, error=state.last_error)
-            reason, kind, msg = "NodeNotReady", "Warning", f"Node {state.name} status is now: NodeNotReady ({state.last_error})"
-        self._store.record_event(EventRecord("default", "Node", state.name, f"node:{state.name}", kind, reason, msg,
-                                             first_timestamp=now, last_timestamp=now))
+            reason, kind, msg = (
+                "NodeNotReady",
+                "Warning",
+                f"Node {state.name} status is now: NodeNotReady ({state.last_error})",
+            )
+        self._store.record_event(
+            EventRecord(
+                "default",
+                "Node",
+                state.name,
+                f"node:{state.name}",
+                kind,
+                reason,
+                msg,
+                first_timestamp=now,
+                last_timestamp=now,
+            )
+        )
         self._on_change()
 
     def close(self) -> None:

@@ -64,7 +64,9 @@ def normalized(m: loader.Manifest) -> dict[str, Any]:
 
 
 class Applier:
-    def __init__(self, store: Store, policy: PolicyConfig, wake: Callable[[], None], now: Callable[[], dt.datetime]) -> None:
+    def __init__(
+        self, store: Store, policy: PolicyConfig, wake: Callable[[], None], now: Callable[[], dt.datetime]
+    ) -> None:
         self._store = store
         self._policy = policy
         self._wake = wake
@@ -78,14 +80,29 @@ class Applier:
         errors: list[ManifestError] = []
         for m in manifests:
             if m.kind not in RUNNABLE:
-                errors.append(ManifestError(m.source, m.line or None, None, "kind",
-                                            f"{m.kind} is not yet supported by this miniorch daemon",
-                                            "only batch/v1 Job runs in this version"))
+                errors.append(
+                    ManifestError(
+                        m.source,
+                        m.line or None,
+                        None,
+                        "kind",
+                        f"{m.kind} is not yet supported by this miniorch daemon",
+                        "only batch/v1 Job runs in this version",
+                    )
+                )
                 continue
             assert isinstance(m.obj, job_spec.Job)
             for problem in podspec.check_policy(m.obj.spec.template, self._policy):
-                errors.append(ManifestError(m.source, m.line or None, None, f"spec.template.{problem}", "",
-                                            "ask the operator to change the daemon's policy section"))
+                errors.append(
+                    ManifestError(
+                        m.source,
+                        m.line or None,
+                        None,
+                        f"spec.template.{problem}",
+                        "",
+                        "ask the operator to change the daemon's policy section",
+                    )
+                )
             existing = self._store.get_object(m.kind, m.namespace, m.name)
             if existing is not None and not existing.deleting:
                 self._check_update(existing, m)
@@ -127,7 +144,9 @@ class Applier:
         ):
             return Applied(m.kind, m.namespace, m.name, "unchanged")
         generation = existing.generation + 1
-        data["metadata"].update(uid=existing.uid, creationTimestamp=meta.get("creationTimestamp"), generation=generation)
+        data["metadata"].update(
+            uid=existing.uid, creationTimestamp=meta.get("creationTimestamp"), generation=generation
+        )
         self._store.save_manifest(existing.uid, data, generation, source)
         log.info("object_updated", kind=m.kind, name=m.name, namespace=m.namespace, generation=generation)
         return Applied(m.kind, m.namespace, m.name, "configured")
@@ -139,7 +158,10 @@ class Applier:
         merged = merge_patch(copy.deepcopy(existing.manifest), patch)
         for key in ("uid", "creationTimestamp", "generation"):
             merged.get("metadata", {}).pop(key, None)
-        if merged.get("metadata", {}).get("name") != name or merged["metadata"].get("namespace", namespace) != namespace:
+        if (
+            merged.get("metadata", {}).get("name") != name
+            or merged["metadata"].get("namespace", namespace) != namespace
+        ):
             raise Conflict("metadata.name and metadata.namespace cannot be changed by a patch")
         manifest = loader.parse_object(merged, source=f"patch of {kind.lower()}/{name}")
         self.check([manifest])
@@ -154,8 +176,19 @@ class Applier:
         if not existing.deleting:
             self._store.mark_deleting(existing.uid)
             now = self._now()
-            self._store.record_event(EventRecord(namespace, kind, name, existing.uid, "Normal", "Deleting",
-                                                 f"{kind} deletion requested", first_timestamp=now, last_timestamp=now))
+            self._store.record_event(
+                EventRecord(
+                    namespace,
+                    kind,
+                    name,
+                    existing.uid,
+                    "Normal",
+                    "Deleting",
+                    f"{kind} deletion requested",
+                    first_timestamp=now,
+                    last_timestamp=now,
+                )
+            )
             log.info("object_deletion_requested", kind=kind, name=name, namespace=namespace)
         self._wake()
         return dataclasses.replace(existing, deleting=True)

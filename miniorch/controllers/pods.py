@@ -119,10 +119,17 @@ class PodRunner:
             return
         # Start first, then record: a crash in between is seen as a new run, never a lost one.
         await asyncio.to_thread(client.start, pod.name)
-        self._store.save_pod(dataclasses.replace(
-            pod, phase=PodPhase.RUNNING, restart_pending=False, restart_count=pod.restart_count + 1,
-            reason="", message="", exit_code=None,
-        ))
+        self._store.save_pod(
+            dataclasses.replace(
+                pod,
+                phase=PodPhase.RUNNING,
+                restart_pending=False,
+                restart_count=pod.restart_count + 1,
+                reason="",
+                message="",
+                exit_code=None,
+            )
+        )
         log.info("pod_restarted", pod=pod.name, node=pod.node, restart_count=pod.restart_count + 1)
 
     def terminate(self, pod: PodRecord, reason: str, grace: float) -> None:
@@ -173,8 +180,14 @@ class PodRunner:
             raw = b""
         done = pod_logic.on_exit(pod, state, restart_policy, _tail_text(raw), self._clock.now())
         self._store.save_pod(done)  # committed before the container may go
-        log.info("pod_finished", pod=pod.name, node=pod.node, phase=done.phase.value, exit_code=done.exit_code,
-                 reason=done.reason)
+        log.info(
+            "pod_finished",
+            pod=pod.name,
+            node=pod.node,
+            phase=done.phase.value,
+            exit_code=done.exit_code,
+            reason=done.reason,
+        )
         self._wake()  # plan the replacement now; removing the container is off the critical path
         if done.phase.terminal:
             await asyncio.to_thread(client.remove, pod.name)
@@ -191,13 +204,19 @@ class PodRunner:
         self._store.save_pod(dataclasses.replace(pod, container_removed=True))
 
     def remove_orphan(self, node: str, container: nr.ContainerState) -> None:
-        key = PodRecord(uid="", name=container.name, namespace="", owner_kind="", owner_name="", owner_uid="", node=node)
+        key = PodRecord(
+            uid="", name=container.name, namespace="", owner_kind="", owner_name="", owner_uid="", node=node
+        )
 
         async def op() -> None:
             client = self._monitor.client(node)
             if client is not None:
                 await asyncio.to_thread(client.remove, container.name)
-                log.info("orphan_container_removed", node=node, container=container.name,
-                         owner=container.labels.get(nr.OWNER_NAME))
+                log.info(
+                    "orphan_container_removed",
+                    node=node,
+                    container=container.name,
+                    owner=container.labels.get(nr.OWNER_NAME),
+                )
 
         self._spawn(key, op)

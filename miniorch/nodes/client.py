@@ -120,7 +120,10 @@ class NodeClient:
             name = (row.get("Names") or ["/?"])[0].lstrip("/")
             out.append(
                 ContainerState(
-                    id=row["Id"], name=name, node=self.name, labels=dict(row.get("Labels") or {}),
+                    id=row["Id"],
+                    name=name,
+                    node=self.name,
+                    labels=dict(row.get("Labels") or {}),
                     status=str(row.get("State", "unknown")),
                 )
             )
@@ -282,9 +285,7 @@ class NodeClient:
         """
         client = docker.DockerClient(base_url=self.url, timeout=3600, tls=self._tls or False)
         try:
-            stream = client.api.events(
-                decode=True, filters={"type": "container", "label": f"{records.MANAGED}=true"}
-            )
+            stream = client.api.events(decode=True, filters={"type": "container", "label": f"{records.MANAGED}=true"})
             for event in stream:
                 if stop.is_set():
                     break

@@ -20,11 +20,10 @@ def delay_seconds(failures: int, initial: float, cap: float) -> float:
 
 def job_backoff_ready_at(pods: Sequence[PodRecord], initial: float, cap: float) -> dt.datetime | None:
     """When the next pod may be started, or None when no failure holds it back."""
-    last_success = max(
-        (p.finished_at for p in pods if p.phase is PodPhase.SUCCEEDED and p.finished_at), default=None
-    )
+    last_success = max((p.finished_at for p in pods if p.phase is PodPhase.SUCCEEDED and p.finished_at), default=None)
     recent = [
-        p for p in pods
+        p
+        for p in pods
         if p.failures and p.last_failure_at and (last_success is None or p.last_failure_at > last_success)
     ]
     if not recent:

@@ -22,8 +22,14 @@ class Condition:
 
     def to_dict(self) -> dict[str, Any]:
         ts = self.last_transition_time.strftime("%Y-%m-%dT%H:%M:%SZ")
-        return {"type": self.type, "status": self.status, "reason": self.reason, "message": self.message,
-                "lastProbeTime": ts, "lastTransitionTime": ts}
+        return {
+            "type": self.type,
+            "status": self.status,
+            "reason": self.reason,
+            "message": self.message,
+            "lastProbeTime": ts,
+            "lastTransitionTime": ts,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Condition:
@@ -41,6 +47,8 @@ def set_condition(
     for i, cond in enumerate(conditions):
         if cond.type == type_:
             moved = cond.last_transition_time if cond.status == status else now
-            updated = dataclasses.replace(cond, status=status, reason=reason, message=message, last_transition_time=moved)
+            updated = dataclasses.replace(
+                cond, status=status, reason=reason, message=message, last_transition_time=moved
+            )
             return conditions[:i] + (updated,) + conditions[i + 1 :]
     return conditions + (Condition(type_, status, reason, message, now),)

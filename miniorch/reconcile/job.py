@@ -109,9 +109,19 @@ def _new_pod(job: JobParams, name: str, uid: str, node: placement.Placement, now
         "batch.kubernetes.io/controller-uid": job.uid,
     }
     return PodRecord(
-        uid=uid, name=name, namespace=job.namespace, owner_kind="Job", owner_name=job.name, owner_uid=job.uid,
-        node=node.node, phase=PodPhase.PENDING, reason="" if node.node else "Unschedulable", message=node.reason,
-        created_at=now, labels=labels, annotations=dict(job.pod_annotations),
+        uid=uid,
+        name=name,
+        namespace=job.namespace,
+        owner_kind="Job",
+        owner_name=job.name,
+        owner_uid=job.uid,
+        node=node.node,
+        phase=PodPhase.PENDING,
+        reason="" if node.node else "Unschedulable",
+        message=node.reason,
+        created_at=now,
+        labels=labels,
+        annotations=dict(job.pod_annotations),
     )
 
 
@@ -142,13 +152,15 @@ def plan_job(
     if not failing and not succeeding:
         if counts.failed > job.backoff_limit:
             failing = True
-            conditions = set_condition(conditions, "FailureTarget", "BackoffLimitExceeded",
-                                       "Job has reached the specified backoff limit", now)
+            conditions = set_condition(
+                conditions, "FailureTarget", "BackoffLimitExceeded", "Job has reached the specified backoff limit", now
+            )
             events.append(Event("Warning", "BackoffLimitExceeded", "Job has reached the specified backoff limit"))
         elif _complete(job, counts):
             succeeding = True
-            conditions = set_condition(conditions, "SuccessCriteriaMet", "CompletionsReached",
-                                       "Reached expected number of succeeded pods", now)
+            conditions = set_condition(
+                conditions, "SuccessCriteriaMet", "CompletionsReached", "Reached expected number of succeeded pods", now
+            )
 
     if start_time is None and not job.suspend:
         start_time = now
@@ -171,8 +183,9 @@ def plan_job(
                 target = next(c for c in conditions if c.type == "FailureTarget")
                 conditions = set_condition(conditions, "Failed", target.reason, target.message, now)
             if succeeding and not has_condition(conditions, "Complete"):
-                conditions = set_condition(conditions, "Complete", "CompletionsReached",
-                                           "Reached expected number of succeeded pods", now)
+                conditions = set_condition(
+                    conditions, "Complete", "CompletionsReached", "Reached expected number of succeeded pods", now
+                )
                 completion_time = completion_time or now
                 events.append(Event("Normal", "Completed", "Job completed"))
         status = JobStatus(0, counts.succeeded, counts.failed, 0, still, start_time, completion_time, conditions)

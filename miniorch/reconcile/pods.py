@@ -17,8 +17,18 @@ from miniorch.store.records import PodPhase, PodRecord
 NODE_LOST = "NodeLost"
 EVICTED = "Evicted"
 #: Reasons of pods we stopped ourselves; they never count as failed attempts.
-NOT_COUNTED = frozenset({NODE_LOST, EVICTED, "JobDeleted", "BackoffLimitExceeded", "Suspended", "ScaledDown",
-                         "CompletionsReached", "DeadlineExceeded"})
+NOT_COUNTED = frozenset(
+    {
+        NODE_LOST,
+        EVICTED,
+        "JobDeleted",
+        "BackoffLimitExceeded",
+        "Suspended",
+        "ScaledDown",
+        "CompletionsReached",
+        "DeadlineExceeded",
+    }
+)
 
 
 class Missing(enum.Enum):
@@ -56,7 +66,9 @@ def on_exit(pod: PodRecord, state: ContainerState, restart_policy: str, log_tail
     if pod.deletion_reason:
         return dataclasses.replace(base, phase=PodPhase.FAILED, reason=pod.deletion_reason, restart_pending=False)
     if code == 0:
-        return dataclasses.replace(base, phase=PodPhase.SUCCEEDED, reason="Completed", message="", restart_pending=False)
+        return dataclasses.replace(
+            base, phase=PodPhase.SUCCEEDED, reason="Completed", message="", restart_pending=False
+        )
     reason = "OOMKilled" if state.oom_killed else "Error"
     message = f"container exited with code {code}" + (f": {state.error}" if state.error else "")
     failed = dataclasses.replace(
@@ -78,25 +90,44 @@ def on_missing(pod: PodRecord, node_reachable: bool, in_flight: bool) -> Missing
 def gone(pod: PodRecord, now: dt.datetime) -> PodRecord:
     """The container vanished: our own stop finished, or someone removed it."""
     if pod.deletion_reason:
-        return dataclasses.replace(pod, phase=PodPhase.FAILED, reason=pod.deletion_reason, finished_at=pod.finished_at or now,
-                                   restart_pending=False, container_removed=True)
+        return dataclasses.replace(
+            pod,
+            phase=PodPhase.FAILED,
+            reason=pod.deletion_reason,
+            finished_at=pod.finished_at or now,
+            restart_pending=False,
+            container_removed=True,
+        )
     return dataclasses.replace(
-        pod, phase=PodPhase.FAILED, reason="ContainerRemoved",
-        message="its container was removed outside miniorch", failures=pod.failures + 1,
-        finished_at=now, last_failure_at=now, restart_pending=False, container_removed=True,
+        pod,
+        phase=PodPhase.FAILED,
+        reason="ContainerRemoved",
+        message="its container was removed outside miniorch",
+        failures=pod.failures + 1,
+        finished_at=now,
+        last_failure_at=now,
+        restart_pending=False,
+        container_removed=True,
     )
 
 
 def unreachable(pod: PodRecord) -> PodRecord:
     if pod.phase is PodPhase.UNKNOWN or pod.phase.terminal:
         return pod
-    return dataclasses.replace(pod, phase=PodPhase.UNKNOWN, reason="NodeUnreachable",
-                               message=f"node {pod.node!r} is not answering")
+    return dataclasses.replace(
+        pod, phase=PodPhase.UNKNOWN, reason="NodeUnreachable", message=f"node {pod.node!r} is not answering"
+    )
 
 
 def start_failed(pod: PodRecord, reason: str, message: str, now: dt.datetime) -> PodRecord:
     """The container could not be created or started: a failed attempt (e.g. ErrImagePull)."""
     return dataclasses.replace(
-        pod, phase=PodPhase.FAILED, reason=reason, message=message, failures=pod.failures + 1,
-        finished_at=now, last_failure_at=now, restart_pending=False,
+        pod,
+        phase=PodPhase.FAILED,
+        reason=reason,
+        message=message,
+        failures=pod.failures + 1,
+        finished_at=now,
+        last_failure_at=now,
+        restart_pending=False,
     )

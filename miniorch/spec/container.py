@@ -84,11 +84,7 @@ class ResourceRequirements(K8sModel):
                     f"Invalid value: {req.cpu!r}: must be less than or equal to cpu limit of {lim.cpu}",
                 )
             )
-        if (
-            lim.memory_bytes is not None
-            and req.memory_bytes is not None
-            and req.memory_bytes > lim.memory_bytes
-        ):
+        if lim.memory_bytes is not None and req.memory_bytes is not None and req.memory_bytes > lim.memory_bytes:
             issues.append(
                 Issue(
                     ("requests", "memory"),

@@ -19,9 +19,7 @@ from miniorch.spec.pod import PodTemplateSpec
 NonNegative = Annotated[int, Field(ge=0, le=MAX_INT32)]
 Positive = Annotated[int, Field(ge=1)]
 MAX_INDEXED_PARALLELISM = 100_000
-RESTART_HINT = (
-    "a Job's pods must terminate: set restartPolicy: Never (a new container per retry) or OnFailure"
-)
+RESTART_HINT = "a Job's pods must terminate: set restartPolicy: Never (a new container per retry) or OnFailure"
 _INTERVAL = re.compile(r"^(\d+)(?:-(\d+))?$")
 
 
@@ -165,11 +163,7 @@ class JobSpec(K8sModel):
         if policy is None:
             return [Issue(loc, 'Required value: valid values: "OnFailure", "Never"', RESTART_HINT)]
         if policy == "Always":
-            return [
-                Issue(
-                    loc, 'Unsupported value: "Always": supported values: "OnFailure", "Never"', RESTART_HINT
-                )
-            ]
+            return [Issue(loc, 'Unsupported value: "Always": supported values: "OnFailure", "Never"', RESTART_HINT)]
         if self.pod_failure_policy is not None and policy != "Never":
             return [
                 Issue(
@@ -193,9 +187,7 @@ class JobSpec(K8sModel):
         if self.completions is None:
             issues.append(Issue(("completions",), "Required value: when completion mode is Indexed"))
         elif self.max_failed_indexes is not None and self.max_failed_indexes > self.completions:
-            issues.append(
-                Issue(("maxFailedIndexes",), "Invalid value: must be less than or equal to completions")
-            )
+            issues.append(Issue(("maxFailedIndexes",), "Invalid value: must be less than or equal to completions"))
         if self.parallelism is not None and self.parallelism > MAX_INDEXED_PARALLELISM:
             issues.append(
                 Issue(
@@ -250,9 +242,7 @@ class JobSpec(K8sModel):
         for i, rule in enumerate(self.pod_failure_policy.rules):
             loc = ("podFailurePolicy", "rules", i)
             if rule.action == "FailIndex" and self.backoff_limit_per_index is None:
-                issues.append(
-                    Issue((*loc, "action"), 'Invalid value: "FailIndex": requires backoffLimitPerIndex')
-                )
+                issues.append(Issue((*loc, "action"), 'Invalid value: "FailIndex": requires backoffLimitPerIndex'))
             codes = rule.on_exit_codes
             if codes is not None and codes.container_name is not None and codes.container_name not in names:
                 issues.append(

@@ -260,9 +260,7 @@ def parse_object(data: dict[str, Any], source: str = "<api>") -> Manifest:
 def json_schema() -> dict[str, Any]:
     """JSON Schema (draft 2020-12) of a manifest: one of Job, CronJob or DaemonSet."""
     kinds: list[type[pydantic.BaseModel]] = [models.Job, models.CronJob, models.DaemonSet]
-    refs, top = models_json_schema(
-        [(k, "validation") for k in kinds], by_alias=True, title="miniorch manifest"
-    )
+    refs, top = models_json_schema([(k, "validation") for k in kinds], by_alias=True, title="miniorch manifest")
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "miniorch manifest",

@@ -18,11 +18,7 @@ def operator_issues(operator: str, values: list[str]) -> list[Issue]:
     if operator in ("In", "NotIn") and not values:
         return [Issue(("values",), "Required value: must be specified when `operator` is 'In' or 'NotIn'")]
     if operator in ("Exists", "DoesNotExist") and values:
-        return [
-            Issue(
-                ("values",), "Forbidden: may not be specified when `operator` is 'Exists' or 'DoesNotExist'"
-            )
-        ]
+        return [Issue(("values",), "Forbidden: may not be specified when `operator` is 'Exists' or 'DoesNotExist'")]
     return []
 
 

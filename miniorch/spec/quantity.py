@@ -41,8 +41,7 @@ def parse_quantity(quantity: str | int | float) -> Decimal:
     match = _QUANTITY.match(text)
     if match is None:
         raise QuantityError(
-            f"quantities must match the regular expression "
-            f"'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$', got {text!r}"
+            f"quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$', got {text!r}"
         )
     try:
         number = Decimal(match["num"])

@@ -48,9 +48,7 @@ def _mark(node: yaml.Node) -> Position:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
 
-def _walk(
-    node: yaml.Node, path: Path, stack: frozenset[int]
-) -> Iterator[tuple[Path, yaml.Node, yaml.Node | None]]:
+def _walk(node: yaml.Node, path: Path, stack: frozenset[int]) -> Iterator[tuple[Path, yaml.Node, yaml.Node | None]]:
     """Yield (path, value node, key node) for every node; alias cycles are cut."""
     if id(node) in stack:
         return

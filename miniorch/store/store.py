@@ -105,7 +105,9 @@ class Store:
         with Session(self._engine) as s:
             row = s.exec(
                 select(tables.ObjectRow).where(
-                    tables.ObjectRow.kind == kind, tables.ObjectRow.namespace == namespace, tables.ObjectRow.name == name
+                    tables.ObjectRow.kind == kind,
+                    tables.ObjectRow.namespace == namespace,
+                    tables.ObjectRow.name == name,
                 )
             ).first()
             return _to_record(row, ObjectRecord) if row else None
@@ -129,8 +131,10 @@ class Store:
         """Objects not finished, being deleted, or among `also` (uids owning live pods)."""
         with Session(self._engine) as s:
             T = tables.ObjectRow
-            query = select(T).where(T.kind == kind).where(
-                (T.finished == False) | (T.deleting == True) | col(T.uid).in_(list(also))  # noqa: E712
+            query = (
+                select(T)
+                .where(T.kind == kind)
+                .where(col(T.finished).is_(False) | col(T.deleting).is_(True) | col(T.uid).in_(list(also)))
             )
             return [_to_record(r, ObjectRecord) for r in s.exec(query.order_by(T.namespace, T.name)).all()]
 
@@ -172,7 +176,9 @@ class Store:
     def pods_of(self, owner_uid: str) -> list[PodRecord]:
         with Session(self._engine) as s:
             rows = s.exec(
-                select(tables.PodRow).where(tables.PodRow.owner_uid == owner_uid).order_by(tables.PodRow.created_at)
+                select(tables.PodRow)
+                .where(tables.PodRow.owner_uid == owner_uid)
+                .order_by(col(tables.PodRow.created_at))
             ).all()
             return [_to_record(r, PodRecord) for r in rows]
 
@@ -223,7 +229,7 @@ class Store:
                 query = query.where(tables.EventRow.namespace == namespace)
             if uid:
                 query = query.where(tables.EventRow.uid == uid)
-            rows = s.exec(query.order_by(tables.EventRow.last_timestamp, tables.EventRow.id)).all()
+            rows = s.exec(query.order_by(col(tables.EventRow.last_timestamp), col(tables.EventRow.id))).all()
             return [_to_record(r, EventRecord) for r in rows]
 
     # -- nodes ------------------------------------------------------------
@@ -240,7 +246,11 @@ class Store:
 
     def save_node_overrides(self, overrides: NodeOverrides) -> None:
         with self._write_lock, Session(self._engine) as s:
-            s.merge(tables.NodeRow(name=overrides.name, labels=dict(overrides.labels), unschedulable=overrides.unschedulable))
+            s.merge(
+                tables.NodeRow(
+                    name=overrides.name, labels=dict(overrides.labels), unschedulable=overrides.unschedulable
+                )
+            )
             s.commit()
             self._overrides = None
 

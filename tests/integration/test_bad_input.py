@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from support.daemon import Daemon, job_yaml
 
 GOOD = job_yaml("good", "true")
@@ -15,7 +14,9 @@ CASES = {
     "bad-name": (job_yaml("Bad_Name", "true"), ":4:", "metadata.name"),
     "unsupported-volume": (
         job_yaml("vol", "true", pod_spec={"volumes": [{"name": "v", "persistentVolumeClaim": {"claimName": "c"}}]}),
-        ":", "spec.template.spec.volumes[0].persistentVolumeClaim: not supported"),
+        ":",
+        "spec.template.spec.volumes[0].persistentVolumeClaim: not supported",
+    ),
 }
 
 

@@ -54,9 +54,11 @@ def test_socket_is_group_only_and_logs_are_json_when_not_a_terminal(daemon: Daem
 
 def test_bad_config_key_exits_2_naming_the_key(tmp_path: Path) -> None:
     """A wrong key or value in the config file gives one error naming the key, exit code 2."""
-    for text, key in (("timing:\n  node_timeout_secs: 3\n", "timing.node_timeout_secs"),
-                      ("timing:\n  node_timeout_seconds: soon\n", "timing.node_timeout_seconds"),
-                      ("api:\n  socket_mode: '0666'\n", "api.socket_mode")):
+    for text, key in (
+        ("timing:\n  node_timeout_secs: 3\n", "timing.node_timeout_secs"),
+        ("timing:\n  node_timeout_seconds: soon\n", "timing.node_timeout_seconds"),
+        ("api:\n  socket_mode: '0666'\n", "api.socket_mode"),
+    ):
         cfg = tmp_path / "bad.yaml"
         cfg.write_text(text)
         result = subprocess.run([MINIORCH, "daemon", "--config", str(cfg)], capture_output=True, text=True, timeout=30)
@@ -68,7 +70,9 @@ def test_bad_config_key_exits_2_naming_the_key(tmp_path: Path) -> None:
 def test_ctl_without_daemon_prints_one_line_naming_the_socket(tmp_path: Path) -> None:
     """No daemon: one line with the socket tried and how to start the daemon; exit 1; no traceback."""
     sock = tmp_path / "nothing.sock"
-    result = subprocess.run([MINIORCH, "ctl", "--socket", str(sock), "get", "jobs"], capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [MINIORCH, "ctl", "--socket", str(sock), "get", "jobs"], capture_output=True, text=True, timeout=30
+    )
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and str(sock) in lines[0] and "miniorch daemon" in lines[0]

@@ -45,7 +45,8 @@ def test_stopped_node_comes_back_with_its_image(node_guard: list[dockernodes.Doc
 
 
 def test_killed_node_restarts_and_reports_its_container_dead(
-        node_guard: list[dockernodes.DockerNode], test_image: str) -> None:
+    node_guard: list[dockernodes.DockerNode], test_image: str
+) -> None:
     """A crashed (SIGKILLed) node restarts; its running container is then no longer running."""
     node = node_guard[0]
     with dockernodes.client(node.url) as client:

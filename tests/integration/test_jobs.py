@@ -36,7 +36,9 @@ def test_parallel_job_runs_completions_pods_and_completes(daemon: Daemon, docker
     assert daemon.ctl("get", "job", "p2c4", "-o", "jsonpath={.status.succeeded}").stdout == "4"
 
 
-def test_failing_job_runs_backoff_limit_plus_one_pods_and_keeps_their_logs(daemon: Daemon, docker_nodes: list[Any]) -> None:
+def test_failing_job_runs_backoff_limit_plus_one_pods_and_keeps_their_logs(
+    daemon: Daemon, docker_nodes: list[Any]
+) -> None:
     """exit 1 with backoffLimit 1: exactly 2 pods, Failed/BackoffLimitExceeded; each attempt's log and exit code stay readable."""
     daemon.apply(job_yaml("fails", "echo attempt $(hostname); exit 1", backoff_limit=1))
     job = daemon.wait_job("fails", "Failed")
@@ -82,7 +84,11 @@ def test_retries_wait_an_exponential_backoff(daemon: Daemon) -> None:
     daemon.wait_job("backoff", "Failed", timeout=30)
     pods = daemon.pods("backoff")
     assert len(pods) == 3
-    events = [e for e in daemon.log_events() if e.get("event") in ("pod_started", "pod_finished") and e.get("owner", "backoff")]
+    events = [
+        e
+        for e in daemon.log_events()
+        if e.get("event") in ("pod_started", "pod_finished") and e.get("owner", "backoff")
+    ]
     starts = {e["pod"]: dt.datetime.fromisoformat(e["timestamp"]) for e in events if e["event"] == "pod_started"}
     finishes = {e["pod"]: dt.datetime.fromisoformat(e["timestamp"]) for e in events if e["event"] == "pod_finished"}
     names = [p["metadata"]["name"] for p in pods]
@@ -101,8 +107,15 @@ def test_pods_spread_over_nodes_by_load(daemon: Daemon) -> None:
 
 def test_node_selector_places_pods_only_on_matching_nodes(daemon: Daemon) -> None:
     """nodeSelector kubernetes.io/hostname=node1 keeps every pod on node1."""
-    daemon.apply(job_yaml("pinned", "true", parallelism=2, completions=4,
-                          pod_spec={"nodeSelector": {"kubernetes.io/hostname": "node1"}}))
+    daemon.apply(
+        job_yaml(
+            "pinned",
+            "true",
+            parallelism=2,
+            completions=4,
+            pod_spec={"nodeSelector": {"kubernetes.io/hostname": "node1"}},
+        )
+    )
     daemon.wait_job("pinned")
     assert {p["spec"]["nodeName"] for p in daemon.pods("pinned")} == {"node1"}
 

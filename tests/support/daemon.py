@@ -40,8 +40,13 @@ def _accepting(path: Path) -> bool:
 
 
 class Daemon:
-    def __init__(self, workdir: Path, nodes: list[tuple[str, str]], timing: dict[str, float] | None = None,
-                 extra: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        nodes: list[tuple[str, str]],
+        timing: dict[str, float] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
         self.workdir = workdir
         self.socket = workdir / "run" / "miniorch.sock"
         self.config_path = workdir / "config.yaml"
@@ -64,8 +69,9 @@ class Daemon:
     # -- lifecycle --------------------------------------------------------
     def start(self, timeout: float = 20) -> None:
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen([MINIORCH, "daemon", "--config", str(self.config_path)],
-                                     stdout=self._log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [MINIORCH, "daemon", "--config", str(self.config_path)], stdout=self._log, stderr=subprocess.STDOUT
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -103,17 +109,22 @@ class Daemon:
 
     # -- talking to it ----------------------------------------------------
     def api(self, method: str, path: str, **kw: Any) -> Any:
-        with httpx.Client(transport=httpx.HTTPTransport(uds=str(self.socket)), base_url="http://miniorch", timeout=10) as c:
+        with httpx.Client(
+            transport=httpx.HTTPTransport(uds=str(self.socket)), base_url="http://miniorch", timeout=10
+        ) as c:
             resp = c.request(method, path, **kw)
         if resp.status_code == 404:
             return None
         resp.raise_for_status()
         return resp.json() if resp.headers.get("content-type", "").startswith("application/json") else resp.text
 
-    def ctl(self, *args: str, input: str | None = None, check: bool = False, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    def ctl(
+        self, *args: str, input: str | None = None, check: bool = False, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "MINIORCH_SOCKET": str(self.socket)}
-        result = subprocess.run([MINIORCH, "ctl", *args], capture_output=True, text=True, env=env, input=input,
-                                timeout=timeout)
+        result = subprocess.run(
+            [MINIORCH, "ctl", *args], capture_output=True, text=True, env=env, input=input, timeout=timeout
+        )
         if check and result.returncode != 0:
             raise AssertionError(f"ctl {' '.join(args)} exited {result.returncode}: {result.stderr}")
         return result
@@ -135,11 +146,14 @@ class Daemon:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             job = self.job(name)
-            if job and any(c["type"] == condition and c["status"] == "True" for c in job["status"].get("conditions", [])):
+            if job and any(
+                c["type"] == condition and c["status"] == "True" for c in job["status"].get("conditions", [])
+            ):
                 return job
             time.sleep(0.1)
-        raise AssertionError(f"job {name} did not reach {condition} in {timeout}s: {self.job(name)}\n"
-                             f"{self.log_text()[-4000:]}")
+        raise AssertionError(
+            f"job {name} did not reach {condition} in {timeout}s: {self.job(name)}\n{self.log_text()[-4000:]}"
+        )
 
     def wait_for(self, predicate: Any, timeout: float = 30, what: str = "condition") -> Any:
         deadline = time.monotonic() + timeout
@@ -151,10 +165,19 @@ class Daemon:
         raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{self.log_text()[-3000:]}")
 
 
-def job_yaml(name: str, command: str, *, image: str = "miniorch.local/busybox:latest", restart: str = "Never",
-             parallelism: int | None = None, completions: int | None = None, backoff_limit: int | None = None,
-             extra_spec: dict[str, Any] | None = None, pod_spec: dict[str, Any] | None = None,
-             container: dict[str, Any] | None = None) -> str:
+def job_yaml(
+    name: str,
+    command: str,
+    *,
+    image: str = "miniorch.local/busybox:latest",
+    restart: str = "Never",
+    parallelism: int | None = None,
+    completions: int | None = None,
+    backoff_limit: int | None = None,
+    extra_spec: dict[str, Any] | None = None,
+    pod_spec: dict[str, Any] | None = None,
+    container: dict[str, Any] | None = None,
+) -> str:
     spec: dict[str, Any] = {}
     if parallelism is not None:
         spec["parallelism"] = parallelism
@@ -163,9 +186,14 @@ def job_yaml(name: str, command: str, *, image: str = "miniorch.local/busybox:la
     if backoff_limit is not None:
         spec["backoffLimit"] = backoff_limit
     spec.update(extra_spec or {})
-    spec["template"] = {"spec": {"restartPolicy": restart, "terminationGracePeriodSeconds": 1,
-                                 "containers": [{"name": "c", "image": image, "command": ["sh", "-c", command],
-                                                **(container or {})}],
-                                 **(pod_spec or {})}}
-    return yaml.safe_dump({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name}, "spec": spec},
-                          sort_keys=False)
+    spec["template"] = {
+        "spec": {
+            "restartPolicy": restart,
+            "terminationGracePeriodSeconds": 1,
+            "containers": [{"name": "c", "image": image, "command": ["sh", "-c", command], **(container or {})}],
+            **(pod_spec or {}),
+        }
+    }
+    return yaml.safe_dump(
+        {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name}, "spec": spec}, sort_keys=False
+    )

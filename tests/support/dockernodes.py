@@ -43,8 +43,13 @@ NODES_ENV_FILE = "nodes.env"
 # node directory; only these executables are ever signalled (plus the container
 # processes below the shims).
 _NODE_EXECUTABLES = {
-    "dockerd", "containerd", "containerd-shim", "containerd-shim-runc-v1",
-    "containerd-shim-runc-v2", "docker-proxy", "runc",
+    "dockerd",
+    "containerd",
+    "containerd-shim",
+    "containerd-shim-runc-v1",
+    "containerd-shim-runc-v2",
+    "docker-proxy",
+    "runc",
 }
 
 
@@ -59,6 +64,7 @@ def default_base_dir() -> Path:
 # --------------------------------------------------------------------------- #
 # Minimal Docker Engine API client (stdlib only)
 # --------------------------------------------------------------------------- #
+
 
 class _UnixHTTPConnection(http.client.HTTPConnection):
     def __init__(self, path: str, timeout: float) -> None:
@@ -81,13 +87,18 @@ def _connection(url: str, timeout: float) -> http.client.HTTPConnection:
     if parsed.scheme == "unix":
         return _UnixHTTPConnection(parsed.path, timeout)
     if parsed.scheme in ("tcp", "http"):
-        return http.client.HTTPConnection(parsed.hostname or "localhost", parsed.port or 2375,
-                                          timeout=timeout)
+        return http.client.HTTPConnection(parsed.hostname or "localhost", parsed.port or 2375, timeout=timeout)
     raise NodeError(f"unsupported Docker URL {url!r}; use unix:///path or tcp://host:port")
 
 
-def api_request(url: str, method: str, path: str, body: bytes | None = None,
-                headers: dict[str, str] | None = None, timeout: float = 10.0) -> tuple[int, bytes]:
+def api_request(
+    url: str,
+    method: str,
+    path: str,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 10.0,
+) -> tuple[int, bytes]:
     """Send one request to the Docker Engine at `url`; return (status, body)."""
     conn = _connection(url, timeout)
     try:
@@ -110,8 +121,7 @@ def ping(url: str, timeout: float = 2.0) -> bool:
 
 
 def image_exists(url: str, tag: str = TEST_IMAGE, timeout: float = 10.0) -> bool:
-    status, body = api_request(url, "GET", f"/images/{urllib.parse.quote(tag, safe='')}/json",
-                               timeout=timeout)
+    status, body = api_request(url, "GET", f"/images/{urllib.parse.quote(tag, safe='')}/json", timeout=timeout)
     if status not in (200, 404):
         raise NodeError(f"{url}: inspecting image {tag} failed: HTTP {status} {body[:200]!r}")
     return status == 200
@@ -161,9 +171,17 @@ def rootfs_tarball(cache_dir: Path) -> Path:
 
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as tar:
-        for d, mode in [("bin", 0o755), ("etc", 0o755), ("root", 0o700), ("tmp", 0o1777),
-                        ("proc", 0o755), ("sys", 0o755), ("dev", 0o755), ("var", 0o755),
-                        ("usr", 0o755)]:
+        for d, mode in [
+            ("bin", 0o755),
+            ("etc", 0o755),
+            ("root", 0o700),
+            ("tmp", 0o1777),
+            ("proc", 0o755),
+            ("sys", 0o755),
+            ("dev", 0o755),
+            ("var", 0o755),
+            ("usr", 0o755),
+        ]:
             tar.addfile(info(d, tarfile.DIRTYPE, mode))
         tar.addfile(info("var/tmp", tarfile.SYMTYPE, 0o777, link="../tmp"))
         tar.addfile(info("usr/bin", tarfile.SYMTYPE, 0o777, link="../bin"))
@@ -191,12 +209,22 @@ def build_test_image(url: str, tag: str = TEST_IMAGE, cache_dir: Path | None = N
     tarball = rootfs_tarball(cache_dir or default_base_dir())
     repo, version = tag.rsplit(":", 1) if ":" in tag.rsplit("/", 1)[-1] else (tag, "latest")
     query = urllib.parse.urlencode(
-        {"fromSrc": "-", "repo": repo, "tag": version,
-         "changes": ['CMD ["/bin/sh"]', "ENV PATH=/bin", "WORKDIR /",
-                     "LABEL org.miniorch.test-image=busybox"]},
-        doseq=True)
-    status, body = api_request(url, "POST", f"/images/create?{query}", body=tarball.read_bytes(),
-                               headers={"Content-Type": "application/x-tar"}, timeout=120)
+        {
+            "fromSrc": "-",
+            "repo": repo,
+            "tag": version,
+            "changes": ['CMD ["/bin/sh"]', "ENV PATH=/bin", "WORKDIR /", "LABEL org.miniorch.test-image=busybox"],
+        },
+        doseq=True,
+    )
+    status, body = api_request(
+        url,
+        "POST",
+        f"/images/create?{query}",
+        body=tarball.read_bytes(),
+        headers={"Content-Type": "application/x-tar"},
+        timeout=120,
+    )
     if status != 200:
         raise NodeError(f"{url}: importing {tag} failed: HTTP {status} {body[:300]!r}")
     for line in body.splitlines():
@@ -211,6 +239,7 @@ def build_test_image(url: str, tag: str = TEST_IMAGE, cache_dir: Path | None = N
 # --------------------------------------------------------------------------- #
 # Processes
 # --------------------------------------------------------------------------- #
+
 
 def _pid_alive(pid: int) -> bool:
     try:
@@ -265,6 +294,7 @@ def _run(cmd: Sequence[str]) -> subprocess.CompletedProcess[str]:
 # --------------------------------------------------------------------------- #
 # Nodes
 # --------------------------------------------------------------------------- #
+
 
 @dataclasses.dataclass
 class DockerNode:
@@ -343,9 +373,14 @@ class DockerNode:
     def processes(self) -> list[int]:
         """Pids of every process of this node: dockerd, containerd, shims and containers."""
         marker = f"{self.dir}/"
-        roots = [int(e) for e in os.listdir("/proc") if e.isdigit()
-                 and (cmd := _cmdline(int(e))) and Path(cmd[0]).name in _NODE_EXECUTABLES
-                 and any(marker in a or a == str(self.dir) for a in cmd)]
+        roots = [
+            int(e)
+            for e in os.listdir("/proc")
+            if e.isdigit()
+            and (cmd := _cmdline(int(e)))
+            and Path(cmd[0]).name in _NODE_EXECUTABLES
+            and any(marker in a or a == str(self.dir) for a in cmd)
+        ]
         children, found, todo = _children_map(), set(), list(roots)
         while todo:
             pid = todo.pop()
@@ -372,8 +407,10 @@ class DockerNode:
         if _run(["ip", "link", "show", self.bridge]).returncode != 0:
             res = _run(["ip", "link", "add", "name", self.bridge, "type", "bridge"])
             if res.returncode != 0 and "exists" not in res.stderr:
-                raise NodeError(f"node {self.name}: cannot create bridge {self.bridge}: {res.stderr.strip()}"
-                                " (are you root? is iproute2 installed?)")
+                raise NodeError(
+                    f"node {self.name}: cannot create bridge {self.bridge}: {res.stderr.strip()}"
+                    " (are you root? is iproute2 installed?)"
+                )
         if self.bridge_cidr in _run(["ip", "-o", "addr", "show", "dev", self.bridge]).stdout:
             res = None
         else:
@@ -388,15 +425,24 @@ class DockerNode:
     def dockerd_command(self) -> list[str]:
         return [
             shutil.which("dockerd") or "dockerd",
-            "--data-root", str(self.data_root),
-            "--exec-root", str(self.exec_root),
-            "-H", self.url,
-            "--pidfile", str(self.pidfile),
-            "--config-file", str(self.dir / "daemon.json"),  # ignore the host's /etc/docker
-            "--bridge", self.bridge,
-            "--iptables=false", "--ip6tables=false", "--ip-masq=false",
+            "--data-root",
+            str(self.data_root),
+            "--exec-root",
+            str(self.exec_root),
+            "-H",
+            self.url,
+            "--pidfile",
+            str(self.pidfile),
+            "--config-file",
+            str(self.dir / "daemon.json"),  # ignore the host's /etc/docker
+            "--bridge",
+            self.bridge,
+            "--iptables=false",
+            "--ip6tables=false",
+            "--ip-masq=false",
             "--userland-proxy=false",
-            "--shutdown-timeout", "3",
+            "--shutdown-timeout",
+            "3",
         ]
 
     def start(self, timeout: float = 60) -> None:
@@ -424,18 +470,26 @@ class DockerNode:
             if self.is_running():
                 return
             if pid is not None and not _pid_alive(pid):
-                raise NodeError(f"node {self.name}: dockerd exited during start;"
-                                f" last log lines of {self.logfile}:\n{self.log_tail()}")
+                raise NodeError(
+                    f"node {self.name}: dockerd exited during start;"
+                    f" last log lines of {self.logfile}:\n{self.log_tail()}"
+                )
             time.sleep(0.1)
-        raise NodeError(f"node {self.name} ({self.url}) did not answer within {timeout}s;"
-                        f" see {self.logfile}:\n{self.log_tail()}")
+        raise NodeError(
+            f"node {self.name} ({self.url}) did not answer within {timeout}s; see {self.logfile}:\n{self.log_tail()}"
+        )
 
     def _spawn_detached(self, cmd: Sequence[str]) -> int:
         # Started through a shell that exits at once: dockerd is re-parented to
         # init, outlives this process and never becomes our zombie.
         script = 'log=$1; shift; "$@" </dev/null >>"$log" 2>&1 & echo $!'
-        res = subprocess.run(["/bin/sh", "-c", script, "sh", str(self.logfile), *cmd],
-                             capture_output=True, text=True, start_new_session=True, check=False)
+        res = subprocess.run(
+            ["/bin/sh", "-c", script, "sh", str(self.logfile), *cmd],
+            capture_output=True,
+            text=True,
+            start_new_session=True,
+            check=False,
+        )
         if res.returncode != 0 or not res.stdout.strip().isdigit():
             raise NodeError(f"node {self.name}: cannot spawn dockerd: {res.stderr.strip()}")
         return int(res.stdout.strip())
@@ -499,6 +553,7 @@ class DockerNode:
 # --------------------------------------------------------------------------- #
 # Groups of nodes
 # --------------------------------------------------------------------------- #
+
 
 def _parallel(fn: Any, items: Sequence[Any]) -> list[Any]:
     if not items:
@@ -569,8 +624,9 @@ def parse_nodes_env(value: str, base_dir: Path | str | None = None) -> list[Dock
             continue
         path = Path(urllib.parse.urlparse(url.strip()).path)
         if not url.startswith("unix://") or path.name != "docker.sock" or path.parent.name != name:
-            raise NodeError(f"{ENV_NODES}: {item!r} is not a dockernodes node"
-                            f" (expected {name}=unix://<dir>/{name}/docker.sock)")
+            raise NodeError(
+                f"{ENV_NODES}: {item!r} is not a dockernodes node (expected {name}=unix://<dir>/{name}/docker.sock)"
+            )
         nodes.append(DockerNode(name, path.parent.parent))
     if not nodes:
         raise NodeError(f"{ENV_NODES} is empty")
@@ -581,13 +637,16 @@ def parse_nodes_env(value: str, base_dir: Path | str | None = None) -> list[Dock
 # CLI
 # --------------------------------------------------------------------------- #
 
+
 def _status_line(n: DockerNode) -> str:
     return f"{n.name:8} {'up' if n.is_running() else 'down':5} pid={n.pid() or '-':<8} {n.url}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dir", type=Path, default=None, help=f"base dir (default ${ENV_BASE_DIR} or {DEFAULT_BASE_DIR})")
+    parser.add_argument(
+        "--dir", type=Path, default=None, help=f"base dir (default ${ENV_BASE_DIR} or {DEFAULT_BASE_DIR})"
+    )
     sub = parser.add_subparsers(dest="cmd", required=True)
     p_start = sub.add_parser("start", help="start N nodes, build the test image, write nodes.env")
     p_start.add_argument("--count", "-n", type=int, default=3)
@@ -612,8 +671,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             t2 = time.monotonic()
             line = f"{ENV_NODES}={nodes_env(nodes)}"
             (base / NODES_ENV_FILE).write_text(line + "\n")
-            print(f"started {len(nodes)} nodes in {t1 - t0:.1f}s; image {args.tag} imported on"
-                  f" {sum(built)} node(s) in {t2 - t1:.1f}s; wrote {base / NODES_ENV_FILE}", file=sys.stderr)
+            print(
+                f"started {len(nodes)} nodes in {t1 - t0:.1f}s; image {args.tag} imported on"
+                f" {sum(built)} node(s) in {t2 - t1:.1f}s; wrote {base / NODES_ENV_FILE}",
+                file=sys.stderr,
+            )
             print(line)
         elif args.cmd == "stop":
             stopped = stop_nodes(base)

@@ -17,12 +17,21 @@ def at(s: float) -> dt.datetime:
     return T0 + dt.timedelta(seconds=s)
 
 
-def pod(n: int, phase: PodPhase, failures: int = 0, last_failure: float | None = None,
-        finished: float | None = None) -> PodRecord:
+def pod(
+    n: int, phase: PodPhase, failures: int = 0, last_failure: float | None = None, finished: float | None = None
+) -> PodRecord:
     """A Job pod with the given failure history (times in seconds after T0)."""
     return PodRecord(
-        uid=f"u{n}", name=f"p{n}", namespace="default", owner_kind="Job", owner_name="j", owner_uid="j-uid",
-        node="node0", phase=phase, failures=failures, created_at=T0,
+        uid=f"u{n}",
+        name=f"p{n}",
+        namespace="default",
+        owner_kind="Job",
+        owner_name="j",
+        owner_uid="j-uid",
+        node="node0",
+        phase=phase,
+        failures=failures,
+        created_at=T0,
         last_failure_at=None if last_failure is None else at(last_failure),
         finished_at=None if finished is None else at(finished),
     )
@@ -30,8 +39,19 @@ def pod(n: int, phase: PodPhase, failures: int = 0, last_failure: float | None =
 
 @pytest.mark.parametrize(
     ("failures", "expected"),
-    [(-1, 0.0), (0, 0.0), (1, 10.0), (2, 20.0), (3, 40.0), (4, 80.0), (5, 160.0), (6, 320.0), (7, 360.0),
-     (50, 360.0), (10_000, 360.0)],
+    [
+        (-1, 0.0),
+        (0, 0.0),
+        (1, 10.0),
+        (2, 20.0),
+        (3, 40.0),
+        (4, 80.0),
+        (5, 160.0),
+        (6, 320.0),
+        (7, 360.0),
+        (50, 360.0),
+        (10_000, 360.0),
+    ],
 )
 def test_delay_doubles_from_initial_up_to_the_cap(failures: int, expected: float) -> None:
     """delay(n) = 10s * 2^(n-1) capped at 360s, and 0 without failures."""

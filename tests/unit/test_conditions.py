@@ -53,10 +53,14 @@ def test_condition_dict_round_trip_uses_kubernetes_field_names() -> None:
     cond = Condition("Failed", "True", "BackoffLimitExceeded", "Job has reached the specified backoff limit", T1)
     data = cond.to_dict()
     assert data == {
-        "type": "Failed", "status": "True", "reason": "BackoffLimitExceeded",
+        "type": "Failed",
+        "status": "True",
+        "reason": "BackoffLimitExceeded",
         "message": "Job has reached the specified backoff limit",
-        "lastProbeTime": "2024-05-01T12:05:00Z", "lastTransitionTime": "2024-05-01T12:05:00Z",
+        "lastProbeTime": "2024-05-01T12:05:00Z",
+        "lastTransitionTime": "2024-05-01T12:05:00Z",
     }
     assert Condition.from_dict(data) == cond
     assert Condition.from_dict({"type": "X", "status": "True", "lastTransitionTime": "2024-05-01T12:05:00Z"}) == (
-        Condition("X", "True", "", "", T1))
+        Condition("X", "True", "", "", T1)
+    )

@@ -33,11 +33,18 @@ def test_no_file_gives_defaults_for_the_local_docker_socket() -> None:
     assert (cfg.api.socket_mode, cfg.api.mode, cfg.api.tcp, cfg.api.token_file) == ("0660", 0o660, None, None)
     assert cfg.api.socket.name == "miniorch.sock"
     t = cfg.timing
-    assert (t.job_backoff_initial_seconds, t.job_backoff_max_seconds, t.node_heartbeat_seconds,
-            t.node_timeout_seconds) == (10, 360, 2, 10)
+    assert (
+        t.job_backoff_initial_seconds,
+        t.job_backoff_max_seconds,
+        t.node_heartbeat_seconds,
+        t.node_timeout_seconds,
+    ) == (10, 360, 2, 10)
     assert (cfg.log.format, cfg.log.level) == ("auto", "info")
     assert (cfg.policy.allow_privileged, cfg.policy.allow_host_network, cfg.policy.allowed_host_paths) == (
-        False, False, [])
+        False,
+        False,
+        [],
+    )
     assert cfg.database_url == f"sqlite:///{cfg.state_dir / 'miniorch.db'}"
 
 
@@ -49,7 +56,10 @@ def test_empty_file_gives_defaults(tmp_path: Path, text: str) -> None:
 
 def test_values_from_the_file_override_defaults(tmp_path: Path) -> None:
     """Keys given in the file replace the defaults; the others stay."""
-    cfg = config.load(write(tmp_path, """
+    cfg = config.load(
+        write(
+            tmp_path,
+            """
 nodes:
   - name: edge-1
     url: tcp://edge-1:2376
@@ -63,9 +73,13 @@ api:
 timing:
   node_timeout_seconds: 3.5
 database: postgresql://db/miniorch
-"""))
+""",
+        )
+    )
     assert [(n.name, n.url, n.labels) for n in cfg.nodes] == [
-        ("edge-1", "tcp://edge-1:2376", {"zone": "a"}), ("edge-2", "ssh://root@edge-2", {})]
+        ("edge-1", "tcp://edge-1:2376", {"zone": "a"}),
+        ("edge-2", "ssh://root@edge-2", {}),
+    ]
     assert (cfg.api.mode, cfg.api.tcp, cfg.api.token_file) == (0o600, "127.0.0.1:8080", Path("/etc/miniorch/token"))
     assert (cfg.timing.node_timeout_seconds, cfg.timing.node_heartbeat_seconds) == (3.5, 2)
     assert cfg.database_url == "postgresql://db/miniorch"

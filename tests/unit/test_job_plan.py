@@ -46,15 +46,22 @@ def make_job(**overrides: object) -> job_mod.JobParams:
 def make_pod(n: int, phase: PodPhase = PodPhase.RUNNING, node: str | None = "node0", **fields: object) -> PodRecord:
     """An existing pod of the `pi` Job, created n seconds after a fixed base time."""
     return PodRecord(
-        uid=f"old-{n}", name=f"pi-old{n}", namespace="default", owner_kind="Job", owner_name="pi", owner_uid="job-uid",
-        node=node, phase=phase, created_at=NOW - dt.timedelta(minutes=10) + seconds(n), **fields,  # type: ignore[arg-type]
+        uid=f"old-{n}",
+        name=f"pi-old{n}",
+        namespace="default",
+        owner_kind="Job",
+        owner_name="pi",
+        owner_uid="job-uid",
+        node=node,
+        phase=phase,
+        created_at=NOW - dt.timedelta(minutes=10) + seconds(n),
+        **fields,  # type: ignore[arg-type]
     )
 
 
 def failed_pod(n: int, at: dt.datetime, **fields: object) -> PodRecord:
     """A restartPolicy Never pod that failed once at `at`."""
-    return make_pod(n, PodPhase.FAILED, reason="Error", failures=1, last_failure_at=at, finished_at=at,
-                    **fields)  # type: ignore[arg-type]
+    return make_pod(n, PodPhase.FAILED, reason="Error", failures=1, last_failure_at=at, finished_at=at, **fields)  # type: ignore[arg-type]
 
 
 def succeeded_pod(n: int, at: dt.datetime = NOW - dt.timedelta(minutes=1)) -> PodRecord:
@@ -71,8 +78,16 @@ def plan(
     load: dict[str, int] | None = None,
 ) -> job_mod.JobPlan:
     """plan_job with test defaults."""
-    return job_mod.plan_job(job, previous or job_mod.JobStatus(), list(pods), nodes, {} if load is None else load,
-                            now, TIMING, counter_ids())
+    return job_mod.plan_job(
+        job,
+        previous or job_mod.JobStatus(),
+        list(pods),
+        nodes,
+        {} if load is None else load,
+        now,
+        TIMING,
+        counter_ids(),
+    )
 
 
 def created(p: job_mod.JobPlan) -> list[PodRecord]:
@@ -185,11 +200,19 @@ def test_remaining_completions_limit_new_pods() -> None:
 
 def test_scale_down_deletes_unscheduled_then_pending_then_newest_pods() -> None:
     """Extra pods are removed with reason ScaledDown: unscheduled first, then pending, then the newest running one."""
-    pods = [make_pod(1), make_pod(2), make_pod(3, PodPhase.PENDING), make_pod(4, PodPhase.PENDING, node=None),
-            make_pod(5)]
+    pods = [
+        make_pod(1),
+        make_pod(2),
+        make_pod(3, PodPhase.PENDING),
+        make_pod(4, PodPhase.PENDING, node=None),
+        make_pod(5),
+    ]
     p = plan(make_job(parallelism=1, completions=5), pods)
     assert [(d.pod_uid, d.reason) for d in deleted(p)] == [
-        ("old-4", "ScaledDown"), ("old-3", "ScaledDown"), ("old-5", "ScaledDown"), ("old-2", "ScaledDown")
+        ("old-4", "ScaledDown"),
+        ("old-3", "ScaledDown"),
+        ("old-5", "ScaledDown"),
+        ("old-2", "ScaledDown"),
     ]
     assert created(p) == []
     assert (p.status.active, p.status.terminating) == (1, 4)
@@ -216,16 +239,24 @@ def test_job_completes_only_once_no_pod_is_terminating() -> None:
     first = plan(make_job(parallelism=3, completions=2), [succeeded_pod(1), succeeded_pod(2), make_pod(3)])
     stopping = make_pod(3, deletion_reason="CompletionsReached")
     later = NOW + seconds(5)
-    second = plan(make_job(parallelism=3, completions=2), [succeeded_pod(1), succeeded_pod(2), stopping],
-                  previous=first.status, now=later)
+    second = plan(
+        make_job(parallelism=3, completions=2),
+        [succeeded_pod(1), succeeded_pod(2), stopping],
+        previous=first.status,
+        now=later,
+    )
     assert second.actions == ()
     assert not has_condition(second.status.conditions, "Complete")
     assert second.status.terminating == 1
 
     stopped = dataclasses.replace(stopping, phase=PodPhase.FAILED, reason="CompletionsReached")
     done = NOW + seconds(30)
-    third = plan(make_job(parallelism=3, completions=2), [succeeded_pod(1), succeeded_pod(2), stopped],
-                 previous=second.status, now=done)
+    third = plan(
+        make_job(parallelism=3, completions=2),
+        [succeeded_pod(1), succeeded_pod(2), stopped],
+        previous=second.status,
+        now=done,
+    )
     assert has_condition(third.status.conditions, "Complete")
     assert has_condition(third.status.conditions, "SuccessCriteriaMet")
     assert third.status.completion_time == done
@@ -426,8 +457,17 @@ def test_onfailure_pod_past_the_limit_is_deleted() -> None:
 
 def _exited(pod: PodRecord, code: int, at: dt.datetime) -> ContainerState:
     """The container of `pod` exited with `code` at `at`."""
-    return ContainerState(id="c-" + pod.uid, name=pod.name, node=pod.node or "", labels={}, status="exited",
-                          exit_code=code, started_at=pod.started_at, finished_at=at, inspected=True)
+    return ContainerState(
+        id="c-" + pod.uid,
+        name=pod.name,
+        node=pod.node or "",
+        labels={},
+        status="exited",
+        exit_code=code,
+        started_at=pod.started_at,
+        finished_at=at,
+        inspected=True,
+    )
 
 
 def simulate_always_failing(job: job_mod.JobParams) -> tuple[int, job_mod.JobStatus]:
@@ -446,8 +486,12 @@ def simulate_always_failing(job: job_mod.JobParams) -> tuple[int, job_mod.JobSta
                     pods[pod.uid] = dataclasses.replace(pod, phase=PodPhase.RUNNING, started_at=now)
                     runs += 1
                 case RestartPod(pod_uid=uid):
-                    pods[uid] = dataclasses.replace(pods[uid], phase=PodPhase.RUNNING, restart_pending=False,
-                                                    restart_count=pods[uid].restart_count + 1)
+                    pods[uid] = dataclasses.replace(
+                        pods[uid],
+                        phase=PodPhase.RUNNING,
+                        restart_pending=False,
+                        restart_count=pods[uid].restart_count + 1,
+                    )
                     runs += 1
                 case DeletePod(pod_uid=uid, reason=reason):
                     stopping = dataclasses.replace(pods[uid], deletion_reason=reason)
@@ -486,8 +530,9 @@ def test_parallel_always_failing_job_fails_after_n_plus_one_runs(
     restart_policy: str, backoff_limit: int, parallelism: int
 ) -> None:
     """With parallelism p every run failing, the Job ends Failed after max(N+1, p) runs, never stalling."""
-    job = make_job(restart_policy=restart_policy, backoff_limit=backoff_limit, parallelism=parallelism,
-                   completions=parallelism)
+    job = make_job(
+        restart_policy=restart_policy, backoff_limit=backoff_limit, parallelism=parallelism, completions=parallelism
+    )
     runs, status = simulate_always_failing(job)
     assert runs == max(backoff_limit + 1, parallelism)
     assert status.failed == runs
@@ -578,10 +623,17 @@ def test_finished_job_makes_no_new_pods() -> None:
 def test_status_round_trips_through_dict() -> None:
     """status_from_dict(status_to_dict(s)) gives back s (times at whole seconds)."""
     status = job_mod.JobStatus(
-        active=1, succeeded=2, failed=3, ready=1, terminating=1,
-        start_time=NOW, completion_time=NOW + seconds(90),
-        conditions=(Condition("SuccessCriteriaMet", "True", "CompletionsReached", "done", NOW + seconds(80)),
-                    Condition("Complete", "True", "CompletionsReached", "done", NOW + seconds(90))),
+        active=1,
+        succeeded=2,
+        failed=3,
+        ready=1,
+        terminating=1,
+        start_time=NOW,
+        completion_time=NOW + seconds(90),
+        conditions=(
+            Condition("SuccessCriteriaMet", "True", "CompletionsReached", "done", NOW + seconds(80)),
+            Condition("Complete", "True", "CompletionsReached", "done", NOW + seconds(90)),
+        ),
     )
     data = job_mod.status_to_dict(status)
     assert data["startTime"] == "2024-05-01T12:00:00Z"

@@ -19,29 +19,53 @@ def ts(seconds_ago: float) -> str:
     return (NOW - dt.timedelta(seconds=seconds_ago)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def pod(name: str, phase: str, state: dict[str, Any], ready: bool, age: float, restarts: int = 0,
-        node: str | None = "node0", namespace: str = "default") -> dict[str, Any]:
+def pod(
+    name: str,
+    phase: str,
+    state: dict[str, Any],
+    ready: bool,
+    age: float,
+    restarts: int = 0,
+    node: str | None = "node0",
+    namespace: str = "default",
+) -> dict[str, Any]:
     """A Kubernetes-shaped pod dict."""
     return {
-        "apiVersion": "v1", "kind": "Pod",
+        "apiVersion": "v1",
+        "kind": "Pod",
         "metadata": {"name": name, "namespace": namespace, "creationTimestamp": ts(age)},
         "spec": {"nodeName": node},
         "status": {"phase": phase, "containerStatuses": [{"ready": ready, "restartCount": restarts, "state": state}]},
     }
 
 
-def job(name: str, succeeded: int, completions: int | None, age: float, duration: float | None,
-        conditions: tuple[str, ...] = ()) -> dict[str, Any]:
+def job(
+    name: str,
+    succeeded: int,
+    completions: int | None,
+    age: float,
+    duration: float | None,
+    conditions: tuple[str, ...] = (),
+) -> dict[str, Any]:
     """A Kubernetes-shaped Job dict that started `age` seconds ago."""
-    status: dict[str, Any] = {"succeeded": succeeded, "startTime": ts(age),
-                              "conditions": [{"type": c, "status": "True"} for c in conditions]}
+    status: dict[str, Any] = {
+        "succeeded": succeeded,
+        "startTime": ts(age),
+        "conditions": [{"type": c, "status": "True"} for c in conditions],
+    }
     if duration is not None:
         status["completionTime"] = ts(age - duration)
-    return {"apiVersion": "batch/v1", "kind": "Job",
-            "metadata": {"name": name, "namespace": "default", "uid": "u-" + name, "creationTimestamp": ts(age)},
-            "spec": {"completions": completions, "parallelism": 1,
-                     "template": {"spec": {"containers": [{"name": "pi", "image": "perl"}]}}},
-            "status": status}
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": name, "namespace": "default", "uid": "u-" + name, "creationTimestamp": ts(age)},
+        "spec": {
+            "completions": completions,
+            "parallelism": 1,
+            "template": {"spec": {"containers": [{"name": "pi", "image": "perl"}]}},
+        },
+        "status": status,
+    }
 
 
 RUNNING = pod("a", "Running", {"running": {}}, True, 5)
@@ -129,8 +153,13 @@ def test_empty_list_renders_nothing() -> None:
 
 @pytest.mark.parametrize(
     ("kind", "expected"),
-    [("Job", "job.batch/pi"), ("CronJob", "cronjob.batch/pi"), ("DaemonSet", "daemonset.apps/pi"),
-     ("Pod", "pod/pi"), ("Node", "node/pi")],
+    [
+        ("Job", "job.batch/pi"),
+        ("CronJob", "cronjob.batch/pi"),
+        ("DaemonSet", "daemonset.apps/pi"),
+        ("Pod", "pod/pi"),
+        ("Node", "node/pi"),
+    ],
 )
 def test_output_name_uses_kubectl_resource_groups(kind: str, expected: str) -> None:
     """-o name prints kind.group/name, one per line, like kubectl."""
@@ -179,8 +208,10 @@ def test_unknown_output_format_is_rejected_with_the_allowed_list() -> None:
 @pytest.mark.parametrize(
     ("item", "expected"),
     [
-        (pod("t", "Running", {"running": {}}, True, 1) | {"metadata": {"name": "t", "deletionTimestamp": ts(0)}},
-         "Terminating"),
+        (
+            pod("t", "Running", {"running": {}}, True, 1) | {"metadata": {"name": "t", "deletionTimestamp": ts(0)}},
+            "Terminating",
+        ),
         (pod("e", "Failed", {"terminated": {"reason": "Error", "exitCode": 1}}, False, 1), "Error"),
         (pod("o", "Failed", {"terminated": {"reason": "OOMKilled", "exitCode": 137}}, False, 1), "OOMKilled"),
         (pod("p", "Pending", {"waiting": {}}, False, 1), "Pending"),
@@ -195,7 +226,5 @@ def test_pod_status_column_prefers_container_reasons(item: dict[str, Any], expec
 def test_table_pads_every_column_to_its_widest_cell() -> None:
     """table() sizes each column to its widest cell or header."""
     assert output.table(["A", "LONG HEADER", "C"], [["wide-cell", "x", ""], ["y", "z", "last"]]) == (
-        "A           LONG HEADER   C\n"
-        "wide-cell   x\n"
-        "y           z             last"
+        "A           LONG HEADER   C\nwide-cell   x\ny           z             last"
     )

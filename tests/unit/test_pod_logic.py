@@ -19,16 +19,42 @@ NOW = T0 + dt.timedelta(seconds=10)
 
 def make_pod(phase: PodPhase = PodPhase.RUNNING, node: str | None = "node0", **fields: object) -> PodRecord:
     """A Job pod on node0, started at STARTED."""
-    return PodRecord(uid="u1", name="pi-abc", namespace="default", owner_kind="Job", owner_name="pi",
-                     owner_uid="j-uid", node=node, phase=phase, created_at=T0,
-                     started_at=STARTED if phase is not PodPhase.PENDING else None, **fields)  # type: ignore[arg-type]
+    return PodRecord(
+        uid="u1",
+        name="pi-abc",
+        namespace="default",
+        owner_kind="Job",
+        owner_name="pi",
+        owner_uid="j-uid",
+        node=node,
+        phase=phase,
+        created_at=T0,
+        started_at=STARTED if phase is not PodPhase.PENDING else None,
+        **fields,
+    )  # type: ignore[arg-type]
 
 
-def exited(code: int | None, oom: bool = False, error: str = "", finished: dt.datetime | None = FINISHED,
-           started: dt.datetime | None = STARTED) -> ContainerState:
+def exited(
+    code: int | None,
+    oom: bool = False,
+    error: str = "",
+    finished: dt.datetime | None = FINISHED,
+    started: dt.datetime | None = STARTED,
+) -> ContainerState:
     """The pod's container, exited."""
-    return ContainerState(id="c1", name="pi-abc", node="node0", labels={}, status="exited", exit_code=code,
-                          oom_killed=oom, error=error, started_at=started, finished_at=finished, inspected=True)
+    return ContainerState(
+        id="c1",
+        name="pi-abc",
+        node="node0",
+        labels={},
+        status="exited",
+        exit_code=code,
+        oom_killed=oom,
+        error=error,
+        started_at=started,
+        finished_at=finished,
+        inspected=True,
+    )
 
 
 def running_state(started: dt.datetime | None = STARTED) -> ContainerState:
@@ -132,7 +158,11 @@ def test_running_container_clears_restart_pending_and_keeps_first_start() -> Non
     later = running_state(started=NOW)
     updated = pod_logic.on_running(pod, later, NOW)
     assert (updated.phase, updated.restart_pending, updated.reason, updated.started_at) == (
-        PodPhase.RUNNING, False, "", STARTED)
+        PodPhase.RUNNING,
+        False,
+        "",
+        STARTED,
+    )
 
 
 def test_running_pod_seen_running_again_is_unchanged() -> None:

@@ -91,9 +91,7 @@ def test_restart_policy_must_be_never_or_on_failure(old: str, new: str, message:
     assert error.hint
     if new:
         assert (error.line, error.column) == (12, 22)
-        assert str(error).startswith(
-            'test.yaml:12:22: spec.template.spec.restartPolicy: Unsupported value: "Always"'
-        )
+        assert str(error).startswith('test.yaml:12:22: spec.template.spec.restartPolicy: Unsupported value: "Always"')
     else:
         assert error.line == 7  # the `spec:` that lacks it
 
@@ -212,9 +210,7 @@ def test_pod_failure_policy_validation(policy: str, path: str, fragment: str) ->
 def test_pod_failure_policy_requires_restart_policy_never() -> None:
     """podFailurePolicy with restartPolicy OnFailure is rejected."""
     text = edit(
-        with_spec(
-            "podFailurePolicy: {rules: [{action: Ignore, onPodConditions: [{type: DisruptionTarget}]}]}"
-        ),
+        with_spec("podFailurePolicy: {rules: [{action: Ignore, onPodConditions: [{type: DisruptionTarget}]}]}"),
         "restartPolicy: Never",
         "restartPolicy: OnFailure",
     )
@@ -235,8 +231,6 @@ def test_pod_failure_policy_requires_restart_policy_never() -> None:
 )
 def test_success_policy_validation(rule: str, path: str, fragment: str) -> None:
     """successPolicy rules must name valid indexes and reachable counts."""
-    error = one_error(
-        with_spec(f"completionMode: Indexed\ncompletions: 5\nsuccessPolicy: {{rules: [{rule}]}}")
-    )
+    error = one_error(with_spec(f"completionMode: Indexed\ncompletions: 5\nsuccessPolicy: {{rules: [{rule}]}}"))
     assert error.path == "spec.successPolicy.rules[0]" + (f".{path}" if path else "")
     assert fragment in error.message

@@ -26,10 +26,7 @@ def test_unknown_field_is_reported_at_its_key_with_line_and_column() -> None:
         "spec.template.spec.containers[0].imagePolicy",
         'unknown field "imagePolicy"',
     )
-    assert (
-        str(error)
-        == 'test.yaml:11:9: spec.template.spec.containers[0].imagePolicy: unknown field "imagePolicy"'
-    )
+    assert str(error) == 'test.yaml:11:9: spec.template.spec.containers[0].imagePolicy: unknown field "imagePolicy"'
 
 
 def test_yaml_syntax_error_has_line_and_column() -> None:
@@ -171,9 +168,9 @@ def test_model_dump_round_trips_through_parse_object(text: str) -> None:
     assert (
         "apiVersion" in dumped
         and "restartPolicy"
-        in dumped["spec"].get(
-            "template", dumped["spec"].get("jobTemplate", {}).get("spec", {}).get("template", {})
-        )["spec"]
+        in dumped["spec"].get("template", dumped["spec"].get("jobTemplate", {}).get("spec", {}).get("template", {}))[
+            "spec"
+        ]
     )
     again = loader.parse_object(dumped)
     assert again.obj == manifest.obj

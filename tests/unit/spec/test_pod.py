@@ -178,9 +178,7 @@ def test_two_containers_are_rejected() -> None:
         ),
     ],
 )
-def test_unsupported_and_invalid_pod_fields_are_rejected(
-    text_edit: tuple[str, str], path: str, message: str
-) -> None:
+def test_unsupported_and_invalid_pod_fields_are_rejected(text_edit: tuple[str, str], path: str, message: str) -> None:
     """Kubernetes pod fields miniorch cannot honour are rejected at their path, never dropped."""
     extra, where = text_edit
     error = one_error(with_pod(extra) if where == "pod" else with_container(extra))
@@ -242,9 +240,7 @@ def test_ignored_pod_fields_give_warnings_not_errors() -> None:
 
 def test_template_labels_are_validated() -> None:
     """Label keys and values follow the Kubernetes label syntax."""
-    text = edit(
-        PI_JOB, "  template:\n", "  template:\n    metadata:\n      labels: {'bad key': x, ok: 'not ok!'}\n"
-    )
+    text = edit(PI_JOB, "  template:\n", "  template:\n    metadata:\n      labels: {'bad key': x, ok: 'not ok!'}\n")
     assert {(e.path, e.line) for e in errors_of(text)} == {
         ('spec.template.metadata.labels["bad key"]', 8),
         ("spec.template.metadata.labels.ok", 8),

@@ -107,9 +107,7 @@ def test_daemonset_with_selector_loads_with_defaults() -> None:
     spec = ds.spec
     assert spec.template.spec.restart_policy == "Always"
     assert spec.update_strategy.type == "RollingUpdate"
-    assert spec.update_strategy.rolling_update == models.RollingUpdateDaemonSet(
-        max_unavailable=1, max_surge=0
-    )
+    assert spec.update_strategy.rolling_update == models.RollingUpdateDaemonSet(max_unavailable=1, max_surge=0)
     assert (spec.min_ready_seconds, spec.revision_history_limit) == (0, 10)
     assert spec.selector.matches({"app": "disk-monitor", "x": "y"})
     assert spec.template.spec.volumes[0].host_path == models.HostPathVolumeSource(path="/dev")
@@ -186,9 +184,7 @@ def test_selector_mismatch_points_at_template_labels() -> None:
 )
 def test_rolling_update_accepts_ints_and_percentages(surge: str, unavailable: None) -> None:
     """maxSurge and maxUnavailable take integers or percentages, one of them non-zero."""
-    text = edit(
-        AGENT_DAEMONSET, "  template:\n", f"  updateStrategy: {{rollingUpdate: {{{surge}}}}}\n  template:\n"
-    )
+    text = edit(AGENT_DAEMONSET, "  template:\n", f"  updateStrategy: {{rollingUpdate: {{{surge}}}}}\n  template:\n")
     [manifest] = loader.load_text(text, "ds.yaml")
     assert isinstance(manifest.obj, models.DaemonSet)
 
@@ -197,8 +193,6 @@ def test_rolling_update_accepts_ints_and_percentages(surge: str, unavailable: No
     ("value", "total", "round_up", "expected"),
     [(1, 10, True, 1), ("25%", 10, True, 3), ("25%", 10, False, 2), ("100%", 7, True, 7), ("0%", 5, True, 0)],
 )
-def test_scaled_value_resolves_percentages(
-    value: int | str, total: int, round_up: bool, expected: int
-) -> None:
+def test_scaled_value_resolves_percentages(value: int | str, total: int, round_up: bool, expected: int) -> None:
     """Percentages resolve against the total, rounding as asked."""
     assert models.scaled_value(value, total, round_up) == expected
