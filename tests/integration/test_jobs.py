@@ -151,3 +151,26 @@ def test_delete_job_stops_and_removes_its_containers_on_every_node(daemon: Daemo
     assert all(not cs for cs in managed_containers(docker_nodes).values())
     assert daemon.job("long") is None
     assert daemon.ctl("get", "job", "long").returncode == 1
+
+
+def test_pod_waits_pending_until_a_node_matches_then_starts(daemon: Daemon) -> None:
+    """No node matches the nodeSelector: the pod is Pending with the reason; labelling a node starts it there."""
+    daemon.apply(job_yaml("waits", "true", pod_spec={"nodeSelector": {"disk": "nvme"}}))
+    pod = daemon.wait_for(lambda: (daemon.pods("waits") or [None])[0], what="a pod record")
+    assert pod["status"]["phase"] == "Pending" and pod["spec"]["nodeName"] is None
+    assert "didn't match Pod's node affinity/selector" in pod["status"]["message"]
+    assert daemon.ctl("label", "node", "node2", "disk=nvme", check=True).stdout.strip() == "node/node2 labeled"
+    daemon.wait_job("waits")
+    assert daemon.pods("waits")[0]["spec"]["nodeName"] == "node2"
+    daemon.ctl("label", "node", "node2", "disk-", check=True)
+    assert "disk" not in daemon.api("GET", "/api/nodes/node2")["metadata"]["labels"]
+
+
+def test_cordoned_nodes_get_no_new_pods(daemon: Daemon) -> None:
+    """With node0 and node1 cordoned every pod of a new Job lands on node2."""
+    daemon.ctl("cordon", "node0", check=True)
+    daemon.ctl("cordon", "node1", check=True)
+    assert "SchedulingDisabled" in daemon.ctl("get", "nodes").stdout
+    daemon.apply(job_yaml("cordoned", "true", parallelism=2, completions=3))
+    daemon.wait_job("cordoned")
+    assert {p["spec"]["nodeName"] for p in daemon.pods("cordoned")} == {"node2"}
