@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from pydantic import BaseModel
 
 import miniorch
-from miniorch import selectors
+from miniorch import kinds, selectors
 from miniorch.api import render
 from miniorch.controllers.nodes import NodeMonitor
 from miniorch.controllers.objects import Applier, Conflict, NotFound
@@ -26,17 +26,6 @@ from miniorch.spec import loader
 from miniorch.spec.errors import ManifestInvalid
 from miniorch.store.records import NodeOverrides, PodRecord
 from miniorch.store.store import Store
-
-KINDS = {
-    "jobs": "Job",
-    "job": "Job",
-    "cronjobs": "CronJob",
-    "cronjob": "CronJob",
-    "cj": "CronJob",
-    "daemonsets": "DaemonSet",
-    "daemonset": "DaemonSet",
-    "ds": "DaemonSet",
-}
 
 
 @dataclass
@@ -182,8 +171,8 @@ def create_app(ctx: ApiContext) -> FastAPI:
 
     # -- workload objects ---------------------------------------------------
     def _kind(plural: str) -> str:
-        kind = KINDS.get(plural.lower())
-        if kind is None:
+        kind = kinds.resolve(plural)
+        if kind not in kinds.WORKLOADS:
             raise ValueError(f'unknown resource type "{plural}"; use jobs, cronjobs, daemonsets, pods, nodes or events')
         return kind
 

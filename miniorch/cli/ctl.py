@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
+from miniorch import kinds
 from miniorch.cli import describe as describe_mod
 from miniorch.cli import output
 from miniorch.cli.client import Client, CtlError, NotFoundError, resolve_socket
@@ -22,26 +23,7 @@ from miniorch.manifests import manifest_files
 
 app = typer.Typer(help="Steer the miniorch daemon, kubectl style.", no_args_is_help=True, add_completion=False)
 
-RESOURCES = {
-    "jobs": "Job",
-    "job": "Job",
-    "cronjobs": "CronJob",
-    "cronjob": "CronJob",
-    "cj": "CronJob",
-    "daemonsets": "DaemonSet",
-    "daemonset": "DaemonSet",
-    "ds": "DaemonSet",
-    "pods": "Pod",
-    "pod": "Pod",
-    "po": "Pod",
-    "nodes": "Node",
-    "node": "Node",
-    "no": "Node",
-    "events": "Event",
-    "event": "Event",
-    "ev": "Event",
-}
-PLURAL = {"Job": "jobs", "CronJob": "cronjobs", "DaemonSet": "daemonsets"}
+PLURAL = {k: kinds.PLURAL[k] for k in kinds.WORKLOADS}
 
 Namespace = Annotated[str, typer.Option("--namespace", "-n", help="Namespace of the object.")]
 
@@ -60,7 +42,7 @@ def client() -> Client:
 
 
 def resource(text: str) -> str:
-    kind = RESOURCES.get(text.lower().split(".")[0])
+    kind = kinds.resolve(text)
     if kind is None:
         raise typer.BadParameter(f'the server doesn\'t have a resource type "{text}"')
     return kind
