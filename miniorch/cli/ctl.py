@@ -44,7 +44,7 @@ def client() -> Client:
 def resource(text: str) -> str:
     kind = kinds.resolve(text)
     if kind is None:
-        raise typer.BadParameter(f'the server doesn\'t have a resource type "{text}"')
+        raise CtlError(f'the server doesn\'t have a resource type "{text}"')
     return kind
 
 

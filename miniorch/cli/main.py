@@ -90,12 +90,10 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except typer.Abort:
         sys.exit(1)
+    except typer.exceptions.TyperException as exc:  # usage errors (click's, vendored by typer): exit code 2
+        exc.show()  # type: ignore[attr-defined]
+        sys.exit(int(getattr(exc, "exit_code", 2)))
     except Exception as exc:  # the one supervision point of the CLI
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
         if debug:
             raise
         typer.echo(f"error: {exc}", err=True)

@@ -174,3 +174,30 @@ def test_cordoned_nodes_get_no_new_pods(daemon: Daemon) -> None:
     daemon.apply(job_yaml("cordoned", "true", parallelism=2, completions=3))
     daemon.wait_job("cordoned")
     assert {p["spec"]["nodeName"] for p in daemon.pods("cordoned")} == {"node2"}
+
+
+def test_ctl_output_formats_follow_kubectl(daemon: Daemon) -> None:
+    """get -o name/yaml/json/wide, get events and describe job show what kubectl users expect."""
+    import json
+
+    import yaml
+
+    daemon.apply(job_yaml("fmt", "echo hi", completions=2))
+    daemon.wait_job("fmt")
+    assert daemon.ctl("get", "jobs", "-o", "name").stdout.split() == ["job.batch/fmt"]
+    listed = json.loads(daemon.ctl("get", "pods", "-l", "job-name=fmt", "-o", "json").stdout)
+    assert listed["kind"] == "List" and len(listed["items"]) == 2
+    pod = listed["items"][0]
+    assert pod["metadata"]["ownerReferences"][0]["kind"] == "Job"
+    assert pod["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"] == 0
+    one = yaml.safe_load(daemon.ctl("get", "job", "fmt", "-o", "yaml").stdout)
+    assert one["kind"] == "Job" and one["status"]["succeeded"] == 2
+    wide = daemon.ctl("get", "pods", "-o", "wide").stdout.splitlines()
+    assert wide[0].split()[-3:] == ["NODE", "EXIT", "CODE"] and all(" Completed " in line for line in wide[1:])
+    events = daemon.ctl("get", "events").stdout
+    assert "SuccessfulCreate" in events and "job/fmt" in events
+    text = daemon.ctl("describe", "job", "fmt").stdout
+    assert "Pods Statuses:   0 Active (0 Ready) / 2 Succeeded / 0 Failed" in text
+    assert "Completed" in text and "Events:" in text
+    assert daemon.ctl("get", "job", "nothere").returncode == 1
+    assert daemon.ctl("get", "frobs").returncode == 1  # kubectl: unknown resource type is an error, not usage
