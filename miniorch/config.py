@@ -7,6 +7,7 @@ into exit code 2.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -49,6 +50,8 @@ class ApiConfig(_Strict):
     socket_group: str | None = None
     tcp: str | None = None
     token_file: Path | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
 
     @field_validator("socket_mode", mode="before")
     @classmethod
@@ -71,11 +74,37 @@ class ApiConfig(_Strict):
     def _token_with_tcp(self) -> ApiConfig:
         if self.tcp and not self.token_file:
             raise ValueError("api.tcp is set, so api.token_file is required (the TCP API needs a bearer token)")
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise ValueError("api.tls_cert and api.tls_key go together; set both or neither")
+        if self.tcp:
+            host, _ = parse_tcp(self.tcp)
+            if not self.tls_cert and not _loopback(host):
+                raise ValueError(
+                    f"api.tcp {self.tcp!r} is not a loopback address, so TLS is required: "
+                    "set api.tls_cert and api.tls_key, or listen on 127.0.0.1"
+                )
         return self
 
     @property
     def mode(self) -> int:
         return int(self.socket_mode, 8)
+
+
+def parse_tcp(value: str) -> tuple[str, int]:
+    """`host:port` or `[v6]:port` of the TCP listener."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not host or not 0 < int(port) < 65536:
+        raise ValueError(f"api.tcp {value!r} is not HOST:PORT, e.g. 127.0.0.1:7390")
+    return host.strip("[]"), int(port)
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a name could resolve anywhere
 
 
 class TlsConfig(_Strict):

@@ -23,11 +23,17 @@ import uvicorn
 from miniorch import clock as clock_mod
 from miniorch import config as config_mod
 from miniorch import logs, manifests, notify
+from miniorch import metrics as metrics_mod
+from miniorch.api import auth
 from miniorch.api.app import ApiContext, create_app
+from miniorch.controllers.cronjobs import CronJobController
+from miniorch.controllers.daemonsets import DaemonSetPlanner
 from miniorch.controllers.events import DockerEventWatcher
-from miniorch.controllers.jobs import JobController
+from miniorch.controllers.folder import FolderWatcher
+from miniorch.controllers.jobs import JobPlanner
 from miniorch.controllers.nodes import NodeMonitor
 from miniorch.controllers.objects import Applier
+from miniorch.controllers.workloads import WorkloadController
 from miniorch.store.store import Store
 
 log = structlog.get_logger(__name__)
@@ -85,12 +91,25 @@ class Daemon:
         self.clock = clock_mod.SystemClock()
         config.state_dir.mkdir(parents=True, exist_ok=True, mode=0o750)
         self.store = Store(config.database_url)
-        self.controller: JobController
+        self.controller: WorkloadController
         self.monitor = NodeMonitor(config, self.store, self.clock, on_change=lambda: self.controller.wake())
-        self.controller = JobController(config, self.store, self.monitor, self.clock)
-        self.applier = Applier(self.store, config.policy, self.controller.wake, self.clock.now)
+        self.metrics = metrics_mod.Metrics()
+        self.controller = WorkloadController(self.store, self.monitor, self.clock, self.metrics)
+        _watch_metrics(self.metrics, self.store, self.monitor)
+        self.controller.add(JobPlanner(config, self.store, self.controller.pods))
+        self.daemonsets = DaemonSetPlanner(config, self.store, self.controller.pods, self.monitor)
+        self.controller.add(self.daemonsets)
+        self.applier = Applier(self.store, config.policy, self._wake_all, self.clock.now)
+        self.cronjobs = CronJobController(self.store, self.applier, self.clock, self.controller.wake)
         self.watcher = DockerEventWatcher(self.monitor)
+        folder_sync = manifests.FolderSync(config.manifests_dir, self.applier, self.store, self.clock.now)
+        self.folder = FolderWatcher(folder_sync, on_change=lambda: self.controller.wake())
         self._stop = asyncio.Event()
+
+    def _wake_all(self) -> None:
+        """An object changed (apply, patch, delete, manual run): every controller plans again."""
+        self.controller.wake()
+        self.cronjobs.wake()
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
@@ -108,10 +127,12 @@ class Daemon:
                 docker=state.info.docker_version if state.info else None,
                 error=state.last_error or None,
             )
-        manifests.load_folder(self.config.manifests_dir, self.applier, self.store, self.clock.now())
+        self.folder.initial_sync()
         sock = self.config.api.socket
         prepare_socket(sock, self.config.api.socket_group)
-        app = create_app(ApiContext(self.store, self.monitor, self.applier, self.controller.wake))
+        app = create_app(
+            ApiContext(self.store, self.monitor, self.applier, self._wake_all, self.metrics, self.controller.drain)
+        )
         server = _Server(uvicorn.Config(app, uds=str(sock), log_config=None, access_log=False, lifespan="off"))
         tasks = [asyncio.create_task(server.serve(), name="api")]
         while not server.started:
@@ -120,6 +141,9 @@ class Daemon:
                 raise DaemonError(f"the API server could not listen on {sock}")
             await asyncio.sleep(0.01)
         _secure_socket(sock, self.config.api.mode, self.config.api.socket_group)
+        servers = [server, *await _serve_tcp(app, self.config.api, tasks)]
+        if (interval := notify.watchdog_interval()) is not None:
+            tasks.append(asyncio.create_task(_watchdog(interval), name="watchdog"))
 
         def on_docker_event(node: str, action: str, pod: str) -> None:  # called from watcher threads
             loop.call_soon_threadsafe(self.controller.docker_event, node, action, pod)
@@ -127,7 +151,9 @@ class Daemon:
         self.watcher.start(on_docker_event)
         tasks += [
             asyncio.create_task(self.monitor.run(), name="node-monitor"),
-            asyncio.create_task(self.controller.run(), name="job-controller"),
+            asyncio.create_task(self.folder.run(), name="folder-watcher"),
+            asyncio.create_task(self.controller.run(), name="workload-controller"),
+            asyncio.create_task(self.cronjobs.run(), name="cronjob-controller"),
         ]
         notify.notify("READY=1")
         log.info(
@@ -143,10 +169,11 @@ class Daemon:
                 code = 1
         notify.notify("STOPPING=1")
         log.info("daemon_stopping", exit_code=code)
-        server.should_exit = True
+        for srv in servers:
+            srv.should_exit = True
         self.watcher.stop()
         for task in [*tasks, stopper]:
-            if task is not tasks[0]:
+            if task.get_name() not in ("api", "api-tcp"):  # servers finish their requests
                 task.cancel()
         await asyncio.gather(*tasks, stopper, return_exceptions=True)
         await self.controller.runner.cancel()
@@ -165,15 +192,69 @@ class Daemon:
             log.error("config_reload_failed", error=str(exc))
         else:
             self.config = config
+            removed = set(self.monitor.nodes) - {n.name for n in config.nodes}
+            await self.daemonsets.release_nodes(removed, self.clock.now())  # while they can still be reached
             self.monitor.apply_config(config)
             self.controller.apply_config(config)
             self.applier.set_policy(config.policy)
             await self.monitor.probe_all()
-            manifests.load_folder(config.manifests_dir, self.applier, self.store, self.clock.now())
+            self.folder.reload(config.manifests_dir)
             self.watcher.refresh()
             log.info("config_reloaded", nodes=sorted(self.monitor.nodes))
         notify.notify("READY=1")
         self.controller.wake()
+
+
+async def _serve_tcp(app: Any, api: config_mod.ApiConfig, tasks: list[asyncio.Task[Any]]) -> list[_Server]:
+    """Start the optional TCP listener (bearer token, TLS if configured); its task joins `tasks`."""
+    if not api.tcp or not api.token_file:
+        return []
+    try:
+        token = auth.read_token(api.token_file)
+    except auth.TokenError as exc:
+        raise DaemonError(str(exc)) from exc
+    host, port = config_mod.parse_tcp(api.tcp)
+    tls = {"ssl_certfile": str(api.tls_cert), "ssl_keyfile": str(api.tls_key)} if api.tls_cert else {}
+    server = _Server(
+        uvicorn.Config(
+            auth.TokenAuth(app, token),
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            **tls,  # type: ignore[arg-type]
+        )
+    )
+    task = asyncio.create_task(server.serve(), name="api-tcp")
+    tasks.append(task)
+    while not server.started:
+        if task.done():
+            raise DaemonError(
+                f"the API could not listen on tcp {api.tcp}; is the port in use or the TLS key unreadable?"
+            )
+        await asyncio.sleep(0.01)
+    log.info("api_tcp_listening", address=api.tcp, tls=bool(api.tls_cert))
+    return [server]
+
+
+async def _watchdog(interval: float) -> None:
+    """WATCHDOG=1 from the event loop: if the loop hangs, systemd stops hearing it and restarts us."""
+    while True:
+        notify.notify("WATCHDOG=1")
+        await asyncio.sleep(interval)
+
+
+def _watch_metrics(metrics: metrics_mod.Metrics, store: Store, monitor: NodeMonitor) -> None:
+    metrics.watch(
+        objects=lambda: [
+            (o.kind, metrics_mod.object_state(o.kind, o.manifest, o.status)) for o in store.list_objects()
+        ],
+        nodes=lambda: {name: state.ready for name, state in monitor.nodes.items()},
+        docker_errors=lambda: {
+            (name, error): n for name, state in monitor.nodes.items() for error, n in state.client.errors.items()
+        },
+    )
 
 
 def _redact(url: str) -> str:

@@ -7,25 +7,32 @@ with kubectl-like status codes (404 not found, 409 conflict, 422 invalid).
 from __future__ import annotations
 
 import asyncio
+import json
 import platform
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Body, FastAPI, Request
-from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from pydantic import BaseModel
 
 import miniorch
 from miniorch import kinds, selectors
-from miniorch.api import render
+from miniorch import metrics as metrics_mod
+from miniorch.api import daemonsets, render
+from miniorch.clock import utcnow
+from miniorch.controllers import cronjobs
 from miniorch.controllers.nodes import NodeMonitor
 from miniorch.controllers.objects import Applier, Conflict, NotFound
 from miniorch.nodes import records as nr
+from miniorch.reconcile import cronjob as cronjob_plan
 from miniorch.spec import loader
 from miniorch.spec.errors import ManifestInvalid
 from miniorch.store.records import NodeOverrides, PodRecord
 from miniorch.store.store import Store
+
+EVENT_POLL_SECONDS = 0.5
 
 
 @dataclass
@@ -34,12 +41,18 @@ class ApiContext:
     monitor: NodeMonitor
     applier: Applier
     wake: Callable[[], None]
+    metrics: metrics_mod.Metrics | None = None
+    drain: Callable[[str], list[str]] | None = None
 
 
 class ApplyRequest(BaseModel):
     source: str
     text: str
     dry_run: bool = False
+
+
+class InstantiateRequest(BaseModel):
+    name: str
 
 
 class NodePatch(BaseModel):
@@ -77,6 +90,12 @@ def create_app(ctx: ApiContext) -> FastAPI:
     @app.get("/healthz")
     def healthz() -> dict[str, Any]:
         return {"ok": True, "nodes": {n: s.ready for n, s in ctx.monitor.nodes.items()}}
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        if ctx.metrics is None:
+            raise NotFound("metrics are not enabled in this daemon")
+        return Response(ctx.metrics.render(), media_type=metrics_mod.CONTENT_TYPE)
 
     @app.post("/apply")
     def apply(req: ApplyRequest) -> dict[str, Any]:
@@ -120,6 +139,18 @@ def create_app(ctx: ApiContext) -> FastAPI:
         ctx.store.save_node_overrides(NodeOverrides(name, labels, unschedulable))
         ctx.wake()
         return _node(name)
+
+    @app.post("/api/nodes/{name}/drain")
+    async def drain_node(name: str) -> dict[str, Any]:
+        """Cordon the node and evict its Job pods; `remaining` lists pods still stopping.
+
+        Async on purpose: evictions start tasks on the daemon's event loop."""
+        if name not in ctx.monitor.nodes:
+            raise NotFound(f'node "{name}" not found')
+        over = ctx.store.node_overrides().get(name) or NodeOverrides(name)
+        ctx.store.save_node_overrides(NodeOverrides(name, dict(over.labels), True))
+        remaining = ctx.drain(name) if ctx.drain else []
+        return {"node": name, "remaining": remaining}
 
     # -- pods ---------------------------------------------------------------
     def _render_pods(pods: list[PodRecord]) -> list[dict[str, Any]]:
@@ -169,6 +200,13 @@ def create_app(ctx: ApiContext) -> FastAPI:
     def list_events(namespace: str | None = None, uid: str | None = None) -> dict[str, Any]:
         return render.as_list([render.event(e) for e in ctx.store.list_events(namespace, uid)])
 
+    @app.get("/api/events/watch")
+    def watch_events(namespace: str | None = None, poll: float = EVENT_POLL_SECONDS) -> StreamingResponse:
+        """NDJSON, one `{"type": "ADDED"|"MODIFIED", "object": event}` a line: the current events, then changes."""
+        return StreamingResponse(
+            _watch_events(ctx.store, namespace, max(0.05, poll)), media_type="application/x-ndjson"
+        )
+
     # -- workload objects ---------------------------------------------------
     def _kind(plural: str) -> str:
         kind = kinds.resolve(plural)
@@ -203,7 +241,37 @@ def create_app(ctx: ApiContext) -> FastAPI:
         assert rec is not None
         return {"action": result.action, "object": render.obj(rec)}
 
+    @app.post("/api/objects/cronjobs/{namespace}/{name}/jobs")
+    def instantiate_cronjob(namespace: str, name: str, req: InstantiateRequest) -> dict[str, Any]:
+        """`ctl create job NAME --from=cronjob/CJ`: a manual run, not subject to the concurrency policy."""
+        cj = ctx.store.get_object("CronJob", namespace, name)
+        if cj is None or cj.deleting:
+            raise NotFound(f'cronjob.batch "{name}" not found in namespace "{namespace}"')
+        annotations = {cronjob_plan.INSTANTIATE_ANNOTATION: "manual"}
+        job = cronjobs.create_job(ctx.store, ctx.applier, cj, req.name, annotations, utcnow())
+        if job is None:
+            raise Conflict(f'jobs.batch "{req.name}" already exists')
+        ctx.wake()
+        return render.obj(job)
+
+    daemonsets.add_routes(app, ctx.store, ctx.applier)
     return app
+
+
+async def _watch_events(store: Store, namespace: str | None, poll: float) -> AsyncIterator[bytes]:
+    seen: dict[int | None, int] = {}
+    while True:
+        events = await asyncio.to_thread(store.list_events, namespace)
+        lines = []
+        for ev in events:
+            if seen.get(ev.id) == ev.count:
+                continue
+            change = "ADDED" if ev.id not in seen else "MODIFIED"
+            seen[ev.id] = ev.count
+            lines.append(json.dumps({"type": change, "object": render.event(ev)}) + "\n")
+        # An empty line now and then lets the server notice a client that went away.
+        yield "".join(lines).encode() if lines else b"\n"
+        await asyncio.sleep(poll)
 
 
 async def _follow(client: Any, name: str, tail: int | None) -> AsyncIterator[bytes]:

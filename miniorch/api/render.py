@@ -10,6 +10,7 @@ import datetime as dt
 from typing import Any
 
 from miniorch.controllers.nodes import NodeState
+from miniorch.reconcile import daemonset
 from miniorch.store.records import EventRecord, ObjectRecord, PodPhase, PodRecord
 
 API_VERSIONS = {"Job": "batch/v1", "CronJob": "batch/v1", "DaemonSet": "apps/v1"}
@@ -27,6 +28,17 @@ def obj(rec: ObjectRecord) -> dict[str, Any]:
     meta["annotations"] = {**meta["annotations"], "miniorch.io/source": rec.source}
     if rec.deleting:
         meta["deletionTimestamp"] = meta.get("deletionTimestamp") or ts(dt.datetime.now(dt.UTC))
+    if rec.owner_uid:
+        meta["ownerReferences"] = [
+            {
+                "apiVersion": API_VERSIONS.get(rec.owner_kind or "", "v1"),
+                "kind": rec.owner_kind,
+                "name": rec.owner_name,
+                "uid": rec.owner_uid,
+                "controller": True,
+                "blockOwnerDeletion": True,
+            }
+        ]
     out["metadata"] = meta
     out["status"] = rec.status
     return out
@@ -48,6 +60,11 @@ def _container_state(pod: PodRecord) -> dict[str, Any]:
     return {"waiting": {"reason": pod.reason or "ContainerCreating", "message": pod.message}}
 
 
+def _probe_ready(rec: PodRecord) -> bool:
+    """DaemonSet pods carry their readiness (healthcheck, minReadySeconds clock) as an annotation."""
+    return rec.owner_kind != "DaemonSet" or daemonset.READY_SINCE in rec.annotations
+
+
 def pod(rec: PodRecord, owner: ObjectRecord | None) -> dict[str, Any]:
     template = (owner.manifest.get("spec", {}).get("template", {}) if owner else {}) or {}
     tspec = template.get("spec", {})
@@ -62,7 +79,7 @@ def pod(rec: PodRecord, owner: ObjectRecord | None) -> dict[str, Any]:
     cstatus: dict[str, Any] = {
         "name": container.get("name", rec.name),
         "image": container.get("image", ""),
-        "ready": rec.phase is PodPhase.RUNNING and not rec.restart_pending,
+        "ready": rec.phase is PodPhase.RUNNING and not rec.restart_pending and _probe_ready(rec),
         "restartCount": rec.restart_count,
         "started": rec.phase is PodPhase.RUNNING,
         "state": _container_state(rec),

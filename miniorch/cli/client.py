@@ -6,7 +6,9 @@ act on; only the CLI entry point turns them into exit codes.
 
 from __future__ import annotations
 
+import json
 import os
+import ssl
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,17 +34,50 @@ def resolve_socket(flag: str | None) -> Path:
     return Path(env) if env else config_mod.default_socket()
 
 
+def read_token_file(path: str) -> str:
+    """The bearer token for --server (the file `api.token_file` of the daemon, or a copy)."""
+    try:
+        return Path(path).read_text().strip()
+    except OSError as exc:
+        raise CtlError(f"cannot read the token file {path}: {exc.strerror}") from exc
+
+
 class Client:
-    def __init__(self, socket: Path, timeout: float = 30.0, transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        socket: Path,
+        timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+        server: str | None = None,
+        token: str | None = None,
+        ca_file: str | None = None,
+    ) -> None:
+        """Over the unix `socket`, or over TCP to `server` (http(s)://host:port) with a bearer `token`."""
         self.socket = socket
-        self._http = httpx.Client(
-            transport=transport or httpx.HTTPTransport(uds=str(socket)), base_url="http://miniorch", timeout=timeout
-        )
+        self.server = server
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        if server:
+            self._http = httpx.Client(
+                transport=transport,
+                base_url=server,
+                timeout=timeout,
+                headers=headers,
+                verify=ssl.create_default_context(cafile=ca_file) if ca_file else True,
+            )
+        else:
+            self._http = httpx.Client(
+                transport=transport or httpx.HTTPTransport(uds=str(socket)), base_url="http://miniorch", timeout=timeout
+            )
 
     def close(self) -> None:
         self._http.close()
 
     def _unreachable(self, exc: Exception) -> CtlError:
+        if self.server:
+            return CtlError(
+                f"cannot reach the miniorch daemon at {self.server} ({type(exc).__name__}: {exc}); check that its "
+                "api.tcp listener is on and the address, and with https the --certificate-authority file"
+            )
         why = "no such socket" if not self.socket.exists() else f"{type(exc).__name__}: {exc}"
         return CtlError(
             f"cannot reach the miniorch daemon at {self.socket} ({why}); start it with "
@@ -65,6 +100,8 @@ class Client:
                 message = resp.text
             if resp.status_code == 404:
                 raise NotFoundError(message)
+            if resp.status_code == 401:
+                raise CtlError(f"{message} (the daemon refused the token; check --token-file)")
             raise CtlError(message)
         ctype = resp.headers.get("content-type", "")
         return resp.json() if ctype.startswith("application/json") else resp.text
@@ -80,5 +117,18 @@ class Client:
                         else CtlError(resp.text)
                     )
                 yield from resp.iter_bytes()
+        except httpx.TransportError as exc:
+            raise self._unreachable(exc) from exc
+
+    def watch(self, path: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """The objects of an NDJSON watch stream, as they arrive."""
+        try:
+            with self._http.stream("GET", path, params=params, timeout=httpx.Timeout(30.0, read=None)) as resp:
+                if resp.status_code >= 400:
+                    resp.read()
+                    raise CtlError(resp.text)
+                for line in resp.iter_lines():
+                    if line.strip():
+                        yield json.loads(line)
         except httpx.TransportError as exc:
             raise self._unreachable(exc) from exc

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -16,12 +17,14 @@ from typing import Annotated, Any
 import typer
 
 from miniorch import kinds
+from miniorch.cli import daemonsets as daemonsets_mod
 from miniorch.cli import describe as describe_mod
 from miniorch.cli import output
-from miniorch.cli.client import Client, CtlError, NotFoundError, resolve_socket
+from miniorch.cli.client import Client, CtlError, NotFoundError, read_token_file, resolve_socket
 from miniorch.manifests import manifest_files
 
 app = typer.Typer(help="Steer the miniorch daemon, kubectl style.", no_args_is_help=True, add_completion=False)
+app.add_typer(daemonsets_mod.rollout, name="rollout")
 
 PLURAL = {k: kinds.PLURAL[k] for k in kinds.WORKLOADS}
 
@@ -30,6 +33,9 @@ Namespace = Annotated[str, typer.Option("--namespace", "-n", help="Namespace of 
 
 class State:
     socket: str | None = None
+    server: str | None = None
+    token_file: str | None = None
+    ca_file: str | None = None
     debug: bool = False
 
 
@@ -38,6 +44,11 @@ def _now() -> dt.datetime:
 
 
 def client() -> Client:
+    if State.server:
+        if not State.token_file:
+            raise typer.BadParameter("--server needs --token-file (the TCP API requires a bearer token)")
+        token = read_token_file(State.token_file)
+        return Client(resolve_socket(None), server=State.server, token=token, ca_file=State.ca_file)
     return Client(resolve_socket(State.socket))
 
 
@@ -61,9 +72,22 @@ def main(
     socket: Annotated[
         str | None, typer.Option(help="Daemon socket (default: $MINIORCH_SOCKET, then the default path).")
     ] = None,
+    server: Annotated[
+        str | None,
+        typer.Option(help="Daemon TCP API, e.g. https://host:7390 (default: $MINIORCH_SERVER; else the socket)."),
+    ] = None,
+    token_file: Annotated[
+        str | None, typer.Option(help="File with the bearer token for --server (default: $MINIORCH_TOKEN_FILE).")
+    ] = None,
+    certificate_authority: Annotated[
+        str | None, typer.Option(help="CA certificate that signed the daemon's api.tls_cert (for https).")
+    ] = None,
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
 ) -> None:
     State.socket = socket
+    State.server = server or (None if socket else os.environ.get("MINIORCH_SERVER"))
+    State.token_file = token_file or os.environ.get("MINIORCH_TOKEN_FILE")
+    State.ca_file = certificate_authority
     State.debug = debug
 
 
@@ -109,6 +133,9 @@ def get(
     k, name = split_ref(kind, name)
     ns = None if all_namespaces or k == "Node" else namespace
     c = client()
+    if watch and k == "Event":
+        _watch_events(c, name, ns, output_fmt)
+        return
     last = None
     while True:
         items = fetch(c, k, name, ns, selector)
@@ -125,6 +152,21 @@ def get(
             typer.echo(text + "\n")
             last = text
         time.sleep(1)
+
+
+def _watch_events(c: Client, name: str | None, namespace: str | None, output_fmt: str | None) -> None:
+    """Print events as the daemon streams them: the current ones, then each new or repeated one."""
+    header = True
+    for change in c.watch("/api/events/watch", _params(namespace=namespace)):
+        event = change["object"]
+        if name and event["involvedObject"]["name"] != name:
+            continue
+        text = output.render("Event", [event], output_fmt, _now(), single=False, show_namespace=namespace is None)
+        if output_fmt in (None, "", "wide") and not header:
+            text = text.split("\n", 1)[1] if "\n" in text else ""
+        header = False
+        if text:
+            typer.echo(text)
 
 
 @app.command()
@@ -213,6 +255,23 @@ def delete(
         if wait:
             _wait_gone(c, k, n, ns, parse_duration(timeout))
         typer.echo(f'{output.GROUPS[k]} "{n}" deleted')
+
+
+@app.command()
+def create(
+    kind: Annotated[str, typer.Argument(help="job")],
+    name: Annotated[str, typer.Argument(help="Name of the new Job.")],
+    from_: Annotated[str, typer.Option("--from", help="cronjob/NAME: run that CronJob's template now.")],
+    namespace: Namespace = "default",
+) -> None:
+    """Create a Job from a CronJob's template now (a manual run, outside its concurrency policy)."""
+    if resource(kind) != "Job":
+        raise typer.BadParameter("only 'create job NAME --from=cronjob/CJ' is supported")
+    source_kind, source_name = split_ref(from_, None)
+    if source_kind != "CronJob" or not source_name:
+        raise typer.BadParameter("--from must be cronjob/NAME")
+    client().request("POST", f"/api/objects/cronjobs/{namespace}/{source_name}/jobs", json={"name": name})
+    typer.echo(f"job.batch/{name} created")
 
 
 @app.command()
@@ -364,6 +423,29 @@ def cordon(name: str) -> None:
 def uncordon(name: str) -> None:
     """Mark a node schedulable again."""
     _cordon(name, False)
+
+
+@app.command()
+def drain(
+    name: str,
+    timeout: Annotated[str, typer.Option(help="How long to wait for the pods to stop, e.g. 120s.")] = "120s",
+) -> None:
+    """Cordon a node and evict its Job pods (re-placed elsewhere, not counted as failures); DaemonSet pods stay."""
+    c = client()
+    deadline = time.monotonic() + parse_duration(timeout)
+    seen: set[str] = set()
+    typer.echo(f"node/{name} cordoned")
+    while True:
+        remaining = c.request("POST", f"/api/nodes/{name}/drain")["remaining"]
+        for pod in sorted(set(remaining) - seen):
+            typer.echo(f"evicting pod {pod}")
+        seen |= set(remaining)
+        if not remaining:
+            typer.echo(f"node/{name} drained")
+            return
+        if time.monotonic() >= deadline:
+            raise CtlError(f"timed out draining node {name}: still stopping {', '.join(sorted(remaining))}")
+        time.sleep(0.5)
 
 
 @app.command()

@@ -180,8 +180,42 @@ def node(c: Client, obj: dict[str, Any], now: dt.datetime) -> str:
     return "\n".join([_kv(pairs), "Active " + _pods_table(pods, now), _events(c, f"node:{meta['name']}", now)])
 
 
+def cronjob(c: Client, obj: dict[str, Any], now: dt.datetime) -> str:
+    meta, spec, status = obj["metadata"], obj.get("spec", {}), obj.get("status", {})
+    job_spec = spec.get("jobTemplate", {}).get("spec", {})
+    nxt = output.next_schedule(obj, now)
+    active = [r["name"] for r in status.get("active") or []]
+    pairs: list[tuple[str, Any]] = [
+        ("Name", meta["name"]),
+        ("Namespace", meta.get("namespace")),
+        ("Labels", _map(meta.get("labels"))),
+        ("Annotations", _map(meta.get("annotations"))),
+        ("Schedule", spec.get("schedule")),
+        ("Time Zone", spec.get("timeZone") or "UTC (default)"),
+        ("Concurrency Policy", spec.get("concurrencyPolicy", "Allow")),
+        ("Suspend", spec.get("suspend", False)),
+        ("Successful Job History Limit", spec.get("successfulJobsHistoryLimit", 3)),
+        ("Failed Job History Limit", spec.get("failedJobsHistoryLimit", 1)),
+        ("Starting Deadline Seconds", spec.get("startingDeadlineSeconds", "<unset>")),
+        ("Parallelism", job_spec.get("parallelism", "<unset>")),
+        ("Completions", job_spec.get("completions", "<unset>")),
+        ("Backoff Limit", job_spec.get("backoffLimit", 6)),
+        ("Last Schedule Time", status.get("lastScheduleTime", "<unset>")),
+        ("Last Successful Time", status.get("lastSuccessfulTime", "<unset>")),
+        ("Next Schedule Time", output.ts(nxt) + f" (in {output.human_duration((nxt - now).total_seconds())})" if nxt else "<none>"),
+        ("Active Jobs", ", ".join(active) if active else "<none>"),
+    ]
+    return "\n".join([_kv(pairs), _template(job_spec), _events(c, meta["uid"], now)])
+
+
 def describe(c: Client, kind: str, obj: dict[str, Any], now: dt.datetime) -> str:
     match kind:
+        case "CronJob":
+            return cronjob(c, obj, now)
+        case "DaemonSet":
+            from miniorch.cli import daemonsets  # it builds on this module's helpers
+
+            return daemonsets.describe(c, obj, now)
         case "Job":
             return job(c, obj, now)
         case "Pod":

@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from miniorch.cli import jsonpath
+from miniorch.reconcile import cron
 
 GROUPS = {
     "Job": "job.batch",
@@ -28,6 +29,10 @@ def parse_ts(value: str | None) -> dt.datetime | None:
     if not value:
         return None
     return dt.datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+
+
+def ts(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def human_duration(seconds: float) -> str:
@@ -178,8 +183,64 @@ def _event_row(ev: dict[str, Any], now: dt.datetime, wide: bool) -> list[str]:
     ]
 
 
+def next_schedule(cj: dict[str, Any], now: dt.datetime) -> dt.datetime | None:
+    """When the CronJob fires next (None when suspended or the schedule never matches)."""
+    spec = cj.get("spec", {})
+    if spec.get("suspend") or cj["metadata"].get("deletionTimestamp"):
+        return None
+    try:
+        return cron.next_slot(cron.parse(spec.get("schedule", "")), now, cron.zone(spec.get("timeZone")))
+    except (ValueError, LookupError):
+        return None
+
+
+def _cronjob_row(cj: dict[str, Any], now: dt.datetime, wide: bool) -> list[str]:
+    spec, status = cj.get("spec", {}), cj.get("status", {})
+    nxt = next_schedule(cj, now)
+    last = status.get("lastScheduleTime")
+    row = [
+        cj["metadata"]["name"],
+        spec.get("schedule", ""),
+        spec.get("timeZone") or "<none>",
+        "True" if spec.get("suspend") else "False",
+        str(len(status.get("active") or [])),
+        age(last, now) if last else "<none>",
+        age(cj["metadata"].get("creationTimestamp"), now),
+        f"in {human_duration((nxt - now).total_seconds())}" if nxt else "<none>",
+    ]
+    if wide:
+        template = spec.get("jobTemplate", {}).get("spec", {}).get("template", {}).get("spec", {})
+        containers = template.get("containers", [])
+        row += [",".join(c.get("name", "") for c in containers), ",".join(c.get("image", "") for c in containers)]
+    return row
+
+
+def _daemonset_row(ds: dict[str, Any], now: dt.datetime, wide: bool) -> list[str]:
+    status, spec = ds.get("status", {}), ds.get("spec", {})
+    tspec = spec.get("template", {}).get("spec", {})
+    selector = ",".join(f"{k}={v}" for k, v in sorted((tspec.get("nodeSelector") or {}).items())) or "<none>"
+    counts = ("desiredNumberScheduled", "currentNumberScheduled", "numberReady", "updatedNumberScheduled")
+    row = [ds["metadata"]["name"], *(str(status.get(k, 0)) for k in counts)]
+    row += [str(status.get("numberAvailable", 0)), selector, age(ds["metadata"].get("creationTimestamp"), now)]
+    if wide:
+        c = (tspec.get("containers") or [{}])[0]
+        labels = spec.get("selector", {}).get("matchLabels") or {}
+        row += [c.get("name", ""), c.get("image", ""), ",".join(f"{k}={v}" for k, v in sorted(labels.items()))]
+    return row
+
+
 HEADERS = {
+    "DaemonSet": (
+        ["NAME", "DESIRED", "CURRENT", "READY", "UP-TO-DATE", "AVAILABLE", "NODE SELECTOR", "AGE"],
+        ["CONTAINERS", "IMAGES", "SELECTOR"],
+        _daemonset_row,
+    ),
     "Job": (["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"], ["CONTAINERS", "IMAGES", "SELECTOR"], _job_row),
+    "CronJob": (
+        ["NAME", "SCHEDULE", "TIMEZONE", "SUSPEND", "ACTIVE", "LAST SCHEDULE", "AGE", "NEXT"],
+        ["CONTAINERS", "IMAGES"],
+        _cronjob_row,
+    ),
     "Pod": (["NAME", "READY", "STATUS", "RESTARTS", "AGE"], ["NODE", "EXIT CODE"], _pod_row),
     "Node": (["NAME", "STATUS", "VERSION", "CPU", "MEMORY", "AGE", "LABELS"], [], _node_row),
     "Event": (["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"], [], _event_row),

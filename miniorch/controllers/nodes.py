@@ -18,7 +18,7 @@ from miniorch.config import Config, NodeConfig
 from miniorch.nodes import client as client_mod
 from miniorch.nodes import records as node_records
 from miniorch.nodes.client import NodeClient
-from miniorch.reconcile.placement import NodeView
+from miniorch.reconcile.placement import NodeView, Resources
 from miniorch.store.records import EventRecord, NodeOverrides
 from miniorch.store.store import Store
 
@@ -87,7 +87,10 @@ class NodeMonitor:
         out = []
         for name, state in sorted(self.nodes.items()):
             over = overrides.get(name)
-            out.append(NodeView(name, state.ready, not (over and over.unschedulable), self.labels(name, overrides)))
+            capacity = Resources(float(state.info.cpus), state.info.memory_bytes) if state.info else None
+            out.append(
+                NodeView(name, state.ready, not (over and over.unschedulable), self.labels(name, overrides), capacity)
+            )
         return out
 
     def labels(self, name: str, overrides: dict[str, NodeOverrides] | None = None) -> dict[str, str]:

@@ -22,19 +22,43 @@ from miniorch.reconcile import podspec
 from miniorch.spec import job as job_spec
 from miniorch.spec import loader
 from miniorch.spec.errors import ManifestError, ManifestInvalid
+from miniorch.spec.workloads import CronJob, DaemonSet
 from miniorch.store.records import EventRecord, ObjectRecord
 from miniorch.store.store import Store
 
 log = structlog.get_logger(__name__)
 
 #: kinds this daemon runs; others validate but are refused at apply time.
-RUNNABLE = {"Job"}
+RUNNABLE = {"Job", "CronJob", "DaemonSet"}
 #: Job spec fields that may change after creation (as Kubernetes).
 JOB_MUTABLE = {"parallelism", "suspend", "activeDeadlineSeconds", "ttlSecondsAfterFinished", "maxFailedIndexes"}
 
 
 class Conflict(Exception):
     """The change is valid YAML but cannot be applied to the existing object."""
+
+
+class Immutable(Conflict):
+    """The change touches a field that cannot change after creation (e.g. a Job's template)."""
+
+
+class Busy(Conflict):
+    """The object is being deleted; the same change can succeed once it is gone."""
+
+
+def _file_of(source: str) -> str | None:
+    """The manifest file that manages an object (`file:<path>` sources), else None."""
+    return source.removeprefix("file:") if source.startswith("file:") else None
+
+
+def _refuse_file_managed(existing: ObjectRecord, verb: str, extra: str = "") -> None:
+    path = _file_of(existing.source)
+    if path is not None:
+        raise Conflict(
+            f'{existing.kind.lower()} "{existing.name}" is managed by the file {path} '
+            f"(annotation miniorch.io/source); cannot {verb} it through the API: "
+            f"edit or remove that file instead{extra}"
+        )
 
 
 class NotFound(Exception):
@@ -75,8 +99,11 @@ class Applier:
     def set_policy(self, policy: PolicyConfig) -> None:
         self._policy = policy
 
-    def check(self, manifests: Sequence[loader.Manifest]) -> None:
-        """Raise ManifestInvalid / Conflict for anything that cannot be applied; changes nothing."""
+    def check(self, manifests: Sequence[loader.Manifest], source: str = "api") -> None:
+        """Raise ManifestInvalid / Conflict for anything that cannot be applied; changes nothing.
+
+        `source` is who applies: "api" may not change objects managed by a file.
+        """
         errors: list[ManifestError] = []
         for m in manifests:
             if m.kind not in RUNNABLE:
@@ -87,40 +114,60 @@ class Applier:
                         None,
                         "kind",
                         f"{m.kind} is not yet supported by this miniorch daemon",
-                        "only batch/v1 Job runs in this version",
+                        "batch/v1 Job and CronJob and apps/v1 DaemonSet run in this version",
                     )
                 )
                 continue
-            assert isinstance(m.obj, job_spec.Job)
-            for problem in podspec.check_policy(m.obj.spec.template, self._policy):
+            assert isinstance(m.obj, job_spec.Job | CronJob | DaemonSet)
+            template, where = (
+                (m.obj.spec.job_template.spec.template, "spec.jobTemplate.spec.template")
+                if isinstance(m.obj, CronJob)
+                else (m.obj.spec.template, "spec.template")
+            )
+            for problem in podspec.check_policy(template, self._policy):
                 errors.append(
                     ManifestError(
                         m.source,
                         m.line or None,
                         None,
-                        f"spec.template.{problem}",
+                        f"{where}.{problem}",
                         "",
                         "ask the operator to change the daemon's policy section",
                     )
                 )
             existing = self._store.get_object(m.kind, m.namespace, m.name)
             if existing is not None and not existing.deleting:
-                self._check_update(existing, m)
+                if source == "api":
+                    _refuse_file_managed(existing, "apply")
+                self._check_update(existing, m, source)
         if errors:
             raise ManifestInvalid(errors)
 
-    def _check_update(self, existing: ObjectRecord, m: loader.Manifest) -> None:
+    def _check_update(self, existing: ObjectRecord, m: loader.Manifest, source: str = "api") -> None:
+        if existing.kind == "CronJob":
+            return  # a CronJob's spec is mutable (schedule, template, ...); its Jobs keep theirs
+        if existing.kind == "DaemonSet":
+            if existing.manifest.get("spec", {}).get("selector") != normalized(m).get("spec", {}).get("selector"):
+                raise Immutable(f'daemonset.apps "{m.name}" is invalid: spec.selector: field is immutable')
+            return  # the rest of a DaemonSet's spec is mutable: a new template rolls out
         old, new = existing.manifest.get("spec", {}), normalized(m).get("spec", {})
         changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k) and k not in JOB_MUTABLE)
+        path = _file_of(source)
+        if changed and path is not None:
+            raise Immutable(
+                f'job.batch "{m.name}" is invalid: spec.{changed[0]}: field is immutable; the Job keeps '
+                f"running as before. To run the new version, rename the Job (metadata.name) in {path}, "
+                "or remove it from the file, wait until it is gone (miniorch ctl get jobs), and add it back"
+            )
         if changed:
-            raise Conflict(
+            raise Immutable(
                 f'job.batch "{m.name}" is invalid: spec.{changed[0]}: field is immutable; '
                 f"delete it first (miniorch ctl delete job {m.name} -n {m.namespace}) or apply it under a new name"
             )
 
     def apply(self, manifests: Sequence[loader.Manifest], source: str) -> list[Applied]:
         """Check everything first, so a bad object leaves every object of the batch untouched."""
-        self.check(manifests)
+        self.check(manifests, source)
         out = [self._apply_one(m, source) for m in manifests]
         self._wake()
         return out
@@ -130,18 +177,22 @@ class Applier:
         data = normalized(m)
         existing = self._store.get_object(m.kind, m.namespace, m.name)
         if existing is not None and existing.deleting:
-            raise Conflict(f'{m.kind.lower()} "{m.name}" is being deleted; try again when it is gone')
+            raise Busy(f'{m.kind.lower()} "{m.name}" is being deleted; try again when it is gone')
         if existing is None:
             uid = str(uuid.uuid4())
             data["metadata"].update(uid=uid, creationTimestamp=_ts(now), generation=1)
             self._store.add_object(ObjectRecord(uid, m.kind, m.namespace, m.name, data, {}, source, 1, now))
             log.info("object_created", kind=m.kind, name=m.name, namespace=m.namespace, source=source)
             return Applied(m.kind, m.namespace, m.name, "created")
+        _keep_runtime_suspend(existing, m, data, source)
         current = {k: v for k, v in existing.manifest.items() if k != "metadata"}
         meta = existing.manifest.get("metadata", {})
         if current == {k: v for k, v in data.items() if k != "metadata"} and all(
             meta.get(k) == data["metadata"].get(k) for k in ("labels", "annotations")
         ):
+            if existing.source != source:  # another file took it over (e.g. the file was renamed)
+                self._store.save_manifest(existing.uid, existing.manifest, existing.generation, source)
+                log.info("object_source_changed", kind=m.kind, name=m.name, namespace=m.namespace, source=source)
             return Applied(m.kind, m.namespace, m.name, "unchanged")
         generation = existing.generation + 1
         data["metadata"].update(
@@ -155,6 +206,8 @@ class Applier:
         existing = self._store.get_object(kind, namespace, name)
         if existing is None or existing.deleting:
             raise NotFound(f'{kind.lower()} "{name}" not found in namespace "{namespace}"')
+        if set(patch) != {"spec"} or not isinstance(patch["spec"], dict) or set(patch["spec"]) != {"suspend"}:
+            _refuse_file_managed(existing, "patch", "; only spec.suspend may be patched at runtime")
         merged = merge_patch(copy.deepcopy(existing.manifest), patch)
         for key in ("uid", "creationTimestamp", "generation"):
             merged.get("metadata", {}).pop(key, None)
@@ -164,15 +217,18 @@ class Applier:
         ):
             raise Conflict("metadata.name and metadata.namespace cannot be changed by a patch")
         manifest = loader.parse_object(merged, source=f"patch of {kind.lower()}/{name}")
-        self.check([manifest])
+        self.check([manifest], existing.source)
         result = self._apply_one(manifest, existing.source)
         self._wake()
         return Applied(kind, namespace, name, "patched" if result.action != "unchanged" else "unchanged")
 
-    def delete(self, kind: str, namespace: str, name: str) -> ObjectRecord:
+    def delete(self, kind: str, namespace: str, name: str, source: str = "api") -> ObjectRecord:
+        """Mark for deletion (the controllers cascade); "api" may not delete what a file manages."""
         existing = self._store.get_object(kind, namespace, name)
         if existing is None:
             raise NotFound(f'{kind.lower()} "{name}" not found in namespace "{namespace}"')
+        if source == "api" and not existing.deleting:
+            _refuse_file_managed(existing, "delete")
         if not existing.deleting:
             self._store.mark_deleting(existing.uid)
             now = self._now()
@@ -192,6 +248,20 @@ class Applier:
             log.info("object_deletion_requested", kind=kind, name=name, namespace=namespace)
         self._wake()
         return dataclasses.replace(existing, deleting=True)
+
+
+def _keep_runtime_suspend(existing: ObjectRecord, m: loader.Manifest, data: dict[str, Any], source: str) -> None:
+    """A file that leaves spec.suspend out keeps the value set at runtime (`ctl patch`)."""
+    spec = getattr(m.obj, "spec", None)
+    old = existing.manifest.get("spec", {})
+    if (
+        source.startswith("file:")
+        and spec is not None
+        and "suspend" in old
+        and "suspend" in data.get("spec", {})
+        and "suspend" not in spec.model_fields_set
+    ):
+        data["spec"]["suspend"] = old["suspend"]
 
 
 def merge_patch(target: Any, patch: Any) -> Any:

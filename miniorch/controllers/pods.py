@@ -14,6 +14,8 @@ from collections.abc import Awaitable, Callable
 import structlog
 
 from miniorch import clock as clock_mod
+from miniorch import metrics as metrics_mod
+from miniorch.controllers import images
 from miniorch.controllers.nodes import NodeMonitor
 from miniorch.nodes import records as nr
 from miniorch.nodes.client import NodeClient
@@ -34,12 +36,21 @@ def _tail_text(raw: bytes) -> str:
 class PodRunner:
     """Owns the in-flight pod operations; wakes the controller when one ends."""
 
-    def __init__(self, store: Store, monitor: NodeMonitor, clock: clock_mod.Clock, wake: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        monitor: NodeMonitor,
+        clock: clock_mod.Clock,
+        wake: Callable[[], None],
+        metrics: metrics_mod.Metrics | None = None,
+    ) -> None:
+        self.metrics = metrics or metrics_mod.Metrics()
         self._store = store
         self._monitor = monitor
         self._clock = clock
         self._wake = wake
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._images = images.ImageCopier(store, monitor, clock)
         self.failures: list[BaseException] = []
 
     def busy(self, pod_name: str) -> bool:
@@ -90,8 +101,19 @@ class PodRunner:
         except nr.ContainerConflict:
             pass  # created by an earlier attempt: adopt it
         except nr.ImageNotFound as exc:
-            self._fail_start(pod, "ErrImagePull", exc.detail)
-            return
+            if spec.pull == "Never":
+                self._fail_start(pod, "ErrImageNeverPull", exc.detail)
+                return
+            if not await self._images.copy_to(pod.node, spec.image, pod):
+                self._fail_start(pod, "ErrImagePull", exc.detail)
+                return
+            try:
+                await asyncio.to_thread(client.create, spec)
+            except nr.ContainerConflict:
+                pass
+            except (nr.ImageNotFound, nr.DockerRejected) as again:
+                self._fail_start(pod, "CreateContainerError", again.detail)
+                return
         except nr.DockerRejected as exc:
             self._fail_start(pod, "CreateContainerError", exc.detail)
             return
@@ -104,11 +126,13 @@ class PodRunner:
         now = self._clock.now()
         self._store.save_pod(dataclasses.replace(pod, phase=PodPhase.RUNNING, started_at=now, reason="", message=""))
         log.info("pod_started", pod=pod.name, node=pod.node, owner=pod.owner_name)
+        self.metrics.pod_started(pod.owner_kind)
 
     def _fail_start(self, pod: PodRecord, reason: str, message: str) -> None:
         failed = pod_logic.start_failed(pod, reason, message, self._clock.now())
         self._store.save_pod(dataclasses.replace(failed, container_removed=True))
         log.warning("pod_start_failed", pod=pod.name, node=pod.node, reason=reason, error=message)
+        self.metrics.pod_finished(pod.owner_kind, failed.phase.value, failed.exit_code)
 
     def restart(self, pod: PodRecord) -> None:
         self._spawn(pod, lambda: self._restart(pod))
@@ -166,6 +190,10 @@ class PodRunner:
         except nr.ContainerNotFound:
             return  # the next pass sees it missing
         if not state.exited:
+            if restart_policy == "Always" and state.restart_count > pod.restart_count:
+                # Docker restarted it in place (restart policy): count it, as the kubelet would.
+                self._store.save_pod(pod_logic.on_docker_restart(pod, state))
+                log.info("pod_restarted", pod=pod.name, node=pod.node, restart_count=state.restart_count)
             return
         if pod.restart_pending and pod.last_failure_at == state.finished_at:
             return  # this run is already recorded; waiting for its restart
@@ -188,6 +216,7 @@ class PodRunner:
             exit_code=done.exit_code,
             reason=done.reason,
         )
+        self.metrics.pod_finished(pod.owner_kind, done.phase.value, done.exit_code)
         self._wake()  # plan the replacement now; removing the container is off the critical path
         if done.phase.terminal:
             await asyncio.to_thread(client.remove, pod.name)

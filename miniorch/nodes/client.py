@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -40,6 +41,27 @@ def _parse_time(value: str | None) -> dt.datetime | None:
     return parsed.astimezone(dt.UTC)
 
 
+def _health(status: str) -> str:
+    """Health from `docker ps`'s Status text: "Up 5 seconds (healthy)", "(health: starting)"."""
+    for marker, health in (("(healthy)", "healthy"), ("(unhealthy)", "unhealthy"), ("(health: starting)", "starting")):
+        if marker in status:
+            return health
+    return ""
+
+
+def _healthcheck(check: records.HealthCheck | None) -> dict[str, Any] | None:
+    if check is None:
+        return None
+    ns = 1_000_000_000
+    return {
+        "test": ["CMD", *check.command],
+        "interval": int(check.interval_seconds * ns),
+        "timeout": int(check.timeout_seconds * ns),
+        "retries": check.retries,
+        "start_period": int(check.start_period_seconds * ns),
+    }
+
+
 def tls_config(ca: object, cert: object, key: object) -> object:
     """docker-py TLS settings from the config file's paths."""
     client_cert = (str(cert), str(key)) if cert and key else None
@@ -58,6 +80,7 @@ class NodeClient:
         self._client: docker.DockerClient | None = None
         self._pulled: dict[str, float] = {}
         self._present: dict[str, float] = {}
+        self.errors: Counter[str] = Counter()  # failed calls by error class, for /metrics
 
     # -- plumbing -------------------------------------------------------
     def _docker(self) -> docker.DockerClient:
@@ -75,6 +98,12 @@ class NodeClient:
                 self._client = None
 
     def _translate(self, exc: Exception, what: str) -> records.NodeError:
+        error = self._classify(exc, what)
+        with self._lock:
+            self.errors[type(error).__name__] += 1
+        return error
+
+    def _classify(self, exc: Exception, what: str) -> records.NodeError:
         if isinstance(exc, docker.errors.NotFound):
             return records.ContainerNotFound(self.name, f"{what}: not found")
         if isinstance(exc, docker.errors.APIError):
@@ -125,6 +154,7 @@ class NodeClient:
                     node=self.name,
                     labels=dict(row.get("Labels") or {}),
                     status=str(row.get("State", "unknown")),
+                    health=_health(str(row.get("Status", ""))),
                 )
             )
         return out
@@ -147,6 +177,8 @@ class NodeClient:
             started_at=_parse_time(state.get("StartedAt")),
             finished_at=_parse_time(state.get("FinishedAt")),
             inspected=True,
+            health=str((state.get("Health") or {}).get("Status") or ""),
+            restart_count=int(data.get("RestartCount") or 0),
         )
 
     def has_image(self, image: str) -> bool:
@@ -197,6 +229,24 @@ class NodeClient:
                 raise
             log.warning("image_pull_failed_using_local", node=self.name, image=image)
 
+    def export_image(self, image: str) -> Iterator[bytes]:
+        """`docker save` as a stream of chunks, never the whole image in memory."""
+        try:
+            yield from self._docker().api.get_image(image, chunk_size=1024 * 1024)
+        except Exception as exc:
+            raise self._translate(exc, f"save image {image}") from exc
+
+    def import_image(self, chunks: Iterator[bytes]) -> None:
+        """`docker load` from a stream (sent chunked, as it arrives)."""
+        client = docker.DockerClient(base_url=self.url, timeout=3600, tls=self._tls or False)
+        try:
+            client.api.load_image(chunks)
+        except Exception as exc:
+            raise self._translate(exc, "load image") from exc
+        finally:
+            client.close()
+        self._present.clear()
+
     def create(self, spec: ContainerSpec) -> str:
         """Create (not start) the container; returns its id."""
         self.ensure_image(spec.image, spec.pull)
@@ -212,6 +262,7 @@ class NodeClient:
                 for m in spec.mounts
             ]
             or None,
+            restart_policy={"Name": spec.restart_policy} if spec.restart_policy else None,
         )
         try:
             created = api.create_container(
@@ -227,6 +278,7 @@ class NodeClient:
                 ports=[f"{p.container_port}/{p.protocol}" for p in spec.ports] or None,
                 host_config=host_config,
                 stop_timeout=spec.stop_grace_seconds,
+                healthcheck=_healthcheck(spec.healthcheck),
             )
         except Exception as exc:
             raise self._translate(exc, f"create {spec.name}") from exc

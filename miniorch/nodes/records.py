@@ -74,6 +74,8 @@ class ContainerState:
     started_at: dt.datetime | None = None
     finished_at: dt.datetime | None = None
     inspected: bool = False
+    health: str = ""  # "" (no healthcheck) | starting | healthy | unhealthy
+    restart_count: int = 0  # Docker's own restarts (restart policy); from inspect only
 
     @property
     def pod(self) -> str:
@@ -104,6 +106,17 @@ class Mount:
 
 
 @dataclass(frozen=True)
+class HealthCheck:
+    """A Docker healthcheck: `command` run in the container (exec form)."""
+
+    command: tuple[str, ...]
+    interval_seconds: float = 10
+    timeout_seconds: float = 1
+    retries: int = 3
+    start_period_seconds: float = 0
+
+
+@dataclass(frozen=True)
 class ContainerSpec:
     """Everything needed to create one pod's container, already validated."""
 
@@ -124,3 +137,5 @@ class ContainerSpec:
     host_network: bool = False
     pull: str = "IfNotPresent"  # Always | IfNotPresent | Never
     stop_grace_seconds: int = 30
+    restart_policy: str | None = None  # Docker's: "unless-stopped" for long-running pods, None = never
+    healthcheck: HealthCheck | None = None

@@ -12,11 +12,12 @@ import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from miniorch.reconcile import placement
+from miniorch.reconcile import backoff, indexes, placement, policies
 from miniorch.reconcile.actions import Action, BindPod, CreatePod, DeletePod, Event, RestartPod
-from miniorch.reconcile.backoff import job_backoff_ready_at
 from miniorch.reconcile.conditions import Condition, has_condition, set_condition
 from miniorch.store.records import PodPhase, PodRecord
+
+INDEX_KEY = "batch.kubernetes.io/job-completion-index"
 
 
 @dataclass(frozen=True)
@@ -31,9 +32,18 @@ class JobParams:
     backoff_limit: int = 6
     restart_policy: str = "Never"
     suspend: bool = False
+    indexed: bool = False
+    backoff_limit_per_index: int | None = None
+    max_failed_indexes: int | None = None
+    failure_rules: tuple[policies.FailureRule, ...] = ()
+    success_rules: tuple[policies.SuccessRule, ...] = ()
+    active_deadline_seconds: int | None = None
+    ttl_seconds_after_finished: int | None = None
     selection: placement.NodeSelection = field(default_factory=placement.NodeSelection)
+    requests: placement.Resources = field(default_factory=placement.Resources)
     pod_labels: Mapping[str, str] = field(default_factory=dict)
     pod_annotations: Mapping[str, str] = field(default_factory=dict)
+    container_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -52,10 +62,19 @@ class JobStatus:
     start_time: dt.datetime | None = None
     completion_time: dt.datetime | None = None
     conditions: tuple[Condition, ...] = ()
+    completed_indexes: str | None = None
+    failed_indexes: str | None = None
 
     @property
     def finished(self) -> bool:
         return has_condition(self.conditions, "Complete") or has_condition(self.conditions, "Failed")
+
+    @property
+    def finish_time(self) -> dt.datetime | None:
+        for cond in self.conditions:
+            if cond.type in ("Complete", "Failed") and cond.status == "True":
+                return cond.last_transition_time
+        return None
 
 
 @dataclass(frozen=True)
@@ -64,30 +83,64 @@ class JobPlan:
     status: JobStatus
     events: tuple[Event, ...]
     wake_at: dt.datetime | None = None
+    delete_job: bool = False
 
 
 @dataclass
-class _Counts:
+class _Tally:
+    """What the Job's pods add up to, after the podFailurePolicy."""
+
     active: list[PodRecord]
+    terminating: list[PodRecord]
     succeeded: int
     failed: int
     ready: int
-    terminating: int
+    succeeded_indexes: set[int]
+    index_failures: dict[int, int]
+    fail_index: set[int]
+    fail_job: str | None  # message of the first FailJob match
 
 
-def _count(pods: Sequence[PodRecord]) -> _Counts:
+def _tally(job: JobParams, pods: Sequence[PodRecord]) -> _Tally:
     active = [p for p in pods if p.active]
-    return _Counts(
+    failed = 0
+    index_failures: dict[int, int] = {}
+    fail_index: set[int] = set()
+    fail_job = None
+    for pod in pods:
+        if job.restart_policy == "OnFailure":
+            counted = pod.failures
+        else:
+            outcome, rule = policies.classify(pod, job.failure_rules)
+            counted = (
+                0 if outcome in (policies.Outcome.IGNORE, policies.Outcome.NOT_A_FAILURE) else max(1, pod.failures)
+            )
+            if outcome is policies.Outcome.FAIL_JOB and fail_job is None:
+                fail_job = (
+                    f"Container {job.container_name} for pod {pod.namespace}/{pod.name} failed with exit code "
+                    f"{pod.exit_code} matching FailJob rule at index {rule}"
+                )
+            if outcome is policies.Outcome.FAIL_INDEX and pod.completion_index is not None:
+                fail_index.add(pod.completion_index)
+        failed += counted
+        if counted and pod.completion_index is not None:
+            index_failures[pod.completion_index] = index_failures.get(pod.completion_index, 0) + counted
+    succeeded_pods = [p for p in pods if p.phase is PodPhase.SUCCEEDED]
+    return _Tally(
         active=active,
-        succeeded=sum(1 for p in pods if p.phase is PodPhase.SUCCEEDED),
-        failed=sum(p.failures for p in pods),
+        terminating=[p for p in pods if p.terminating],
+        succeeded=len(succeeded_pods),
+        failed=failed,
         ready=sum(1 for p in active if p.phase is PodPhase.RUNNING and not p.restart_pending),
-        terminating=sum(1 for p in pods if p.terminating),
+        succeeded_indexes={p.completion_index for p in succeeded_pods if p.completion_index is not None},
+        index_failures=index_failures,
+        fail_index=fail_index,
+        fail_job=fail_job,
     )
 
 
 def want_active(job: JobParams, succeeded: int, active: int) -> int:
-    """How many pods should be running now (Kubernetes manageJob)."""
+    """How many pods should be running now (Kubernetes manageJob), NonIndexed."""
     if job.suspend:
         return 0
     if job.completions is None:
@@ -100,7 +153,15 @@ def _deletion_order(pod: PodRecord) -> tuple[int, int, float]:
     return (pod.node is not None, pod.phase is PodPhase.RUNNING, -pod.created_at.timestamp())
 
 
-def _new_pod(job: JobParams, name: str, uid: str, node: placement.Placement, now: dt.datetime) -> PodRecord:
+def _new_pod(
+    job: JobParams,
+    suffix: str,
+    uid: str,
+    node: placement.Placement,
+    now: dt.datetime,
+    index: int | None,
+    index_failures: int,
+) -> PodRecord:
     labels = {
         **job.pod_labels,
         "job-name": job.name,
@@ -108,6 +169,13 @@ def _new_pod(job: JobParams, name: str, uid: str, node: placement.Placement, now
         "controller-uid": job.uid,
         "batch.kubernetes.io/controller-uid": job.uid,
     }
+    annotations = dict(job.pod_annotations)
+    name = f"{job.name}-{suffix}"
+    if index is not None:
+        name = f"{job.name}-{index}-{suffix}"
+        labels[INDEX_KEY] = annotations[INDEX_KEY] = str(index)
+        if job.backoff_limit_per_index is not None:
+            annotations["batch.kubernetes.io/job-index-failure-count"] = str(index_failures)
     return PodRecord(
         uid=uid,
         name=name,
@@ -120,9 +188,51 @@ def _new_pod(job: JobParams, name: str, uid: str, node: placement.Placement, now
         reason="" if node.node else "Unschedulable",
         message=node.reason,
         created_at=now,
+        completion_index=index,
         labels=labels,
-        annotations=dict(job.pod_annotations),
+        annotations=annotations,
+        cpu_request=job.requests.cpu,
+        memory_request=job.requests.memory,
     )
+
+
+def _failed_indexes(job: JobParams, tally: _Tally) -> set[int]:
+    if job.backoff_limit_per_index is None:
+        return set()
+    over = {i for i, n in tally.index_failures.items() if n > job.backoff_limit_per_index}
+    return (over | tally.fail_index) - tally.succeeded_indexes
+
+
+def _failure(
+    job: JobParams, tally: _Tally, failed_idx: set[int], start: dt.datetime | None, now: dt.datetime
+) -> tuple[str, str] | None:
+    """Why the Job fails now, in Kubernetes' order of precedence, or None."""
+    if tally.fail_job:
+        return "PodFailurePolicy", tally.fail_job
+    if tally.failed > job.backoff_limit:
+        return "BackoffLimitExceeded", "Job has reached the specified backoff limit"
+    if job.max_failed_indexes is not None and len(failed_idx) > job.max_failed_indexes:
+        return "MaxFailedIndexesExceeded", "Job has exceeded the specified maximal number of failed indexes"
+    deadline = _deadline(job, start)
+    if deadline is not None and now >= deadline:
+        return "DeadlineExceeded", "Job was active longer than specified deadline"
+    done = len(failed_idx | tally.succeeded_indexes)
+    if job.indexed and failed_idx and job.completions is not None and done >= job.completions:
+        return "FailedIndexes", "Job has failed indexes"
+    return None
+
+
+def _success(job: JobParams, tally: _Tally) -> tuple[str, str] | None:
+    if job.indexed:
+        if job.success_rules and policies.success_met(job.success_rules, tally.succeeded_indexes):
+            return "SuccessPolicy", "Matched rules at index 0" if len(
+                job.success_rules
+            ) == 1 else "Matched success rules"
+        if job.completions is not None and len(tally.succeeded_indexes) >= job.completions:
+            return "CompletionsReached", "Reached expected number of succeeded pods"
+        return None
+    ok = (tally.succeeded > 0 and not tally.active) if job.completions is None else tally.succeeded >= job.completions
+    return ("CompletionsReached", "Reached expected number of succeeded pods") if ok else None
 
 
 def plan_job(
@@ -139,122 +249,209 @@ def plan_job(
 
     `new_id()` returns a fresh (pod name suffix, uid) pair.
     """
-    counts = _count(pods)
+    tally = _tally(job, pods)
+    failed_idx = _failed_indexes(job, tally)
     actions: list[Action] = []
     events: list[Event] = []
     conditions = previous.conditions
     start_time = previous.start_time
     completion_time = previous.completion_time
-    wake_at: dt.datetime | None = None
 
-    failing = has_condition(conditions, "FailureTarget") or has_condition(conditions, "Failed")
-    succeeding = has_condition(conditions, "SuccessCriteriaMet") or has_condition(conditions, "Complete")
-    if not failing and not succeeding:
-        if counts.failed > job.backoff_limit:
-            failing = True
-            conditions = set_condition(
-                conditions, "FailureTarget", "BackoffLimitExceeded", "Job has reached the specified backoff limit", now
-            )
-            events.append(Event("Warning", "BackoffLimitExceeded", "Job has reached the specified backoff limit"))
-        elif _complete(job, counts):
-            succeeding = True
-            conditions = set_condition(
-                conditions, "SuccessCriteriaMet", "CompletionsReached", "Reached expected number of succeeded pods", now
-            )
+    if previous.finished:
+        return _finished_plan(job, previous, tally, failed_idx, now)
 
-    if start_time is None and not job.suspend:
-        start_time = now
-    if has_condition(conditions, "Suspended") != job.suspend and not (failing or succeeding):
+    if has_condition(conditions, "Suspended") != job.suspend:
         if job.suspend:
             conditions = set_condition(conditions, "Suspended", "JobSuspended", "Job suspended", now)
             events.append(Event("Normal", "Suspended", "Job suspended"))
-        else:
+        elif has_condition(conditions, "Suspended"):
             conditions = set_condition(conditions, "Suspended", "JobResumed", "Job resumed", now, status="False")
             events.append(Event("Normal", "Resumed", "Job resumed"))
+            start_time = now  # as Kubernetes: the deadline clock restarts on resume
+    if start_time is None and not job.suspend:
+        start_time = now
+
+    failing = has_condition(conditions, "FailureTarget")
+    succeeding = has_condition(conditions, "SuccessCriteriaMet")
+    if not failing and not succeeding:
+        failure = _failure(job, tally, failed_idx, start_time, now)
+        if failure is not None:  # failure wins over success when both trigger
+            failing = True
+            conditions = set_condition(conditions, "FailureTarget", failure[0], failure[1], now)
+            events.append(Event("Warning", failure[0], failure[1]))
+        elif (success := _success(job, tally)) is not None:
+            succeeding = True
+            conditions = set_condition(conditions, "SuccessCriteriaMet", success[0], success[1], now)
 
     if failing or succeeding:
-        reason = "BackoffLimitExceeded" if failing else "CompletionsReached"
-        for pod in counts.active:
-            actions.append(DeletePod(pod.uid, reason))
+        target = next(c for c in conditions if c.type == ("FailureTarget" if failing else "SuccessCriteriaMet"))
+        for pod in tally.active:
+            actions.append(DeletePod(pod.uid, target.reason))
             events.append(Event("Normal", "SuccessfulDelete", f"Deleted pod: {pod.name}"))
-        still = counts.terminating + len(counts.active)
+        still = len(tally.terminating) + len(tally.active)
         if still == 0:
-            if failing and not has_condition(conditions, "Failed"):
-                target = next(c for c in conditions if c.type == "FailureTarget")
-                conditions = set_condition(conditions, "Failed", target.reason, target.message, now)
-            if succeeding and not has_condition(conditions, "Complete"):
-                conditions = set_condition(
-                    conditions, "Complete", "CompletionsReached", "Reached expected number of succeeded pods", now
-                )
+            final = "Failed" if failing else "Complete"
+            conditions = set_condition(conditions, final, target.reason, target.message, now)
+            if succeeding:
                 completion_time = completion_time or now
                 events.append(Event("Normal", "Completed", "Job completed"))
-        status = JobStatus(0, counts.succeeded, counts.failed, 0, still, start_time, completion_time, conditions)
+        status = _status(job, tally, failed_idx, 0, still, start_time, completion_time, conditions)
         return JobPlan(tuple(actions), status, tuple(events))
 
-    want = want_active(job, counts.succeeded, len(counts.active))
-    active = list(counts.active)
+    wake_at = _deadline(job, start_time)
+    active = list(tally.active)
+    ready_at = backoff.job_backoff_ready_at(pods, timing.backoff_initial, timing.backoff_max)
+    backing_off = ready_at is not None and now < ready_at and job.backoff_limit_per_index is None
+    if backing_off:
+        wake_at = _earliest(wake_at, ready_at)
+
+    want = _want(job, tally, failed_idx)
     if len(active) > want:
         reason = "Suspended" if job.suspend else "ScaledDown"
-        for pod in sorted(active, key=_deletion_order)[: len(active) - want]:
+        doomed = sorted(active, key=_deletion_order)[: len(active) - want]
+        for pod in doomed:
             actions.append(DeletePod(pod.uid, reason))
             events.append(Event("Normal", "SuccessfulDelete", f"Deleted pod: {pod.name}"))
             active.remove(pod)
 
-    ready_at = job_backoff_ready_at(pods, timing.backoff_initial, timing.backoff_max)
-    backing_off = ready_at is not None and now < ready_at
-    if backing_off:
-        wake_at = ready_at
-
     # Pods that found no node before get another chance, in creation order.
     for pod in active:
         if pod.node is None:
-            chosen = placement.place(job.selection, nodes, load)
+            chosen = placement.place(job.selection, nodes, load, job.requests)
             if chosen.node:
-                load[chosen.node] = load.get(chosen.node, 0) + 1
+                placement.reserve(load, chosen.node, job.requests)
                 actions.append(BindPod(pod.uid, chosen.node))
 
     # Budget of runs that may still fail: backoffLimit + 1 minus failures so far
     # minus runs in progress (terminating pods may still be running: no replacement
     # takes their slot, DESIGN.md 4.2). Only limits pods started after a failure.
     in_progress = sum(1 for p in active if not p.restart_pending)
-    budget = job.backoff_limit + 1 - counts.failed - in_progress - counts.terminating
+    budget = job.backoff_limit + 1 - tally.failed - in_progress - len(tally.terminating)
     for pod in active:
         if pod.restart_pending and not backing_off and budget > 0:
             actions.append(RestartPod(pod.uid))
             budget -= 1
 
-    missing = want - len(active) - counts.terminating
+    missing = want - len(active) - len(tally.terminating)
     if missing > 0 and not backing_off:
-        room = budget if counts.failed else missing
-        for _ in range(min(missing, room)):
+        room = budget if tally.failed else missing
+        slots, index_wake = _slots(job, tally, failed_idx, active, pods, now, timing, min(missing, room))
+        wake_at = _earliest(wake_at, index_wake)
+        for index in slots:
             suffix, uid = new_id()
-            chosen = placement.place(job.selection, nodes, load)
-            pod = _new_pod(job, f"{job.name}-{suffix}", uid, chosen, now)
+            chosen = placement.place(job.selection, nodes, load, job.requests)
+            pod = _new_pod(job, suffix, uid, chosen, now, index, tally.index_failures.get(index or 0, 0))
             if chosen.node:
-                load[chosen.node] = load.get(chosen.node, 0) + 1
+                placement.reserve(load, chosen.node, job.requests)
             else:
                 events.append(Event("Warning", "FailedScheduling", chosen.reason))
             actions.append(CreatePod(pod))
             events.append(Event("Normal", "SuccessfulCreate", f"Created pod: {pod.name}"))
             active.append(pod)
 
-    status = JobStatus(
-        active=len(active),
-        succeeded=counts.succeeded,
-        failed=counts.failed,
-        ready=counts.ready,
-        terminating=counts.terminating + sum(1 for a in actions if isinstance(a, DeletePod)),
-        start_time=start_time,
-        completion_time=completion_time,
-        conditions=conditions,
-    )
+    terminating = len(tally.terminating) + sum(1 for a in actions if isinstance(a, DeletePod))
+    status = _status(job, tally, failed_idx, len(active), terminating, start_time, completion_time, conditions)
     return JobPlan(tuple(actions), status, tuple(events), wake_at)
 
 
-def _complete(job: JobParams, counts: _Counts) -> bool:
-    if job.completions is None:
-        return counts.succeeded > 0 and not counts.active
-    return counts.succeeded >= job.completions
+def _want(job: JobParams, tally: _Tally, failed_idx: set[int]) -> int:
+    if not job.indexed or job.completions is None:
+        return want_active(job, tally.succeeded, len(tally.active))
+    if job.suspend:
+        return 0
+    remaining = job.completions - len(tally.succeeded_indexes | failed_idx)
+    return max(0, min(remaining, job.parallelism))
+
+
+def _slots(
+    job: JobParams,
+    tally: _Tally,
+    failed_idx: set[int],
+    active: list[PodRecord],
+    pods: Sequence[PodRecord],
+    now: dt.datetime,
+    timing: Timing,
+    count: int,
+) -> tuple[list[int | None], dt.datetime | None]:
+    """Which pods to create: `count` NonIndexed pods, or the lowest free indexes out of backoff."""
+    if not job.indexed or job.completions is None:
+        return [None] * count, None
+    busy = {p.completion_index for p in active + tally.terminating}
+    out: list[int | None] = []
+    wake: dt.datetime | None = None
+    for index in range(job.completions):
+        if len(out) >= count:
+            break
+        if index in busy or index in tally.succeeded_indexes or index in failed_idx:
+            continue
+        if job.backoff_limit_per_index is not None:
+            ready = backoff.job_backoff_ready_at(
+                [p for p in pods if p.completion_index == index], timing.backoff_initial, timing.backoff_max
+            )
+            if ready is not None and now < ready:
+                wake = _earliest(wake, ready)
+                continue
+        out.append(index)
+    return out, wake
+
+
+def _deadline(job: JobParams, start: dt.datetime | None) -> dt.datetime | None:
+    if start is None or job.active_deadline_seconds is None or job.suspend:
+        return None
+    return start + dt.timedelta(seconds=job.active_deadline_seconds)
+
+
+def _earliest(a: dt.datetime | None, b: dt.datetime | None) -> dt.datetime | None:
+    return min((t for t in (a, b) if t is not None), default=None)
+
+
+def _status(
+    job: JobParams,
+    tally: _Tally,
+    failed_idx: set[int],
+    active: int,
+    terminating: int,
+    start: dt.datetime | None,
+    completion: dt.datetime | None,
+    conditions: tuple[Condition, ...],
+) -> JobStatus:
+    ready = tally.ready if active else 0
+    return JobStatus(
+        active=active,
+        succeeded=tally.succeeded,
+        failed=tally.failed,
+        ready=ready,
+        terminating=terminating,
+        start_time=start,
+        completion_time=completion,
+        conditions=conditions,
+        completed_indexes=indexes.format_intervals(tally.succeeded_indexes) if job.indexed else None,
+        failed_indexes=indexes.format_intervals(failed_idx) if job.backoff_limit_per_index is not None else None,
+    )
+
+
+def _finished_plan(
+    job: JobParams, previous: JobStatus, tally: _Tally, failed_idx: set[int], now: dt.datetime
+) -> JobPlan:
+    """A finished Job: stop stragglers; delete it `ttlSecondsAfterFinished` after it finished."""
+    actions: list[Action] = [DeletePod(p.uid, "JobFinished") for p in tally.active]
+    status = _status(
+        job,
+        tally,
+        failed_idx,
+        0,
+        len(tally.terminating) + len(actions),
+        previous.start_time,
+        previous.completion_time,
+        previous.conditions,
+    )
+    finish = previous.finish_time
+    if job.ttl_seconds_after_finished is None or finish is None:
+        return JobPlan(tuple(actions), status, ())
+    expiry = finish + dt.timedelta(seconds=job.ttl_seconds_after_finished)
+    if now >= expiry:
+        return JobPlan(tuple(actions), status, (), delete_job=True)
+    return JobPlan(tuple(actions), status, (), wake_at=expiry)
 
 
 def _ts(value: dt.datetime | None) -> str | None:
@@ -280,6 +477,10 @@ def status_to_dict(status: JobStatus) -> dict[str, object]:
         out["completionTime"] = _ts(status.completion_time)
     if status.conditions:
         out["conditions"] = [c.to_dict() for c in status.conditions]
+    if status.completed_indexes is not None:
+        out["completedIndexes"] = status.completed_indexes
+    if status.failed_indexes is not None:
+        out["failedIndexes"] = status.failed_indexes
     return out
 
 
@@ -295,4 +496,6 @@ def status_from_dict(data: Mapping[str, object]) -> JobStatus:
         start_time=_parse_ts(data.get("startTime")),  # type: ignore[arg-type]
         completion_time=_parse_ts(data.get("completionTime")),  # type: ignore[arg-type]
         conditions=tuple(Condition.from_dict(c) for c in conds),
+        completed_indexes=data.get("completedIndexes"),  # type: ignore[arg-type]
+        failed_indexes=data.get("failedIndexes"),  # type: ignore[arg-type]
     )

@@ -44,13 +44,26 @@ class NodeSelection:
 
 
 @dataclass(frozen=True)
+class Resources:
+    """CPU (cores) and memory (bytes): a pod's requests or a node's capacity."""
+
+    cpu: float = 0.0
+    memory: int = 0
+
+    def __add__(self, other: Resources) -> Resources:
+        return Resources(self.cpu + other.cpu, self.memory + other.memory)
+
+
+@dataclass(frozen=True)
 class NodeView:
-    """A node as the planners see it."""
+    """A node as the planners see it; `requested` sums the requests of its active pods."""
 
     name: str
     ready: bool
     schedulable: bool = True
     labels: Mapping[str, str] = field(default_factory=dict)
+    capacity: Resources | None = None  # None: not known yet (never probed)
+    requested: Resources = field(default_factory=Resources)
 
 
 @dataclass(frozen=True)
@@ -59,17 +72,43 @@ class Placement:
     reason: str = ""
 
 
-def place(selection: NodeSelection, nodes: Sequence[NodeView], load: Mapping[str, int]) -> Placement:
-    """Choose the least loaded fitting node, or say why none fits."""
-    not_ready = unschedulable = mismatch = 0
+class Load(dict[str, int]):
+    """Active pods per node, plus the requests of pods placed during this pass."""
+
+    def __init__(self, counts: Mapping[str, int] | None = None) -> None:
+        super().__init__(counts or {})
+        self.requested: dict[str, Resources] = {}
+
+
+def reserve(load: dict[str, int], node: str, requests: Resources | None = None) -> None:
+    load[node] = load.get(node, 0) + 1
+    if isinstance(load, Load) and requests:
+        load.requested[node] = load.requested.get(node, Resources()) + requests
+
+
+def _extra(load: Mapping[str, int], node: str) -> Resources:
+    return load.requested.get(node, Resources()) if isinstance(load, Load) else Resources()
+
+
+def place(
+    selection: NodeSelection, nodes: Sequence[NodeView], load: Mapping[str, int], requests: Resources | None = None
+) -> Placement:
+    """Choose the least loaded fitting node, or say why none fits (as the Kubernetes scheduler words it)."""
+    requests = requests or Resources()
+    not_ready = unschedulable = mismatch = no_cpu = no_memory = 0
     fits: list[NodeView] = []
     for node in nodes:
+        used = node.requested + _extra(load, node.name)
         if not node.ready:
             not_ready += 1
         elif not node.schedulable:
             unschedulable += 1
         elif not selection.matches(node.labels):
             mismatch += 1
+        elif node.capacity and requests.cpu and used.cpu + requests.cpu > node.capacity.cpu + 1e-9:
+            no_cpu += 1
+        elif node.capacity and requests.memory and used.memory + requests.memory > node.capacity.memory:
+            no_memory += 1
         else:
             fits.append(node)
     if fits:
@@ -82,5 +121,9 @@ def place(selection: NodeSelection, nodes: Sequence[NodeView], load: Mapping[str
         parts.append(f"{unschedulable} node(s) were unschedulable")
     if mismatch:
         parts.append(f"{mismatch} node(s) didn't match Pod's node affinity/selector")
+    if no_cpu:
+        parts.append(f"{no_cpu} Insufficient cpu")
+    if no_memory:
+        parts.append(f"{no_memory} Insufficient memory")
     detail = ", ".join(parts) if parts else "no nodes are configured"
     return Placement(None, f"0/{len(nodes)} nodes are available: {detail}.")

@@ -119,6 +119,21 @@ def unreachable(pod: PodRecord) -> PodRecord:
     )
 
 
+def lost(pod: PodRecord, now: dt.datetime) -> PodRecord:
+    """Its node is NotReady: the pod is lost and replaced; it never counts as a failed attempt.
+
+    The container stays to be fenced (stopped, removed, unread) if the node returns.
+    """
+    return dataclasses.replace(
+        pod,
+        phase=PodPhase.FAILED,
+        reason=NODE_LOST,
+        message=f"node {pod.node!r} is NotReady; the pod was replaced",
+        finished_at=now,
+        restart_pending=False,
+    )
+
+
 def start_failed(pod: PodRecord, reason: str, message: str, now: dt.datetime) -> PodRecord:
     """The container could not be created or started: a failed attempt (e.g. ErrImagePull)."""
     return dataclasses.replace(
@@ -130,4 +145,14 @@ def start_failed(pod: PodRecord, reason: str, message: str, now: dt.datetime) ->
         finished_at=now,
         last_failure_at=now,
         restart_pending=False,
+    )
+
+
+def on_docker_restart(pod: PodRecord, state: ContainerState) -> PodRecord:
+    """A restartPolicy Always container that Docker restarted in place: take its restart count."""
+    return dataclasses.replace(
+        pod,
+        restart_count=state.restart_count,
+        last_exit_code=state.exit_code if state.exit_code is not None else pod.last_exit_code,
+        last_failure_at=state.finished_at or pod.last_failure_at,
     )

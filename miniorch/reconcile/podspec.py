@@ -2,13 +2,20 @@
 
 Labels make every container findable and adoptable after a daemon restart
 (DESIGN.md section 2); policy refusals are raised here as `PolicyViolation`.
+The one filesystem read is `check_policy` resolving hostPath symlinks, through
+an injectable `resolve` (os.path.realpath by default).
 """
 
 from __future__ import annotations
 
+import os
+import posixpath
+from collections.abc import Callable, Sequence
+
 from miniorch.config import PolicyConfig
 from miniorch.nodes import records as nr
 from miniorch.spec import quantity
+from miniorch.spec.container import Probe
 from miniorch.spec.pod import PodTemplateSpec
 from miniorch.store.records import PodRecord
 
@@ -33,7 +40,9 @@ def labels_for(pod: PodRecord) -> dict[str, str]:
     return labels
 
 
-def check_policy(template: PodTemplateSpec, policy: PolicyConfig) -> list[str]:
+def check_policy(
+    template: PodTemplateSpec, policy: PolicyConfig, resolve: Callable[[str], str] = os.path.realpath
+) -> list[str]:
     """Field paths (relative to the template) that the policy refuses, with why."""
     problems = []
     spec = template.spec
@@ -46,11 +55,39 @@ def check_policy(template: PodTemplateSpec, policy: PolicyConfig) -> list[str]:
                 "(policy.allow_privileged is false)"
             )
     for i, vol in enumerate(spec.volumes):
-        if vol.host_path and not any(vol.host_path.path.startswith(p) for p in policy.allowed_host_paths):
+        if vol.host_path and not host_path_allowed(vol.host_path.path, policy.allowed_host_paths, resolve):
             problems.append(
                 f"spec.volumes[{i}].hostPath.path: {vol.host_path.path!r} is not under policy.allowed_host_paths"
+                f" ({', '.join(policy.allowed_host_paths) or 'none allowed'}) once '..' and symlinks are resolved"
             )
     return problems
+
+
+def host_path_allowed(path: str, allowed: Sequence[str], resolve: Callable[[str], str] = os.path.realpath) -> bool:
+    """Whether `path`, with `..` normalised and symlinks resolved, lies inside one of the `allowed` folders.
+
+    Prefixes match whole path components (`/data` allows `/data/x`, not `/database`). Symlinks are
+    resolved on the daemon's host by `resolve`, which is the host of `unix://` nodes.
+    """
+    if not path.startswith("/"):
+        return False
+    real = resolve(posixpath.normpath(path))
+    for prefix in allowed:
+        if not prefix.startswith("/"):
+            continue
+        root = resolve(posixpath.normpath(prefix))
+        if real == root or real.startswith(root.rstrip("/") + "/"):
+            return True
+    return False
+
+
+def _index_env(pod: PodRecord) -> dict[str, str]:
+    return {} if pod.completion_index is None else {"JOB_COMPLETION_INDEX": str(pod.completion_index)}
+
+
+def _hostname(pod: PodRecord) -> str:
+    """`<job>-<index>` for Indexed Jobs, as Kubernetes; else the pod name."""
+    return pod.name if pod.completion_index is None else f"{pod.owner_name}-{pod.completion_index}"
 
 
 def container_spec(pod: PodRecord, template: PodTemplateSpec, env: dict[str, str] | None = None) -> nr.ContainerSpec:
@@ -62,7 +99,8 @@ def container_spec(pod: PodRecord, template: PodTemplateSpec, env: dict[str, str
     for m in c.volume_mounts:
         vol = volumes[m.name]
         if vol.host_path is not None:
-            mounts.append(nr.Mount(vol.host_path.path, m.mount_path, m.read_only))
+            # The normalised path is the one check_policy allowed; Docker must not see the '..' form.
+            mounts.append(nr.Mount(posixpath.normpath(vol.host_path.path), m.mount_path, m.read_only))
         else:  # emptyDir: a Docker volume private to this pod, removed with the container
             mounts.append(nr.Mount(f"{pod.name}-{m.name}", m.mount_path, m.read_only, is_volume=True))
     sc = c.security_context
@@ -72,9 +110,9 @@ def container_spec(pod: PodRecord, template: PodTemplateSpec, env: dict[str, str
         labels=labels_for(pod),
         command=tuple(c.command) if c.command is not None else None,
         args=tuple(c.args) if c.args is not None else None,
-        env={**{e.name: e.value for e in c.env}, **(env or {})},
+        env={**{e.name: e.value for e in c.env}, **_index_env(pod), **(env or {})},
         working_dir=c.working_dir,
-        hostname=spec.hostname or pod.name,
+        hostname=spec.hostname or _hostname(pod),
         nano_cpus=int(quantity.parse_cpu(limits.cpu) * 1e9) if limits.cpu else None,
         mem_limit=int(quantity.parse_memory(limits.memory)) if limits.memory else None,
         ports=tuple(nr.PortBinding(p.container_port, p.host_port, p.protocol.lower()) for p in c.ports),
@@ -84,4 +122,20 @@ def container_spec(pod: PodRecord, template: PodTemplateSpec, env: dict[str, str
         host_network=spec.host_network,
         pull=c.image_pull_policy,
         stop_grace_seconds=spec.termination_grace_period_seconds,
+        # Long-running pods: the node restarts them itself, even while the daemon is down.
+        restart_policy="unless-stopped" if spec.restart_policy == "Always" else None,
+        healthcheck=_healthcheck(c.readiness_probe),
+    )
+
+
+def _healthcheck(probe: Probe | None) -> nr.HealthCheck | None:
+    """readinessProbe.exec as a Docker healthcheck (successThreshold > 1 has no Docker equivalent)."""
+    if probe is None:
+        return None
+    return nr.HealthCheck(
+        command=tuple(probe.exec.command),
+        interval_seconds=probe.period_seconds,
+        timeout_seconds=probe.timeout_seconds,
+        retries=probe.failure_threshold,
+        start_period_seconds=probe.initial_delay_seconds,
     )

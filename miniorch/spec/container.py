@@ -27,6 +27,8 @@ PullPolicy = Literal["Always", "IfNotPresent", "Never"]
 Port = Annotated[int, Field(ge=1, le=65535)]
 NonNegative = Annotated[int, Field(ge=0)]
 Positive = Annotated[int, Field(ge=1)]
+#: More env entries than this are refused (a guard against runaway generated manifests).
+MAX_ENV = 1000
 
 
 def default_pull_policy(image: str) -> PullPolicy:
@@ -162,7 +164,7 @@ class Container(K8sModel):
     image: Annotated[str, Field(min_length=1)]
     command: list[str] | None = None
     args: list[str] | None = None
-    env: list[EnvVar] = Field(default_factory=list)
+    env: list[EnvVar] = Field(default_factory=list, max_length=MAX_ENV)
     working_dir: str | None = None
     resources: ResourceRequirements = Field(default_factory=ResourceRequirements)
     ports: list[ContainerPort] = Field(default_factory=list)

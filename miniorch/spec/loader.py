@@ -31,6 +31,8 @@ SUPPORTED: dict[tuple[str, str], ModelType] = {
 }
 SUPPORTED_TEXT = ", ".join(f"{api} {kind}" for api, kind in SUPPORTED)
 _GENERIC_TYPES = {"missing": "Required value"}
+#: A file or `ctl apply` text larger than this is refused before parsing (as Kubernetes' 1.5 MB request limit).
+MAX_MANIFEST_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -100,7 +102,7 @@ def _message(err: Any) -> tuple[str, str | None]:
         return err["msg"], ctx.get("hint")
     if kind == "literal_error":
         allowed = ", ".join(f'"{v}"' for v in re.findall(r"'([^']*)'", str(ctx.get("expected", ""))))
-        return f"Unsupported value: {json.dumps(err['input'])}: supported values: {allowed}", None
+        return f"Unsupported value: {json.dumps(err['input'], default=str)}: supported values: {allowed}", None
     if kind in _GENERIC_TYPES:
         return _GENERIC_TYPES[kind], None
     msg = str(err["msg"])
@@ -156,6 +158,10 @@ def _validate(doc: Document, source: str) -> Manifest | list[ManifestError]:
 
 
 def _load(text: str, source: str) -> tuple[list[Manifest], list[ManifestError]]:
+    size = len(text.encode("utf-8", errors="replace"))
+    if size > MAX_MANIFEST_BYTES:
+        too_big = f"manifest is {size} bytes; the limit is {MAX_MANIFEST_BYTES} bytes (1 MiB)"
+        return [], [ManifestError(source, None, None, "", too_big, "split it into several files")]
     documents, errors = parse_documents(text, source)
     manifests: list[Manifest] = []
     for doc in documents:

@@ -1,7 +1,7 @@
 """batch/v1 CronJob and apps/v1 DaemonSet, with Kubernetes defaults and validation.
 
-Cron expressions are parsed by the scheduler; here a schedule is only checked
-to be non-empty and free of CRON_TZ=/TZ= prefixes (spec.timeZone replaces them).
+Schedules are parsed by `miniorch.reconcile.cron` at apply time (errors name the
+cron field); CRON_TZ=/TZ= prefixes are refused (spec.timeZone replaces them).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, model_validator
 from pydantic_core import PydanticCustomError
 
+from miniorch.reconcile import cron
 from miniorch.spec.base import MAX_INT32, Issue, K8sModel, NotSupported, ServerSet, fail
 from miniorch.spec.job import JobTemplateSpec
 from miniorch.spec.meta import LabelSelector, ObjectMeta
@@ -36,6 +37,19 @@ def _schedule(value: Any) -> Any:
                 "Invalid value: cannot use TZ or CRON_TZ in schedule, use timeZone field instead",
                 {"hint": 'move the zone to spec.timeZone, e.g. timeZone: "Europe/Berlin"'},
             )
+        try:
+            cron.parse(value)
+        except ValueError as exc:
+            raise PydanticCustomError(
+                "miniorch",
+                "Invalid value: {value}: {reason}",
+                {
+                    "value": json.dumps(value),
+                    "reason": str(exc),
+                    "hint": 'minute hour day-of-month month day-of-week, e.g. "*/5 * * * *", '
+                    'a macro such as "@hourly", or 6 fields with seconds first',
+                },
+            ) from exc
     return value
 
 

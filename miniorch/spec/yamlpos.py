@@ -110,11 +110,23 @@ def _syntax_error(exc: yaml.YAMLError, source: str) -> ManifestError:
     return ManifestError(source, None, None, "", f"invalid YAML: {exc}")
 
 
+def _reader_error(exc: yaml.reader.ReaderError, text: str, source: str) -> ManifestError:
+    """A control character (e.g. NUL) in the text, with its line and column."""
+    line = text.count("\n", 0, exc.position) + 1
+    column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+    character = exc.character if isinstance(exc.character, int) else ord(exc.character)
+    message = f"invalid YAML: unacceptable character #x{character:04x}: special characters are not allowed"
+    return ManifestError(source, line, column, "", message)
+
+
 def parse_documents(text: str, source: str) -> tuple[list[Document], list[ManifestError]]:
     """Documents up to the first syntax error, and the structural errors found."""
     documents: list[Document] = []
     errors: list[ManifestError] = []
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)  # checks for unprintable characters up front
+    except yaml.reader.ReaderError as exc:
+        return [], [_reader_error(exc, text, source)]
     try:
         while loader.check_node():
             node = loader.get_node()

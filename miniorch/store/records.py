@@ -38,6 +38,21 @@ class ObjectRecord:
     generation: int = 1
     created_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
     deleting: bool = False
+    owner_kind: str | None = None  # set for objects a controller made (a CronJob's Jobs)
+    owner_name: str | None = None
+    owner_uid: str | None = None
+
+
+@dataclass(frozen=True)
+class ObjectRef:
+    """Who an object is and where it came from, without its manifest (cheap to list)."""
+
+    uid: str
+    kind: str
+    namespace: str
+    name: str
+    source: str
+    deleting: bool
 
 
 @dataclass(frozen=True)
@@ -74,6 +89,8 @@ class PodRecord:
     annotations: dict[str, str] = field(default_factory=dict)
     log_tail: str = ""
     container_removed: bool = False
+    cpu_request: float = 0.0
+    memory_request: int = 0
 
     @property
     def terminating(self) -> bool:
@@ -106,3 +123,20 @@ class NodeOverrides:
     name: str
     labels: dict[str, str | None] = field(default_factory=dict)  # None = label removed
     unschedulable: bool = False
+
+
+@dataclass(frozen=True)
+class RevisionRecord:
+    """One pod template a DaemonSet has had (Kubernetes' ControllerRevision).
+
+    `hash` labels its pods (`controller-revision-hash`); `revision` only grows:
+    going back to an old template gives that record the next number.
+    """
+
+    owner_uid: str
+    name: str  # <daemonset>-<hash>
+    hash: str
+    revision: int
+    template: dict[str, Any]
+    change_cause: str = ""
+    created_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))

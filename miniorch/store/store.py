@@ -12,12 +12,22 @@ import threading
 from collections.abc import Iterable, Sequence
 from typing import Any, TypeVar
 
+import sqlalchemy
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import load_only
 from sqlmodel import Session, SQLModel, col, create_engine, delete, select
 
 from miniorch.store import tables
-from miniorch.store.records import EventRecord, NodeOverrides, ObjectRecord, PodPhase, PodRecord
+from miniorch.store.records import (
+    EventRecord,
+    NodeOverrides,
+    ObjectRecord,
+    ObjectRef,
+    PodPhase,
+    PodRecord,
+    RevisionRecord,
+)
 
 T = TypeVar("T")
 
@@ -58,6 +68,7 @@ class Store:
         self._write_lock = threading.Lock()
         self._overrides: dict[str, NodeOverrides] | None = None
         SQLModel.metadata.create_all(self._engine)
+        _add_missing_columns(self._engine)
 
     def close(self) -> None:
         self._engine.dispose()
@@ -127,16 +138,47 @@ class Store:
             rows = s.exec(query.order_by(tables.ObjectRow.namespace, tables.ObjectRow.name)).all()
             return [_to_record(r, ObjectRecord) for r in rows]
 
-    def objects_to_reconcile(self, kind: str, also: set[str]) -> list[ObjectRecord]:
-        """Objects not finished, being deleted, or among `also` (uids owning live pods)."""
+    def file_object_refs(self) -> list[ObjectRef]:
+        """Objects whose source is a manifest file (`file:<path>`), deleting ones included; no manifests read."""
+        with Session(self._engine) as s:
+            T = tables.ObjectRow
+            columns = load_only(col(T.uid), col(T.kind), col(T.namespace), col(T.name), col(T.source), col(T.deleting))
+            query = select(T).options(columns).where(col(T.source).startswith("file:"))
+            rows = s.exec(query.order_by(T.source, T.name)).all()
+            return [ObjectRef(r.uid, r.kind, r.namespace, r.name, r.source, r.deleting) for r in rows]
+
+    def objects_to_reconcile(self, kinds: Sequence[str], also: set[str]) -> list[ObjectRecord]:
+        """Objects of `kinds` not finished, being deleted, or among `also` (uids owning live pods)."""
         with Session(self._engine) as s:
             T = tables.ObjectRow
             query = (
                 select(T)
-                .where(T.kind == kind)
+                .where(col(T.kind).in_(list(kinds)))
                 .where(col(T.finished).is_(False) | col(T.deleting).is_(True) | col(T.uid).in_(list(also)))
             )
             return [_to_record(r, ObjectRecord) for r in s.exec(query.order_by(T.namespace, T.name)).all()]
+
+    def add_object_if_absent(self, obj: ObjectRecord) -> bool:
+        """Insert unless an object of that kind, namespace and name exists; True when inserted."""
+        with self._write_lock, Session(self._engine) as s:
+            T = tables.ObjectRow
+            found = s.exec(
+                select(T.uid).where(T.kind == obj.kind, T.namespace == obj.namespace, T.name == obj.name)
+            ).first()
+            if found is not None:
+                return False
+            s.add(T(**_fields(obj, T)))
+            s.commit()
+            return True
+
+    def objects_owned(self, owner_kind: str, owner_uids: Iterable[str] | None = None) -> list[ObjectRecord]:
+        """Objects controlled by objects of `owner_kind` (optionally only by the given owners)."""
+        with Session(self._engine) as s:
+            T = tables.ObjectRow
+            query = select(T).where(T.owner_kind == owner_kind)
+            if owner_uids is not None:
+                query = query.where(col(T.owner_uid).in_(list(owner_uids)))
+            return [_to_record(r, ObjectRecord) for r in s.exec(query.order_by(col(T.created_at))).all()]
 
     def object_uids(self) -> set[str]:
         with Session(self._engine) as s:
@@ -253,6 +295,43 @@ class Store:
             )
             s.commit()
             self._overrides = None
+
+    # -- revisions (DaemonSet template history) ----------------------------
+    def revisions_of(self, owner_uid: str) -> list[RevisionRecord]:
+        """Oldest revision first."""
+        with Session(self._engine) as s:
+            T = tables.RevisionRow
+            rows = s.exec(select(T).where(T.owner_uid == owner_uid).order_by(col(T.revision))).all()
+            return [_to_record(r, RevisionRecord) for r in rows]
+
+    def save_revisions(
+        self, owner_uid: str, revisions: Iterable[RevisionRecord], delete_hashes: Iterable[str] = ()
+    ) -> None:
+        """Insert or update an owner's revisions and drop some by hash, in one transaction."""
+        with self._write_lock, Session(self._engine) as s:
+            for rev in revisions:
+                s.merge(tables.RevisionRow(id=f"{owner_uid}/{rev.hash}", **_fields(rev, tables.RevisionRow)))
+            ids = [f"{owner_uid}/{h}" for h in delete_hashes]
+            if ids:
+                s.exec(delete(tables.RevisionRow).where(col(tables.RevisionRow.id).in_(ids)))
+            s.commit()
+
+    def delete_revisions_of(self, owner_uid: str) -> None:
+        with self._write_lock, Session(self._engine) as s:
+            s.exec(delete(tables.RevisionRow).where(col(tables.RevisionRow.owner_uid) == owner_uid))
+            s.commit()
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    """Additive schema changes for databases made by older versions (new nullable columns)."""
+    inspector = sqlalchemy.inspect(engine)
+    for table in SQLModel.metadata.sorted_tables:
+        present = {c["name"] for c in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name not in present and column.nullable:
+                kind = column.type.compile(dialect=engine.dialect)
+                with engine.begin() as conn:
+                    conn.execute(sqlalchemy.text(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}'))
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

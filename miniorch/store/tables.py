@@ -29,6 +29,10 @@ class ObjectRow(SQLModel, table=True):
     created_at: dt.datetime | None = _ts()
     deleting: bool = False
     finished: bool = Field(default=False, index=True)
+    # the controlling object (a CronJob's Jobs); null for objects users applied
+    owner_kind: str | None = None
+    owner_name: str | None = None
+    owner_uid: str | None = Field(default=None, index=True)
 
 
 class PodRow(SQLModel, table=True):
@@ -58,6 +62,8 @@ class PodRow(SQLModel, table=True):
     annotations: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON))
     log_tail: str = Field(default="", sa_column=Column(Text))
     container_removed: bool = Field(default=False, index=True)
+    cpu_request: float = 0.0
+    memory_request: int = 0
 
 
 class EventRow(SQLModel, table=True):
@@ -80,3 +86,15 @@ class NodeRow(SQLModel, table=True):
     name: str = Field(primary_key=True)
     labels: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
     unschedulable: bool = False
+
+
+class RevisionRow(SQLModel, table=True):
+    __tablename__ = "revisions"
+    id: str = Field(primary_key=True)  # <owner uid>/<hash>
+    owner_uid: str = Field(index=True)
+    name: str
+    hash: str
+    revision: int
+    template: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    change_cause: str = ""
+    created_at: dt.datetime | None = _ts()

@@ -67,10 +67,13 @@ class Daemon:
         self._log = None
 
     # -- lifecycle --------------------------------------------------------
-    def start(self, timeout: float = 20) -> None:
+    def start(self, timeout: float = 20, env: dict[str, str] | None = None) -> None:
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
-            [MINIORCH, "daemon", "--config", str(self.config_path)], stdout=self._log, stderr=subprocess.STDOUT
+            [MINIORCH, "daemon", "--config", str(self.config_path)],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

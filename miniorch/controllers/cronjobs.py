@@ -1,0 +1,317 @@
+"""The CronJob controller: APScheduler wakes it at each CronJob's next slot; the store decides.
+
+A pass (a scheduler fire, an API change, or a resync) reads every CronJob and its Jobs,
+runs the pure planner (`miniorch.reconcile.cronjob`), creates or deletes Jobs in the
+store (the Job controller runs their pods), records status and events, and re-arms one
+APScheduler DateTrigger per CronJob at its next slot. A fire only wakes the pass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import Any
+
+import structlog
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.date import DateTrigger
+
+from miniorch import clock as clock_mod
+from miniorch.controllers import objects
+from miniorch.reconcile import cron
+from miniorch.reconcile import cronjob as plan_mod
+from miniorch.reconcile.actions import Event
+from miniorch.spec import loader
+from miniorch.spec.errors import ManifestInvalid
+from miniorch.spec.workloads import CronJob
+from miniorch.store.records import EventRecord, ObjectRecord
+from miniorch.store.store import Store
+
+log = structlog.get_logger(__name__)
+
+RESYNC_SECONDS = 30.0  # nothing running: the scheduler's fires are enough, this is a safety net
+BUSY_RESYNC_SECONDS = 0.5  # some Job is running or being deleted: notice its end promptly
+
+
+def params_of(obj: ObjectRecord) -> plan_mod.CronParams:
+    """The planner's view of a stored CronJob; raises ManifestInvalid / ValueError if it no longer parses."""
+    model = loader.parse_object(obj.manifest, source=f"cronjob/{obj.name}").obj
+    assert isinstance(model, CronJob)
+    spec = model.spec
+    return plan_mod.CronParams(
+        name=obj.name,
+        generation=obj.generation,
+        created_at=obj.created_at,
+        schedule=cron.parse(spec.schedule),
+        tz=cron.zone(spec.time_zone),
+        concurrency=plan_mod.Concurrency(spec.concurrency_policy),
+        suspend=spec.suspend,
+        starting_deadline=spec.starting_deadline_seconds,
+        successful_limit=spec.successful_jobs_history_limit,
+        failed_limit=spec.failed_jobs_history_limit,
+    )
+
+
+def child_view(job: ObjectRecord) -> plan_mod.ChildJob:
+    """What the planner needs to know about one of the CronJob's Jobs."""
+    annotations = job.manifest.get("metadata", {}).get("annotations") or {}
+    status = job.status
+    outcome = next(
+        (
+            c["type"]
+            for c in status.get("conditions", [])
+            if c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
+        ),
+        None,
+    )
+    return plan_mod.ChildJob(
+        name=job.name,
+        uid=job.uid,
+        created_at=job.created_at,
+        scheduled=_time(annotations.get(plan_mod.SCHEDULED_ANNOTATION)),
+        manual=annotations.get(plan_mod.INSTANTIATE_ANNOTATION) == "manual",
+        outcome=outcome,
+        deleting=job.deleting,
+        start_time=_time(status.get("startTime")),
+        completion_time=_time(status.get("completionTime")),
+    )
+
+
+def _time(value: Any) -> dt.datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    with contextlib.suppress(ValueError):
+        return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(dt.UTC)
+    return None
+
+
+def create_job(
+    store: Store,
+    applier: objects.Applier,
+    cronjob: ObjectRecord,
+    name: str,
+    annotations: dict[str, str],
+    now: dt.datetime,
+) -> ObjectRecord | None:
+    """Store a Job made from the CronJob's template, owned by it; None if one of that name exists.
+
+    Raises ManifestInvalid when the daemon's policy no longer allows the template.
+    """
+    source = f"cronjob/{cronjob.name}"
+    manifest = loader.parse_object(plan_mod.job_manifest(cronjob.manifest, name, annotations), source=source)
+    applier.check([manifest], source)
+    data = objects.normalized(manifest)
+    uid = str(uuid.uuid4())
+    data["metadata"].update(uid=uid, creationTimestamp=now.strftime("%Y-%m-%dT%H:%M:%SZ"), generation=1)
+    record = ObjectRecord(
+        uid,
+        "Job",
+        cronjob.namespace,
+        name,
+        data,
+        {},
+        source,
+        1,
+        now,
+        owner_kind="CronJob",
+        owner_name=cronjob.name,
+        owner_uid=cronjob.uid,
+    )
+    return record if store.add_object_if_absent(record) else None
+
+
+class CronJobController:
+    def __init__(
+        self, store: Store, applier: objects.Applier, clock: clock_mod.Clock, wake_jobs: Callable[[], None]
+    ) -> None:
+        self._store = store
+        self._applier = applier
+        self._clock = clock
+        self._wake_jobs = wake_jobs
+        self._wake = asyncio.Event()
+        self._scheduler: AsyncIOScheduler | None = None
+        self._armed: dict[str, dt.datetime | None] = {}
+        self._params: dict[tuple[str, int], plan_mod.CronParams | str] = {}
+        self._wake_at: dt.datetime | None = None
+        self._busy = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def wake(self) -> None:
+        """Plan again soon; safe from any thread (API routes run in a thread pool)."""
+        loop = self._loop
+        try:
+            current: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            current = None
+        if loop is None or current is loop:
+            self._wake.set()
+        else:
+            loop.call_soon_threadsafe(self._wake.set)
+
+    async def _fire(self, uid: str) -> None:
+        """APScheduler calls this at a CronJob's slot; the pass that follows decides."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._scheduler = AsyncIOScheduler(
+            timezone=dt.UTC,
+            event_loop=asyncio.get_running_loop(),
+            job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
+        )
+        self._scheduler.start()
+        self._wake.set()  # the first pass runs at once: catch-up after downtime, arming every CronJob
+        try:
+            while True:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=self._timeout())
+                self._wake.clear()
+                self.reconcile_once()
+        finally:
+            self._scheduler.shutdown(wait=False)
+
+    def _timeout(self) -> float:
+        timeout = BUSY_RESYNC_SECONDS if self._busy else RESYNC_SECONDS
+        if self._wake_at is not None:
+            timeout = min(timeout, (self._wake_at - self._clock.now()).total_seconds())
+        return max(0.0, timeout)
+
+    # -- one pass -------------------------------------------------------------
+    def reconcile_once(self) -> None:
+        now = self._clock.now()
+        cronjobs = self._store.list_objects("CronJob")
+        children: dict[str, list[ObjectRecord]] = defaultdict(list)
+        for job in self._store.objects_owned("CronJob"):
+            children[job.owner_uid or ""].append(job)
+        self._wake_at, self._busy = None, False
+        for cj in cronjobs:
+            with structlog.contextvars.bound_contextvars(cronjob=cj.name, namespace=cj.namespace):
+                self._sync(cj, children.get(cj.uid, []), now)
+        for uid in set(self._armed) - {cj.uid for cj in cronjobs}:
+            self._arm(uid, None)
+
+    def _params_of(self, cj: ObjectRecord) -> plan_mod.CronParams | str:
+        """Cached by (uid, generation): a spec only changes with its generation. A str is the parse error."""
+        key = (cj.uid, cj.generation)
+        cached = self._params.get(key)
+        if cached is None:
+            if len(self._params) > 8192:
+                self._params.clear()
+            try:
+                cached = params_of(cj)
+            except (ManifestInvalid, ValueError) as exc:
+                cached = str(exc)
+            self._params[key] = cached
+        return cached
+
+    def _sync(self, cj: ObjectRecord, jobs: Sequence[ObjectRecord], now: dt.datetime) -> None:
+        params = self._params_of(cj)
+        if isinstance(params, str):
+            if cj.deleting and not jobs:
+                self._forget(cj)
+            else:
+                self._event(cj, Event("Warning", "UnparseableSchedule", params), now)
+            return
+        params = replace(params, deleting=cj.deleting)
+        prev = plan_mod.status_from_dict(cj.status)
+        views = [child_view(j) for j in jobs]
+        plan = plan_mod.plan_cronjob(params, prev, views, now)
+        uids = {j.name: j.uid for j in jobs}
+        status = plan.status
+        for action in plan.actions:
+            match action:
+                case plan_mod.CreateJob(name=name, scheduled=scheduled):
+                    uid = self._create(cj, params, name, scheduled, now)
+                    if uid is None:
+                        status = replace(
+                            status,
+                            active=tuple(n for n in status.active if n != name),
+                            last_schedule=prev.last_schedule,
+                        )
+                    else:
+                        uids[name] = uid
+                case plan_mod.DeleteJob(name=name, uid=uid, reason=reason):
+                    self._store.mark_deleting(uid)
+                    log.info("cronjob_job_deleted", job=name, reason=reason)
+                    self._wake_jobs()
+                case plan_mod.DeleteCronJob():
+                    self._forget(cj)
+                    return
+        for ev in plan.events:
+            self._event(cj, ev, now)
+        saved = plan_mod.status_to_dict(status, cj.namespace, uids)
+        if saved != cj.status:
+            self._store.save_status(cj.uid, saved)
+        self._arm(cj.uid, plan.next_fire)
+        if plan.retry_at and (self._wake_at is None or plan.retry_at < self._wake_at):
+            self._wake_at = plan.retry_at
+        if any(v.outcome is None or v.deleting for v in views) or plan.actions:
+            self._busy = True
+
+    def _create(
+        self, cj: ObjectRecord, params: plan_mod.CronParams, name: str, scheduled: dt.datetime, now: dt.datetime
+    ) -> str | None:
+        annotations = plan_mod.scheduled_annotation(scheduled, params.tz)
+        try:
+            record = create_job(self._store, self._applier, cj, name, annotations, now)
+        except (ManifestInvalid, objects.Conflict) as exc:
+            self._event(cj, Event("Warning", "FailedCreate", f"Error creating job {name}: {exc}"), now)
+            log.warning("cronjob_create_failed", job=name, error=str(exc))
+            return None
+        if record is None:  # a Job of that name appeared meanwhile (a manual one): never a second one
+            log.info("cronjob_job_exists", job=name)
+            existing = self._store.get_object("Job", cj.namespace, name)
+            return existing.uid if existing else None
+        self._wake_jobs()
+        log.info(
+            "cronjob_fired",
+            job=name,
+            scheduled=scheduled.isoformat(),
+            late_seconds=round((now - scheduled).total_seconds(), 3),
+        )
+        return record.uid
+
+    def _forget(self, cj: ObjectRecord) -> None:
+        self._store.delete_object(cj.uid)
+        self._arm(cj.uid, None)
+        log.info("cronjob_deleted")
+
+    def _event(self, cj: ObjectRecord, ev: Event, now: dt.datetime) -> None:
+        self._store.record_event(
+            EventRecord(
+                cj.namespace,
+                "CronJob",
+                cj.name,
+                cj.uid,
+                ev.type,
+                ev.reason,
+                ev.message,
+                first_timestamp=now,
+                last_timestamp=now,
+            )
+        )
+        if ev.type == "Warning":
+            log.warning("cronjob_warning", reason=ev.reason, message=ev.message)
+
+    def _arm(self, uid: str, when: dt.datetime | None) -> None:
+        """One scheduler job per CronJob: a DateTrigger at its next slot, re-armed after each pass."""
+        if self._armed.get(uid) == when and (when is None or uid in self._armed):
+            return
+        scheduler = self._scheduler
+        if scheduler is None:
+            return
+        if when is None:
+            with contextlib.suppress(JobLookupError):
+                scheduler.remove_job(uid)
+            self._armed.pop(uid, None)
+            return
+        scheduler.add_job(
+            self._fire, DateTrigger(run_date=when, timezone=dt.UTC), args=[uid], id=uid, replace_existing=True
+        )
+        self._armed[uid] = when

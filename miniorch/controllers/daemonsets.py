@@ -1,0 +1,179 @@
+"""The DaemonSet planner: revision history, then `reconcile.daemonset`; PodSync acts.
+
+Runs inside the workload loop (controllers/workloads.py). Besides planning it
+records pod readiness marks, prunes old pod records and revisions, and stops
+DaemonSet containers on nodes that leave the config (`release_nodes`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import secrets
+import string
+import uuid
+from collections.abc import Collection, Sequence
+
+import structlog
+
+from miniorch.config import Config
+from miniorch.controllers.nodes import NodeMonitor
+from miniorch.controllers.podsync import Observed, PodSync
+from miniorch.nodes import records as nr
+from miniorch.reconcile import daemonset as ds_logic
+from miniorch.reconcile import placement, revisions
+from miniorch.reconcile import pods as pod_logic
+from miniorch.spec import pod as pod_spec
+from miniorch.spec.workloads import DaemonSet
+from miniorch.store.records import ObjectRecord, PodRecord, RevisionRecord
+from miniorch.store.store import Store
+
+log = structlog.get_logger(__name__)
+
+_ALPHABET = string.ascii_lowercase + string.digits
+KEEP_FINISHED_PER_NODE = 3  # finished pod records kept per node (logs of recent crashes)
+
+
+def new_pod_id() -> tuple[str, str]:
+    return "".join(secrets.choice(_ALPHABET) for _ in range(5)), str(uuid.uuid4())
+
+
+def selection_of(spec: pod_spec.PodSpec) -> placement.NodeSelection:
+    """nodeSelector and required node affinity terms of a pod spec."""
+    affinity = spec.affinity.node_affinity if spec.affinity else None
+    required = affinity.required_during_scheduling_ignored_during_execution if affinity else None
+    terms = tuple(
+        tuple(placement.MatchExpression(e.key, e.operator, tuple(e.values)) for e in term.match_expressions)
+        for term in (required.node_selector_terms if required else [])
+    )
+    return placement.NodeSelection(dict(spec.node_selector), terms)
+
+
+def ds_params(obj: ObjectRecord, ds: DaemonSet, hash_: str) -> ds_logic.DsParams:
+    spec = ds.spec
+    strategy = spec.update_strategy
+    rolling = strategy.rolling_update
+    return ds_logic.DsParams(
+        uid=obj.uid,
+        namespace=obj.namespace,
+        name=obj.name,
+        generation=obj.generation,
+        hash=hash_,
+        selection=selection_of(spec.template.spec),
+        pod_labels=dict(spec.template.metadata.labels or {}),
+        pod_annotations=dict(spec.template.metadata.annotations or {}),
+        strategy=strategy.type,
+        max_unavailable=rolling.max_unavailable if rolling else 1,
+        max_surge=rolling.max_surge if rolling else 0,
+        min_ready_seconds=spec.min_ready_seconds,
+        probe=spec.template.spec.container.readiness_probe is not None,
+    )
+
+
+class DaemonSetPlanner:
+    """Plans DaemonSets with `reconcile.daemonset` and has PodSync carry the plan out."""
+
+    kind = "DaemonSet"
+
+    def __init__(self, config: Config, store: Store, pods: PodSync, monitor: NodeMonitor) -> None:
+        self._store = store
+        self._pods = pods
+        self._monitor = monitor
+        self._timing = ds_logic.Timing()
+        self.apply_config(config)
+
+    def apply_config(self, config: Config) -> None:
+        """Nothing to take from the config: the DaemonSet backoff is fixed (DESIGN 4.6)."""
+
+    def delete(self, obj: ObjectRecord, seen: Observed) -> None:
+        if self._pods.delete_pods(obj, "DaemonSetDeleted"):
+            self._store.delete_revisions_of(obj.uid)
+            self._store.delete_object(obj.uid)
+            log.info("daemonset_deleted", daemonset=obj.name, namespace=obj.namespace)
+
+    def reconcile(self, obj: ObjectRecord, seen: Observed) -> dt.datetime | None:
+        now = seen.now
+        ds = self._pods.models.get(obj)
+        assert isinstance(ds, DaemonSet)
+        pods = self._store.pods_of(obj.uid)
+        current = self._revision(obj, ds, pods, now)
+        plan = ds_logic.plan_daemonset(
+            ds_params(obj, ds, current.hash), pods, seen.nodes, seen.containers, now, self._timing, new_pod_id
+        )
+        self._pods.act(obj, plan.actions, pods)
+        self._mark(plan.marks)
+        for ev in plan.events:
+            self._pods.event(obj, ev, now)
+        status = ds_logic.status_to_dict(plan.status)
+        if status != obj.status:
+            self._store.save_status(obj.uid, status)
+            done = plan.status.updated == plan.status.available == plan.status.desired
+            if done and obj.status.get("updatedNumberScheduled") != plan.status.updated:
+                log.info("daemonset_rolled_out", daemonset=obj.name, namespace=obj.namespace, nodes=plan.status.desired)
+        self._prune(pods, now)
+        return plan.wake_at
+
+    def _revision(
+        self, obj: ObjectRecord, ds: DaemonSet, pods: Sequence[PodRecord], now: dt.datetime
+    ) -> RevisionRecord:
+        in_use = {p.labels.get(revisions.HASH_LABEL, "") for p in pods if not p.phase.terminal}
+        cause = (ds.metadata.annotations or {}).get(revisions.CHANGE_CAUSE, "")
+        history = revisions.plan_history(
+            obj.uid,
+            obj.name,
+            obj.manifest.get("spec", {}).get("template", {}),
+            cause,
+            self._store.revisions_of(obj.uid),
+            in_use,
+            ds.spec.revision_history_limit,
+            now,
+        )
+        if history.save or history.delete:
+            self._store.save_revisions(obj.uid, history.save, history.delete)
+            for rev in history.save:
+                log.info("daemonset_revision", daemonset=obj.name, revision=rev.revision, hash=rev.hash)
+        return history.current
+
+    def _mark(self, marks: Sequence[tuple[str, str | None]]) -> None:
+        """Persist readiness on the pod (re-read: an operation may have changed it since)."""
+        for uid, since in marks:
+            pod = self._store.get_pod_by_uid(uid)
+            if pod is None or self._pods.runner.busy(pod.name):
+                continue
+            annotations = {k: v for k, v in pod.annotations.items() if k != ds_logic.READY_SINCE}
+            if since is not None:
+                annotations[ds_logic.READY_SINCE] = since
+            if annotations != pod.annotations:
+                self._store.save_pod(dataclasses.replace(pod, annotations=annotations))
+
+    def _prune(self, pods: Sequence[PodRecord], now: dt.datetime) -> None:
+        """Forget finished pods beyond the newest few per node once the backoff window is over."""
+        window = dt.timedelta(seconds=self._timing.failure_window)
+        finished: dict[str | None, list[PodRecord]] = {}
+        for pod in pods:
+            if pod.phase.terminal and pod.container_removed:
+                finished.setdefault(pod.node, []).append(pod)
+        old = []
+        for node_pods in finished.values():
+            node_pods.sort(key=lambda p: p.created_at, reverse=True)
+            old += [p.uid for p in node_pods[KEEP_FINISHED_PER_NODE:] if now - (p.finished_at or p.created_at) > window]
+        if old:
+            self._store.delete_pods(old)
+
+    async def release_nodes(self, names: Collection[str], now: dt.datetime) -> None:
+        """Nodes leaving the config: stop and remove their DaemonSet containers while they can be reached."""
+        for pod in self._store.live_pods():
+            if pod.owner_kind != self.kind or pod.node not in names or pod.phase.terminal:
+                continue
+            client = self._monitor.client(pod.node or "")
+            if client is None or not self._monitor.reachable(pod.node or ""):
+                continue
+            try:
+                await asyncio.to_thread(client.stop, pod.name, 10)
+                await asyncio.to_thread(client.remove, pod.name)
+            except nr.NodeError as exc:
+                log.warning("pod_release_failed", pod=pod.name, node=pod.node, error=exc.detail)
+                continue
+            self._store.save_pod(pod_logic.gone(dataclasses.replace(pod, deletion_reason="NodeRemoved"), now))
+            log.info("pod_stopped_node_removed", pod=pod.name, node=pod.node, owner=pod.owner_name)

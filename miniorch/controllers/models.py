@@ -1,0 +1,42 @@
+"""Validated models of stored objects, parsed once per (uid, generation).
+
+A stored manifest only changes with its generation, so each pass reuses the
+pydantic model instead of validating the same dict again.
+"""
+
+from __future__ import annotations
+
+from miniorch.spec import loader
+from miniorch.spec.job import Job
+from miniorch.spec.pod import PodTemplateSpec
+from miniorch.spec.workloads import CronJob, DaemonSet
+from miniorch.store.records import ObjectRecord
+
+Model = Job | CronJob | DaemonSet
+
+
+class ModelCache:
+    def __init__(self, limit: int = 4096) -> None:
+        self._limit = limit
+        self._models: dict[tuple[str, int], Model] = {}
+
+    def get(self, obj: ObjectRecord) -> Model:
+        key = (obj.uid, obj.generation)
+        model = self._models.get(key)
+        if model is None:
+            if len(self._models) >= self._limit:
+                self._models.clear()
+            model = self._models[key] = loader.parse_object(obj.manifest, source=f"{obj.kind.lower()}/{obj.name}").obj
+        return model
+
+    def job(self, obj: ObjectRecord) -> Job:
+        model = self.get(obj)
+        assert isinstance(model, Job)
+        return model
+
+    def template(self, obj: ObjectRecord) -> PodTemplateSpec | None:
+        """The pod template of an object that owns pods (Job, DaemonSet), else None."""
+        model = self.get(obj)
+        if isinstance(model, (Job, DaemonSet)):
+            return model.spec.template
+        return None

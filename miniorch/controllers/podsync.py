@@ -1,0 +1,247 @@
+"""Pods of every kind against their containers: observe, record, adopt, collect.
+
+Kind-agnostic: it reads container labels on every reachable node, brings pod
+records up to date (running, exited, vanished, unreachable), adopts containers
+whose record was lost, removes orphans, and carries out the planners' actions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import uuid
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import structlog
+
+from miniorch import clock as clock_mod
+from miniorch.controllers.models import ModelCache
+from miniorch.controllers.nodes import NodeMonitor
+from miniorch.controllers.pods import PodRunner
+from miniorch.nodes import records as nr
+from miniorch.reconcile import placement, podspec
+from miniorch.reconcile import pods as pod_logic
+from miniorch.reconcile.actions import Action, BindPod, CreatePod, DeletePod, Event, RestartPod
+from miniorch.store.records import EventRecord, ObjectRecord, PodPhase, PodRecord
+from miniorch.store.store import Store
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class Observed:
+    """One pass's view of the world, shared by the planners of every kind."""
+
+    now: dt.datetime
+    containers: dict[str, dict[str, nr.ContainerState]]  # reachable nodes only: node -> pod name -> container
+    live: list[PodRecord]
+    owners: dict[str, ObjectRecord]
+    nodes: list[placement.NodeView]
+    load: placement.Load = field(default_factory=placement.Load)
+
+    @property
+    def ready_nodes(self) -> set[str]:
+        return {n.name for n in self.nodes if n.ready}
+
+    @property
+    def live_owners(self) -> set[str]:
+        return {p.owner_uid for p in self.live}
+
+
+class PodSync:
+    def __init__(
+        self, store: Store, monitor: NodeMonitor, clock: clock_mod.Clock, runner: PodRunner, models: ModelCache
+    ) -> None:
+        self._store = store
+        self._monitor = monitor
+        self._clock = clock
+        self.runner = runner
+        self.models = models
+
+    async def observe(self, kinds: Sequence[str]) -> Observed:
+        now = self._clock.now()
+        containers = await self._list_containers()
+        live = self._store.live_pods()
+        owners = {o.uid: o for o in self._store.objects_to_reconcile(kinds, {p.owner_uid for p in live})}
+        running = [p for p in live if p.node and not p.phase.terminal]
+        load = placement.Load(Counter(p.node for p in running if p.node))
+        requested: dict[str, placement.Resources] = {}
+        for p in running:
+            assert p.node is not None
+            requested[p.node] = requested.get(p.node, placement.Resources()) + placement.Resources(
+                p.cpu_request, p.memory_request
+            )
+        nodes = [
+            dataclasses.replace(n, requested=requested.get(n.name, placement.Resources()))
+            for n in self._monitor.views()
+        ]
+        return Observed(now, containers, live, owners, nodes, load)
+
+    async def _list_containers(self) -> dict[str, dict[str, nr.ContainerState]]:
+        async def one(name: str) -> tuple[str, dict[str, nr.ContainerState] | None]:
+            client = self._monitor.client(name)
+            if client is None or not self._monitor.reachable(name):
+                return name, None
+            try:
+                found = await asyncio.to_thread(client.list_managed)
+            except nr.NodeUnavailable as exc:
+                log.warning("node_list_failed", node=name, error=exc.detail)
+                return name, None
+            return name, {c.pod: c for c in found}
+
+        results = await asyncio.gather(*(one(n) for n in list(self._monitor.nodes)))
+        return {name: found for name, found in results if found is not None}
+
+    # -- records against containers ---------------------------------------
+    def sync(self, seen: Observed, died: set[tuple[str, str]]) -> None:
+        for pod in seen.live:
+            if not self.runner.busy(pod.name):
+                self._sync_one(pod, seen, died)
+
+    def _sync_one(self, pod: PodRecord, seen: Observed, died: set[tuple[str, str]]) -> None:
+        owner = seen.owners.get(pod.owner_uid)
+        on_node = seen.containers.get(pod.node or "")
+        if pod.phase.terminal:
+            if on_node is not None:
+                if pod.name in on_node:
+                    self.runner.remove_container(pod)
+                else:
+                    self._store.save_pod(dataclasses.replace(pod, container_removed=True))
+            return
+        if on_node is None:
+            updated = pod_logic.unreachable(pod) if pod.node else pod
+            if pod.node and pod.owner_kind == "Job" and pod.node not in seen.ready_nodes:
+                updated = pod_logic.lost(pod, seen.now)
+                log.warning("pod_lost", pod=pod.name, node=pod.node, owner=pod.owner_name)
+            if updated != pod:
+                self._store.save_pod(updated)
+            return
+        container = on_node.get(pod.name)
+        if container is None:
+            match pod_logic.on_missing(pod, True, False):
+                case pod_logic.Missing.CREATE:
+                    if owner is not None:
+                        self.launch(pod, owner)
+                case pod_logic.Missing.GONE:
+                    self._store.save_pod(pod_logic.gone(pod, seen.now))
+                case pod_logic.Missing.WAIT:
+                    pass
+        elif container.exited or ((pod.node, pod.name) in died and not pod.restart_pending):
+            if not (pod.restart_pending and not pod.deletion_reason):
+                self.runner.settle(pod, self.restart_policy(owner))
+        elif container.status == "created" and pod.phase is PodPhase.PENDING and not pod.deletion_reason:
+            if owner is not None:  # created, never started (the daemon died in between)
+                self.launch(pod, owner)
+        elif container.running:
+            updated = pod_logic.on_running(pod, container, seen.now)
+            if updated != pod:
+                if pod.restart_pending:
+                    updated = dataclasses.replace(updated, restart_count=pod.restart_count + 1)
+                self._store.save_pod(updated)
+
+    def restart_policy(self, owner: ObjectRecord | None) -> str:
+        template = self.models.template(owner) if owner is not None else None
+        return (template.spec.restart_policy if template else None) or "Never"
+
+    def collect_orphans(self, seen: Observed) -> None:
+        known = {(p.node, p.name) for p in seen.live}
+        for node, found in seen.containers.items():
+            for name, container in found.items():
+                if (node, name) in known or self.runner.busy(name):
+                    continue
+                record = self._store.get_pod(container.labels.get(nr.NAMESPACE, "default"), name)
+                if record is not None and record.node == node:
+                    if record.phase.terminal:
+                        self.runner.remove_container(record)
+                    continue
+                owner_uid = container.labels.get(nr.OWNER_UID, "")
+                owner = seen.owners.get(owner_uid) or self._store.get_object_by_uid(owner_uid)
+                if owner is None or owner.deleting:
+                    self.runner.remove_orphan(node, container)
+                    continue
+                self._store.save_pod(adopt(node, container, owner))
+                log.info("pod_adopted", pod=name, node=node, owner=owner.name)
+
+    # -- acting for planners ----------------------------------------------
+    def launch(self, pod: PodRecord, owner: ObjectRecord) -> None:
+        template = self.models.template(owner)
+        if template is not None:
+            self.runner.launch(pod, podspec.container_spec(pod, template))
+
+    def act(self, owner: ObjectRecord, actions: Sequence[Action], pods: Sequence[PodRecord]) -> None:
+        """Carry out a plan; actions on pods with an operation in flight wait for the next pass."""
+        by_uid = {p.uid: p for p in pods}
+        template = self.models.template(owner)
+        assert template is not None
+        grace = template.spec.termination_grace_period_seconds
+        for action in actions:
+            match action:
+                case CreatePod(pod=pod):
+                    self._store.save_pod(pod)  # the intent is durable before the container exists
+                    if pod.node:
+                        self.runner.launch(pod, podspec.container_spec(pod, template))
+                case BindPod(pod_uid=uid, node=node):
+                    if not self.runner.busy(by_uid[uid].name):
+                        bound = dataclasses.replace(by_uid[uid], node=node, reason="", message="")
+                        self._store.save_pod(bound)
+                        self.runner.launch(bound, podspec.container_spec(bound, template))
+                case RestartPod(pod_uid=uid):
+                    if not self.runner.busy(by_uid[uid].name):
+                        self.runner.restart(by_uid[uid])
+                case DeletePod(pod_uid=uid, reason=reason):
+                    if not self.runner.busy(by_uid[uid].name):
+                        self.runner.terminate(by_uid[uid], reason, grace)
+
+    def delete_pods(self, owner: ObjectRecord, reason: str) -> bool:
+        """Stop and remove every container of `owner` on reachable nodes; True once none is left."""
+        template = self.models.template(owner)
+        grace = template.spec.termination_grace_period_seconds if template else 30
+        pending = False
+        for pod in self._store.pods_of(owner.uid):
+            if pod.container_removed:
+                continue
+            if pod.node and not self._monitor.reachable(pod.node):
+                continue  # its container is collected as an orphan when the node returns
+            pending = True
+            if not self.runner.busy(pod.name):
+                if pod.phase.terminal:
+                    self.runner.remove_container(pod)
+                else:
+                    self.runner.terminate(pod, reason, grace)
+        return not pending
+
+    def event(self, obj: ObjectRecord, ev: Event, now: dt.datetime) -> None:
+        self._store.record_event(
+            EventRecord(
+                obj.namespace,
+                obj.kind,
+                obj.name,
+                obj.uid,
+                ev.type,
+                ev.reason,
+                ev.message,
+                first_timestamp=now,
+                last_timestamp=now,
+            )
+        )
+
+
+def adopt(node: str, container: nr.ContainerState, owner: ObjectRecord) -> PodRecord:
+    """Rebuild a pod record from a container's labels (the store had lost it)."""
+    labels = {k: v for k, v in container.labels.items() if not k.startswith("miniorch.io/")}
+    index = container.labels.get(nr.COMPLETION_INDEX)
+    return PodRecord(
+        uid=container.labels.get(nr.POD_UID) or str(uuid.uuid4()),
+        name=container.name,
+        namespace=owner.namespace,
+        owner_kind=owner.kind,
+        owner_name=owner.name,
+        owner_uid=owner.uid,
+        node=node,
+        phase=PodPhase.RUNNING if container.running else PodPhase.PENDING,
+        completion_index=int(index) if index is not None else None,
+        labels=labels,
+    )

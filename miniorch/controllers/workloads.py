@@ -1,0 +1,121 @@
+"""The workload loop: one level-triggered pass for every kind that owns pods.
+
+Each pass observes containers and records once (PodSync), then lets each
+kind's planner reconcile its objects. Docker events, finished operations and
+API writes only wake the loop early; a resync runs every RESYNC_SECONDS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+from typing import Protocol
+
+import structlog
+
+from miniorch import clock as clock_mod
+from miniorch import metrics as metrics_mod
+from miniorch.config import Config
+from miniorch.controllers.models import ModelCache
+from miniorch.controllers.nodes import NodeMonitor
+from miniorch.controllers.pods import PodRunner
+from miniorch.controllers.podsync import Observed, PodSync
+from miniorch.store.records import ObjectRecord
+from miniorch.store.store import Store
+
+log = structlog.get_logger(__name__)
+
+RESYNC_SECONDS = 2.0
+
+
+class Planner(Protocol):
+    """Reconciles the objects of one kind; told about each pass's observations."""
+
+    kind: str
+
+    def apply_config(self, config: Config) -> None: ...
+
+    def reconcile(self, obj: ObjectRecord, seen: Observed) -> dt.datetime | None:
+        """Plan and act for one object; returns when it wants to be looked at again."""
+
+    def delete(self, obj: ObjectRecord, seen: Observed) -> None:
+        """Tear down an object marked for deletion (forget it once nothing is left)."""
+
+
+class WorkloadController:
+    def __init__(
+        self, store: Store, monitor: NodeMonitor, clock: clock_mod.Clock, metrics: metrics_mod.Metrics | None = None
+    ) -> None:
+        self.metrics = metrics or metrics_mod.Metrics()
+        self._store = store
+        self._clock = clock
+        self._wake = asyncio.Event()
+        self._wake_at: dt.datetime | None = None
+        self._died: set[tuple[str, str]] = set()
+        self.models = ModelCache()
+        self.runner = PodRunner(store, monitor, clock, self.wake, self.metrics)
+        self.pods = PodSync(store, monitor, clock, self.runner, self.models)
+        self.planners: list[Planner] = []
+
+    def add(self, planner: Planner) -> None:
+        self.planners.append(planner)
+
+    def apply_config(self, config: Config) -> None:
+        for planner in self.planners:
+            planner.apply_config(config)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def docker_event(self, node: str, action: str, pod: str) -> None:
+        """A container changed; `docker ps` may lag behind a `die`, so remember it."""
+        if action in ("die", "oom", "kill", "stop"):
+            self._died.add((node, pod))
+        self._wake.set()
+
+    def drain(self, node: str) -> list[str]:
+        """Evict the Job pods on `node` (DisruptionTarget, not counted); returns those still there."""
+        left = []
+        for pod in self._store.live_pods():
+            if pod.node != node or pod.owner_kind != "Job" or pod.phase.terminal:
+                continue
+            left.append(pod.name)
+            if not pod.deletion_reason and not self.runner.busy(pod.name):
+                owner = self._store.get_object_by_uid(pod.owner_uid)
+                template = self.models.template(owner) if owner else None
+                grace = template.spec.termination_grace_period_seconds if template else 30
+                self.runner.terminate(pod, "Evicted", grace)
+                log.info("pod_evicted", pod=pod.name, node=node)
+        self.wake()
+        return left
+
+    async def run(self) -> None:
+        while True:
+            timeout = RESYNC_SECONDS
+            if self._wake_at is not None:
+                timeout = max(0.0, min(timeout, (self._wake_at - self._clock.now()).total_seconds()))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+            self._wake.clear()
+            if self.runner.failures:
+                raise self.runner.failures[0]
+            with self.metrics.reconcile_duration.time():
+                await self.reconcile_once()
+
+    async def reconcile_once(self) -> None:
+        seen = await self.pods.observe([p.kind for p in self.planners])
+        died, self._died = self._died, set()
+        self.pods.sync(seen, died)
+        self.pods.collect_orphans(seen)
+        self._wake_at = None
+        for planner in self.planners:
+            for obj in seen.owners.values():
+                if obj.kind != planner.kind:
+                    continue
+                if obj.deleting:
+                    planner.delete(obj, seen)
+                    continue
+                wake_at = planner.reconcile(obj, seen)
+                if wake_at and (self._wake_at is None or wake_at < self._wake_at):
+                    self._wake_at = wake_at

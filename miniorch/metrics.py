@@ -1,0 +1,133 @@
+"""Prometheus metrics of one daemon, served as `GET /metrics`.
+
+The daemon builds one `Metrics` (its own CollectorRegistry, no global registry)
+and passes it down. Event counts and histograms are recorded where things
+happen; counts of objects by state, node readiness and Docker errors are read
+at scrape time from callables the daemon supplies, so they are never stale.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+#: Seconds between a cron slot's scheduled time and the creation of its Job.
+CRON_DELAY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300)
+#: Seconds of one reconcile pass (observe every node, plan every object, act).
+PASS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+ObjectStates = Callable[[], Iterable[tuple[str, str]]]  # (kind, state) per object
+NodeReadiness = Callable[[], Mapping[str, bool]]
+DockerErrors = Callable[[], Mapping[tuple[str, str], int]]  # (node, error) -> count
+
+
+def object_state(kind: str, manifest: Mapping[str, Any], status: Mapping[str, Any]) -> str:
+    """One word for an object's state: Jobs complete/failed/suspended/active; others suspended/active."""
+    true = {c.get("type") for c in status.get("conditions", []) if c.get("status") == "True"}
+    if kind == "Job":
+        if "Complete" in true:
+            return "complete"
+        if "Failed" in true:
+            return "failed"
+    if (manifest.get("spec") or {}).get("suspend"):
+        return "suspended"
+    return "active"
+
+
+class _StateCollector(Collector):
+    """Reads the daemon's current state on each scrape."""
+
+    def __init__(self) -> None:
+        self.objects: ObjectStates = lambda: ()
+        self.nodes: NodeReadiness = lambda: {}
+        self.docker_errors: DockerErrors = lambda: {}
+
+    def collect(self) -> Iterator[Metric]:
+        objects = GaugeMetricFamily(
+            "miniorch_objects",
+            "Workload objects (Job, CronJob, DaemonSet) by kind and state.",
+            labels=["kind", "state"],
+        )
+        counts: dict[tuple[str, str], int] = {}
+        for kind, state in self.objects():
+            counts[(kind, state)] = counts.get((kind, state), 0) + 1
+        for kind, states in (
+            ("Job", ("active", "suspended", "complete", "failed")),
+            ("CronJob", ("active", "suspended")),
+        ):
+            for state in states:  # always present, so a rate() or alert sees 0 rather than nothing
+                counts.setdefault((kind, state), 0)
+        for (kind, state), n in sorted(counts.items()):
+            objects.add_metric([kind, state], n)
+        yield objects
+        ready = GaugeMetricFamily("miniorch_node_ready", "1 if the node is Ready, else 0.", labels=["node"])
+        for node, is_ready in sorted(self.nodes().items()):
+            ready.add_metric([node], 1.0 if is_ready else 0.0)
+        yield ready
+        errors = CounterMetricFamily(
+            "miniorch_docker_api_errors",
+            "Failed Docker API calls by node and error (NodeUnavailable, DockerRejected, ContainerNotFound, ...).",
+            labels=["node", "error"],
+        )
+        for (node, error), n in sorted(self.docker_errors().items()):
+            errors.add_metric([node, error], n)
+        yield errors
+
+
+class Metrics:
+    """Every metric of one daemon, in a registry of its own."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.pods_started = Counter(
+            "miniorch_pods_started", "Pods whose container was started.", ["owner_kind"], registry=self.registry
+        )
+        self.pods_succeeded = Counter(
+            "miniorch_pods_succeeded", "Pod runs that exited 0.", ["owner_kind"], registry=self.registry
+        )
+        self.pods_failed = Counter(
+            "miniorch_pods_failed",
+            "Pod runs that failed (non-zero exit, or could not start).",
+            ["owner_kind"],
+            registry=self.registry,
+        )
+        self.cron_fire_delay = Histogram(
+            "miniorch_cron_fire_delay_seconds",
+            "Delay between a CronJob slot's scheduled time and the creation of its Job.",
+            buckets=CRON_DELAY_BUCKETS,
+            registry=self.registry,
+        )
+        self.reconcile_duration = Histogram(
+            "miniorch_reconcile_pass_duration_seconds",
+            "Duration of one reconcile pass over every node and workload object.",
+            buckets=PASS_BUCKETS,
+            registry=self.registry,
+        )
+        self._state = _StateCollector()
+        self.registry.register(self._state)
+
+    def watch(self, objects: ObjectStates, nodes: NodeReadiness, docker_errors: DockerErrors) -> None:
+        """Where scrape-time values come from (the daemon wires its store and node monitor here)."""
+        self._state.objects = objects
+        self._state.nodes = nodes
+        self._state.docker_errors = docker_errors
+
+    def pod_started(self, owner_kind: str) -> None:
+        self.pods_started.labels(owner_kind).inc()
+
+    def pod_finished(self, owner_kind: str, phase: str, exit_code: int | None) -> None:
+        """A run ended: Succeeded counts as success; Failed, or a non-zero exit restarted in place, as failure."""
+        if phase == "Succeeded":
+            self.pods_succeeded.labels(owner_kind).inc()
+        elif phase == "Failed" or exit_code not in (None, 0):
+            self.pods_failed.labels(owner_kind).inc()
+
+    def render(self) -> bytes:
+        """The Prometheus text exposition of every metric."""
+        return generate_latest(self.registry)
