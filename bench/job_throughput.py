@@ -1,4 +1,4 @@
-"""Batch throughput: a Job of C containers that exit 0 at once, P at a time, on one node.
+"""Batch throughput: a Job of C containers that exit 0 at once, P at a time, over N nodes.
 
 Side by side in one run on the same Docker node: the floor (Docker SDK, a pool of
 P threads doing create, start, wait, remove) and miniorch (`apply` until Complete).
@@ -31,26 +31,31 @@ from support.daemon import Daemon, job_yaml  # noqa: E402
 IMAGE = dockernodes.TEST_IMAGE
 
 
-def floor_run(url: str, completions: int, parallelism: int, tag: str) -> float:
-    client = docker.DockerClient(base_url=url, timeout=60)
+def floor_run(urls: list[str], completions: int, parallelism: int, tag: str) -> float:
+    """The Docker SDK directly: a pool of `parallelism` threads, containers round-robin over the nodes."""
+    clients = [docker.DockerClient(base_url=url, timeout=60) for url in urls]
 
     def one(i: int) -> None:
-        c = client.api.create_container(IMAGE, ["true"], name=f"floor-{tag}-{i}")
-        client.api.start(c["Id"])
-        client.api.wait(c["Id"])
-        client.api.remove_container(c["Id"], force=True)
+        api = clients[i % len(clients)].api
+        c = api.create_container(IMAGE, ["true"], name=f"floor-{tag}-{i}")
+        api.start(c["Id"])
+        api.wait(c["Id"])
+        api.remove_container(c["Id"], force=True)
 
     start = time.perf_counter()
     with concurrent.futures.ThreadPoolExecutor(parallelism) as pool:
         list(pool.map(one, range(completions)))
     elapsed = time.perf_counter() - start
-    client.close()
+    for client in clients:
+        client.close()
     return elapsed
 
 
-def miniorch_run(d: Daemon, completions: int, parallelism: int, tag: str) -> float:
+def miniorch_run(d: Daemon, completions: int, parallelism: int, tag: str, indexed: bool) -> float:
     name = f"bench-{tag}"
-    text = job_yaml(name, "true", parallelism=parallelism, completions=completions, container={"command": ["true"]})
+    extra = {"completionMode": "Indexed"} if indexed else {}
+    text = job_yaml(name, "true", parallelism=parallelism, completions=completions, container={"command": ["true"]},
+                    extra_spec=extra)
     start = time.perf_counter()
     d.api("POST", "/apply", json={"source": "bench", "text": text})
     while True:
@@ -69,38 +74,41 @@ def main() -> int:
     parser.add_argument("--completions", type=int, default=40)
     parser.add_argument("--parallelism", type=int, default=4)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--nodes", type=int, default=1)
+    parser.add_argument("--indexed", action="store_true", help="run the Job in Indexed completion mode")
     parser.add_argument("--target", type=float, default=1.15)
     args = parser.parse_args()
 
     base = Path(os.environ.get("MINIORCH_BENCH_DIR", "/tmp/miniorch-bench"))
-    node = dockernodes.DockerNode("node0", base)
-    node.start()
-    dockernodes.ensure_test_image([node], IMAGE)
+    nodes = dockernodes.start_nodes(args.nodes, base)
+    dockernodes.ensure_test_image(nodes, IMAGE)
+    urls = [n.url for n in nodes]
     work = Path(tempfile.mkdtemp(prefix="miniorch-bench-"))
-    d = Daemon(work, [(node.name, node.url)], extra={"log": {"format": "json", "level": "info"}})
+    d = Daemon(work, [(n.name, n.url) for n in nodes], extra={"log": {"format": "json", "level": "info"}})
     d.start()
     floors, ours = [], []
-    docker_ver = docker_version(node.url)
+    docker_ver = docker_version(urls[0])
     try:
-        floor_run(node.url, 4, 2, "warm")  # warm the engine's caches for both alike
+        floor_run(urls, 4, 2, "warm")  # warm the engines' caches for both alike
         for run in range(args.runs):
             order = [("floor", floors), ("miniorch", ours)]
             if run % 2:
                 order.reverse()
             for system, sink in order:
                 if system == "floor":
-                    sink.append(floor_run(node.url, args.completions, args.parallelism, str(run)))
+                    sink.append(floor_run(urls, args.completions, args.parallelism, str(run)))
                 else:
-                    sink.append(miniorch_run(d, args.completions, args.parallelism, str(run)))
+                    sink.append(miniorch_run(d, args.completions, args.parallelism, str(run), args.indexed))
                 print(f"run {run + 1}: {system:8s} {sink[-1]:6.2f}s", flush=True)
     finally:
         d.stop()
-        node.stop()
+        for node in nodes:
+            node.stop()
     floor_m, ours_m = statistics.median(floors), statistics.median(ours)
     ratio = ours_m / floor_m
     shape = f"{args.completions}x{args.parallelism}"
     print(
-        f"\nshape {shape} on 1 node, median of {args.runs}: floor {floor_m:.2f}s, miniorch {ours_m:.2f}s, "
+        f"\nshape {shape} on {args.nodes} node(s), median of {args.runs}: floor {floor_m:.2f}s, miniorch {ours_m:.2f}s, "
         f"ratio {ratio:.3f} (target <= {args.target})"
     )
     result = {
@@ -119,11 +127,13 @@ def main() -> int:
     }
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
+    stem = f"throughput-{args.completions}x{args.parallelism}-{args.nodes}n" + ("-indexed" if args.indexed else "")
+    (out / f"{stem}.json").write_text(json.dumps(result, indent=2))
     (out / "latest.json").write_text(json.dumps(result, indent=2))
     (out / "latest.md").write_text(
         f"# Batch throughput ({result['date']})\n\n{result['cpus']} CPUs, Python {result['python']}, "
         f"Docker {result['docker']}\n\n| shape | floor (SDK) | miniorch | miniorch/floor | target |\n"
-        f"|---|---|---|---|---|\n| {shape}, 1 node | {floor_m:.2f}s | {ours_m:.2f}s | {ratio:.3f} | <= {args.target} |\n"
+        f"|---|---|---|---|---|\n| {shape}, {args.nodes} node(s) | {floor_m:.2f}s | {ours_m:.2f}s | {ratio:.3f} | <= {args.target} |\n"
     )
     return 0
 

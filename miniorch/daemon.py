@@ -193,7 +193,7 @@ class Daemon:
         else:
             self.config = config
             removed = set(self.monitor.nodes) - {n.name for n in config.nodes}
-            await self.daemonsets.release_nodes(removed, self.clock.now())  # while they can still be reached
+            await self.daemonsets.release_nodes(removed)  # while they can still be reached
             self.monitor.apply_config(config)
             self.controller.apply_config(config)
             self.applier.set_policy(config.policy)

@@ -202,7 +202,10 @@ def cronjob(c: Client, obj: dict[str, Any], now: dt.datetime) -> str:
         ("Backoff Limit", job_spec.get("backoffLimit", 6)),
         ("Last Schedule Time", status.get("lastScheduleTime", "<unset>")),
         ("Last Successful Time", status.get("lastSuccessfulTime", "<unset>")),
-        ("Next Schedule Time", output.ts(nxt) + f" (in {output.human_duration((nxt - now).total_seconds())})" if nxt else "<none>"),
+        (
+            "Next Schedule Time",
+            output.ts(nxt) + f" (in {output.human_duration((nxt - now).total_seconds())})" if nxt else "<none>",
+        ),
         ("Active Jobs", ", ".join(active) if active else "<none>"),
     ]
     return "\n".join([_kv(pairs), _template(job_spec), _events(c, meta["uid"], now)])

@@ -20,10 +20,8 @@ import structlog
 from miniorch.config import Config
 from miniorch.controllers.nodes import NodeMonitor
 from miniorch.controllers.podsync import Observed, PodSync
-from miniorch.nodes import records as nr
 from miniorch.reconcile import daemonset as ds_logic
 from miniorch.reconcile import placement, revisions
-from miniorch.reconcile import pods as pod_logic
 from miniorch.spec import pod as pod_spec
 from miniorch.spec.workloads import DaemonSet
 from miniorch.store.records import ObjectRecord, PodRecord, RevisionRecord
@@ -161,19 +159,36 @@ class DaemonSetPlanner:
         if old:
             self._store.delete_pods(old)
 
-    async def release_nodes(self, names: Collection[str], now: dt.datetime) -> None:
-        """Nodes leaving the config: stop and remove their DaemonSet containers while they can be reached."""
-        for pod in self._store.live_pods():
-            if pod.owner_kind != self.kind or pod.node not in names or pod.phase.terminal:
-                continue
-            client = self._monitor.client(pod.node or "")
-            if client is None or not self._monitor.reachable(pod.node or ""):
-                continue
-            try:
-                await asyncio.to_thread(client.stop, pod.name, 10)
-                await asyncio.to_thread(client.remove, pod.name)
-            except nr.NodeError as exc:
-                log.warning("pod_release_failed", pod=pod.name, node=pod.node, error=exc.detail)
-                continue
-            self._store.save_pod(pod_logic.gone(dataclasses.replace(pod, deletion_reason="NodeRemoved"), now))
-            log.info("pod_stopped_node_removed", pod=pod.name, node=pod.node, owner=pod.owner_name)
+    async def release_nodes(self, names: Collection[str], timeout: float = 60.0) -> None:
+        """Nodes leaving the config: stop their DaemonSet pods while they can still be reached.
+
+        Goes through the PodRunner (logs and exit codes are recorded as for any stop),
+        waiting for operations in flight first; gives up after `timeout` seconds.
+        """
+        runner = self._pods.runner
+        pods = [
+            p
+            for p in self._store.live_pods()
+            if p.owner_kind == self.kind
+            and p.node in names
+            and not p.phase.terminal
+            and self._monitor.reachable(p.node or "")
+        ]
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        todo = {p.uid for p in pods}
+        while pods and loop.time() < deadline:
+            for pod in pods:
+                if pod.uid in todo and not runner.busy(pod.name):
+                    todo.discard(pod.uid)
+                    fresh = self._store.get_pod_by_uid(pod.uid)
+                    owner = self._store.get_object_by_uid(pod.owner_uid)
+                    template = self._pods.models.template(owner) if owner is not None else None
+                    if fresh is not None and not fresh.phase.terminal:
+                        grace = template.spec.termination_grace_period_seconds if template else 30
+                        runner.terminate(fresh, "NodeRemoved", grace)
+                        log.info("pod_stopping_node_removed", pod=pod.name, node=pod.node, owner=pod.owner_name)
+            if not todo and not any(runner.busy(p.name) for p in pods):
+                return
+            await asyncio.sleep(0.05)
+        log.warning("node_release_timed_out", nodes=sorted(names))

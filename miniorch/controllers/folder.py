@@ -53,7 +53,7 @@ class FolderWatcher:
         self,
         sync: manifests.FolderSync,
         on_change: Callable[[], None],
-        debounce: float = 0.15,
+        debounce: float = 0.1,
         max_delay: float = 1.0,
         rescan_seconds: float = 30.0,
     ) -> None:

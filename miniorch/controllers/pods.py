@@ -204,7 +204,7 @@ class PodRunner:
     ) -> None:
         try:
             raw = await asyncio.to_thread(client.logs, pod.name, LOG_TAIL_LINES)
-        except nr.ContainerNotFound:
+        except (nr.ContainerNotFound, nr.ContainerConflict):  # gone, or being removed (`docker rm -f`)
             raw = b""
         done = pod_logic.on_exit(pod, state, restart_policy, _tail_text(raw), self._clock.now())
         self._store.save_pod(done)  # committed before the container may go

@@ -61,9 +61,9 @@ class PodSync:
         self.runner = runner
         self.models = models
 
-    async def observe(self, kinds: Sequence[str]) -> Observed:
+    async def observe(self, kinds: Sequence[str], list_containers: bool = True) -> Observed:
         now = self._clock.now()
-        containers = await self._list_containers()
+        containers = await self._list_containers() if list_containers else {}
         live = self._store.live_pods()
         owners = {o.uid: o for o in self._store.objects_to_reconcile(kinds, {p.owner_uid for p in live})}
         running = [p for p in live if p.node and not p.phase.terminal]

@@ -8,7 +8,6 @@ API writes only wake the loop early; a resync runs every RESYNC_SECONDS.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 from typing import Protocol
 
@@ -54,7 +53,8 @@ class WorkloadController:
         self._wake_at: dt.datetime | None = None
         self._died: set[tuple[str, str]] = set()
         self.models = ModelCache()
-        self.runner = PodRunner(store, monitor, clock, self.wake, self.metrics)
+        self._observe = True
+        self.runner = PodRunner(store, monitor, clock, self._plan_soon, self.metrics)
         self.pods = PodSync(store, monitor, clock, self.runner, self.models)
         self.planners: list[Planner] = []
 
@@ -66,13 +66,19 @@ class WorkloadController:
             planner.apply_config(config)
 
     def wake(self) -> None:
+        """Something may have changed anywhere: look at the containers again, then plan."""
+        self._observe = True
+        self._wake.set()
+
+    def _plan_soon(self) -> None:
+        """One of our own pod operations finished and recorded its result: plan, no need to re-list."""
         self._wake.set()
 
     def docker_event(self, node: str, action: str, pod: str) -> None:
         """A container changed; `docker ps` may lag behind a `die`, so remember it."""
         if action in ("die", "oom", "kill", "stop"):
             self._died.add((node, pod))
-        self._wake.set()
+        self.wake()
 
     def drain(self, node: str) -> list[str]:
         """Evict the Job pods on `node` (DisruptionTarget, not counted); returns those still there."""
@@ -95,8 +101,10 @@ class WorkloadController:
             timeout = RESYNC_SECONDS
             if self._wake_at is not None:
                 timeout = max(0.0, min(timeout, (self._wake_at - self._clock.now()).total_seconds()))
-            with contextlib.suppress(TimeoutError):
+            try:
                 await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+            except TimeoutError:
+                self._observe = True  # the periodic resync
             self._wake.clear()
             if self.runner.failures:
                 raise self.runner.failures[0]
@@ -104,10 +112,14 @@ class WorkloadController:
                 await self.reconcile_once()
 
     async def reconcile_once(self) -> None:
-        seen = await self.pods.observe([p.kind for p in self.planners])
-        died, self._died = self._died, set()
-        self.pods.sync(seen, died)
-        self.pods.collect_orphans(seen)
+        """One pass. After our own operations only, containers are not listed again: the
+        records are already current, so the planners run on them directly."""
+        observe, self._observe = self._observe, False
+        seen = await self.pods.observe([p.kind for p in self.planners], list_containers=observe)
+        if observe:
+            died, self._died = self._died, set()
+            self.pods.sync(seen, died)
+            self.pods.collect_orphans(seen)
         self._wake_at = None
         for planner in self.planners:
             for obj in seen.owners.values():

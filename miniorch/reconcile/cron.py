@@ -173,7 +173,11 @@ def _next_wall(s: Schedule, start: dt.datetime) -> dt.datetime | None:
             month = _after(s.months, t.month)
             t = dt.datetime(t.year, month, 1) if month else dt.datetime(t.year + 1, s.months[0], 1)
         elif not s.day_matches(t.date()):
-            t = dt.datetime.combine(t.date() + dt.timedelta(days=1), dt.time())
+            day = _after(s.days, t.day) if s.weekday_star else t.day + 1  # only day-of-month matters: jump
+            if day is None or day > calendar.monthrange(t.year, t.month)[1]:
+                t = _end_of_month(t.replace(day=1)) + _SECOND
+            else:
+                t = t.replace(day=day, hour=0, minute=0, second=0)
         elif t.hour not in s.hours:
             hour = _after(s.hours, t.hour)
             t = t.replace(hour=hour, minute=0, second=0) if hour is not None else _next_day(t)
@@ -197,7 +201,8 @@ def _prev_wall(s: Schedule, start: dt.datetime) -> dt.datetime | None:
             first = dt.datetime(t.year, month, 1) if month else dt.datetime(t.year - 1, s.months[-1], 1)
             t = _end_of_month(first)
         elif not s.day_matches(t.date()):
-            t = dt.datetime.combine(t.date(), dt.time()) - _SECOND
+            day = _before(s.days, t.day) if s.weekday_star else None
+            t = t.replace(day=day, hour=23, minute=59, second=59) if day else _day_start(t) - _SECOND
         elif t.hour not in s.hours:
             hour = _before(s.hours, t.hour)
             t = t.replace(hour=hour, minute=59, second=59) if hour is not None else _day_start(t) - _SECOND

@@ -101,6 +101,16 @@ class _Tally:
     fail_job: str | None  # message of the first FailJob match
 
 
+def _fail_job_message(job: JobParams, pod: PodRecord, rule: int) -> str:
+    """Kubernetes' wording for a FailJob match, by exit code or by pod condition."""
+    if pod.reason in policies.DISRUPTIONS:
+        return f"Pod {pod.namespace}/{pod.name} has condition DisruptionTarget matching FailJob rule at index {rule}"
+    return (
+        f"Container {job.container_name} for pod {pod.namespace}/{pod.name} failed with exit code "
+        f"{pod.exit_code} matching FailJob rule at index {rule}"
+    )
+
+
 def _tally(job: JobParams, pods: Sequence[PodRecord]) -> _Tally:
     active = [p for p in pods if p.active]
     failed = 0
@@ -116,10 +126,7 @@ def _tally(job: JobParams, pods: Sequence[PodRecord]) -> _Tally:
                 0 if outcome in (policies.Outcome.IGNORE, policies.Outcome.NOT_A_FAILURE) else max(1, pod.failures)
             )
             if outcome is policies.Outcome.FAIL_JOB and fail_job is None:
-                fail_job = (
-                    f"Container {job.container_name} for pod {pod.namespace}/{pod.name} failed with exit code "
-                    f"{pod.exit_code} matching FailJob rule at index {rule}"
-                )
+                fail_job = _fail_job_message(job, pod, rule)
             if outcome is policies.Outcome.FAIL_INDEX and pod.completion_index is not None:
                 fail_index.add(pod.completion_index)
         failed += counted
@@ -211,11 +218,11 @@ def _failure(
         return "PodFailurePolicy", tally.fail_job
     if tally.failed > job.backoff_limit:
         return "BackoffLimitExceeded", "Job has reached the specified backoff limit"
-    if job.max_failed_indexes is not None and len(failed_idx) > job.max_failed_indexes:
-        return "MaxFailedIndexesExceeded", "Job has exceeded the specified maximal number of failed indexes"
     deadline = _deadline(job, start)
     if deadline is not None and now >= deadline:
         return "DeadlineExceeded", "Job was active longer than specified deadline"
+    if job.max_failed_indexes is not None and len(failed_idx) > job.max_failed_indexes:
+        return "MaxFailedIndexesExceeded", "Job has exceeded the specified maximal number of failed indexes"
     done = len(failed_idx | tally.succeeded_indexes)
     if job.indexed and failed_idx and job.completions is not None and done >= job.completions:
         return "FailedIndexes", "Job has failed indexes"
@@ -224,10 +231,9 @@ def _failure(
 
 def _success(job: JobParams, tally: _Tally) -> tuple[str, str] | None:
     if job.indexed:
-        if job.success_rules and policies.success_met(job.success_rules, tally.succeeded_indexes):
-            return "SuccessPolicy", "Matched rules at index 0" if len(
-                job.success_rules
-            ) == 1 else "Matched success rules"
+        rule = policies.matching_success_rule(job.success_rules, tally.succeeded_indexes)
+        if rule is not None:
+            return "SuccessPolicy", f"Matched rules at index {rule}"
         if job.completions is not None and len(tally.succeeded_indexes) >= job.completions:
             return "CompletionsReached", "Reached expected number of succeeded pods"
         return None
@@ -296,7 +302,9 @@ def plan_job(
                 completion_time = completion_time or now
                 events.append(Event("Normal", "Completed", "Job completed"))
         status = _status(job, tally, failed_idx, 0, still, start_time, completion_time, conditions)
-        return JobPlan(tuple(actions), status, tuple(events))
+        ttl = job.ttl_seconds_after_finished
+        expiry = now + dt.timedelta(seconds=ttl) if ttl is not None and status.finished else None
+        return JobPlan(tuple(actions), status, tuple(events), wake_at=expiry)
 
     wake_at = _deadline(job, start_time)
     active = list(tally.active)
@@ -304,6 +312,16 @@ def plan_job(
     backing_off = ready_at is not None and now < ready_at and job.backoff_limit_per_index is None
     if backing_off:
         wake_at = _earliest(wake_at, ready_at)
+
+    if job.indexed:  # never two pods for one index: keep the oldest
+        by_index: dict[int | None, list[PodRecord]] = {}
+        for pod in sorted(active, key=lambda p: p.created_at):
+            by_index.setdefault(pod.completion_index, []).append(pod)
+        for group in by_index.values():
+            for extra in group[1:]:
+                actions.append(DeletePod(extra.uid, "DuplicateIndex"))
+                events.append(Event("Normal", "SuccessfulDelete", f"Deleted pod: {extra.name}"))
+                active.remove(extra)
 
     want = _want(job, tally, failed_idx)
     if len(active) > want:

@@ -105,12 +105,13 @@ def place(
             unschedulable += 1
         elif not selection.matches(node.labels):
             mismatch += 1
-        elif node.capacity and requests.cpu and used.cpu + requests.cpu > node.capacity.cpu + 1e-9:
-            no_cpu += 1
-        elif node.capacity and requests.memory and used.memory + requests.memory > node.capacity.memory:
-            no_memory += 1
         else:
-            fits.append(node)
+            short_cpu = bool(node.capacity and requests.cpu and used.cpu + requests.cpu > node.capacity.cpu + 1e-9)
+            short_mem = bool(node.capacity and requests.memory and used.memory + requests.memory > node.capacity.memory)
+            no_cpu += short_cpu
+            no_memory += short_mem
+            if not (short_cpu or short_mem):
+                fits.append(node)
     if fits:
         best = min(fits, key=lambda n: (load.get(n.name, 0), n.name))
         return Placement(best.name)

@@ -27,6 +27,7 @@ NOT_COUNTED = frozenset(
         "ScaledDown",
         "CompletionsReached",
         "DeadlineExceeded",
+        "DuplicateIndex",
     }
 )
 

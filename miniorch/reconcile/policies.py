@@ -38,7 +38,8 @@ class FailureRule:
                 return False
             inside = pod.exit_code in self.exit_values
             return inside if self.exit_operator == "In" else (not inside and pod.exit_code != 0)
-        return any(t == "DisruptionTarget" and (s == "True") == disrupted for t, s in self.conditions)
+        # The pod must carry the condition with that status; we only ever set DisruptionTarget=True.
+        return disrupted and any(t == "DisruptionTarget" and s == "True" for t, s in self.conditions)
 
 
 @dataclass(frozen=True)
@@ -62,14 +63,19 @@ def classify(pod: PodRecord, rules: Sequence[FailureRule]) -> tuple[Outcome, int
 
 
 def success_met(rules: Sequence[SuccessRule], succeeded: set[int]) -> bool:
-    for rule in rules:
+    return matching_success_rule(rules, succeeded) is not None
+
+
+def matching_success_rule(rules: Sequence[SuccessRule], succeeded: set[int]) -> int | None:
+    """Index of the first successPolicy rule the succeeded indexes satisfy, or None."""
+    for i, rule in enumerate(rules):
         scope = succeeded & rule.indexes if rule.indexes is not None else succeeded
         if rule.indexes is not None and rule.count is None and not rule.indexes <= succeeded:
             continue
         if rule.count is not None and len(scope) < rule.count:
             continue
-        return True
-    return False
+        return i
+    return None
 
 
 def success_rules(raw: Sequence[tuple[str | None, int | None]]) -> tuple[SuccessRule, ...]:

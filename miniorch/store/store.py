@@ -142,7 +142,7 @@ class Store:
         """Objects whose source is a manifest file (`file:<path>`), deleting ones included; no manifests read."""
         with Session(self._engine) as s:
             T = tables.ObjectRow
-            columns = load_only(col(T.uid), col(T.kind), col(T.namespace), col(T.name), col(T.source), col(T.deleting))
+            columns = load_only(*(getattr(T, c) for c in ("uid", "kind", "namespace", "name", "source", "deleting")))
             query = select(T).options(columns).where(col(T.source).startswith("file:"))
             rows = s.exec(query.order_by(T.source, T.name)).all()
             return [ObjectRef(r.uid, r.kind, r.namespace, r.name, r.source, r.deleting) for r in rows]

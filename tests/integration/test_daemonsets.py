@@ -226,7 +226,8 @@ def _hash(daemon: Daemon, name: str, revision: int) -> str:
 
 
 def _roll(daemon: Daemon, name: str, new_hash: str, timeout: float = 30) -> tuple[int, int, int]:
-    """Poll until every node runs a ready pod of `new_hash`: (most unavailable, fewest ready nodes, most live pods)."""
+    """Poll until every node runs a ready pod of `new_hash`:
+    (most unavailable, fewest ready nodes, most pods not terminating)."""
     worst, fewest, most = 0, 3, 0
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -234,7 +235,7 @@ def _roll(daemon: Daemon, name: str, new_hash: str, timeout: float = 30) -> tupl
         status = ds(daemon, name)["status"]
         worst = max(worst, 3 - len(ready), status["numberUnavailable"])
         fewest = min(fewest, len(ready))
-        most = max(most, len(live_pods(daemon, name)))
+        most = max(most, sum(not p["metadata"].get("deletionTimestamp") for p in live_pods(daemon, name)))
         if settled(daemon, name, ALL, new_hash) and status.get("updatedNumberScheduled") == 3:
             return worst, fewest, most
         time.sleep(0.05)

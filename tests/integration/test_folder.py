@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -245,3 +246,19 @@ def test_the_examples_use_the_image_the_quickstart_builds_where_they_can() -> No
         if path.name in ("pi-job.yaml", "hello-cronjob.yaml"):
             continue
         assert dockernodes.TEST_IMAGE in path.read_text(), path
+
+
+def test_sighup_re_applies_files_a_changed_policy_now_allows(daemon: Daemon) -> None:
+    """A file refused by the policy (hostPath) is applied after the policy allows it and SIGHUP."""
+    volume = {"volumes": [{"name": "h", "hostPath": {"path": "/tmp"}}]}
+    mount = {"volumeMounts": [{"name": "h", "mountPath": "/h"}]}
+    path = daemon.manifests / "hostpath.yaml"
+    path.write_text(job_yaml("hostpath", "true", pod_spec=volume, container=mount))
+    [event] = daemon.wait_for(lambda: events(daemon, "InvalidManifest")[:1], what="the policy refusal")
+    assert "allowed_host_paths" in event["message"] and daemon.job("hostpath") is None
+    config = yaml.safe_load(daemon.config_path.read_text())
+    config["policy"] = {"allowed_host_paths": ["/tmp"]}
+    daemon.config_path.write_text(yaml.safe_dump(config))
+    assert daemon.proc is not None
+    daemon.proc.send_signal(signal.SIGHUP)
+    daemon.wait_job("hostpath")

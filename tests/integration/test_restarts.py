@@ -26,11 +26,11 @@ def _assert_exact(daemon: Daemon, name: str, completions: int, nodes: list[Any])
 
 def test_sigterm_leaves_containers_running_and_restart_adopts_them(daemon: Daemon, docker_nodes: list[Any]) -> None:
     """SIGTERM: exit 0, running pods keep running; results of pods that finished meanwhile are recorded after restart."""
-    daemon.apply(job_yaml("calm", "sleep 2; echo finished", parallelism=2, completions=4))
+    daemon.apply(job_yaml("calm", "sleep 5; echo finished", parallelism=2, completions=4))
     daemon.wait_for(lambda: _running(docker_nodes) == 2, what="2 running containers")
     assert daemon.stop(signal.SIGTERM) == 0
     assert _running(docker_nodes) == 2
-    time.sleep(2.5)  # they finish while no daemon watches
+    daemon.wait_for(lambda: _running(docker_nodes) == 0, timeout=15, what="containers finishing while no daemon watches")
     daemon.start()
     _assert_exact(daemon, "calm", 4, docker_nodes)
     assert all(daemon.ctl("logs", p["metadata"]["name"]).stdout.strip() == "finished" for p in daemon.pods("calm"))

@@ -237,3 +237,22 @@ def test_apply_rejects_a_bad_schedule_at_its_line() -> None:
         loader.load_text(text, "cj.yaml")
     message = str(info.value.errors[0])
     assert message.startswith("cj.yaml:5:") and "spec.schedule" in message and "hour field: 25" in message
+
+
+@pytest.mark.parametrize(
+    "expr",
+    ["0 0 1,15 * *", "*/7 3-5 * * *", "0 12 * * 1,3", "30 6 13 * FRI", "0 0 31 * *", "15 */6 1-3 * 0", "5 4 * 2 *"],
+)
+def test_calendar_jumps_agree_with_a_minute_by_minute_scan(expr: str) -> None:
+    """next_slot and last_slot match a brute-force scan of every minute over 100 days (UTC)."""
+    s = cron.parse(expr)
+    start = utc(2023, 11, 25)
+    minutes = [start + dt.timedelta(minutes=i) for i in range(100 * 24 * 60)]
+    matching = [m for m in minutes if s.matches(m.replace(tzinfo=None))]
+    for probe in (utc(2024, 1, 25, 7, 3), utc(2024, 2, 10), utc(2024, 2, 20, 23, 59), utc(2024, 1, 31, 12)):
+        expected_next = next((m for m in matching if m > probe), None)
+        expected_last = max((m for m in matching if m <= probe), default=None)
+        if expected_next is not None:  # else it lies beyond the scanned window
+            assert cron.next_slot(s, probe, UTC) == expected_next
+        if expected_last is not None:
+            assert cron.last_slot(s, probe, UTC) == expected_last
