@@ -229,7 +229,9 @@ def main() -> int:
         print(json.dumps({part: results[part]}), flush=True)
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
-    (out / "cron_latest.json").write_text(json.dumps(results, indent=2) + "\n")
+    path = out / "cron_latest.json"
+    previous = json.loads(path.read_text()) if path.exists() and args.only else {}
+    path.write_text(json.dumps({**previous, **results}, indent=2) + "\n")  # --only updates its parts
     print(json.dumps(results, indent=2))
     return 0
 

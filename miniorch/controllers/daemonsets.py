@@ -20,11 +20,12 @@ import structlog
 from miniorch.config import Config
 from miniorch.controllers.nodes import NodeMonitor
 from miniorch.controllers.podsync import Observed, PodSync
+from miniorch.nodes import records as nr
 from miniorch.reconcile import daemonset as ds_logic
 from miniorch.reconcile import placement, revisions
 from miniorch.spec import pod as pod_spec
 from miniorch.spec.workloads import DaemonSet
-from miniorch.store.records import ObjectRecord, PodRecord, RevisionRecord
+from miniorch.store.records import ObjectRecord, PodPhase, PodRecord, RevisionRecord
 from miniorch.store.store import Store
 
 log = structlog.get_logger(__name__)
@@ -79,6 +80,8 @@ class DaemonSetPlanner:
         self._pods = pods
         self._monitor = monitor
         self._timing = ds_logic.Timing()
+        self._containers: dict[str, dict[str, nr.ContainerState]] = {}  # as last listed
+        self._listed_at = dt.datetime.min.replace(tzinfo=dt.UTC)
         self.apply_config(config)
 
     def apply_config(self, config: Config) -> None:
@@ -96,8 +99,9 @@ class DaemonSetPlanner:
         assert isinstance(ds, DaemonSet)
         pods = self._store.pods_of(obj.uid)
         current = self._revision(obj, ds, pods, now)
+        containers = self._containers_seen(seen, pods)
         plan = ds_logic.plan_daemonset(
-            ds_params(obj, ds, current.hash), pods, seen.nodes, seen.containers, now, self._timing, new_pod_id
+            ds_params(obj, ds, current.hash), pods, seen.nodes, containers, now, self._timing, new_pod_id
         )
         self._pods.act(obj, plan.actions, pods)
         self._mark(plan.marks)
@@ -111,6 +115,21 @@ class DaemonSetPlanner:
                 log.info("daemonset_rolled_out", daemonset=obj.name, namespace=obj.namespace, nodes=plan.status.desired)
         self._prune(pods, now)
         return plan.wake_at
+
+    def _containers_seen(self, seen: Observed, pods: Sequence[PodRecord]) -> dict[str, dict[str, nr.ContainerState]]:
+        """This pass's containers; on a plan-only pass (after our own operation, nothing listed)
+        the last listing, plus the containers started since (running, health unknown)."""
+        if seen.listed:
+            self._containers, self._listed_at = seen.containers, seen.now
+            return seen.containers
+        out = {node: dict(found) for node, found in self._containers.items()}
+        for pod in pods:
+            started = pod.phase is PodPhase.RUNNING and pod.started_at and pod.started_at >= self._listed_at
+            if started and pod.node in out and pod.name not in out[pod.node]:
+                out[pod.node][pod.name] = nr.ContainerState(
+                    "", pod.name, pod.node or "", {}, "running", health="starting"
+                )
+        return out
 
     def _revision(
         self, obj: ObjectRecord, ds: DaemonSet, pods: Sequence[PodRecord], now: dt.datetime

@@ -18,7 +18,7 @@ from miniorch.nodes import records as nr
 log = structlog.get_logger(__name__)
 
 # Only what we did not cause ourselves; anything else is seen by the periodic resync.
-_WAKE_ON = {"die", "oom"}
+_WAKE_ON = {"die", "oom", "health_status"}  # health_status: a DaemonSet pod became (un)ready
 
 
 class DockerEventWatcher:

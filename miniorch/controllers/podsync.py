@@ -41,6 +41,7 @@ class Observed:
     owners: dict[str, ObjectRecord]
     nodes: list[placement.NodeView]
     load: placement.Load = field(default_factory=placement.Load)
+    listed: bool = True  # False on plan-only passes: `containers` was not listed (empty)
 
     @property
     def ready_nodes(self) -> set[str]:
@@ -78,7 +79,7 @@ class PodSync:
             dataclasses.replace(n, requested=requested.get(n.name, placement.Resources()))
             for n in self._monitor.views()
         ]
-        return Observed(now, containers, live, owners, nodes, load)
+        return Observed(now, containers, live, owners, nodes, load, listed=list_containers)
 
     async def _list_containers(self) -> dict[str, dict[str, nr.ContainerState]]:
         async def one(name: str) -> tuple[str, dict[str, nr.ContainerState] | None]:

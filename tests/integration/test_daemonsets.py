@@ -366,7 +366,7 @@ def test_readiness_probe_is_a_docker_healthcheck_and_min_ready_seconds_delays_av
     """readinessProbe.exec becomes the container's healthcheck: pods are not ready until it passes,
     and available minReadySeconds later."""
     probe = {"exec": {"command": ["test", "-f", "/tmp/ready"]}, "periodSeconds": 1}
-    script = "trap 'exit 0' TERM; sleep 3; touch /tmp/ready; while true; do sleep 0.2; done"
+    script = "trap 'exit 0' TERM; sleep 8; touch /tmp/ready; while true; do sleep 0.2; done"
     daemon.apply(
         ds_yaml(
             "probed", spec={"minReadySeconds": 3}, container={"readinessProbe": probe, "command": ["sh", "-c", script]}
@@ -378,7 +378,7 @@ def test_readiness_probe_is_a_docker_healthcheck_and_min_ready_seconds_delays_av
     )
     assert ds(daemon, "probed")["status"]["numberReady"] == 0
     assert daemon.ctl("get", "pods", "-l", "app=probed").stdout.count(" 0/1 ") == 3
-    daemon.wait_for(lambda: ds(daemon, "probed")["status"]["numberReady"] == 3, timeout=15, what="ready")
+    daemon.wait_for(lambda: ds(daemon, "probed")["status"]["numberReady"] == 3, timeout=20, what="ready")
     assert ds(daemon, "probed")["status"]["numberAvailable"] < 3
     daemon.wait_for(lambda: ds(daemon, "probed")["status"]["numberAvailable"] == 3, timeout=10, what="available")
     health = containers_by_node(docker_nodes, "probed")["node0"][0].attrs["Config"]["Healthcheck"]
