@@ -15,9 +15,20 @@ from dataclasses import dataclass, field
 from miniorch.reconcile import backoff, indexes, placement, policies
 from miniorch.reconcile.actions import Action, BindPod, CreatePod, DeletePod, Event, RestartPod
 from miniorch.reconcile.conditions import Condition, has_condition, set_condition
+from miniorch.reconcile.jobstatus import JobStatus, status_from_dict, status_to_dict
 from miniorch.store.records import PodPhase, PodRecord
 
 INDEX_KEY = "batch.kubernetes.io/job-completion-index"
+__all__ = [
+    "JobParams",
+    "JobPlan",
+    "JobStatus",
+    "Timing",
+    "plan_job",
+    "status_from_dict",
+    "status_to_dict",
+    "want_active",
+]
 
 
 @dataclass(frozen=True)
@@ -50,31 +61,6 @@ class JobParams:
 class Timing:
     backoff_initial: float = 10.0
     backoff_max: float = 360.0
-
-
-@dataclass(frozen=True)
-class JobStatus:
-    active: int = 0
-    succeeded: int = 0
-    failed: int = 0
-    ready: int = 0
-    terminating: int = 0
-    start_time: dt.datetime | None = None
-    completion_time: dt.datetime | None = None
-    conditions: tuple[Condition, ...] = ()
-    completed_indexes: str | None = None
-    failed_indexes: str | None = None
-
-    @property
-    def finished(self) -> bool:
-        return has_condition(self.conditions, "Complete") or has_condition(self.conditions, "Failed")
-
-    @property
-    def finish_time(self) -> dt.datetime | None:
-        for cond in self.conditions:
-            if cond.type in ("Complete", "Failed") and cond.status == "True":
-                return cond.last_transition_time
-        return None
 
 
 @dataclass(frozen=True)
@@ -470,50 +456,3 @@ def _finished_plan(
     if now >= expiry:
         return JobPlan(tuple(actions), status, (), delete_job=True)
     return JobPlan(tuple(actions), status, (), wake_at=expiry)
-
-
-def _ts(value: dt.datetime | None) -> str | None:
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
-
-
-def _parse_ts(value: str | None) -> dt.datetime | None:
-    return dt.datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC) if value else None
-
-
-def status_to_dict(status: JobStatus) -> dict[str, object]:
-    """The Kubernetes shape of a Job's status (field names as batch/v1)."""
-    out: dict[str, object] = {
-        "active": status.active,
-        "succeeded": status.succeeded,
-        "failed": status.failed,
-        "ready": status.ready,
-        "terminating": status.terminating,
-    }
-    if status.start_time:
-        out["startTime"] = _ts(status.start_time)
-    if status.completion_time:
-        out["completionTime"] = _ts(status.completion_time)
-    if status.conditions:
-        out["conditions"] = [c.to_dict() for c in status.conditions]
-    if status.completed_indexes is not None:
-        out["completedIndexes"] = status.completed_indexes
-    if status.failed_indexes is not None:
-        out["failedIndexes"] = status.failed_indexes
-    return out
-
-
-def status_from_dict(data: Mapping[str, object]) -> JobStatus:
-    conds = data.get("conditions") or []
-    assert isinstance(conds, list)
-    return JobStatus(
-        active=int(str(data.get("active", 0))),
-        succeeded=int(str(data.get("succeeded", 0))),
-        failed=int(str(data.get("failed", 0))),
-        ready=int(str(data.get("ready", 0))),
-        terminating=int(str(data.get("terminating", 0))),
-        start_time=_parse_ts(data.get("startTime")),  # type: ignore[arg-type]
-        completion_time=_parse_ts(data.get("completionTime")),  # type: ignore[arg-type]
-        conditions=tuple(Condition.from_dict(c) for c in conds),
-        completed_indexes=data.get("completedIndexes"),  # type: ignore[arg-type]
-        failed_indexes=data.get("failedIndexes"),  # type: ignore[arg-type]
-    )
