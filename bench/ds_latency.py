@@ -98,8 +98,10 @@ def rollout(d: Daemon, nodes: int) -> dict[str, Any]:
     start = time.monotonic()
     d.api("POST", "/apply", json={"source": "bench", "text": ds("roll", "2")})
     wait(
-        lambda: (s := ds_status(d, "roll")).get("observedGeneration") == 2
-        and s.get("updatedNumberScheduled") == s.get("numberAvailable") == nodes
+        lambda: (
+            (s := ds_status(d, "roll")).get("observedGeneration") == 2
+            and s.get("updatedNumberScheduled") == s.get("numberAvailable") == nodes
+        )
     )
     return {"nodes": nodes, "seconds": round(time.monotonic() - start, 2)}
 

@@ -25,6 +25,13 @@ app = typer.Typer(
 app.add_typer(ctl.app, name="ctl")
 
 
+@app.callback()
+def _root(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks instead of one-line errors.")] = False,
+) -> None:
+    """miniorch: Kubernetes Jobs, CronJobs and DaemonSets on plain Docker hosts."""
+
+
 @app.command()
 def daemon(
     config: Annotated[

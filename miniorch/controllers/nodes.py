@@ -50,6 +50,7 @@ class NodeMonitor:
         self._clock = clock
         self._on_change = on_change
         self._timing = config.timing
+        self._cluster = store.cluster_id()
         self.nodes: dict[str, NodeState] = {}
         self.apply_config(config)
 
@@ -68,7 +69,7 @@ class NodeMonitor:
                     state.client.close()
                 timeout = max(2.0, min(self._timing.node_timeout_seconds, 30.0))
                 self.nodes[name] = NodeState(
-                    node_cfg, NodeClient(name, node_cfg.url, timeout=timeout, tls=_tls(node_cfg))
+                    node_cfg, NodeClient(name, node_cfg.url, timeout=timeout, tls=_tls(node_cfg), cluster=self._cluster)
                 )
             else:
                 state.config = node_cfg

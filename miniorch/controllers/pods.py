@@ -50,6 +50,7 @@ class PodRunner:
         self._clock = clock
         self._wake = wake
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._cluster = store.cluster_id()
         self._images = images.ImageCopier(store, monitor, clock)
         self.failures: list[BaseException] = []
 
@@ -89,6 +90,7 @@ class PodRunner:
 
     # -- operations -------------------------------------------------------
     def launch(self, pod: PodRecord, spec: nr.ContainerSpec) -> None:
+        spec = dataclasses.replace(spec, labels={**spec.labels, nr.CLUSTER: self._cluster})
         self._spawn(pod, lambda: self._launch(pod, spec))
 
     async def _launch(self, pod: PodRecord, spec: nr.ContainerSpec) -> None:

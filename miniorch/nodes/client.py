@@ -71,10 +71,11 @@ def tls_config(ca: object, cert: object, key: object) -> object:
 class NodeClient:
     """A Docker Engine reached by URL; `timeout` bounds each request."""
 
-    def __init__(self, name: str, url: str, *, timeout: float = 30.0, tls: Any = None) -> None:
+    def __init__(self, name: str, url: str, *, timeout: float = 30.0, tls: Any = None, cluster: str = "") -> None:
         self.name = name
         self.url = url
         self._timeout = timeout
+        self._labels = [f"{records.MANAGED}=true"] + ([f"{records.CLUSTER}={cluster}"] if cluster else [])
         self._tls = tls
         self._lock = threading.Lock()
         self._client: docker.DockerClient | None = None
@@ -141,7 +142,7 @@ class NodeClient:
     def list_managed(self) -> list[ContainerState]:
         """Every container miniorch made on this node (one API call)."""
         try:
-            rows = self._docker().api.containers(all=True, filters={"label": f"{records.MANAGED}=true"})
+            rows = self._docker().api.containers(all=True, filters={"label": self._labels})
         except Exception as exc:
             raise self._translate(exc, "list containers") from exc
         out = []
@@ -337,7 +338,7 @@ class NodeClient:
         """
         client = docker.DockerClient(base_url=self.url, timeout=3600, tls=self._tls or False)
         try:
-            stream = client.api.events(decode=True, filters={"type": "container", "label": f"{records.MANAGED}=true"})
+            stream = client.api.events(decode=True, filters={"type": "container", "label": self._labels})
             for event in stream:
                 if stop.is_set():
                     break

@@ -9,6 +9,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 MANAGED = "miniorch.io/managed"
+#: Which miniorch (its store) owns a container: daemons sharing a Docker host never touch each other's.
+CLUSTER = "miniorch.io/cluster"
 OWNER_KIND = "miniorch.io/owner-kind"
 OWNER_NAME = "miniorch.io/owner-name"
 OWNER_UID = "miniorch.io/owner-uid"

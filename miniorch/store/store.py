@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import threading
+import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any, TypeVar
 
@@ -273,6 +274,17 @@ class Store:
                 query = query.where(tables.EventRow.uid == uid)
             rows = s.exec(query.order_by(col(tables.EventRow.last_timestamp), col(tables.EventRow.id))).all()
             return [_to_record(r, EventRecord) for r in rows]
+
+    # -- identity ---------------------------------------------------------
+    def cluster_id(self) -> str:
+        """This store's identity, made once: it labels every container this daemon creates."""
+        with self._write_lock, Session(self._engine) as s:
+            row = s.get(tables.MetaRow, "cluster_id")
+            if row is None:
+                row = tables.MetaRow(key="cluster_id", value=uuid.uuid4().hex[:12])
+                s.add(row)
+                s.commit()
+            return row.value
 
     # -- nodes ------------------------------------------------------------
     def node_overrides(self) -> dict[str, NodeOverrides]:

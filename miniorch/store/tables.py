@@ -81,6 +81,12 @@ class EventRow(SQLModel, table=True):
     last_timestamp: dt.datetime | None = _ts()
 
 
+class MetaRow(SQLModel, table=True):
+    __tablename__ = "meta"
+    key: str = Field(primary_key=True)
+    value: str
+
+
 class NodeRow(SQLModel, table=True):
     __tablename__ = "nodes"
     name: str = Field(primary_key=True)

@@ -56,3 +56,21 @@ def test_kill_9_while_a_failed_pod_waits_for_backoff_counts_it_once(daemon: Daem
     assert len(daemon.pods("crash-fail")) == 3
     assert job["status"]["failed"] == 3
     assert all(not cs for cs in managed_containers(docker_nodes).values())
+
+
+def test_two_daemons_sharing_nodes_leave_each_others_containers_alone(daemon: Daemon, docker_nodes: list[Any],
+                                                                       tmp_path: Any) -> None:
+    """A second miniorch (its own store) on the same Docker hosts neither adopts nor removes the first one's pods."""
+    other = Daemon(tmp_path / "other", [(n.name, n.url) for n in docker_nodes])
+    other.start()
+    try:
+        daemon.apply(job_yaml("mine", "sleep 3", parallelism=3, completions=3))
+        other.apply(job_yaml("theirs", "sleep 3", parallelism=3, completions=3))
+        for d, name in ((daemon, "mine"), (other, "theirs")):
+            job = d.wait_job(name, timeout=60)
+            assert job["status"]["succeeded"] == 3 and job["status"]["failed"] == 0
+            assert len(d.pods(name)) == 3
+        labels = {c.labels.get("miniorch.io/cluster") for cs in managed_containers(docker_nodes).values() for c in cs}
+        assert None not in labels
+    finally:
+        other.stop()
