@@ -100,7 +100,7 @@ class Daemon:
         self.daemonsets = DaemonSetPlanner(config, self.store, self.controller.pods, self.monitor)
         self.controller.add(self.daemonsets)
         self.applier = Applier(self.store, config.policy, self._wake_all, self.clock.now)
-        self.cronjobs = CronJobController(self.store, self.applier, self.clock, self.controller.wake)
+        self.cronjobs = CronJobController(self.store, self.applier, self.clock, self.controller.plan_soon)
         self.watcher = DockerEventWatcher(self.monitor)
         folder_sync = manifests.FolderSync(config.manifests_dir, self.applier, self.store, self.clock.now)
         self.folder = FolderWatcher(folder_sync, on_change=lambda: self.controller.wake())
@@ -108,7 +108,7 @@ class Daemon:
 
     def _wake_all(self) -> None:
         """An object changed (apply, patch, delete, manual run): every controller plans again."""
-        self.controller.wake()
+        self.controller.plan_soon()
         self.cronjobs.wake()
 
     async def run(self) -> int:

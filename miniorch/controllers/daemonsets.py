@@ -82,6 +82,7 @@ class DaemonSetPlanner:
         self._timing = ds_logic.Timing()
         self._containers: dict[str, dict[str, nr.ContainerState]] = {}  # as last listed
         self._listed_at = dt.datetime.min.replace(tzinfo=dt.UTC)
+        self._releasing: set[str] = set()  # nodes leaving the config: no new pods there
         self.apply_config(config)
 
     def apply_config(self, config: Config) -> None:
@@ -100,8 +101,9 @@ class DaemonSetPlanner:
         pods = self._store.pods_of(obj.uid)
         current = self._revision(obj, ds, pods, now)
         containers = self._containers_seen(seen, pods)
+        views = [n for n in seen.nodes if n.name not in self._releasing]
         plan = ds_logic.plan_daemonset(
-            ds_params(obj, ds, current.hash), pods, seen.nodes, containers, now, self._timing, new_pod_id
+            ds_params(obj, ds, current.hash), pods, views, containers, now, self._timing, new_pod_id
         )
         self._pods.act(obj, plan.actions, pods)
         self._mark(plan.marks)
@@ -184,7 +186,6 @@ class DaemonSetPlanner:
         Goes through the PodRunner (logs and exit codes are recorded as for any stop),
         waiting for operations in flight first; gives up after `timeout` seconds.
         """
-        runner = self._pods.runner
         pods = [
             p
             for p in self._store.live_pods()
@@ -193,10 +194,20 @@ class DaemonSetPlanner:
             and not p.phase.terminal
             and self._monitor.reachable(p.node or "")
         ]
+        if not pods:
+            return
+        self._releasing |= set(names)
+        try:
+            await self._stop_all(pods, timeout)
+        finally:
+            self._releasing -= set(names)
+
+    async def _stop_all(self, pods: Sequence[PodRecord], timeout: float) -> None:
+        runner = self._pods.runner
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         todo = {p.uid for p in pods}
-        while pods and loop.time() < deadline:
+        while loop.time() < deadline:
             for pod in pods:
                 if pod.uid in todo and not runner.busy(pod.name):
                     todo.discard(pod.uid)
@@ -210,4 +221,4 @@ class DaemonSetPlanner:
             if not todo and not any(runner.busy(p.name) for p in pods):
                 return
             await asyncio.sleep(0.05)
-        log.warning("node_release_timed_out", nodes=sorted(names))
+        log.warning("node_release_timed_out", pods=sorted(p.name for p in pods if runner.busy(p.name)))

@@ -25,6 +25,7 @@ from miniorch.store.store import Store
 log = structlog.get_logger(__name__)
 
 HOSTNAME_LABEL = "kubernetes.io/hostname"
+INFO_REFRESH_SECONDS = 30.0
 
 
 @dataclass
@@ -33,6 +34,7 @@ class NodeState:
     client: NodeClient
     info: node_records.NodeInfo | None = None
     last_ok: dt.datetime | None = None
+    info_at: dt.datetime | None = None
     last_error: str = ""
     ready: bool = False
     first_seen: dt.datetime = field(default_factory=clock_mod.utcnow)
@@ -117,9 +119,15 @@ class NodeMonitor:
 
     async def _probe(self, state: NodeState) -> None:
         now = self._clock.now()
+        # A heartbeat is a ping; the heavier `docker info` (capacity, version) is refreshed
+        # now and then, so a busy engine is not declared NotReady for a slow info call.
+        stale = (
+            state.info is None or state.info_at is None or (now - state.info_at).total_seconds() >= INFO_REFRESH_SECONDS
+        )
+        call = state.client.info if stale else state.client.ping
         try:
-            info = await asyncio.wait_for(
-                asyncio.to_thread(state.client.info), timeout=max(1.0, self._timing.node_timeout_seconds)
+            result = await asyncio.wait_for(
+                asyncio.to_thread(call), timeout=max(1.0, self._timing.node_timeout_seconds)
             )
         except (node_records.NodeError, TimeoutError) as exc:
             state.last_error = str(exc) or "probe timed out"
@@ -129,7 +137,8 @@ class NodeMonitor:
             elif state.ready:
                 self._on_change()
             return
-        state.info = info
+        if isinstance(result, node_records.NodeInfo):
+            state.info, state.info_at = result, now
         state.last_ok = now
         state.last_error = ""
         if not state.ready:

@@ -54,7 +54,7 @@ class WorkloadController:
         self._died: set[tuple[str, str]] = set()
         self.models = ModelCache()
         self._observe = True
-        self.runner = PodRunner(store, monitor, clock, self._plan_soon, self.metrics)
+        self.runner = PodRunner(store, monitor, clock, self.plan_soon, self.metrics)
         self.pods = PodSync(store, monitor, clock, self.runner, self.models)
         self.planners: list[Planner] = []
 
@@ -70,8 +70,9 @@ class WorkloadController:
         self._observe = True
         self._wake.set()
 
-    def _plan_soon(self) -> None:
-        """One of our own pod operations finished and recorded its result: plan, no need to re-list."""
+    def plan_soon(self) -> None:
+        """The store changed but no container did (our own operation recorded its result, an
+        object was applied or deleted): plan again without listing containers."""
         self._wake.set()
 
     def docker_event(self, node: str, action: str, pod: str) -> None:

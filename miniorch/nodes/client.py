@@ -138,6 +138,13 @@ class NodeClient:
             architecture=str(info.get("Architecture", "?")),
         )
 
+    def ping(self) -> None:
+        """The cheapest liveness check (`GET /_ping`); raises NodeUnavailable."""
+        try:
+            self._docker().api.ping()
+        except Exception as exc:
+            raise self._translate(exc, "ping") from exc
+
     # -- containers -----------------------------------------------------
     def list_managed(self) -> list[ContainerState]:
         """Every container miniorch made on this node (one API call)."""
