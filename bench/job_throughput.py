@@ -54,8 +54,14 @@ def floor_run(urls: list[str], completions: int, parallelism: int, tag: str) -> 
 def miniorch_run(d: Daemon, completions: int, parallelism: int, tag: str, indexed: bool) -> float:
     name = f"bench-{tag}"
     extra = {"completionMode": "Indexed"} if indexed else {}
-    text = job_yaml(name, "true", parallelism=parallelism, completions=completions, container={"command": ["true"]},
-                    extra_spec=extra)
+    text = job_yaml(
+        name,
+        "true",
+        parallelism=parallelism,
+        completions=completions,
+        container={"command": ["true"]},
+        extra_spec=extra,
+    )
     start = time.perf_counter()
     d.api("POST", "/apply", json={"source": "bench", "text": text})
     while True:

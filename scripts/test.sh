@@ -43,24 +43,35 @@ if [[ ! -x .venv/bin/python ]]; then
   python3 -m venv .venv
 fi
 if [[ ! -f $stamp || pyproject.toml -nt $stamp ]] \
-   || ! .venv/bin/python -c 'import miniorch, pytest, pytest_timeout, docker' >/dev/null 2>&1; then
+   || ! .venv/bin/python -c 'import miniorch, pytest, pytest_timeout, xdist, hypothesis, docker' >/dev/null 2>&1; then
   log "installing miniorch[test] into .venv"
   .venv/bin/python -m pip install -q -e '.[test]'
   touch "$stamp"
 fi
 
-stop_nodes() { .venv/bin/python tests/support/dockernodes.py stop || true; }
+# The suite runs in WORKERS parallel pytest-xdist workers; each worker starts its
+# own 3 Docker nodes (in $MINIORCH_NODES_DIR-gwN, with their own bridges), so a
+# test that stops a node or a daemon never disturbs another worker's tests.
+workers="${MINIORCH_TEST_WORKERS:-3}"
+stop_nodes() {
+  for dir in "$MINIORCH_NODES_DIR" "$MINIORCH_NODES_DIR"-gw*; do
+    [[ -d $dir ]] && .venv/bin/python tests/support/dockernodes.py --dir "$dir" stop || true
+  done
+}
 trap stop_nodes EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-env_line="$(.venv/bin/python tests/support/dockernodes.py start --count 3)"
-export "${env_line?}"
 export MINIORCH_REQUIRE_DOCKER=1
-log "$env_line"
-
 set +e
-.venv/bin/python -m pytest -q "$@"
+if [[ $workers -gt 1 ]]; then
+  .venv/bin/python -m pytest -q -n "$workers" "$@"
+else
+  env_line="$(.venv/bin/python tests/support/dockernodes.py start --count 3)"
+  export "${env_line?}"
+  log "$env_line"
+  .venv/bin/python -m pytest -q "$@"
+fi
 rc=$?
 set -e
 exit "$rc"

@@ -38,11 +38,16 @@ def _docker_unavailable(exc: BaseException) -> None:
 def docker_nodes() -> Iterator[list[dockernodes.DockerNode]]:
     """The running test nodes (node0, node1, ...), each with the test image."""
     value = os.environ.get(dockernodes.ENV_NODES)
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker:  # under pytest-xdist every worker runs its own nodes: tests never share an engine
+        value = None
     try:
         if value:
             nodes = dockernodes.parse_nodes_env(value)
         else:
             base = dockernodes.default_base_dir()
+            if worker:
+                base = base.with_name(f"{base.name}-{worker}")
             nodes = [dockernodes.DockerNode(n, base) for n in dockernodes.node_names(DEFAULT_NODE_COUNT)]
         started = dockernodes.restart_stopped_nodes(nodes, dockernodes.TEST_IMAGE)
         dockernodes.ensure_test_image(nodes, dockernodes.TEST_IMAGE)

@@ -154,7 +154,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
 
     # -- pods ---------------------------------------------------------------
     def _render_pods(pods: list[PodRecord]) -> list[dict[str, Any]]:
-        owners = {o.uid: o for o in ctx.store.list_objects()}
+        owners = ctx.store.objects_by_uid(p.owner_uid for p in pods)
         return [render.pod(p, owners.get(p.owner_uid)) for p in pods]
 
     @app.get("/api/pods")
@@ -162,7 +162,9 @@ def create_app(ctx: ApiContext) -> FastAPI:
         namespace: str | None = None, selector: str | None = None, owner: str | None = None
     ) -> dict[str, Any]:
         reqs = selectors.parse(selector)
-        pods = ctx.store.pods_of(owner) if owner else ctx.store.list_pods(namespace)
+        # Equality requirements narrow the query in SQL; `matches` below still decides.
+        equal = {r.key: r.values[0] for r in reqs if r.op == "="}
+        pods = ctx.store.pods_of(owner) if owner else ctx.store.list_pods(namespace, equal, with_log=False)
         pods = [p for p in pods if (not namespace or p.namespace == namespace) and selectors.matches(reqs, p.labels)]
         return render.as_list(_render_pods(pods))
 

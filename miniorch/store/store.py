@@ -10,13 +10,13 @@ import dataclasses
 import datetime as dt
 import threading
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import sqlalchemy
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import load_only
+from sqlalchemy.orm import defer, load_only
 from sqlmodel import Session, SQLModel, col, create_engine, delete, select
 
 from miniorch.store import tables
@@ -33,6 +33,7 @@ from miniorch.store.records import (
 T = TypeVar("T")
 
 _TERMINAL = (PodPhase.SUCCEEDED.value, PodPhase.FAILED.value)
+_NO_LOG = frozenset({"log_tail"})
 
 
 def _aware(value: dt.datetime | None) -> dt.datetime | None:
@@ -46,9 +47,12 @@ def _fields(record: Any, row_type: type[SQLModel]) -> dict[str, Any]:
     return {k: v for k, v in data.items() if k in row_type.model_fields}
 
 
-def _to_record(row: SQLModel, rec_type: type[T]) -> T:
+def _to_record(row: SQLModel, rec_type: type[T], skip: frozenset[str] = frozenset()) -> T:
+    """The record of a row; fields in `skip` (deferred columns) keep their defaults."""
     values: dict[str, Any] = {}
     for f in dataclasses.fields(rec_type):  # type: ignore[arg-type]
+        if f.name in skip:
+            continue
         value = getattr(row, f.name)
         if isinstance(value, dt.datetime) or (value is None and f.name.endswith(("_at", "timestamp"))):
             value = _aware(value)
@@ -123,6 +127,15 @@ class Store:
                 )
             ).first()
             return _to_record(row, ObjectRecord) if row else None
+
+    def objects_by_uid(self, uids: Iterable[str]) -> dict[str, ObjectRecord]:
+        """The objects with these uids (the owners of a page of pods), by uid."""
+        wanted = list(set(uids))
+        if not wanted:
+            return {}
+        with Session(self._engine) as s:
+            rows = s.exec(select(tables.ObjectRow).where(col(tables.ObjectRow.uid).in_(wanted))).all()
+            return {r.uid: _to_record(r, ObjectRecord) for r in rows}
 
     def get_object_by_uid(self, uid: str) -> ObjectRecord | None:
         with Session(self._engine) as s:
@@ -225,13 +238,25 @@ class Store:
             ).all()
             return [_to_record(r, PodRecord) for r in rows]
 
-    def list_pods(self, namespace: str | None = None) -> list[PodRecord]:
+    def list_pods(
+        self, namespace: str | None = None, labels: Mapping[str, str] | None = None, with_log: bool = True
+    ) -> list[PodRecord]:
+        """Pods, optionally only those whose labels include `labels` (filtered in SQL).
+
+        `with_log=False` leaves `log_tail` empty: listings need no logs, and reading up to
+        256 KiB per pod dominated `ctl get pods` with thousands of finished pods."""
+        T = tables.PodRow
         with Session(self._engine) as s:
-            query = select(tables.PodRow)
+            query = select(T)
             if namespace:
-                query = query.where(tables.PodRow.namespace == namespace)
-            rows = s.exec(query.order_by(tables.PodRow.namespace, tables.PodRow.name)).all()
-            return [_to_record(r, PodRecord) for r in rows]
+                query = query.where(T.namespace == namespace)
+            for key, value in (labels or {}).items():
+                query = query.where(col(T.labels)[key].as_string() == value)
+            skip = frozenset() if with_log else _NO_LOG
+            if skip:
+                query = query.options(defer(T.log_tail, raiseload=True))  # type: ignore[arg-type]
+            rows = s.exec(query.order_by(T.namespace, T.name)).all()
+            return [_to_record(r, PodRecord, skip) for r in rows]
 
     def live_pods(self) -> list[PodRecord]:
         """Pods that may still have a container: not terminal, or not yet cleaned up."""

@@ -147,8 +147,9 @@ def test_ttl_after_finished_deletes_the_job_and_its_records(daemon: Daemon) -> N
 
 def test_memory_limit_kills_the_container_with_reason_oom_killed(daemon: Daemon) -> None:
     """resources.limits.memory is applied: a pod using more is reported OOMKilled."""
-    daemon.apply(job_yaml("oom", "head -c 200m /dev/zero | tail > /dev/null", backoff_limit=0,
-                          container={"resources": {"limits": {"memory": "16Mi"}}}))
+    # tail buffers /dev/zero (no newline ever comes) as the container's main process
+    daemon.apply(job_yaml("oom", "", backoff_limit=0,
+                          container={"command": ["tail", "/dev/zero"], "resources": {"limits": {"memory": "16Mi"}}}))
     daemon.wait_job("oom", "Failed", timeout=30)
     pod = daemon.pods("oom")[0]
     assert pod["status"]["reason"] == "OOMKilled"
