@@ -360,15 +360,28 @@ class Store:
 
 
 def _add_missing_columns(engine: Engine) -> None:
-    """Additive schema changes for databases made by older versions (new nullable columns)."""
+    """Additive schema changes for databases made by older versions: new columns are
+    added nullable, or NOT NULL with their default (e.g. `cpu_request REAL NOT NULL DEFAULT 0`)."""
     inspector = sqlalchemy.inspect(engine)
     for table in SQLModel.metadata.sorted_tables:
+        if not inspector.has_table(table.name):
+            continue
         present = {c["name"] for c in inspector.get_columns(table.name)}
         for column in table.columns:
-            if column.name not in present and column.nullable:
-                kind = column.type.compile(dialect=engine.dialect)
-                with engine.begin() as conn:
-                    conn.execute(sqlalchemy.text(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}'))
+            if column.name in present:
+                continue
+            kind = column.type.compile(dialect=engine.dialect)
+            clause = ""
+            default = getattr(column.default, "arg", None)
+            if not column.nullable:
+                if default is None or callable(default):
+                    raise RuntimeError(f"cannot add column {table.name}.{column.name} to an existing database")
+                literal = sqlalchemy.literal(default, column.type).compile(
+                    dialect=engine.dialect, compile_kwargs={"literal_binds": True}
+                )
+                clause = f" NOT NULL DEFAULT {literal}"
+            with engine.begin() as conn:
+                conn.execute(sqlalchemy.text(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}{clause}'))
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
