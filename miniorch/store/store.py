@@ -229,14 +229,15 @@ class Store:
             row = s.get(tables.PodRow, uid)
             return _to_record(row, PodRecord) if row else None
 
-    def pods_of(self, owner_uid: str) -> list[PodRecord]:
+    def pods_of(self, owner_uid: str, with_log: bool = True) -> list[PodRecord]:
+        """An owner's pods, oldest first; `with_log=False` leaves `log_tail` empty (planning needs none)."""
         with Session(self._engine) as s:
-            rows = s.exec(
-                select(tables.PodRow)
-                .where(tables.PodRow.owner_uid == owner_uid)
-                .order_by(col(tables.PodRow.created_at))
-            ).all()
-            return [_to_record(r, PodRecord) for r in rows]
+            query = select(tables.PodRow).where(tables.PodRow.owner_uid == owner_uid)
+            skip = frozenset() if with_log else _NO_LOG
+            if skip:
+                query = query.options(defer(tables.PodRow.log_tail, raiseload=True))  # type: ignore[arg-type]
+            rows = s.exec(query.order_by(col(tables.PodRow.created_at))).all()
+            return [_to_record(r, PodRecord, skip) for r in rows]
 
     def list_pods(
         self, namespace: str | None = None, labels: Mapping[str, str] | None = None, with_log: bool = True
