@@ -8,7 +8,6 @@ into exit code 2.
 from __future__ import annotations
 
 import ipaddress
-import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -16,28 +15,13 @@ import pydantic
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from miniorch.paths import default_socket, default_state_dir
+
 DEFAULT_DOCKER_URL = "unix:///var/run/docker.sock"
 
 
 class ConfigError(Exception):
     """The config file cannot be used; the message names the file and key."""
-
-
-def default_state_dir() -> Path:
-    if os.geteuid() == 0:
-        return Path("/var/lib/miniorch")
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "miniorch"
-
-
-def default_socket() -> Path:
-    """Where the daemon listens and `ctl` looks when nothing else is said."""
-    if os.geteuid() == 0:
-        return Path("/run/miniorch/miniorch.sock")
-    runtime = os.environ.get("XDG_RUNTIME_DIR")
-    if runtime:
-        return Path(runtime) / "miniorch" / "miniorch.sock"
-    return Path(f"/tmp/miniorch-{os.geteuid()}") / "miniorch.sock"
 
 
 class _Strict(BaseModel):

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from miniorch import config as config_mod
+from miniorch import paths
 
 
 class CtlError(Exception):
@@ -31,7 +31,7 @@ def resolve_socket(flag: str | None) -> Path:
     if flag:
         return Path(flag)
     env = os.environ.get("MINIORCH_SOCKET")
-    return Path(env) if env else config_mod.default_socket()
+    return Path(env) if env else paths.default_socket()
 
 
 def read_token_file(path: str) -> str:

@@ -18,10 +18,8 @@ import typer
 
 from miniorch import kinds
 from miniorch.cli import daemonsets as daemonsets_mod
-from miniorch.cli import describe as describe_mod
 from miniorch.cli import output
 from miniorch.cli.client import Client, CtlError, NotFoundError, read_token_file, resolve_socket
-from miniorch.manifests import manifest_files
 
 app = typer.Typer(help="Steer the miniorch daemon, kubectl style.", no_args_is_help=True, add_completion=False)
 app.add_typer(daemonsets_mod.rollout, name="rollout")
@@ -179,6 +177,8 @@ def describe(
     k, name = split_ref(kind, name)
     c = client()
     items = fetch(c, k, name, namespace, None)
+    from miniorch.cli import describe as describe_mod  # loaded only when needed: ctl starts fast
+
     texts = [describe_mod.describe(c, k, item, _now()) for item in items]
     typer.echo("\n\n".join(texts))
 
@@ -189,6 +189,8 @@ def _read_sources(filename: str) -> list[tuple[str, str]]:
         return [("<stdin>", sys.stdin.read())]
     path = Path(filename)
     if path.is_dir():
+        from miniorch.manifests import manifest_files  # heavy (store, loader): only for -f DIR
+
         files = manifest_files(path)
         if not files:
             raise CtlError(f"no .yaml or .yml files in {path}")

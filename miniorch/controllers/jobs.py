@@ -108,7 +108,7 @@ class JobPlanner:
         if _finished(obj) and obj.uid not in seen.live_owners and job.spec.ttl_seconds_after_finished is None:
             return None
         params = job_params(obj, job)
-        pods = self._store.pods_of(obj.uid)
+        pods = self._store.pods_of(obj.uid, with_log=False)  # planning never reads logs
         previous = job_logic.status_from_dict(obj.status)
         plan = job_logic.plan_job(params, previous, pods, seen.nodes, seen.load, now, self._timing, new_pod_id)
         self._pods.act(obj, plan.actions, pods)

@@ -208,10 +208,22 @@ class Store:
 
     # -- pods -------------------------------------------------------------
     def save_pods(self, pods: Iterable[PodRecord]) -> None:
-        """Insert or update pods, all in one transaction."""
+        """Insert or update pods, all in one transaction.
+
+        A log tail is only ever written, never cleared: a record read without its log
+        (`with_log=False`) can be saved back without losing the attempt's output."""
         with self._write_lock, Session(self._engine) as s:
             for pod in pods:
-                s.merge(tables.PodRow(**_fields(pod, tables.PodRow)))
+                values = _fields(pod, tables.PodRow)
+                if not pod.log_tail:
+                    values.pop("log_tail")
+                row = s.get(tables.PodRow, pod.uid)
+                if row is None:
+                    s.add(tables.PodRow(**values))
+                else:
+                    for key, value in values.items():
+                        setattr(row, key, value)
+                    s.add(row)
             s.commit()
 
     def save_pod(self, pod: PodRecord) -> None:
