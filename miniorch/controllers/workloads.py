@@ -26,6 +26,7 @@ from miniorch.store.store import Store
 log = structlog.get_logger(__name__)
 
 RESYNC_SECONDS = 2.0
+COALESCE_SECONDS = 0.005
 
 
 class Planner(Protocol):
@@ -106,6 +107,9 @@ class WorkloadController:
                 await asyncio.wait_for(self._wake.wait(), timeout=timeout)
             except TimeoutError:
                 self._observe = True  # the periodic resync
+            else:
+                # Wakes come in bursts (pods of one wave finish together): gather them into one pass.
+                await asyncio.sleep(COALESCE_SECONDS)
             self._wake.clear()
             if self.runner.failures:
                 raise self.runner.failures[0]
