@@ -134,9 +134,9 @@ def main() -> int:
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
     stem = f"throughput-{args.completions}x{args.parallelism}-{args.nodes}n" + ("-indexed" if args.indexed else "")
+    # Its own files: bench/run.py owns latest.md and latest.json.
     (out / f"{stem}.json").write_text(json.dumps(result, indent=2))
-    (out / "latest.json").write_text(json.dumps(result, indent=2))
-    (out / "latest.md").write_text(
+    (out / f"{stem}.md").write_text(
         f"# Batch throughput ({result['date']})\n\n{result['cpus']} CPUs, Python {result['python']}, "
         f"Docker {result['docker']}\n\n| shape | floor (SDK) | miniorch | miniorch/floor | target |\n"
         f"|---|---|---|---|---|\n| {shape}, {args.nodes} node(s) | {floor_m:.2f}s | {ours_m:.2f}s | {ratio:.3f} | <= {args.target} |\n"
