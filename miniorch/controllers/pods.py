@@ -126,7 +126,10 @@ class PodRunner:
             await asyncio.to_thread(client.remove, pod.name)
             return
         now = self._clock.now()
-        self._store.save_pod(dataclasses.replace(pod, phase=PodPhase.RUNNING, started_at=now, reason="", message=""))
+        await asyncio.to_thread(
+            self._store.save_pod,
+            dataclasses.replace(pod, phase=PodPhase.RUNNING, started_at=now, reason="", message=""),
+        )
         log.info("pod_started", pod=pod.name, node=pod.node, owner=pod.owner_name)
         self.metrics.pod_started(pod.owner_kind)
 
@@ -145,7 +148,8 @@ class PodRunner:
             return
         # Start first, then record: a crash in between is seen as a new run, never a lost one.
         await asyncio.to_thread(client.start, pod.name)
-        self._store.save_pod(
+        await asyncio.to_thread(
+            self._store.save_pod,
             dataclasses.replace(
                 pod,
                 phase=PodPhase.RUNNING,
@@ -154,7 +158,7 @@ class PodRunner:
                 reason="",
                 message="",
                 exit_code=None,
-            )
+            ),
         )
         log.info("pod_restarted", pod=pod.name, node=pod.node, restart_count=pod.restart_count + 1)
 
@@ -167,14 +171,14 @@ class PodRunner:
     async def _terminate(self, pod: PodRecord, grace: float) -> None:
         client = self._monitor.client(pod.node) if pod.node else None
         if client is None or (pod.phase is PodPhase.PENDING and pod.node is None):
-            self._store.save_pod(pod_logic.gone(pod, self._clock.now()))
+            await asyncio.to_thread(self._store.save_pod, pod_logic.gone(pod, self._clock.now()))
             return
         try:
             if not pod.restart_pending:
                 await asyncio.to_thread(client.stop, pod.name, grace)
             state = await asyncio.to_thread(client.inspect, pod.name)
         except nr.ContainerNotFound:
-            self._store.save_pod(pod_logic.gone(pod, self._clock.now()))
+            await asyncio.to_thread(self._store.save_pod, pod_logic.gone(pod, self._clock.now()))
             return
         await self._record_exit(pod, state, "Never", client)
         log.info("pod_terminated", pod=pod.name, node=pod.node, reason=pod.deletion_reason)
@@ -194,7 +198,7 @@ class PodRunner:
         if not state.exited:
             if restart_policy == "Always" and state.restart_count > pod.restart_count:
                 # Docker restarted it in place (restart policy): count it, as the kubelet would.
-                self._store.save_pod(pod_logic.on_docker_restart(pod, state))
+                await asyncio.to_thread(self._store.save_pod, pod_logic.on_docker_restart(pod, state))
                 log.info("pod_restarted", pod=pod.name, node=pod.node, restart_count=state.restart_count)
             return
         if pod.restart_pending and pod.last_failure_at == state.finished_at:
@@ -209,7 +213,7 @@ class PodRunner:
         except (nr.ContainerNotFound, nr.ContainerConflict):  # gone, or being removed (`docker rm -f`)
             raw = b""
         done = pod_logic.on_exit(pod, state, restart_policy, _tail_text(raw), self._clock.now())
-        self._store.save_pod(done)  # committed before the container may go
+        await asyncio.to_thread(self._store.save_pod, done)  # committed before the container may go
         log.info(
             "pod_finished",
             pod=pod.name,
@@ -222,7 +226,7 @@ class PodRunner:
         self._wake()  # plan the replacement now; removing the container is off the critical path
         if done.phase.terminal:
             await asyncio.to_thread(client.remove, pod.name)
-            self._store.save_pod(dataclasses.replace(done, container_removed=True))
+            await asyncio.to_thread(self._store.save_pod, dataclasses.replace(done, container_removed=True))
 
     def remove_container(self, pod: PodRecord) -> None:
         """A finished pod whose container is still there (e.g. after a crash)."""
@@ -232,7 +236,7 @@ class PodRunner:
         client = self._monitor.client(pod.node or "")
         if client is not None:
             await asyncio.to_thread(client.remove, pod.name)
-        self._store.save_pod(dataclasses.replace(pod, container_removed=True))
+        await asyncio.to_thread(self._store.save_pod, dataclasses.replace(pod, container_removed=True))
 
     def remove_orphan(self, node: str, container: nr.ContainerState) -> None:
         key = PodRecord(
