@@ -30,7 +30,7 @@ from miniorch.reconcile.actions import Event
 from miniorch.spec import loader
 from miniorch.spec.errors import ManifestInvalid
 from miniorch.spec.workloads import CronJob
-from miniorch.store.records import EventRecord, ObjectRecord
+from miniorch.store.records import ObjectRecord
 from miniorch.store.store import Store
 
 log = structlog.get_logger(__name__)
@@ -283,19 +283,7 @@ class CronJobController:
         log.info("cronjob_deleted")
 
     def _event(self, cj: ObjectRecord, ev: Event, now: dt.datetime) -> None:
-        self._store.record_event(
-            EventRecord(
-                cj.namespace,
-                "CronJob",
-                cj.name,
-                cj.uid,
-                ev.type,
-                ev.reason,
-                ev.message,
-                first_timestamp=now,
-                last_timestamp=now,
-            )
-        )
+        self._store.record_object_event(cj, ev.type, ev.reason, ev.message, now)
         if ev.type == "Warning":
             log.warning("cronjob_warning", reason=ev.reason, message=ev.message)
 

@@ -25,7 +25,7 @@ from miniorch.nodes import records as nr
 from miniorch.reconcile import placement, podspec
 from miniorch.reconcile import pods as pod_logic
 from miniorch.reconcile.actions import Action, BindPod, CreatePod, DeletePod, Event, RestartPod
-from miniorch.store.records import EventRecord, ObjectRecord, PodPhase, PodRecord
+from miniorch.store.records import ObjectRecord, PodPhase, PodRecord
 from miniorch.store.store import Store
 
 log = structlog.get_logger(__name__)
@@ -215,19 +215,7 @@ class PodSync:
         return not pending
 
     def event(self, obj: ObjectRecord, ev: Event, now: dt.datetime) -> None:
-        self._store.record_event(
-            EventRecord(
-                obj.namespace,
-                obj.kind,
-                obj.name,
-                obj.uid,
-                ev.type,
-                ev.reason,
-                ev.message,
-                first_timestamp=now,
-                last_timestamp=now,
-            )
-        )
+        self._store.record_object_event(obj, ev.type, ev.reason, ev.message, now)
 
 
 def adopt(node: str, container: nr.ContainerState, owner: ObjectRecord) -> PodRecord:

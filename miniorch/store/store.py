@@ -303,6 +303,22 @@ class Store:
                 s.add(row)
             s.commit()
 
+    def record_object_event(self, obj: ObjectRecord, type_: str, reason: str, message: str, now: dt.datetime) -> None:
+        """An event about a workload object (aggregated as `record_event`)."""
+        self.record_event(
+            EventRecord(
+                obj.namespace,
+                obj.kind,
+                obj.name,
+                obj.uid,
+                type_,
+                reason,
+                message,
+                first_timestamp=now,
+                last_timestamp=now,
+            )
+        )
+
     def list_events(self, namespace: str | None = None, uid: str | None = None) -> list[EventRecord]:
         with Session(self._engine) as s:
             query = select(tables.EventRow)

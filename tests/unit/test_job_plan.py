@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import pytest
+from support.planning import counter_ids, seconds
 
 from miniorch.nodes.records import ContainerState
 from miniorch.reconcile import job as job_mod
@@ -20,22 +20,6 @@ from miniorch.store.records import PodPhase, PodRecord
 NOW = dt.datetime(2024, 5, 1, 12, 0, 0, tzinfo=dt.UTC)
 TIMING = job_mod.Timing(backoff_initial=10.0, backoff_max=360.0)
 NODES = (NodeView("node0", ready=True), NodeView("node1", ready=True))
-
-
-def seconds(n: float) -> dt.timedelta:
-    """A timedelta of n seconds."""
-    return dt.timedelta(seconds=n)
-
-
-def counter_ids() -> Callable[[], tuple[str, str]]:
-    """A deterministic new_id: ('n1', 'uid-1'), ('n2', 'uid-2'), ..."""
-    counter = itertools.count(1)
-
-    def new_id() -> tuple[str, str]:
-        n = next(counter)
-        return f"n{n}", f"uid-{n}"
-
-    return new_id
 
 
 def make_job(**overrides: object) -> job_mod.JobParams:

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
+from support.planning import counter_ids, seconds
 
 from miniorch.reconcile import job as job_mod
 from miniorch.reconcile import pods as pod_logic
@@ -33,22 +33,6 @@ GIB = 1024**3
 
 
 # --- builders (copied from test_job_plan.py, plus Indexed helpers) ---------------------------------------------
-
-
-def seconds(n: float) -> dt.timedelta:
-    """A timedelta of n seconds."""
-    return dt.timedelta(seconds=n)
-
-
-def counter_ids() -> Callable[[], tuple[str, str]]:
-    """A deterministic new_id: ('n1', 'uid-1'), ('n2', 'uid-2'), ..."""
-    counter = itertools.count(1)
-
-    def new_id() -> tuple[str, str]:
-        n = next(counter)
-        return f"n{n}", f"uid-{n}"
-
-    return new_id
 
 
 def make_job(**overrides: Any) -> job_mod.JobParams:
