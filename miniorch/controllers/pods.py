@@ -83,11 +83,6 @@ class PodRunner:
             task.cancel()
         await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
 
-    async def drain(self) -> None:
-        """Wait for the operations in flight (used at shutdown and in tests)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
-
     # -- operations -------------------------------------------------------
     def launch(self, pod: PodRecord, spec: nr.ContainerSpec) -> None:
         spec = dataclasses.replace(spec, labels={**spec.labels, nr.CLUSTER: self._cluster})

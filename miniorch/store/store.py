@@ -194,10 +194,6 @@ class Store:
                 query = query.where(col(T.owner_uid).in_(list(owner_uids)))
             return [_to_record(r, ObjectRecord) for r in s.exec(query.order_by(col(T.created_at))).all()]
 
-    def object_uids(self) -> set[str]:
-        with Session(self._engine) as s:
-            return set(s.exec(select(tables.ObjectRow.uid)).all())
-
     def delete_object(self, uid: str) -> None:
         """Forget an object with its pods and events (after its containers are gone)."""
         with self._write_lock, Session(self._engine) as s:

@@ -7,9 +7,15 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+
+from miniorch.reconcile import job as job_mod
+from miniorch.reconcile.placement import Load, NodeView
+from miniorch.store.records import PodRecord
 
 NOW = dt.datetime(2024, 5, 1, 12, 0, 0, tzinfo=dt.UTC)
+TIMING = job_mod.Timing(backoff_initial=10.0, backoff_max=360.0)
+NODES = (NodeView("node0", ready=True), NodeView("node1", ready=True))
 
 
 def seconds(n: float) -> dt.timedelta:
@@ -26,3 +32,24 @@ def counter_ids() -> Callable[[], tuple[str, str]]:
         return f"n{n}", f"uid-{n}"
 
     return new_id
+
+
+def plan(
+    job: job_mod.JobParams,
+    pods: Sequence[PodRecord] = (),
+    previous: job_mod.JobStatus | None = None,
+    nodes: Sequence[NodeView] = NODES,
+    now: dt.datetime = NOW,
+    load: dict[str, int] | None = None,
+) -> job_mod.JobPlan:
+    """plan_job with test defaults."""
+    return job_mod.plan_job(
+        job,
+        previous or job_mod.JobStatus(),
+        list(pods),
+        nodes,
+        Load() if load is None else load,
+        now,
+        TIMING,
+        counter_ids(),
+    )

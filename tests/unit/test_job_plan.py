@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Sequence
 
 import pytest
-from support.planning import counter_ids, seconds
+from support.planning import NODES, NOW, TIMING, counter_ids, plan, seconds
 
 from miniorch.nodes.records import ContainerState
 from miniorch.reconcile import job as job_mod
@@ -16,10 +15,6 @@ from miniorch.reconcile.actions import BindPod, CreatePod, DeletePod, RestartPod
 from miniorch.reconcile.conditions import Condition, has_condition
 from miniorch.reconcile.placement import NodeView
 from miniorch.store.records import PodPhase, PodRecord
-
-NOW = dt.datetime(2024, 5, 1, 12, 0, 0, tzinfo=dt.UTC)
-TIMING = job_mod.Timing(backoff_initial=10.0, backoff_max=360.0)
-NODES = (NodeView("node0", ready=True), NodeView("node1", ready=True))
 
 
 def make_job(**overrides: object) -> job_mod.JobParams:
@@ -51,27 +46,6 @@ def failed_pod(n: int, at: dt.datetime, **fields: object) -> PodRecord:
 def succeeded_pod(n: int, at: dt.datetime = NOW - dt.timedelta(minutes=1)) -> PodRecord:
     """A pod that exited 0 at `at`."""
     return make_pod(n, PodPhase.SUCCEEDED, reason="Completed", finished_at=at, exit_code=0)
-
-
-def plan(
-    job: job_mod.JobParams,
-    pods: Sequence[PodRecord] = (),
-    previous: job_mod.JobStatus | None = None,
-    nodes: Sequence[NodeView] = NODES,
-    now: dt.datetime = NOW,
-    load: dict[str, int] | None = None,
-) -> job_mod.JobPlan:
-    """plan_job with test defaults."""
-    return job_mod.plan_job(
-        job,
-        previous or job_mod.JobStatus(),
-        list(pods),
-        nodes,
-        {} if load is None else load,
-        now,
-        TIMING,
-        counter_ids(),
-    )
 
 
 def created(p: job_mod.JobPlan) -> list[PodRecord]:

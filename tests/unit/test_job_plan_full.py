@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
-from support.planning import counter_ids, seconds
+from support.planning import NOW, plan, seconds
 
 from miniorch.reconcile import job as job_mod
 from miniorch.reconcile import pods as pod_logic
@@ -22,10 +22,7 @@ from miniorch.reconcile.placement import Load, NodeSelection, NodeView, Resource
 from miniorch.reconcile.policies import FailureRule, SuccessRule
 from miniorch.store.records import PodPhase, PodRecord
 
-NOW = dt.datetime(2024, 5, 1, 12, 0, 0, tzinfo=dt.UTC)
 LONG_AGO = NOW - dt.timedelta(hours=1)
-TIMING = job_mod.Timing(backoff_initial=10.0, backoff_max=360.0)
-NODES = (NodeView("node0", ready=True), NodeView("node1", ready=True))
 MAX_INT32 = 2**31 - 1
 INDEX_KEY = "batch.kubernetes.io/job-completion-index"
 FAILURE_COUNT_KEY = "batch.kubernetes.io/job-index-failure-count"
@@ -93,27 +90,6 @@ def isucceeded(n: int, index: int) -> PodRecord:
 def disrupted_pod(n: int, reason: str, **fields: Any) -> PodRecord:
     """A pod stopped by a disruption (NodeLost / Evicted): Failed with failures 0."""
     return make_pod(n, PodPhase.FAILED, reason=reason, finished_at=NOW - seconds(1), **fields)
-
-
-def plan(
-    job: job_mod.JobParams,
-    pods: Sequence[PodRecord] = (),
-    previous: job_mod.JobStatus | None = None,
-    nodes: Sequence[NodeView] = NODES,
-    now: dt.datetime = NOW,
-    load: dict[str, int] | None = None,
-) -> job_mod.JobPlan:
-    """plan_job with test defaults."""
-    return job_mod.plan_job(
-        job,
-        previous or job_mod.JobStatus(),
-        list(pods),
-        nodes,
-        Load() if load is None else load,
-        now,
-        TIMING,
-        counter_ids(),
-    )
 
 
 def created(p: job_mod.JobPlan) -> list[PodRecord]:
