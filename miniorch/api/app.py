@@ -120,7 +120,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
         return render.node(state, ctx.monitor.labels(name), bool(over and over.unschedulable))
 
     @app.get("/api/nodes")
-    def list_nodes(selector: str | None = None) -> dict[str, Any]:
+    def list_nodes(selector: str | None = None) -> Response:
         reqs = selectors.parse(selector)
         items = [_node(n) for n in sorted(ctx.monitor.nodes)]
         return render.as_list([i for i in items if selectors.matches(reqs, i["metadata"]["labels"])])
@@ -158,9 +158,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
         return [render.pod(p, owners.get(p.owner_uid)) for p in pods]
 
     @app.get("/api/pods")
-    def list_pods(
-        namespace: str | None = None, selector: str | None = None, owner: str | None = None
-    ) -> dict[str, Any]:
+    def list_pods(namespace: str | None = None, selector: str | None = None, owner: str | None = None) -> Response:
         reqs = selectors.parse(selector)
         # Equality requirements narrow the query in SQL; `matches` below still decides.
         equal = {r.key: r.values[0] for r in reqs if r.op == "="}
@@ -199,7 +197,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
 
     # -- events -------------------------------------------------------------
     @app.get("/api/events")
-    def list_events(namespace: str | None = None, uid: str | None = None) -> dict[str, Any]:
+    def list_events(namespace: str | None = None, uid: str | None = None) -> Response:
         return render.as_list([render.event(e) for e in ctx.store.list_events(namespace, uid)])
 
     @app.get("/api/events/watch")
@@ -217,7 +215,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
         return kind
 
     @app.get("/api/objects/{plural}")
-    def list_objects(plural: str, namespace: str | None = None, selector: str | None = None) -> dict[str, Any]:
+    def list_objects(plural: str, namespace: str | None = None, selector: str | None = None) -> Response:
         kind = _kind(plural)
         reqs = selectors.parse(selector)
         items = [render.obj(o) for o in ctx.store.list_objects(kind, namespace)]

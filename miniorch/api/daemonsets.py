@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.responses import Response
 from pydantic import BaseModel
 
 from miniorch.api import render
@@ -61,7 +62,7 @@ def add_routes(app: FastAPI, store: Store, applier: Applier) -> None:
         return rec
 
     @app.get("/api/objects/daemonsets/{namespace}/{name}/revisions")
-    def list_revisions(namespace: str, name: str) -> dict[str, Any]:
+    def list_revisions(namespace: str, name: str) -> Response:
         ds = _ds(namespace, name)
         return render.as_list([revision(r, ds) for r in store.revisions_of(ds.uid)])
 

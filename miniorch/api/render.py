@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from fastapi.responses import JSONResponse
+
 from miniorch.controllers.nodes import NodeState
 from miniorch.reconcile import daemonset
 from miniorch.store.records import EventRecord, ObjectRecord, PodPhase, PodRecord
@@ -17,7 +19,12 @@ API_VERSIONS = {"Job": "batch/v1", "CronJob": "batch/v1", "DaemonSet": "apps/v1"
 
 
 def ts(value: dt.datetime | None) -> str | None:
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+    """RFC 3339 in UTC, whole seconds (`isoformat`: strftime was a fifth of a 1,000-pod listing)."""
+    if value is None:
+        return None
+    if value.utcoffset():
+        value = value.astimezone(dt.UTC)
+    return value.isoformat(timespec="seconds")[:19] + "Z"
 
 
 def obj(rec: ObjectRecord) -> dict[str, Any]:
@@ -162,5 +169,7 @@ def event(ev: EventRecord) -> dict[str, Any]:
     }
 
 
-def as_list(items: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "List", "items": items, "metadata": {"resourceVersion": ""}}
+def as_list(items: list[dict[str, Any]]) -> JSONResponse:
+    """A kubectl List, serialised at once: the items are plain JSON already, and FastAPI's
+    recursive encoder took 90 ms of the 160 ms that 1,000 pods cost."""
+    return JSONResponse({"apiVersion": "v1", "kind": "List", "items": items, "metadata": {"resourceVersion": ""}})

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import sqlalchemy
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import defer, load_only
+from sqlalchemy.orm import load_only
 from sqlmodel import Session, SQLModel, col, create_engine, delete, select
 
 from miniorch.store import tables
@@ -29,8 +29,15 @@ from miniorch.store.records import (
     PodRecord,
     RevisionRecord,
 )
+from miniorch.store.rows import RowMapper, column_values
 
 T = TypeVar("T")
+
+_PODS = tables.PodRow.__table__  # type: ignore[attr-defined]
+_OBJECTS = tables.ObjectRow.__table__  # type: ignore[attr-defined]
+_POD = RowMapper(_PODS, PodRecord)
+_POD_NO_LOG = RowMapper(_PODS, PodRecord, skip={"log_tail"})
+_OBJECT = RowMapper(_OBJECTS, ObjectRecord)
 
 _TERMINAL = (PodPhase.SUCCEEDED.value, PodPhase.FAILED.value)
 _NO_LOG = frozenset({"log_tail"})
@@ -92,13 +99,8 @@ class Store:
 
     def save_status(self, uid: str, status: dict[str, Any], finished: bool = False) -> None:
         """Set an object's status; `finished` objects are left out of `objects_to_reconcile`."""
-        with self._write_lock, Session(self._engine) as s:
-            row = s.get(tables.ObjectRow, uid)
-            if row is not None:
-                row.status = status
-                row.finished = finished
-                s.add(row)
-                s.commit()
+        with self._write_lock, self._engine.begin() as conn:
+            conn.execute(_OBJECTS.update().where(_OBJECTS.c.uid == uid).values(status=status, finished=finished))
 
     def save_manifest(self, uid: str, manifest: dict[str, Any], generation: int, source: str) -> None:
         """A new spec from apply or patch; status is the controllers' and stays."""
@@ -118,39 +120,31 @@ class Store:
                 s.commit()
 
     def get_object(self, kind: str, namespace: str, name: str) -> ObjectRecord | None:
-        with Session(self._engine) as s:
-            row = s.exec(
-                select(tables.ObjectRow).where(
-                    tables.ObjectRow.kind == kind,
-                    tables.ObjectRow.namespace == namespace,
-                    tables.ObjectRow.name == name,
-                )
-            ).first()
-            return _to_record(row, ObjectRecord) if row else None
+        c = _OBJECTS.c
+        with self._engine.connect() as conn:
+            return _OBJECT.first(conn, _OBJECT.select().where(c.kind == kind, c.namespace == namespace, c.name == name))
 
     def objects_by_uid(self, uids: Iterable[str]) -> dict[str, ObjectRecord]:
         """The objects with these uids (the owners of a page of pods), by uid."""
         wanted = list(set(uids))
         if not wanted:
             return {}
-        with Session(self._engine) as s:
-            rows = s.exec(select(tables.ObjectRow).where(col(tables.ObjectRow.uid).in_(wanted))).all()
-            return {r.uid: _to_record(r, ObjectRecord) for r in rows}
+        with self._engine.connect() as conn:
+            return {o.uid: o for o in _OBJECT.all(conn, _OBJECT.select().where(_OBJECTS.c.uid.in_(wanted)))}
 
     def get_object_by_uid(self, uid: str) -> ObjectRecord | None:
-        with Session(self._engine) as s:
-            row = s.get(tables.ObjectRow, uid)
-            return _to_record(row, ObjectRecord) if row else None
+        with self._engine.connect() as conn:
+            return _OBJECT.first(conn, _OBJECT.select().where(_OBJECTS.c.uid == uid))
 
     def list_objects(self, kind: str | None = None, namespace: str | None = None) -> list[ObjectRecord]:
-        with Session(self._engine) as s:
-            query = select(tables.ObjectRow)
-            if kind:
-                query = query.where(tables.ObjectRow.kind == kind)
-            if namespace:
-                query = query.where(tables.ObjectRow.namespace == namespace)
-            rows = s.exec(query.order_by(tables.ObjectRow.namespace, tables.ObjectRow.name)).all()
-            return [_to_record(r, ObjectRecord) for r in rows]
+        c = _OBJECTS.c
+        query = _OBJECT.select()
+        if kind:
+            query = query.where(c.kind == kind)
+        if namespace:
+            query = query.where(c.namespace == namespace)
+        with self._engine.connect() as conn:
+            return _OBJECT.all(conn, query.order_by(c.namespace, c.name))
 
     def file_object_refs(self) -> list[ObjectRef]:
         """Objects whose source is a manifest file (`file:<path>`), deleting ones included; no manifests read."""
@@ -163,14 +157,14 @@ class Store:
 
     def objects_to_reconcile(self, kinds: Sequence[str], also: set[str]) -> list[ObjectRecord]:
         """Objects of `kinds` not finished, being deleted, or among `also` (uids owning live pods)."""
-        with Session(self._engine) as s:
-            T = tables.ObjectRow
-            query = (
-                select(T)
-                .where(col(T.kind).in_(list(kinds)))
-                .where(col(T.finished).is_(False) | col(T.deleting).is_(True) | col(T.uid).in_(list(also)))
-            )
-            return [_to_record(r, ObjectRecord) for r in s.exec(query.order_by(T.namespace, T.name)).all()]
+        c = _OBJECTS.c
+        query = (
+            _OBJECT.select()
+            .where(c.kind.in_(list(kinds)))
+            .where(c.finished.is_(False) | c.deleting.is_(True) | c.uid.in_(list(also)))
+        )
+        with self._engine.connect() as conn:
+            return _OBJECT.all(conn, query.order_by(c.namespace, c.name))
 
     def add_object_if_absent(self, obj: ObjectRecord) -> bool:
         """Insert unless an object of that kind, namespace and name exists; True when inserted."""
@@ -187,12 +181,12 @@ class Store:
 
     def objects_owned(self, owner_kind: str, owner_uids: Iterable[str] | None = None) -> list[ObjectRecord]:
         """Objects controlled by objects of `owner_kind` (optionally only by the given owners)."""
-        with Session(self._engine) as s:
-            T = tables.ObjectRow
-            query = select(T).where(T.owner_kind == owner_kind)
-            if owner_uids is not None:
-                query = query.where(col(T.owner_uid).in_(list(owner_uids)))
-            return [_to_record(r, ObjectRecord) for r in s.exec(query.order_by(col(T.created_at))).all()]
+        c = _OBJECTS.c
+        query = _OBJECT.select().where(c.owner_kind == owner_kind)
+        if owner_uids is not None:
+            query = query.where(c.owner_uid.in_(list(owner_uids)))
+        with self._engine.connect() as conn:
+            return _OBJECT.all(conn, query.order_by(c.created_at))
 
     def delete_object(self, uid: str) -> None:
         """Forget an object with its pods and events (after its containers are gone)."""
@@ -204,48 +198,34 @@ class Store:
 
     # -- pods -------------------------------------------------------------
     def save_pods(self, pods: Iterable[PodRecord]) -> None:
-        """Insert or update pods, all in one transaction.
+        """Insert or update pods, all in one transaction: one UPDATE per pod, an INSERT for new ones.
 
         A log tail is only ever written, never cleared: a record read without its log
         (`with_log=False`) can be saved back without losing the attempt's output."""
-        with self._write_lock, Session(self._engine) as s:
+        c = _PODS.c
+        with self._write_lock, self._engine.begin() as conn:
             for pod in pods:
-                values = _fields(pod, tables.PodRow)
-                if not pod.log_tail:
-                    values.pop("log_tail")
-                row = s.get(tables.PodRow, pod.uid)
-                if row is None:
-                    s.add(tables.PodRow(**values))
-                else:
-                    for key, value in values.items():
-                        setattr(row, key, value)
-                    s.add(row)
-            s.commit()
+                values = column_values(pod, _PODS, leave_out=() if pod.log_tail else ("log_tail",))
+                if conn.execute(_PODS.update().where(c.uid == pod.uid).values(values)).rowcount == 0:
+                    conn.execute(_PODS.insert().values({"log_tail": "", **values}))
 
     def save_pod(self, pod: PodRecord) -> None:
         self.save_pods([pod])
 
     def get_pod(self, namespace: str, name: str) -> PodRecord | None:
-        with Session(self._engine) as s:
-            row = s.exec(
-                select(tables.PodRow).where(tables.PodRow.namespace == namespace, tables.PodRow.name == name)
-            ).first()
-            return _to_record(row, PodRecord) if row else None
+        c = _PODS.c
+        with self._engine.connect() as conn:
+            return _POD.first(conn, _POD.select().where(c.namespace == namespace, c.name == name))
 
     def get_pod_by_uid(self, uid: str) -> PodRecord | None:
-        with Session(self._engine) as s:
-            row = s.get(tables.PodRow, uid)
-            return _to_record(row, PodRecord) if row else None
+        with self._engine.connect() as conn:
+            return _POD.first(conn, _POD.select().where(_PODS.c.uid == uid))
 
     def pods_of(self, owner_uid: str, with_log: bool = True) -> list[PodRecord]:
         """An owner's pods, oldest first; `with_log=False` leaves `log_tail` empty (planning needs none)."""
-        with Session(self._engine) as s:
-            query = select(tables.PodRow).where(tables.PodRow.owner_uid == owner_uid)
-            skip = frozenset() if with_log else _NO_LOG
-            if skip:
-                query = query.options(defer(tables.PodRow.log_tail, raiseload=True))  # type: ignore[arg-type]
-            rows = s.exec(query.order_by(col(tables.PodRow.created_at))).all()
-            return [_to_record(r, PodRecord, skip) for r in rows]
+        mapper = _POD if with_log else _POD_NO_LOG
+        with self._engine.connect() as conn:
+            return mapper.all(conn, mapper.select().where(_PODS.c.owner_uid == owner_uid).order_by(_PODS.c.created_at))
 
     def list_pods(
         self, namespace: str | None = None, labels: Mapping[str, str] | None = None, with_log: bool = True
@@ -254,24 +234,20 @@ class Store:
 
         `with_log=False` leaves `log_tail` empty: listings need no logs, and reading up to
         256 KiB per pod dominated `ctl get pods` with thousands of finished pods."""
-        T = tables.PodRow
-        with Session(self._engine) as s:
-            query = select(T)
-            if namespace:
-                query = query.where(T.namespace == namespace)
-            for key, value in (labels or {}).items():
-                query = query.where(col(T.labels)[key].as_string() == value)
-            skip = frozenset() if with_log else _NO_LOG
-            if skip:
-                query = query.options(defer(T.log_tail, raiseload=True))  # type: ignore[arg-type]
-            rows = s.exec(query.order_by(T.namespace, T.name)).all()
-            return [_to_record(r, PodRecord, skip) for r in rows]
+        c = _PODS.c
+        mapper = _POD if with_log else _POD_NO_LOG
+        query = mapper.select()
+        if namespace:
+            query = query.where(c.namespace == namespace)
+        for key, value in (labels or {}).items():
+            query = query.where(c.labels[key].as_string() == value)
+        with self._engine.connect() as conn:
+            return mapper.all(conn, query.order_by(c.namespace, c.name))
 
     def live_pods(self) -> list[PodRecord]:
         """Pods that may still have a container: not terminal, or not yet cleaned up."""
-        with Session(self._engine) as s:
-            rows = s.exec(select(tables.PodRow).where(tables.PodRow.container_removed == False)).all()  # noqa: E712
-            return [_to_record(r, PodRecord) for r in rows]
+        with self._engine.connect() as conn:
+            return _POD.all(conn, _POD.select().where(_PODS.c.container_removed.is_(False)))
 
     def delete_pods(self, uids: Sequence[str]) -> None:
         with self._write_lock, Session(self._engine) as s:
