@@ -8,6 +8,7 @@ task that dies takes the daemon down (non-zero exit) rather than limping on.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import os
 import signal
@@ -37,6 +38,8 @@ from miniorch.controllers.workloads import WorkloadController
 from miniorch.store.store import Store
 
 log = structlog.get_logger(__name__)
+
+IO_THREADS = 64
 
 
 class DaemonError(Exception):
@@ -113,6 +116,9 @@ class Daemon:
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
+        # Docker calls and store writes run in threads and mostly wait on the engines; Python's
+        # default of cpu_count + 4 (6 here) queued the starts of a Job with parallelism 10.
+        loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(IO_THREADS, thread_name_prefix="io"))
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stop.set)
         loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(self.reload()))

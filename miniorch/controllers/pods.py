@@ -43,12 +43,19 @@ class PodRunner:
         clock: clock_mod.Clock,
         wake: Callable[[], None],
         metrics: metrics_mod.Metrics | None = None,
+        done: Callable[[str], None] | None = None,
+        look: Callable[[], None] | None = None,
     ) -> None:
+        """`wake()` asks for a pass now (a run ended: plan its replacement); `done(pod name)` is
+        told when an operation ends, and decides how soon a pass should look (default: now);
+        `look()` asks for a pass that lists the containers again (one went missing)."""
         self.metrics = metrics or metrics_mod.Metrics()
         self._store = store
         self._monitor = monitor
         self._clock = clock
         self._wake = wake
+        self._done = done or (lambda _pod: wake())
+        self._look = look or wake
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._cluster = store.cluster_id()
         self._images = images.ImageCopier(store, monitor, clock)
@@ -65,7 +72,7 @@ class PodRunner:
                 log.warning("pod_operation_deferred", pod=pod.name, node=pod.node, error=exc.detail)
             finally:
                 self._tasks.pop(pod.name, None)
-                self._wake()
+                self._done(pod.name)
 
         task = asyncio.create_task(wrapped(), name=f"pod:{pod.name}")
         task.add_done_callback(self._check)
@@ -131,6 +138,7 @@ class PodRunner:
     def _fail_start(self, pod: PodRecord, reason: str, message: str) -> None:
         failed = pod_logic.start_failed(pod, reason, message, self._clock.now())
         self._store.save_pod(dataclasses.replace(failed, container_removed=True))
+        self._wake()  # plan the replacement now
         log.warning("pod_start_failed", pod=pod.name, node=pod.node, reason=reason, error=message)
         self.metrics.pod_finished(pod.owner_kind, failed.phase.value, failed.exit_code)
 
@@ -189,7 +197,8 @@ class PodRunner:
         try:
             state = await asyncio.to_thread(client.inspect, pod.name)
         except nr.ContainerNotFound:
-            return  # the next pass sees it missing
+            self._look()  # removed behind our back (`docker rm -f`): the next pass sees it missing
+            return
         if not state.exited:
             if restart_policy == "Always" and state.restart_count > pod.restart_count:
                 # Docker restarted it in place (restart policy): count it, as the kubelet would.

@@ -143,6 +143,15 @@ class PodSync:
                     updated = dataclasses.replace(updated, restart_count=pod.restart_count + 1)
                 self._store.save_pod(updated)
 
+    def settle_died(self, seen: Observed, died: set[tuple[str, str]]) -> None:
+        """Settle the pods whose container Docker reported dead, without listing containers:
+        the settle inspects the one container itself."""
+        for pod in seen.live:
+            if (pod.node, pod.name) in died and not (
+                pod.phase.terminal or pod.restart_pending or self.runner.busy(pod.name)
+            ):
+                self.runner.settle(pod, self.restart_policy(seen.owners.get(pod.owner_uid)))
+
     def restart_policy(self, owner: ObjectRecord | None) -> str:
         template = self.models.template(owner) if owner is not None else None
         return (template.spec.restart_policy if template else None) or "Never"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
 from typing import Protocol
 
 import structlog
@@ -27,6 +28,9 @@ log = structlog.get_logger(__name__)
 
 RESYNC_SECONDS = 2.0
 COALESCE_SECONDS = 0.005
+# How soon a pass follows a pod operation that changed nothing a plan waits on (a start, a
+# removal): such ends arrive in bursts, and one pass a little later serves them all.
+LATER_SECONDS = 0.2
 
 
 class Planner(Protocol):
@@ -55,7 +59,11 @@ class WorkloadController:
         self._died: set[tuple[str, str]] = set()
         self.models = ModelCache()
         self._observe = True
-        self.runner = PodRunner(store, monitor, clock, self.plan_soon, self.metrics)
+        self._resync_at = 0.0  # monotonic time of the next full look at the containers
+        self._later: asyncio.TimerHandle | None = None
+        self.runner = PodRunner(
+            store, monitor, clock, self.plan_soon, self.metrics, done=self._operation_done, look=self.wake
+        )
         self.pods = PodSync(store, monitor, clock, self.runner, self.models)
         self.planners: list[Planner] = []
 
@@ -76,11 +84,26 @@ class WorkloadController:
         object was applied or deleted): plan again without listing containers."""
         self._wake.set()
 
+    def plan_later(self) -> None:
+        """A pass within LATER_SECONDS is enough (status only: ready counts, removals)."""
+        if self._later is None:
+            self._later = asyncio.get_running_loop().call_later(LATER_SECONDS, self.plan_soon)
+
+    def _operation_done(self, pod: str) -> None:
+        if any(name == pod for _, name in self._died):
+            self.plan_soon()  # its container died while the operation ran: settle it now
+        else:
+            self.plan_later()
+
     def docker_event(self, node: str, action: str, pod: str) -> None:
-        """A container changed; `docker ps` may lag behind a `die`, so remember it."""
+        """A container changed. A `die` names the pod whose run ended: that pod is settled on
+        the next pass without listing every node's containers again (the periodic resync still
+        does); anything else (a health change) is looked at in full."""
         if action in ("die", "oom", "kill", "stop"):
             self._died.add((node, pod))
-        self.wake()
+            self.plan_soon()
+        else:
+            self.wake()
 
     def drain(self, node: str) -> list[str]:
         """Evict the Job pods on `node` (DisruptionTarget, not counted); returns those still there."""
@@ -100,17 +123,19 @@ class WorkloadController:
 
     async def run(self) -> None:
         while True:
-            timeout = RESYNC_SECONDS
+            timeout = max(0.0, self._resync_at - time.monotonic())
             if self._wake_at is not None:
-                timeout = max(0.0, min(timeout, (self._wake_at - self._clock.now()).total_seconds()))
+                timeout = min(timeout, max(0.0, (self._wake_at - self._clock.now()).total_seconds()))
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=timeout)
             except TimeoutError:
-                self._observe = True  # the periodic resync
+                pass
             else:
                 # Wakes come in bursts (pods of one wave finish together): gather them into one pass.
                 await asyncio.sleep(COALESCE_SECONDS)
             self._wake.clear()
+            if time.monotonic() >= self._resync_at:
+                self._observe = True  # the periodic resync, however busy the loop is
             if self.runner.failures:
                 raise self.runner.failures[0]
             with self.metrics.reconcile_duration.time():
@@ -120,11 +145,22 @@ class WorkloadController:
         """One pass. After our own operations only, containers are not listed again: the
         records are already current, so the planners run on them directly."""
         observe, self._observe = self._observe, False
-        seen = await self.pods.observe([p.kind for p in self.planners], list_containers=observe)
         if observe:
-            died, self._died = self._died, set()
+            self._resync_at = time.monotonic() + RESYNC_SECONDS
+        if self._later is not None:  # this pass serves it
+            self._later.cancel()
+            self._later = None
+        seen = await self.pods.observe([p.kind for p in self.planners], list_containers=observe)
+        died, self._died = self._died, set()
+        if observe:
             self.pods.sync(seen, died)
             self.pods.collect_orphans(seen)
+        else:
+            self.pods.settle_died(seen, died)
+        # A pod busy with an operation (its launch still recording the start) is settled once
+        # that ends: the operation's end wakes a pass, which must still know of the `die`.
+        live = {(p.node, p.name) for p in seen.live}
+        self._died |= {key for key in died if key in live and self.runner.busy(key[1])}
         self._wake_at = None
         for planner in self.planners:
             for obj in seen.owners.values():

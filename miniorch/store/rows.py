@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Column, DateTime, Select, Table, select
-from sqlalchemy.engine import Connection, Row
+from sqlalchemy.engine import Connection
 
 from miniorch.store.records import PodPhase
 
@@ -33,7 +33,7 @@ class RowMapper(Generic[R]):
     def select(self) -> Select[Any]:
         return select(*self.columns)
 
-    def record(self, row: Row[Any]) -> R:
+    def record(self, row: Sequence[Any]) -> R:
         values = dict(zip(self.names, row, strict=True))
         for name in self._dates:
             value = values[name]

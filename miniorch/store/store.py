@@ -20,6 +20,7 @@ from sqlalchemy.orm import load_only
 from sqlmodel import Session, SQLModel, col, create_engine, delete, select
 
 from miniorch.store import tables
+from miniorch.store.podcache import PodCache
 from miniorch.store.records import (
     EventRecord,
     NodeOverrides,
@@ -35,6 +36,20 @@ T = TypeVar("T")
 
 _PODS = tables.PodRow.__table__  # type: ignore[attr-defined]
 _OBJECTS = tables.ObjectRow.__table__  # type: ignore[attr-defined]
+_EVENTS = tables.EventRow.__table__  # type: ignore[attr-defined]
+
+
+def _update_pod(columns: Iterable[str]) -> sqlalchemy.Update:
+    """A pod's UPDATE built once, with parameters (several per pod and pass: building one
+    statement per call was a third of the write's cost)."""
+    sets: dict[str, Any] = {name: sqlalchemy.bindparam(name) for name in columns if name != "uid"}
+    update: sqlalchemy.Update = _PODS.update().where(_PODS.c.uid == sqlalchemy.bindparam("key_uid")).values(sets)
+    return update
+
+
+_UPDATE_POD = _update_pod(column.name for column in _PODS.columns)
+_UPDATE_POD_NO_LOG = _update_pod(column.name for column in _PODS.columns if column.name != "log_tail")
+_INSERT_POD = _PODS.insert()
 _POD = RowMapper(_PODS, PodRecord)
 _POD_NO_LOG = RowMapper(_PODS, PodRecord, skip={"log_tail"})
 _OBJECT = RowMapper(_OBJECTS, ObjectRecord)
@@ -78,6 +93,8 @@ class Store:
         if url.startswith("sqlite"):
             event.listen(self._engine, "connect", _sqlite_pragmas)
         self._write_lock = threading.Lock()
+        self._pods = PodCache()
+        self._active: dict[str, ObjectRecord] | None = None  # see objects_to_reconcile
         self._overrides: dict[str, NodeOverrides] | None = None
         SQLModel.metadata.create_all(self._engine)
         _add_missing_columns(self._engine)
@@ -87,37 +104,65 @@ class Store:
 
     # -- objects ----------------------------------------------------------
     def add_object(self, obj: ObjectRecord) -> None:
-        with self._write_lock, Session(self._engine) as s:
-            s.add(tables.ObjectRow(**_fields(obj, tables.ObjectRow)))
-            s.commit()
+        with self._write_lock:
+            with Session(self._engine) as s:
+                s.add(tables.ObjectRow(**_fields(obj, tables.ObjectRow)))
+                s.commit()
+            self._object_written(obj.uid)
 
     def save_object(self, obj: ObjectRecord) -> None:
         """Replace an object's manifest, status and flags."""
-        with self._write_lock, Session(self._engine) as s:
-            s.merge(tables.ObjectRow(**_fields(obj, tables.ObjectRow)))
-            s.commit()
+        with self._write_lock:
+            with Session(self._engine) as s:
+                s.merge(tables.ObjectRow(**_fields(obj, tables.ObjectRow)))
+                s.commit()
+            self._object_written(obj.uid)
 
     def save_status(self, uid: str, status: dict[str, Any], finished: bool = False) -> None:
         """Set an object's status; `finished` objects are left out of `objects_to_reconcile`."""
-        with self._write_lock, self._engine.begin() as conn:
-            conn.execute(_OBJECTS.update().where(_OBJECTS.c.uid == uid).values(status=status, finished=finished))
+        with self._write_lock:
+            with self._engine.begin() as conn:
+                conn.execute(_OBJECTS.update().where(_OBJECTS.c.uid == uid).values(status=status, finished=finished))
+            if finished:
+                self._pods.owner_finished(uid)
+            cached = self._active.get(uid) if self._active is not None else None
+            if cached is None or (finished and not cached.deleting):
+                self._object_written(uid)
+            else:  # the common case, once per pass with news: no read back
+                self._active[uid] = dataclasses.replace(cached, status=status)  # type: ignore[index]
 
     def save_manifest(self, uid: str, manifest: dict[str, Any], generation: int, source: str) -> None:
         """A new spec from apply or patch; status is the controllers' and stays."""
-        with self._write_lock, Session(self._engine) as s:
-            row = s.get(tables.ObjectRow, uid)
-            if row is not None:
-                row.manifest, row.generation, row.source = manifest, generation, source
-                s.add(row)
-                s.commit()
+        with self._write_lock:
+            with Session(self._engine) as s:
+                row = s.get(tables.ObjectRow, uid)
+                if row is not None:
+                    row.manifest, row.generation, row.source = manifest, generation, source
+                    s.add(row)
+                    s.commit()
+            self._object_written(uid)
 
     def mark_deleting(self, uid: str) -> None:
-        with self._write_lock, Session(self._engine) as s:
-            row = s.get(tables.ObjectRow, uid)
-            if row is not None:
-                row.deleting = True
-                s.add(row)
-                s.commit()
+        with self._write_lock:
+            with Session(self._engine) as s:
+                row = s.get(tables.ObjectRow, uid)
+                if row is not None:
+                    row.deleting = True
+                    s.add(row)
+                    s.commit()
+            self._object_written(uid)
+
+    def _object_written(self, uid: str) -> None:
+        """Bring the in-memory objects to reconcile in step with a committed write (under the lock)."""
+        if self._active is None:
+            return
+        c = _OBJECTS.c
+        with self._engine.connect() as conn:
+            row = conn.execute(sqlalchemy.select(*_OBJECT.columns, c.finished).where(c.uid == uid)).first()
+        if row is not None and (not row.finished or row.deleting):
+            self._active[uid] = _OBJECT.record(row[:-1])
+        else:
+            self._active.pop(uid, None)
 
     def get_object(self, kind: str, namespace: str, name: str) -> ObjectRecord | None:
         c = _OBJECTS.c
@@ -156,15 +201,23 @@ class Store:
             return [ObjectRef(r.uid, r.kind, r.namespace, r.name, r.source, r.deleting) for r in rows]
 
     def objects_to_reconcile(self, kinds: Sequence[str], also: set[str]) -> list[ObjectRecord]:
-        """Objects of `kinds` not finished, being deleted, or among `also` (uids owning live pods)."""
+        """Objects of `kinds` not finished, being deleted, or among `also` (uids owning live pods).
+
+        Every pass asks: the unfinished and deleting objects are kept in memory, in step with
+        each write; only finished owners of live pods (rare, brief) are read from the database."""
         c = _OBJECTS.c
-        query = (
-            _OBJECT.select()
-            .where(c.kind.in_(list(kinds)))
-            .where(c.finished.is_(False) | c.deleting.is_(True) | c.uid.in_(list(also)))
-        )
-        with self._engine.connect() as conn:
-            return _OBJECT.all(conn, query.order_by(c.namespace, c.name))
+        with self._write_lock:
+            if self._active is None:
+                with self._engine.connect() as conn:
+                    query = _OBJECT.select().where(c.finished.is_(False) | c.deleting.is_(True))
+                    self._active = {o.uid: o for o in _OBJECT.all(conn, query)}
+            found = [o for o in self._active.values() if o.kind in kinds]
+            missing = [uid for uid in also if uid not in self._active]
+        if missing:
+            with self._engine.connect() as conn:
+                query = _OBJECT.select().where(c.kind.in_(list(kinds)), c.uid.in_(missing))
+                found += _OBJECT.all(conn, query)
+        return sorted(found, key=lambda o: (o.namespace, o.name))
 
     def add_object_if_absent(self, obj: ObjectRecord) -> bool:
         """Insert unless an object of that kind, namespace and name exists; True when inserted."""
@@ -177,6 +230,7 @@ class Store:
                 return False
             s.add(T(**_fields(obj, T)))
             s.commit()
+            self._object_written(obj.uid)
             return True
 
     def objects_owned(self, owner_kind: str, owner_uids: Iterable[str] | None = None) -> list[ObjectRecord]:
@@ -190,11 +244,15 @@ class Store:
 
     def delete_object(self, uid: str) -> None:
         """Forget an object with its pods and events (after its containers are gone)."""
-        with self._write_lock, Session(self._engine) as s:
-            s.exec(delete(tables.PodRow).where(col(tables.PodRow.owner_uid) == uid))
-            s.exec(delete(tables.EventRow).where(col(tables.EventRow.uid) == uid))
-            s.exec(delete(tables.ObjectRow).where(col(tables.ObjectRow.uid) == uid))
-            s.commit()
+        with self._write_lock:
+            with Session(self._engine) as s:
+                s.exec(delete(tables.PodRow).where(col(tables.PodRow.owner_uid) == uid))
+                s.exec(delete(tables.EventRow).where(col(tables.EventRow.uid) == uid))
+                s.exec(delete(tables.ObjectRow).where(col(tables.ObjectRow.uid) == uid))
+                s.commit()
+            self._pods.owner_deleted(uid)
+            if self._active is not None:
+                self._active.pop(uid, None)
 
     # -- pods -------------------------------------------------------------
     def save_pods(self, pods: Iterable[PodRecord]) -> None:
@@ -202,12 +260,16 @@ class Store:
 
         A log tail is only ever written, never cleared: a record read without its log
         (`with_log=False`) can be saved back without losing the attempt's output."""
-        c = _PODS.c
-        with self._write_lock, self._engine.begin() as conn:
-            for pod in pods:
-                values = column_values(pod, _PODS, leave_out=() if pod.log_tail else ("log_tail",))
-                if conn.execute(_PODS.update().where(c.uid == pod.uid).values(values)).rowcount == 0:
-                    conn.execute(_PODS.insert().values({"log_tail": "", **values}))
+        pods = list(pods)
+        with self._write_lock:
+            with self._engine.begin() as conn:
+                for pod in pods:
+                    values = column_values(pod, _PODS, leave_out=() if pod.log_tail else ("log_tail",))
+                    update = _UPDATE_POD if pod.log_tail else _UPDATE_POD_NO_LOG
+                    # (Core adds any column named in the parameters to the SET clause: no log_tail here.)
+                    if conn.execute(update, {**values, "key_uid": pod.uid}).rowcount == 0:
+                        conn.execute(_INSERT_POD, {"log_tail": "", **values})
+            self._pods.saved(pods)  # committed: the cached copies follow
 
     def save_pod(self, pod: PodRecord) -> None:
         self.save_pods([pod])
@@ -224,8 +286,16 @@ class Store:
     def pods_of(self, owner_uid: str, with_log: bool = True) -> list[PodRecord]:
         """An owner's pods, oldest first; `with_log=False` leaves `log_tail` empty (planning needs none)."""
         mapper = _POD if with_log else _POD_NO_LOG
-        with self._engine.connect() as conn:
-            return mapper.all(conn, mapper.select().where(_PODS.c.owner_uid == owner_uid).order_by(_PODS.c.created_at))
+
+        def load() -> list[PodRecord]:
+            with self._engine.connect() as conn:
+                query = mapper.select().where(_PODS.c.owner_uid == owner_uid).order_by(_PODS.c.created_at)
+                return mapper.all(conn, query)
+
+        if with_log:
+            return load()
+        with self._write_lock:  # planning reads these every pass: kept in memory
+            return self._pods.owned(owner_uid, load)
 
     def list_pods(
         self, namespace: str | None = None, labels: Mapping[str, str] | None = None, with_log: bool = True
@@ -246,34 +316,32 @@ class Store:
 
     def live_pods(self) -> list[PodRecord]:
         """Pods that may still have a container: not terminal, or not yet cleaned up."""
-        with self._engine.connect() as conn:
-            return _POD.all(conn, _POD.select().where(_PODS.c.container_removed.is_(False)))
+
+        def load() -> list[PodRecord]:
+            with self._engine.connect() as conn:
+                return _POD.all(conn, _POD.select().where(_PODS.c.container_removed.is_(False)))
+
+        with self._write_lock:  # every pass reads these: kept in memory
+            return self._pods.live(load)
 
     def delete_pods(self, uids: Sequence[str]) -> None:
-        with self._write_lock, Session(self._engine) as s:
-            s.exec(delete(tables.PodRow).where(col(tables.PodRow.uid).in_(list(uids))))
-            s.commit()
+        with self._write_lock:
+            with Session(self._engine) as s:
+                s.exec(delete(tables.PodRow).where(col(tables.PodRow.uid).in_(list(uids))))
+                s.commit()
+            self._pods.deleted(uids)
 
     # -- events -----------------------------------------------------------
     def record_event(self, ev: EventRecord) -> None:
         """Add an event, or bump the count of the same one (object, reason, message)."""
-        with self._write_lock, Session(self._engine) as s:
-            row = s.exec(
-                select(tables.EventRow).where(
-                    tables.EventRow.uid == ev.uid,
-                    tables.EventRow.reason == ev.reason,
-                    tables.EventRow.message == ev.message,
-                )
-            ).first()
-            if row is None:
-                values = _fields(ev, tables.EventRow)
-                values.pop("id", None)
-                s.add(tables.EventRow(**values))
-            else:
-                row.count += 1
-                row.last_timestamp = ev.last_timestamp
-                s.add(row)
-            s.commit()
+        c = _EVENTS.c
+        same = (c.uid == ev.uid) & (c.reason == ev.reason) & (c.message == ev.message)
+        with self._write_lock, self._engine.begin() as conn:
+            bumped = conn.execute(
+                _EVENTS.update().where(same).values(count=c.count + 1, last_timestamp=ev.last_timestamp)
+            )
+            if bumped.rowcount == 0:
+                conn.execute(_EVENTS.insert().values(column_values(ev, _EVENTS, leave_out=("id",))))
 
     def record_object_event(self, obj: ObjectRecord, type_: str, reason: str, message: str, now: dt.datetime) -> None:
         """An event about a workload object (aggregated as `record_event`)."""
