@@ -47,6 +47,20 @@ def _update_pod(columns: Iterable[str]) -> sqlalchemy.Update:
     return update
 
 
+_SAVE_STATUS = (
+    _OBJECTS.update()
+    .where(_OBJECTS.c.uid == sqlalchemy.bindparam("key_uid"))
+    .values(status=sqlalchemy.bindparam("status"), finished=sqlalchemy.bindparam("finished"))
+)
+_BUMP_EVENT = (
+    _EVENTS.update()
+    .where(
+        (_EVENTS.c.uid == sqlalchemy.bindparam("key_uid"))
+        & (_EVENTS.c.reason == sqlalchemy.bindparam("key_reason"))
+        & (_EVENTS.c.message == sqlalchemy.bindparam("key_message"))
+    )
+    .values(count=_EVENTS.c.count + 1, last_timestamp=sqlalchemy.bindparam("last_timestamp"))
+)
 _UPDATE_POD = _update_pod(column.name for column in _PODS.columns)
 _UPDATE_POD_NO_LOG = _update_pod(column.name for column in _PODS.columns if column.name != "log_tail")
 _INSERT_POD = _PODS.insert()
@@ -122,7 +136,7 @@ class Store:
         """Set an object's status; `finished` objects are left out of `objects_to_reconcile`."""
         with self._write_lock:
             with self._engine.begin() as conn:
-                conn.execute(_OBJECTS.update().where(_OBJECTS.c.uid == uid).values(status=status, finished=finished))
+                conn.execute(_SAVE_STATUS, {"key_uid": uid, "status": status, "finished": finished})
             if finished:
                 self._pods.owner_finished(uid)
             cached = self._active.get(uid) if self._active is not None else None
@@ -334,14 +348,10 @@ class Store:
     # -- events -----------------------------------------------------------
     def record_event(self, ev: EventRecord) -> None:
         """Add an event, or bump the count of the same one (object, reason, message)."""
-        c = _EVENTS.c
-        same = (c.uid == ev.uid) & (c.reason == ev.reason) & (c.message == ev.message)
+        key = {"key_uid": ev.uid, "key_reason": ev.reason, "key_message": ev.message}
         with self._write_lock, self._engine.begin() as conn:
-            bumped = conn.execute(
-                _EVENTS.update().where(same).values(count=c.count + 1, last_timestamp=ev.last_timestamp)
-            )
-            if bumped.rowcount == 0:
-                conn.execute(_EVENTS.insert().values(column_values(ev, _EVENTS, leave_out=("id",))))
+            if conn.execute(_BUMP_EVENT, {**key, "last_timestamp": ev.last_timestamp}).rowcount == 0:
+                conn.execute(_EVENTS.insert(), column_values(ev, _EVENTS, leave_out=("id",)))
 
     def record_object_event(self, obj: ObjectRecord, type_: str, reason: str, message: str, now: dt.datetime) -> None:
         """An event about a workload object (aggregated as `record_event`)."""
