@@ -55,7 +55,7 @@ class DockerEventWatcher:
             if client is None:
                 return
             try:
-                client.watch_events(lambda action, pod: self._on_event(name, action, pod), stop)
+                client.watch_events(lambda action, pod: self._on_event(name, action, pod), stop, _WAKE_ON)
             except nr.NodeError as exc:
                 log.debug("event_stream_lost", node=name, error=exc.detail)
                 stop.wait(delay)

@@ -11,7 +11,7 @@ import datetime as dt
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from typing import Any
 
 import docker
@@ -343,14 +343,21 @@ class NodeClient:
         finally:
             client.close()
 
-    def watch_events(self, on_event: Callable[[str, str], None], stop: threading.Event) -> None:
-        """Call `on_event(action, pod)` for container events until `stop` is set.
+    def watch_events(
+        self, on_event: Callable[[str, str], None], stop: threading.Event, actions: Collection[str] = ()
+    ) -> None:
+        """Call `on_event(action, pod)` for container events (only `actions`, when given) until
+        `stop` is set. The engine filters them: a pod's create, start, attach and destroy are
+        never sent, let alone decoded.
 
         Blocking; reconnects are the caller's business (NodeUnavailable is raised).
         """
         client = docker.DockerClient(base_url=self.url, timeout=3600, tls=self._tls or False)
+        filters: dict[str, Any] = {"type": "container", "label": self._labels}
+        if actions:
+            filters["event"] = sorted(actions)
         try:
-            stream = client.api.events(decode=True, filters={"type": "container", "label": self._labels})
+            stream = client.api.events(decode=True, filters=filters)
             for event in stream:
                 if stop.is_set():
                     break
