@@ -285,7 +285,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", choices=PARTS, action="append", help="run only these parts (repeatable)")
     parser.add_argument("--shapes", default=",".join(SHAPES), help="comma-separated CxP shapes (40x1,40x4,100x10)")
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--no-swarm", action="store_true")
     parser.add_argument("--no-warmup", action="store_true", help="skip the small warm-up run of each system")
     parser.add_argument("--ticks", type=int, default=100)

@@ -7,12 +7,14 @@ they never skip. A test that stops a node gets it restarted afterwards.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import docker
 import pytest
 
 _TESTS_DIR = Path(__file__).resolve().parent
@@ -124,8 +126,9 @@ def _remove_managed_containers(nodes: list[dockernodes.DockerNode]) -> None:
         if not node.is_running():
             continue
         with dockernodes.client(node.url) as c:
-            for ctr in c.containers.list(all=True, filters={"label": "miniorch.io/managed=true"}):
-                ctr.remove(force=True)
+            for ctr in c.containers.list(all=True, filters={"label": "miniorch.io/managed=true"}, ignore_removed=True):
+                with contextlib.suppress(docker.errors.NotFound):  # an engine may still be removing it
+                    ctr.remove(force=True)
 
 
 def managed_containers(nodes: list[dockernodes.DockerNode]) -> dict[str, list[Any]]:
@@ -133,5 +136,7 @@ def managed_containers(nodes: list[dockernodes.DockerNode]) -> dict[str, list[An
     out: dict[str, list[Any]] = {}
     for node in nodes:
         with dockernodes.client(node.url) as c:
-            out[node.name] = c.containers.list(all=True, filters={"label": "miniorch.io/managed=true"})
+            out[node.name] = c.containers.list(
+                all=True, filters={"label": "miniorch.io/managed=true"}, ignore_removed=True
+            )
     return out
