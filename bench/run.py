@@ -241,7 +241,13 @@ def markdown(r: dict[str, Any]) -> str:
                 f"| {shape} | {s['nodes']} | {m['floor']:.2f}s | {sw} | {m['miniorch']:.2f}s "
                 f"| {s['miniorch_over_floor']:.3f} | {swr} | {len(s['runs']['floor'])} |"
             )
-        lines += ["", f"Load average {t['load_before']:.2f} before, {t['load_after']:.2f} after.", ""]
+        lines += [
+            "",
+            "The daemon runs with its shipped node timings (heartbeat 2 s); the systems alternate, "
+            "the order rotating every run.",
+            f"Load average {t['load_before']:.2f} before, {t['load_after']:.2f} after.",
+            "",
+        ]
     c = r.get("cron")
     if c:
         lines += ["## Cron latency (`*/2 * * * * *`, scheduled time to container StartedAt)", ""]
