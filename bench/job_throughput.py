@@ -90,7 +90,10 @@ def main() -> int:
     dockernodes.ensure_test_image(nodes, IMAGE)
     urls = [n.url for n in nodes]
     work = Path(tempfile.mkdtemp(prefix="miniorch-bench-"))
-    d = Daemon(work, [(n.name, n.url) for n in nodes], extra={"log": {"format": "json", "level": "info"}})
+    timing = {"node_heartbeat_seconds": 2, "node_timeout_seconds": 10}  # the shipped ones, as bench/run.py
+    d = Daemon(
+        work, [(n.name, n.url) for n in nodes], timing=timing, extra={"log": {"format": "json", "level": "info"}}
+    )
     d.start()
     floors, ours = [], []
     docker_ver = docker_version(urls[0])
