@@ -142,7 +142,7 @@ def main() -> int:
     (out / f"{stem}.md").write_text(
         f"# Batch throughput ({result['date']})\n\n{result['cpus']} CPUs, Python {result['python']}, "
         f"Docker {result['docker']}\n\n| shape | floor (SDK) | miniorch | miniorch/floor | target |\n"
-        f"|---|---|---|---|---|\n| {shape}, {args.nodes} node(s) | {floor_m:.2f}s | {ours_m:.2f}s | {ratio:.3f} | <= {args.target} |\n"
+        f"|---|---|---|---|---|\n| {shape}{' Indexed' if args.indexed else ''}, {args.nodes} node(s) | {floor_m:.2f}s | {ours_m:.2f}s | {ratio:.3f} | <= {args.target} |\n"
     )
     return 0
 
