@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import itertools
 import json
 import os
 import platform
@@ -42,6 +43,7 @@ from support.daemon import FAST_TIMING, Daemon  # noqa: E402
 NODES_DIR = Path("/tmp/miniorch-bench-nodes")
 SHAPES = {"40x1": 1, "40x4": 1, "100x10": 3}  # shape -> nodes
 SYSTEMS = ("floor", "swarm", "miniorch")
+SETTLE_SECONDS = 3.0
 PARTS = ("throughput", "cron", "recovery", "control")
 
 
@@ -111,9 +113,13 @@ def _one_shape(
     try:
         for system in systems if warmup else ():  # warm every path (image layers, connection pools, imports) alike
             run_one(system, f"warm-{shape}", min(4, completions), min(2, parallelism))
+        # Every order in turn, so that each system follows each other equally often (a plain
+        # rotation always put miniorch right after Swarm), with a pause between timed runs so
+        # that one system's aftermath (Swarm reaping its tasks, exiting shims) lands on none.
+        orders = list(itertools.permutations(systems))
         for run in range(runs):
-            order = systems[run % len(systems) :] + systems[: run % len(systems)]
-            for system in order:
+            for system in orders[run % len(orders)]:
+                time.sleep(SETTLE_SECONDS)
                 times[system].append(run_one(system, f"{shape}-{run}", completions, parallelism))
                 print(f"  {shape} run {run + 1}: {system:8s} {times[system][-1]:6.2f}s  load {load():.1f}", flush=True)
     finally:
@@ -243,8 +249,8 @@ def markdown(r: dict[str, Any]) -> str:
             )
         lines += [
             "",
-            "The daemon runs with its shipped node timings (heartbeat 2 s); the systems alternate, "
-            "the order rotating every run.",
+            "The daemon runs with its shipped node timings (heartbeat 2 s). Each run takes the next of "
+            "the six orders of the systems, with a 3 s pause before each timed run.",
             f"Load average {t['load_before']:.2f} before, {t['load_after']:.2f} after.",
             "",
         ]
