@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -50,12 +51,6 @@ def read_token_file(path: str) -> str:
         raise CtlError(f"cannot read the token file {path}: {exc.strerror}") from exc
 
 
-def _tls_context(ca_file: str) -> Any:
-    import ssl
-
-    return ssl.create_default_context(cafile=ca_file)
-
-
 class Client:
     def __init__(
         self,
@@ -76,7 +71,7 @@ class Client:
                 base_url=server,
                 timeout=timeout,
                 headers=headers,
-                verify=_tls_context(ca_file) if ca_file else True,
+                verify=ssl.create_default_context(cafile=ca_file) if ca_file else True,
             )
         else:
             # No TLS over the socket: building a default SSL context (certifi's bundle) costs 20 ms.

@@ -98,7 +98,7 @@ class WorkloadController:
         """A container changed. A `die` names the pod whose run ended: that pod is settled on
         the next pass without listing every node's containers again (the periodic resync still
         does); anything else (a health change) is looked at in full."""
-        if action in ("die", "oom", "kill", "stop"):
+        if action in ("die", "oom"):
             self._died.add((node, pod))
             self.plan_soon()
         else:

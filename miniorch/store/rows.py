@@ -14,7 +14,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import Column, DateTime, Select, Table, select
 from sqlalchemy.engine import Connection
 
-from miniorch.store.records import PodPhase
+from miniorch.store.records import PodPhase, PodRecord
 
 R = TypeVar("R")
 
@@ -28,7 +28,7 @@ class RowMapper(Generic[R]):
         self.columns: list[Column[Any]] = [table.c[n] for n in self.names]
         self._dates = {n for n in self.names if isinstance(table.c[n].type, DateTime)}
         self._type = record_type
-        self._phase = "phase" in self.names and record_type.__name__ == "PodRecord"
+        self._phase = record_type is PodRecord and "phase" in self.names
 
     def select(self) -> Select[Any]:
         return select(*self.columns)

@@ -11,7 +11,7 @@ import datetime as dt
 import threading
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 import sqlalchemy
 from sqlalchemy import event
@@ -26,17 +26,15 @@ from miniorch.store.records import (
     NodeOverrides,
     ObjectRecord,
     ObjectRef,
-    PodPhase,
     PodRecord,
     RevisionRecord,
 )
 from miniorch.store.rows import RowMapper, column_values
 
-T = TypeVar("T")
-
 _PODS = tables.PodRow.__table__  # type: ignore[attr-defined]
 _OBJECTS = tables.ObjectRow.__table__  # type: ignore[attr-defined]
 _EVENTS = tables.EventRow.__table__  # type: ignore[attr-defined]
+_REVISIONS = tables.RevisionRow.__table__  # type: ignore[attr-defined]
 
 
 def _update_pod(columns: Iterable[str]) -> sqlalchemy.Update:
@@ -67,35 +65,13 @@ _INSERT_POD = _PODS.insert()
 _POD = RowMapper(_PODS, PodRecord)
 _POD_NO_LOG = RowMapper(_PODS, PodRecord, skip={"log_tail"})
 _OBJECT = RowMapper(_OBJECTS, ObjectRecord)
-
-_TERMINAL = (PodPhase.SUCCEEDED.value, PodPhase.FAILED.value)
-_NO_LOG = frozenset({"log_tail"})
-
-
-def _aware(value: dt.datetime | None) -> dt.datetime | None:
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=dt.UTC)
+_EVENT = RowMapper(_EVENTS, EventRecord)
+_REVISION = RowMapper(_REVISIONS, RevisionRecord)
 
 
 def _fields(record: Any, row_type: type[SQLModel]) -> dict[str, Any]:
     data = {f.name: getattr(record, f.name) for f in dataclasses.fields(record)}
     return {k: v for k, v in data.items() if k in row_type.model_fields}
-
-
-def _to_record(row: SQLModel, rec_type: type[T], skip: frozenset[str] = frozenset()) -> T:
-    """The record of a row; fields in `skip` (deferred columns) keep their defaults."""
-    values: dict[str, Any] = {}
-    for f in dataclasses.fields(rec_type):  # type: ignore[arg-type]
-        if f.name in skip:
-            continue
-        value = getattr(row, f.name)
-        if isinstance(value, dt.datetime) or (value is None and f.name.endswith(("_at", "timestamp"))):
-            value = _aware(value)
-        values[f.name] = value
-    if rec_type is PodRecord:
-        values["phase"] = PodPhase(values["phase"])
-    return rec_type(**values)
 
 
 class Store:
@@ -139,11 +115,15 @@ class Store:
                 conn.execute(_SAVE_STATUS, {"key_uid": uid, "status": status, "finished": finished})
             if finished:
                 self._pods.owner_finished(uid)
-            cached = self._active.get(uid) if self._active is not None else None
-            if cached is None or (finished and not cached.deleting):
-                self._object_written(uid)
+            if self._active is None:
+                return
+            cached = self._active.get(uid)
+            if cached is None:
+                self._object_written(uid)  # e.g. a finished Job given a status again
+            elif finished and not cached.deleting:
+                del self._active[uid]  # done: no more passes for it
             else:  # the common case, once per pass with news: no read back
-                self._active[uid] = dataclasses.replace(cached, status=status)  # type: ignore[index]
+                self._active[uid] = dataclasses.replace(cached, status=status)
 
     def save_manifest(self, uid: str, manifest: dict[str, Any], generation: int, source: str) -> None:
         """A new spec from apply or patch; status is the controllers' and stays."""
@@ -370,14 +350,14 @@ class Store:
         )
 
     def list_events(self, namespace: str | None = None, uid: str | None = None) -> list[EventRecord]:
-        with Session(self._engine) as s:
-            query = select(tables.EventRow)
-            if namespace:
-                query = query.where(tables.EventRow.namespace == namespace)
-            if uid:
-                query = query.where(tables.EventRow.uid == uid)
-            rows = s.exec(query.order_by(col(tables.EventRow.last_timestamp), col(tables.EventRow.id))).all()
-            return [_to_record(r, EventRecord) for r in rows]
+        c = _EVENTS.c
+        query = _EVENT.select()
+        if namespace:
+            query = query.where(c.namespace == namespace)
+        if uid:
+            query = query.where(c.uid == uid)
+        with self._engine.connect() as conn:
+            return _EVENT.all(conn, query.order_by(c.last_timestamp, c.id))
 
     # -- identity ---------------------------------------------------------
     def cluster_id(self) -> str:
@@ -415,10 +395,9 @@ class Store:
     # -- revisions (DaemonSet template history) ----------------------------
     def revisions_of(self, owner_uid: str) -> list[RevisionRecord]:
         """Oldest revision first."""
-        with Session(self._engine) as s:
-            T = tables.RevisionRow
-            rows = s.exec(select(T).where(T.owner_uid == owner_uid).order_by(col(T.revision))).all()
-            return [_to_record(r, RevisionRecord) for r in rows]
+        c = _REVISIONS.c
+        with self._engine.connect() as conn:
+            return _REVISION.all(conn, _REVISION.select().where(c.owner_uid == owner_uid).order_by(c.revision))
 
     def save_revisions(
         self, owner_uid: str, revisions: Iterable[RevisionRecord], delete_hashes: Iterable[str] = ()
