@@ -376,11 +376,12 @@ class Store:
         cached = self._overrides
         if cached is not None:
             return dict(cached)
-        with Session(self._engine) as s:
-            rows = s.exec(select(tables.NodeRow)).all()
-            loaded = {r.name: NodeOverrides(r.name, dict(r.labels), r.unschedulable) for r in rows}
-        self._overrides = loaded
-        return dict(loaded)
+        with self._write_lock:  # filled under the lock: a save between read and fill cannot be lost
+            if self._overrides is None:
+                with Session(self._engine) as s:
+                    rows = s.exec(select(tables.NodeRow)).all()
+                    self._overrides = {r.name: NodeOverrides(r.name, dict(r.labels), r.unschedulable) for r in rows}
+            return dict(self._overrides)
 
     def save_node_overrides(self, overrides: NodeOverrides) -> None:
         with self._write_lock, Session(self._engine) as s:

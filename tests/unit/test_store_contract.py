@@ -1,0 +1,347 @@
+"""The Store contract: what every backend must do, one suite run against each of them.
+
+Each test states one promise the controllers, the API and `ctl` rely on. The `backend`
+fixture lists the backends; a new backend (PostgreSQL) is one more entry there, and the
+same tests must pass on it unchanged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from miniorch.store.records import EventRecord, NodeOverrides, ObjectRecord, PodPhase, PodRecord, RevisionRecord
+from miniorch.store.store import Store
+
+T0 = dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.UTC)
+
+OpenStore = Callable[[], Store]
+
+
+@pytest.fixture(params=["sqlite"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[OpenStore]:
+    """Opens Stores on one fresh database of the backend under test (each call a new Store)."""
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    opened: list[Store] = []
+
+    def open_store() -> Store:
+        store = Store(url)
+        opened.append(store)
+        return store
+
+    yield open_store
+    for store in opened:
+        store.close()
+
+
+@pytest.fixture
+def store(backend: OpenStore) -> Store:
+    return backend()
+
+
+def obj(name: str, kind: str = "Job", namespace: str = "default", **kw: object) -> ObjectRecord:
+    fields: dict[str, object] = {
+        "uid": f"uid-{kind}-{namespace}-{name}",
+        "kind": kind,
+        "namespace": namespace,
+        "name": name,
+        "manifest": {"spec": {"name": name}},
+        "status": {},
+        "created_at": T0,
+    }
+    fields.update(kw)
+    return ObjectRecord(**fields)  # type: ignore[arg-type]
+
+
+def pod(name: str, owner: ObjectRecord, **kw: object) -> PodRecord:
+    fields: dict[str, object] = {
+        "uid": f"pod-{name}",
+        "name": name,
+        "namespace": owner.namespace,
+        "owner_kind": owner.kind,
+        "owner_name": owner.name,
+        "owner_uid": owner.uid,
+        "node": "node0",
+        "created_at": T0,
+        "labels": {"job-name": owner.name},
+    }
+    fields.update(kw)
+    return PodRecord(**fields)  # type: ignore[arg-type]
+
+
+def event(owner: ObjectRecord, reason: str, at: dt.datetime, message: str = "m") -> EventRecord:
+    return EventRecord(
+        owner.namespace, owner.kind, owner.name, owner.uid, "Normal", reason, message, first_timestamp=at, last_timestamp=at
+    )
+
+
+# -- objects ----------------------------------------------------------------------
+
+
+def test_an_added_object_reads_back_equal_by_key_and_by_uid(store: Store) -> None:
+    job = obj("pi", manifest={"spec": {"completions": 3}}, status={"active": 1})
+    store.add_object(job)
+    assert store.get_object("Job", "default", "pi") == job
+    assert store.get_object_by_uid(job.uid) == job
+    assert store.get_object("Job", "other", "pi") is None
+    assert store.get_object("CronJob", "default", "pi") is None
+
+
+def test_objects_list_by_namespace_then_name_and_filter_by_kind_and_namespace(store: Store) -> None:
+    for o in [obj("b"), obj("a"), obj("c", namespace="alpha"), obj("ab", kind="DaemonSet")]:
+        store.add_object(o)
+    listed = [(o.kind, o.namespace, o.name) for o in store.list_objects()]
+    assert listed == [("Job", "alpha", "c"), ("Job", "default", "a"), ("DaemonSet", "default", "ab"), ("Job", "default", "b")]
+    assert [o.name for o in store.list_objects(kind="Job", namespace="default")] == ["a", "b"]
+    assert [o.kind for o in store.list_objects(kind="DaemonSet")] == ["DaemonSet"]
+
+
+def test_an_object_key_is_taken_once_by_add_if_absent(store: Store) -> None:
+    assert store.add_object_if_absent(obj("tick-1"))
+    assert not store.add_object_if_absent(obj("tick-1", uid="another-uid"))
+    assert [o.uid for o in store.list_objects()] == ["uid-Job-default-tick-1"]
+
+
+def test_a_new_manifest_keeps_the_status_the_controllers_wrote(store: Store) -> None:
+    job = obj("pi", status={"succeeded": 2})
+    store.add_object(job)
+    store.save_manifest(job.uid, {"spec": {"parallelism": 4}}, generation=2, source="file:/x.yaml")
+    got = store.get_object_by_uid(job.uid)
+    assert got is not None
+    assert (got.manifest, got.generation, got.source, got.status) == (
+        {"spec": {"parallelism": 4}},
+        2,
+        "file:/x.yaml",
+        {"succeeded": 2},
+    )
+
+
+def test_finished_objects_leave_the_reconcile_set_unless_they_own_live_pods(store: Store) -> None:
+    running, done = obj("running"), obj("done")
+    store.add_object(running)
+    store.add_object(done)
+    assert [o.name for o in store.objects_to_reconcile(["Job"], set())] == ["done", "running"]
+    store.save_status(done.uid, {"succeeded": 1}, finished=True)
+    assert [o.name for o in store.objects_to_reconcile(["Job"], set())] == ["running"]
+    assert [o.name for o in store.objects_to_reconcile(["Job"], {done.uid})] == ["done", "running"]
+    assert store.objects_to_reconcile(["DaemonSet"], set()) == []
+
+
+def test_a_deleting_object_is_reconciled_even_when_finished(store: Store) -> None:
+    job = obj("pi")
+    store.add_object(job)
+    store.save_status(job.uid, {"succeeded": 1}, finished=True)
+    store.mark_deleting(job.uid)
+    [found] = store.objects_to_reconcile(["Job"], set())
+    assert found.deleting and found.status == {"succeeded": 1}
+
+
+def test_the_reconcile_set_follows_status_writes(store: Store) -> None:
+    job = obj("pi")
+    store.add_object(job)
+    store.objects_to_reconcile(["Job"], set())  # a long-lived reader: served from memory from now on
+    store.save_status(job.uid, {"active": 2})
+    [found] = store.objects_to_reconcile(["Job"], set())
+    assert found.status == {"active": 2}
+
+
+def test_objects_owned_lists_a_cronjobs_jobs_oldest_first(store: Store) -> None:
+    cj = obj("nightly", kind="CronJob")
+    store.add_object(cj)
+    for i, minute in enumerate([30, 10, 20]):
+        store.add_object(
+            obj(
+                f"nightly-{i}",
+                owner_kind="CronJob",
+                owner_name=cj.name,
+                owner_uid=cj.uid,
+                created_at=T0 + dt.timedelta(minutes=minute),
+            )
+        )
+    store.add_object(obj("unowned"))
+    assert [o.name for o in store.objects_owned("CronJob")] == ["nightly-1", "nightly-2", "nightly-0"]
+    assert [o.name for o in store.objects_owned("CronJob", [cj.uid])] == ["nightly-1", "nightly-2", "nightly-0"]
+    assert store.objects_owned("CronJob", ["nobody"]) == []
+
+
+def test_deleting_an_object_forgets_its_pods_and_events_only(store: Store) -> None:
+    gone, kept = obj("gone"), obj("kept")
+    for o in (gone, kept):
+        store.add_object(o)
+        store.save_pod(pod(f"{o.name}-x", o))
+        store.record_event(event(o, "SuccessfulCreate", T0))
+    store.delete_object(gone.uid)
+    assert store.get_object_by_uid(gone.uid) is None
+    assert [p.name for p in store.list_pods()] == ["kept-x"]
+    assert [e.name for e in store.list_events()] == ["kept"]
+    assert store.pods_of(gone.uid, with_log=False) == []
+
+
+def test_file_object_refs_name_file_sourced_objects_without_manifests(store: Store) -> None:
+    store.add_object(obj("from-file", source="file:/etc/jobs.d/a.yaml"))
+    store.add_object(obj("from-api"))
+    [ref] = store.file_object_refs()
+    assert (ref.name, ref.source, ref.deleting) == ("from-file", "file:/etc/jobs.d/a.yaml", False)
+
+
+# -- pods -------------------------------------------------------------------------
+
+
+def test_saved_pods_read_back_equal_and_update_in_place(store: Store) -> None:
+    job = obj("pi")
+    store.add_object(job)
+    p = pod("pi-abcde", job, annotations={"a": "b"}, cpu_request=0.5, memory_request=1 << 20)
+    store.save_pod(p)
+    assert store.get_pod("default", "pi-abcde") == p
+    done = dataclasses.replace(p, phase=PodPhase.SUCCEEDED, exit_code=0, finished_at=T0 + dt.timedelta(seconds=3))
+    store.save_pods([done])
+    assert store.get_pod_by_uid(p.uid) == done
+    assert len(store.list_pods()) == 1
+
+
+def test_a_log_tail_is_never_cleared_by_saving_a_pod_read_without_it(store: Store) -> None:
+    job = obj("pi")
+    store.add_object(job)
+    store.save_pod(pod("pi-1", job, log_tail="3.14159\n"))
+    [planned] = store.pods_of(job.uid, with_log=False)
+    assert planned.log_tail == ""
+    store.save_pod(dataclasses.replace(planned, phase=PodPhase.SUCCEEDED))
+    got = store.get_pod("default", "pi-1")
+    assert got is not None and got.log_tail == "3.14159\n" and got.phase is PodPhase.SUCCEEDED
+
+
+def test_an_owners_pods_come_oldest_first(store: Store) -> None:
+    job = obj("pi")
+    store.add_object(job)
+    store.save_pods([pod(f"pi-{i}", job, created_at=T0 + dt.timedelta(seconds=10 - i)) for i in range(3)])
+    assert [p.name for p in store.pods_of(job.uid)] == ["pi-2", "pi-1", "pi-0"]
+    assert [p.name for p in store.pods_of(job.uid, with_log=False)] == ["pi-2", "pi-1", "pi-0"]
+
+
+def test_pods_filter_by_namespace_and_every_given_label(store: Store) -> None:
+    a, b = obj("a"), obj("b", namespace="etl")
+    store.add_object(a)
+    store.add_object(b)
+    store.save_pods(
+        [
+            pod("a-1", a, labels={"job-name": "a", "tier": "x"}),
+            pod("a-2", a, labels={"job-name": "a"}),
+            pod("b-1", b, labels={"job-name": "b", "tier": "x"}),
+        ]
+    )
+    assert [p.name for p in store.list_pods(labels={"tier": "x"})] == ["a-1", "b-1"]
+    assert [p.name for p in store.list_pods(labels={"tier": "x", "job-name": "a"})] == ["a-1"]
+    assert [p.name for p in store.list_pods(namespace="etl")] == ["b-1"]
+    assert all(p.log_tail == "" for p in store.list_pods(with_log=False))
+
+
+def test_live_pods_are_those_whose_container_may_still_exist(store: Store) -> None:
+    job = obj("pi")
+    store.add_object(job)
+    store.save_pods([pod("pi-run", job, phase=PodPhase.RUNNING), pod("pi-done", job, phase=PodPhase.SUCCEEDED)])
+    assert {p.name for p in store.live_pods()} == {"pi-run", "pi-done"}
+    done = store.get_pod("default", "pi-done")
+    assert done is not None
+    store.save_pod(dataclasses.replace(done, container_removed=True))
+    assert [p.name for p in store.live_pods()] == ["pi-run"]
+    store.delete_pods(["pod-pi-run"])
+    assert store.live_pods() == []
+    assert [p.name for p in store.list_pods()] == ["pi-done"]
+
+
+# -- events -----------------------------------------------------------------------
+
+
+def test_a_repeated_event_is_counted_not_duplicated(store: Store) -> None:
+    job = obj("pi")
+    store.add_object(job)
+    store.record_event(event(job, "BackOff", T0))
+    store.record_event(event(job, "BackOff", T0 + dt.timedelta(seconds=5)))
+    store.record_event(event(job, "BackOff", T0 + dt.timedelta(seconds=6), message="other"))
+    first, second = store.list_events()
+    assert (first.count, first.first_timestamp, first.last_timestamp) == (2, T0, T0 + dt.timedelta(seconds=5))
+    assert (second.count, second.message) == (1, "other")
+
+
+def test_events_filter_by_namespace_and_object(store: Store) -> None:
+    a, b = obj("a"), obj("b", namespace="etl")
+    store.add_object(a)
+    store.add_object(b)
+    store.record_object_event(a, "Normal", "SuccessfulCreate", "Created pod: a-1", T0)
+    store.record_object_event(b, "Warning", "BackoffLimitExceeded", "Job has reached the specified backoff limit", T0)
+    assert [e.name for e in store.list_events(namespace="etl")] == ["b"]
+    [only] = store.list_events(uid=a.uid)
+    assert (only.kind, only.type, only.reason, only.message) == ("Job", "Normal", "SuccessfulCreate", "Created pod: a-1")
+
+
+# -- identity, nodes, revisions ---------------------------------------------------
+
+
+def test_the_cluster_identity_is_made_once_and_kept(backend: OpenStore) -> None:
+    first = backend().cluster_id()
+    assert first == backend().cluster_id() and len(first) == 12
+
+
+def test_node_overrides_are_kept_across_restarts_and_reads_follow_writes(backend: OpenStore) -> None:
+    store = backend()
+    assert store.node_overrides() == {}
+    store.save_node_overrides(NodeOverrides("node0", {"disk": "nvme", "old": None}, unschedulable=True))
+    assert store.node_overrides()["node0"].unschedulable
+    store.save_node_overrides(NodeOverrides("node0", {"disk": "ssd"}, unschedulable=False))
+    assert store.node_overrides() == {"node0": NodeOverrides("node0", {"disk": "ssd"}, False)}
+    assert backend().node_overrides() == {"node0": NodeOverrides("node0", {"disk": "ssd"}, False)}
+
+
+def test_revisions_come_in_revision_order_and_go_by_hash(store: Store) -> None:
+    ds = obj("agent", kind="DaemonSet")
+    store.add_object(ds)
+    revs = [RevisionRecord(ds.uid, f"agent-h{n}", f"h{n}", n, {"n": n}, created_at=T0) for n in (2, 1, 3)]
+    store.save_revisions(ds.uid, revs)
+    assert [r.revision for r in store.revisions_of(ds.uid)] == [1, 2, 3]
+    store.save_revisions(ds.uid, [dataclasses.replace(revs[1], revision=4)], delete_hashes=["h2"])
+    assert [(r.hash, r.revision) for r in store.revisions_of(ds.uid)] == [("h3", 3), ("h1", 4)]
+    store.delete_revisions_of(ds.uid)
+    assert store.revisions_of(ds.uid) == []
+
+
+# -- durability and threads -------------------------------------------------------
+
+
+def test_everything_written_is_read_by_a_fresh_store(backend: OpenStore) -> None:
+    store = backend()
+    job = obj("pi")
+    store.add_object(job)
+    store.save_status(job.uid, {"succeeded": 1}, finished=True)
+    store.save_pod(pod("pi-1", job, phase=PodPhase.SUCCEEDED, exit_code=0, log_tail="ok\n"))
+    store.record_object_event(job, "Normal", "Completed", "Job completed", T0)
+    fresh = backend()
+    got = fresh.get_object_by_uid(job.uid)
+    assert got is not None and got.status == {"succeeded": 1}
+    assert fresh.objects_to_reconcile(["Job"], set()) == []
+    [p] = fresh.pods_of(job.uid)
+    assert (p.exit_code, p.log_tail) == (0, "ok\n")
+    assert [e.reason for e in fresh.list_events()] == ["Completed"]
+
+
+def test_writes_from_many_threads_all_land(store: Store) -> None:
+    job = obj("pi")
+    store.add_object(job)
+
+    def write(t: int) -> None:
+        for i in range(20):
+            store.save_pod(pod(f"pi-{t}-{i}", job))
+            store.record_object_event(job, "Normal", "SuccessfulCreate", f"Created pod: pi-{t}-{i}", T0)
+
+    threads = [threading.Thread(target=write, args=(t,)) for t in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert len(store.list_pods()) == 80
+    assert len(store.pods_of(job.uid, with_log=False)) == 80
+    assert len(store.list_events()) == 80
