@@ -140,3 +140,26 @@ def managed_containers(nodes: list[dockernodes.DockerNode]) -> dict[str, list[An
                 all=True, filters={"label": "miniorch.io/managed=true"}, ignore_removed=True
             )
     return out
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Any]:
+    """A PostgreSQL cluster of this test session (one per xdist worker); FAILS when PostgreSQL is missing."""
+    import shutil
+    import tempfile
+
+    from support.postgres import PgCluster, PostgresError
+
+    # Not under pytest's tmp dir: that is root's alone, and the cluster runs as `postgres`.
+    base = Path(tempfile.mkdtemp(prefix="miniorch-pg-"))
+    cluster = PgCluster(base)
+    try:
+        cluster.start()
+        error = None
+    except (PostgresError, OSError) as exc:
+        error = exc
+    if error is not None:
+        pytest.fail(f"PostgreSQL is not available: {error}", pytrace=False)
+    yield cluster
+    cluster.stop()
+    shutil.rmtree(base, ignore_errors=True)

@@ -79,7 +79,7 @@ class Store:
 
     def __init__(self, url: str) -> None:
         connect_args = {"check_same_thread": False, "timeout": 30} if url.startswith("sqlite") else {}
-        self._engine: Engine = create_engine(url, connect_args=connect_args)
+        self._engine: Engine = create_engine(engine_url(url), connect_args=connect_args)
         if url.startswith("sqlite"):
             event.listen(self._engine, "connect", _sqlite_pragmas)
         self._write_lock = threading.Lock()
@@ -416,6 +416,14 @@ class Store:
         with self._write_lock, Session(self._engine) as s:
             s.exec(delete(tables.RevisionRow).where(col(tables.RevisionRow.owner_uid) == owner_uid))
             s.commit()
+
+
+def engine_url(url: str) -> str:
+    """`postgresql://...` means psycopg 3 (the driver miniorch installs), not SQLAlchemy's psycopg2 default."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
 
 
 def _add_missing_columns(engine: Engine) -> None:

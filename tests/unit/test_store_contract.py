@@ -1,8 +1,8 @@
 """The Store contract: what every backend must do, one suite run against each of them.
 
 Each test states one promise the controllers, the API and `ctl` rely on. The `backend`
-fixture lists the backends; a new backend (PostgreSQL) is one more entry there, and the
-same tests must pass on it unchanged.
+fixture lists the backends (SQLite in a file; PostgreSQL in a cluster the session starts,
+see tests/support/postgres.py): the same tests pass on both unchanged.
 """
 
 from __future__ import annotations
@@ -23,10 +23,13 @@ T0 = dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.UTC)
 OpenStore = Callable[[], Store]
 
 
-@pytest.fixture(params=["sqlite"])
+@pytest.fixture(params=["sqlite", "postgresql"])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[OpenStore]:
     """Opens Stores on one fresh database of the backend under test (each call a new Store)."""
-    url = f"sqlite:///{tmp_path / 'state.db'}"
+    if request.param == "postgresql":
+        url = request.getfixturevalue("postgres").create_database()
+    else:
+        url = f"sqlite:///{tmp_path / 'state.db'}"
     opened: list[Store] = []
 
     def open_store() -> Store:
