@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from miniorch.cli import ctl
+from miniorch.cli import db as db_mod
 from miniorch.cli.client import CtlError
 
 app = typer.Typer(
@@ -23,6 +24,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(ctl.app, name="ctl")
+app.add_typer(db_mod.db, name="db")
 
 
 @app.callback()
@@ -41,10 +43,11 @@ def daemon(
     """Run the daemon in the foreground (systemd Type=notify)."""
     from miniorch import config as config_mod
     from miniorch import daemon as daemon_mod
+    from miniorch.store import schema as schema_mod
 
     try:
         code = daemon_mod.run(config)
-    except config_mod.ConfigError as exc:
+    except (config_mod.ConfigError, schema_mod.SchemaTooNew) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     except daemon_mod.DaemonError as exc:

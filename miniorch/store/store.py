@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import load_only
 from sqlmodel import Session, SQLModel, col, create_engine, delete, select
 
-from miniorch.store import tables
+from miniorch.store import schema, tables
 from miniorch.store.podcache import PodCache
 from miniorch.store.records import (
     EventRecord,
@@ -86,8 +86,11 @@ class Store:
         self._pods = PodCache()
         self._active: dict[str, ObjectRecord] | None = None  # see objects_to_reconcile
         self._overrides: dict[str, NodeOverrides] | None = None
-        SQLModel.metadata.create_all(self._engine)
-        _add_missing_columns(self._engine)
+        try:
+            self.schema = schema.upgrade(self._engine)
+        except BaseException:
+            self._engine.dispose()
+            raise
 
     def close(self) -> None:
         self._engine.dispose()
@@ -424,31 +427,6 @@ def engine_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
     return url
-
-
-def _add_missing_columns(engine: Engine) -> None:
-    """Additive schema changes for databases made by older versions: new columns are
-    added nullable, or NOT NULL with their default (e.g. `cpu_request REAL NOT NULL DEFAULT 0`)."""
-    inspector = sqlalchemy.inspect(engine)
-    for table in SQLModel.metadata.sorted_tables:
-        if not inspector.has_table(table.name):
-            continue
-        present = {c["name"] for c in inspector.get_columns(table.name)}
-        for column in table.columns:
-            if column.name in present:
-                continue
-            kind = column.type.compile(dialect=engine.dialect)
-            clause = ""
-            default = getattr(column.default, "arg", None)
-            if not column.nullable:
-                if default is None or callable(default):
-                    raise RuntimeError(f"cannot add column {table.name}.{column.name} to an existing database")
-                literal = sqlalchemy.literal(default, column.type).compile(
-                    dialect=engine.dialect, compile_kwargs={"literal_binds": True}
-                )
-                clause = f" NOT NULL DEFAULT {literal}"
-            with engine.begin() as conn:
-                conn.execute(sqlalchemy.text(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}{clause}'))
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -1,0 +1,1 @@
+"""Alembic migrations of miniorch's schema (`versions/`), applied by `miniorch.store.schema`."""
