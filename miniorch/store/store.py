@@ -77,8 +77,13 @@ def _fields(record: Any, row_type: type[SQLModel]) -> dict[str, Any]:
 class Store:
     """All persistent state; safe to call from several threads."""
 
-    def __init__(self, url: str) -> None:
-        connect_args = {"check_same_thread": False, "timeout": 30} if url.startswith("sqlite") else {}
+    def __init__(self, url: str, password: str | None = None) -> None:
+        """`password` (from `database_password_file`) goes to the driver only: never into a URL or a message."""
+        connect_args: dict[str, Any] = {"check_same_thread": False, "timeout": 30} if url.startswith("sqlite") else {}
+        if password is not None and not url.startswith("sqlite"):
+            connect_args["password"] = password
+        if not url.startswith("sqlite"):
+            connect_args.setdefault("connect_timeout", 10)
         self._engine: Engine = create_engine(engine_url(url), connect_args=connect_args)
         if url.startswith("sqlite"):
             event.listen(self._engine, "connect", _sqlite_pragmas)

@@ -71,6 +71,10 @@ class PgCluster:
             os.chown(self.base_dir, pw.pw_uid, pw.pw_gid)
         if not (self.data / "PG_VERSION").exists():
             self._run("initdb", "-D", str(self.data), "-U", ROLE, "--auth=trust", "-E", "UTF8", "--no-sync")
+        # The tests' own role is trusted; any other role must give its password (wrong-password tests).
+        (self.data / "pg_hba.conf").write_text(
+            f"local all {ROLE} trust\nhost all {ROLE} 127.0.0.1/32 trust\nhost all all 127.0.0.1/32 scram-sha-256\n"
+        )
         opts = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.base_dir} -c fsync=off"
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.base_dir / "server.log"), "-o", opts, "-w", "start")
 
@@ -80,6 +84,13 @@ class PgCluster:
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://{ROLE}@127.0.0.1:{self.port}/{database}"
+
+    def sql(self, statement: str, database: str = "postgres") -> None:
+        """Run one statement as the tests' superuser role."""
+        import psycopg
+
+        with psycopg.connect(self.url(database), autocommit=True) as conn:
+            conn.execute(statement.encode())
 
     def create_database(self) -> str:
         """A new empty database; its SQLAlchemy URL."""
