@@ -3,4 +3,4 @@
 One daemon manages Docker Engines as nodes; `miniorch ctl` steers it like kubectl.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0.dev0"

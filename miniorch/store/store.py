@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import load_only
 from sqlmodel import Session, SQLModel, col, create_engine, delete, select
 
-from miniorch.store import schema, tables
+from miniorch.store import lease, schema, tables
 from miniorch.store.podcache import PodCache
 from miniorch.store.records import (
     EventRecord,
@@ -99,6 +99,18 @@ class Store:
 
     def close(self) -> None:
         self._engine.dispose()
+
+    @property
+    def leases(self) -> lease.Leases:
+        """The leader lease of daemons sharing this database (DESIGN 8)."""
+        return lease.Leases(self._engine)
+
+    def forget_cached(self) -> None:
+        """Drop the in-memory copies: another daemon may have written since (a new leader starts clean)."""
+        with self._write_lock:
+            self._pods = PodCache()
+            self._active = None
+            self._overrides = None
 
     # -- objects ----------------------------------------------------------
     def add_object(self, obj: ObjectRecord) -> None:

@@ -104,3 +104,14 @@ class RevisionRow(SQLModel, table=True):
     template: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
     change_cause: str = ""
     created_at: dt.datetime | None = _ts()
+
+
+class LeaseRow(SQLModel, table=True):
+    """Who leads the daemons sharing this database, until when; `epoch` grows at each change of leader."""
+
+    __tablename__ = "leases"
+    name: str = Field(primary_key=True)
+    holder: str
+    address: str
+    epoch: int
+    expires_at: dt.datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
