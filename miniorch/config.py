@@ -8,6 +8,7 @@ into exit code 2.
 from __future__ import annotations
 
 import ipaddress
+import stat
 from pathlib import Path
 from typing import Any, Literal
 
@@ -129,9 +130,19 @@ class LogConfig(_Strict):
     level: Literal["debug", "info", "warning", "error"] = "info"
 
 
+class HaConfig(_Strict):
+    """Several daemons share one PostgreSQL database and the same nodes; one leads (DESIGN 8)."""
+
+    enabled: bool = False
+    name: str | None = None  # this daemon's name in the lease; default: the host name
+    lease_seconds: float = Field(default=15, ge=1)
+
+
 class Config(_Strict):
     state_dir: Path = Field(default_factory=default_state_dir)
     database: str | None = None
+    database_password_file: Path | None = None
+    ha: HaConfig = Field(default_factory=HaConfig)
     manifests_dir: Path = Path("./jobs.d")
     api: ApiConfig = Field(default_factory=ApiConfig)
     nodes: list[NodeConfig] = Field(default_factory=lambda: [NodeConfig(name="local")])
@@ -157,6 +168,15 @@ class Config(_Strict):
         if value and not value.startswith(("sqlite:", "postgresql")):
             raise ValueError(f"{value!r}: use null (SQLite in state_dir) or a postgresql:// URL")
         return value
+
+    @model_validator(mode="after")
+    def _ha_needs_postgresql(self) -> Config:
+        if self.ha.enabled and not (self.database or "").startswith("postgresql"):
+            raise ValueError(
+                "ha.enabled needs a shared database: set `database: postgresql://...` "
+                "(daemons cannot share a SQLite file), or set ha.enabled: false"
+            )
+        return self
 
     @property
     def database_url(self) -> str:
@@ -191,3 +211,22 @@ def load(path: Path | None) -> Config:
             msg = "unknown key (see the config reference in README.md)"
         more = f" (and {exc.error_count() - 1} more problem(s))" if exc.error_count() > 1 else ""
         raise ConfigError(f"config file {path}: {_key(first['loc'])}: {msg}{more}") from exc
+
+
+def read_database_password(config: Config) -> str | None:
+    """The password in `database_password_file` (first line), or None to leave it to libpq (.pgpass,
+    PGPASSFILE, or none). Raises ConfigError for an unreadable file or one readable by everyone."""
+    path = config.database_password_file
+    if path is None:
+        return None
+    try:
+        mode = path.stat().st_mode
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"database_password_file {path}: cannot read it ({exc.strerror})") from exc
+    if mode & stat.S_IROTH:
+        raise ConfigError(f"database_password_file {path} is readable by everyone; fix it with 'chmod 600 {path}'")
+    lines = text.splitlines()
+    if not lines or not lines[0]:
+        raise ConfigError(f"database_password_file {path} is empty; write the password on its first line")
+    return lines[0]

@@ -14,6 +14,7 @@ import os
 import signal
 import socket
 import stat
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -32,9 +33,11 @@ from miniorch.controllers.daemonsets import DaemonSetPlanner
 from miniorch.controllers.events import DockerEventWatcher
 from miniorch.controllers.folder import FolderWatcher
 from miniorch.controllers.jobs import JobPlanner
+from miniorch.controllers.leadership import AlwaysLeader, Leadership
 from miniorch.controllers.nodes import NodeMonitor
 from miniorch.controllers.objects import Applier
 from miniorch.controllers.workloads import WorkloadController
+from miniorch.store import database
 from miniorch.store.store import Store
 
 log = structlog.get_logger(__name__)
@@ -93,12 +96,15 @@ class Daemon:
         self.config_path = config_path
         self.clock = clock_mod.SystemClock()
         config.state_dir.mkdir(parents=True, exist_ok=True, mode=0o750)
-        self.store = Store(config.database_url)
+        self.store = _open_store(config)
+        self.leadership = _leadership(config, self.store)
         self.controller: WorkloadController
         self.monitor = NodeMonitor(config, self.store, self.clock, on_change=lambda: self.controller.wake())
+        self.monitor.fence = self.leadership.acting  # no Docker change by a daemon that does not lead
         self.metrics = metrics_mod.Metrics()
         self.controller = WorkloadController(self.store, self.monitor, self.clock, self.metrics)
         _watch_metrics(self.metrics, self.store, self.monitor)
+        self.metrics.watch_leadership(self.leadership.acting)
         self.controller.add(JobPlanner(config, self.store, self.controller.pods))
         self.daemonsets = DaemonSetPlanner(config, self.store, self.controller.pods, self.monitor)
         self.controller.add(self.daemonsets)
@@ -133,11 +139,21 @@ class Daemon:
                 docker=state.info.docker_version if state.info else None,
                 error=state.last_error or None,
             )
-        self.folder.initial_sync()
+        ha = isinstance(self.leadership, Leadership)
+        if not ha:
+            self.folder.initial_sync()
         sock = self.config.api.socket
         prepare_socket(sock, self.config.api.socket_group)
         app = create_app(
-            ApiContext(self.store, self.monitor, self.applier, self._wake_all, self.metrics, self.controller.drain)
+            ApiContext(
+                self.store,
+                self.monitor,
+                self.applier,
+                self._wake_all,
+                self.metrics,
+                self.controller.drain,
+                role=self.leadership.role,
+            )
         )
         server = _Server(uvicorn.Config(app, uds=str(sock), log_config=None, access_log=False, lifespan="off"))
         tasks = [asyncio.create_task(server.serve(), name="api")]
@@ -150,22 +166,28 @@ class Daemon:
         servers = [server, *await _serve_tcp(app, self.config.api, tasks)]
         if (interval := notify.watchdog_interval()) is not None:
             tasks.append(asyncio.create_task(_watchdog(interval), name="watchdog"))
+        stopper = asyncio.create_task(self._stop.wait(), name="stop")
+        tasks.append(asyncio.create_task(self.monitor.run(), name="node-monitor"))  # a standby's reads need it too
+        if ha and not await self._lead(stopper, tasks):
+            return await self._shutdown(servers, tasks, stopper, code=0)
 
         def on_docker_event(node: str, action: str, pod: str) -> None:  # called from watcher threads
             loop.call_soon_threadsafe(self.controller.docker_event, node, action, pod)
 
         self.watcher.start(on_docker_event)
         tasks += [
-            asyncio.create_task(self.monitor.run(), name="node-monitor"),
             asyncio.create_task(self.folder.run(), name="folder-watcher"),
             asyncio.create_task(self.controller.run(), name="workload-controller"),
             asyncio.create_task(self.cronjobs.run(), name="cronjob-controller"),
         ]
         notify.notify("READY=1")
         log.info(
-            "daemon_ready", socket=str(sock), nodes=len(self.monitor.nodes), database=_redact(self.config.database_url)
+            "daemon_ready",
+            socket=str(sock),
+            nodes=len(self.monitor.nodes),
+            database=_redact(self.config.database_url),
+            role=self.leadership.role().word,
         )
-        stopper = asyncio.create_task(self._stop.wait(), name="stop")
         done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
         code = 0
         for task in done:
@@ -173,6 +195,27 @@ class Daemon:
                 exc = task.exception()
                 log.error("daemon_task_died", task=task.get_name(), error=repr(exc))
                 code = 1
+        return await self._shutdown(servers, tasks, stopper, code)
+
+    async def _lead(self, stopper: asyncio.Task[Any], tasks: list[asyncio.Task[Any]]) -> bool:
+        """As a standby (API up, reads only), wait for the lease; False if told to stop first."""
+        assert isinstance(self.leadership, Leadership)
+        notify.notify("READY=1")
+        role = self.leadership.role()
+        log.info("daemon_standby", name=role.name, leader=role.leader, leader_address=role.leader_address)
+        waiting = asyncio.create_task(self.leadership.wait_until_leading(), name="lease-wait")
+        done, _ = await asyncio.wait([waiting, stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
+        if waiting not in done:
+            waiting.cancel()
+            return False
+        self.store.forget_cached()  # the previous leader wrote since this daemon last read
+        self.leadership.start()
+        self.folder.initial_sync()
+        return True
+
+    async def _shutdown(
+        self, servers: list[_Server], tasks: list[asyncio.Task[Any]], stopper: asyncio.Task[Any], code: int
+    ) -> int:
         notify.notify("STOPPING=1")
         log.info("daemon_stopping", exit_code=code)
         for srv in servers:
@@ -183,10 +226,12 @@ class Daemon:
                 task.cancel()
         await asyncio.gather(*tasks, stopper, return_exceptions=True)
         await self.controller.runner.cancel()
+        if isinstance(self.leadership, Leadership):
+            self.leadership.release()
         self.monitor.close()
         self.store.close()
         with contextlib.suppress(FileNotFoundError):
-            sock.unlink()
+            self.config.api.socket.unlink()
         log.info("daemon_stopped")
         return code
 
@@ -261,6 +306,43 @@ def _watch_metrics(metrics: metrics_mod.Metrics, store: Store, monitor: NodeMoni
             (name, error): n for name, state in monitor.nodes.items() for error, n in state.client.errors.items()
         },
     )
+
+
+def _open_store(config: config_mod.Config) -> Store:
+    """The Store, waiting out a database that is down; a refusal is a config error (exit 2)."""
+
+    def waiting(error: database.DatabaseError, delay: float) -> None:
+        log.warning("database_unavailable", error=str(error), retry_in_seconds=delay)
+
+    try:
+        return database.open_store(config.database_url, config_mod.read_database_password(config), on_retry=waiting)
+    except database.DatabaseError as exc:
+        raise config_mod.ConfigError(str(exc)) from exc
+
+
+def _leadership(config: config_mod.Config, store: Store) -> Leadership | AlwaysLeader:
+    name = config.ha.name or socket.gethostname()
+    address = config.api.tcp or f"{socket.gethostname()}:{config.api.socket}"
+    if not config.ha.enabled:
+        return AlwaysLeader(name, address)
+    return Leadership(
+        store.leases,
+        name,
+        address,
+        config.ha.lease_seconds,
+        config.timing.node_heartbeat_seconds,
+        on_lost=_step_down,
+    )
+
+
+def _step_down(why: str) -> None:
+    """The lease is lost: act on nothing more. The daemon executes itself afresh and comes back as a
+    standby (the same pid for systemd; no state of the old leadership survives in memory)."""
+    log.warning("daemon_stepping_down", reason=why)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os.execv(sys.executable, sys.orig_argv)
 
 
 def _redact(url: str) -> str:

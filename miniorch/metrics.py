@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -111,12 +111,21 @@ class Metrics:
         )
         self._state = _StateCollector()
         self.registry.register(self._state)
+        self.leader = Gauge(
+            "miniorch_leader",
+            "1 while this daemon leads (acts on the nodes), 0 as a standby (DESIGN 8).",
+            registry=self.registry,
+        )
+        self.leader.set(1)
 
     def watch(self, objects: ObjectStates, nodes: NodeReadiness, docker_errors: DockerErrors) -> None:
         """Where scrape-time values come from (the daemon wires its store and node monitor here)."""
         self._state.objects = objects
         self._state.nodes = nodes
         self._state.docker_errors = docker_errors
+
+    def watch_leadership(self, acting: Callable[[], bool]) -> None:
+        self.leader.set_function(lambda: 1.0 if acting() else 0.0)
 
     def pod_started(self, owner_kind: str) -> None:
         self.pods_started.labels(owner_kind).inc()

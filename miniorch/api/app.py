@@ -22,7 +22,7 @@ from miniorch import kinds, selectors
 from miniorch import metrics as metrics_mod
 from miniorch.api import daemonsets, render
 from miniorch.clock import utcnow
-from miniorch.controllers import cronjobs
+from miniorch.controllers import cronjobs, leadership
 from miniorch.controllers.nodes import NodeMonitor
 from miniorch.controllers.objects import Applier, Conflict, NotFound
 from miniorch.nodes import records as nr
@@ -43,6 +43,7 @@ class ApiContext:
     wake: Callable[[], None]
     metrics: metrics_mod.Metrics | None = None
     drain: Callable[[str], list[str]] | None = None
+    role: Callable[[], leadership.Role] | None = None  # None: a lone daemon, always the leader
 
 
 class ApplyRequest(BaseModel):
@@ -83,9 +84,24 @@ def create_app(ctx: ApiContext) -> FastAPI:
     async def _val(_: Request, exc: ValueError) -> JSONResponse:
         return _error(400, str(exc))
 
+    @app.middleware("http")
+    async def _standby_refuses_writes(request: Request, call_next: Any) -> Response:
+        """A standby answers reads from the database; writes go to the leader (DESIGN 8)."""
+        if request.method not in ("GET", "HEAD", "OPTIONS") and ctx.role is not None:
+            role = ctx.role()
+            if not role.leading:
+                leader = f"{role.leader} at {role.leader_address}" if role.leader else "not elected yet"
+                return _error(503, f"this daemon ({role.name}) is a standby and accepts no writes; the leader is {leader}")
+        response: Response = await call_next(request)
+        return response
+
     @app.get("/version")
-    def version() -> dict[str, str]:
-        return {"version": miniorch.__version__, "python": platform.python_version()}
+    def version() -> dict[str, Any]:
+        out: dict[str, Any] = {"version": miniorch.__version__, "python": platform.python_version()}
+        if ctx.role is not None:
+            role = ctx.role()
+            out.update(role=role.word, name=role.name, leader=role.leader, leader_address=role.leader_address)
+        return out
 
     @app.get("/healthz")
     def healthz() -> dict[str, Any]:

@@ -458,3 +458,8 @@ def version() -> None:
     typer.echo(f"Client Version: v{miniorch.__version__}")
     server = client().request("GET", "/version")
     typer.echo(f"Server Version: v{server['version']}")
+    if server.get("role") == "standby":
+        leader = f"{server['leader']} at {server['leader_address']}" if server.get("leader") else "none elected yet"
+        typer.echo(f"Server Role: standby (leader: {leader})")
+    elif server.get("role"):
+        typer.echo(f"Server Role: leader ({server['name']})")

@@ -54,6 +54,8 @@ class NodeMonitor:
         self._timing = config.timing
         self._cluster = store.cluster_id()
         self.nodes: dict[str, NodeState] = {}
+        # Who may act on the nodes: a daemon that does not lead (DESIGN 8) gets no client for its operations.
+        self.fence: Callable[[], bool] = lambda: True
         self.apply_config(config)
 
     def apply_config(self, config: Config) -> None:
@@ -77,6 +79,9 @@ class NodeMonitor:
                 state.config = node_cfg
 
     def client(self, name: str) -> NodeClient | None:
+        """The node's client for controller work; None for an unknown node, or while this daemon does not lead."""
+        if not self.fence():
+            return None
         state = self.nodes.get(name)
         return state.client if state else None
 
