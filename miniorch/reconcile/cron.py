@@ -145,7 +145,7 @@ def parse(text: str) -> Schedule:
     """Parse a cron expression; raises ValueError naming the field at fault (shown by `ctl apply` and `schedule`)."""
     expr = " ".join(text.split())
     if _TZ_PREFIX.match(expr):
-        raise ValueError("a CRON_TZ= or TZ= prefix is not supported: give the zone separately (spec.timeZone)")
+        raise ValueError("a CRON_TZ= or TZ= prefix is not supported: give the zone as spec.timeZone (or --tz)")
     if expr.startswith("@"):
         macro = MACROS.get(expr.lower())
         if macro is None:
