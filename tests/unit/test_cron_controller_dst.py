@@ -72,23 +72,22 @@ def test_every_30_minutes_in_berlin_makes_a_job_in_both_passes_of_the_repeated_h
     ]
 
 
-def test_a_fixed_0230_in_berlin_runs_right_after_the_spring_jump(store: Store) -> None:
-    """`30 2 * * *` on 31 Mar 2024 (02:30 does not exist): one Job, at 03:00 CEST."""
-    spring = run_night(
+@pytest.mark.parametrize(
+    ("start", "end", "slot", "stamp"),
+    [
+        ("2024-03-30T23:50", "2024-03-31T03:00", "2024-03-31T01:00", "2024-03-31T03:00:00+02:00"),  # 02:30 skipped
+        ("2024-10-26T23:50", "2024-10-27T03:00", "2024-10-27T00:30", "2024-10-27T02:30:00+02:00"),  # shown twice
+    ],
+    ids=["spring", "autumn"],
+)
+def test_a_fixed_0230_in_berlin_runs_once_each_transition_night(
+    store: Store, start: str, end: str, slot: str, stamp: str
+) -> None:
+    """`30 2 * * *`: one Job at the spring jump (03:00 CEST); in autumn one, for the first 02:30 (CEST)."""
+    made = run_night(
         store,
         cronjob("30 2 * * *", "Europe/Berlin"),
-        dt.datetime(2024, 3, 30, 23, 50, tzinfo=UTC),
-        dt.datetime(2024, 3, 31, 3, 0, tzinfo=UTC),
+        dt.datetime.fromisoformat(start).replace(tzinfo=UTC),
+        dt.datetime.fromisoformat(end).replace(tzinfo=UTC),
     )
-    assert spring == [(minutes("2024-03-31T01:00")[0], "2024-03-31T03:00:00+02:00")]
-
-
-def test_a_fixed_0230_in_berlin_runs_in_the_first_pass_only(store: Store) -> None:
-    """`30 2 * * *` on 27 Oct 2024 (02:30 shows twice): one Job, for 02:30 CEST."""
-    autumn = run_night(
-        store,
-        cronjob("30 2 * * *", "Europe/Berlin"),
-        dt.datetime(2024, 10, 26, 23, 50, tzinfo=UTC),
-        dt.datetime(2024, 10, 27, 3, 0, tzinfo=UTC),
-    )
-    assert autumn == [(minutes("2024-10-27T00:30")[0], "2024-10-27T02:30:00+02:00")]
+    assert made == [(minutes(slot)[0], stamp)]

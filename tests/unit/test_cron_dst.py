@@ -8,6 +8,7 @@ clock shows a matching time, so they keep their elapsed step through both transi
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import pytest
 
@@ -214,3 +215,23 @@ def test_job_names_of_both_passes_differ() -> None:
     first, second = at("2024-10-27T00:30"), at("2024-10-27T01:30")
     assert cron.job_name("cj", s, first) == f"cj-{int(first.timestamp()) // 60}"
     assert cron.job_name("cj", s, first) != cron.job_name("cj", s, second)
+
+
+@pytest.mark.parametrize(
+    ("expr", "now", "last"),
+    [
+        ("*/1 * * * *", "2024-10-27T01:20:30", "2024-10-27T01:20"),  # in the second pass of the repeated hour
+        ("* * 29 2 *", "2027-06-01T00:00", "2024-02-29T22:59"),  # wildcard hour, a date four years back
+        ("30 2 29 2 *", "2027-06-01T00:00", "2024-02-29T01:30"),
+    ],
+)
+def test_missed_slots_across_transitions_cost_constant_time(expr: str, now: str, last: str) -> None:
+    """DESIGN.md 4.4: the most recent slot comes back at once however many slots and transitions lie between."""
+    s, tz = cron.parse(expr), cron.zone(BERLIN)
+    started = time.perf_counter()
+    for _ in range(20):
+        recent = cron.last_slot(s, at(now), tz)
+        upcoming = cron.next_slot(s, at(now), tz)
+    elapsed = (time.perf_counter() - started) / 20
+    assert recent == at(last) and upcoming is not None and upcoming > at(now)
+    assert elapsed < 0.05  # a minute-by-minute walk over years would take seconds
