@@ -136,3 +136,16 @@ def test_the_installed_command_exits_2_on_a_bad_expression() -> None:
     )
     assert result.returncode == 2
     assert result.stderr == 'error: schedule "61 * * * *": minute field "61": value 61 out of range 0-59\n'
+
+
+@pytest.mark.parametrize(
+    ("wall", "first"),
+    [
+        ("2024-03-31T02:30", "2024-03-31T01:00Z  2024-03-31T03:00+02:00 CEST"),  # skipped: from the jump
+        ("2024-10-27T02:45", "2024-10-27T01:00Z  2024-10-27T02:00+01:00 CET"),  # shown twice: from the first
+    ],
+)
+def test_a_naive_from_in_a_transition_starts_where_the_clock_first_shows_it(wall: str, first: str) -> None:
+    """`--from` without an offset: a skipped wall time means the jump, a repeated one its first occurrence."""
+    code, out, _ = schedule("*/30 * * * *", "--tz", "Europe/Berlin", "--from", wall, "-n", "1")
+    assert code == 0 and out[1] == first
