@@ -1,4 +1,4 @@
-"""The `miniorch` command: `daemon`, `ctl ...`, `validate`, `schema`.
+"""The `miniorch` command: `daemon`, `ctl ...`, `validate`, `schedule`, `schema`.
 
 The only place that exits the process: errors become one line on stderr and
 kubectl's exit codes (1 error, 2 usage); tracebacks only with --debug.
@@ -75,6 +75,23 @@ def validate(paths: Annotated[list[Path], typer.Argument(help="Manifest files or
         for w in m.warnings:
             typer.echo(f"warning: {w}", err=True)
         typer.echo(f"{m.source}: {m.kind.lower()}/{m.name} valid")
+
+
+@app.command("schedule")
+def schedule_times(
+    expr: Annotated[str, typer.Argument(help='A cron expression, e.g. "*/15 * * * *", "30 2 * * 1-5" or "@daily".')],
+    tz: Annotated[str | None, typer.Option("--tz", help="IANA zone, as spec.timeZone (default UTC).")] = None,
+    start: Annotated[
+        str | None, typer.Option("--from", help="ISO 8601 start, included (default now; no offset: in --tz).")
+    ] = None,
+    count: Annotated[int, typer.Option("-n", min=1, max=10000, help="How many fire times.")] = 5,
+) -> None:
+    """Print the next fire times (UTC and local) exactly as the CronJob controller computes them, DST included."""
+    import datetime as dt
+
+    from miniorch.cli import schedule as schedule_mod  # off the `ctl` start-up path
+
+    raise typer.Exit(schedule_mod.run(expr, tz, start, count, dt.datetime.now(dt.UTC)))
 
 
 @app.command()

@@ -1,9 +1,9 @@
 """Cron schedules: parsing and slot maths in an IANA zone, with Debian cron's DST rule.
 
-Pure: every function takes the times it needs. A slot is a matching wall-clock
-time; it runs once, at the first instant it occurs (fall-back: the repeated hour
-does not run twice), and a slot skipped by a spring-forward runs at the jump.
-Searches walk calendar fields, so any gap between two times costs constant time.
+Pure: every function takes the times it needs. A schedule whose hour field is a wildcard
+(`*`, `*/N`, @hourly) runs whenever the local clock shows a matching time, so it follows
+elapsed time through DST; a fixed-hour one runs each wall-clock slot once, slots skipped
+by a spring-forward right after the jump (see "DST" below). Any gap costs constant time.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from __future__ import annotations
 import bisect
 import calendar
 import datetime as dt
+import json
+import re
 import zoneinfo
 from dataclasses import dataclass
 
@@ -28,6 +30,8 @@ MACROS = {
 }
 _MONTHS = {n.lower(): i for i, n in enumerate(calendar.month_abbr) if n}
 _DAYS = {"sun": 0, "mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6}
+_TZ_PREFIX = re.compile(r"^(CRON_TZ|TZ)=")
+ZONE_HINT = 'use an IANA name such as "Etc/UTC" or "Europe/Berlin"'
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,7 @@ class _Field:
     low: int
     high: int
     names: dict[str, int]
+    name_range: str = ""  # how the names run, for messages
 
 
 _SECONDS = _Field("second", 0, 59, {})
@@ -43,8 +48,8 @@ _FIELDS = (
     _Field("minute", 0, 59, {}),
     _Field("hour", 0, 23, {}),
     _Field("day-of-month", 1, 31, {}),
-    _Field("month", 1, 12, _MONTHS),
-    _Field("day-of-week", 0, 7, _DAYS),  # 7 is Sunday too, as in Vixie and Debian cron
+    _Field("month", 1, 12, _MONTHS, "JAN-DEC"),
+    _Field("day-of-week", 0, 7, _DAYS, "SUN-SAT"),  # 7 is Sunday too, as in Vixie and Debian cron
 )
 
 
@@ -62,6 +67,7 @@ class Schedule:
     day_star: bool  # day-of-month is * or ?: with both restricted, either day field matches
     weekday_star: bool
     has_seconds: bool
+    wildcard_hour: bool = False  # hour field `*`, `?` or `*/N`: the DST rule follows the clock as lived
 
     def day_matches(self, day: dt.date) -> bool:
         dom = day.day in self.days
@@ -87,20 +93,21 @@ def _number(text: str, field: _Field) -> int:
     if value is not None:
         return value
     if not text.isdigit():
-        raise ValueError(f"{field.name} field: {text!r} is not a number" + (" or a name" if field.names else ""))
+        names = f" or a name ({field.name_range})" if field.names else ""
+        raise ValueError(f"{json.dumps(text)} is not a number{names}")
     number = int(text)
     if number < field.low or number > field.high:
-        raise ValueError(f"{field.name} field: {number} is out of range {field.low}-{field.high}")
+        raise ValueError(f"value {number} out of range {field.low}-{field.high}")
     return number
 
 
-def _part(text: str, field: _Field) -> tuple[set[int], bool]:
-    """One comma-separated part: `*`, `?`, `N`, `N-M`, each optionally `/STEP`; also whether it is a bare star."""
+def _part(text: str, field: _Field) -> tuple[set[int], bool, int]:
+    """One comma-separated part: `*`, `?`, `N`, `N-M`, each optionally `/STEP`; also whether its base is a star."""
     base, slash, step_text = text.partition("/")
     step = 1
     if slash:
         if not step_text.isdigit() or int(step_text) == 0:
-            raise ValueError(f"{field.name} field: step {step_text!r} must be a positive number")
+            raise ValueError(f"step {json.dumps(step_text)} must be a positive number")
         step = int(step_text)
     if base in ("*", "?"):
         low, high = field.low, field.high
@@ -108,35 +115,42 @@ def _part(text: str, field: _Field) -> tuple[set[int], bool]:
         first, _, last = base.partition("-")
         low, high = _number(first, field), _number(last, field)
         if low > high:
-            raise ValueError(f"{field.name} field: range {base!r} starts after it ends")
+            raise ValueError(f"range {json.dumps(base)} starts after it ends")
     elif base:
         low = _number(base, field)
         high = field.high if slash else low  # "N/STEP" means "N-max/STEP"
     else:
-        raise ValueError(f"{field.name} field: empty value in {text!r}")
-    return set(range(low, high + 1, step)), base in ("*", "?") and step == 1
+        raise ValueError("empty value")
+    return set(range(low, high + 1, step)), base in ("*", "?"), step
 
 
-def _field(text: str, field: _Field) -> tuple[tuple[int, ...], bool]:
+def _field(text: str, field: _Field) -> tuple[tuple[int, ...], bool, bool]:
+    """The field's values; whether it is a bare `*`/`?` (for the day fields); whether any part is `*`-based."""
     values: set[int] = set()
-    star = False
+    bare = wild = False
     for part in text.split(","):
-        found, is_star = _part(part, field)
+        try:
+            found, starred, step = _part(part, field)
+        except ValueError as exc:
+            raise ValueError(f"{field.name} field {json.dumps(text)}: {exc}") from None
         values |= found
-        star = star or is_star
+        bare = bare or (starred and step == 1)
+        wild = wild or starred
     if field.name == "day-of-week" and 7 in values:
         values = (values - {7}) | {0}
-    return tuple(sorted(values)), star
+    return tuple(sorted(values)), bare, wild
 
 
 def parse(text: str) -> Schedule:
-    """Parse a cron expression; raises ValueError naming the field at fault."""
+    """Parse a cron expression; raises ValueError naming the field at fault (shown by `ctl apply` and `schedule`)."""
     expr = " ".join(text.split())
+    if _TZ_PREFIX.match(expr):
+        raise ValueError("a CRON_TZ= or TZ= prefix is not supported: give the zone as spec.timeZone (or --tz)")
     if expr.startswith("@"):
         macro = MACROS.get(expr.lower())
         if macro is None:
             known = " ".join(MACROS)
-            raise ValueError(f"unknown macro {expr!r}; use one of {known} or a 5-field expression")
+            raise ValueError(f"unknown macro {json.dumps(expr)}; use one of {known} or a 5-field expression")
         fields = macro.split()
     else:
         fields = expr.split()
@@ -147,10 +161,14 @@ def parse(text: str) -> Schedule:
     has_seconds = len(fields) == 6
     seconds = _field(fields.pop(0), _SECONDS)[0] if has_seconds else (0,)
     parsed = [_field(f, spec) for f, spec in zip(fields, _FIELDS, strict=True)]
-    (minutes, _), (hours, _), (days, day_star), (months, _), (weekdays, weekday_star) = parsed
-    schedule = Schedule(text, seconds, minutes, hours, days, months, weekdays, day_star, weekday_star, has_seconds)
+    (minutes, _, _), (hours, _, wild_hour), (days, day_star, _), (months, _, _), (weekdays, weekday_star, _) = parsed
+    schedule = Schedule(
+        text, seconds, minutes, hours, days, months, weekdays, day_star, weekday_star, has_seconds, wild_hour
+    )
     if _next_wall(schedule, dt.datetime(2000, 1, 1)) is None:
-        raise ValueError(f"day-of-month field: {fields[2]!r} never occurs in month {fields[3]!r}")
+        raise ValueError(
+            f"day-of-month field {json.dumps(fields[2])}: never occurs in month field {json.dumps(fields[3])}"
+        )
     return schedule
 
 
@@ -240,8 +258,25 @@ def _end_of_month(first: dt.datetime) -> dt.datetime:
 
 # -- wall clock <-> instants --------------------------------------------------------
 def zone(name: str | None) -> zoneinfo.ZoneInfo:
-    """The zone of spec.timeZone (UTC when unset)."""
-    return zoneinfo.ZoneInfo(name or "Etc/UTC")
+    """The zone of spec.timeZone (UTC when unset); ValueError naming an unknown zone (see ZONE_HINT)."""
+    if name is None:
+        return zoneinfo.ZoneInfo("Etc/UTC")
+    try:
+        if name in ("", "Local"):  # Kubernetes refuses the host's zone too
+            raise ValueError(name)
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError) as exc:
+        raise ValueError(f"unknown time zone {name}") from exc
+
+
+def _wall(t: dt.datetime, tz: dt.tzinfo) -> dt.datetime:
+    """The naive wall-clock reading of instant `t` in `tz`, whole seconds."""
+    return t.astimezone(tz).replace(tzinfo=None, microsecond=0)
+
+
+def _passes(wall: dt.datetime, tz: dt.tzinfo) -> tuple[dt.datetime, dt.datetime]:
+    """The UTC instants of the fold=0 and fold=1 readings: equal normally, ordered in a repeat, reversed in a gap."""
+    return wall.replace(tzinfo=tz, fold=0).astimezone(UTC), wall.replace(tzinfo=tz, fold=1).astimezone(UTC)
 
 
 def _transition(lo: dt.datetime, hi: dt.datetime, tz: dt.tzinfo) -> dt.datetime:
@@ -257,41 +292,109 @@ def _transition(lo: dt.datetime, hi: dt.datetime, tz: dt.tzinfo) -> dt.datetime:
     return dt.datetime.fromtimestamp(high, UTC)
 
 
+def _repeated(wall: dt.datetime, tz: dt.tzinfo) -> tuple[dt.datetime, dt.datetime] | None:
+    """The wall-clock range [start, end) a fall-back shows twice, if `wall` lies in one."""
+    first, second = _passes(wall, tz)
+    if first >= second:
+        return None
+    start = _wall(_transition(first, second, tz), tz)
+    return start, start + (second - first)
+
+
 def instant(wall: dt.datetime, tz: dt.tzinfo) -> dt.datetime:
-    """When the wall-clock slot `wall` runs: its first occurrence, or the jump for a skipped time."""
-    first = wall.replace(tzinfo=tz, fold=0).astimezone(UTC)
-    second = wall.replace(tzinfo=tz, fold=1).astimezone(UTC)
+    """When the wall-clock slot `wall` first shows: its first occurrence, or the jump for a skipped time."""
+    first, second = _passes(wall, tz)
     if first <= second:
         return first  # normal, or repeated by a fall-back (first occurrence)
     return _transition(second, first, tz)  # skipped by a spring-forward: fold=1 gives the earlier instant
 
 
-def _search_start(t: dt.datetime, tz: dt.tzinfo) -> dt.datetime:
-    """The last wall time whose slot runs at or before `t` (whole seconds, naive)."""
-    local = t.astimezone(tz)
-    wall = local.replace(tzinfo=None, microsecond=0)
-    if not local.fold:
-        return wall
-    # t lies in the repeated hour's second pass: every repeated wall time already ran, in the first pass.
-    first_pass = wall.replace(tzinfo=tz, fold=0).astimezone(UTC)
-    jump = _transition(first_pass, t.replace(microsecond=0), tz)
-    overlap = wall.replace(tzinfo=tz, fold=0).utcoffset() - wall.replace(tzinfo=tz, fold=1).utcoffset()  # type: ignore[operator]
-    return jump.astimezone(tz).replace(tzinfo=None) + overlap - _SECOND
+# -- DST: the hour field decides (DESIGN.md 13), as Debian cron's find_jobs(doWild, doNonWild) --
+# Wildcard hour (`*`, `?`, `*/N`, or a list part so written; @hourly): fires at every instant
+# whose local wall time matches, the clock as lived: a repeated autumn hour fires again, a
+# skipped spring hour does not, so an hour-`*` schedule keeps its elapsed step through both (a
+# step over hours keeps to the clock: `0 */2` runs 02:00 in both passes).
+# Fixed hour (`2`, `1-3`, `1,5`; @daily ...): each matching wall time fires once, when the clock
+# first reaches it: the first pass of a repeated hour; right after the jump for a skipped time
+# (the skipped slots share that instant, so one Job). Debian also counts a `*` minute as a
+# wildcard; here `*/15 2 * * *` is fixed-hour: hour 2 runs once a night, never twice or not at all.
+def _fixed_search_start(t: dt.datetime, tz: dt.tzinfo) -> dt.datetime:
+    """The last wall time whose fixed-hour slot fires at or before `t` (whole seconds, naive)."""
+    repeat = _repeated(_wall(t, tz), tz) if t.astimezone(tz).fold else None
+    return _wall(t, tz) if repeat is None else repeat[1] - _SECOND  # second pass: the first ran them all
+
+
+def _first_lived(s: Schedule, start: dt.datetime, tz: dt.tzinfo) -> dt.datetime | None:
+    """The first instant showing a matching wall time >= start, outside any second pass."""
+    wall = _next_wall(s, start)
+    while wall is not None:
+        first, second = _passes(wall, tz)
+        if first <= second:
+            return first
+        wall = _next_wall(s, _wall(_transition(second, first, tz), tz))  # skipped: go on from the jump
+    return None
+
+
+def _last_lived(s: Schedule, start: dt.datetime, tz: dt.tzinfo) -> dt.datetime | None:
+    """The last instant showing a matching wall time <= start, all of whose passes lie before start's."""
+    wall = _prev_wall(s, start)
+    while wall is not None:
+        first, second = _passes(wall, tz)
+        if first <= second:
+            return second  # a repeated time shows last in its second pass
+        wall = _prev_wall(s, _wall(_transition(second, first, tz) - _SECOND, tz))  # skipped: before the jump
+    return None
+
+
+def _next_wild(s: Schedule, after: dt.datetime, tz: dt.tzinfo) -> dt.datetime | None:
+    """Wildcard hour: the first instant > after showing a matching wall time (both passes count)."""
+    local, wall = after.astimezone(tz), _wall(after, tz)
+    repeat = _repeated(wall, tz)
+    if repeat is None:
+        return _first_lived(s, wall + _SECOND, tz)
+    start, end = repeat
+    found = _next_wall(s, wall + _SECOND)
+    if found is not None and found < end:  # later in this pass
+        return found.replace(tzinfo=tz, fold=local.fold).astimezone(UTC)
+    found = _next_wall(s, start)
+    if local.fold == 0 and found is not None and found < end:  # the second pass
+        return found.replace(tzinfo=tz, fold=1).astimezone(UTC)
+    return _first_lived(s, end, tz)
+
+
+def _last_wild(s: Schedule, now: dt.datetime, tz: dt.tzinfo) -> dt.datetime | None:
+    """Wildcard hour: the last instant <= now showing a matching wall time."""
+    local, wall = now.astimezone(tz), _wall(now, tz)
+    repeat = _repeated(wall, tz)
+    if repeat is None:
+        return _last_lived(s, wall, tz)
+    start, end = repeat
+    found = _prev_wall(s, wall)
+    if found is not None and found >= start:  # earlier in this pass
+        return found.replace(tzinfo=tz, fold=local.fold).astimezone(UTC)
+    found = _prev_wall(s, end - _SECOND)
+    if local.fold == 1 and found is not None and found >= start:  # the first pass
+        return found.replace(tzinfo=tz, fold=0).astimezone(UTC)
+    return _last_lived(s, start - _SECOND, tz)
 
 
 def next_slot(s: Schedule, after: dt.datetime, tz: dt.tzinfo) -> dt.datetime | None:
-    """The first time (UTC) strictly after `after` at which the schedule fires."""
-    wall = _next_wall(s, _search_start(after, tz) + _SECOND)
+    """The first time (UTC) strictly after `after` at which the schedule fires (the controller's next tick)."""
+    if s.wildcard_hour:
+        return _next_wild(s, after, tz)
+    wall = _next_wall(s, _fixed_search_start(after, tz) + _SECOND)
     return instant(wall, tz) if wall is not None else None
 
 
 def last_slot(s: Schedule, now: dt.datetime, tz: dt.tzinfo) -> dt.datetime | None:
-    """The most recent time (UTC) at or before `now` at which the schedule fired."""
-    wall = _prev_wall(s, _search_start(now, tz))
+    """The most recent time (UTC) at or before `now` at which the schedule fired (the slot the controller runs)."""
+    if s.wildcard_hour:
+        return _last_wild(s, now, tz)
+    wall = _prev_wall(s, _fixed_search_start(now, tz))
     return instant(wall, tz) if wall is not None else None
 
 
 def job_name(cronjob: str, s: Schedule, scheduled: dt.datetime) -> str:
-    """`<cronjob>-<unix minutes>`, or unix seconds for a 6-field schedule (DESIGN.md 4.4)."""
+    """`<cronjob>-<unix minutes>`, or unix seconds for 6 fields (DESIGN.md 4.4): one per distinct fire time."""
     stamp = int(scheduled.timestamp())
     return f"{cronjob}-{stamp if s.has_seconds else stamp // 60}"

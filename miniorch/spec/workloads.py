@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import zoneinfo
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, model_validator
@@ -56,15 +55,9 @@ def _schedule(value: Any) -> Any:
 def _time_zone(value: Any) -> Any:
     if isinstance(value, str):
         try:
-            if value in ("", "Local"):
-                raise ValueError(value)
-            zoneinfo.ZoneInfo(value)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-            raise PydanticCustomError(
-                "miniorch",
-                "unknown time zone {zone}",
-                {"zone": value, "hint": 'use an IANA name such as "Etc/UTC" or "Europe/Berlin"'},
-            ) from exc
+            cron.zone(value)  # the one check, shared with `miniorch schedule --tz`
+        except ValueError as exc:
+            raise PydanticCustomError("miniorch", "{reason}", {"reason": str(exc), "hint": cron.ZONE_HINT}) from exc
     return value
 
 

@@ -16,12 +16,12 @@ NEW_YORK = cron.zone("America/New_York")
 
 def utc(*args: int) -> dt.datetime:
     """An aware UTC datetime."""
-    return dt.datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+    return dt.datetime(*args, tzinfo=UTC)  # type: ignore[misc, arg-type]
 
 
 def local(tz: dt.tzinfo, *args: int, fold: int = 0) -> dt.datetime:
     """A wall-clock time in `tz`, as UTC."""
-    return dt.datetime(*args, tzinfo=tz, fold=fold).astimezone(UTC)  # type: ignore[misc]
+    return dt.datetime(*args, tzinfo=tz, fold=fold).astimezone(UTC)  # type: ignore[misc, arg-type]
 
 
 def slots(expr: str, start: dt.datetime, count: int, tz: dt.tzinfo = UTC) -> list[dt.datetime]:
@@ -105,26 +105,30 @@ def test_rare_schedules_are_found_within_the_horizon_fast() -> None:
 @pytest.mark.parametrize(
     ("expr", "field"),
     [
-        ("61 * * * *", "minute field: 61 is out of range 0-59"),
-        ("* 24 * * *", "hour field: 24 is out of range 0-23"),
-        ("* * 0 * *", "day-of-month field: 0 is out of range 1-31"),
-        ("* * * 13 *", "month field: 13 is out of range 1-12"),
-        ("* * * FOO *", "month field: 'FOO' is not a number or a name"),
-        ("* * * * 8", "day-of-week field: 8 is out of range 0-7"),
-        ("*/0 * * * *", "minute field: step '0' must be a positive number"),
-        ("10-5 * * * *", "minute field: range '10-5' starts after it ends"),
-        ("60 * * * * *", "second field: 60 is out of range 0-59"),
-        ("* * * *", "expected 5 fields"),
+        ("61 * * * *", 'minute field "61": value 61 out of range 0-59'),
+        ("* 24 * * *", 'hour field "24": value 24 out of range 0-23'),
+        ("* * 0 * *", 'day-of-month field "0": value 0 out of range 1-31'),
+        ("* * * 13 *", 'month field "13": value 13 out of range 1-12'),
+        ("* * * FOO *", 'month field "FOO": "FOO" is not a number or a name (JAN-DEC)'),
+        ("* * * * 8", 'day-of-week field "8": value 8 out of range 0-7'),
+        ("* * * * MON-FUN", 'day-of-week field "MON-FUN": "FUN" is not a number or a name (SUN-SAT)'),
+        ("*/0 * * * *", 'minute field "*/0": step "0" must be a positive number'),
+        ("10-5 * * * *", 'minute field "10-5": range "10-5" starts after it ends'),
+        ("0,15,99 * * * *", 'minute field "0,15,99": value 99 out of range 0-59'),
+        ("60 * * * * *", 'second field "60": value 60 out of range 0-59'),
+        ("* * * *", "expected 5 fields (minute hour day-of-month month day-of-week) or 6 with seconds first, got 4"),
         ("* * * * * * *", "expected 5 fields"),
-        ("@every 10s", "unknown macro"),
-        ("0 0 30 2 *", "day-of-month field: '30' never occurs"),
-        ("1,,2 * * * *", "minute field: empty value"),
+        ("@every 10s", 'unknown macro "@every 10s"'),
+        ("0 0 30 2 *", 'day-of-month field "30": never occurs in month field "2"'),
+        ("1,,2 * * * *", 'minute field "1,,2": empty value'),
+        ("CRON_TZ=Europe/Berlin 0 9 * * *", "a CRON_TZ= or TZ= prefix is not supported"),
     ],
 )
 def test_bad_expressions_name_the_field(expr: str, field: str) -> None:
     """Every parse error says which field is wrong and why."""
-    with pytest.raises(ValueError, match="^" + field.replace("*", r"\*").replace("(", r"\(")):
+    with pytest.raises(ValueError) as info:
         cron.parse(expr)
+    assert str(info.value).startswith(field)
 
 
 def test_job_names_use_minutes_or_seconds() -> None:
@@ -142,82 +146,7 @@ def test_time_zone_shifts_the_slots() -> None:
     assert cron.next_slot(s, utc(2024, 7, 1), NEW_YORK) == utc(2024, 7, 1, 13)
 
 
-# -- DST -----------------------------------------------------------------------------
-@pytest.mark.parametrize(("tz", "day"), [(BERLIN, (2024, 10, 27)), (NEW_YORK, (2024, 11, 3))])
-def test_fall_back_runs_each_wall_clock_slot_once(tz: dt.tzinfo, day: tuple[int, int, int]) -> None:
-    """Hourly at :30 across an autumn fall-back: the repeated hour runs once (its first pass), no slot twice."""
-    start = local(tz, *day)
-    fired = slots("30 * * * *", start, 6, tz)
-    walls = [f.astimezone(tz).strftime("%H:%M") for f in fired]
-    assert walls == ["00:30", "01:30", "02:30", "03:30", "04:30", "05:30"]
-    assert len(set(walls)) == len(walls)
-    repeated = 2 if tz is BERLIN else 1
-    first_pass = local(tz, *day, repeated, 30, fold=0)
-    assert first_pass in fired and local(tz, *day, repeated, 30, fold=1) not in fired
-
-
-def test_fall_back_in_berlin_runs_the_daily_0230_job_once() -> None:
-    """`30 2 * * *` on 27 Oct 2024 (02:00-03:00 happens twice in Berlin) runs once, at the first 02:30."""
-    s = cron.parse("30 2 * * *")
-    fired = slots("30 2 * * *", utc(2024, 10, 26, 12), 2, BERLIN)
-    assert fired == [utc(2024, 10, 27, 0, 30), utc(2024, 10, 28, 1, 30)]
-    # Asked during the second pass of the repeated hour, the slot is in the past, not due again.
-    second_pass = local(BERLIN, 2024, 10, 27, 2, 45, fold=1)
-    assert cron.last_slot(s, second_pass, BERLIN) == utc(2024, 10, 27, 0, 30)
-    assert cron.next_slot(s, second_pass, BERLIN) == utc(2024, 10, 28, 1, 30)
-
-
-def test_every_15_minutes_skips_the_second_pass_of_the_repeated_hour() -> None:
-    """New York, 3 Nov 2024: 01:00-01:45 run in the first pass only; the next run is 02:00 EST."""
-    fired = slots("*/15 * * * *", local(NEW_YORK, 2024, 11, 3, 0, 50), 6, NEW_YORK)
-    assert fired == [
-        local(NEW_YORK, 2024, 11, 3, 1, 0),
-        local(NEW_YORK, 2024, 11, 3, 1, 15),
-        local(NEW_YORK, 2024, 11, 3, 1, 30),
-        local(NEW_YORK, 2024, 11, 3, 1, 45),
-        local(NEW_YORK, 2024, 11, 3, 2, 0),
-        local(NEW_YORK, 2024, 11, 3, 2, 15),
-    ]
-    assert fired[4] - fired[3] == dt.timedelta(hours=1, minutes=15)
-    mid_second_pass = local(NEW_YORK, 2024, 11, 3, 1, 20, fold=1)
-    assert cron.last_slot(cron.parse("*/15 * * * *"), mid_second_pass, NEW_YORK) == fired[3]
-    assert cron.next_slot(cron.parse("*/15 * * * *"), mid_second_pass, NEW_YORK) == fired[4]
-
-
-@pytest.mark.parametrize(
-    ("tz", "day", "gap_hour", "jump_utc"),
-    [(BERLIN, (2024, 3, 31), 2, utc(2024, 3, 31, 1)), (NEW_YORK, (2024, 3, 10), 2, utc(2024, 3, 10, 7))],
-)
-def test_spring_forward_runs_skipped_slots_right_after_the_jump(
-    tz: dt.tzinfo, day: tuple[int, int, int], gap_hour: int, jump_utc: dt.datetime
-) -> None:
-    """`30 2 * * *` on a spring-forward day (02:30 does not exist) runs at the jump, then normally."""
-    fired = slots(f"30 {gap_hour} * * *", utc(*day), 2, tz)
-    assert fired[0] == jump_utc
-    assert fired[0].astimezone(tz).hour == gap_hour + 1 and fired[0].astimezone(tz).minute == 0
-    assert fired[1].astimezone(tz).replace(tzinfo=None) == dt.datetime(*day, gap_hour, 30) + dt.timedelta(days=1)
-    s = cron.parse(f"30 {gap_hour} * * *")
-    assert cron.last_slot(s, jump_utc + dt.timedelta(minutes=5), tz) == jump_utc
-    assert cron.last_slot(s, jump_utc - dt.timedelta(seconds=1), tz) == jump_utc - dt.timedelta(days=1, minutes=-30)
-
-
-def test_spring_forward_coalesces_skipped_slots_into_one_run() -> None:
-    """Berlin, 31 Mar 2024, every 15 minutes: 02:00-03:00 collapse into one run at the jump (one Job name)."""
-    fired = slots("*/15 * * * *", local(BERLIN, 2024, 3, 31, 1, 40), 4, BERLIN)
-    walls = [f.astimezone(BERLIN).strftime("%H:%M") for f in fired]
-    assert walls == ["01:45", "03:00", "03:15", "03:30"]
-    assert fired[1] == utc(2024, 3, 31, 1)
-
-
-def test_six_field_schedules_cross_dst_too() -> None:
-    """Seconds schedules keep one run per wall-clock second across the Berlin fall-back."""
-    s = cron.parse("*/20 * * * * *")
-    before = local(BERLIN, 2024, 10, 27, 2, 59, 50, fold=0)
-    nxt = cron.next_slot(s, before, BERLIN)
-    assert nxt == local(BERLIN, 2024, 10, 27, 3, 0, 0)  # not 02:00:00 again
-    assert nxt is not None and nxt - before == dt.timedelta(hours=1, seconds=10)
-
-
+# -- DST: see test_cron_dst.py and test_cron_dst_properties.py ------------------------
 def test_instant_of_a_normal_wall_time_is_its_utc_time() -> None:
     """Outside transitions the wall clock maps one to one."""
     assert cron.instant(dt.datetime(2024, 7, 1, 9), BERLIN) == utc(2024, 7, 1, 7)
@@ -236,7 +165,7 @@ def test_apply_rejects_a_bad_schedule_at_its_line() -> None:
     with pytest.raises(ManifestInvalid) as info:
         loader.load_text(text, "cj.yaml")
     message = str(info.value.errors[0])
-    assert message.startswith("cj.yaml:5:") and "spec.schedule" in message and "hour field: 25" in message
+    assert message.startswith("cj.yaml:5:") and "spec.schedule" in message and 'hour field "25": value 25 out of range 0-23' in message
 
 
 @pytest.mark.parametrize(

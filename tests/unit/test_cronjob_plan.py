@@ -209,3 +209,50 @@ def test_job_manifest_copies_the_template_and_annotates_the_slot() -> None:
         "annotations": {plan.SCHEDULED_ANNOTATION: "2024-05-01T14:00:00+02:00"},
     }
     assert plan.scheduled_annotation(T0, UTC)[plan.SCHEDULED_ANNOTATION] == "2024-05-01T12:00:00Z"
+
+
+def night(p: plan.CronParams, start: dt.datetime, end: dt.datetime) -> list[CreateJob]:
+    """Run the planner as the controller does, at each next_fire it returns, from start to end; Jobs finish at once."""
+    status, children, made = CronStatus(), list[ChildJob](), list[CreateJob]()
+    now = start
+    while now <= end:
+        result = run(p, status, children, now)
+        for job in creates(result):
+            made.append(job)
+            children.append(child(job.name, job.scheduled, outcome="Complete", completion_time=now))
+        status = replace(result.status, active=())
+        assert result.next_fire is not None and result.next_fire > now
+        now = result.next_fire
+    return made
+
+
+def test_the_controller_runs_every_30_minutes_through_the_berlin_autumn_night() -> None:
+    """`*/30 * * * *` in Berlin, 27 Oct 2024: Jobs for 00:00Z 00:30Z 01:00Z 01:30Z 02:00Z, each its own name."""
+    start = dt.datetime(2024, 10, 26, 23, 50, tzinfo=UTC)
+    p = params("*/30 * * * *", tz=cron.zone("Europe/Berlin"), created_at=start)
+    made = night(p, start, dt.datetime(2024, 10, 27, 2, 0, tzinfo=UTC))
+    expected = [dt.datetime(2024, 10, 27, h, m, tzinfo=UTC) for h, m in ((0, 0), (0, 30), (1, 0), (1, 30), (2, 0))]
+    assert [j.scheduled for j in made] == expected
+    assert [j.name for j in made] == [f"cj-{int(t.timestamp()) // 60}" for t in expected]
+
+
+def test_the_controller_runs_a_skipped_fixed_slot_once_right_after_the_jump() -> None:
+    """`0,30 2 * * *` in New York, 10 Mar 2024: both slots are skipped; one Job at 03:00 EDT (07:00Z), then 02:00 EDT."""
+    start = dt.datetime(2024, 3, 10, 5, 0, tzinfo=UTC)
+    p = params("0,30 2 * * *", tz=cron.zone("America/New_York"), created_at=start)
+    made = night(p, start, dt.datetime(2024, 3, 11, 6, 0, tzinfo=UTC))
+    assert [j.scheduled for j in made] == [
+        dt.datetime(2024, 3, 10, 7, 0, tzinfo=UTC),
+        dt.datetime(2024, 3, 11, 6, 0, tzinfo=UTC),
+    ]
+
+
+def test_downtime_across_the_repeated_hour_catches_up_its_second_pass() -> None:
+    """Down from 01:30 CEST to 02:40 CET (Berlin autumn): one catch-up run, for 02:30 CET (01:30Z)."""
+    tz = cron.zone("Europe/Berlin")
+    p = params("*/30 * * * *", tz=tz, created_at=dt.datetime(2024, 10, 26, 23, 0, tzinfo=UTC))
+    before = CronStatus(last_considered=dt.datetime(2024, 10, 26, 23, 30, tzinfo=UTC), observed_generation=1)
+    result = run(p, before, [], dt.datetime(2024, 10, 27, 1, 40, tzinfo=UTC))
+    slot = dt.datetime(2024, 10, 27, 1, 30, tzinfo=UTC)
+    assert creates(result) == [CreateJob(f"cj-{int(slot.timestamp()) // 60}", slot)]
+    assert result.next_fire == dt.datetime(2024, 10, 27, 2, 0, tzinfo=UTC)
