@@ -23,7 +23,7 @@ import uvicorn
 
 from miniorch import clock as clock_mod
 from miniorch import config as config_mod
-from miniorch import logs, manifests, notify
+from miniorch import logs, manifests, notify, preflight
 from miniorch import metrics as metrics_mod
 from miniorch.api import auth
 from miniorch.api.app import ApiContext, create_app
@@ -88,9 +88,9 @@ def _secure_socket(path: Path, mode: int, group: str | None) -> None:
 
 
 class Daemon:
-    def __init__(self, config: config_mod.Config, config_path: Path | None) -> None:
+    def __init__(self, config: config_mod.Config, source: config_mod.Source) -> None:
         self.config = config
-        self.config_path = config_path
+        self.config_source = source
         self.clock = clock_mod.SystemClock()
         config.state_dir.mkdir(parents=True, exist_ok=True, mode=0o750)
         self.store = Store(config.database_url)
@@ -123,6 +123,8 @@ class Daemon:
             loop.add_signal_handler(sig, self._stop.set)
         loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(self.reload()))
         os.umask(0o007)  # the socket is never world-accessible, even for an instant
+        sock = self.config.api.socket
+        prepare_socket(sock, self.config.api.socket_group)  # refuse a second daemon before touching any node
         await self.monitor.probe_all()
         for name, state in sorted(self.monitor.nodes.items()):
             log.info(
@@ -134,8 +136,6 @@ class Daemon:
                 error=state.last_error or None,
             )
         self.folder.initial_sync()
-        sock = self.config.api.socket
-        prepare_socket(sock, self.config.api.socket_group)
         app = create_app(
             ApiContext(self.store, self.monitor, self.applier, self._wake_all, self.metrics, self.controller.drain)
         )
@@ -193,9 +193,9 @@ class Daemon:
     async def reload(self) -> None:
         notify.notify("RELOADING=1")
         try:
-            config = config_mod.load(self.config_path)
-        except config_mod.ConfigError as exc:
-            log.error("config_reload_failed", error=str(exc))
+            config = preflight.validate(self.config_source)
+        except config_mod.ConfigError as exc:  # the running config stays
+            log.error("config_reload_failed", source=str(self.config_source), errors=list(exc.problems))
         else:
             self.config = config
             removed = set(self.monitor.nodes) - {n.name for n in config.nodes}
@@ -271,9 +271,11 @@ def _redact(url: str) -> str:
 
 
 def run(config_path: Path | None) -> int:
-    """Run in the foreground until SIGTERM; returns the exit code."""
-    config = config_mod.load(config_path)
+    """Run in the foreground until SIGTERM; returns the exit code. Every config problem is found first."""
+    source = config_mod.resolve(config_path)
+    config = preflight.validate(source)
     logs.configure(config.log.format, config.log.level)
-    daemon = Daemon(config, config_path)
+    log.info("config_loaded", source=source.origin, path=str(source.path) if source.path else None)
+    daemon = Daemon(config, source)
     assert threading.current_thread() is threading.main_thread()
     return asyncio.run(daemon.run())
