@@ -35,6 +35,7 @@ from miniorch.controllers.jobs import JobPlanner
 from miniorch.controllers.nodes import NodeMonitor
 from miniorch.controllers.objects import Applier
 from miniorch.controllers.workloads import WorkloadController
+from miniorch.nodes import records
 from miniorch.store.store import Store
 
 log = structlog.get_logger(__name__)
@@ -260,6 +261,7 @@ def _watch_metrics(metrics: metrics_mod.Metrics, store: Store, monitor: NodeMoni
         docker_errors=lambda: {
             (name, error): n for name, state in monitor.nodes.items() for error, n in state.client.errors.items()
         },
+        docker_error_kinds=[kind.__name__ for kind in records.NodeError.__subclasses__()],
     )
 
 

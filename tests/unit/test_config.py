@@ -213,11 +213,6 @@ def test_config_file_is_the_flag_then_the_environment_then_etc_then_defaults(
     assert str(src) == (str(src.path) if expected else "embedded defaults")
 
 
-def test_system_config_is_etc_miniorch() -> None:
-    """Without --config or $MINIORCH_CONFIG the daemon looks for /etc/miniorch/miniorch.yaml."""
-    assert config.SYSTEM_CONFIG == Path("/etc/miniorch/miniorch.yaml")
-
-
 def test_the_shipped_reference_config_loads(tmp_path: Path) -> None:
     """config/miniorch.yaml, the documented reference, is a valid config."""
     cfg = config.load(Path(__file__).resolve().parents[2] / "config" / "miniorch.yaml")

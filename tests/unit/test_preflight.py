@@ -17,10 +17,10 @@ TOKEN = "0123456789abcdef0123456789abcdef"
 
 def source(tmp_path: Path, values: dict[str, object]) -> config.Source:
     """A config file in tmp_path with `values` plus a writable state_dir and socket folder."""
-    base: dict[str, object] = {"state_dir": str(tmp_path / "state"), "api": {"socket": str(tmp_path / "run/m.sock")}}
-    api = {**base["api"], **values.pop("api", {})}  # type: ignore[dict-item]
+    extra_api: dict[str, object] = values.pop("api", {})  # type: ignore[assignment]
+    api = {"socket": str(tmp_path / "run/m.sock"), **extra_api}
     path = tmp_path / "miniorch.yaml"
-    path.write_text(yaml.safe_dump({**base, **values, "api": api}))
+    path.write_text(yaml.safe_dump({"state_dir": str(tmp_path / "state"), **values, "api": api}))
     return config.Source(path, "--config")
 
 
