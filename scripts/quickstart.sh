@@ -74,6 +74,10 @@ miniorch is running (pid $(cat /var/lib/miniorch/daemon.pid 2>/dev/null || echo 
   export PATH="$root/.venv/bin:\$PATH"
   miniorch ctl get jobs            # what ran
   miniorch ctl logs job/hello      # its output
-  miniorch ctl apply -f FILE.yaml  # run your own Job
+  miniorch ctl apply -f config/examples/hello-cronjob.yaml        # a CronJob: a Job every minute
+  miniorch ctl apply -f config/examples/node-agent-daemonset.yaml # a DaemonSet: an agent on every node
+  miniorch ctl apply -f config/examples/pi-job.yaml               # the Kubernetes docs' pi Job
+  miniorch ctl get cronjobs; miniorch ctl get ds
+Every example runs on the local image miniorch.local/busybox:latest: no registry is needed.
 Stop it with: kill \$(cat /var/lib/miniorch/daemon.pid)
 EOT
