@@ -16,12 +16,12 @@ NEW_YORK = cron.zone("America/New_York")
 
 def utc(*args: int) -> dt.datetime:
     """An aware UTC datetime."""
-    return dt.datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+    return dt.datetime(*args, tzinfo=UTC)  # type: ignore[misc, arg-type]
 
 
 def local(tz: dt.tzinfo, *args: int, fold: int = 0) -> dt.datetime:
     """A wall-clock time in `tz`, as UTC."""
-    return dt.datetime(*args, tzinfo=tz, fold=fold).astimezone(UTC)  # type: ignore[misc]
+    return dt.datetime(*args, tzinfo=tz, fold=fold).astimezone(UTC)  # type: ignore[misc, arg-type]
 
 
 def slots(expr: str, start: dt.datetime, count: int, tz: dt.tzinfo = UTC) -> list[dt.datetime]:

@@ -204,7 +204,7 @@ def test_token_auth_answers_401_without_or_with_a_wrong_token_and_logs_it() -> N
         def version() -> dict[str, str]:
             return {"version": "x"}
 
-        transport = httpx.ASGITransport(auth.TokenAuth(app, TOKEN.encode()))  # type: ignore[arg-type]
+        transport = httpx.ASGITransport(auth.TokenAuth(app, TOKEN.encode()))
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
             return await c.get("/version", headers=headers)
 
