@@ -14,7 +14,7 @@ import logging
 import os
 import sys
 import threading
-from typing import TextIO
+from typing import IO
 
 import structlog
 from structlog.types import EventDict, Processor, WrappedLogger
@@ -26,7 +26,7 @@ PRIORITY = {"debug": 7, "info": 6, "warning": 4, "error": 3, "critical": 2}
 NOISY_LOGGERS = ("urllib3", "docker", "httpcore", "httpx", "watchdog")
 
 
-def journal_stream(stream: TextIO) -> bool:
+def journal_stream(stream: IO[str]) -> bool:
     """True if `stream` is the journal stream systemd named in $JOURNAL_STREAM (`device:inode`)."""
     value = os.environ.get("JOURNAL_STREAM", "")
     dev, sep, ino = value.partition(":")
@@ -39,7 +39,7 @@ def journal_stream(stream: TextIO) -> bool:
     return f"{st.st_dev}:{st.st_ino}" == f"{dev}:{ino}"
 
 
-def error_line(text: str, stream: TextIO | None = None) -> str:
+def error_line(text: str, stream: IO[str] | None = None) -> str:
     """`text` as an error line for `stream` (stderr): with the `<3>` prefix when it is the journal."""
     return f"<3>{text}" if journal_stream(stream or sys.stderr) else text
 
@@ -47,7 +47,7 @@ def error_line(text: str, stream: TextIO | None = None) -> str:
 class _Writer:
     """Writes whole lines to one stream under one lock, for structlog and stdlib logging alike."""
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: IO[str]) -> None:
         self.stream = stream
         self._lock = threading.Lock()
 
@@ -109,7 +109,7 @@ def _library_event(logger: WrappedLogger, name: str, event_dict: EventDict) -> E
     return event_dict
 
 
-def configure(fmt: str = "auto", level: str = "info", stream: TextIO | None = None) -> None:
+def configure(fmt: str = "auto", level: str = "info", stream: IO[str] | None = None) -> None:
     """Route structlog and stdlib logging to `stream` (stderr) as JSON or console lines at `level`."""
     out = stream or sys.stderr
     use_json = fmt == "json" or (fmt == "auto" and not out.isatty())
