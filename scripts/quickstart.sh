@@ -55,6 +55,10 @@ if .venv/bin/miniorch ctl --socket "$sock" version >/dev/null 2>&1; then
   log "a miniorch daemon is already running on $sock"
 else
   mkdir -p /var/lib/miniorch
+  # Without --config the daemon reads $MINIORCH_CONFIG, then /etc/miniorch/miniorch.yaml, then its defaults.
+  if [[ -z ${MINIORCH_CONFIG:-} && -f /etc/miniorch/miniorch.yaml ]]; then
+    log "note: /etc/miniorch/miniorch.yaml exists, so the daemon uses it instead of the embedded defaults"
+  fi
   log "starting the daemon (log: /var/lib/miniorch/daemon.log)"
   cd config/examples  # the daemon's default watched folder is ./jobs.d
   setsid nohup "$root/.venv/bin/miniorch" daemon >>/var/lib/miniorch/daemon.log 2>&1 </dev/null &
