@@ -50,20 +50,27 @@ def daemon(
 ) -> None:
     """Run the daemon in the foreground (systemd Type=notify)."""
     from miniorch import config as config_mod
-    from miniorch import daemon as daemon_mod
     from miniorch import logs, preflight
 
-    try:
-        if check_config:
-            source = config_mod.resolve(config)
-            preflight.validate(source)
-            typer.echo(f"config OK: {source}")
-            raise typer.Exit(0)
-        code = daemon_mod.run(config)
-    except config_mod.ConfigError as exc:
+    def refuse(exc: config_mod.ConfigError) -> typer.Exit:
         for problem in exc.problems:
             typer.echo(logs.error_line(f"error: {problem}"), err=True)
-        raise typer.Exit(2) from exc
+        return typer.Exit(2)
+
+    if check_config:  # without the daemon's own imports: ExecReload runs this on every reload
+        source = config_mod.resolve(config)
+        try:
+            preflight.validate(source)
+        except config_mod.ConfigError as exc:
+            raise refuse(exc) from exc
+        typer.echo(f"config OK: {source}")
+        raise typer.Exit(0)
+    from miniorch import daemon as daemon_mod
+
+    try:
+        code = daemon_mod.run(config)
+    except config_mod.ConfigError as exc:
+        raise refuse(exc) from exc
     except daemon_mod.DaemonError as exc:
         typer.echo(logs.error_line(f"error: {exc}"), err=True)
         raise typer.Exit(1) from exc
