@@ -95,7 +95,8 @@ def main() -> int:
         work, [(n.name, n.url) for n in nodes], timing=timing, extra={"log": {"format": "json", "level": "info"}}
     )
     d.start()
-    floors, ours = [], []
+    floors: list[float] = []
+    ours: list[float] = []
     docker_ver = docker_version(urls[0])
     try:
         floor_run(urls, 4, 2, "warm")  # warm the engines' caches for both alike

@@ -24,6 +24,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +57,7 @@ def load() -> float:
 SHIPPED_NODE_TIMING = {"node_heartbeat_seconds": 2, "node_timeout_seconds": 10}
 
 
-def new_daemon(nodes: list[dockernodes.DockerNode], label: str, timing: dict[str, float] | None = None) -> Daemon:
+def new_daemon(nodes: list[dockernodes.DockerNode], label: str, timing: Mapping[str, float] | None = None) -> Daemon:
     work = Path(tempfile.mkdtemp(prefix=f"miniorch-bench-{label}-"))
     return Daemon(
         work, [(n.name, n.url) for n in nodes], timing=timing, extra={"log": {"format": "json", "level": "info"}}
@@ -145,7 +146,7 @@ class _CountingStarts(dict[str, dt.datetime]):
         super().__init__()
         self.count: dict[str, int] = {}
 
-    def setdefault(self, key: str, default: dt.datetime) -> dt.datetime:  # type: ignore[override]
+    def setdefault(self, key: str, default: dt.datetime) -> dt.datetime:
         self.count[key] = self.count.get(key, 0) + 1
         return super().setdefault(key, default)
 

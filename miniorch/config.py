@@ -1,14 +1,19 @@
-"""The daemon's configuration file: keys, defaults and validation.
+"""The daemon's configuration file: where it is, keys, defaults and validation.
 
 Every key has a default, so `miniorch daemon` with no file runs on the local
-Docker socket. A bad file raises `ConfigError` naming the key; the CLI turns it
-into exit code 2.
+Docker socket. The file is `--config`, else `$MINIORCH_CONFIG`, else
+/etc/miniorch/miniorch.yaml when it exists, else none (`resolve`). A bad file
+raises `ConfigError` with one line per problem naming the file and key; the CLI
+turns it into exit code 2. Checks of the files the keys name are in `preflight`.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import os
 import stat
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,10 +24,47 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from miniorch.paths import default_socket, default_state_dir
 
 DEFAULT_DOCKER_URL = "unix:///var/run/docker.sock"
+#: The system-wide config file, read when neither --config nor $MINIORCH_CONFIG names one.
+SYSTEM_CONFIG = Path("/etc/miniorch/miniorch.yaml")
+ENV_CONFIG = "MINIORCH_CONFIG"
 
 
 class ConfigError(Exception):
-    """The config file cannot be used; the message names the file and key."""
+    """The config cannot be used: one line per problem, each naming the file, the key and the fix."""
+
+    def __init__(self, problems: str | Sequence[str]) -> None:
+        self.problems = (problems,) if isinstance(problems, str) else tuple(problems)
+        super().__init__("\n".join(self.problems))
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where the config comes from: a file (and what named it), or the embedded defaults."""
+
+    path: Path | None
+    origin: str  # "--config", "$MINIORCH_CONFIG", the system path, or "defaults"
+
+    def __str__(self) -> str:
+        return str(self.path) if self.path else "embedded defaults"
+
+    @property
+    def where(self) -> str:
+        """How problems name it: `config file PATH` or `embedded defaults`."""
+        return f"config file {self.path}" if self.path else "embedded defaults"
+
+
+def resolve(
+    path: Path | None, environ: Mapping[str, str] | None = None, system: Path = SYSTEM_CONFIG
+) -> Source:
+    """`--config`, else `$MINIORCH_CONFIG`, else `system` when it exists, else the defaults."""
+    if path is not None:
+        return Source(path, "--config")
+    env = (os.environ if environ is None else environ).get(ENV_CONFIG)
+    if env:
+        return Source(Path(env), f"${ENV_CONFIG}")
+    if system.exists():
+        return Source(system, str(system))
+    return Source(None, "defaults")
 
 
 class _Strict(BaseModel):
@@ -205,12 +247,13 @@ def load(path: Path | None) -> Config:
     try:
         return Config.model_validate(raw)
     except pydantic.ValidationError as exc:
-        first = exc.errors()[0]
-        msg = first["msg"].removeprefix("Value error, ")
-        if first["type"] == "extra_forbidden":
-            msg = "unknown key (see the config reference in README.md)"
-        more = f" (and {exc.error_count() - 1} more problem(s))" if exc.error_count() > 1 else ""
-        raise ConfigError(f"config file {path}: {_key(first['loc'])}: {msg}{more}") from exc
+        problems = []
+        for error in exc.errors():
+            msg = error["msg"].removeprefix("Value error, ")
+            if error["type"] == "extra_forbidden":
+                msg = "unknown key (see the config reference in README.md)"
+            problems.append(f"config file {path}: {_key(error['loc'])}: {msg}")
+        raise ConfigError(problems) from exc
 
 
 def read_database_password(config: Config) -> str | None:

@@ -24,7 +24,7 @@ import uvicorn
 
 from miniorch import clock as clock_mod
 from miniorch import config as config_mod
-from miniorch import logs, manifests, notify
+from miniorch import logs, manifests, notify, preflight
 from miniorch import metrics as metrics_mod
 from miniorch.api import auth
 from miniorch.api.app import ApiContext, create_app
@@ -37,6 +37,7 @@ from miniorch.controllers.leadership import AlwaysLeader, Leadership
 from miniorch.controllers.nodes import NodeMonitor
 from miniorch.controllers.objects import Applier
 from miniorch.controllers.workloads import WorkloadController
+from miniorch.nodes import records
 from miniorch.store import database
 from miniorch.store.store import Store
 
@@ -91,9 +92,9 @@ def _secure_socket(path: Path, mode: int, group: str | None) -> None:
 
 
 class Daemon:
-    def __init__(self, config: config_mod.Config, config_path: Path | None) -> None:
+    def __init__(self, config: config_mod.Config, source: config_mod.Source) -> None:
         self.config = config
-        self.config_path = config_path
+        self.config_source = source
         self.clock = clock_mod.SystemClock()
         config.state_dir.mkdir(parents=True, exist_ok=True, mode=0o750)
         self.store = _open_store(config)
@@ -129,6 +130,8 @@ class Daemon:
             loop.add_signal_handler(sig, self._stop.set)
         loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(self.reload()))
         os.umask(0o007)  # the socket is never world-accessible, even for an instant
+        sock = self.config.api.socket
+        prepare_socket(sock, self.config.api.socket_group)  # refuse a second daemon before touching any node
         await self.monitor.probe_all()
         for name, state in sorted(self.monitor.nodes.items()):
             log.info(
@@ -142,8 +145,6 @@ class Daemon:
         ha = isinstance(self.leadership, Leadership)
         if not ha:
             self.folder.initial_sync()
-        sock = self.config.api.socket
-        prepare_socket(sock, self.config.api.socket_group)
         app = create_app(
             ApiContext(
                 self.store,
@@ -238,9 +239,9 @@ class Daemon:
     async def reload(self) -> None:
         notify.notify("RELOADING=1")
         try:
-            config = config_mod.load(self.config_path)
-        except config_mod.ConfigError as exc:
-            log.error("config_reload_failed", error=str(exc))
+            config = preflight.validate(self.config_source)
+        except config_mod.ConfigError as exc:  # the running config stays
+            log.error("config_reload_failed", source=str(self.config_source), errors=list(exc.problems))
         else:
             self.config = config
             removed = set(self.monitor.nodes) - {n.name for n in config.nodes}
@@ -305,6 +306,7 @@ def _watch_metrics(metrics: metrics_mod.Metrics, store: Store, monitor: NodeMoni
         docker_errors=lambda: {
             (name, error): n for name, state in monitor.nodes.items() for error, n in state.client.errors.items()
         },
+        docker_error_kinds=[kind.__name__ for kind in records.NodeError.__subclasses__()],
     )
 
 
@@ -353,9 +355,11 @@ def _redact(url: str) -> str:
 
 
 def run(config_path: Path | None) -> int:
-    """Run in the foreground until SIGTERM; returns the exit code."""
-    config = config_mod.load(config_path)
+    """Run in the foreground until SIGTERM; returns the exit code. Every config problem is found first."""
+    source = config_mod.resolve(config_path)
+    config = preflight.validate(source)
     logs.configure(config.log.format, config.log.level)
-    daemon = Daemon(config, config_path)
+    log.info("config_loaded", source=source.origin, path=str(source.path) if source.path else None)
+    daemon = Daemon(config, source)
     assert threading.current_thread() is threading.main_thread()
     return asyncio.run(daemon.run())

@@ -1,19 +1,34 @@
 """Prometheus metrics of one daemon, served as `GET /metrics`.
 
-The daemon builds one `Metrics` (its own CollectorRegistry, no global registry)
-and passes it down. Event counts and histograms are recorded where things
-happen; counts of objects by state, node readiness and Docker errors are read
-at scrape time from callables the daemon supplies, so they are never stale.
+The daemon builds one `Metrics` (its own CollectorRegistry, no global registry,
+with the process, platform and GC collectors and `miniorch_build_info`) and
+passes it down. Event counts and histograms are recorded where things happen;
+every labelled counter starts at 0 for its known label values, so a rate() or
+an alert sees 0 rather than nothing. Counts of objects by state, node readiness
+and Docker errors are read at scrape time from callables the daemon supplies.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+import platform
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    Info,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+
+import miniorch
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -21,6 +36,8 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 CRON_DELAY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300)
 #: Seconds of one reconcile pass (observe every node, plan every object, act).
 PASS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+#: Owner kinds of pods (a CronJob's pods belong to its Jobs): the pod counters start at 0 for each.
+POD_OWNER_KINDS = ("Job", "DaemonSet")
 
 ObjectStates = Callable[[], Iterable[tuple[str, str]]]  # (kind, state) per object
 NodeReadiness = Callable[[], Mapping[str, bool]]
@@ -47,6 +64,7 @@ class _StateCollector(Collector):
         self.objects: ObjectStates = lambda: ()
         self.nodes: NodeReadiness = lambda: {}
         self.docker_errors: DockerErrors = lambda: {}
+        self.docker_error_kinds: Sequence[str] = ()
 
     def collect(self) -> Iterator[Metric]:
         objects = GaugeMetricFamily(
@@ -75,7 +93,9 @@ class _StateCollector(Collector):
             "Failed Docker API calls by node and error (NodeUnavailable, DockerRejected, ContainerNotFound, ...).",
             labels=["node", "error"],
         )
-        for (node, error), n in sorted(self.docker_errors().items()):
+        error_counts = {(node, kind): 0 for node in self.nodes() for kind in self.docker_error_kinds}
+        error_counts.update(self.docker_errors())
+        for (node, error), n in sorted(error_counts.items()):
             errors.add_metric([node, error], n)
         yield errors
 
@@ -85,6 +105,12 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
+        GCCollector(registry=self.registry)
+        Info("miniorch_build", "The running miniorch: its version and Python's.", registry=self.registry).info(
+            {"version": miniorch.__version__, "python": platform.python_version()}
+        )
         self.pods_started = Counter(
             "miniorch_pods_started", "Pods whose container was started.", ["owner_kind"], registry=self.registry
         )
@@ -109,6 +135,9 @@ class Metrics:
             buckets=PASS_BUCKETS,
             registry=self.registry,
         )
+        for counter in (self.pods_started, self.pods_succeeded, self.pods_failed):
+            for kind in POD_OWNER_KINDS:
+                counter.labels(kind)
         self._state = _StateCollector()
         self.registry.register(self._state)
         self.leader = Gauge(
@@ -118,11 +147,21 @@ class Metrics:
         )
         self.leader.set(1)
 
-    def watch(self, objects: ObjectStates, nodes: NodeReadiness, docker_errors: DockerErrors) -> None:
-        """Where scrape-time values come from (the daemon wires its store and node monitor here)."""
+    def watch(
+        self,
+        objects: ObjectStates,
+        nodes: NodeReadiness,
+        docker_errors: DockerErrors,
+        docker_error_kinds: Sequence[str] = (),
+    ) -> None:
+        """Where scrape-time values come from (the daemon wires its store and node monitor here).
+
+        `docker_error_kinds` are the error names each node's error counter shows at 0 until one happens.
+        """
         self._state.objects = objects
         self._state.nodes = nodes
         self._state.docker_errors = docker_errors
+        self._state.docker_error_kinds = tuple(docker_error_kinds)
 
     def watch_leadership(self, acting: Callable[[], bool]) -> None:
         self.leader.set_function(lambda: 1.0 if acting() else 0.0)
@@ -140,3 +179,4 @@ class Metrics:
     def render(self) -> bytes:
         """The Prometheus text exposition of every metric."""
         return generate_latest(self.registry)
+

@@ -55,6 +55,10 @@ if .venv/bin/miniorch ctl --socket "$sock" version >/dev/null 2>&1; then
   log "a miniorch daemon is already running on $sock"
 else
   mkdir -p /var/lib/miniorch
+  # Without --config the daemon reads $MINIORCH_CONFIG, then /etc/miniorch/miniorch.yaml, then its defaults.
+  if [[ -z ${MINIORCH_CONFIG:-} && -f /etc/miniorch/miniorch.yaml ]]; then
+    log "note: /etc/miniorch/miniorch.yaml exists, so the daemon uses it instead of the embedded defaults"
+  fi
   log "starting the daemon (log: /var/lib/miniorch/daemon.log)"
   cd config/examples  # the daemon's default watched folder is ./jobs.d
   setsid nohup "$root/.venv/bin/miniorch" daemon >>/var/lib/miniorch/daemon.log 2>&1 </dev/null &
@@ -74,6 +78,10 @@ miniorch is running (pid $(cat /var/lib/miniorch/daemon.pid 2>/dev/null || echo 
   export PATH="$root/.venv/bin:\$PATH"
   miniorch ctl get jobs            # what ran
   miniorch ctl logs job/hello      # its output
-  miniorch ctl apply -f FILE.yaml  # run your own Job
+  miniorch ctl apply -f config/examples/hello-cronjob.yaml        # a CronJob: a Job every minute
+  miniorch ctl apply -f config/examples/node-agent-daemonset.yaml # a DaemonSet: an agent on every node
+  miniorch ctl apply -f config/examples/pi-job.yaml               # the Kubernetes docs' pi Job
+  miniorch ctl get cronjobs; miniorch ctl get ds
+Every example runs on the local image miniorch.local/busybox:latest: no registry is needed.
 Stop it with: kill \$(cat /var/lib/miniorch/daemon.pid)
 EOT

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # THE test command: ./scripts/test.sh [pytest args...]
 # On a fresh Debian 12 clone (as root) it installs what is missing (docker.io,
-# busybox-static, iproute2, python3-venv), creates .venv, starts 3 Docker Engine
-# test nodes, runs pytest against them and always stops them again.
+# busybox-static, iproute2, python3-venv, man-db), creates .venv with the test and
+# dev tools, runs the static checks (mypy --strict, ruff check, ruff format
+# --check; MINIORCH_LINT=0 skips them), starts 3 Docker Engine test nodes, runs
+# pytest against them and always stops them again. A failed check fails the run
+# at the end, after pytest, so its report is complete.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -15,6 +18,7 @@ export MINIORCH_NODES_DIR="${MINIORCH_NODES_DIR:-/tmp/miniorch-testrun}"
 missing=()
 command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+command -v man >/dev/null 2>&1 || missing+=(man-db)  # systemd-analyze verify checks the unit's man page
 if command -v dpkg-query >/dev/null 2>&1; then
   dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'install ok installed' || missing+=(busybox-static)
 else
@@ -43,10 +47,23 @@ if [[ ! -x .venv/bin/python ]]; then
   python3 -m venv .venv
 fi
 if [[ ! -f $stamp || pyproject.toml -nt $stamp ]] \
-   || ! .venv/bin/python -c 'import miniorch, pytest, pytest_timeout, xdist, hypothesis, docker' >/dev/null 2>&1; then
-  log "installing miniorch[test] into .venv"
-  .venv/bin/python -m pip install -q -e '.[test]'
+   || ! .venv/bin/python -c 'import miniorch, pytest, pytest_timeout, xdist, hypothesis, docker, mypy' >/dev/null 2>&1 \
+   || [[ ! -x .venv/bin/ruff ]]; then
+  log "installing miniorch[test,dev] into .venv"
+  .venv/bin/python -m pip install -q -e '.[test,dev]'
   touch "$stamp"
+fi
+
+# Static checks first (seconds), but pytest runs whatever they say; their verdict counts at the end.
+failed_checks=()
+if [[ ${MINIORCH_LINT:-1} != 0 ]]; then
+  run_check() {
+    local name=$1; shift
+    if "$@"; then log "$name: ok"; else log "$name: FAILED"; failed_checks+=("$name"); fi
+  }
+  run_check "mypy --strict" .venv/bin/mypy miniorch tests bench
+  run_check "ruff check" .venv/bin/ruff check .
+  run_check "ruff format --check" .venv/bin/ruff format --check .
 fi
 
 # The suite runs in WORKERS parallel pytest-xdist workers; each worker starts its
@@ -74,4 +91,8 @@ else
 fi
 rc=$?
 set -e
+if ((${#failed_checks[@]})); then
+  log "static checks failed: ${failed_checks[*]} (pytest exit code $rc)"
+  ((rc != 0)) || rc=1
+fi
 exit "$rc"

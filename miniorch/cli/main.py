@@ -37,21 +37,47 @@ def _root(
 @app.command()
 def daemon(
     config: Annotated[
-        Path | None, typer.Option("--config", "-c", help="Config file (YAML); defaults apply without one.")
+        Path | None,
+        typer.Option(
+            "--config",
+            "-c",
+            help="Config file (YAML). Without it: $MINIORCH_CONFIG, else /etc/miniorch/miniorch.yaml if it "
+            "exists, else the embedded defaults.",
+        ),
     ] = None,
+    check_config: Annotated[
+        bool,
+        typer.Option("--check-config", help="Only check the config (no node is contacted): exit 0 if usable, else 2."),
+    ] = False,
 ) -> None:
     """Run the daemon in the foreground (systemd Type=notify)."""
     from miniorch import config as config_mod
+    from miniorch import logs, preflight
+
+    def refuse(exc: config_mod.ConfigError) -> typer.Exit:
+        for problem in exc.problems:
+            typer.echo(logs.error_line(f"error: {problem}"), err=True)
+        return typer.Exit(2)
+
+    if check_config:  # without the daemon's own imports: ExecReload runs this on every reload
+        source = config_mod.resolve(config)
+        try:
+            preflight.validate(source)
+        except config_mod.ConfigError as exc:
+            raise refuse(exc) from exc
+        typer.echo(f"config OK: {source}")
+        raise typer.Exit(0)
     from miniorch import daemon as daemon_mod
     from miniorch.store import schema as schema_mod
 
     try:
         code = daemon_mod.run(config)
-    except (config_mod.ConfigError, schema_mod.SchemaTooNew) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+    except schema_mod.SchemaTooNew as exc:
+        raise refuse(config_mod.ConfigError(str(exc))) from exc
+    except config_mod.ConfigError as exc:
+        raise refuse(exc) from exc
     except daemon_mod.DaemonError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(logs.error_line(f"error: {exc}"), err=True)
         raise typer.Exit(1) from exc
     raise typer.Exit(code)
 

@@ -37,6 +37,7 @@ def test_invalid_manifest_is_refused_with_location_and_nothing_is_applied(daemon
         where = f":{int(where.strip(':')) + len(first.splitlines())}:"
     result = daemon.ctl("apply", "-f", str(path))
     assert result.returncode == 1, result.stdout
+    assert where is not None and what is not None
     assert str(path) in result.stderr and where in result.stderr
     assert what in (result.stderr.lower() if what == "yaml" else result.stderr)
     assert "Traceback" not in result.stderr

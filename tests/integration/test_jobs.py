@@ -156,7 +156,7 @@ def test_delete_job_stops_and_removes_its_containers_on_every_node(daemon: Daemo
 def test_pod_waits_pending_until_a_node_matches_then_starts(daemon: Daemon) -> None:
     """No node matches the nodeSelector: the pod is Pending with the reason; labelling a node starts it there."""
     daemon.apply(job_yaml("waits", "true", pod_spec={"nodeSelector": {"disk": "nvme"}}))
-    pod = daemon.wait_for(lambda: (daemon.pods("waits") or [None])[0], what="a pod record")
+    pod = daemon.wait_for(lambda: next(iter(daemon.pods("waits")), None), what="a pod record")
     assert pod["status"]["phase"] == "Pending" and pod["spec"]["nodeName"] is None
     assert "didn't match Pod's node affinity/selector" in pod["status"]["message"]
     assert daemon.ctl("label", "node", "node2", "disk=nvme", check=True).stdout.strip() == "node/node2 labeled"

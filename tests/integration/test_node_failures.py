@@ -32,8 +32,8 @@ def test_lost_node_pods_are_replaced_elsewhere_and_fenced_when_it_returns(daemon
     node2.start()
     daemon.wait_for(lambda: not managed_containers(node_guard)["node2"], timeout=20, what="fenced containers removed")
     time.sleep(1)
-    job = daemon.job("lossy")
-    assert job is not None and job["status"]["succeeded"] == 3 and job["status"]["failed"] == 0
+    again = daemon.job("lossy")
+    assert again is not None and again["status"]["succeeded"] == 3 and again["status"]["failed"] == 0
 
 
 def test_drain_evicts_job_pods_which_are_replaced_and_not_counted(daemon: Daemon) -> None:

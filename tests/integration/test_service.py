@@ -119,7 +119,7 @@ def test_socket_is_0660_with_the_configured_group_and_a_world_writable_folder_is
     open_dir.chmod(0o777)
     bad = Daemon(tmp_path / "bad", nodes, extra={"api": {"socket": str(open_dir / "m.sock")}})
     result = subprocess.run([MINIORCH, "daemon", "--config", str(bad.config_path)], capture_output=True, text=True, timeout=60)
-    assert result.returncode == 1
+    assert result.returncode == 2  # a config error, found before any node is dialled
     assert "world-writable and not sticky" in result.stderr and f"chmod o-w {open_dir}" in result.stderr
 
 

@@ -13,8 +13,9 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 import yaml
@@ -44,7 +45,7 @@ class Daemon:
         self,
         workdir: Path,
         nodes: list[tuple[str, str]],
-        timing: dict[str, float] | None = None,
+        timing: Mapping[str, float] | None = None,
         extra: dict[str, Any] | None = None,
     ) -> None:
         self.workdir = workdir
@@ -64,7 +65,7 @@ class Daemon:
         }
         self.config_path.write_text(yaml.safe_dump(config))
         self.proc: subprocess.Popen[bytes] | None = None
-        self._log = None
+        self._log: IO[bytes] | None = None
 
     # -- lifecycle --------------------------------------------------------
     def start(self, timeout: float = 20, env: dict[str, str] | None = None) -> None:

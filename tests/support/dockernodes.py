@@ -404,6 +404,7 @@ class DockerNode:
 
     # -- lifecycle --------------------------------------------------------- #
     def ensure_bridge(self) -> None:
+        res: subprocess.CompletedProcess[str] | None
         if _run(["ip", "link", "show", self.bridge]).returncode != 0:
             res = _run(["ip", "link", "add", "name", self.bridge, "type", "bridge"])
             if res.returncode != 0 and "exists" not in res.stderr:
@@ -695,8 +696,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 build_test_image(node.url, cache_dir=base)
             print(_status_line(node))
         elif args.cmd == "build-image":
-            built = build_test_image(args.url, args.tag, base)
-            print(f"{args.tag} {'imported' if built else 'already present'} on {args.url}", file=sys.stderr)
+            imported = build_test_image(args.url, args.tag, base)
+            print(f"{args.tag} {'imported' if imported else 'already present'} on {args.url}", file=sys.stderr)
     except NodeError as exc:
         print(f"dockernodes: error: {exc}", file=sys.stderr)
         return 2

@@ -158,10 +158,15 @@ def test_empty_node_list_is_rejected(tmp_path: Path) -> None:
     assert "at least one node" in load_error(tmp_path, "nodes: []\n")
 
 
-def test_several_problems_are_counted(tmp_path: Path) -> None:
-    """When several keys are bad, the first is named and the rest are counted."""
-    message = load_error(tmp_path, "bogus: 1\nother: 2\n")
-    assert "(and 1 more problem(s))" in message
+def test_every_problem_gets_its_own_line_naming_file_and_key(tmp_path: Path) -> None:
+    """When several keys are bad, each is one line of the error, naming the file and its key."""
+    path = write(tmp_path, "bogus: 1\nlog:\n  level: loud\ntiming:\n  node_timeout_seconds: 0\n")
+    with pytest.raises(config.ConfigError) as info:
+        config.load(path)
+    problems = info.value.problems
+    assert str(info.value).splitlines() == list(problems)
+    assert sorted(p.split(": ")[1] for p in problems) == ["bogus", "log.level", "timing.node_timeout_seconds"]
+    assert all(p.startswith(f"config file {path}: ") for p in problems)
 
 
 @pytest.mark.parametrize(
@@ -182,3 +187,33 @@ def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(config.ConfigError, match="cannot read config file") as info:
         config.load(path)
     assert str(path) in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("flag", "env", "system_exists", "expected", "origin"),
+    [
+        ("flag.yaml", "env.yaml", True, "flag.yaml", "--config"),
+        (None, "env.yaml", True, "env.yaml", "$MINIORCH_CONFIG"),
+        (None, "", True, "etc.yaml", "etc.yaml"),
+        (None, None, True, "etc.yaml", "etc.yaml"),
+        (None, None, False, None, "defaults"),
+    ],
+)
+def test_config_file_is_the_flag_then_the_environment_then_etc_then_defaults(
+    tmp_path: Path, flag: str | None, env: str | None, system_exists: bool, expected: str | None, origin: str
+) -> None:
+    """--config wins, then a non-empty $MINIORCH_CONFIG, then the system file when it exists, else defaults."""
+    system = tmp_path / "etc.yaml"
+    if system_exists:
+        system.write_text("{}\n")
+    environ = {} if env is None else {"MINIORCH_CONFIG": str(tmp_path / env) if env else ""}
+    src = config.resolve(tmp_path / flag if flag else None, environ, system)
+    assert src.path == (tmp_path / expected if expected else None)
+    assert src.origin == (str(system) if origin == "etc.yaml" else origin)
+    assert str(src) == (str(src.path) if expected else "embedded defaults")
+
+
+def test_the_shipped_reference_config_loads(tmp_path: Path) -> None:
+    """config/miniorch.yaml, the documented reference, is a valid config."""
+    cfg = config.load(Path(__file__).resolve().parents[2] / "config" / "miniorch.yaml")
+    assert cfg.manifests_dir == Path("/etc/miniorch/jobs.d")

@@ -12,6 +12,7 @@ import yaml
 from miniorch import manifests
 from miniorch.config import PolicyConfig
 from miniorch.controllers.objects import Applier, Conflict
+from miniorch.spec import errors as errors_mod
 from miniorch.spec import loader
 from miniorch.store.records import ObjectRecord
 from miniorch.store.store import Store
@@ -258,7 +259,7 @@ def test_find_duplicates_lets_the_first_claim_win_and_invalid_files_keep_their_n
     """Pure planning: held names win, then batch order; a failing file keeps what it defined before."""
     a = manifests.Loaded(Path("/f/a.yaml"), "1", tuple(loader.load_text(job("x"), "/f/a.yaml")))
     b = manifests.Loaded(Path("/f/b.yaml"), "2", tuple(loader.load_text(job("x"), "/f/b.yaml")))
-    bad = manifests.Loaded(Path("/f/c.yaml"), "3", errors=(loader.ManifestError("/f/c.yaml", 1, 1, "", "x"),))
+    bad = manifests.Loaded(Path("/f/c.yaml"), "3", errors=(errors_mod.ManifestError("/f/c.yaml", 1, 1, "", "x"),))
     assert set(manifests.find_duplicates([a, b], {}, {})) == {Path("/f/b.yaml")}
     held = {("Job", "default", "x"): ("/f/z.yaml", 4)}
     found = manifests.find_duplicates([a], held, {})

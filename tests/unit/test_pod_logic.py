@@ -30,8 +30,8 @@ def make_pod(phase: PodPhase = PodPhase.RUNNING, node: str | None = "node0", **f
         phase=phase,
         created_at=T0,
         started_at=STARTED if phase is not PodPhase.PENDING else None,
-        **fields,
-    )  # type: ignore[arg-type]
+        **fields,  # type: ignore[arg-type]
+    )
 
 
 def exited(

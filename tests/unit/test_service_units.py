@@ -60,18 +60,57 @@ def test_watchdog_interval_is_half_of_watchdog_usec_for_this_process(monkeypatch
     assert notify.watchdog_interval() is None
 
 
-def test_systemd_unit_passes_systemd_analyze_verify(tmp_path: Path) -> None:
-    """systemd-analyze verify accepts systemd/miniorch.service (ExecStart pointed at this checkout's miniorch)."""
+def _unit_lines(key: str) -> list[str]:
+    text = (ROOT / "systemd" / "miniorch.service").read_text()
+    return [line.split("=", 1)[1] for line in text.splitlines() if line.startswith(key + "=")]
+
+
+def test_systemd_unit_passes_systemd_analyze_verify_with_the_shipped_man_page(tmp_path: Path) -> None:
+    """systemd-analyze verify (which runs `man` for Documentation=) accepts the unit once systemd/miniorch.8 is installed."""
     analyze = shutil.which("systemd-analyze")
     assert analyze, "systemd-analyze is missing: apt-get install systemd"
     exe = Path(sys.executable).with_name("miniorch")
     text = (ROOT / "systemd" / "miniorch.service").read_text()
-    assert "Type=notify" in text and "WatchdogSec=" in text and "ExecReload=/bin/kill -HUP $MAINPID" in text
+    assert "Type=notify" in text and "WatchdogSec=" in text
     unit = tmp_path / "miniorch.service"
     unit.write_text(text.replace("/opt/miniorch/bin/miniorch", str(exe)))
-    result = subprocess.run([analyze, "verify", str(unit)], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    (man8 := tmp_path / "man" / "man8").mkdir(parents=True)
+    assert _unit_lines("Documentation") == ["man:miniorch(8)"]
+    shutil.copy(ROOT / "systemd" / "miniorch.8", man8 / "miniorch.8")  # where the README's install step puts it
+    env = {**os.environ, "MANPATH": str(tmp_path / "man")}
+    result = subprocess.run(
+        [analyze, "verify", str(unit)], capture_output=True, text=True, timeout=60, cwd=tmp_path, env=env
+    )
     assert result.returncode == 0, result.stderr
     assert "miniorch.service" not in result.stderr, result.stderr
+    shown = subprocess.run(["man", "miniorch"], capture_output=True, text=True, timeout=60, env=env)
+    assert "--check-config" in shown.stdout and "RestartPreventExitStatus=2" in shown.stdout, shown.stderr
+
+
+def test_a_config_error_does_not_restart_loop_and_reload_checks_the_config_first() -> None:
+    """Exit 2 (config error) prevents a restart; ExecReload runs --check-config on ExecStart's file before SIGHUP."""
+    assert _unit_lines("RestartPreventExitStatus") == ["2"]
+    (start,) = _unit_lines("ExecStart")
+    check, hup = _unit_lines("ExecReload")
+    assert check == start.replace(" daemon ", " daemon --check-config ")
+    assert hup == "/bin/kill -HUP $MAINPID"
+
+
+def test_check_config_of_the_reload_line_exits_2_on_a_bad_file_and_0_on_a_good_one(tmp_path: Path) -> None:
+    """The unit's ExecReload check, run on a bad edit, exits 2 naming the key; on the shipped config it exits 0."""
+    (start,) = _unit_lines("ExecStart")
+    exe = str(Path(sys.executable).with_name("miniorch"))
+    args = start.replace("/opt/miniorch/bin/miniorch", exe).split()
+    bad = tmp_path / "miniorch.yaml"
+    bad.write_text("nodes:\n  - name: local\n    adress: unix:///var/run/docker.sock\n")
+    cmd = [args[0], "daemon", "--check-config", "--config", str(bad)]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2, result
+    assert result.stderr == f"error: config file {bad}: nodes[0].adress: unknown key (see the config reference in README.md)\n"
+    good = tmp_path / "good.yaml"
+    good.write_text(f"state_dir: {tmp_path}/state\napi: {{socket: {tmp_path}/run/m.sock}}\n")
+    result = subprocess.run(cmd[:-1] + [str(good)], capture_output=True, text=True, timeout=60)
+    assert (result.returncode, result.stdout) == (0, f"config OK: {good}\n"), result.stderr
 
 
 # -- metrics -----------------------------------------------------------------
@@ -112,7 +151,27 @@ def test_each_metrics_object_has_its_own_registry() -> None:
     a, b = metrics_mod.Metrics(), metrics_mod.Metrics()
     a.pod_started("Job")
     assert 'miniorch_pods_started_total{owner_kind="Job"} 1.0' in a.render().decode()
-    assert 'owner_kind="Job"' not in b.render().decode()
+    assert 'miniorch_pods_started_total{owner_kind="Job"} 0.0' in b.render().decode()
+
+
+def test_fresh_metrics_have_every_counter_at_zero_build_info_and_process_collectors() -> None:
+    """Before anything happens: pod counters per owner kind and Docker errors per node and kind at 0,
+    miniorch_build_info with the version and Python, and the process, platform and GC collectors."""
+    import platform
+
+    import miniorch
+
+    m = metrics_mod.Metrics()
+    m.watch(objects=lambda: [], nodes=lambda: {"a": True}, docker_errors=lambda: {}, docker_error_kinds=["NodeUnavailable"])
+    text = m.render().decode()
+    for kind in ("Job", "DaemonSet"):
+        for counter in ("started", "succeeded", "failed"):
+            assert f'miniorch_pods_{counter}_total{{owner_kind="{kind}"}} 0.0' in text
+    assert 'miniorch_docker_api_errors_total{error="NodeUnavailable",node="a"} 0.0' in text
+    build = f'miniorch_build_info{{python="{platform.python_version()}",version="{miniorch.__version__}"}} 1.0'
+    assert build in text
+    for family in ("process_resident_memory_bytes", "process_cpu_seconds_total", "python_info", "python_gc_collections_total"):
+        assert f"\n{family}" in text, family
 
 
 @pytest.mark.parametrize(
@@ -145,7 +204,7 @@ def test_token_auth_answers_401_without_or_with_a_wrong_token_and_logs_it() -> N
         def version() -> dict[str, str]:
             return {"version": "x"}
 
-        transport = httpx.ASGITransport(auth.TokenAuth(app, TOKEN.encode()))  # type: ignore[arg-type]
+        transport = httpx.ASGITransport(auth.TokenAuth(app, TOKEN.encode()))
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
             return await c.get("/version", headers=headers)
 
