@@ -166,18 +166,18 @@ def test_a_database_password_file_readable_by_everyone_is_refused_before_anythin
     secret = tmp_path / "db-password"
     secret.write_text("hunter2-long-enough\n")
     secret.chmod(0o644)
-    config = config.Config(
+    cfg = config.Config(
         state_dir=tmp_path / "state",
         manifests_dir=tmp_path,
         database="postgresql://miniorch@127.0.0.1:1/miniorch",
         database_password_file=secret,
         api=config.ApiConfig(socket=tmp_path / "run" / "m.sock"),
     )
-    problems = preflight.check(config)
+    problems = preflight.check(cfg)
     assert any("database_password_file" in p and "chmod 600" in p for p in problems)
     assert all("hunter2" not in p for p in problems)
     secret.chmod(0o600)
-    assert not [p for p in preflight.check(config) if "database_password_file" in p]
+    assert not [p for p in preflight.check(cfg) if "database_password_file" in p]
 
 
 def test_ha_needs_a_shared_postgresql_database() -> None:
