@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 import pytest
 from conftest import _remove_managed_containers
-from integration.test_cronjobs import cronjob_yaml, scheduled_times
 from support.daemon import Daemon, _accepting, job_yaml
+from test_cronjobs import cronjob_yaml, scheduled_times
 
 LEASE = 3.0
 HEARTBEAT = 0.5  # FAST_TIMING's node_heartbeat_seconds: the standby asks for the lease this often
