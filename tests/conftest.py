@@ -108,11 +108,27 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture
-def daemon(docker_nodes: list[dockernodes.DockerNode], tmp_path: Path) -> Iterator[Any]:
+def database_url(request: pytest.FixtureRequest) -> str | None:
+    """The daemon's `database`: None (SQLite in its state_dir) or a new PostgreSQL database."""
+    if getattr(request, "param", "sqlite") == "postgresql":
+        url: str = request.getfixturevalue("postgres").create_database()
+        return url
+    return None
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests marked `both_backends` run their `daemon` on SQLite and on PostgreSQL."""
+    if "daemon" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_backends"):
+        metafunc.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
+
+
+@pytest.fixture
+def daemon(docker_nodes: list[dockernodes.DockerNode], tmp_path: Path, database_url: str | None) -> Iterator[Any]:
     """A running miniorch daemon on all test nodes; stopped (and its containers removed) after the test."""
     from support.daemon import Daemon
 
-    d = Daemon(tmp_path, [(n.name, n.url) for n in docker_nodes])
+    extra = {"database": database_url} if database_url else None
+    d = Daemon(tmp_path, [(n.name, n.url) for n in docker_nodes], extra=extra)
     d.start()
     yield d
     if d.proc is not None and d.proc.poll() is None:

@@ -9,11 +9,14 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
 import yaml
 from support import dockernodes
 from support.daemon import Daemon
 
 from miniorch.reconcile.cronjob import INSTANTIATE_ANNOTATION, SCHEDULED_ANNOTATION
+
+pytestmark = pytest.mark.both_backends  # the Store behaves alike on both (DESIGN 8)
 
 IMAGE = "miniorch.local/busybox:latest"
 

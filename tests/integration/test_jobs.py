@@ -5,8 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import pytest
 from conftest import managed_containers
 from support.daemon import Daemon, job_yaml
+
+pytestmark = pytest.mark.both_backends  # the Store behaves alike on both (DESIGN 8)
 
 
 def _ts(value: str) -> dt.datetime:

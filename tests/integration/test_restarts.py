@@ -6,8 +6,11 @@ import signal
 import time
 from typing import Any
 
+import pytest
 from conftest import managed_containers
 from support.daemon import Daemon, job_yaml
+
+pytestmark = pytest.mark.both_backends  # the Store behaves alike on both (DESIGN 8)
 
 
 def _running(nodes: list[Any]) -> int:
