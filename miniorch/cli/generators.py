@@ -39,9 +39,7 @@ def cronjob(
         "metadata": {"name": name, "namespace": namespace},
         "spec": {
             "schedule": schedule,
-            "jobTemplate": {
-                "metadata": {"name": name},
-                "spec": {"template": _pod_template(name, image, command, restart)},
-            },
+            # kubectl also names the jobTemplate (metadata.name), which Kubernetes ignores and miniorch refuses.
+            "jobTemplate": {"spec": {"template": _pod_template(name, image, command, restart)}},
         },
     }
