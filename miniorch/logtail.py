@@ -65,8 +65,20 @@ def previous_run(
     start and the one before. A run restarted since the last record makes the recorded run the
     previous one."""
     if current_start is not None and run_started_at is not None and current_start > run_started_at:
-        return Window(run_started_at, current_start)
-    return Window(previous_run_started_at, run_started_at or current_start)
+        return _early(run_started_at, current_start)
+    return _early(previous_run_started_at, run_started_at or current_start)
+
+
+#: Docker stamps a run's first lines a few milliseconds before the StartedAt it reports, and runs of
+#: one container are at least 100 ms apart (Docker's first restart delay; a Job's backoff is >= 1 s):
+#: run boundaries are taken this much before each start.
+BOUNDARY_MARGIN = dt.timedelta(milliseconds=50)
+
+
+def _early(start: dt.datetime | None, end: dt.datetime | None) -> Window:
+    return Window(
+        start - BOUNDARY_MARGIN if start is not None else None, end - BOUNDARY_MARGIN if end is not None else None
+    )
 
 
 def select(

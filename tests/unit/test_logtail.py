@@ -79,8 +79,18 @@ def test_stamp_of_reads_nanosecond_and_whole_second_prefixes() -> None:
 def test_previous_run_window(
     recorded: dt.datetime, before: dt.datetime | None, current: dt.datetime | None, expected: logtail.Window
 ) -> None:
-    """--previous covers the run before the latest one, whether or not the store has seen the latest start."""
-    assert logtail.previous_run(recorded, before, current) == expected
+    """--previous covers the run before the latest one, whether or not the store has seen the latest start;
+    boundaries sit a margin before each start (Docker stamps a run's first line just before its StartedAt)."""
+    margin = logtail.BOUNDARY_MARGIN
+    early = logtail.Window(*(t - margin if t is not None else None for t in (expected.start, expected.end)))
+    assert logtail.previous_run(recorded, before, current) == early
+
+
+def test_a_first_line_stamped_just_before_startedat_belongs_to_its_run() -> None:
+    """Seen on Docker: the new run's line 3 ms before its StartedAt stays out of the previous run."""
+    log = line(0, "first") + line(9.997, "second")
+    window = logtail.previous_run(at(0), None, at(10))
+    assert logtail.select(log, window=window).split() == ["first"]
 
 
 def test_bound_keeps_whole_lines_within_bytes_and_lines() -> None:
