@@ -20,6 +20,9 @@ from miniorch.store.store import Store
 class DryRunRequest(BaseModel):
     source: str
     text: str
+    # `diff`: check each object as the one who manages it would apply it (a file in the watched
+    # folder may be compared with what it made); an apply through the API may not change those.
+    as_manager: bool = False
 
 
 def add_routes(app: FastAPI, store: Store, applier: Applier) -> None:
@@ -28,11 +31,14 @@ def add_routes(app: FastAPI, store: Store, applier: Applier) -> None:
         """Each object's `action` (created | configured | unchanged), `live` (its stored manifest,
         or null) and `merged` (the manifest an apply would store, defaults included)."""
         manifests = loader.load_text(req.text, req.source)
-        applier.check(manifests)
+        if not req.as_manager:
+            applier.check(manifests)
         results = []
         for m in manifests:
             merged = objects.normalized(m)
             existing = store.get_object(m.kind, m.namespace, m.name)
+            if req.as_manager:
+                applier.check([m], existing.source if existing is not None else "api")
             if existing is not None and existing.deleting:
                 raise Busy(f'{m.kind.lower()} "{m.name}" is being deleted; try again when it is gone')
             if existing is None:

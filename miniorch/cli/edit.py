@@ -100,7 +100,8 @@ def diff(filename: Annotated[str, typer.Option("--filename", "-f", help="File, f
         c = _ctl().client()
         texts = []
         for source, text in read_sources(filename):
-            for r in c.request("POST", "/api/dry-run", json={"source": source, "text": text})["results"]:
+            body = {"source": source, "text": text, "as_manager": True}
+            for r in c.request("POST", "/api/dry-run", json=body)["results"]:
                 merged = r["merged"]
                 name = yamldiff.file_name(merged["apiVersion"], r["kind"], r["namespace"], r["name"])
                 texts.append(yamldiff.render(r["live"], merged, name))

@@ -197,3 +197,20 @@ def test_diff_exits_0_same_1_different_2_error(daemon: Daemon, tmp_path: Path) -
     assert daemon.ctl("diff", "-f", str(tmp_path / "missing.yaml")).returncode == 2
     path.write_text("kind: Job\nmetadata: {name: cmp}\n")
     assert daemon.ctl("diff", "-f", str(path)).returncode == 2
+
+
+def test_file_managed_objects_diff_but_refuse_api_writes(daemon: Daemon, tmp_path: Path) -> None:
+    """A Job from the watched folder: diff compares a draft with it (exit 1); apply --dry-run=server, scale and
+    rollout-style patches through the API are refused naming the file (exit 1)."""
+    managed = daemon.manifests / "folder.yaml"
+    managed.write_text(job_yaml("folder", "sleep 30", parallelism=1, completions=2))
+    daemon.wait_for(lambda: daemon.job("folder"), what="the folder's Job")
+    draft = tmp_path / "draft.yaml"
+    draft.write_text(job_yaml("folder", "sleep 30", parallelism=2, completions=2))
+    diff = daemon.ctl("diff", "-f", str(draft))
+    assert diff.returncode == 1 and "+  parallelism: 2" in diff.stdout.splitlines(), diff.stderr
+    assert daemon.ctl("diff", "-f", str(managed)).returncode == 0
+    for args in (("apply", "-f", str(draft), "--dry-run=server"), ("scale", "job/folder", "--replicas=2")):
+        refused = daemon.ctl(*args)
+        assert refused.returncode == 1 and f"managed by the file {managed}" in refused.stderr, args
+    assert (daemon.job("folder") or {})["spec"]["parallelism"] == 1
