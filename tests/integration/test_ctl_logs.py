@@ -150,3 +150,14 @@ def test_previous_of_a_daemonset_pod_docker_restarted(daemon: Daemon, docker_nod
             "run", str(restarts), "stop", str(restarts)]
     assert daemon.ctl("logs", name, check=True).stdout.split() == [
         "run", "1", "stop", "1", "run", "2", "stop", "2", "run", "3"]
+
+
+def test_follow_passes_timestamps_and_since_to_the_live_container(daemon: Daemon) -> None:
+    """logs -f --timestamps streams stamped lines until the container stops; -f with --previous is a usage error."""
+    daemon.apply(job_yaml("stream", "echo one; sleep 2; echo two; sleep 1"))
+    name = daemon.wait_for(
+        lambda: next((p["metadata"]["name"] for p in daemon.pods("stream") if p["status"]["phase"] == "Running"),
+                     None), what="a running pod")
+    followed = daemon.ctl("logs", name, "-f", "--timestamps", check=True, timeout=60)
+    assert [t for _, t in _stamps(followed.stdout)] == ["one", "two"]
+    assert daemon.ctl("logs", name, "-f", "--previous").returncode == 2

@@ -19,19 +19,16 @@ STAMPED = "2026-01-02T03:04:05.000000001Z one\n2026-01-02T03:04:06.000000001Z tw
 def test_old_pods_table_gains_log_columns_and_new_values_round_trip(tmp_path: Path) -> None:
     """A pods table from before log timestamps opens; old rows read as plain tails; run starts keep microseconds."""
     db = tmp_path / "old.db"
-    with sqlite3.connect(db) as conn:
+    Store(f"sqlite:///{db}").close()
+    with sqlite3.connect(db) as conn:  # the schema as it was before these three columns
+        for column in ("log_timestamped", "run_started_at", "previous_run_started_at"):
+            conn.execute(f"ALTER TABLE pods DROP COLUMN {column}")
         conn.execute(
-            "CREATE TABLE pods (uid VARCHAR PRIMARY KEY, name VARCHAR, namespace VARCHAR, owner_kind VARCHAR, "
-            "owner_name VARCHAR, owner_uid VARCHAR, node VARCHAR, phase VARCHAR, reason VARCHAR, message VARCHAR, "
-            "exit_code INTEGER, last_exit_code INTEGER, restart_count INTEGER, failures INTEGER, "
-            "restart_pending BOOLEAN, deletion_reason VARCHAR, created_at DATETIME, started_at DATETIME, "
-            "finished_at DATETIME, last_failure_at DATETIME, completion_index INTEGER, labels JSON, annotations JSON, "
-            "log_tail TEXT, container_removed BOOLEAN, cpu_request REAL NOT NULL DEFAULT 0, "
-            "memory_request INTEGER NOT NULL DEFAULT 0)"
-        )
-        conn.execute(
-            "INSERT INTO pods VALUES ('u1','pi-abcde','default','Job','pi','j1','n0','Succeeded','Completed','',0,NULL,"
-            "0,0,0,'','2026-01-01 00:00:00',NULL,NULL,NULL,NULL,'{}','{}','hello\n',1,0,0)"
+            "INSERT INTO pods (uid, name, namespace, owner_kind, owner_name, owner_uid, node, phase, restart_count, "
+            "failures, restart_pending, deletion_reason, created_at, labels, annotations, log_tail, "
+            "container_removed, cpu_request, memory_request, reason, message) VALUES ('u1', 'pi-abcde', 'default', "
+            "'Job', 'pi', 'j1', 'n0', 'Succeeded', 0, 0, 0, '', '2026-01-01 00:00:00', '{}', '{}', 'hello\n', 1, 0, "
+            "0, 'Completed', '')"
         )
     store = Store(f"sqlite:///{db}")
     old = store.get_pod("default", "pi-abcde")
