@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
+from miniorch import kinds
 from miniorch.cli import output
 from miniorch.cli.client import Client, CtlError, NotFoundError
 
@@ -188,6 +189,8 @@ def create(
     image: Annotated[str | None, typer.Option("--image", help="Image of the container (named NAME).")] = None,
     schedule: Annotated[str | None, typer.Option("--schedule", help="For cronjob: a cron expression.")] = None,
     restart: Annotated[str, typer.Option("--restart", help="For cronjob: OnFailure or Never.")] = "OnFailure",
+    dry_run: Annotated[str, typer.Option("--dry-run", help="none, server or client: nothing is stored")] = "none",
+    output_fmt: Annotated[str | None, typer.Option("--output", "-o", help="yaml, json or name: print the object")] = None,
     namespace: Namespace = "default",
 ) -> None:
     """Create a Job or CronJob from an image (`-- CMD ARGS` is its command), or a Job from a CronJob's template."""
@@ -217,10 +220,15 @@ def create(
             manifest = generators.cronjob(name, namespace, image, schedule, command or [], restart)
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from exc
-    _create(ctl.client(), manifest)
+    if dry_run not in ("none", "server", "client"):
+        raise typer.BadParameter(f'invalid --dry-run value {dry_run!r}: must be "none", "server", or "client"')
+    if dry_run == "client":  # kubectl's way to write a manifest: nothing is sent
+        _print_created(manifest, output_fmt, DRY_RUN_SUFFIX["client"])
+        return
+    _create(ctl.client(), manifest, dry_run == "server", output_fmt)
 
 
-def _create(c: Client, manifest: dict[str, Any]) -> None:
+def _create(c: Client, manifest: dict[str, Any], dry_run: bool, output_fmt: str | None) -> None:
     """POST a new object; refused when one of that name exists (create never updates)."""
     ctl = _ctl()
     kind, meta = manifest["kind"], manifest["metadata"]
@@ -230,9 +238,27 @@ def _create(c: Client, manifest: dict[str, Any]) -> None:
         raise CtlError(f'failed to create {kind.lower()}: {ctl.PLURAL[kind]}.{group.split(".")[1]} "{meta["name"]}" already exists')
     except NotFoundError:
         pass
-    source = f"ctl create {kind.lower()}"
-    result = c.request("POST", "/apply", json={"source": source, "text": json.dumps(manifest)})
+    body = {"source": f"ctl create {kind.lower()}", "text": json.dumps(manifest)}
+    if dry_run:
+        [result] = c.request("POST", "/api/dry-run", json=body)["results"]
+        _print_created(result["merged"], output_fmt, DRY_RUN_SUFFIX["server"])
+        return
+    result = c.request("POST", "/apply", json=body)
+    if output_fmt:
+        _print_created(ctl.fetch(c, kind, meta["name"], meta["namespace"], None)[0], output_fmt, "")
+        return
     _print_results(result, "")
+
+
+def _print_created(obj: dict[str, Any], output_fmt: str | None, suffix: str) -> None:
+    import datetime as dt
+
+    if not output_fmt:
+        typer.echo(f"{output.GROUPS[obj['kind']]}/{obj['metadata']['name']} created{suffix}")
+        return
+    if output_fmt not in ("yaml", "json", "name"):
+        raise typer.BadParameter(f"unsupported output format {output_fmt!r}: use yaml, json or name")
+    typer.echo(output.render(obj["kind"], [obj], output_fmt, dt.datetime.now(dt.UTC), single=True))
 
 
 def patch(
@@ -253,6 +279,8 @@ def patch(
         raise typer.BadParameter(f"--patch is not valid JSON: {exc}") from exc
     if k == "Node":
         raise CtlError("nodes are changed with 'label', 'cordon' and 'uncordon'")
+    if k not in ctl.PLURAL:
+        raise CtlError(f"{kinds.PLURAL[k]} cannot be patched; patch the object that owns them (jobs, cronjobs, daemonsets)")
     result = ctl.client().request("PATCH", f"/api/objects/{ctl.PLURAL[k]}/{namespace}/{n}", json=body)
     suffix = "patched" if result["action"] == "patched" else "patched (no change)"
     typer.echo(f"{output.GROUPS[k]}/{n} {suffix}")
@@ -274,7 +302,7 @@ def scale(
     field = SCALE_FIELDS.get(k)
     if field is None:
         scalable = ", ".join(ctl.PLURAL[kind] for kind in SCALE_FIELDS)
-        raise CtlError(f"{ctl.PLURAL.get(k, k.lower())} cannot be scaled (no replicas): scalable kinds are {scalable}")
+        raise CtlError(f"{kinds.PLURAL[k]} cannot be scaled (no replicas): scalable kinds are {scalable}")
     ctl.client().request("PATCH", f"/api/objects/{ctl.PLURAL[k]}/{namespace}/{n}", json={"spec": {field: replicas}})
     typer.echo(f"{output.GROUPS[k]}/{n} scaled")
 

@@ -76,6 +76,27 @@ def test_create_job_and_cronjob_from_an_image(daemon: Daemon) -> None:
     assert bad.returncode == 2 and "--schedule is required" in bad.stderr
 
 
+def test_create_dry_runs_print_the_object_and_store_nothing(daemon: Daemon) -> None:
+    """create --dry-run=client -o yaml writes kubectl's manifest; --dry-run=server -o yaml adds the daemon's
+    defaults; neither stores anything, and the printed manifest applies as it is."""
+    local = daemon.ctl("create", "job", "gen", f"--image={IMAGE}", "--dry-run=client", "-o", "yaml", "--",
+                       "echo", "generated", check=True)
+    doc = yaml.safe_load(local.stdout)
+    assert doc["kind"] == "Job" and doc["spec"]["template"]["spec"]["containers"][0]["name"] == "gen"
+    assert "backoffLimit" not in doc["spec"]
+    server = daemon.ctl("create", "job", "gen", f"--image={IMAGE}", "--dry-run=server", "-o", "yaml", check=True)
+    assert yaml.safe_load(server.stdout)["spec"]["backoffLimit"] == 6  # Kubernetes' default, filled by the daemon
+    line = daemon.ctl("create", "job", "gen", f"--image={IMAGE}", "--dry-run=server", check=True)
+    assert line.stdout.strip() == "job.batch/gen created (server dry run)"
+    assert daemon.job("gen") is None
+    assert daemon.apply(local.stdout).stdout.strip() == "job.batch/gen created"
+    daemon.wait_job("gen")
+    assert daemon.ctl("logs", "job/gen", check=True).stdout.strip() == "generated"
+    pod = daemon.pods("gen")[0]["metadata"]["name"]
+    patched = daemon.ctl("patch", "pod", pod, "-p", "{}")
+    assert patched.returncode == 1 and patched.stderr.startswith("error: pods cannot be patched")
+
+
 def test_scale_sets_a_jobs_parallelism_and_refuses_kinds_without_replicas(daemon: Daemon) -> None:
     """scale job/NAME --replicas=2 (and `scale job NAME`): spec.parallelism 2, two pods run; a CronJob cannot scale."""
     daemon.apply(job_yaml("wide", "sleep 20", parallelism=1, completions=4))
