@@ -24,10 +24,16 @@ def bound(raw: bytes, max_bytes: int = MAX_BYTES, max_lines: int = MAX_LINES) ->
         cut = raw[-max_bytes:]
         newline = cut.find(b"\n")
         raw = cut[newline + 1 :] if newline >= 0 else b""
-    lines = raw.splitlines(keepends=True)
-    if len(lines) > max_lines:
-        raw = b"".join(lines[-max_lines:])
+    ends_open = bool(raw) and not raw.endswith(b"\n")
+    if raw.count(b"\n") + ends_open > max_lines:
+        raw = b"\n".join(raw.split(b"\n")[-max_lines - (not ends_open) :])
     return raw.decode("utf-8", errors="replace")
+
+
+def lines_of(text: str) -> list[str]:
+    """The lines of a log, each with its newline: split on "\n" only (a "\r" of a progress bar stays inside)."""
+    parts = text.split("\n")
+    return [part + "\n" for part in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
 
 
 def stamp_of(line: str) -> dt.datetime | None:
@@ -91,7 +97,7 @@ def select(
 ) -> str:
     """The lines of a timestamped log inside `window`, at or after `since`, the last `tail`
     of them, with their timestamps only when `timestamps`."""
-    lines: Iterable[str] = text.splitlines(keepends=True)
+    lines: Iterable[str] = lines_of(text)
     if window is not None:
         lines = [line for line in lines if window.holds(stamp_of(line))]
     if since is not None:

@@ -80,7 +80,7 @@ def _stored(rec: PodRecord, tail: int | None, since: dt.datetime | None, timesta
         )
     if since is not None and (rec.finished_at is None or rec.finished_at < since):
         return ""
-    return logtail.select(rec.log_tail, tail=tail)
+    return logtail.select(rec.log_tail, tail=tail, timestamps=True)  # nothing to strip
 
 
 async def _follow(

@@ -134,3 +134,19 @@ def test_a_docker_restart_in_place_shifts_the_run_starts() -> None:
     running = ContainerState(id="c", name="p", node="n", labels={}, status="running", started_at=at(10), restart_count=1)
     pod = pod_logic.on_docker_restart(_pod(run_started_at=None), running)
     assert (pod.run_started_at, pod.previous_run_started_at, pod.restart_count) == (at(10), None, 1)
+
+
+def test_a_carriage_return_stays_inside_its_line() -> None:
+    """Only "\\n" ends a line: a progress bar's "\\r" neither splits a line nor loses its tail to a filter."""
+    log = line(0, "10%\r50%\r100%") + line(1, "done")
+    assert logtail.select(log, since=at(0)) == "10%\r50%\r100%\ndone\n"
+    assert logtail.select(log, tail=1) == "done\n"
+    assert logtail.bound(log.encode(), max_lines=1) == line(1, "done")
+    assert logtail.lines_of("a\nb") == ["a\n", "b"] and logtail.lines_of("") == []
+
+
+@pytest.mark.parametrize(("raw", "expected"), [(b"a\nb\nc\n", "b\nc\n"), (b"a\nb\nc", "b\nc"), (b"a\nb", "a\nb"),
+                                              (b"", "")])
+def test_bound_counts_an_unfinished_last_line(raw: bytes, expected: str) -> None:
+    """Two lines at most, whether or not the last one ended."""
+    assert logtail.bound(raw, max_lines=2) == expected

@@ -52,6 +52,8 @@ def test_a_plain_tail_from_an_older_miniorch_is_served_whole_and_since_uses_the_
     """No timestamps: --timestamps cannot add them, --since keeps the tail if the run ended in the window."""
     pod = _pod(log_tail="a\nb\n", finished_at=T0)
     assert podlogs._stored(pod, None, None, True, False) == "a\nb\n"
+    stamped_by_the_program = _pod(log_tail="2026-01-02T03:04:05Z own\n", finished_at=T0)
+    assert podlogs._stored(stamped_by_the_program, None, None, False, False) == "2026-01-02T03:04:05Z own\n"
     assert podlogs._stored(pod, 1, T0 - dt.timedelta(seconds=5), False, False) == "b\n"
     assert podlogs._stored(pod, None, T0 + dt.timedelta(seconds=5), False, False) == ""
     with pytest.raises(ValueError, match="older miniorch"):
