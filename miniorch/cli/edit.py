@@ -51,16 +51,28 @@ def apply(
     dry_run: Annotated[
         str, typer.Option("--dry-run", help="none; server: full server-side checks, nothing stored; client: local checks")
     ] = "none",
+    output_fmt: Annotated[
+        str | None, typer.Option("--output", "-o", help="With --dry-run=server: yaml or json of the objects as stored")
+    ] = None,
 ) -> None:
     """Create or update objects from YAML manifests."""
     if dry_run not in ("none", "server", "client"):
         raise typer.BadParameter(f'invalid --dry-run value {dry_run!r}: must be "none", "server", or "client"')
+    if output_fmt is not None and (dry_run != "server" or output_fmt not in ("yaml", "json")):
+        raise typer.BadParameter("-o yaml|json goes with --dry-run=server (the objects as the daemon would store them)")
     c = _ctl().client()
     sources = read_sources(filename)
     if dry_run == "client":
         _apply_client_dry_run(c, sources)
         return
     previews = [c.request("POST", "/api/dry-run", json={"source": s, "text": t}) for s, t in sources]
+    if dry_run == "server" and output_fmt:
+        import datetime as dt
+
+        merged = [r["merged"] for preview in previews for r in preview["results"]]
+        kind = merged[0]["kind"] if merged else "Job"
+        typer.echo(output.render(kind, merged, output_fmt, dt.datetime.now(dt.UTC), single=len(merged) == 1))
+        return
     if dry_run == "server":  # everything was checked above, and nothing stored
         for preview in previews:
             _print_results(preview, DRY_RUN_SUFFIX["server"])

@@ -193,6 +193,10 @@ def test_apply_dry_run_server_and_client_store_nothing(daemon: Daemon, tmp_path:
         result = daemon.ctl("apply", "-f", str(invalid), f"--dry-run={mode}")
         assert result.returncode == 1 and "persistentVolumeClaim" in result.stderr
     assert daemon.ctl("apply", "-f", str(path), "--dry-run=maybe").returncode == 2
+    path.write_text(job_yaml("dry", "sleep 30", parallelism=2))
+    shown = yaml.safe_load(daemon.ctl("apply", "-f", str(path), "--dry-run=server", "-o", "yaml", check=True).stdout)
+    assert shown["spec"]["parallelism"] == 2 and shown["spec"]["backoffLimit"] == 6 and "status" not in shown
+    assert (daemon.job("dry") or {})["spec"]["parallelism"] == 1
 
 
 def test_diff_exits_0_same_1_different_2_error(daemon: Daemon, tmp_path: Path) -> None:
