@@ -14,18 +14,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Body, FastAPI, Request
-from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel
 
 import miniorch
 from miniorch import kinds, selectors
 from miniorch import metrics as metrics_mod
-from miniorch.api import daemonsets, render
+from miniorch.api import daemonsets, podlogs, render, verbs
 from miniorch.clock import utcnow
 from miniorch.controllers import cronjobs, leadership
 from miniorch.controllers.nodes import NodeMonitor
 from miniorch.controllers.objects import Applier, Conflict, NotFound
-from miniorch.nodes import records as nr
 from miniorch.reconcile import cronjob as cronjob_plan
 from miniorch.spec import loader
 from miniorch.spec.errors import ManifestInvalid
@@ -192,25 +191,6 @@ def create_app(ctx: ApiContext) -> FastAPI:
     def get_pod(namespace: str, name: str) -> dict[str, Any]:
         return _render_pods([_pod(namespace, name)])[0]
 
-    @app.get("/api/pods/{namespace}/{name}/log", response_model=None)
-    async def pod_log(namespace: str, name: str, tail: int | None = None, follow: bool = False) -> Any:
-        rec = _pod(namespace, name)
-        client = ctx.monitor.client(rec.node) if rec.node else None
-        live = client is not None and not rec.container_removed and ctx.monitor.reachable(rec.node or "")
-        if live and client is not None:
-            if follow:
-                return StreamingResponse(_follow(client, name, tail), media_type="text/plain")
-            try:
-                raw = await asyncio.to_thread(client.logs, name, tail)
-                return PlainTextResponse(raw.decode("utf-8", errors="replace"))
-            except nr.NodeError:
-                pass
-        text = rec.log_tail
-        if tail is not None:
-            lines = text.splitlines(keepends=True)
-            text = "".join(lines[-tail:]) if tail > 0 else ""
-        return PlainTextResponse(text)
-
     # -- events -------------------------------------------------------------
     @app.get("/api/events")
     def list_events(namespace: str | None = None, uid: str | None = None) -> Response:
@@ -271,6 +251,8 @@ def create_app(ctx: ApiContext) -> FastAPI:
         return render.obj(job)
 
     daemonsets.add_routes(app, ctx.store, ctx.applier)
+    podlogs.add_routes(app, ctx.store, ctx.monitor)
+    verbs.add_routes(app, ctx.store, ctx.applier)
     return app
 
 
@@ -288,24 +270,3 @@ async def _watch_events(store: Store, namespace: str | None, poll: float) -> Asy
         # An empty line now and then lets the server notice a client that went away.
         yield "".join(lines).encode() if lines else b"\n"
         await asyncio.sleep(poll)
-
-
-async def _follow(client: Any, name: str, tail: int | None) -> AsyncIterator[bytes]:
-    queue: asyncio.Queue[bytes | None] = asyncio.Queue()
-    loop = asyncio.get_running_loop()
-
-    def pump() -> None:
-        try:
-            for chunk in client.follow_logs(name, tail):
-                loop.call_soon_threadsafe(queue.put_nowait, chunk)
-        except nr.NodeError:
-            pass
-        finally:
-            loop.call_soon_threadsafe(queue.put_nowait, None)
-
-    worker = asyncio.create_task(asyncio.to_thread(pump))
-    try:
-        while (chunk := await queue.get()) is not None:
-            yield chunk
-    finally:
-        await asyncio.shield(worker) if worker.done() else None

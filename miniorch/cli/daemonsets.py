@@ -189,3 +189,19 @@ def rollout_undo(
         )
     else:
         typer.echo(f"daemonset.apps/{name} rolled back")
+
+
+RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
+
+
+@rollout.command("restart")
+def rollout_restart(ref: Annotated[str, typer.Argument(help="ds/NAME")], namespace: Namespace = "default") -> None:
+    """Replace every pod of a DaemonSet by a rolling update (the template gets kubectl's restartedAt annotation)."""
+    from miniorch.cli import ctl
+
+    c = ctl.client()
+    name, _ = _ds(c, ref, namespace)
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    patch = {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: now}}}}}
+    c.request("PATCH", f"/api/objects/daemonsets/{namespace}/{name}", json=patch)
+    typer.echo(f"daemonset.apps/{name} restarted")

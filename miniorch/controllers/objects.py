@@ -185,11 +185,8 @@ class Applier:
             log.info("object_created", kind=m.kind, name=m.name, namespace=m.namespace, source=source)
             return Applied(m.kind, m.namespace, m.name, "created")
         _keep_runtime_suspend(existing, m, data, source)
-        current = {k: v for k, v in existing.manifest.items() if k != "metadata"}
         meta = existing.manifest.get("metadata", {})
-        if current == {k: v for k, v in data.items() if k != "metadata"} and all(
-            meta.get(k) == data["metadata"].get(k) for k in ("labels", "annotations")
-        ):
+        if unchanged(existing, data):
             if existing.source != source:  # another file took it over (e.g. the file was renamed)
                 self._store.save_manifest(existing.uid, existing.manifest, existing.generation, source)
                 log.info("object_source_changed", kind=m.kind, name=m.name, namespace=m.namespace, source=source)
@@ -248,6 +245,15 @@ class Applier:
             log.info("object_deletion_requested", kind=kind, name=name, namespace=namespace)
         self._wake()
         return dataclasses.replace(existing, deleting=True)
+
+
+def unchanged(existing: ObjectRecord, data: dict[str, Any]) -> bool:
+    """Applying `data` (a `normalized` manifest) to `existing` would change nothing."""
+    current = {k: v for k, v in existing.manifest.items() if k != "metadata"}
+    meta = existing.manifest.get("metadata", {})
+    return current == {k: v for k, v in data.items() if k != "metadata"} and all(
+        meta.get(k) == data["metadata"].get(k) for k in ("labels", "annotations")
+    )
 
 
 def _keep_runtime_suspend(existing: ObjectRecord, m: loader.Manifest, data: dict[str, Any], source: str) -> None:

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 import structlog
 
 from miniorch import clock as clock_mod
+from miniorch import logtail
 from miniorch import metrics as metrics_mod
 from miniorch.controllers import images
 from miniorch.controllers.nodes import NodeMonitor
@@ -25,12 +26,7 @@ from miniorch.store.store import Store
 
 log = structlog.get_logger(__name__)
 
-LOG_TAIL_LINES = 2000
-LOG_TAIL_BYTES = 256 * 1024
-
-
-def _tail_text(raw: bytes) -> str:
-    return raw[-LOG_TAIL_BYTES:].decode("utf-8", errors="replace")
+LOG_TAIL_LINES = logtail.MAX_LINES
 
 
 class PodRunner:
@@ -213,10 +209,11 @@ class PodRunner:
         self, pod: PodRecord, state: nr.ContainerState, restart_policy: str, client: NodeClient
     ) -> None:
         try:
-            raw = await asyncio.to_thread(client.logs, pod.name, LOG_TAIL_LINES)
+            raw = await asyncio.to_thread(client.logs, pod.name, LOG_TAIL_LINES, timestamps=True)
         except (nr.ContainerNotFound, nr.ContainerConflict):  # gone, or being removed (`docker rm -f`)
             raw = b""
-        done = pod_logic.on_exit(pod, state, restart_policy, _tail_text(raw), self._clock.now())
+        tail = logtail.bound(raw)
+        done = pod_logic.on_exit(pod, state, restart_policy, tail, self._clock.now(), timestamped=True)
         await asyncio.to_thread(self._store.save_pod, done)  # committed before the container may go
         log.info(
             "pod_finished",

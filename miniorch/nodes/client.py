@@ -318,24 +318,51 @@ class NodeClient:
         except Exception as exc:
             raise self._translate(exc, f"remove {name}") from exc
 
-    def logs(self, name: str, tail: int | None = None) -> bytes:
-        """A container's output. One API call: docker-py's `logs()` first inspects the container
-        to learn whether it has a TTY, and ours never do (the manifests refuse `tty`)."""
+    def logs(
+        self,
+        name: str,
+        tail: int | None = None,
+        timestamps: bool = False,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+    ) -> bytes:
+        """A container's output (`timestamps`: each line starts with Docker's RFC 3339 time; only
+        lines from `since` and before `until`). One API call: docker-py's `logs()` first inspects
+        the container to learn whether it has a TTY, and ours never do (the manifests refuse `tty`)."""
         try:
             api = self._docker().api
-            params = {"stdout": 1, "stderr": 1, "timestamps": 0, "follow": 0, "tail": "all" if tail is None else tail}
+            params: dict[str, Any] = {
+                "stdout": 1,
+                "stderr": 1,
+                "timestamps": int(timestamps),
+                "follow": 0,
+                "tail": "all" if tail is None else tail,
+            }
+            if since is not None:
+                params["since"] = f"{since.timestamp():.6f}"
+            if until is not None:
+                params["until"] = f"{until.timestamp():.6f}"
             res = api._get(api._url("/containers/{0}/logs", name), params=params, stream=False)
             out = api._get_result_tty(False, res, False)
         except Exception as exc:
             raise self._translate(exc, f"logs {name}") from exc
         return bytes(out)
 
-    def follow_logs(self, name: str, tail: int | None = None) -> Iterator[bytes]:
+    def follow_logs(
+        self, name: str, tail: int | None = None, timestamps: bool = False, since: dt.datetime | None = None
+    ) -> Iterator[bytes]:
         """Stream a container's output until it stops; blocking iterator."""
         client = docker.DockerClient(base_url=self.url, timeout=3600, tls=self._tls or False)
         try:
             stream = client.api.logs(
-                name, stdout=True, stderr=True, stream=True, follow=True, tail=tail if tail is not None else "all"
+                name,
+                stdout=True,
+                stderr=True,
+                stream=True,
+                follow=True,
+                tail=tail if tail is not None else "all",
+                timestamps=timestamps,
+                since=since.timestamp() if since is not None else None,
             )
             yield from stream
         except Exception as exc:

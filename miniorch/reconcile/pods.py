@@ -53,14 +53,25 @@ def on_running(pod: PodRecord, state: ContainerState, now: dt.datetime) -> PodRe
     )
 
 
-def on_exit(pod: PodRecord, state: ContainerState, restart_policy: str, log_tail: str, now: dt.datetime) -> PodRecord:
-    """Record one finished run: success, a counted failure, or our own stop."""
+def on_exit(
+    pod: PodRecord,
+    state: ContainerState,
+    restart_policy: str,
+    log_tail: str,
+    now: dt.datetime,
+    timestamped: bool = False,
+) -> PodRecord:
+    """Record one finished run: success, a counted failure, or our own stop.
+
+    `timestamped`: each line of `log_tail` starts with Docker's timestamp (what `ctl logs
+    --timestamps/--since/--previous` need once the container is gone)."""
     code = state.exit_code if state.exit_code is not None else 255
     finished = state.finished_at or now
     base = dataclasses.replace(
-        pod,
+        _run_started(pod, state.started_at),
         exit_code=code,
         log_tail=log_tail,
+        log_timestamped=timestamped,
         started_at=pod.started_at or state.started_at,
         finished_at=finished,
     )
@@ -152,8 +163,15 @@ def start_failed(pod: PodRecord, reason: str, message: str, now: dt.datetime) ->
 def on_docker_restart(pod: PodRecord, state: ContainerState) -> PodRecord:
     """A restartPolicy Always container that Docker restarted in place: take its restart count."""
     return dataclasses.replace(
-        pod,
+        _run_started(pod, state.started_at),
         restart_count=state.restart_count,
         last_exit_code=state.exit_code if state.exit_code is not None else pod.last_exit_code,
         last_failure_at=state.finished_at or pod.last_failure_at,
     )
+
+
+def _run_started(pod: PodRecord, started: dt.datetime | None) -> PodRecord:
+    """Note a run's start (Docker's StartedAt); a new run makes the recorded one the previous run."""
+    if started is None or started == pod.run_started_at:
+        return pod
+    return dataclasses.replace(pod, run_started_at=started, previous_run_started_at=pod.run_started_at)

@@ -91,6 +91,11 @@ class PodRecord:
     container_removed: bool = False
     cpu_request: float = 0.0
     memory_request: int = 0
+    # `ctl logs --timestamps/--since/--previous` on stored tails: each line of `log_tail` starts with
+    # Docker's timestamp (False: recorded by an older miniorch, plain text); the runs' starts split it.
+    log_timestamped: bool = False
+    run_started_at: dt.datetime | None = None  # the latest recorded run (Docker's StartedAt)
+    previous_run_started_at: dt.datetime | None = None  # the run before it (None: from the beginning)
 
     @property
     def terminating(self) -> bool:

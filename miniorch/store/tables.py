@@ -64,6 +64,9 @@ class PodRow(SQLModel, table=True):
     container_removed: bool = Field(default=False, index=True)
     cpu_request: float = 0.0
     memory_request: int = 0
+    log_timestamped: bool = False
+    run_started_at: dt.datetime | None = _ts()
+    previous_run_started_at: dt.datetime | None = _ts()
 
 
 class EventRow(SQLModel, table=True):

@@ -1,0 +1,106 @@
+"""`GET /api/pods/{namespace}/{name}/log`: a pod's output, live from its node or from the store.
+
+Parameters as the Kubernetes `pods/log` subresource: `tail`, `follow`, `since_seconds`,
+`timestamps`, `previous` (the run before the latest one of a container restarted in place).
+A gone container (or an unreachable node) answers from the run history's stored tail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+from fastapi.responses import PlainTextResponse, Response, StreamingResponse
+
+from miniorch import logtail
+from miniorch.clock import utcnow
+from miniorch.controllers.nodes import NodeMonitor
+from miniorch.controllers.objects import NotFound
+from miniorch.nodes import records as nr
+from miniorch.nodes.client import NodeClient
+from miniorch.store.records import PodRecord
+from miniorch.store.store import Store
+
+
+def add_routes(app: FastAPI, store: Store, monitor: NodeMonitor) -> None:
+    @app.get("/api/pods/{namespace}/{name}/log", response_model=None)
+    async def pod_log(
+        namespace: str,
+        name: str,
+        tail: int | None = None,
+        follow: bool = False,
+        since_seconds: float | None = None,
+        timestamps: bool = False,
+        previous: bool = False,
+    ) -> Response:
+        rec = store.get_pod(namespace, name)
+        if rec is None:
+            raise NotFound(f'pod "{name}" not found in namespace "{namespace}"')
+        if previous and rec.restart_count < 1:
+            raise ValueError(f'previous terminated container of pod "{name}" not found: it has not been restarted')
+        since = utcnow() - dt.timedelta(seconds=since_seconds) if since_seconds is not None else None
+        client = monitor.client(rec.node) if rec.node else None
+        if client is not None and not rec.container_removed and monitor.reachable(rec.node or ""):
+            if follow and not previous:
+                return StreamingResponse(_follow(client, name, tail, timestamps, since), media_type="text/plain")
+            try:
+                return PlainTextResponse(await _live(client, rec, tail, since, timestamps, previous))
+            except nr.NodeError:
+                pass  # gone meanwhile, or the node stopped answering: the stored tail below
+        return PlainTextResponse(_stored(rec, tail, since, timestamps, previous))
+
+
+async def _live(
+    client: NodeClient, rec: PodRecord, tail: int | None, since: dt.datetime | None, timestamps: bool, previous: bool
+) -> str:
+    if not previous:
+        raw = await asyncio.to_thread(client.logs, rec.name, tail, timestamps, since)
+        return raw.decode("utf-8", errors="replace")
+    state = await asyncio.to_thread(client.inspect, rec.name)
+    window = logtail.previous_run(rec.run_started_at, rec.previous_run_started_at, state.started_at)
+    bounds = [d for d in (window.start, since) if d is not None]
+    raw = await asyncio.to_thread(client.logs, rec.name, None, True, max(bounds, default=None), window.end)
+    text = raw.decode("utf-8", errors="replace")
+    return logtail.select(text, window=window, since=since, tail=tail, timestamps=timestamps)
+
+
+def _stored(rec: PodRecord, tail: int | None, since: dt.datetime | None, timestamps: bool, previous: bool) -> str:
+    """From the run history: every run, as Docker shows a container restarted in place, or only
+    the run before the latest one (`previous`)."""
+    if rec.log_timestamped:
+        window = logtail.previous_run(rec.run_started_at, rec.previous_run_started_at, None) if previous else None
+        return logtail.select(rec.log_tail, window=window, since=since, tail=tail, timestamps=timestamps)
+    # Recorded by an older miniorch: plain text, no times to pick runs or lines by.
+    if previous:
+        raise ValueError(
+            f'the stored log of pod "{rec.name}" has no timestamps (recorded by an older miniorch), so its runs '
+            "cannot be told apart; drop --previous to see all of it"
+        )
+    if since is not None and (rec.finished_at is None or rec.finished_at < since):
+        return ""
+    return logtail.select(rec.log_tail, tail=tail, timestamps=True)  # nothing to strip
+
+
+async def _follow(
+    client: NodeClient, name: str, tail: int | None, timestamps: bool, since: dt.datetime | None
+) -> AsyncIterator[bytes]:
+    queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+    loop = asyncio.get_running_loop()
+
+    def pump() -> None:
+        try:
+            for chunk in client.follow_logs(name, tail, timestamps, since):
+                loop.call_soon_threadsafe(queue.put_nowait, chunk)
+        except nr.NodeError:
+            pass
+        finally:
+            loop.call_soon_threadsafe(queue.put_nowait, None)
+
+    worker = asyncio.create_task(asyncio.to_thread(pump))
+    try:
+        while (chunk := await queue.get()) is not None:
+            yield chunk
+    finally:
+        await asyncio.shield(worker) if worker.done() else None

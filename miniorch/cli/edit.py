@@ -1,0 +1,358 @@
+"""`ctl` verbs that change objects: apply (and its dry runs), diff, delete, create, patch, scale, wait.
+
+Registered on the `ctl` app by `miniorch.cli.ctl`; output lines and exit codes follow kubectl
+(`job.batch/pi created`, `job.batch "pi" deleted`, `diff` exits 0 same, 1 different, 2 error).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from miniorch import kinds
+from miniorch.cli import output
+from miniorch.cli.client import Client, CtlError, NotFoundError
+
+Namespace = Annotated[str, typer.Option("--namespace", "-n", help="Namespace of the object.")]
+#: what `scale` sets, by kind (kubectl once scaled Jobs through spec.parallelism).
+SCALE_FIELDS = {"Job": "parallelism"}
+DRY_RUN_SUFFIX = {"server": " (server dry run)", "client": " (dry run)"}
+
+
+def _ctl() -> Any:
+    from miniorch.cli import ctl  # ctl registers this module's commands: imported when one runs
+
+    return ctl
+
+
+def read_sources(filename: str) -> list[tuple[str, str]]:
+    if filename == "-":
+        return [("<stdin>", sys.stdin.read())]
+    path = Path(filename)
+    if path.is_dir():
+        from miniorch.manifests import manifest_files  # heavy (store, loader): only for -f DIR
+
+        files = manifest_files(path)
+        if not files:
+            raise CtlError(f"no .yaml or .yml files in {path}")
+        return [(str(f), f.read_text()) for f in files]
+    if not path.exists():
+        raise CtlError(f'the path "{filename}" does not exist')
+    return [(str(path), path.read_text())]
+
+
+def apply(
+    filename: Annotated[str, typer.Option("--filename", "-f", help="File, folder or - for stdin.")],
+    dry_run: Annotated[
+        str, typer.Option("--dry-run", help="none; server: full server-side checks, nothing stored; client: local checks")
+    ] = "none",
+    output_fmt: Annotated[
+        str | None, typer.Option("--output", "-o", help="With --dry-run=server: yaml or json of the objects as stored")
+    ] = None,
+) -> None:
+    """Create or update objects from YAML manifests."""
+    if dry_run not in ("none", "server", "client"):
+        raise typer.BadParameter(f'invalid --dry-run value {dry_run!r}: must be "none", "server", or "client"')
+    if output_fmt is not None and (dry_run != "server" or output_fmt not in ("yaml", "json")):
+        raise typer.BadParameter("-o yaml|json goes with --dry-run=server (the objects as the daemon would store them)")
+    c = _ctl().client()
+    sources = read_sources(filename)
+    if dry_run == "client":
+        _apply_client_dry_run(c, sources)
+        return
+    previews = [c.request("POST", "/api/dry-run", json={"source": s, "text": t}) for s, t in sources]
+    if dry_run == "server" and output_fmt:
+        import datetime as dt
+
+        merged = [r["merged"] for preview in previews for r in preview["results"]]
+        kind = merged[0]["kind"] if merged else "Job"
+        typer.echo(output.render(kind, merged, output_fmt, dt.datetime.now(dt.UTC), single=len(merged) == 1))
+        return
+    if dry_run == "server":  # everything was checked above, and nothing stored
+        for preview in previews:
+            _print_results(preview, DRY_RUN_SUFFIX["server"])
+        return
+    for source, text in sources:
+        _print_results(c.request("POST", "/apply", json={"source": source, "text": text}), "")
+
+
+def _print_results(result: dict[str, Any], suffix: str) -> None:
+    for warning in result.get("warnings", []):
+        typer.echo(f"Warning: {warning}", err=True)
+    for r in result["results"]:
+        typer.echo(f"{output.GROUPS[r['kind']]}/{r['name']} {r['action']}{suffix}")
+
+
+def _apply_client_dry_run(c: Client, sources: list[tuple[str, str]]) -> None:
+    """kubectl's `--dry-run=client`: the manifests are checked here (schema, defaults), not by the daemon."""
+    from miniorch.spec import loader
+
+    ctl = _ctl()
+    for source, text in sources:
+        for m in loader.load_text(text, source):
+            for warning in m.warnings:
+                typer.echo(f"Warning: {warning}", err=True)
+            try:
+                ctl.fetch(c, m.kind, m.name, m.namespace, None)
+                action = "configured"
+            except NotFoundError:
+                action = "created"
+            typer.echo(f"{output.GROUPS[m.kind]}/{m.name} {action}{DRY_RUN_SUFFIX['client']}")
+
+
+def diff(filename: Annotated[str, typer.Option("--filename", "-f", help="File, folder or - for stdin.")]) -> None:
+    """Show what `apply -f` would change: exit 0 no differences, 1 differences, 2 error (as kubectl diff)."""
+    from miniorch.cli import yamldiff
+
+    try:
+        c = _ctl().client()
+        texts = []
+        for source, text in read_sources(filename):
+            body = {"source": source, "text": text, "as_manager": True}
+            for r in c.request("POST", "/api/dry-run", json=body)["results"]:
+                merged = r["merged"]
+                name = yamldiff.file_name(merged["apiVersion"], r["kind"], r["namespace"], r["name"])
+                texts.append(yamldiff.render(r["live"], merged, name))
+    except CtlError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo("".join(texts), nl=False)
+    raise typer.Exit(1 if any(texts) else 0)
+
+
+def wait_gone(c: Client, kind: str, name: str, namespace: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            _ctl().fetch(c, kind, name, namespace, None)
+        except NotFoundError:
+            return
+        time.sleep(0.3)
+    raise CtlError(f"timed out waiting for {output.GROUPS[kind]}/{name} to be deleted")
+
+
+def delete(
+    kind: Annotated[str | None, typer.Argument()] = None,
+    name: Annotated[str | None, typer.Argument()] = None,
+    filename: Annotated[str | None, typer.Option("--filename", "-f")] = None,
+    selector: Annotated[str | None, typer.Option("--selector", "-l", help="Delete the objects with these labels.")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Delete every object of KIND in the namespace.")] = False,
+    all_namespaces: Annotated[bool, typer.Option("--all-namespaces", "-A", help="With -l or --all: in every namespace.")] = False,
+    namespace: Namespace = "default",
+    wait: Annotated[bool, typer.Option(help="Wait until the object and its containers are gone.")] = True,
+    timeout: Annotated[str, typer.Option(help="How long to wait, e.g. 60s or 2m.")] = "120s",
+) -> None:
+    """Delete objects; their pods' containers are stopped and removed on every node."""
+    ctl = _ctl()
+    c = ctl.client()
+    targets = _delete_targets(c, kind, name, filename, selector, all_, None if all_namespaces else namespace)
+    if targets is None:
+        typer.echo("No resources found")
+        return
+    for k, ns, n in targets:
+        c.request("DELETE", f"/api/objects/{ctl.PLURAL[k]}/{ns}/{n}")
+    for k, ns, n in targets:  # all requested first, then waited for: they stop in parallel
+        if wait:
+            wait_gone(c, k, n, ns, ctl.parse_duration(timeout))
+        typer.echo(f'{output.GROUPS[k]} "{n}" deleted')
+
+
+def _delete_targets(
+    c: Client,
+    kind: str | None,
+    name: str | None,
+    filename: str | None,
+    selector: str | None,
+    all_: bool,
+    namespace: str | None,
+) -> list[tuple[str, str, str]] | None:
+    """(kind, namespace, name) to delete; None when a selection matched nothing."""
+    ctl = _ctl()
+    if filename:
+        from miniorch.spec import loader
+
+        return [(m.kind, m.namespace, m.name) for s, t in read_sources(filename) for m in loader.load_text(t, s)]
+    if not kind:
+        raise typer.BadParameter("give KIND NAME, KIND -l SELECTOR, KIND --all or -f FILE")
+    k, n = ctl.split_ref(kind, name)
+    if k not in ctl.PLURAL:
+        raise CtlError(f"deleting {k} objects is not supported; delete their owner instead")
+    if n and (selector or all_):
+        raise typer.BadParameter("a name cannot be combined with --selector or --all")
+    if n:
+        return [(k, namespace or "default", n)]
+    if not (selector or all_):
+        raise typer.BadParameter(f"a resource name, -l SELECTOR or --all is required, e.g. 'delete {kind} NAME'")
+    items = ctl.fetch(c, k, None, namespace, selector)
+    found = [(k, i["metadata"]["namespace"], i["metadata"]["name"]) for i in items]
+    return found or None
+
+
+def create(
+    kind: Annotated[str, typer.Argument(help="job or cronjob")],
+    name: Annotated[str, typer.Argument(help="Name of the new object.")],
+    command: Annotated[list[str] | None, typer.Argument(help="After --: the container's command and args.")] = None,
+    from_: Annotated[str | None, typer.Option("--from", help="cronjob/NAME: run that CronJob's template now.")] = None,
+    image: Annotated[str | None, typer.Option("--image", help="Image of the container (named NAME).")] = None,
+    schedule: Annotated[str | None, typer.Option("--schedule", help="For cronjob: a cron expression.")] = None,
+    restart: Annotated[str, typer.Option("--restart", help="For cronjob: OnFailure or Never.")] = "OnFailure",
+    dry_run: Annotated[str, typer.Option("--dry-run", help="none, server or client: nothing is stored")] = "none",
+    output_fmt: Annotated[str | None, typer.Option("--output", "-o", help="yaml, json or name: print the object")] = None,
+    namespace: Namespace = "default",
+) -> None:
+    """Create a Job or CronJob from an image (`-- CMD ARGS` is its command), or a Job from a CronJob's template."""
+    from miniorch.cli import generators
+
+    ctl = _ctl()
+    k = ctl.resource(kind)
+    if k == "Job" and from_:
+        if image or command:
+            raise typer.BadParameter("--from cannot be combined with --image or a command")
+        source_kind, source_name = ctl.split_ref(from_, None)
+        if source_kind != "CronJob" or not source_name:
+            raise typer.BadParameter("--from must be cronjob/NAME")
+        ctl.client().request("POST", f"/api/objects/cronjobs/{namespace}/{source_name}/jobs", json={"name": name})
+        typer.echo(f"job.batch/{name} created")
+        return
+    if k not in ("Job", "CronJob"):
+        raise typer.BadParameter("create makes a job (--image or --from=cronjob/CJ) or a cronjob (--image, --schedule)")
+    if not image:
+        raise typer.BadParameter(f"--image is required, e.g. 'create {kind} {name} --image=busybox -- date'")
+    if k == "Job":
+        manifest = generators.job(name, namespace, image, command or [])
+    else:
+        if not schedule:
+            raise typer.BadParameter("--schedule is required, e.g. --schedule='*/5 * * * *'")
+        try:
+            manifest = generators.cronjob(name, namespace, image, schedule, command or [], restart)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from exc
+    if dry_run not in ("none", "server", "client"):
+        raise typer.BadParameter(f'invalid --dry-run value {dry_run!r}: must be "none", "server", or "client"')
+    if dry_run == "client":  # kubectl's way to write a manifest: nothing is sent
+        _print_created(manifest, output_fmt, DRY_RUN_SUFFIX["client"])
+        return
+    _create(ctl.client(), manifest, dry_run == "server", output_fmt)
+
+
+def _create(c: Client, manifest: dict[str, Any], dry_run: bool, output_fmt: str | None) -> None:
+    """POST a new object; refused when one of that name exists (create never updates)."""
+    ctl = _ctl()
+    kind, meta = manifest["kind"], manifest["metadata"]
+    group = output.GROUPS[kind]
+    try:
+        ctl.fetch(c, kind, meta["name"], meta["namespace"], None)
+        raise CtlError(f'failed to create {kind.lower()}: {ctl.PLURAL[kind]}.{group.split(".")[1]} "{meta["name"]}" already exists')
+    except NotFoundError:
+        pass
+    body = {"source": f"ctl create {kind.lower()}", "text": json.dumps(manifest)}
+    if dry_run:
+        [result] = c.request("POST", "/api/dry-run", json=body)["results"]
+        _print_created(result["merged"], output_fmt, DRY_RUN_SUFFIX["server"])
+        return
+    result = c.request("POST", "/apply", json=body)
+    if output_fmt:
+        _print_created(ctl.fetch(c, kind, meta["name"], meta["namespace"], None)[0], output_fmt, "")
+        return
+    _print_results(result, "")
+
+
+def _print_created(obj: dict[str, Any], output_fmt: str | None, suffix: str) -> None:
+    import datetime as dt
+
+    if not output_fmt:
+        typer.echo(f"{output.GROUPS[obj['kind']]}/{obj['metadata']['name']} created{suffix}")
+        return
+    if output_fmt not in ("yaml", "json", "name"):
+        raise typer.BadParameter(f"unsupported output format {output_fmt!r}: use yaml, json or name")
+    typer.echo(output.render(obj["kind"], [obj], output_fmt, dt.datetime.now(dt.UTC), single=True))
+
+
+def patch(
+    kind: Annotated[str, typer.Argument()],
+    name: Annotated[str | None, typer.Argument()] = None,
+    patch_json: Annotated[str, typer.Option("--patch", "-p", help="A JSON merge patch.")] = "{}",
+    patch_type: Annotated[str, typer.Option("--type", help="Only 'merge' is supported.")] = "merge",
+    namespace: Namespace = "default",
+) -> None:
+    """Change an object with a JSON merge patch, e.g. -p '{"spec":{"suspend":true}}'."""
+    ctl = _ctl()
+    k, n = ctl.split_ref(kind, name)
+    if patch_type not in ("merge", "strategic"):
+        raise typer.BadParameter("only --type merge is supported")
+    try:
+        body = json.loads(patch_json)
+    except json.JSONDecodeError as exc:
+        raise typer.BadParameter(f"--patch is not valid JSON: {exc}") from exc
+    if k == "Node":
+        raise CtlError("nodes are changed with 'label', 'cordon' and 'uncordon'")
+    if k not in ctl.PLURAL:
+        raise CtlError(f"{kinds.PLURAL[k]} cannot be patched; patch the object that owns them (jobs, cronjobs, daemonsets)")
+    result = ctl.client().request("PATCH", f"/api/objects/{ctl.PLURAL[k]}/{namespace}/{n}", json=body)
+    suffix = "patched" if result["action"] == "patched" else "patched (no change)"
+    typer.echo(f"{output.GROUPS[k]}/{n} {suffix}")
+
+
+def scale(
+    ref: Annotated[str, typer.Argument(help="KIND/NAME or KIND")],
+    name: Annotated[str | None, typer.Argument()] = None,
+    replicas: Annotated[int, typer.Option("--replicas", help="The new number (a Job's spec.parallelism).")] = -1,
+    namespace: Namespace = "default",
+) -> None:
+    """Set how many pods run at once: a Job's spec.parallelism."""
+    ctl = _ctl()
+    k, n = ctl.split_ref(ref, name)
+    if not n:
+        raise typer.BadParameter("give KIND/NAME or KIND NAME, e.g. 'scale job/pi --replicas=3'")
+    if replicas < 0:
+        raise typer.BadParameter("--replicas=N is required (N >= 0)")
+    field = SCALE_FIELDS.get(k)
+    if field is None:
+        scalable = ", ".join(ctl.PLURAL[kind] for kind in SCALE_FIELDS)
+        raise CtlError(f"{kinds.PLURAL[k]} cannot be scaled (no replicas): scalable kinds are {scalable}")
+    ctl.client().request("PATCH", f"/api/objects/{ctl.PLURAL[k]}/{namespace}/{n}", json={"spec": {field: replicas}})
+    typer.echo(f"{output.GROUPS[k]}/{n} scaled")
+
+
+def wait(
+    ref: Annotated[str, typer.Argument(help="KIND/NAME, e.g. job/pi")],
+    for_: Annotated[str, typer.Option("--for", help="condition=COND[=value] or delete")],
+    timeout: Annotated[str, typer.Option(help="e.g. 60s, 5m")] = "30s",
+    namespace: Namespace = "default",
+) -> None:
+    """Wait until a condition is met: exit 0 when met, 1 on timeout."""
+    ctl = _ctl()
+    kind, name = ctl.split_ref(ref, None)
+    if not name:
+        raise typer.BadParameter("give KIND/NAME, e.g. job/pi")
+    c = ctl.client()
+    deadline = time.monotonic() + ctl.parse_duration(timeout)
+    label = f"{output.GROUPS[kind]}/{name}"
+    if for_ == "delete":
+        wait_gone(c, kind, name, namespace, ctl.parse_duration(timeout))
+        typer.echo(f"{label} condition met")
+        return
+    if not for_.startswith("condition="):
+        raise typer.BadParameter("--for must be condition=NAME or delete")
+    cond, _, want = for_[len("condition=") :].partition("=")
+    want = want or "True"
+    while True:
+        try:
+            obj = ctl.fetch(c, kind, name, namespace, None)[0]
+            conds = obj.get("status", {}).get("conditions", [])
+            if any(x.get("type", "").lower() == cond.lower() and x.get("status") == want for x in conds):
+                typer.echo(f"{label} condition met")
+                return
+        except NotFoundError:
+            pass
+        if time.monotonic() >= deadline:
+            raise CtlError(f"timed out waiting for the condition on {ctl.PLURAL.get(kind, kind.lower())}/{name}")
+        time.sleep(0.25)
+
+
+COMMANDS = (apply, diff, delete, create, patch, scale, wait)
