@@ -9,13 +9,14 @@ missing field (the daemon writes nulls where the Kubernetes API leaves the field
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from miniorch.cli import gofmt
 from miniorch.cli import jsonpath_parse as p
 from miniorch.cli.jsonpath_parse import JSONPathError
 
-__all__ = ["JSONPathError", "find", "parse", "render"]
+__all__ = ["JSONPathError", "find", "finder", "parse", "render"]
 
 parse = p.parse
 
@@ -242,4 +243,10 @@ def render(template: str, data: Any, allow_missing_keys: bool = True) -> str:
 
 def find(template: str, data: Any) -> list[Any]:
     """Every value a template selects, missing keys allowed: for custom columns and --sort-by."""
-    return Evaluator(True).values(parse(template), data)
+    return finder(template)(data)
+
+
+def finder(template: str) -> Callable[[Any], list[Any]]:
+    """`find` with the template parsed once, for running it over many objects."""
+    parts, evaluator = parse(template), Evaluator(True)
+    return lambda data: evaluator.values(parts, data)

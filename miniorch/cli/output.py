@@ -246,6 +246,20 @@ HEADERS = {
 }
 
 
+class PrintError(ValueError):
+    """An output format kubectl has no printer for; the text is kubectl's."""
+
+
+FORMATS = "custom-columns,custom-columns-file,json,jsonpath,jsonpath-file,name,wide,yaml"
+
+
+def as_data(items: list[dict[str, Any]], single: bool) -> Any:
+    """What -o json/yaml/jsonpath print: the object itself, or a v1 List."""
+    if single:
+        return items[0]
+    return {"apiVersion": "v1", "kind": "List", "items": items, "metadata": {"resourceVersion": ""}}
+
+
 def render(
     kind: str,
     items: list[dict[str, Any]],
@@ -253,26 +267,30 @@ def render(
     now: dt.datetime,
     single: bool = False,
     show_namespace: bool = False,
+    *,
+    show_labels: bool = False,
+    with_kind: bool = False,
+    no_headers: bool = False,
+    allow_missing_keys: bool = True,
 ) -> str:
+    """`items` of one kind as `kubectl get -o FMT` prints them (with_kind: names as job.batch/NAME)."""
     if fmt in ("json", "yaml") or (fmt or "").startswith("jsonpath="):
-        data: Any = (
-            items[0]
-            if single
-            else {"apiVersion": "v1", "kind": "List", "items": items, "metadata": {"resourceVersion": ""}}
-        )
+        data = as_data(items, single)
         if fmt == "json":
             return json.dumps(data, indent=4)
         if fmt == "yaml":
             import yaml  # 10 ms of start-up that only -o yaml needs
 
             return yaml.safe_dump(data, sort_keys=False).rstrip()
-        return jsonpath.render((fmt or "")[len("jsonpath=") :].strip("'"), data)
+        template = (fmt or "")[len("jsonpath=") :]
+        if len(template) > 1 and template[0] == template[-1] and template[0] in "'\"":
+            template = template[1:-1]  # a quoted template that reached us with its quotes
+        return jsonpath.render(template, data, allow_missing_keys)
     if fmt == "name":
         return "\n".join(f"{GROUPS.get(kind, kind.lower())}/{i['metadata']['name']}" for i in items)
     if fmt not in (None, "", "wide"):
-        raise ValueError(
-            f'unable to match a printer suitable for the output format "{fmt}"; '
-            "allowed formats are: json, jsonpath, name, wide, yaml"
+        raise PrintError(
+            f'unable to match a printer suitable for the output format "{fmt}", allowed formats are: {FORMATS}'
         )
     if not items:
         return ""
@@ -282,8 +300,17 @@ def render(
     if wide and kind == "Node":
         hdr.insert(6, "URL")
     rows = [row(i, now, wide) for i in items]
+    if with_kind and "NAME" in hdr:
+        at, prefix = hdr.index("NAME"), GROUPS.get(kind, kind.lower()) + "/"
+        for r in rows:
+            r[at] = prefix + r[at]
+    if show_labels and "LABELS" not in hdr:
+        hdr.append("LABELS")
+        for item, r in zip(items, rows, strict=True):
+            r.append(",".join(f"{k}={v}" for k, v in sorted((item["metadata"].get("labels") or {}).items())) or "<none>")
     if show_namespace:
         hdr.insert(0, "NAMESPACE")
         for item, r in zip(items, rows, strict=True):
             r.insert(0, item["metadata"].get("namespace", ""))
-    return table(hdr, rows)
+    text = table(hdr, rows)
+    return text.split("\n", 1)[1] if no_headers else text  # items is not empty: there is a second line
