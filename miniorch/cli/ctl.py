@@ -17,8 +17,8 @@ from typing import Annotated, Any
 import typer
 
 from miniorch import kinds
+from miniorch.cli import completion, getcmd, output
 from miniorch.cli import daemonsets as daemonsets_mod
-from miniorch.cli import getcmd, output
 from miniorch.cli.client import Client, CtlError, NotFoundError, read_token_file, resolve_socket
 
 app = typer.Typer(help="Steer the miniorch daemon, kubectl style.", no_args_is_help=True, add_completion=False)
@@ -93,6 +93,7 @@ def main(
 fetch = getcmd.fetch
 app.command()(getcmd.get)
 app.command()(getcmd.describe)
+app.command()(completion.completion)
 
 
 # -- writing ---------------------------------------------------------------

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from miniorch import kinds
-from miniorch.cli import columns, output
+from miniorch.cli import columns, completion, output
 from miniorch.cli.client import Client, CtlError, NotFoundError
 
 # kubectl's `all` category, in the order kubectl prints it, restricted to our kinds.
@@ -193,7 +193,11 @@ def _machine(flags: dict[str, Any]) -> dict[str, Any]:
 
 def get(
     resources: Annotated[
-        list[str], typer.Argument(help="KIND[,KIND...] [NAME...], all, or KIND/NAME...; kinds: jobs, cronjobs, ds, pods, nodes, events")
+        list[str],
+        typer.Argument(
+            help="KIND[,KIND...] [NAME...], all, or KIND/NAME...; kinds: jobs, cronjobs, ds, pods, nodes, events",
+            autocompletion=completion.complete_resource,
+        ),
     ],
     namespace: Namespace = "default",
     all_namespaces: Annotated[bool, typer.Option("--all-namespaces", "-A")] = False,

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from miniorch.cli import ctl, errors
+from miniorch.cli import completion, ctl, errors
 
 app = typer.Typer(
     help="miniorch: Kubernetes Jobs, CronJobs and DaemonSets on plain Docker hosts.",
@@ -80,7 +80,11 @@ def schema() -> None:
     typer.echo(json.dumps(loader.json_schema(), indent=2))
 
 
+app.command()(completion.completion)
+
+
 def main() -> None:
+    completion.activate()
     errors.run(app)
 
 
