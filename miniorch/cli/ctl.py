@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import typer
 
 from miniorch import kinds
-from miniorch.cli import completion, getcmd, output
+from miniorch.cli import completion, explain, getcmd, output
 from miniorch.cli import daemonsets as daemonsets_mod
 from miniorch.cli.client import Client, CtlError, NotFoundError, read_token_file, resolve_socket
 
@@ -94,6 +94,7 @@ fetch = getcmd.fetch
 app.command()(getcmd.get)
 app.command()(getcmd.describe)
 app.command()(completion.completion)
+app.command()(explain.explain)
 
 
 # -- writing ---------------------------------------------------------------
