@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from miniorch.cli import gofmt, jsonpath
+from miniorch.cli import gofmt
 
 
 class ColumnsError(ValueError):
@@ -132,6 +132,8 @@ def relaxed(path: str) -> str:
 
 
 def _finder(path: str) -> Callable[[Any], list[Any]]:
+    from miniorch.cli import jsonpath  # the template engine: only --sort-by and custom columns load it
+
     try:
         return jsonpath.finder(relaxed(path))
     except jsonpath.JSONPathError as exc:
@@ -211,6 +213,8 @@ def parse_custom_columns_file(text: str) -> list[Column]:
 
 def custom_rows(columns: Sequence[Column], items: list[dict[str, Any]]) -> list[list[str]]:
     """One row per object; several values join with commas, none prints <none> (as kubectl)."""
+    from miniorch.cli import jsonpath
+
     finders = [_finder(c.path) for c in columns]
     rows = []
     for item in items:

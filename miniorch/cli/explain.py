@@ -7,7 +7,6 @@ field that does not exist. `text()` is pure; the schema is `miniorch schema`'s.
 
 from __future__ import annotations
 
-import textwrap
 from typing import Annotated, Any
 
 import typer
@@ -84,6 +83,8 @@ def _enum(prop: dict[str, Any]) -> list[str]:
 
 
 def _wrap(text: str, indent: int) -> list[str]:
+    import textwrap  # explain only
+
     lines: list[str] = []
     for para in text.splitlines() or [""]:
         lines += textwrap.wrap(para, _WIDTH - indent) or [""]

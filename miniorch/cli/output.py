@@ -10,8 +10,6 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from miniorch.cli import jsonpath
-
 GROUPS = {
     "Job": "job.batch",
     "CronJob": "cronjob.batch",
@@ -282,6 +280,8 @@ def render(
             import yaml  # 10 ms of start-up that only -o yaml needs
 
             return yaml.safe_dump(data, sort_keys=False).rstrip()
+        from miniorch.cli import jsonpath  # only -o jsonpath needs the template engine
+
         template = (fmt or "")[len("jsonpath=") :]
         if len(template) > 1 and template[0] == template[-1] and template[0] in "'\"":
             template = template[1:-1]  # a quoted template that reached us with its quotes
@@ -312,5 +312,6 @@ def render(
         hdr.insert(0, "NAMESPACE")
         for item, r in zip(items, rows, strict=True):
             r.insert(0, item["metadata"].get("namespace", ""))
-    text = table(hdr, rows)
-    return text.split("\n", 1)[1] if no_headers else text  # items is not empty: there is a second line
+    if no_headers:  # widths from the rows alone, as kubectl's tabwriter that never saw a header
+        return table([""] * len(hdr), rows).split("\n", 1)[1]
+    return table(hdr, rows)
