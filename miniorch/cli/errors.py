@@ -32,8 +32,8 @@ def sentence(exc: BaseException, argv: list[str]) -> str:
         return "an input is not UTF-8 text; manifests and templates must be UTF-8"
     verb = " ".join(a for a in argv[1:3] if not a.startswith("-"))
     return (
-        f"'miniorch {verb}' failed on an unexpected {type(exc).__name__}; this is a bug in miniorch: "
-        "run the command again with --debug for the traceback and report it"
+        f"'miniorch {verb}' stopped on an internal error, a bug in miniorch; "
+        "run the command again with --debug to see where, and report it"
     )
 
 

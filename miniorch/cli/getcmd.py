@@ -219,8 +219,8 @@ def get(
     show_kind: Annotated[bool, typer.Option(help="Name objects as KIND/NAME.")] = False,
     no_headers: Annotated[bool, typer.Option(help="Print the rows without the header line.")] = False,
     allow_missing_template_keys: Annotated[
-        bool, typer.Option(help="A missing field prints nothing in -o jsonpath (else it is an error).")
-    ] = True,
+        str, typer.Option(help="true: a missing field prints nothing in -o jsonpath; false: it is an error.")
+    ] = "true",
     watch: Annotated[bool, typer.Option("--watch", "-w", help="Print again whenever something changes.")] = False,
 ) -> None:
     """Show objects, as `kubectl get`."""
@@ -234,7 +234,7 @@ def get(
         "show_labels": show_labels,
         "show_kind": show_kind,
         "no_headers": no_headers,
-        "allow_missing_template_keys": allow_missing_template_keys,
+        "allow_missing_template_keys": _bool("--allow-missing-template-keys", allow_missing_template_keys),
     }
     c = ctl.client()
     if watch and [k for k, _ in q.targets] == ["Event"]:
@@ -251,6 +251,15 @@ def get(
             typer.echo(text + "\n")
             last = text
         time.sleep(1)
+
+
+def _bool(flag: str, value: str) -> bool:
+    """A kubectl boolean flag given a value (--flag=false)."""
+    if value.lower() in ("true", "1", "t"):
+        return True
+    if value.lower() in ("false", "0", "f"):
+        return False
+    raise typer.BadParameter(f'{flag} takes true or false, not "{value}"')
 
 
 def _print_once(q: Query, blocks: list[tuple[str, list[dict[str, Any]]]], fmt: str | None, text: str) -> None:
