@@ -99,9 +99,9 @@ def check_fields(kind: str, reqs: Sequence[FieldRequirement], text: str, label_s
             )
 
 
-def _field_value(obj: dict[str, Any], field: str) -> str:
+def _field_value(obj: dict[str, Any], keys: tuple[str, ...]) -> str:
     value: Any = obj
-    for key in _PATHS.get(field, tuple(field.split("."))):
+    for key in keys:
         value = value.get(key) if isinstance(value, dict) else None
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -112,7 +112,8 @@ def select_fields(items: list[dict[str, Any]], reqs: Sequence[FieldRequirement])
     """The items that meet every requirement; an unset field has the value ""."""
     if not reqs:
         return items
-    return [i for i in items if all((_field_value(i, r.field) == r.value) == r.equal for r in reqs)]
+    tests = [(_PATHS.get(r.field, tuple(r.field.split("."))), r.value, r.equal) for r in reqs]
+    return [i for i in items if all((_field_value(i, keys) == value) == equal for keys, value, equal in tests)]
 
 
 # -- JSONPath expressions in flags -----------------------------------------------
@@ -141,16 +142,20 @@ def _finder(path: str) -> Callable[[Any], list[Any]]:
 
 
 # -- --sort-by -------------------------------------------------------------------
-def _natural(text: str) -> tuple[Any, ...]:
-    """A key that orders as kubectl's sortorder.NaturalLess: digit runs by value, digits before other text."""
-    key: list[tuple[Any, ...]] = []
-    for run in re.findall(r"\d+|\D+", text):
-        if run[0].isdigit():
-            digits = run.lstrip("0")
-            key.append((0, len(digits), digits, len(run) - len(digits)))
-        else:
-            key.append((1, run.encode()))
-    return tuple(key)
+_DIGITS = re.compile(r"\d+")
+
+
+def _digit_run(m: re.Match[str]) -> str:
+    run = m.group()
+    digits = run.lstrip("0")
+    return f"\0{chr(len(digits) + 1)}{digits}{chr(len(run) - len(digits) + 1)}"
+
+
+def _natural(text: str) -> str:
+    """A key that orders as kubectl's sortorder.NaturalLess: digit runs by value (fewer leading zeros
+    first) and before any other character, the rest by code point. Each digit run becomes NUL, its
+    length, its digits and its count of zeros, so plain string comparison does the rest."""
+    return _DIGITS.sub(_digit_run, text)
 
 
 def _sort_key(value: Any) -> tuple[Any, ...]:

@@ -96,11 +96,17 @@ class Evaluator:
 
     # -- nodes --------------------------------------------------------------
     def walk(self, values: list[Any], node: p.Node) -> list[Any]:
+        kind = type(node)  # the two common nodes first: a match costs more per object of a long list
+        if kind is p.Path:
+            for n in node.nodes:  # type: ignore[union-attr]
+                values = self.walk(values, n)
+            return values
+        if kind is p.Field:
+            return self._field(values, node.name)  # type: ignore[union-attr]
+        return self._walk_other(values, node)
+
+    def _walk_other(self, values: list[Any], node: p.Node) -> list[Any]:
         match node:
-            case p.Path(nodes):
-                for n in nodes:
-                    values = self.walk(values, n)
-                return values
             case p.Text(t):
                 return [t]
             case p.Field(name):
@@ -136,7 +142,7 @@ class Evaluator:
             return []
         if not name:  # `{.}`: the value itself
             return values
-        out = [v[name] for v in values if isinstance(v, dict) and v.get(name) is not None]
+        out = [x for v in values if isinstance(v, dict) and (x := v.get(name)) is not None]
         if not out and not self.allow_missing:
             raise JSONPathError(f"{name} is not found")
         return out
