@@ -10,13 +10,16 @@ from __future__ import annotations
 import datetime as dt
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from miniorch import kinds
-from miniorch.cli import columns, completion, output
+from miniorch.cli import completion, output
 from miniorch.cli.client import Client, CtlError, NotFoundError
+
+if TYPE_CHECKING:
+    from miniorch.cli import columns
 
 # kubectl's `all` category, in the order kubectl prints it, restricted to our kinds.
 ALL = ("Pod", "DaemonSet", "CronJob", "Job")
@@ -96,6 +99,8 @@ def _read(path: str, what: str) -> str:
 
 def _format(output_fmt: str | None) -> tuple[str | None, list[columns.Column] | None]:
     """(-o value for `output.render`, custom columns); -o *-file=F read from F."""
+    from miniorch.cli import columns  # selectors, sorting and custom columns load when a get runs
+
     fmt = output_fmt
     if fmt and fmt.startswith("jsonpath-file="):
         fmt = "jsonpath=" + _read(fmt.partition("=")[2], "jsonpath template")
@@ -112,6 +117,8 @@ class Query:
     """What one `get` reads and how it prints it; `read()` then `text()` for each refresh."""
 
     def __init__(self, args: list[str], namespace: str | None, selector: str | None, field_selector: str | None):
+        from miniorch.cli import columns
+
         self.targets, self.several = targets(args)
         self.namespace, self.selector = namespace, selector
         self.fields = columns.parse_field_selector(field_selector)
@@ -120,6 +127,8 @@ class Query:
         self.errors: list[str] = []
 
     def read(self, c: Client, sort_by: str | None) -> list[tuple[str, list[dict[str, Any]]]]:
+        from miniorch.cli import columns
+
         blocks, self.errors = [], []
         for kind, names in self.targets:
             ns = None if kind == "Node" else self.namespace
@@ -181,6 +190,8 @@ def render(
 
 def custom_table(cols: list[columns.Column], items: list[dict[str, Any]], no_headers: bool) -> str:
     """-o custom-columns: the header row (unless no_headers), then one row per object."""
+    from miniorch.cli import columns
+
     rows = columns.custom_rows(cols, items)
     if no_headers:  # widths from the rows alone, as kubectl's tabwriter without a header line
         return output.table([""] * len(cols), rows).split("\n", 1)[1]
@@ -281,6 +292,8 @@ def _now() -> dt.datetime:
 
 def _watch_events(c: Client, q: Query, fmt: str | None) -> None:
     """Print events as the daemon streams them: the current ones, then each new or repeated one."""
+    from miniorch.cli import columns
+
     header = True
     names = set(q.targets[0][1])
     for change in c.watch("/api/events/watch", _params(namespace=q.namespace)):
