@@ -130,8 +130,10 @@ class Query:
         from miniorch.cli import columns
 
         blocks, self.errors = [], []
+        # `-A --field-selector metadata.namespace=X` is served by the API's own namespace filter.
+        pinned = next((r.value for r in self.fields if r.field == "metadata.namespace" and r.equal), None)
         for kind, names in self.targets:
-            ns = None if kind == "Node" else self.namespace
+            ns = None if kind == "Node" else self.namespace or pinned
             items: list[dict[str, Any]] = []
             wanted: list[str | None] = [*names] or [None]  # None: the whole list
             for name in wanted:
