@@ -239,6 +239,8 @@ def get(
     """Show objects, as `kubectl get`."""
     from miniorch.cli import ctl
 
+    # kubectl (pflag) reads `-o=json`, `-l=app=x` and `-n=ns` as the value after the "=".
+    namespace, selector, output_fmt = (_short(v) for v in (namespace, selector, output_fmt))
     ns = None if all_namespaces else namespace
     q = Query(resources, ns, selector, field_selector)
     fmt, cols = _format(output_fmt)
@@ -264,6 +266,10 @@ def get(
             typer.echo(text + "\n")
             last = text
         time.sleep(1)
+
+
+def _short(value: Any) -> Any:
+    return value[1:] if isinstance(value, str) and value.startswith("=") else value
 
 
 def _bool(flag: str, value: str) -> bool:

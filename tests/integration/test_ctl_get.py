@@ -74,6 +74,7 @@ def test_jsonpath_filter_reads_a_condition(d: Daemon) -> None:
     names = out(d, "get", "jobs", "-o", "jsonpath={range .items[*]}{.metadata.name}{'\\n'}{end}").split()
     assert sorted(names) == ["bad", "ok"]
     assert out(d, "get", "jobs", "-o", "jsonpath={.items[-1:].metadata.name}") in ("bad", "ok")
+    assert out(d, "get", "job", "ok", "-o=jsonpath={.metadata.name}") == "ok"  # kubectl's -o=FORMAT spelling
 
 
 def test_several_kinds_print_one_block_each_with_kind_names(d: Daemon) -> None:
