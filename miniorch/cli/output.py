@@ -258,6 +258,22 @@ def as_data(items: list[dict[str, Any]], single: bool) -> Any:
     return {"apiVersion": "v1", "kind": "List", "items": items, "metadata": {"resourceVersion": ""}}
 
 
+def _serialized(data: Any, fmt: str, allow_missing_keys: bool) -> str:
+    """-o json, -o yaml or -o jsonpath=TEMPLATE of an object or a List."""
+    if fmt == "json":
+        return json.dumps(data, indent=4)
+    if fmt == "yaml":
+        import yaml  # 10 ms of start-up that only -o yaml needs
+
+        return yaml.safe_dump(data, sort_keys=False).rstrip()
+    from miniorch.cli import jsonpath  # only -o jsonpath needs the template engine
+
+    template = fmt[len("jsonpath=") :]
+    if len(template) > 1 and template[0] == template[-1] and template[0] in "'\"":
+        template = template[1:-1]  # a quoted template that reached us with its quotes
+    return jsonpath.render(template, data, allow_missing_keys)
+
+
 def render(
     kind: str,
     items: list[dict[str, Any]],
@@ -273,19 +289,7 @@ def render(
 ) -> str:
     """`items` of one kind as `kubectl get -o FMT` prints them (with_kind: names as job.batch/NAME)."""
     if fmt in ("json", "yaml") or (fmt or "").startswith("jsonpath="):
-        data = as_data(items, single)
-        if fmt == "json":
-            return json.dumps(data, indent=4)
-        if fmt == "yaml":
-            import yaml  # 10 ms of start-up that only -o yaml needs
-
-            return yaml.safe_dump(data, sort_keys=False).rstrip()
-        from miniorch.cli import jsonpath  # only -o jsonpath needs the template engine
-
-        template = (fmt or "")[len("jsonpath=") :]
-        if len(template) > 1 and template[0] == template[-1] and template[0] in "'\"":
-            template = template[1:-1]  # a quoted template that reached us with its quotes
-        return jsonpath.render(template, data, allow_missing_keys)
+        return _serialized(as_data(items, single), fmt or "", allow_missing_keys)
     if fmt == "name":
         return "\n".join(f"{GROUPS.get(kind, kind.lower())}/{i['metadata']['name']}" for i in items)
     if fmt not in (None, "", "wide"):
