@@ -228,9 +228,9 @@ def get(
         ),
     ] = None,
     sort_by: Annotated[str | None, typer.Option(help="JSONPath to sort by, e.g. .metadata.creationTimestamp")] = None,
-    show_labels: Annotated[bool, typer.Option(help="Add a LABELS column.")] = False,
-    show_kind: Annotated[bool, typer.Option(help="Name objects as KIND/NAME.")] = False,
-    no_headers: Annotated[bool, typer.Option(help="Print the rows without the header line.")] = False,
+    show_labels: Annotated[bool, typer.Option("--show-labels", help="Add a LABELS column.")] = False,
+    show_kind: Annotated[bool, typer.Option("--show-kind", help="Name objects as KIND/NAME.")] = False,
+    no_headers: Annotated[bool, typer.Option("--no-headers", help="Print the rows without the header line.")] = False,
     allow_missing_template_keys: Annotated[
         str, typer.Option(help="true: a missing field prints nothing in -o jsonpath; false: it is an error.")
     ] = "true",
