@@ -32,8 +32,16 @@ def _params(**kw: str | None) -> dict[str, str]:
     return {k: v for k, v in kw.items() if v}
 
 
-def fetch(c: Client, kind: str, name: str | None, namespace: str | None, selector: str | None) -> list[dict[str, Any]]:
-    """One object (NAME given; NotFoundError if absent) or the list, narrowed by namespace and labels."""
+def fetch(
+    c: Client,
+    kind: str,
+    name: str | None,
+    namespace: str | None,
+    selector: str | None,
+    pod_fields: dict[str, str] | None = None,
+) -> list[dict[str, Any]]:
+    """One object (NAME given; NotFoundError if absent) or the list, narrowed by namespace and labels
+    (and for pods by `pod_fields`, the API's node and phase filters: a hint, `get` filters again)."""
     if kind == "Node":
         if name:
             return [c.request("GET", f"/api/nodes/{name}")]
@@ -41,7 +49,8 @@ def fetch(c: Client, kind: str, name: str | None, namespace: str | None, selecto
     if kind == "Pod":
         if name:
             return [c.request("GET", f"/api/pods/{namespace or 'default'}/{name}")]
-        return list(c.request("GET", "/api/pods", params=_params(namespace=namespace, selector=selector))["items"])
+        params = {**_params(namespace=namespace, selector=selector), **(pod_fields or {})}
+        return list(c.request("GET", "/api/pods", params=params)["items"])
     if kind == "Event":
         items = list(c.request("GET", "/api/events", params=_params(namespace=namespace))["items"])
         return [e for e in items if not name or e["involvedObject"]["name"] == name]
@@ -132,13 +141,15 @@ class Query:
         blocks, self.errors = [], []
         # `-A --field-selector metadata.namespace=X` is served by the API's own namespace filter.
         pinned = next((r.value for r in self.fields if r.field == "metadata.namespace" and r.equal), None)
+        server = {"spec.nodeName": "node", "status.phase": "phase"}  # pod fields the API filters itself
+        pod_fields = {server[r.field]: r.value for r in self.fields if r.field in server and r.equal}
         for kind, names in self.targets:
             ns = None if kind == "Node" else self.namespace or pinned
             items: list[dict[str, Any]] = []
             wanted: list[str | None] = [*names] or [None]  # None: the whole list
             for name in wanted:
                 try:
-                    items += fetch(c, kind, name, ns, self.selector)
+                    items += fetch(c, kind, name, ns, self.selector, pod_fields if kind == "Pod" else None)
                 except NotFoundError as exc:
                     self.errors.append(str(exc))
             items = columns.sort_items(columns.select_fields(items, self.fields), sort_by or "")

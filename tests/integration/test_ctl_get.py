@@ -95,13 +95,15 @@ def test_get_all_shows_pods_cronjobs_and_jobs_in_kubectls_order(d: Daemon) -> No
 
 
 def test_field_selector_picks_pods_by_phase_and_node(d: Daemon) -> None:
-    """--field-selector status.phase=Failed gives the failed pod; spec.nodeName=N the pods the API puts on N."""
+    """--field-selector status.phase=Failed gives the failed pod; spec.nodeName=N the pods on N, filtered by the API."""
     failed = out(d, "get", "pods", "--field-selector", "status.phase=Failed", "-o", "name").split()
     assert failed == [f"pod/{p['metadata']['name']}" for p in d.pods("bad")]
     node = d.pods("ok")[0]["spec"]["nodeName"]
     on_node = out(d, "get", "pods", "--field-selector", f"spec.nodeName={node},status.phase!=Failed", "-o", "name")
     expected = {p["metadata"]["name"] for p in d.pods("ok") if p["spec"]["nodeName"] == node}
     assert {n.removeprefix("pod/") for n in on_node.split()} == expected
+    served = d.api("GET", "/api/pods", params={"node": node, "phase": "Succeeded"})["items"]  # what ctl asks for
+    assert {p["metadata"]["name"] for p in served} == expected
 
 
 def test_custom_columns_sort_by_and_show_labels(d: Daemon) -> None:
