@@ -117,7 +117,7 @@ def _format(output_fmt: str | None) -> tuple[str | None, list[columns.Column] | 
         return fmt, columns.parse_custom_columns_file(_read(fmt.partition("=")[2], "custom-columns"))
     if fmt and (fmt == "custom-columns" or fmt.startswith("custom-columns=")):
         return fmt, columns.parse_custom_columns(fmt.partition("=")[2])
-    if fmt == "jsonpath":
+    if fmt in ("jsonpath", "jsonpath-as-json"):
         raise CtlError("template format specified but no template given")
     return fmt, None
 
@@ -300,7 +300,7 @@ def _print_once(q: Query, blocks: list[tuple[str, list[dict[str, Any]]]], fmt: s
         where = f" in {q.namespace} namespace" if q.namespace and any(k != "Node" for k, _ in q.targets) else ""
         typer.echo(f"No resources found{where}.", err=True)
     elif text:
-        typer.echo(text, nl=not (fmt or "").startswith("jsonpath="))  # kubectl adds no newline
+        typer.echo(text, nl=not (fmt or "").startswith(("jsonpath=", "jsonpath-as-json=")))  # kubectl adds no newline
     if q.errors:
         raise NotFoundError(q.errors[-1])
 

@@ -66,6 +66,14 @@ def marshal(value: Any) -> str:
     return text
 
 
+def marshal_indent(value: Any) -> str:
+    """encoding/json.MarshalIndent(v, "", "    ")."""
+    text = json.dumps(value, indent=4, sort_keys=True, ensure_ascii=False)
+    if any(c in text for c in _HTML_ESCAPES):
+        text = "".join(_HTML_ESCAPES.get(c, c) for c in text)
+    return text
+
+
 def type_name(value: Any) -> str:
     """The Go type of a decoded JSON value, as in kubectl's errors."""
     if isinstance(value, bool):

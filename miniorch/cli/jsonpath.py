@@ -62,8 +62,9 @@ def text(value: Any) -> str:
 
 
 class Evaluator:
-    def __init__(self, allow_missing_keys: bool = True) -> None:
+    def __init__(self, allow_missing_keys: bool = True, as_json: bool = False) -> None:
         self.allow_missing = allow_missing_keys
+        self.as_json = as_json  # -o jsonpath-as-json: each {...} prints its results as an indented JSON array
 
     # -- templates --------------------------------------------------------
     def run(self, parts: list[p.Text | p.Path], data: Any) -> str:
@@ -82,7 +83,7 @@ class Evaluator:
         while i < len(parts):
             part = parts[i]
             if isinstance(part, p.Text):
-                out.append(part.text)
+                out.append(gofmt.marshal_indent([part.text]) + "\n" if self.as_json else part.text)
             elif _keyword(part) == "range":
                 end = _matching_end(parts, i)
                 for item in self.walk([data], p.Path(part.nodes[1:])):
@@ -90,6 +91,8 @@ class Evaluator:
                 i = end
             elif _keyword(part) == "end":
                 raise JSONPathError("not in range, nothing to end")
+            elif self.as_json:
+                out.append(gofmt.marshal_indent(self.walk([data], part)) + "\n")
             else:
                 out.append(" ".join(text(v) for v in self.walk([data], part)))
             i += 1
@@ -238,11 +241,11 @@ def _descend(value: Any) -> list[Any]:
     return out
 
 
-def render(template: str, data: Any, allow_missing_keys: bool = True) -> str:
-    """Execute `template` on `data` as `kubectl get -o jsonpath=TEMPLATE` prints it."""
+def render(template: str, data: Any, allow_missing_keys: bool = True, as_json: bool = False) -> str:
+    """Execute `template` on `data` as `kubectl get -o jsonpath=TEMPLATE` (or jsonpath-as-json=) prints it."""
     parts = parse(template)
     try:
-        return Evaluator(allow_missing_keys).run(parts, data)
+        return Evaluator(allow_missing_keys, as_json).run(parts, data)
     except JSONPathError as exc:
         raise JSONPathError(f"error executing jsonpath {gofmt.quote(template)}: Error executing template: {exc}.") from None
 

@@ -248,7 +248,7 @@ class PrintError(ValueError):
     """An output format kubectl has no printer for; the text is kubectl's."""
 
 
-FORMATS = "custom-columns,custom-columns-file,json,jsonpath,jsonpath-file,name,wide,yaml"
+FORMATS = "custom-columns,custom-columns-file,json,jsonpath,jsonpath-as-json,jsonpath-file,name,wide,yaml"
 
 
 def as_data(items: list[dict[str, Any]], single: bool) -> Any:
@@ -268,10 +268,10 @@ def _serialized(data: Any, fmt: str, allow_missing_keys: bool) -> str:
         return yaml.safe_dump(data, sort_keys=False).rstrip()
     from miniorch.cli import jsonpath  # only -o jsonpath needs the template engine
 
-    template = fmt[len("jsonpath=") :]
+    template = fmt.partition("=")[2]
     if len(template) > 1 and template[0] == template[-1] and template[0] in "'\"":
         template = template[1:-1]  # a quoted template that reached us with its quotes
-    return jsonpath.render(template, data, allow_missing_keys)
+    return jsonpath.render(template, data, allow_missing_keys, as_json=fmt.startswith("jsonpath-as-json="))
 
 
 def render(
@@ -288,7 +288,7 @@ def render(
     allow_missing_keys: bool = True,
 ) -> str:
     """`items` of one kind as `kubectl get -o FMT` prints them (with_kind: names as job.batch/NAME)."""
-    if fmt in ("json", "yaml") or (fmt or "").startswith("jsonpath="):
+    if fmt in ("json", "yaml") or (fmt or "").startswith(("jsonpath=", "jsonpath-as-json=")):
         return _serialized(as_data(items, single), fmt or "", allow_missing_keys)
     if fmt == "name":
         return "\n".join(f"{GROUPS.get(kind, kind.lower())}/{i['metadata']['name']}" for i in items)

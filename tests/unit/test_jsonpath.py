@@ -233,3 +233,9 @@ def test_values_are_printed_as_go_prints_them(value: Any, expected: str) -> None
 def test_marshal_escapes_html_as_go() -> None:
     """Go's json.Marshal escapes <, > and & inside strings."""
     assert gofmt.marshal({"a": "<b>&"}) == '{"a":"\\u003cb\\u003e\\u0026"}'
+
+
+def test_jsonpath_as_json_prints_each_expression_as_an_indented_array() -> None:
+    """-o jsonpath-as-json: every {...} (and literal) prints its results as MarshalIndent's JSON array."""
+    text = jsonpath.render("{.items[*].metadata.name}{.kind}", DOC, as_json=True)
+    assert text == '[\n    "127.0.0.1",\n    "127.0.0.2"\n]\n[\n    "List"\n]\n'
