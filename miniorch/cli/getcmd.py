@@ -123,7 +123,7 @@ def _format(output_fmt: str | None) -> tuple[str | None, list[columns.Column] | 
 
 
 class Query:
-    """What one `get` reads and how it prints it; `read()` then `text()` for each refresh."""
+    """What one `get` asks for (kinds, names, selectors), checked up front; `read()` fetches it again on each refresh."""
 
     def __init__(self, args: list[str], namespace: str | None, selector: str | None, field_selector: str | None):
         from miniorch.cli import columns
@@ -176,7 +176,8 @@ def render(
         if q.single and not every:
             return ""
         kind = blocks[0][0] if blocks else "Pod"
-        return output.render(kind, every, fmt, now, single=q.single and bool(every), **_machine(flags))
+        single = q.single and bool(every)
+        return output.render(kind, every, fmt, now, single, allow_missing_keys=flags["allow_missing_template_keys"])
     texts = []
     for kind, items in blocks:
         if not items:
@@ -210,9 +211,6 @@ def custom_table(cols: list[columns.Column], items: list[dict[str, Any]], no_hea
         return output.table([""] * len(cols), rows).split("\n", 1)[1]
     return output.table([c.header for c in cols], rows)
 
-
-def _machine(flags: dict[str, Any]) -> dict[str, Any]:
-    return {"allow_missing_keys": flags["allow_missing_template_keys"]}
 
 
 def get(
