@@ -142,7 +142,7 @@ def _finder(path: str) -> Callable[[Any], list[Any]]:
 
 
 # -- --sort-by -------------------------------------------------------------------
-_DIGITS = re.compile(r"\d+")
+_DIGITS = re.compile(r"[0-9]+")  # ASCII digits only, as Go's isdigit
 
 
 def _digit_run(m: re.Match[str]) -> str:
