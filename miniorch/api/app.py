@@ -173,12 +173,26 @@ def create_app(ctx: ApiContext) -> FastAPI:
         return [render.pod(p, owners.get(p.owner_uid)) for p in pods]
 
     @app.get("/api/pods")
-    def list_pods(namespace: str | None = None, selector: str | None = None, owner: str | None = None) -> Response:
+    def list_pods(
+        namespace: str | None = None,
+        selector: str | None = None,
+        owner: str | None = None,
+        node: str | None = None,
+        phase: str | None = None,
+    ) -> Response:
+        """`node` and `phase` are `ctl get --field-selector spec.nodeName=N,status.phase=P` served here."""
         reqs = selectors.parse(selector)
         # Equality requirements narrow the query in SQL; `matches` below still decides.
         equal = {r.key: r.values[0] for r in reqs if r.op == "="}
         pods = ctx.store.pods_of(owner) if owner else ctx.store.list_pods(namespace, equal, with_log=False)
-        pods = [p for p in pods if (not namespace or p.namespace == namespace) and selectors.matches(reqs, p.labels)]
+        pods = [
+            p
+            for p in pods
+            if (not namespace or p.namespace == namespace)
+            and (node is None or (p.node or "") == node)
+            and (phase is None or p.phase.value == phase)
+            and selectors.matches(reqs, p.labels)
+        ]
         return render.as_list(_render_pods(pods))
 
     def _pod(namespace: str, name: str) -> PodRecord:

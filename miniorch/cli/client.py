@@ -88,10 +88,10 @@ class Client:
     def _unreachable(self, exc: Exception) -> CtlError:
         if self.server:
             return CtlError(
-                f"cannot reach the miniorch daemon at {self.server} ({type(exc).__name__}: {exc}); check that its "
+                f"cannot reach the miniorch daemon at {self.server} ({_why(exc)}); check that its "
                 "api.tcp listener is on and the address, and with https the --certificate-authority file"
             )
-        why = "no such socket" if not self.socket.exists() else f"{type(exc).__name__}: {exc}"
+        why = "no such socket" if not self.socket.exists() else _why(exc)
         return CtlError(
             f"cannot reach the miniorch daemon at {self.socket} ({why}); start it with "
             "'miniorch daemon --config FILE' (or 'systemctl start miniorch'), or point --socket / "
@@ -106,11 +106,7 @@ class Client:
         except httpx.TransportError as exc:
             raise self._unreachable(exc) from exc
         if resp.status_code >= 400:
-            try:
-                body = resp.json()
-                message = body.get("message") or resp.text
-            except ValueError:
-                message = resp.text
+            message = _api_message(resp)
             if resp.status_code == 404:
                 raise NotFoundError(message)
             if resp.status_code == 401:
@@ -124,11 +120,7 @@ class Client:
             with self._http.stream("GET", path, params=params, timeout=None) as resp:
                 if resp.status_code >= 400:
                     resp.read()
-                    raise (
-                        NotFoundError(resp.json().get("message", resp.text))
-                        if resp.status_code == 404
-                        else CtlError(resp.text)
-                    )
+                    raise NotFoundError(_api_message(resp)) if resp.status_code == 404 else CtlError(_api_message(resp))
                 yield from resp.iter_bytes()
         except httpx.TransportError as exc:
             raise self._unreachable(exc) from exc
@@ -139,9 +131,43 @@ class Client:
             with self._http.stream("GET", path, params=params, timeout=httpx.Timeout(30.0, read=None)) as resp:
                 if resp.status_code >= 400:
                     resp.read()
-                    raise CtlError(resp.text)
+                    raise CtlError(_api_message(resp))
                 for line in resp.iter_lines():
                     if line.strip():
                         yield json.loads(line)
         except httpx.TransportError as exc:
             raise self._unreachable(exc) from exc
+
+
+def _why(exc: Exception) -> str:
+    """A transport failure in a few words (the OS's reason when there is one), not the exception's repr."""
+    if isinstance(exc, httpx.TimeoutException):
+        return "no answer in time"
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, OSError) and cause.strerror:
+            return cause.strerror.lower()
+        cause = cause.__cause__ or cause.__context__
+    return "the connection failed"
+
+
+def _api_message(resp: httpx.Response) -> str:
+    """The daemon's own message for a refused request, as a sentence."""
+    try:
+        body = resp.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("message"), str) and body["message"]:
+        return str(body["message"])
+    if isinstance(body, dict) and isinstance(body.get("detail"), list):  # FastAPI's request validation
+        parts = []
+        for d in (d for d in body["detail"] if isinstance(d, dict)):
+            where = ".".join(str(x) for x in d.get("loc", [])[1:])  # loc starts with "body" or "query"
+            parts.append(f"{where}: {d.get('msg', 'invalid')}" if where else str(d.get("msg", "invalid")))
+        return "the daemon refused the request: " + "; ".join(parts)
+    if resp.status_code >= 500:
+        return (
+            f"the daemon failed on this request (HTTP {resp.status_code}); its log says why "
+            "(journalctl -u miniorch, or the daemon's stderr)"
+        )
+    return f"the daemon refused the request (HTTP {resp.status_code}): {resp.text.strip()[:200] or 'no reason given'}"

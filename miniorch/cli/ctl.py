@@ -9,13 +9,13 @@ from __future__ import annotations
 import datetime as dt
 import os
 import time
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from miniorch import kinds
+from miniorch.cli import completion, edit, explain, getcmd, logscmd
 from miniorch.cli import daemonsets as daemonsets_mod
-from miniorch.cli import edit, logscmd, output
 from miniorch.cli.client import Client, CtlError, read_token_file, resolve_socket
 
 app = typer.Typer(help="Steer the miniorch daemon, kubectl style.", no_args_is_help=True, add_completion=False)
@@ -86,98 +86,12 @@ def main(
     State.debug = debug
 
 
-# -- reading ---------------------------------------------------------------
-def fetch(c: Client, kind: str, name: str | None, namespace: str | None, selector: str | None) -> list[dict[str, Any]]:
-    if kind == "Node":
-        if name:
-            return [c.request("GET", f"/api/nodes/{name}")]
-        return list(c.request("GET", "/api/nodes", params=_params(selector=selector))["items"])
-    if kind == "Pod":
-        if name:
-            return [c.request("GET", f"/api/pods/{namespace or 'default'}/{name}")]
-        return list(c.request("GET", "/api/pods", params=_params(namespace=namespace, selector=selector))["items"])
-    if kind == "Event":
-        items = list(c.request("GET", "/api/events", params=_params(namespace=namespace))["items"])
-        return [e for e in items if not name or e["involvedObject"]["name"] == name]
-    if name:
-        return [c.request("GET", f"/api/objects/{PLURAL[kind]}/{namespace or 'default'}/{name}")]
-    return list(
-        c.request("GET", f"/api/objects/{PLURAL[kind]}", params=_params(namespace=namespace, selector=selector))[
-            "items"
-        ]
-    )
-
-
-def _params(**kw: str | None) -> dict[str, str]:
-    return {k: v for k, v in kw.items() if v}
-
-
-@app.command()
-def get(
-    kind: Annotated[str, typer.Argument(help="jobs, cronjobs, daemonsets (ds), pods, nodes or events")],
-    name: Annotated[str | None, typer.Argument()] = None,
-    namespace: Namespace = "default",
-    all_namespaces: Annotated[bool, typer.Option("--all-namespaces", "-A")] = False,
-    selector: Annotated[str | None, typer.Option("--selector", "-l")] = None,
-    output_fmt: Annotated[
-        str | None, typer.Option("--output", "-o", help="wide, json, yaml, name, jsonpath=TEMPLATE")
-    ] = None,
-    watch: Annotated[bool, typer.Option("--watch", "-w", help="Print again whenever something changes.")] = False,
-) -> None:
-    """Show objects, as `kubectl get`."""
-    k, name = split_ref(kind, name)
-    ns = None if all_namespaces or k == "Node" else namespace
-    c = client()
-    if watch and k == "Event":
-        _watch_events(c, name, ns, output_fmt)
-        return
-    last = None
-    while True:
-        items = fetch(c, k, name, ns, selector)
-        text = output.render(
-            k, items, output_fmt, _now(), single=bool(name), show_namespace=all_namespaces and k != "Node"
-        )
-        if not watch:
-            if not items and output_fmt in (None, "", "wide"):
-                typer.echo(f"No resources found in {ns} namespace." if ns else "No resources found", err=True)
-            elif text:
-                typer.echo(text, nl=not (output_fmt or "").startswith("jsonpath="))  # kubectl adds no newline
-            return
-        if text != last:
-            typer.echo(text + "\n")
-            last = text
-        time.sleep(1)
-
-
-def _watch_events(c: Client, name: str | None, namespace: str | None, output_fmt: str | None) -> None:
-    """Print events as the daemon streams them: the current ones, then each new or repeated one."""
-    header = True
-    for change in c.watch("/api/events/watch", _params(namespace=namespace)):
-        event = change["object"]
-        if name and event["involvedObject"]["name"] != name:
-            continue
-        text = output.render("Event", [event], output_fmt, _now(), single=False, show_namespace=namespace is None)
-        if output_fmt in (None, "", "wide") and not header:
-            text = text.split("\n", 1)[1] if "\n" in text else ""
-        header = False
-        if text:
-            typer.echo(text)
-
-
-@app.command()
-def describe(
-    kind: Annotated[str, typer.Argument()],
-    name: Annotated[str | None, typer.Argument()] = None,
-    namespace: Namespace = "default",
-) -> None:
-    """Show an object in detail, with its pods and recent events."""
-    k, name = split_ref(kind, name)
-    c = client()
-    items = fetch(c, k, name, namespace, None)
-    from miniorch.cli import describe as describe_mod  # loaded only when needed: ctl starts fast
-
-    texts = [describe_mod.describe(c, k, item, _now()) for item in items]
-    typer.echo("\n\n".join(texts))
+# -- reading: `get` and `describe` live in getcmd ---------------------------
+fetch = getcmd.fetch
+app.command()(getcmd.get)
+app.command()(getcmd.describe)
+app.command()(completion.completion)
+app.command()(explain.explain)
 
 
 # -- writing and logs: miniorch.cli.edit and miniorch.cli.logscmd -----------

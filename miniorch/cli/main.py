@@ -1,21 +1,19 @@
 """The `miniorch` command: `daemon`, `ctl ...`, `validate`, `schedule`, `schema`.
 
-The only place that exits the process: errors become one line on stderr and
-kubectl's exit codes (1 error, 2 usage); tracebacks only with --debug.
+`errors.run` is the only place that exits the process: errors become one line on
+stderr and kubectl's exit codes (1 error, 2 usage); tracebacks only with --debug.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from miniorch.cli import ctl
+from miniorch.cli import completion, ctl, errors
 from miniorch.cli import db as db_mod
-from miniorch.cli.client import CtlError
 
 app = typer.Typer(
     help="miniorch: Kubernetes Jobs, CronJobs and DaemonSets on plain Docker hosts.",
@@ -95,7 +93,7 @@ def validate(paths: Annotated[list[Path], typer.Argument(help="Manifest files or
             typer.echo(f"error: {err}", err=True)
         raise typer.Exit(1) from exc
     except OSError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: cannot read {exc.filename or 'the manifests'}: {(exc.strerror or 'failed').lower()}", err=True)
         raise typer.Exit(1) from exc
     for m in manifests:
         for w in m.warnings:
@@ -128,29 +126,12 @@ def schema() -> None:
     typer.echo(json.dumps(loader.json_schema(), indent=2))
 
 
+app.command()(completion.completion)
+
+
 def main() -> None:
-    debug = "--debug" in sys.argv
-    try:
-        # Without standalone mode click returns the code of typer.Exit instead of exiting.
-        code = app(standalone_mode=False)
-        sys.exit(code if isinstance(code, int) else 0)
-    except CtlError as exc:
-        if debug:
-            raise
-        typer.echo(f"error: {exc}", err=True)
-        sys.exit(1)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        sys.exit(1)
-    except typer.exceptions.TyperException as exc:  # usage errors (click's, vendored by typer): exit code 2
-        exc.show()  # type: ignore[attr-defined]
-        sys.exit(int(getattr(exc, "exit_code", 2)))
-    except Exception as exc:  # the one supervision point of the CLI
-        if debug:
-            raise
-        typer.echo(f"error: {exc}", err=True)
-        sys.exit(1)
+    completion.activate()
+    errors.run(app)
 
 
 if __name__ == "__main__":

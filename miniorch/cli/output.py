@@ -10,8 +10,6 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from miniorch.cli import jsonpath
-
 GROUPS = {
     "Job": "job.batch",
     "CronJob": "cronjob.batch",
@@ -246,6 +244,36 @@ HEADERS = {
 }
 
 
+class PrintError(ValueError):
+    """An output format kubectl has no printer for; the text is kubectl's."""
+
+
+FORMATS = "custom-columns,custom-columns-file,json,jsonpath,jsonpath-as-json,jsonpath-file,name,wide,yaml"
+
+
+def as_data(items: list[dict[str, Any]], single: bool) -> Any:
+    """What -o json/yaml/jsonpath print: the object itself, or a v1 List."""
+    if single:
+        return items[0]
+    return {"apiVersion": "v1", "kind": "List", "items": items, "metadata": {"resourceVersion": ""}}
+
+
+def _serialized(data: Any, fmt: str, allow_missing_keys: bool) -> str:
+    """-o json, -o yaml or -o jsonpath=TEMPLATE of an object or a List."""
+    if fmt == "json":
+        return json.dumps(data, indent=4)
+    if fmt == "yaml":
+        import yaml  # 10 ms of start-up that only -o yaml needs
+
+        return yaml.safe_dump(data, sort_keys=False).rstrip()
+    from miniorch.cli import jsonpath  # only -o jsonpath needs the template engine
+
+    template = fmt.partition("=")[2]
+    if len(template) > 1 and template[0] == template[-1] and template[0] in "'\"":
+        template = template[1:-1]  # a quoted template that reached us with its quotes
+    return jsonpath.render(template, data, allow_missing_keys, as_json=fmt.startswith("jsonpath-as-json="))
+
+
 def render(
     kind: str,
     items: list[dict[str, Any]],
@@ -253,26 +281,20 @@ def render(
     now: dt.datetime,
     single: bool = False,
     show_namespace: bool = False,
+    *,
+    show_labels: bool = False,
+    with_kind: bool = False,
+    no_headers: bool = False,
+    allow_missing_keys: bool = True,
 ) -> str:
-    if fmt in ("json", "yaml") or (fmt or "").startswith("jsonpath="):
-        data: Any = (
-            items[0]
-            if single
-            else {"apiVersion": "v1", "kind": "List", "items": items, "metadata": {"resourceVersion": ""}}
-        )
-        if fmt == "json":
-            return json.dumps(data, indent=4)
-        if fmt == "yaml":
-            import yaml  # 10 ms of start-up that only -o yaml needs
-
-            return yaml.safe_dump(data, sort_keys=False).rstrip()
-        return jsonpath.render((fmt or "")[len("jsonpath=") :].strip("'"), data)
+    """`items` of one kind as `kubectl get -o FMT` prints them (with_kind: names as job.batch/NAME)."""
+    if fmt in ("json", "yaml") or (fmt or "").startswith(("jsonpath=", "jsonpath-as-json=")):
+        return _serialized(as_data(items, single), fmt or "", allow_missing_keys)
     if fmt == "name":
         return "\n".join(f"{GROUPS.get(kind, kind.lower())}/{i['metadata']['name']}" for i in items)
     if fmt not in (None, "", "wide"):
-        raise ValueError(
-            f'unable to match a printer suitable for the output format "{fmt}"; '
-            "allowed formats are: json, jsonpath, name, wide, yaml"
+        raise PrintError(
+            f'unable to match a printer suitable for the output format "{fmt}", allowed formats are: {FORMATS}'
         )
     if not items:
         return ""
@@ -282,8 +304,18 @@ def render(
     if wide and kind == "Node":
         hdr.insert(6, "URL")
     rows = [row(i, now, wide) for i in items]
+    if with_kind and "NAME" in hdr:
+        at, prefix = hdr.index("NAME"), GROUPS.get(kind, kind.lower()) + "/"
+        for r in rows:
+            r[at] = prefix + r[at]
+    if show_labels and "LABELS" not in hdr:
+        hdr.append("LABELS")
+        for item, r in zip(items, rows, strict=True):
+            r.append(",".join(f"{k}={v}" for k, v in sorted((item["metadata"].get("labels") or {}).items())) or "<none>")
     if show_namespace:
         hdr.insert(0, "NAMESPACE")
         for item, r in zip(items, rows, strict=True):
             r.insert(0, item["metadata"].get("namespace", ""))
+    if no_headers:  # widths from the rows alone, as kubectl's tabwriter that never saw a header
+        return table([""] * len(hdr), rows).split("\n", 1)[1]
     return table(hdr, rows)

@@ -201,7 +201,7 @@ def test_output_jsonpath_applies_to_the_list_or_single_object(fmt: str, single: 
 
 def test_unknown_output_format_is_rejected_with_the_allowed_list() -> None:
     """An unsupported -o value raises ValueError listing the allowed formats."""
-    with pytest.raises(ValueError, match="allowed formats are: json, jsonpath, name, wide, yaml"):
+    with pytest.raises(output.PrintError, match="allowed formats are: custom-columns,custom-columns-file,json,jsonpath,"):
         output.render("Pod", [RUNNING], "csv", NOW)
 
 
@@ -228,3 +228,30 @@ def test_table_pads_every_column_to_its_widest_cell() -> None:
     assert output.table(["A", "LONG HEADER", "C"], [["wide-cell", "x", ""], ["y", "z", "last"]]) == (
         "A           LONG HEADER   C\nwide-cell   x\ny           z             last"
     )
+
+
+def test_show_labels_adds_a_sorted_labels_column() -> None:
+    """--show-labels appends LABELS with k=v pairs sorted by key, <none> for an object without labels."""
+    labelled = {**RUNNING, "metadata": {**RUNNING["metadata"], "labels": {"tier": "web", "app": "pi"}}}
+    text = output.render("Pod", [labelled, DONE], None, NOW, show_labels=True)
+    assert text.splitlines()[0].split()[-1] == "LABELS"
+    assert text.splitlines()[1].endswith("   app=pi,tier=web")
+    assert text.splitlines()[2].endswith("   <none>")
+
+
+def test_with_kind_names_rows_kind_slash_name() -> None:
+    """When several kinds are shown, NAME reads job.batch/NAME (as kubectl get jobs,cronjobs)."""
+    text = output.render("Job", [job("pi", 1, 1, 60, 5, ("Complete",))], None, NOW, with_kind=True)
+    assert text.splitlines()[1].startswith("job.batch/pi   Complete")
+
+
+def test_no_headers_drops_the_header_line() -> None:
+    """--no-headers prints only the rows, as wide as the rows need."""
+    assert output.render("Pod", [RUNNING], None, NOW, no_headers=True) == "a   1/1   Running   0   5s"
+
+
+def test_jsonpath_template_quotes_are_stripped_and_missing_keys_can_be_errors() -> None:
+    """-o jsonpath='{...}' with its quotes still runs; allow_missing_keys=False reports kubectl's error."""
+    assert output.render("Pod", [RUNNING], "jsonpath='{.metadata.name}'", NOW, single=True) == "a"
+    with pytest.raises(ValueError, match="nope is not found"):
+        output.render("Pod", [RUNNING], "jsonpath={.nope}", NOW, single=True, allow_missing_keys=False)

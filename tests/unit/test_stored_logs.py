@@ -20,9 +20,10 @@ def test_old_pods_table_gains_log_columns_and_new_values_round_trip(tmp_path: Pa
     """A pods table from before log timestamps opens; old rows read as plain tails; run starts keep microseconds."""
     db = tmp_path / "old.db"
     Store(f"sqlite:///{db}").close()
-    with sqlite3.connect(db) as conn:  # the schema as it was before these three columns
+    with sqlite3.connect(db) as conn:  # the schema as it was before these three columns: revision 0002
         for column in ("log_timestamped", "run_started_at", "previous_run_started_at"):
             conn.execute(f"ALTER TABLE pods DROP COLUMN {column}")
+        conn.execute("UPDATE alembic_version SET version_num = '0002'")
         conn.execute(
             "INSERT INTO pods (uid, name, namespace, owner_kind, owner_name, owner_uid, node, phase, restart_count, "
             "failures, restart_pending, deletion_reason, created_at, labels, annotations, log_tail, "
