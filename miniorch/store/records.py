@@ -62,6 +62,8 @@ class PodRecord:
     `failures` counts the failed runs that count against backoffLimit: 0 or 1
     for restartPolicy Never, any number for OnFailure (restarts in place).
     `deletion_reason` set means we decided to stop it; it is then terminating.
+    `start_attempts` / `last_attempt_at` count the tries to create or start its container that
+    the engine refused (CreateContainerError / RunContainerError), for `reconcile.startretry`.
     """
 
     uid: str
@@ -91,6 +93,8 @@ class PodRecord:
     container_removed: bool = False
     cpu_request: float = 0.0
     memory_request: int = 0
+    start_attempts: int = 0
+    last_attempt_at: dt.datetime | None = None
 
     @property
     def terminating(self) -> bool:

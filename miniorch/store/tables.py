@@ -64,6 +64,8 @@ class PodRow(SQLModel, table=True):
     container_removed: bool = Field(default=False, index=True)
     cpu_request: float = 0.0
     memory_request: int = 0
+    start_attempts: int = 0
+    last_attempt_at: dt.datetime | None = _ts()
 
 
 class EventRow(SQLModel, table=True):
