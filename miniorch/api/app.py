@@ -13,12 +13,13 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import structlog
 from fastapi import Body, FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from pydantic import BaseModel
 
 import miniorch
-from miniorch import kinds, selectors
+from miniorch import kinds, selectors, supervise
 from miniorch import metrics as metrics_mod
 from miniorch.api import daemonsets, render
 from miniorch.clock import utcnow
@@ -31,6 +32,8 @@ from miniorch.spec import loader
 from miniorch.spec.errors import ManifestInvalid
 from miniorch.store.records import NodeOverrides, PodRecord
 from miniorch.store.store import Store
+
+log = structlog.get_logger(__name__)
 
 EVENT_POLL_SECONDS = 0.5
 
@@ -282,14 +285,13 @@ async def _follow(client: Any, name: str, tail: int | None) -> AsyncIterator[byt
         try:
             for chunk in client.follow_logs(name, tail):
                 loop.call_soon_threadsafe(queue.put_nowait, chunk)
-        except nr.NodeError:
-            pass
+        except nr.NodeError as exc:  # the node or the container went away: the stream ends
+            log.info("log_follow_ended", pod=name, error=exc.detail, cause=supervise.cause_of(exc))
         finally:
             loop.call_soon_threadsafe(queue.put_nowait, None)
 
-    worker = asyncio.create_task(asyncio.to_thread(pump))
-    try:
-        while (chunk := await queue.get()) is not None:
-            yield chunk
-    finally:
-        await asyncio.shield(worker) if worker.done() else None
+    # Scoped to this request: a crash of the follow is logged and ends this stream only.
+    worker = asyncio.create_task(asyncio.to_thread(pump), name=f"logs:{name}")
+    worker.add_done_callback(lambda task: supervise.log_failure(task, "log_follow_crashed", pod=name))
+    while (chunk := await queue.get()) is not None:
+        yield chunk
