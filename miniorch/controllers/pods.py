@@ -168,7 +168,9 @@ class PodRunner:
             first_timestamp=now,
             last_timestamp=now,
         )
-        await asyncio.to_thread(self._store.record_event, event)
+        # The engine's words vary between tries (a veth name): one event, counted, with the latest words.
+        previous = startretry.event_message(pod, pod.message) if pod.reason in startretry.START_ERRORS else None
+        await asyncio.to_thread(self._store.record_event, event, previous)
         fields = {"pod": pod.name, "node": pod.node, "owner": pod.owner_name, "reason": reason.value, "error": detail}
         match decision:
             case startretry.Retry(at=at):
