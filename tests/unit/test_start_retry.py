@@ -161,3 +161,40 @@ def test_an_on_failure_restart_the_engine_refused_waits_for_its_backoff() -> Non
     assert early.wake_at == planning.NOW + dt.timedelta(seconds=1)
     later = planning.plan(job, [refused], now=planning.NOW + dt.timedelta(seconds=1))
     assert [a for a in later.actions if isinstance(a, RestartPod)] == [RestartPod("u1")]
+
+
+@pytest.mark.parametrize(
+    ("pod", "status"),
+    [
+        (pending(reason="CreateContainerError", message=MSG, start_attempts=1), "CreateContainerError"),
+        (pending(phase=PodPhase.RUNNING, restart_pending=True, exit_code=1, reason="RunContainerError",
+                 message=MSG, start_attempts=1), "RunContainerError"),
+        (pending(phase=PodPhase.RUNNING, restart_pending=True, exit_code=1, reason="Error",
+                 message="container exited with code 1"), "CrashLoopBackOff"),
+        (pending(phase=PodPhase.FAILED, reason="RunContainerError", message=MSG, failures=1), "RunContainerError"),
+    ],
+)
+def test_get_pods_shows_the_start_error_in_the_status_column(pod: PodRecord, status: str) -> None:
+    """STATUS (as kubectl): the waiting reason of a refused pod, CrashLoopBackOff only for a crash."""
+    from miniorch.api import render
+    from miniorch.cli import output
+
+    shown = render.pod(pod, None)
+    assert output.pod_status(shown) == status
+    if status != "CrashLoopBackOff":
+        assert shown["status"]["message"] == MSG
+
+
+def test_describe_job_lists_why_pods_that_did_not_run_are_waiting_or_failed() -> None:
+    """Under the Pods table: refused pods with their reason and the engine message; pods that ran, not."""
+    import datetime as dt_mod
+
+    from miniorch.api import render
+    from miniorch.cli import describe
+
+    refused = render.pod(pending(name="j-a", reason="RunContainerError", message=MSG, start_attempts=2), None)
+    ran = render.pod(pending(name="j-b", phase=PodPhase.FAILED, reason="Error", exit_code=1,
+                             message="container exited with code 1", failures=1), None)
+    text = describe._pods_table([refused, ran], dt_mod.datetime.now(dt_mod.UTC))
+    assert f"  j-a: RunContainerError: {MSG}" in text.splitlines()
+    assert "j-b: " not in text
