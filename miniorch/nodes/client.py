@@ -116,7 +116,7 @@ class NodeClient:
 
     def _classify(self, exc: Exception, what: str) -> records.NodeError:
         if isinstance(exc, docker.errors.NotFound):
-            return records.ContainerNotFound(self.name, f"{what}: not found")
+            return records.ContainerNotFound(self.name, f"{what}: {exc.explanation or 'not found'}")
         if isinstance(exc, docker.errors.APIError):
             if exc.status_code == 409:
                 return records.ContainerConflict(self.name, f"{what}: {exc.explanation}")

@@ -89,6 +89,21 @@ def test_a_container_whose_node_lost_its_bridge_is_shown_retried_with_backoff_an
     assert "Traceback" not in daemon.log_text()
 
 
+def test_a_container_the_engine_refuses_to_create_fails_the_job_after_the_bounded_tries(daemon: Daemon) -> None:
+    """A 1 MiB memory limit passes the manifest checks but the engine refuses the create: the pod waits with
+    CreateContainerError and Docker's words, then fails after 5 tries; backoffLimit 0 ends the Job."""
+    daemon.apply(job_yaml("tiny", "true", backoff_limit=0, container={"resources": {"limits": {"memory": "1Mi"}}}))
+    daemon.wait_for(lambda: "CreateContainerError" in daemon.ctl("get", "pods").stdout, timeout=20,
+                    what="get pods showing CreateContainerError")
+    job = daemon.wait_job("tiny", "Failed", timeout=60)
+    (pod,) = daemon.pods("tiny")
+    assert (pod["status"]["reason"], job["status"]["failed"]) == ("CreateContainerError", 1)
+    assert "Minimum memory limit allowed is 6MB" in pod["status"]["message"]
+    assert len(_times(daemon, pod["metadata"]["name"])) == startretry.DEFAULT.max_tries
+    failed = next(c for c in job["status"]["conditions"] if c["type"] == "Failed")
+    assert "CreateContainerError" in failed["message"] and "Minimum memory limit" in failed["message"]
+
+
 def test_a_daemonset_pod_whose_node_lost_its_bridge_backs_off_per_node_with_the_reason(
     daemon: Daemon, node_guard: list[Any]
 ) -> None:
