@@ -24,7 +24,7 @@ import uvicorn
 
 from miniorch import clock as clock_mod
 from miniorch import config as config_mod
-from miniorch import logs, manifests, notify, preflight
+from miniorch import logs, manifests, notify, preflight, supervise
 from miniorch import metrics as metrics_mod
 from miniorch.api import auth
 from miniorch.api.app import ApiContext, create_app
@@ -123,6 +123,7 @@ class Daemon:
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
+        supervisor = supervise.install(loop)  # thread and loop errors: structlog, a dead thread ends us
         # Docker calls and store writes run in threads and mostly wait on the engines; Python's
         # default of cpu_count + 4 (6 here) queued the starts of a Job with parallelism 10.
         loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(IO_THREADS, thread_name_prefix="io"))
@@ -180,6 +181,7 @@ class Daemon:
             asyncio.create_task(self.folder.run(), name="folder-watcher"),
             asyncio.create_task(self.controller.run(), name="workload-controller"),
             asyncio.create_task(self.cronjobs.run(), name="cronjob-controller"),
+            asyncio.create_task(supervisor.watch(), name="threads"),
         ]
         notify.notify("READY=1")
         log.info(

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import structlog
 from fastapi import Body, FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel
@@ -30,6 +31,8 @@ from miniorch.spec import loader
 from miniorch.spec.errors import ManifestInvalid
 from miniorch.store.records import NodeOverrides, PodRecord
 from miniorch.store.store import Store
+
+log = structlog.get_logger(__name__)
 
 EVENT_POLL_SECONDS = 0.5
 

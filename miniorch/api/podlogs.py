@@ -11,10 +11,11 @@ import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator
 
+import structlog
 from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 
-from miniorch import logtail
+from miniorch import logtail, supervise
 from miniorch.clock import utcnow
 from miniorch.controllers.nodes import NodeMonitor
 from miniorch.controllers.objects import NotFound
@@ -22,6 +23,8 @@ from miniorch.nodes import records as nr
 from miniorch.nodes.client import NodeClient
 from miniorch.store.records import PodRecord
 from miniorch.store.store import Store
+
+log = structlog.get_logger(__name__)
 
 
 def add_routes(app: FastAPI, store: Store, monitor: NodeMonitor) -> None:
@@ -93,12 +96,14 @@ async def _follow(
         try:
             for chunk in client.follow_logs(name, tail, timestamps, since):
                 loop.call_soon_threadsafe(queue.put_nowait, chunk)
-        except nr.NodeError:
-            pass
+        except nr.NodeError as exc:  # the node or the container went away: the stream ends
+            log.info("log_follow_ended", pod=name, error=exc.detail, cause=supervise.cause_of(exc))
         finally:
             loop.call_soon_threadsafe(queue.put_nowait, None)
 
-    worker = asyncio.create_task(asyncio.to_thread(pump))
+    # Scoped to this request: a crash of the follow is logged and ends this stream only.
+    worker = asyncio.create_task(asyncio.to_thread(pump), name=f"logs:{name}")
+    worker.add_done_callback(lambda task: supervise.log_failure(task, "log_follow_crashed", pod=name))
     try:
         while (chunk := await queue.get()) is not None:
             yield chunk

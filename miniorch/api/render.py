@@ -12,7 +12,7 @@ from typing import Any
 from fastapi.responses import JSONResponse
 
 from miniorch.controllers.nodes import NodeState
-from miniorch.reconcile import daemonset
+from miniorch.reconcile import daemonset, startretry
 from miniorch.store.records import EventRecord, ObjectRecord, PodPhase, PodRecord
 
 API_VERSIONS = {"Job": "batch/v1", "CronJob": "batch/v1", "DaemonSet": "apps/v1"}
@@ -60,7 +60,8 @@ def _container_state(pod: PodRecord) -> dict[str, Any]:
             "finishedAt": ts(pod.finished_at or pod.last_failure_at),
         }
         if pod.restart_pending:
-            return {"waiting": {"reason": "CrashLoopBackOff", "message": pod.message}}
+            waiting = pod.reason if pod.reason in startretry.START_ERRORS else "CrashLoopBackOff"
+            return {"waiting": {"reason": waiting, "message": pod.message}}
         return {"terminated": {k: v for k, v in term.items() if v is not None}}
     if pod.phase is PodPhase.RUNNING:
         return {"running": {"startedAt": ts(pod.started_at)}}

@@ -83,7 +83,20 @@ def _pods_table(pods: list[dict[str, Any]], now: dt.datetime) -> str:
                 output.age(p["metadata"].get("creationTimestamp"), now),
             ]
         )
-    return "Pods:\n" + _indent(output.table(["NAME", "NODE", "STATUS", "EXIT CODE", "RESTARTS", "AGE"], rows))
+    text = "Pods:\n" + _indent(output.table(["NAME", "NODE", "STATUS", "EXIT CODE", "RESTARTS", "AGE"], rows))
+    return text + "".join(f"\n  {name}: {why}" for name, why in _not_run(pods))
+
+
+def _not_run(pods: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """Why pods whose container did not run (refused by the engine, no image...) are waiting or failed."""
+    out = []
+    for p in pods:
+        cs = (p["status"].get("containerStatuses") or [{}])[0]
+        state = cs.get("state", {})
+        ran = "running" in state or state.get("terminated", {}).get("exitCode", -1) >= 0
+        if p["status"].get("message") and not ran:
+            out.append((p["metadata"]["name"], f"{output.pod_status(p)}: {p['status']['message']}"))
+    return out
 
 
 def job(c: Client, obj: dict[str, Any], now: dt.datetime) -> str:

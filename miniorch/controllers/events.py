@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import structlog
 
+from miniorch import supervise
 from miniorch.controllers.nodes import NodeMonitor
 from miniorch.nodes import records as nr
 
@@ -49,22 +50,41 @@ class DockerEventWatcher:
             stop.set()
 
     def _watch(self, name: str, stop: threading.Event) -> None:
+        """Follow one node's events for good: a lost stream (dockerd restarted, connection reset)
+        is logged with its cause once and reopened with backoff; anything else is a bug, and
+        ends the thread through `miniorch.supervise` (which takes the daemon down)."""
         delay = 0.5
+        lost_at: float | None = None
+
+        def opened() -> None:
+            nonlocal delay, lost_at
+            if lost_at is not None:
+                log.info("event_stream_resumed", node=name, down_seconds=round(time.monotonic() - lost_at, 1))
+                self._notify(name, "resync", "")  # events may have been missed: look at everything
+            delay, lost_at = 0.5, None
+
         while not stop.is_set():
             client = self._monitor.client(name)
             if client is None:
                 return
             try:
-                client.watch_events(lambda action, pod: self._on_event(name, action, pod), stop, _WAKE_ON)
+                client.watch_events(lambda action, pod: self._on_event(name, action, pod), stop, _WAKE_ON, opened)
             except nr.NodeError as exc:
-                log.debug("event_stream_lost", node=name, error=exc.detail)
+                if lost_at is None:
+                    lost_at = time.monotonic()
+                    log.warning("event_stream_lost", node=name, error=exc.detail, cause=supervise.cause_of(exc))
+                else:
+                    log.debug("event_stream_reopen_failed", node=name, error=exc.detail, retry_in=delay)
                 stop.wait(delay)
                 delay = min(delay * 2, 5.0)
             else:
-                delay = 0.5
-                time.sleep(0.1)
+                if not stop.is_set() and lost_at is None:
+                    lost_at = time.monotonic()
+                    log.warning("event_stream_lost", node=name, error="the engine ended the stream", cause=None)
+                stop.wait(0.1)
 
     def _on_event(self, node: str, action: str, pod: str) -> None:
         action = action.split(":")[0]
         if action in _WAKE_ON:
+            log.debug("docker_event", node=node, action=action, pod=pod)
             self._notify(node, action, pod)

@@ -21,12 +21,17 @@ from miniorch.controllers.nodes import NodeMonitor
 from miniorch.nodes import records as nr
 from miniorch.nodes.client import NodeClient
 from miniorch.reconcile import pods as pod_logic
-from miniorch.store.records import PodPhase, PodRecord
+from miniorch.reconcile import startretry
+from miniorch.store.records import EventRecord, PodPhase, PodRecord
 from miniorch.store.store import Store
 
 log = structlog.get_logger(__name__)
 
 LOG_TAIL_LINES = logtail.MAX_LINES
+#: The engine answered and refused (bad parameter, missing network, its bridge gone): a refused
+#: try, retried with backoff and then failed (reconcile.startretry). A NodeUnavailable that is
+#: not an EngineError (no answer at all) defers the operation instead: node loss handling.
+_REFUSED = (nr.DockerRejected, nr.EngineError, nr.ContainerNotFound)
 
 
 class PodRunner:
@@ -56,6 +61,7 @@ class PodRunner:
         self._cluster = store.cluster_id()
         self._images = images.ImageCopier(store, monitor, clock)
         self.failures: list[BaseException] = []
+        self._timers: dict[str, asyncio.TimerHandle] = {}  # pods waiting for their next try
 
     def busy(self, pod_name: str) -> bool:
         return pod_name in self._tasks
@@ -82,6 +88,9 @@ class PodRunner:
 
     async def cancel(self) -> None:
         """Abandon the operations in flight (shutdown); each is safe to redo."""
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
         for task in list(self._tasks.values()):
             task.cancel()
         await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
@@ -111,25 +120,74 @@ class PodRunner:
                 await asyncio.to_thread(client.create, spec)
             except nr.ContainerConflict:
                 pass
-            except (nr.ImageNotFound, nr.DockerRejected) as again:
-                self._fail_start(pod, "CreateContainerError", again.detail)
+            except (nr.ImageNotFound, *_REFUSED) as again:
+                await self._refused(pod, startretry.StartError.CREATE, again.detail, client, created=False)
                 return
-        except nr.DockerRejected as exc:
-            self._fail_start(pod, "CreateContainerError", exc.detail)
+        except _REFUSED as exc:
+            await self._refused(pod, startretry.StartError.CREATE, exc.detail, client, created=False)
             return
         try:
             await asyncio.to_thread(client.start, pod.name)
-        except (nr.DockerRejected, nr.ContainerNotFound) as exc:
-            self._fail_start(pod, "StartError", exc.detail)
-            await asyncio.to_thread(client.remove, pod.name)
+        except _REFUSED as exc:
+            await self._refused(pod, startretry.StartError.RUN, exc.detail, client, created=True)
             return
         now = self._clock.now()
         await asyncio.to_thread(
             self._store.save_pod,
-            dataclasses.replace(pod, phase=PodPhase.RUNNING, started_at=now, reason="", message=""),
+            dataclasses.replace(
+                pod, phase=PodPhase.RUNNING, started_at=now, reason="", message="", start_attempts=0
+            ),
         )
         log.info("pod_started", pod=pod.name, node=pod.node, owner=pod.owner_name)
         self.metrics.pod_started(pod.owner_kind)
+
+    async def _refused(
+        self, pod: PodRecord, reason: startretry.StartError, detail: str, client: NodeClient, created: bool
+    ) -> None:
+        """The engine refused to create or start the container: record the try, say so (pod status,
+        a Warning event, the log), and either let a later pass try again or fail the pod."""
+        if created and not pod.restart_pending:
+            await asyncio.to_thread(client.remove, pod.name)  # the next try creates it afresh
+        now = self._clock.now()
+        updated, decision = startretry.refused(pod, reason, detail, now)
+        if isinstance(decision, startretry.GiveUp) and not pod.restart_pending:
+            updated = dataclasses.replace(updated, container_removed=True)  # none is left
+        await asyncio.to_thread(self._store.save_pod, updated)
+        event = EventRecord(
+            namespace=pod.namespace,
+            kind="Pod",
+            name=pod.name,
+            uid=pod.uid,
+            type="Warning",
+            reason="Failed",
+            message=startretry.event_message(pod, detail),
+            first_timestamp=now,
+            last_timestamp=now,
+        )
+        # The engine's words vary between tries (a veth name): one event, counted, with the latest words.
+        previous = startretry.event_message(pod, pod.message) if pod.reason in startretry.START_ERRORS else None
+        await asyncio.to_thread(self._store.record_event, event, previous)
+        fields = {"pod": pod.name, "node": pod.node, "owner": pod.owner_name, "reason": reason.value, "error": detail}
+        match decision:
+            case startretry.Retry(at=at):
+                delay = max(0.0, (at - now).total_seconds())
+                log.warning("pod_start_refused", attempt=updated.start_attempts, retry_in=delay, **fields)
+                self._retry_later(pod.name, delay)
+            case startretry.GiveUp(tries=tries):
+                log.warning("pod_start_failed", attempts=tries, **fields)
+                self.metrics.pod_finished(pod.owner_kind, updated.phase.value, updated.exit_code)
+                self._wake()  # count the failed run, plan the replacement
+
+    def _retry_later(self, pod_name: str, delay: float) -> None:
+        """Look again when the pod's next try is due (a pass then relaunches it)."""
+        old = self._timers.pop(pod_name, None)
+        if old is not None:
+            old.cancel()
+        self._timers[pod_name] = asyncio.get_running_loop().call_later(delay, self._retry_due, pod_name)
+
+    def _retry_due(self, pod_name: str) -> None:
+        self._timers.pop(pod_name, None)
+        self._look()
 
     def _fail_start(self, pod: PodRecord, reason: str, message: str) -> None:
         failed = pod_logic.start_failed(pod, reason, message, self._clock.now())
@@ -146,7 +204,15 @@ class PodRunner:
         if client is None:
             return
         # Start first, then record: a crash in between is seen as a new run, never a lost one.
-        await asyncio.to_thread(client.start, pod.name)
+        try:
+            await asyncio.to_thread(client.start, pod.name)
+        except nr.ContainerNotFound:
+            await asyncio.to_thread(self._store.save_pod, pod_logic.gone(pod, self._clock.now()))
+            self._wake()
+            return
+        except _REFUSED as exc:
+            await self._refused(pod, startretry.StartError.RUN, exc.detail, client, created=True)
+            return
         await asyncio.to_thread(
             self._store.save_pod,
             dataclasses.replace(
@@ -157,6 +223,7 @@ class PodRunner:
                 reason="",
                 message="",
                 exit_code=None,
+                start_attempts=0,
             ),
         )
         log.info("pod_restarted", pod=pod.name, node=pod.node, restart_count=pod.restart_count + 1)

@@ -22,7 +22,7 @@ from miniorch.controllers.models import ModelCache
 from miniorch.controllers.nodes import NodeMonitor
 from miniorch.controllers.pods import PodRunner
 from miniorch.nodes import records as nr
-from miniorch.reconcile import placement, podspec
+from miniorch.reconcile import placement, podspec, startretry
 from miniorch.reconcile import pods as pod_logic
 from miniorch.reconcile.actions import Action, BindPod, CreatePod, DeletePod, Event, RestartPod
 from miniorch.store.records import ObjectRecord, PodPhase, PodRecord
@@ -124,7 +124,7 @@ class PodSync:
         if container is None:
             match pod_logic.on_missing(pod, True, False):
                 case pod_logic.Missing.CREATE:
-                    if owner is not None:
+                    if owner is not None and startretry.due(pod, seen.now):  # refused before: backoff
                         self.launch(pod, owner)
                 case pod_logic.Missing.GONE:
                     self._store.save_pod(pod_logic.gone(pod, seen.now))
@@ -134,7 +134,7 @@ class PodSync:
             if not (pod.restart_pending and not pod.deletion_reason):
                 self.runner.settle(pod, self.restart_policy(owner))
         elif container.status == "created" and pod.phase is PodPhase.PENDING and not pod.deletion_reason:
-            if owner is not None:  # created, never started (the daemon died in between)
+            if owner is not None and startretry.due(pod, seen.now):  # created, never started
                 self.launch(pod, owner)
         elif container.running:
             updated = pod_logic.on_running(pod, container, seen.now)

@@ -8,6 +8,7 @@ methods off the event loop (`asyncio.to_thread`).
 from __future__ import annotations
 
 import datetime as dt
+import http.client
 import threading
 import time
 from collections import Counter
@@ -20,6 +21,7 @@ import docker.tls
 import docker.types
 import requests.exceptions
 import structlog
+import urllib3.exceptions
 
 from miniorch.nodes import records
 from miniorch.nodes.records import ContainerSpec, ContainerState, NodeInfo
@@ -28,7 +30,15 @@ log = structlog.get_logger(__name__)
 
 PULL_REFRESH_SECONDS = 300.0
 PRESENT_CACHE_SECONDS = 10.0  # an image seen on a node is trusted to stay that long
-_TRANSPORT_ERRORS = (requests.exceptions.RequestException, ConnectionError, OSError)
+# urllib3 and http.client errors escape docker-py's streams (events, log follow) unwrapped
+# when a connection breaks mid-stream (dockerd restarted).
+_TRANSPORT_ERRORS = (
+    requests.exceptions.RequestException,
+    ConnectionError,
+    OSError,
+    urllib3.exceptions.HTTPError,
+    http.client.HTTPException,
+)
 
 
 def _parse_time(value: str | None) -> dt.datetime | None:
@@ -106,12 +116,12 @@ class NodeClient:
 
     def _classify(self, exc: Exception, what: str) -> records.NodeError:
         if isinstance(exc, docker.errors.NotFound):
-            return records.ContainerNotFound(self.name, f"{what}: not found")
+            return records.ContainerNotFound(self.name, f"{what}: {exc.explanation or 'not found'}")
         if isinstance(exc, docker.errors.APIError):
             if exc.status_code == 409:
                 return records.ContainerConflict(self.name, f"{what}: {exc.explanation}")
             if exc.status_code is not None and exc.status_code >= 500 and "no such image" not in str(exc).lower():
-                return records.NodeUnavailable(self.name, f"{what}: {exc.explanation}")
+                return records.EngineError(self.name, f"{what}: {exc.explanation}")
             return records.DockerRejected(self.name, f"{what}: {exc.explanation}")
         if isinstance(exc, (docker.errors.DockerException, *_TRANSPORT_ERRORS)):
             return records.NodeUnavailable(self.name, f"{what}: Docker at {self.url} did not answer ({exc})")
@@ -352,8 +362,9 @@ class NodeClient:
         self, name: str, tail: int | None = None, timestamps: bool = False, since: dt.datetime | None = None
     ) -> Iterator[bytes]:
         """Stream a container's output until it stops; blocking iterator."""
-        client = docker.DockerClient(base_url=self.url, timeout=3600, tls=self._tls or False)
-        try:
+        client: docker.DockerClient | None = None
+        try:  # the constructor asks the engine for its API version: it fails when the node is down
+            client = docker.DockerClient(base_url=self.url, timeout=3600, tls=self._tls or False)
             stream = client.api.logs(
                 name,
                 stdout=True,
@@ -368,23 +379,31 @@ class NodeClient:
         except Exception as exc:
             raise self._translate(exc, f"logs {name}") from exc
         finally:
-            client.close()
+            if client is not None:
+                client.close()
 
     def watch_events(
-        self, on_event: Callable[[str, str], None], stop: threading.Event, actions: Collection[str] = ()
+        self,
+        on_event: Callable[[str, str], None],
+        stop: threading.Event,
+        actions: Collection[str] = (),
+        on_open: Callable[[], None] | None = None,
     ) -> None:
         """Call `on_event(action, pod)` for container events (only `actions`, when given) until
         `stop` is set. The engine filters them: a pod's create, start, attach and destroy are
-        never sent, let alone decoded.
+        never sent, let alone decoded. `on_open()` is called once the engine accepted the stream.
 
         Blocking; reconnects are the caller's business (NodeUnavailable is raised).
         """
-        client = docker.DockerClient(base_url=self.url, timeout=3600, tls=self._tls or False)
         filters: dict[str, Any] = {"type": "container", "label": self._labels}
         if actions:
             filters["event"] = sorted(actions)
-        try:
+        client: docker.DockerClient | None = None
+        try:  # the constructor asks the engine for its API version: it fails when the node is down
+            client = docker.DockerClient(base_url=self.url, timeout=3600, tls=self._tls or False)
             stream = client.api.events(decode=True, filters=filters)
+            if on_open is not None:
+                on_open()
             for event in stream:
                 if stop.is_set():
                     break
@@ -394,4 +413,5 @@ class NodeClient:
         except Exception as exc:
             raise self._translate(exc, "events") from exc
         finally:
-            client.close()
+            if client is not None:
+                client.close()

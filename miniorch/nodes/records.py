@@ -33,6 +33,12 @@ class NodeUnavailable(NodeError):
     """The node's Docker Engine did not answer; temporary, retry later."""
 
 
+class EngineError(NodeUnavailable):
+    """The engine answered with a server error (HTTP 5xx, e.g. its bridge is gone): the node is
+    up but could not do it. A NodeUnavailable for every caller but the pod launch, which counts
+    it as a refused try (`reconcile.startretry`)."""
+
+
 class ImageNotFound(NodeError):
     """The image is not on the node and could not be pulled or copied."""
 

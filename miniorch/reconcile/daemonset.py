@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from miniorch.nodes.records import ContainerState
-from miniorch.reconcile import backoff
+from miniorch.reconcile import backoff, startretry
 from miniorch.reconcile.actions import Action, CreatePod, DeletePod, Event
 from miniorch.reconcile.placement import NodeSelection, NodeView
 from miniorch.reconcile.revisions import HASH_LABEL
@@ -266,6 +266,8 @@ def _line(node: _Node, pod: _Pod) -> NodeLine:
     if pod.ready:
         return NodeLine(node.view.name, rec.name, "Ready", "waiting for minReadySeconds")
     message = rec.message or ("readiness probe not passing yet" if rec.phase.value == "Running" else rec.reason)
+    if rec.reason in startretry.START_ERRORS:  # the engine refused its container: say which way
+        message = f"{rec.reason}: {rec.message}"
     return NodeLine(node.view.name, rec.name, "NotReady", message)
 
 

@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from miniorch.reconcile import backoff, indexes, placement, policies
+from miniorch.reconcile import backoff, indexes, placement, policies, startretry
 from miniorch.reconcile.actions import Action, BindPod, CreatePod, DeletePod, Event, RestartPod
 from miniorch.reconcile.conditions import Condition, has_condition, set_condition
 from miniorch.reconcile.jobstatus import JobStatus, status_from_dict, status_to_dict
@@ -197,13 +197,18 @@ def _failed_indexes(job: JobParams, tally: _Tally) -> set[int]:
 
 
 def _failure(
-    job: JobParams, tally: _Tally, failed_idx: set[int], start: dt.datetime | None, now: dt.datetime
+    job: JobParams,
+    tally: _Tally,
+    failed_idx: set[int],
+    start: dt.datetime | None,
+    now: dt.datetime,
+    pods: Sequence[PodRecord],
 ) -> tuple[str, str] | None:
     """Why the Job fails now, in Kubernetes' order of precedence, or None."""
     if tally.fail_job:
         return "PodFailurePolicy", tally.fail_job
     if tally.failed > job.backoff_limit:
-        return "BackoffLimitExceeded", "Job has reached the specified backoff limit"
+        return "BackoffLimitExceeded", "Job has reached the specified backoff limit" + startretry.last_refusal(pods)
     deadline = _deadline(job, start)
     if deadline is not None and now >= deadline:
         return "DeadlineExceeded", "Job was active longer than specified deadline"
@@ -266,7 +271,7 @@ def plan_job(
     failing = has_condition(conditions, "FailureTarget")
     succeeding = has_condition(conditions, "SuccessCriteriaMet")
     if not failing and not succeeding:
-        failure = _failure(job, tally, failed_idx, start_time, now)
+        failure = _failure(job, tally, failed_idx, start_time, now, pods)
         if failure is not None:  # failure wins over success when both trigger
             failing = True
             conditions = set_condition(conditions, "FailureTarget", failure[0], failure[1], now)
@@ -333,8 +338,11 @@ def plan_job(
     budget = job.backoff_limit + 1 - tally.failed - in_progress - len(tally.terminating)
     for pod in active:
         if pod.restart_pending and not backing_off and budget > 0:
-            actions.append(RestartPod(pod.uid))
             budget -= 1
+            if startretry.due(pod, now):
+                actions.append(RestartPod(pod.uid))
+            else:  # its last restart was refused by the engine: wait for the next try
+                wake_at = _earliest(wake_at, startretry.next_try_at(pod))
 
     missing = want - len(active) - len(tally.terminating)
     if missing > 0 and not backing_off:

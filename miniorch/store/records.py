@@ -62,6 +62,8 @@ class PodRecord:
     `failures` counts the failed runs that count against backoffLimit: 0 or 1
     for restartPolicy Never, any number for OnFailure (restarts in place).
     `deletion_reason` set means we decided to stop it; it is then terminating.
+    `start_attempts` / `last_attempt_at` count the tries to create or start its container that
+    the engine refused (CreateContainerError / RunContainerError), for `reconcile.startretry`.
     """
 
     uid: str
@@ -96,6 +98,8 @@ class PodRecord:
     log_timestamped: bool = False
     run_started_at: dt.datetime | None = None  # the latest recorded run (Docker's StartedAt)
     previous_run_started_at: dt.datetime | None = None  # the run before it (None: from the beginning)
+    start_attempts: int = 0
+    last_attempt_at: dt.datetime | None = None
 
     @property
     def terminating(self) -> bool:

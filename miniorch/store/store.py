@@ -57,7 +57,11 @@ _BUMP_EVENT = (
         & (_EVENTS.c.reason == sqlalchemy.bindparam("key_reason"))
         & (_EVENTS.c.message == sqlalchemy.bindparam("key_message"))
     )
-    .values(count=_EVENTS.c.count + 1, last_timestamp=sqlalchemy.bindparam("last_timestamp"))
+    .values(
+        count=_EVENTS.c.count + 1,
+        last_timestamp=sqlalchemy.bindparam("last_timestamp"),
+        message=sqlalchemy.bindparam("new_message"),
+    )
 )
 _UPDATE_POD = _update_pod(column.name for column in _PODS.columns)
 _UPDATE_POD_NO_LOG = _update_pod(column.name for column in _PODS.columns if column.name != "log_tail")
@@ -346,11 +350,13 @@ class Store:
             self._pods.deleted(uids)
 
     # -- events -----------------------------------------------------------
-    def record_event(self, ev: EventRecord) -> None:
-        """Add an event, or bump the count of the same one (object, reason, message)."""
-        key = {"key_uid": ev.uid, "key_reason": ev.reason, "key_message": ev.message}
+    def record_event(self, ev: EventRecord, replaces: str | None = None) -> None:
+        """Add an event, or bump the count of the same one (object, reason, message); with
+        `replaces`, the one with that message, which takes the new one (a retry whose words vary)."""
+        key = {"key_uid": ev.uid, "key_reason": ev.reason, "key_message": ev.message if replaces is None else replaces}
+        values = {"last_timestamp": ev.last_timestamp, "new_message": ev.message}
         with self._write_lock, self._engine.begin() as conn:
-            if conn.execute(_BUMP_EVENT, {**key, "last_timestamp": ev.last_timestamp}).rowcount == 0:
+            if conn.execute(_BUMP_EVENT, {**key, **values}).rowcount == 0:
                 conn.execute(_EVENTS.insert(), column_values(ev, _EVENTS, leave_out=("id",)))
 
     def record_object_event(self, obj: ObjectRecord, type_: str, reason: str, message: str, now: dt.datetime) -> None:

@@ -67,6 +67,8 @@ class PodRow(SQLModel, table=True):
     log_timestamped: bool = False
     run_started_at: dt.datetime | None = _ts()
     previous_run_started_at: dt.datetime | None = _ts()
+    start_attempts: int = 0
+    last_attempt_at: dt.datetime | None = _ts()
 
 
 class EventRow(SQLModel, table=True):
