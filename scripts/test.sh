@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # THE test command: ./scripts/test.sh [pytest args...]
 # On a fresh Debian 12 clone (as root) it installs what is missing (docker.io,
-# busybox-static, iproute2, python3-venv), creates .venv, starts 3 Docker Engine
+# busybox-static, iproute2, openssh-server, python3-venv), creates .venv, starts 3 Docker Engine
 # test nodes, runs pytest against them and always stops them again.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -15,6 +15,8 @@ export MINIORCH_NODES_DIR="${MINIORCH_NODES_DIR:-/tmp/miniorch-testrun}"
 missing=()
 command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+# The SSH test node: tests run their own sshd on 127.0.0.1 (tests/support/sshd.py).
+[[ -x /usr/sbin/sshd ]] || missing+=(openssh-server)
 if command -v dpkg-query >/dev/null 2>&1; then
   dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'install ok installed' || missing+=(busybox-static)
 else
@@ -43,7 +45,7 @@ if [[ ! -x .venv/bin/python ]]; then
   python3 -m venv .venv
 fi
 if [[ ! -f $stamp || pyproject.toml -nt $stamp ]] \
-   || ! .venv/bin/python -c 'import miniorch, pytest, pytest_timeout, xdist, hypothesis, docker' >/dev/null 2>&1; then
+   || ! .venv/bin/python -c 'import miniorch, pytest, pytest_timeout, xdist, hypothesis, docker, paramiko, trustme' >/dev/null 2>&1; then
   log "installing miniorch[test] into .venv"
   .venv/bin/python -m pip install -q -e '.[test]'
   touch "$stamp"
