@@ -23,6 +23,7 @@ import docker.transport.sshconn
 import paramiko
 import requests.adapters
 import urllib3
+import urllib3.util.ssl_match_hostname
 
 UNIX, TLS, SSH, TCP_INSECURE = "unix", "tls", "ssh", "tcp-insecure"
 _PLACEHOLDER_VERSION = "1.41"  # replaced by the engine's own before the first real call
@@ -261,7 +262,9 @@ def explain(exc: BaseException, endpoint: Endpoint) -> str | None:
     is not one (then it is an ordinary unreachable or refused call)."""
     for cur in _chain(exc):
         if isinstance(cur, ssl.SSLCertVerificationError):
-            return _verify_message(cur, endpoint)
+            return _verify_message(cur.verify_message or str(cur), cur.verify_code, endpoint)
+        if isinstance(cur, urllib3.util.ssl_match_hostname.CertificateError):  # urllib3 checks the name itself
+            return _verify_message(f"Hostname mismatch, {cur}", 62, endpoint)
         if isinstance(cur, ssl.SSLError):
             return _tls_message(cur, endpoint)
         if isinstance(cur, (UnknownHostKey, paramiko.BadHostKeyException, paramiko.AuthenticationException)):
@@ -269,14 +272,13 @@ def explain(exc: BaseException, endpoint: Endpoint) -> str | None:
     return None
 
 
-def _verify_message(err: ssl.SSLCertVerificationError, ep: Endpoint) -> str:
-    why = err.verify_message or str(err)
+def _verify_message(why: str, code: int, ep: Endpoint) -> str:
     name = ep.server_name or ep.host
-    if err.verify_code == 10 or "expired" in why:
+    if code == 10 or "expired" in why:
         return f"TLS: the engine's certificate has expired ({why}); renew the certificate of the engine at {ep.url}"
-    if err.verify_code == 9 or "not yet valid" in why:
+    if code == 9 or "not yet valid" in why:
         return f"TLS: the engine's certificate is not valid yet ({why}); check the clocks of both hosts"
-    if "mismatch" in why or "match" in why:
+    if code == 62 or "mismatch" in why:
         key = "tls.server_name" if ep.server_name else "the URL's host"
         return (
             f"TLS: the engine's certificate is not valid for {name!r}, {key} ({why}); "
