@@ -45,7 +45,7 @@ def test_wide_node_table_shows_transport_rtt_and_last_error() -> None:
     assert lines[0].endswith("LABELS   LAST ERROR")
     assert lines[1].split()[7:9] == ["tls", "1.2ms"] and lines[1].endswith("<none>")
     assert lines[2].split()[1] == "NotReady" and lines[2].split()[7:9] == ["ssh", "<none>"]
-    assert lines[2].endswith("1m30s ago: SSH: host key of h:22 has CHANGED")
+    assert lines[2].endswith("90s ago: SSH: host key of h:22 has CHANGED")
     assert lines[3].split()[1] == "Ready,INSECURE" and lines[3].split()[7] == "tcp-insecure"
 
 
