@@ -8,6 +8,7 @@ host) and a key that is not authorized (a refused login). Stopped by its pid.
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
 import time
@@ -16,7 +17,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from support import tlsdocker
+from support import dockernodes, tlsdocker
 
 SSHD = "/usr/sbin/sshd"
 
@@ -108,7 +109,10 @@ class SshServer:
         raise RuntimeError(f"sshd did not listen on 127.0.0.1:{self.port} within {timeout}s")
 
     def stop(self) -> None:
+        """Stop sshd and its sessions (as a host going down would): by the pids of its process tree."""
         if self.proc is not None and self.proc.poll() is None:
+            sessions = _descendants(self.proc.pid)
+            dockernodes._signal(sessions, signal.SIGKILL)
             self.proc.terminate()
             try:
                 self.proc.wait(5)
@@ -126,3 +130,14 @@ class SshServer:
         files = {"identity_file": str(self.identity), "known_hosts": str(self.known_hosts)}
         return {"name": name, "url": self.url, "ssh": {**files, **ssh}}
 
+
+
+def _descendants(pid: int) -> list[int]:
+    children = dockernodes._children_map()
+    found: list[int] = []
+    todo = list(children.get(pid, []))
+    while todo:
+        child = todo.pop()
+        found.append(child)
+        todo.extend(children.get(child, []))
+    return found
