@@ -128,7 +128,9 @@ def containers_on(engine: dockernodes.DockerNode, label: str) -> list[Any]:
 
 def test_tls_and_ssh_nodes_added_by_reload_run_jobs_cronjobs_and_daemonsets(fleet: Fleet, tmp_path: Path) -> None:
     """SIGHUP adds a TLS and an SSH node: Ready in `get nodes -o wide` with transport and RTT, and a Job,
-    a CronJob and a DaemonSet run on them (their containers are on those engines)."""
+    a CronJob and a DaemonSet run on them (their containers are on those engines), over a few reused
+    SSH connections."""
+    logins_before = fleet.ssh.log.read_text().count("Accepted publickey")
     with running(tmp_path, fleet, fleet.entries()[:1]) as d:
         wait_ready(d, ["local"])
         config = yaml.safe_load(d.config_path.read_text())
@@ -168,6 +170,9 @@ def test_tls_and_ssh_nodes_added_by_reload_run_jobs_cronjobs_and_daemonsets(flee
         d.wait_for(agents_running, timeout=40, what="one agent Running on each node")
         assert len([c for c in containers_on(fleet.tls.node, "app=agent") if c.status == "running"]) == 1
         assert len([c for c in containers_on(fleet.ssh_engine, "app=agent") if c.status == "running"]) == 1
+        # Dozens of Docker calls went to edge-ssh: one pooled connection plus the event stream's.
+        logins = fleet.ssh.log.read_text().count("Accepted publickey") - logins_before
+        assert 1 <= logins <= 3, logins
 
 
 def _cronjob(name: str, node: str) -> str:
