@@ -317,6 +317,7 @@ def _trust_entries(fleet: Fleet, tmp_path: Path) -> list[dict[str, Any]]:
         fleet.tls.node_config("wrong-ca", ca=str(fleet.pki.other_ca)),
         fleet.tls.node_config("wrong-name", url=localhost),
         fleet.tls.node_config("wrong-server-name", server_name="other.test"),
+        fleet.tls.node_config("foreign-client", cert=str(fleet.pki.foreign_cert), key=str(fleet.pki.foreign_key)),
         fleet.ssh.node_config("unknown-key", known_hosts=str(empty)),
         fleet.ssh.node_config("refused", identity_file=str(fleet.ssh.stranger)),
     ]
@@ -326,6 +327,7 @@ TRUST_FAILURES = {
     "wrong-ca": "certificate is not signed by tls.ca",
     "wrong-name": "not valid for 'localhost'",
     "wrong-server-name": "not valid for 'other.test', tls.server_name",
+    "foreign-client": "refused our client certificate",
     "unknown-key": "is unknown: ssh-ed25519 SHA256:",
     "refused": "login as 'root' on 127.0.0.1",
 }
@@ -346,7 +348,8 @@ HOSTILE_ENV = {
 def test_each_trust_failure_makes_only_its_node_not_ready_whatever_the_ca_bundle_variables_say(
     fleet: Fleet, tmp_path: Path, bundle: str
 ) -> None:
-    """Wrong CA, a certificate for another name, a wrong server_name, an unknown host key and a refused login:
+    """Wrong CA, a certificate for another name, a wrong server_name, a client certificate the engine does not
+    trust, an unknown host key and a refused login:
     each such node is NotReady saying which, while the good TLS, SSH and unix nodes are Ready. With
     REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE naming a wrong CA the right one is still accepted; naming the engine's
     CA they still do not make the wrong tls.ca accepted."""

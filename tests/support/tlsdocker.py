@@ -2,8 +2,8 @@
 
 The certificates are made here (trustme): a CA, the engine's certificate for
 127.0.0.1 and `engine.test` (not `localhost`, so that `tls.server_name` is needed,
-and tested, for `tcp://localhost:PORT`), a client certificate, a second CA that
-signed nothing the engine serves, and an expired engine certificate.
+and tested, for `tcp://localhost:PORT`), a client certificate, a second CA and a
+client certificate it signed (which the engine refuses), and an expired engine certificate.
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ class Pki:
     other_ca: Path
     expired_cert: Path
     expired_key: Path
+    foreign_cert: Path  # a client certificate the second CA signed: the engine refuses it
+    foreign_key: Path
 
 
 def _write_leaf(leaf: trustme.LeafCert, cert: Path, key: Path) -> None:
@@ -56,6 +58,8 @@ def make_pki(directory: Path) -> Pki:
         directory / "other-ca.pem",
         directory / "expired-cert.pem",
         directory / "expired-key.pem",
+        directory / "foreign-cert.pem",
+        directory / "foreign-key.pem",
     )
     ca.cert_pem.write_to_path(str(pki.ca))
     other.cert_pem.write_to_path(str(pki.other_ca))
@@ -64,6 +68,7 @@ def make_pki(directory: Path) -> Pki:
     past = dt.datetime.now(dt.UTC) - dt.timedelta(days=30)
     expired = ca.issue_cert(*SERVER_NAMES, not_before=past, not_after=past + dt.timedelta(days=1))
     _write_leaf(expired, pki.expired_cert, pki.expired_key)
+    _write_leaf(other.issue_cert("miniorch.client.test"), pki.foreign_cert, pki.foreign_key)
     return pki
 
 
