@@ -117,6 +117,9 @@ class NodeClient:
             if exc.status_code is not None and exc.status_code >= 500 and "no such image" not in str(exc).lower():
                 return records.NodeUnavailable(self.name, f"{what}: {exc.explanation}")
             return records.DockerRejected(self.name, f"{what}: {exc.explanation}")
+        dial = transport.dial_failure(exc)
+        if dial is not None:
+            return records.NodeUnavailable(self.name, f"{what}: {dial}")
         if isinstance(exc, (docker.errors.DockerException, paramiko.SSHException, *_TRANSPORT_ERRORS)):
             return records.NodeUnavailable(self.name, f"{what}: Docker at {self.url} did not answer ({exc})")
         raise exc

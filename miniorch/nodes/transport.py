@@ -200,6 +200,37 @@ class SshAdapter(docker.transport.basehttpadapter.BaseHTTPAdapter):  # type: ign
                 )
             return self._pool
 
+    def send(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().send(request, *args, **kwargs)
+        except requests.exceptions.ConnectionError as exc:
+            why = self._diagnose()
+            if why:
+                raise DialStdioFailed(self._endpoint, why) from exc
+            raise
+
+    def _diagnose(self) -> str:
+        """Why `docker system dial-stdio` fails on the host (its stderr), or "" if it works."""
+        with self._lock:
+            transport = self._ssh.get_transport() if self._ssh else None
+        if transport is None or not transport.is_active():
+            return ""
+        budget = min(self._timeout, 2.0)  # on top of the failed call: keep it short
+        try:
+            chan = transport.open_session(timeout=budget)
+            chan.settimeout(budget)
+            chan.exec_command("docker system dial-stdio")
+            chan.shutdown_write()  # with stdin closed a working dial-stdio exits 0 at once
+            err = b""
+            while len(err) < 4096 and (chunk := chan.recv_stderr(4096)):
+                err += chunk
+            status = chan.recv_exit_status()
+            chan.close()
+        except (OSError, paramiko.SSHException):
+            return ""
+        lines = err.decode(errors="replace").strip().splitlines()
+        return (lines[0] if lines else f"exit status {status}") if status != 0 else ""
+
     def get_connection(self, url: Any, proxies: Any = None) -> docker.transport.sshconn.SSHConnectionPool:
         return self._current_pool()
 
@@ -220,6 +251,17 @@ class SshAdapter(docker.transport.basehttpadapter.BaseHTTPAdapter):  # type: ign
         super().close()
         with self._lock:
             self._drop()
+
+
+class DialStdioFailed(ConnectionError):
+    """The SSH login worked but `docker system dial-stdio` did not reach Docker on the host."""
+
+    def __init__(self, endpoint: Endpoint, why: str) -> None:
+        super().__init__(
+            f"SSH: 'docker system dial-stdio' failed on {endpoint.host} as {endpoint.user!r}: {why}; "
+            f"the docker CLI must be installed there and {endpoint.user!r} in the docker group "
+            f"(try: ssh {endpoint.user}@{endpoint.host} docker version)"
+        )
 
 
 class UnknownHostKey(paramiko.SSHException):
@@ -272,6 +314,11 @@ def explain(exc: BaseException, endpoint: Endpoint) -> str | None:
     return None
 
 
+def dial_failure(exc: BaseException) -> str | None:
+    """The message of a failed `docker system dial-stdio` somewhere in `exc`, or None."""
+    return next((str(cur) for cur in _chain(exc) if isinstance(cur, DialStdioFailed)), None)
+
+
 def _verify_message(why: str, code: int, ep: Endpoint) -> str:
     name = ep.server_name or ep.host
     if code == 10 or "expired" in why:
@@ -291,7 +338,7 @@ def _verify_message(why: str, code: int, ep: Endpoint) -> str:
 
 
 def _tls_message(err: ssl.SSLError, ep: Endpoint) -> str:
-    why = err.reason or str(err)
+    why = getattr(err, "reason", None) or str(err)
     if "ALERT" in str(why).upper() or "CERTIFICATE" in str(why).upper():
         return (
             f"TLS: the engine at {ep.url} refused our client certificate tls.cert {ep.cert} ({why}); "

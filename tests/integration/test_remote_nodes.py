@@ -386,3 +386,19 @@ def test_expired_certificate_and_changed_host_key_turn_the_node_not_ready_and_ba
         wait_ready(d, ["local", "edge-tls", "edge-ssh"])
         d.apply(pinned("after", "edge-ssh"), name="after.yaml")
         d.wait_job("after", timeout=60)
+
+
+def test_a_host_whose_docker_cannot_be_reached_over_ssh_says_dial_stdio_failed(
+    fleet: Fleet, tmp_path: Path
+) -> None:
+    """The SSH login works but the host's Docker does not answer `docker system dial-stdio` (here: no socket):
+    the node is NotReady with the host's own error and what to check, not a bare "connection aborted"."""
+    broken = sshd.SshServer(tmp_path / "sshd", Path("/nonexistent/docker.sock"))
+    broken.start()
+    try:
+        with running(tmp_path / "d", fleet, [{"name": "local", "url": fleet.unix.url}, broken.node_config("nodocker")]) as d:
+            wait_ready(d, ["local"])
+            text = wait_not_ready(d, "nodocker", "'docker system dial-stdio' failed on 127.0.0.1 as 'root'")
+            assert "/nonexistent/docker.sock" in text and "docker group" in text
+    finally:
+        broken.stop()
