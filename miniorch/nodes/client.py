@@ -70,7 +70,7 @@ class NodeClient:
     ) -> None:
         self.name = name
         self.url = url
-        self.endpoint = endpoint or transport.Endpoint(url, transport.UNIX if url.startswith("unix://") else transport.TCP_INSECURE)
+        self.endpoint = endpoint or transport.Endpoint(url, transport.kind_of(url))
         self._timeout = timeout
         self._labels = [f"{records.MANAGED}=true"] + ([f"{records.CLUSTER}={cluster}"] if cluster else [])
         self._lock = threading.Lock()

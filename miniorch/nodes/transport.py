@@ -55,6 +55,12 @@ class Endpoint:
         return urllib.parse.urlsplit(self.url).username or getpass.getuser()
 
 
+def kind_of(url: str) -> str:
+    """The transport a bare URL means when no config entry says more (tcp:// is then plain)."""
+    scheme = url.partition("://")[0]
+    return {"unix": UNIX, "ssh": SSH}.get(scheme, TCP_INSECURE)
+
+
 def connect(endpoint: Endpoint, timeout: float, pool_size: int = 10) -> docker.DockerClient:
     """A DockerClient for the endpoint, API version agreed with the engine (one call)."""
     api = _api(endpoint, timeout, pool_size)
