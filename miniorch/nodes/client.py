@@ -87,9 +87,10 @@ class NodeClient:
             return self._client
 
     def _new_client(self, timeout: float) -> docker.DockerClient:
-        """A client of its own for a long call (a stream), so it holds none of the pool."""
+        """A client of its own for a long call (a stream) with its own timeout; over SSH it
+        shares the node's SSH connection (a channel of its own)."""
         try:
-            return transport.connect(self.endpoint, timeout=timeout, pool_size=1)
+            return transport.connect(self.endpoint, timeout=timeout, pool_size=1, share=self._docker())
         except Exception as exc:
             raise self._translate(exc, "connect") from exc
 

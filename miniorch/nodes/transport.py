@@ -61,17 +61,39 @@ def kind_of(url: str) -> str:
     return {"unix": UNIX, "ssh": SSH}.get(scheme, TCP_INSECURE)
 
 
-def connect(endpoint: Endpoint, timeout: float, pool_size: int = 10) -> docker.DockerClient:
-    """A DockerClient for the endpoint, API version agreed with the engine (one call)."""
-    api = _api(endpoint, timeout, pool_size)
-    try:
-        api._version = api._retrieve_server_version()
-    except BaseException:
-        api.close()
-        raise
+def connect(
+    endpoint: Endpoint, timeout: float, pool_size: int = 10, share: docker.DockerClient | None = None
+) -> docker.DockerClient:
+    """A DockerClient for the endpoint, API version agreed with the engine (one call).
+
+    With `share` (the node's main client), an SSH endpoint's client rides on that client's
+    SSH connection (a channel of its own, no new login, no version call)."""
+    shared = share.api.adapters.get("http+docker://ssh") if share is not None else None
+    if endpoint.transport == SSH and isinstance(shared, SshAdapter):
+        api = _ssh_api(_Borrowed(shared), timeout)
+        api._version = share.api._version if share is not None else _PLACEHOLDER_VERSION
+        api.trust_env = False
+    else:
+        api = _api(endpoint, timeout, pool_size)
+        try:
+            api._version = api._retrieve_server_version()
+        except BaseException:
+            api.close()
+            raise
     client = docker.DockerClient.__new__(docker.DockerClient)
     client.api = api
     return client
+
+
+def _ssh_api(adapter: requests.adapters.BaseAdapter, timeout: float) -> docker.APIClient:
+    # base_url must not be ssh:// here: docker-py would build its own adapter, which
+    # reads ~/.ssh/config, asks the SSH agent and never reconnects a dead transport.
+    api = docker.APIClient(base_url="tcp://127.0.0.1:9", version=_PLACEHOLDER_VERSION, timeout=timeout)
+    api.mount("http+docker://ssh", adapter)
+    api._custom_adapter = adapter
+    api._unmount("http://", "https://")
+    api.base_url = "http+docker://ssh"
+    return api
 
 
 def _api(endpoint: Endpoint, timeout: float, pool_size: int) -> docker.APIClient:
@@ -88,14 +110,7 @@ def _api(endpoint: Endpoint, timeout: float, pool_size: int) -> docker.APIClient
         api.mount("https://", TlsAdapter(tls_context(endpoint), endpoint.server_name or endpoint.host, pool_size))
         api.verify = endpoint.ca  # unused by TlsAdapter; set so nothing reads requests' default
     elif t == SSH:
-        # base_url must not be ssh:// here: docker-py would build its own adapter, which
-        # reads ~/.ssh/config, asks the SSH agent and never reconnects a dead transport.
-        api = docker.APIClient(base_url="tcp://127.0.0.1:9", version=_PLACEHOLDER_VERSION, timeout=timeout)
-        adapter = SshAdapter(endpoint, timeout, pool_size)
-        api.mount("http+docker://ssh", adapter)
-        api._custom_adapter = adapter
-        api._unmount("http://", "https://")
-        api.base_url = "http+docker://ssh"
+        api = _ssh_api(SshAdapter(endpoint, timeout, pool_size), timeout)
     else:
         raise ValueError(f"unknown transport {t!r}")
     # Environment variables never choose the CA, a proxy or credentials for an engine.
@@ -268,6 +283,20 @@ class DialStdioFailed(ConnectionError):
             f"the docker CLI must be installed there and {endpoint.user!r} in the docker group "
             f"(try: ssh {endpoint.user}@{endpoint.host} docker version)"
         )
+
+
+class _Borrowed(requests.adapters.BaseAdapter):
+    """Another client's SSH adapter, used but not owned: closing this client leaves it open."""
+
+    def __init__(self, owner: SshAdapter) -> None:
+        super().__init__()
+        self._owner = owner
+
+    def send(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        return self._owner.send(request, *args, **kwargs)
+
+    def close(self) -> None:
+        """Nothing: the owner's client closes the connection."""
 
 
 class UnknownHostKey(paramiko.SSHException):
