@@ -339,7 +339,6 @@ HOSTILE_ENV = {
     "HTTPS_PROXY": "http://127.0.0.1:9",
     "https_proxy": "http://127.0.0.1:9",
     "ALL_PROXY": "http://127.0.0.1:9",
-    "SSH_AUTH_SOCK": "/nonexistent/agent.sock",
 }
 
 
@@ -351,10 +350,15 @@ def test_each_trust_failure_makes_only_its_node_not_ready_whatever_the_ca_bundle
     trust, an unknown host key and a refused login:
     each such node is NotReady saying which, while the good TLS, SSH and unix nodes are Ready. With
     REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE naming a wrong CA the right one is still accepted; naming the engine's
-    CA they still do not make the wrong tls.ca accepted."""
+    CA they still do not make the wrong tls.ca accepted; an SSH agent holding the authorized key is not asked."""
     path = str(getattr(fleet.pki, bundle))
+    # An SSH agent that holds the authorized key: were it asked, the "refused" node would log in.
+    agent = sshd.Agent(tmp_path, fleet.ssh.identity)
     env = {**HOSTILE_ENV, "SSL_CERT_FILE": path, "REQUESTS_CA_BUNDLE": path, "CURL_CA_BUNDLE": path}
-    with running(tmp_path, fleet, _trust_entries(fleet, tmp_path), env=env) as d:
+    env["SSH_AUTH_SOCK"] = str(agent.socket)
+    with contextlib.ExitStack() as stack:
+        stack.callback(agent.stop)
+        d = stack.enter_context(running(tmp_path, fleet, _trust_entries(fleet, tmp_path), env=env))
         wait_ready(d, GOOD)
         for name, words in TRUST_FAILURES.items():
             wait_not_ready(d, name, words)

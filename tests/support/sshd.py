@@ -141,3 +141,26 @@ def _descendants(pid: int) -> list[int]:
         found.append(child)
         todo.extend(children.get(child, []))
     return found
+
+
+class Agent:
+    """An ssh-agent holding `key`, on a socket in `directory`; stopped by its pid."""
+
+    def __init__(self, directory: Path, key: Path) -> None:
+        self.socket = directory / "agent.sock"
+        self.proc = subprocess.Popen(
+            ["ssh-agent", "-D", "-a", str(self.socket)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + 10
+        while not self.socket.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        env = {"SSH_AUTH_SOCK": str(self.socket), "PATH": "/usr/bin:/bin"}
+        added = subprocess.run(["ssh-add", str(key)], env=env, capture_output=True, text=True, check=False)
+        if added.returncode != 0:
+            self.stop()
+            raise RuntimeError(f"ssh-add failed: {added.stderr.strip()}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(5)
