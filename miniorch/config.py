@@ -21,6 +21,7 @@ import pydantic
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from miniorch import nodeconfig
 from miniorch.paths import default_socket, default_state_dir
 
 DEFAULT_DOCKER_URL = "unix:///var/run/docker.sock"
@@ -138,20 +139,40 @@ class TlsConfig(_Strict):
     ca: Path | None = None
     cert: Path | None = None
     key: Path | None = None
+    server_name: str | None = None  # the name the engine's certificate carries, when not the URL's host
+
+
+class SshConfig(_Strict):
+    identity_file: Path | None = None
+    known_hosts: Path | None = None  # default: the daemon user's ~/.ssh/known_hosts
 
 
 class NodeConfig(_Strict):
+    """One Docker Engine. Trust comes from these keys alone (see `nodeconfig.check`)."""
+
     name: str = Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=63)
     url: str = DEFAULT_DOCKER_URL
     labels: dict[str, str] = Field(default_factory=dict)
     tls: TlsConfig | None = None
+    ssh: SshConfig | None = None
+    insecure: bool = False
 
     @field_validator("url")
     @classmethod
     def _scheme(cls, value: str) -> str:
-        if not value.startswith(("unix://", "tcp://", "ssh://", "http://", "https://")):
+        if not value.startswith(("unix://", "tcp://", "ssh://")):
             raise ValueError(f"{value!r} is not a Docker URL; use unix://, tcp:// or ssh://")
         return value
+
+    @model_validator(mode="after")
+    def _trust(self) -> NodeConfig:
+        nodeconfig.check(self)
+        return self
+
+    @property
+    def transport(self) -> str:
+        """unix | tls | ssh | tcp-insecure, as `ctl get nodes -o wide` shows it."""
+        return nodeconfig.transport(self.url, self.insecure)
 
 
 class PolicyConfig(_Strict):

@@ -137,6 +137,12 @@ def node(state: NodeState, labels: dict[str, str], unschedulable: bool) -> dict[
         "lastHeartbeatTime": ts(state.last_ok),
     }
     status: dict[str, Any] = {"conditions": [condition], "addresses": [{"type": "URL", "address": state.config.url}]}
+    # Not in Kubernetes' Node: how the daemon reaches the engine (ctl get nodes -o wide).
+    status["transport"] = state.config.transport
+    if state.rtt_seconds is not None:
+        status["roundTripMilliseconds"] = round(state.rtt_seconds * 1000, 2)
+    if state.error_shown:
+        status["lastError"] = {"message": state.error_shown, "time": ts(state.error_at)}
     if info:
         status["capacity"] = {"cpu": str(info.cpus), "memory": f"{info.memory_bytes // 1024}Ki"}
         status["nodeInfo"] = {

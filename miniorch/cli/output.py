@@ -161,7 +161,17 @@ def _node_row(node: dict[str, Any], now: dt.datetime, wide: bool) -> list[str]:
         labels,
     ]
     if wide:
-        row.insert(6, status.get("addresses", [{}])[0].get("address", ""))
+        transport = status.get("transport", "")
+        rtt = status.get("roundTripMilliseconds")
+        error = status.get("lastError") or {}
+        if transport == "tcp-insecure":
+            row[1] += ",INSECURE"
+        row[6:6] = [
+            status.get("addresses", [{}])[0].get("address", ""),
+            transport or "<unknown>",
+            "<none>" if rtt is None else f"{rtt:.1f}ms",
+        ]
+        row.append(f"{age(error.get('time'), now)} ago: {error['message']}" if error.get("message") else "<none>")
     return row
 
 
@@ -302,7 +312,8 @@ def render(
     wide = fmt == "wide"
     hdr = list(headers) + (list(extra) if wide else [])
     if wide and kind == "Node":
-        hdr.insert(6, "URL")
+        hdr[6:6] = ["URL", "TRANSPORT", "RTT"]
+        hdr.append("LAST ERROR")
     rows = [row(i, now, wide) for i in items]
     if with_kind and "NAME" in hdr:
         at, prefix = hdr.index("NAME"), GROUPS.get(kind, kind.lower()) + "/"

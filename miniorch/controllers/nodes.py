@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -15,8 +16,8 @@ import structlog
 
 from miniorch import clock as clock_mod
 from miniorch.config import Config, NodeConfig
-from miniorch.nodes import client as client_mod
 from miniorch.nodes import records as node_records
+from miniorch.nodes import transport
 from miniorch.nodes.client import NodeClient
 from miniorch.reconcile.placement import NodeView, Resources
 from miniorch.store.records import EventRecord, NodeOverrides
@@ -35,8 +36,11 @@ class NodeState:
     info: node_records.NodeInfo | None = None
     last_ok: dt.datetime | None = None
     info_at: dt.datetime | None = None
-    last_error: str = ""
+    last_error: str = ""  # of the last probe; "" when it answered
     ready: bool = False
+    rtt_seconds: float | None = None  # the last heartbeat ping's round trip
+    error_shown: str = ""  # the last probe error, kept after the node recovers (LAST ERROR)
+    error_at: dt.datetime | None = None
     first_seen: dt.datetime = field(default_factory=clock_mod.utcnow)
 
     @property
@@ -68,13 +72,15 @@ class NodeMonitor:
                 log.info("node_removed", node=name)
         for name, node_cfg in wanted.items():
             state = self.nodes.get(name)
-            if state is None or state.config.url != node_cfg.url:
+            endpoint = endpoint_of(node_cfg)
+            if state is None or state.client.endpoint != endpoint:
                 if state is not None:
                     state.client.close()
+                if node_cfg.insecure:
+                    log.warning("node_insecure", node=name, url=node_cfg.url, hint="plain TCP: anyone on the path is root on that host")
                 timeout = max(2.0, min(self._timing.node_timeout_seconds, 30.0))
-                self.nodes[name] = NodeState(
-                    node_cfg, NodeClient(name, node_cfg.url, timeout=timeout, tls=_tls(node_cfg), cluster=self._cluster)
-                )
+                client = NodeClient(name, node_cfg.url, timeout=timeout, endpoint=endpoint, cluster=self._cluster)
+                self.nodes[name] = NodeState(node_cfg, client)
             else:
                 state.config = node_cfg
 
@@ -129,13 +135,13 @@ class NodeMonitor:
         stale = (
             state.info is None or state.info_at is None or (now - state.info_at).total_seconds() >= INFO_REFRESH_SECONDS
         )
-        call = state.client.info if stale else state.client.ping
         try:
-            result = await asyncio.wait_for(
-                asyncio.to_thread(call), timeout=max(1.0, self._timing.node_timeout_seconds)
+            result, rtt = await asyncio.wait_for(
+                asyncio.to_thread(_timed_probe, state.client, stale), timeout=max(1.0, self._timing.node_timeout_seconds)
             )
         except (node_records.NodeError, TimeoutError) as exc:
             state.last_error = str(exc) or "probe timed out"
+            state.error_shown, state.error_at = state.last_error, now
             silent_for = (now - state.last_ok).total_seconds() if state.last_ok else float("inf")
             if state.ready and silent_for >= self._timing.node_timeout_seconds:
                 self._transition(state, False, now)
@@ -146,6 +152,7 @@ class NodeMonitor:
             state.info, state.info_at = result, now
         state.last_ok = now
         state.last_error = ""
+        state.rtt_seconds = rtt
         if not state.ready:
             self._transition(state, True, now)
 
@@ -181,7 +188,24 @@ class NodeMonitor:
             state.client.close()
 
 
-def _tls(node: NodeConfig) -> object:
-    if node.tls is None:
-        return None
-    return client_mod.tls_config(node.tls.ca, node.tls.cert, node.tls.key)
+def endpoint_of(node: NodeConfig) -> transport.Endpoint:
+    """The node's address and the trust settings of its config entry."""
+    tls, ssh = node.tls, node.ssh
+    return transport.Endpoint(
+        url=node.url,
+        transport=node.transport,
+        ca=str(tls.ca) if tls and tls.ca else None,
+        cert=str(tls.cert) if tls and tls.cert else None,
+        key=str(tls.key) if tls and tls.key else None,
+        server_name=tls.server_name if tls else None,
+        identity_file=str(ssh.identity_file) if ssh and ssh.identity_file else None,
+        known_hosts=str(ssh.known_hosts) if ssh and ssh.known_hosts else None,
+    )
+
+
+def _timed_probe(client: NodeClient, full: bool) -> tuple[node_records.NodeInfo | None, float]:
+    """Ping (timed: the RTT shown by `ctl get nodes -o wide`), then `docker info` when `full`."""
+    started = time.perf_counter()
+    client.ping()
+    rtt = time.perf_counter() - started
+    return (client.info() if full else None), rtt

@@ -17,13 +17,13 @@ from typing import Any
 
 import docker
 import docker.errors
-import docker.tls
 import docker.types
+import paramiko
 import requests.exceptions
 import structlog
 import urllib3.exceptions
 
-from miniorch.nodes import records
+from miniorch.nodes import records, transport
 from miniorch.nodes.records import ContainerSpec, ContainerState, NodeInfo
 
 log = structlog.get_logger(__name__)
@@ -72,21 +72,17 @@ def _healthcheck(check: records.HealthCheck | None) -> dict[str, Any] | None:
     }
 
 
-def tls_config(ca: object, cert: object, key: object) -> object:
-    """docker-py TLS settings from the config file's paths."""
-    client_cert = (str(cert), str(key)) if cert and key else None
-    return docker.tls.TLSConfig(client_cert=client_cert, ca_cert=str(ca) if ca else None, verify=bool(ca))
-
-
 class NodeClient:
     """A Docker Engine reached by URL; `timeout` bounds each request."""
 
-    def __init__(self, name: str, url: str, *, timeout: float = 30.0, tls: Any = None, cluster: str = "") -> None:
+    def __init__(
+        self, name: str, url: str, *, timeout: float = 30.0, endpoint: transport.Endpoint | None = None, cluster: str = ""
+    ) -> None:
         self.name = name
         self.url = url
+        self.endpoint = endpoint or transport.Endpoint(url, transport.kind_of(url))
         self._timeout = timeout
         self._labels = [f"{records.MANAGED}=true"] + ([f"{records.CLUSTER}={cluster}"] if cluster else [])
-        self._tls = tls
         self._lock = threading.Lock()
         self._client: docker.DockerClient | None = None
         self._pulled: dict[str, float] = {}
@@ -97,10 +93,16 @@ class NodeClient:
     def _docker(self) -> docker.DockerClient:
         with self._lock:
             if self._client is None:
-                self._client = docker.DockerClient(
-                    base_url=self.url, timeout=int(max(1, self._timeout)), tls=self._tls or False
-                )
+                self._client = transport.connect(self.endpoint, timeout=max(1.0, self._timeout))
             return self._client
+
+    def _new_client(self, timeout: float) -> docker.DockerClient:
+        """A client of its own for a long call (a stream) with its own timeout; over SSH it
+        shares the node's SSH connection (a channel of its own)."""
+        try:
+            return transport.connect(self.endpoint, timeout=timeout, pool_size=1, share=self._docker())
+        except Exception as exc:
+            raise self._translate(exc, "connect") from exc
 
     def close(self) -> None:
         with self._lock:
@@ -115,6 +117,9 @@ class NodeClient:
         return error
 
     def _classify(self, exc: Exception, what: str) -> records.NodeError:
+        trust = transport.explain(exc, self.endpoint)
+        if trust is not None:
+            return records.NodeUntrusted(self.name, f"{what}: {trust}")
         if isinstance(exc, docker.errors.NotFound):
             return records.ContainerNotFound(self.name, f"{what}: {exc.explanation or 'not found'}")
         if isinstance(exc, docker.errors.APIError):
@@ -123,7 +128,10 @@ class NodeClient:
             if exc.status_code is not None and exc.status_code >= 500 and "no such image" not in str(exc).lower():
                 return records.EngineError(self.name, f"{what}: {exc.explanation}")
             return records.DockerRejected(self.name, f"{what}: {exc.explanation}")
-        if isinstance(exc, (docker.errors.DockerException, *_TRANSPORT_ERRORS)):
+        dial = transport.dial_failure(exc)
+        if dial is not None:
+            return records.NodeUnavailable(self.name, f"{what}: {dial}")
+        if isinstance(exc, (docker.errors.DockerException, paramiko.SSHException, *_TRANSPORT_ERRORS)):
             return records.NodeUnavailable(self.name, f"{what}: Docker at {self.url} did not answer ({exc})")
         raise exc
 
@@ -256,7 +264,7 @@ class NodeClient:
 
     def import_image(self, chunks: Iterator[bytes]) -> None:
         """`docker load` from a stream (sent chunked, as it arrives)."""
-        client = docker.DockerClient(base_url=self.url, timeout=3600, tls=self._tls or False)
+        client = self._new_client(3600)
         try:
             client.api.load_image(chunks)
         except Exception as exc:
@@ -363,8 +371,8 @@ class NodeClient:
     ) -> Iterator[bytes]:
         """Stream a container's output until it stops; blocking iterator."""
         client: docker.DockerClient | None = None
-        try:  # the constructor asks the engine for its API version: it fails when the node is down
-            client = docker.DockerClient(base_url=self.url, timeout=3600, tls=self._tls or False)
+        try:  # making the client asks the engine for its API version: it fails when the node is down
+            client = self._new_client(3600)
             stream = client.api.logs(
                 name,
                 stdout=True,
@@ -399,8 +407,8 @@ class NodeClient:
         if actions:
             filters["event"] = sorted(actions)
         client: docker.DockerClient | None = None
-        try:  # the constructor asks the engine for its API version: it fails when the node is down
-            client = docker.DockerClient(base_url=self.url, timeout=3600, tls=self._tls or False)
+        try:  # making the client asks the engine for its API version: it fails when the node is down
+            client = self._new_client(3600)
             stream = client.api.events(decode=True, filters=filters)
             if on_open is not None:
                 on_open()

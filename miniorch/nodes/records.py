@@ -39,6 +39,11 @@ class EngineError(NodeUnavailable):
     it as a refused try (`reconcile.startretry`)."""
 
 
+class NodeUntrusted(NodeUnavailable):
+    """Trust failed: a certificate or host key did not verify, or a login was refused.
+    Retrying does not help until the config or the host is fixed; the message says which."""
+
+
 class ImageNotFound(NodeError):
     """The image is not on the node and could not be pulled or copied."""
 

@@ -302,6 +302,7 @@ class DockerNode:
 
     name: str
     base_dir: Path
+    extra_args: tuple[str, ...] = ()  # more dockerd flags, e.g. a TLS listener (tests/support/tlsdocker.py)
 
     def __post_init__(self) -> None:
         self.base_dir = Path(self.base_dir)
@@ -444,6 +445,7 @@ class DockerNode:
             "--userland-proxy=false",
             "--shutdown-timeout",
             "3",
+            *self.extra_args,
         ]
 
     def start(self, timeout: float = 60) -> None:

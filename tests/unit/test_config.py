@@ -56,16 +56,21 @@ def test_empty_file_gives_defaults(tmp_path: Path, text: str) -> None:
 
 def test_values_from_the_file_override_defaults(tmp_path: Path) -> None:
     """Keys given in the file replace the defaults; the others stay."""
+    identity = tmp_path / "id_ed25519"
+    identity.write_text("key")
+    identity.chmod(0o600)
     cfg = config.load(
         write(
             tmp_path,
-            """
+            f"""
 nodes:
   - name: edge-1
     url: tcp://edge-1:2376
-    labels: {zone: a}
+    insecure: true
+    labels: {{zone: a}}
   - name: edge-2
     url: ssh://root@edge-2
+    ssh: {{identity_file: {identity}}}
 api:
   socket_mode: "0600"
   tcp: 127.0.0.1:8080
@@ -149,7 +154,7 @@ def test_tcp_listener_without_token_file_is_rejected(tmp_path: Path) -> None:
 
 def test_duplicate_node_names_are_rejected(tmp_path: Path) -> None:
     """Two nodes with one name are an error naming the name."""
-    message = load_error(tmp_path, "nodes:\n  - name: edge\n  - name: edge\n    url: tcp://x:2375\n")
+    message = load_error(tmp_path, "nodes:\n  - name: edge\n  - name: edge\n    url: tcp://x:2375\n    insecure: true\n")
     assert ": nodes: " in message and "'edge' appears twice" in message
 
 

@@ -1,0 +1,402 @@
+"""How miniorch reaches one Docker Engine: a unix socket, TLS, SSH or plain TCP.
+
+`connect(endpoint, timeout)` builds the docker-py client of a node whose trust comes
+from the node's config alone: no REQUESTS_CA_BUNDLE, SSL_CERT_FILE, proxy variable,
+~/.ssh/config or SSH agent changes which engine is trusted. `explain(exc)` words the
+ssl and paramiko failures (wrong CA, expired certificate, host key...) for the user.
+"""
+
+from __future__ import annotations
+
+import base64
+import getpass
+import hashlib
+import ssl
+import threading
+import urllib.parse
+from dataclasses import dataclass
+from typing import Any
+
+import docker
+import docker.transport.basehttpadapter
+import docker.transport.sshconn
+import paramiko
+import requests.adapters
+import urllib3
+import urllib3.util.ssl_match_hostname
+
+UNIX, TLS, SSH, TCP_INSECURE = "unix", "tls", "ssh", "tcp-insecure"
+_PLACEHOLDER_VERSION = "1.41"  # replaced by the engine's own before the first real call
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where a node's engine is and what proves it is the right one."""
+
+    url: str
+    transport: str = UNIX  # unix | tls | ssh | tcp-insecure
+    ca: str | None = None
+    cert: str | None = None
+    key: str | None = None
+    server_name: str | None = None
+    identity_file: str | None = None
+    known_hosts: str | None = None  # None: the daemon user's ~/.ssh/known_hosts
+
+    @property
+    def host(self) -> str:
+        return urllib.parse.urlsplit(self.url).hostname or "localhost"
+
+    @property
+    def port(self) -> int:
+        return urllib.parse.urlsplit(self.url).port or (22 if self.transport == SSH else 2376)
+
+    @property
+    def user(self) -> str:
+        return urllib.parse.urlsplit(self.url).username or getpass.getuser()
+
+
+def kind_of(url: str) -> str:
+    """The transport a bare URL means when no config entry says more (tcp:// is then plain)."""
+    scheme = url.partition("://")[0]
+    return {"unix": UNIX, "ssh": SSH}.get(scheme, TCP_INSECURE)
+
+
+def connect(
+    endpoint: Endpoint, timeout: float, pool_size: int = 10, share: docker.DockerClient | None = None
+) -> docker.DockerClient:
+    """A DockerClient for the endpoint, API version agreed with the engine (one call).
+
+    With `share` (the node's main client), an SSH endpoint's client rides on that client's
+    SSH connection (a channel of its own, no new login, no version call)."""
+    shared = share.api.adapters.get("http+docker://ssh") if share is not None else None
+    if endpoint.transport == SSH and isinstance(shared, SshAdapter):
+        api = _ssh_api(_Borrowed(shared), timeout)
+        api._version = share.api._version if share is not None else _PLACEHOLDER_VERSION
+        api.trust_env = False
+    else:
+        api = _api(endpoint, timeout, pool_size)
+        try:
+            api._version = api._retrieve_server_version()
+        except BaseException:
+            api.close()
+            raise
+    client = docker.DockerClient.__new__(docker.DockerClient)
+    client.api = api
+    return client
+
+
+def _ssh_api(adapter: requests.adapters.BaseAdapter, timeout: float) -> docker.APIClient:
+    # base_url must not be ssh:// here: docker-py would build its own adapter, which
+    # reads ~/.ssh/config, asks the SSH agent and never reconnects a dead transport.
+    api = docker.APIClient(base_url="tcp://127.0.0.1:9", version=_PLACEHOLDER_VERSION, timeout=timeout)
+    api.mount("http+docker://ssh", adapter)
+    api._custom_adapter = adapter
+    api._unmount("http://", "https://")
+    api.base_url = "http+docker://ssh"
+    return api
+
+
+def _api(endpoint: Endpoint, timeout: float, pool_size: int) -> docker.APIClient:
+    t = endpoint.transport
+    if t == UNIX:
+        api = docker.APIClient(
+            base_url=endpoint.url, version=_PLACEHOLDER_VERSION, timeout=timeout, max_pool_size=pool_size
+        )
+    elif t == TCP_INSECURE:
+        api = docker.APIClient(base_url=endpoint.url, version=_PLACEHOLDER_VERSION, timeout=timeout)
+        api.mount("http://", requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=pool_size))
+    elif t == TLS:
+        api = docker.APIClient(base_url=endpoint.url, version=_PLACEHOLDER_VERSION, timeout=timeout, tls=True)
+        api.mount("https://", TlsAdapter(tls_context(endpoint), endpoint.server_name or endpoint.host, pool_size))
+        api.verify = endpoint.ca  # unused by TlsAdapter; set so nothing reads requests' default
+    elif t == SSH:
+        api = _ssh_api(SshAdapter(endpoint, timeout, pool_size), timeout)
+    else:
+        raise ValueError(f"unknown transport {t!r}")
+    # Environment variables never choose the CA, a proxy or credentials for an engine.
+    api.trust_env = False
+    return api
+
+
+# -- TLS ----------------------------------------------------------------------
+
+
+def tls_context(endpoint: Endpoint) -> ssl.SSLContext:
+    """Trust exactly `tls.ca`; present `tls.cert`/`tls.key`. No default or env CA bundle."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_verify_locations(cafile=endpoint.ca)
+    if endpoint.cert and endpoint.key:
+        ctx.load_cert_chain(endpoint.cert, endpoint.key)
+    return ctx
+
+
+class TlsAdapter(requests.adapters.HTTPAdapter):
+    """HTTPS with one fixed SSL context and the name the certificate must carry.
+
+    requests would otherwise merge `verify` from REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE and
+    load it into the context (a wrong CA accepted, the right one refused)."""
+
+    def __init__(self, context: ssl.SSLContext, server_name: str, pool_size: int) -> None:
+        self._context = context
+        self._server_name = server_name
+        super().__init__(pool_connections=1, pool_maxsize=pool_size)
+
+    def init_poolmanager(self, connections: int, maxsize: int, block: bool = False, **_: Any) -> None:
+        self.poolmanager = urllib3.PoolManager(
+            num_pools=connections,
+            maxsize=maxsize,
+            block=block,
+            ssl_context=self._context,
+            cert_reqs="CERT_REQUIRED",
+            server_hostname=self._server_name,
+            assert_hostname=self._server_name,
+        )
+
+    def get_connection_with_tls_context(
+        self, request: Any, verify: Any, proxies: Any = None, cert: Any = None
+    ) -> urllib3.HTTPConnectionPool:
+        parts = urllib.parse.urlsplit(request.url)
+        return self.poolmanager.connection_from_host(parts.hostname, parts.port, scheme="https")
+
+    def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+        """Nothing: the context fixed at construction is the only source of trust."""
+
+
+# -- SSH ----------------------------------------------------------------------
+
+
+class SshAdapter(docker.transport.basehttpadapter.BaseHTTPAdapter):  # type: ignore[misc]
+    """Docker over one SSH connection (paramiko): each HTTP connection is a channel
+    running `docker system dial-stdio`, pooled and reused. The host key must be in
+    known_hosts (never added on the fly); the key is `ssh.identity_file` only (no
+    agent, no ~/.ssh/config); a dropped connection is opened again on the next call."""
+
+    def __init__(self, endpoint: Endpoint, timeout: float, pool_size: int) -> None:
+        super().__init__()
+        self._endpoint = endpoint
+        self._timeout = timeout
+        self._pool_size = pool_size
+        self._lock = threading.Lock()
+        self._ssh: paramiko.SSHClient | None = None
+        self._pool: docker.transport.sshconn.SSHConnectionPool | None = None
+
+    def _open(self) -> paramiko.SSHClient:
+        ep = self._endpoint
+        client = paramiko.SSHClient()
+        if ep.known_hosts:
+            client.load_host_keys(ep.known_hosts)
+        else:
+            client.load_system_host_keys()
+        client.set_missing_host_key_policy(_RejectUnknown())
+        try:
+            client.connect(
+                ep.host,
+                port=ep.port,
+                username=ep.user,
+                key_filename=ep.identity_file,
+                allow_agent=False,
+                look_for_keys=False,
+                timeout=self._timeout,
+                banner_timeout=self._timeout,
+                auth_timeout=self._timeout,
+                channel_timeout=self._timeout,
+            )
+        except BaseException:
+            client.close()
+            raise
+        transport = client.get_transport()
+        if transport is not None:
+            transport.set_keepalive(max(1, int(self._timeout)))
+        return client
+
+    def _current_pool(self) -> docker.transport.sshconn.SSHConnectionPool:
+        with self._lock:
+            transport = self._ssh.get_transport() if self._ssh else None
+            if self._pool is None or transport is None or not transport.is_active():
+                self._drop()
+                self._ssh = self._open()
+                self._pool = docker.transport.sshconn.SSHConnectionPool(
+                    ssh_client=self._ssh, timeout=self._timeout, maxsize=self._pool_size
+                )
+            return self._pool
+
+    def send(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().send(request, *args, **kwargs)
+        except requests.exceptions.ConnectionError as exc:
+            why = self._diagnose()
+            if why:
+                raise DialStdioFailed(self._endpoint, why) from exc
+            raise
+
+    def _diagnose(self) -> str:
+        """Why `docker system dial-stdio` fails on the host (its stderr), or "" if it works."""
+        with self._lock:
+            transport = self._ssh.get_transport() if self._ssh else None
+        if transport is None or not transport.is_active():
+            return ""
+        budget = min(self._timeout, 2.0)  # on top of the failed call: keep it short
+        try:
+            chan = transport.open_session(timeout=budget)
+            chan.settimeout(budget)
+            chan.exec_command("docker system dial-stdio")
+            chan.shutdown_write()  # with stdin closed a working dial-stdio exits 0 at once
+            err = b""
+            while len(err) < 4096 and (chunk := chan.recv_stderr(4096)):
+                err += chunk
+            status = chan.recv_exit_status()
+            chan.close()
+        except (OSError, paramiko.SSHException):
+            return ""
+        lines = err.decode(errors="replace").strip().splitlines()
+        return (lines[0] if lines else f"exit status {status}") if status != 0 else ""
+
+    def get_connection(self, url: Any, proxies: Any = None) -> docker.transport.sshconn.SSHConnectionPool:
+        return self._current_pool()
+
+    def get_connection_with_tls_context(
+        self, request: Any, verify: Any, proxies: Any = None, cert: Any = None
+    ) -> docker.transport.sshconn.SSHConnectionPool:
+        return self._current_pool()
+
+    def _drop(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+        if self._ssh is not None:
+            self._ssh.close()
+            self._ssh = None
+
+    def close(self) -> None:
+        super().close()
+        with self._lock:
+            self._drop()
+
+
+class DialStdioFailed(ConnectionError):
+    """The SSH login worked but `docker system dial-stdio` did not reach Docker on the host."""
+
+    def __init__(self, endpoint: Endpoint, why: str) -> None:
+        super().__init__(
+            f"SSH: 'docker system dial-stdio' failed on {endpoint.host} as {endpoint.user!r}: {why}; "
+            f"the docker CLI must be installed there and {endpoint.user!r} in the docker group "
+            f"(try: ssh {endpoint.user}@{endpoint.host} docker version)"
+        )
+
+
+class _Borrowed(requests.adapters.BaseAdapter):
+    """Another client's SSH adapter, used but not owned: closing this client leaves it open."""
+
+    def __init__(self, owner: SshAdapter) -> None:
+        super().__init__()
+        self._owner = owner
+
+    def send(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        return self._owner.send(request, *args, **kwargs)
+
+    def close(self) -> None:
+        """Nothing: the owner's client closes the connection."""
+
+
+class UnknownHostKey(paramiko.SSHException):
+    """The server's host key is not in known_hosts."""
+
+    def __init__(self, host: str, key_type: str, fingerprint: str) -> None:
+        super().__init__(f"{host} not found in known_hosts")
+        self.host, self.key_type, self.fingerprint = host, key_type, fingerprint
+
+
+class _RejectUnknown(paramiko.MissingHostKeyPolicy):
+    def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
+        raise UnknownHostKey(hostname, key.get_name(), _fingerprint(key))
+
+
+def _fingerprint(key: paramiko.PKey) -> str:
+    digest = hashlib.sha256(key.asbytes()).digest()
+    return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
+
+
+# -- errors ---------------------------------------------------------------------
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """The exception and every exception it wraps (cause, context, args, urllib3's reason)."""
+    seen: list[BaseException] = []
+    todo = [exc]
+    while todo and len(seen) < 20:
+        cur = todo.pop(0)
+        if any(cur is s for s in seen):
+            continue
+        seen.append(cur)
+        nested = [cur.__cause__, cur.__context__, getattr(cur, "reason", None), *getattr(cur, "args", ())]
+        todo.extend(e for e in nested if isinstance(e, BaseException))
+    return seen
+
+
+def explain(exc: BaseException, endpoint: Endpoint) -> str | None:
+    """A message for a failure to establish trust with the engine, or None when `exc`
+    is not one (then it is an ordinary unreachable or refused call)."""
+    for cur in _chain(exc):
+        if isinstance(cur, ssl.SSLCertVerificationError):
+            return _verify_message(cur.verify_message or str(cur), cur.verify_code, endpoint)
+        if isinstance(cur, urllib3.util.ssl_match_hostname.CertificateError):  # urllib3 checks the name itself
+            return _verify_message(f"Hostname mismatch, {cur}", 62, endpoint)
+        if isinstance(cur, ssl.SSLError):
+            return _tls_message(cur, endpoint)
+        if isinstance(cur, (UnknownHostKey, paramiko.BadHostKeyException, paramiko.AuthenticationException)):
+            return _ssh_message(cur, endpoint)
+    return None
+
+
+def dial_failure(exc: BaseException) -> str | None:
+    """The message of a failed `docker system dial-stdio` somewhere in `exc`, or None."""
+    return next((str(cur) for cur in _chain(exc) if isinstance(cur, DialStdioFailed)), None)
+
+
+def _verify_message(why: str, code: int, ep: Endpoint) -> str:
+    name = ep.server_name or ep.host
+    if code == 10 or "expired" in why:
+        return f"TLS: the engine's certificate has expired ({why}); renew the certificate of the engine at {ep.url}"
+    if code == 9 or "not yet valid" in why:
+        return f"TLS: the engine's certificate is not valid yet ({why}); check the clocks of both hosts"
+    if code == 62 or "mismatch" in why:
+        key = "tls.server_name" if ep.server_name else "the URL's host"
+        return (
+            f"TLS: the engine's certificate is not valid for {name!r}, {key} ({why}); "
+            "set tls.server_name to a name the certificate carries, or reissue the certificate"
+        )
+    return (
+        f"TLS: the engine's certificate is not signed by tls.ca {ep.ca} ({why}); "
+        "check that tls.ca is the CA that signed the engine's certificate"
+    )
+
+
+def _tls_message(err: ssl.SSLError, ep: Endpoint) -> str:
+    why = getattr(err, "reason", None) or str(err)
+    if "ALERT" in str(why).upper() or "CERTIFICATE" in str(why).upper():
+        return (
+            f"TLS: the engine at {ep.url} refused our client certificate tls.cert {ep.cert} ({why}); "
+            "the engine's --tlscacert must be the CA that signed tls.cert, and tls.cert must be valid"
+        )
+    return f"TLS: handshake with the engine at {ep.url} failed ({why}); check that it serves TLS (dockerd --tlsverify)"
+
+
+def _ssh_message(err: BaseException, ep: Endpoint) -> str:
+    known = ep.known_hosts or "~/.ssh/known_hosts"
+    where = f"{ep.host}:{ep.port}"
+    if isinstance(err, UnknownHostKey):
+        return (
+            f"SSH: host key of {where} is unknown: {err.key_type} {err.fingerprint} is not in {known}; "
+            f"after checking that fingerprint, add it: ssh-keyscan -p {ep.port} {ep.host} >> {known}"
+        )
+    if isinstance(err, paramiko.BadHostKeyException):
+        return (
+            f"SSH: host key of {where} has CHANGED: it sent {err.key.get_name()} {_fingerprint(err.key)}, "
+            f"{known} expects {_fingerprint(err.expected_key)}; someone may be intercepting the connection. "
+            f"If the host was reinstalled, replace its line in {known}"
+        )
+    return (
+        f"SSH: login as {ep.user!r} on {where} refused with ssh.identity_file {ep.identity_file} ({err}); "
+        f"put its public key in ~{ep.user}/.ssh/authorized_keys on that host"
+    )
