@@ -15,6 +15,7 @@ import sqlalchemy
 from sqlalchemy.engine import Connection, Engine
 
 from miniorch.store import tables
+from miniorch.store.errors import StoreUnavailable
 
 _LEASES = tables.LeaseRow.__table__  # type: ignore[attr-defined]
 LEADER = "leader"
@@ -83,7 +84,7 @@ class Leases:
                 return LeaseState(holder, address, epoch, until, True)
         except sqlalchemy.exc.IntegrityError:
             return None  # raced another daemon to the first insert: ask again
-        except (sqlalchemy.exc.SQLAlchemyError, OSError) as exc:
+        except (sqlalchemy.exc.SQLAlchemyError, OSError, StoreUnavailable) as exc:
             raise _unavailable(exc) from exc
 
     def renew(self, holder: str, epoch: int, seconds: float) -> LeaseState | None:
@@ -99,7 +100,7 @@ class Leases:
                     .values(expires_at=until)
                     .returning(c.address)
                 ).first()
-        except (sqlalchemy.exc.SQLAlchemyError, OSError) as exc:
+        except (sqlalchemy.exc.SQLAlchemyError, OSError, StoreUnavailable) as exc:
             raise _unavailable(exc) from exc
         return LeaseState(holder, done.address, epoch, until, True) if done is not None else None
 
@@ -113,7 +114,7 @@ class Leases:
                     .where(c.name == LEADER, c.holder == holder, c.epoch == epoch)
                     .values(expires_at=_db_now(conn))
                 )
-        except (sqlalchemy.exc.SQLAlchemyError, OSError) as exc:
+        except (sqlalchemy.exc.SQLAlchemyError, OSError, StoreUnavailable) as exc:
             raise _unavailable(exc) from exc
 
     def current(self) -> LeaseState | None:
@@ -121,7 +122,7 @@ class Leases:
         try:
             with self._engine.connect() as conn:
                 row = conn.execute(sqlalchemy.select(_LEASES).where(_LEASES.c.name == LEADER)).first()
-        except (sqlalchemy.exc.SQLAlchemyError, OSError) as exc:
+        except (sqlalchemy.exc.SQLAlchemyError, OSError, StoreUnavailable) as exc:
             raise _unavailable(exc) from exc
         if row is None:
             return None

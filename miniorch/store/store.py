@@ -20,6 +20,7 @@ from sqlalchemy.orm import load_only
 from sqlmodel import Session, SQLModel, col, create_engine, delete, select
 
 from miniorch.store import lease, schema, tables
+from miniorch.store.errors import StoreUnavailable
 from miniorch.store.podcache import PodCache
 from miniorch.store.records import (
     EventRecord,
@@ -100,6 +101,9 @@ class Store:
         except BaseException:
             self._engine.dispose()
             raise
+        # From here on a database that stops answering is one error type the controllers handle
+        # (retry the pass, defer the operation); opening it was classified by `database.open_store`.
+        event.listen(self._engine, "handle_error", _unavailable)
 
     def close(self) -> None:
         self._engine.dispose()
@@ -450,6 +454,18 @@ def engine_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
     return url
+
+
+def _unavailable(ctx: sqlalchemy.engine.ExceptionContext) -> None:
+    """SQLAlchemy's error hook: a lost or refused connection becomes StoreUnavailable; the rest is left alone."""
+    orig = ctx.original_exception
+    lost = ctx.is_disconnect or (
+        ctx.dialect is not None and ctx.dialect.name == "postgresql" and type(orig).__name__ != "IntegrityError"
+        and isinstance(orig, ctx.dialect.loaded_dbapi.OperationalError)
+    )
+    if lost:
+        first = (str(orig).strip().splitlines() or [type(orig).__name__])[0]
+        raise StoreUnavailable(f"the database did not answer: {first}") from ctx.sqlalchemy_exception
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -4,6 +4,7 @@ password appears in no message (against the real cluster the session runs)."""
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -82,3 +83,40 @@ def test_an_unreachable_database_is_retried_with_a_reason_until_it_answers(
     assert [d for _, d in attempts] == [1.0, 2.0, 4.0]
     assert all("retrying" in m and SECRET not in m for m, _ in attempts)
     assert all("refused" in m.lower() or "connect" in m.lower() for m, _ in attempts)
+
+
+def test_a_database_that_goes_away_is_store_unavailable_and_the_same_store_works_once_it_is_back(
+    tmp_path: Path,
+) -> None:
+    import shutil
+    import tempfile
+
+    from support.postgres import PgCluster
+
+    from miniorch.store.errors import StoreUnavailable
+    from miniorch.store.records import ObjectRecord
+
+    cluster = PgCluster(Path(tempfile.mkdtemp(prefix="miniorch-pg-")))  # its own: this test stops it
+    cluster.start()
+    try:
+        store = Store(cluster.create_database())
+        job = ObjectRecord("u1", "Job", "default", "pi", {}, {})
+        store.add_object(job)
+        cluster.stop()
+        with pytest.raises(StoreUnavailable, match="the database did not answer"):
+            store.save_status(job.uid, {"active": 1})
+        with pytest.raises(StoreUnavailable):
+            store.list_objects()
+        cluster.start()
+        for _ in range(2):  # the pool may hand out one connection from before the restart
+            try:
+                store.save_status(job.uid, {"active": 1})
+                break
+            except StoreUnavailable:
+                continue
+        got = store.get_object_by_uid(job.uid)
+        assert got is not None and got.status == {"active": 1}
+        store.close()
+    finally:
+        cluster.stop()
+        shutil.rmtree(cluster.base_dir, ignore_errors=True)
