@@ -102,6 +102,7 @@ class NodeConfig(_Strict):
     url: str = DEFAULT_DOCKER_URL
     labels: dict[str, str] = Field(default_factory=dict)
     tls: TlsConfig | None = None
+    insecure: bool = False  # plain tcp:// without TLS (DESIGN 7)
 
     @field_validator("url")
     @classmethod

@@ -260,6 +260,9 @@ def _watch_metrics(metrics: metrics_mod.Metrics, store: Store, monitor: NodeMoni
         docker_errors=lambda: {
             (name, error): n for name, state in monitor.nodes.items() for error, n in state.client.errors.items()
         },
+        node_calls=lambda: {
+            name: (state.client.calls.in_flight, state.client.calls.rejected) for name, state in monitor.nodes.items()
+        },
     )
 
 

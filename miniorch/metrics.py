@@ -25,6 +25,7 @@ PASS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 ObjectStates = Callable[[], Iterable[tuple[str, str]]]  # (kind, state) per object
 NodeReadiness = Callable[[], Mapping[str, bool]]
 DockerErrors = Callable[[], Mapping[tuple[str, str], int]]  # (node, error) -> count
+NodeCalls = Callable[[], Mapping[str, tuple[int, int]]]  # node -> (calls in flight, calls refused)
 
 
 def object_state(kind: str, manifest: Mapping[str, Any], status: Mapping[str, Any]) -> str:
@@ -47,6 +48,7 @@ class _StateCollector(Collector):
         self.objects: ObjectStates = lambda: ()
         self.nodes: NodeReadiness = lambda: {}
         self.docker_errors: DockerErrors = lambda: {}
+        self.node_calls: NodeCalls = lambda: {}
 
     def collect(self) -> Iterator[Metric]:
         objects = GaugeMetricFamily(
@@ -78,6 +80,25 @@ class _StateCollector(Collector):
         for (node, error), n in sorted(self.docker_errors().items()):
             errors.add_metric([node, error], n)
         yield errors
+        yield from _node_call_metrics(self.node_calls())
+
+
+def _node_call_metrics(calls: Mapping[str, tuple[int, int]]) -> Iterator[Metric]:
+    in_flight = GaugeMetricFamily(
+        "miniorch_node_docker_calls_in_flight",
+        "Docker calls to the node still waiting for an answer (bounded per node).",
+        labels=["node"],
+    )
+    refused = CounterMetricFamily(
+        "miniorch_node_docker_calls_refused",
+        "Docker calls not sent because the node already had its maximum waiting (hung or unreachable).",
+        labels=["node"],
+    )
+    for node, (waiting, n) in sorted(calls.items()):
+        in_flight.add_metric([node], waiting)
+        refused.add_metric([node], n)
+    yield in_flight
+    yield refused
 
 
 class Metrics:
@@ -112,11 +133,18 @@ class Metrics:
         self._state = _StateCollector()
         self.registry.register(self._state)
 
-    def watch(self, objects: ObjectStates, nodes: NodeReadiness, docker_errors: DockerErrors) -> None:
+    def watch(
+        self,
+        objects: ObjectStates,
+        nodes: NodeReadiness,
+        docker_errors: DockerErrors,
+        node_calls: NodeCalls | None = None,
+    ) -> None:
         """Where scrape-time values come from (the daemon wires its store and node monitor here)."""
         self._state.objects = objects
         self._state.nodes = nodes
         self._state.docker_errors = docker_errors
+        self._state.node_calls = node_calls or (lambda: {})
 
     def pod_started(self, owner_kind: str) -> None:
         self.pods_started.labels(owner_kind).inc()

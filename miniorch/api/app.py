@@ -185,7 +185,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
             if follow:
                 return StreamingResponse(_follow(client, name, tail), media_type="text/plain")
             try:
-                raw = await asyncio.to_thread(client.logs, name, tail)
+                raw = await client.run(client.logs, name, tail)
                 return PlainTextResponse(raw.decode("utf-8", errors="replace"))
             except nr.NodeError:
                 pass

@@ -101,7 +101,7 @@ class PodRunner:
         if client is None:
             return
         try:
-            await asyncio.to_thread(client.create, spec)
+            await client.run(client.create, spec)
         except nr.ContainerConflict:
             pass  # created by an earlier attempt: adopt it
         except nr.ImageNotFound as exc:
@@ -112,7 +112,7 @@ class PodRunner:
                 self._fail_start(pod, "ErrImagePull", exc.detail)
                 return
             try:
-                await asyncio.to_thread(client.create, spec)
+                await client.run(client.create, spec)
             except nr.ContainerConflict:
                 pass
             except (nr.ImageNotFound, nr.DockerRejected) as again:
@@ -122,10 +122,10 @@ class PodRunner:
             self._fail_start(pod, "CreateContainerError", exc.detail)
             return
         try:
-            await asyncio.to_thread(client.start, pod.name)
+            await client.run(client.start, pod.name)
         except (nr.DockerRejected, nr.ContainerNotFound) as exc:
             self._fail_start(pod, "StartError", exc.detail)
-            await asyncio.to_thread(client.remove, pod.name)
+            await client.run(client.remove, pod.name)
             return
         now = self._clock.now()
         await asyncio.to_thread(
@@ -150,7 +150,7 @@ class PodRunner:
         if client is None:
             return
         # Start first, then record: a crash in between is seen as a new run, never a lost one.
-        await asyncio.to_thread(client.start, pod.name)
+        await client.run(client.start, pod.name)
         await asyncio.to_thread(
             self._store.save_pod,
             dataclasses.replace(
@@ -178,8 +178,8 @@ class PodRunner:
             return
         try:
             if not pod.restart_pending:
-                await asyncio.to_thread(client.stop, pod.name, grace)
-            state = await asyncio.to_thread(client.inspect, pod.name)
+                await client.run(client.stop, pod.name, grace)
+            state = await client.run(client.inspect, pod.name)
         except nr.ContainerNotFound:
             await asyncio.to_thread(self._store.save_pod, pod_logic.gone(pod, self._clock.now()))
             return
@@ -195,7 +195,7 @@ class PodRunner:
         if client is None:
             return
         try:
-            state = await asyncio.to_thread(client.inspect, pod.name)
+            state = await client.run(client.inspect, pod.name)
         except nr.ContainerNotFound:
             self._look()  # removed behind our back (`docker rm -f`): the next pass sees it missing
             return
@@ -213,7 +213,7 @@ class PodRunner:
         self, pod: PodRecord, state: nr.ContainerState, restart_policy: str, client: NodeClient
     ) -> None:
         try:
-            raw = await asyncio.to_thread(client.logs, pod.name, LOG_TAIL_LINES)
+            raw = await client.run(client.logs, pod.name, LOG_TAIL_LINES)
         except (nr.ContainerNotFound, nr.ContainerConflict):  # gone, or being removed (`docker rm -f`)
             raw = b""
         done = pod_logic.on_exit(pod, state, restart_policy, _tail_text(raw), self._clock.now())
@@ -229,7 +229,7 @@ class PodRunner:
         self.metrics.pod_finished(pod.owner_kind, done.phase.value, done.exit_code)
         self._wake()  # plan the replacement now; removing the container is off the critical path
         if done.phase.terminal:
-            await asyncio.to_thread(client.remove, pod.name)
+            await client.run(client.remove, pod.name)
             await asyncio.to_thread(self._store.save_pod, dataclasses.replace(done, container_removed=True))
 
     def remove_container(self, pod: PodRecord) -> None:
@@ -239,7 +239,7 @@ class PodRunner:
     async def _remove(self, pod: PodRecord) -> None:
         client = self._monitor.client(pod.node or "")
         if client is not None:
-            await asyncio.to_thread(client.remove, pod.name)
+            await client.run(client.remove, pod.name)
         await asyncio.to_thread(self._store.save_pod, dataclasses.replace(pod, container_removed=True))
 
     def remove_orphan(self, node: str, container: nr.ContainerState) -> None:
@@ -250,7 +250,7 @@ class PodRunner:
         async def op() -> None:
             client = self._monitor.client(node)
             if client is not None:
-                await asyncio.to_thread(client.remove, container.name)
+                await client.run(client.remove, container.name)
                 log.info(
                     "orphan_container_removed",
                     node=node,

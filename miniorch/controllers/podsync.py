@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import functools
 import uuid
 from collections import Counter
 from collections.abc import Sequence
@@ -30,6 +31,12 @@ from miniorch.store.store import Store
 
 log = structlog.get_logger(__name__)
 
+#: How long a pass waits for one node's container listing. A node that has not answered by
+#: then is left out of this pass (its pods stay as they are), so a hung engine never slows
+#: the work on the other nodes. While that listing is in flight no other is sent (no pile-up);
+#: its late answer is dropped, as it may predate pods started since.
+LIST_WAIT_SECONDS = 1.0
+
 
 @dataclass
 class Observed:
@@ -42,6 +49,7 @@ class Observed:
     nodes: list[placement.NodeView]
     load: placement.Load = field(default_factory=placement.Load)
     listed: bool = True  # False on plan-only passes: `containers` was not listed (empty)
+    late: set[str] = field(default_factory=set)  # reachable nodes whose listing did not come in time
 
     @property
     def ready_nodes(self) -> set[str]:
@@ -61,10 +69,11 @@ class PodSync:
         self._clock = clock
         self.runner = runner
         self.models = models
+        self._listing: dict[str, asyncio.Future[list[nr.ContainerState]]] = {}  # node -> listing in flight
 
     async def observe(self, kinds: Sequence[str], list_containers: bool = True) -> Observed:
         now = self._clock.now()
-        containers = await self._list_containers() if list_containers else {}
+        containers, late = await self._list_containers() if list_containers else ({}, set())
         live = self._store.live_pods()
         owners = {o.uid: o for o in self._store.objects_to_reconcile(kinds, {p.owner_uid for p in live})}
         running = [p for p in live if p.node and not p.phase.terminal]
@@ -79,22 +88,44 @@ class PodSync:
             dataclasses.replace(n, requested=requested.get(n.name, placement.Resources()))
             for n in self._monitor.views()
         ]
-        return Observed(now, containers, live, owners, nodes, load, listed=list_containers)
+        return Observed(now, containers, live, owners, nodes, load, listed=list_containers, late=late)
 
-    async def _list_containers(self) -> dict[str, dict[str, nr.ContainerState]]:
-        async def one(name: str) -> tuple[str, dict[str, nr.ContainerState] | None]:
+    async def _list_containers(self) -> tuple[dict[str, dict[str, nr.ContainerState]], set[str]]:
+        """Containers of every reachable node that answers within LIST_WAIT_SECONDS, and the
+        reachable nodes that did not (late)."""
+        asked: dict[str, asyncio.Future[list[nr.ContainerState]]] = {}
+        late: set[str] = set()
+        for name in list(self._monitor.nodes):
             client = self._monitor.client(name)
             if client is None or not self._monitor.reachable(name):
-                return name, None
-            try:
-                found = await asyncio.to_thread(client.list_managed)
-            except nr.NodeUnavailable as exc:
-                log.warning("node_list_failed", node=name, error=exc.detail)
-                return name, None
-            return name, {c.pod: c for c in found}
+                continue
+            if name in self._listing:  # an earlier pass's listing still waits for an answer
+                late.add(name)
+                continue
+            listing: asyncio.Future[list[nr.ContainerState]] = asyncio.ensure_future(client.run(client.list_managed))
+            self._listing[name] = asked[name] = listing
+            listing.add_done_callback(functools.partial(self._listed, name))
+        if asked:
+            await asyncio.wait(asked.values(), timeout=LIST_WAIT_SECONDS)
+        out: dict[str, dict[str, nr.ContainerState]] = {}
+        for name, listing in asked.items():
+            if not listing.done():
+                late.add(name)
+                log.warning("node_list_slow", node=name, waited=LIST_WAIT_SECONDS)
+                continue
+            error = listing.exception()
+            if isinstance(error, nr.NodeUnavailable):
+                log.warning("node_list_failed", node=name, error=error.detail)
+            elif error is not None:
+                raise error
+            else:
+                out[name] = {c.pod: c for c in listing.result()}
+        return out, late
 
-        results = await asyncio.gather(*(one(n) for n in list(self._monitor.nodes)))
-        return {name: found for name, found in results if found is not None}
+    def _listed(self, name: str, listing: asyncio.Future[list[nr.ContainerState]]) -> None:
+        self._listing.pop(name, None)
+        if not listing.cancelled():
+            listing.exception()  # a late failure was seen as lateness already
 
     # -- records against containers ---------------------------------------
     def sync(self, seen: Observed, died: set[tuple[str, str]]) -> None:
@@ -113,6 +144,8 @@ class PodSync:
                     self._store.save_pod(dataclasses.replace(pod, container_removed=True))
             return
         if on_node is None:
+            if pod.node in seen.late:
+                return  # its node is slow to list: nothing is known either way this pass
             updated = pod_logic.unreachable(pod) if pod.node else pod
             if pod.node and pod.owner_kind == "Job" and pod.node not in seen.ready_nodes:
                 updated = pod_logic.lost(pod, seen.now)

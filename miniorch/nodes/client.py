@@ -2,26 +2,30 @@
 
 Every docker-py call in miniorch happens here; results come back as frozen
 records and failures as `miniorch.nodes.records` errors. Callers run these
-methods off the event loop (`asyncio.to_thread`).
+methods off the event loop on the node's own threads (`await client.run(client.x, ...)`,
+bounded by `miniorch.nodes.calls`), so a hung engine never holds anyone else's threads.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Collection, Iterator
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import docker
 import docker.errors
 import docker.tls
 import docker.types
+import docker.utils
 import requests.exceptions
 import structlog
+import urllib3.exceptions
 
-from miniorch.nodes import records
+from miniorch.nodes import calls, records
 from miniorch.nodes.records import ContainerSpec, ContainerState, NodeInfo
 
 log = structlog.get_logger(__name__)
@@ -29,6 +33,12 @@ log = structlog.get_logger(__name__)
 PULL_REFRESH_SECONDS = 300.0
 PRESENT_CACHE_SECONDS = 10.0  # an image seen on a node is trusted to stay that long
 _TRANSPORT_ERRORS = (requests.exceptions.RequestException, ConnectionError, OSError)
+#: Streams (events, logs -f, save, load) read with an idle timeout rather than none: an engine
+#: that stops answering ends them instead of holding their thread forever.
+EVENTS_IDLE_SECONDS = 30.0  # a quiet event stream is reopened after this long (events are hints)
+STREAM_IDLE_SECONDS = 300.0  # logs -f, docker load: silence this long ends the stream
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 def _parse_time(value: str | None) -> dt.datetime | None:
@@ -82,6 +92,11 @@ class NodeClient:
         self._pulled: dict[str, float] = {}
         self._present: dict[str, float] = {}
         self.errors: Counter[str] = Counter()  # failed calls by error class, for /metrics
+        self.calls = calls.CallGate(name)
+
+    async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Await one of this client's blocking methods, run on the node's own bounded threads."""
+        return await self.calls.run(functools.partial(fn, *args, **kwargs))
 
     # -- plumbing -------------------------------------------------------
     def _docker(self) -> docker.DockerClient:
@@ -238,17 +253,22 @@ class NodeClient:
             log.warning("image_pull_failed_using_local", node=self.name, image=image)
 
     def export_image(self, image: str) -> Iterator[bytes]:
-        """`docker save` as a stream of chunks, never the whole image in memory."""
+        """`docker save` as a stream of chunks, never the whole image in memory; each read
+        waits at most the client's timeout."""
         try:
             yield from self._docker().api.get_image(image, chunk_size=1024 * 1024)
+        except urllib3.exceptions.HTTPError as exc:
+            raise self._translate(ConnectionError(str(exc)), f"save image {image}") from exc
         except Exception as exc:
             raise self._translate(exc, f"save image {image}") from exc
 
     def import_image(self, chunks: Iterator[bytes]) -> None:
         """`docker load` from a stream (sent chunked, as it arrives)."""
-        client = docker.DockerClient(base_url=self.url, timeout=3600, tls=self._tls or False)
+        client = docker.DockerClient(base_url=self.url, timeout=int(STREAM_IDLE_SECONDS), tls=self._tls or False)
         try:
             client.api.load_image(chunks)
+        except urllib3.exceptions.HTTPError as exc:  # an idle timeout while reading the stream
+            raise self._translate(ConnectionError(str(exc)), "load image") from exc
         except Exception as exc:
             raise self._translate(exc, "load image") from exc
         finally:
@@ -331,13 +351,16 @@ class NodeClient:
         return bytes(out)
 
     def follow_logs(self, name: str, tail: int | None = None) -> Iterator[bytes]:
-        """Stream a container's output until it stops; blocking iterator."""
-        client = docker.DockerClient(base_url=self.url, timeout=3600, tls=self._tls or False)
+        """Stream a container's output until it stops, or until STREAM_IDLE_SECONDS of silence
+        (an engine that stopped answering); blocking iterator."""
+        client = docker.DockerClient(base_url=self.url, timeout=int(STREAM_IDLE_SECONDS), tls=self._tls or False)
         try:
             stream = client.api.logs(
                 name, stdout=True, stderr=True, stream=True, follow=True, tail=tail if tail is not None else "all"
             )
             yield from stream
+        except urllib3.exceptions.HTTPError as exc:
+            raise self._translate(ConnectionError(str(exc)), f"logs {name}") from exc
         except Exception as exc:
             raise self._translate(exc, f"logs {name}") from exc
         finally:
@@ -350,20 +373,28 @@ class NodeClient:
         `stop` is set. The engine filters them: a pod's create, start, attach and destroy are
         never sent, let alone decoded.
 
-        Blocking; reconnects are the caller's business (NodeUnavailable is raised).
+        Blocking; reconnects are the caller's business (NodeUnavailable is raised, also after
+        EVENTS_IDLE_SECONDS without an event: a quiet stream and a vanished engine look alike).
         """
-        client = docker.DockerClient(base_url=self.url, timeout=3600, tls=self._tls or False)
+        client = docker.DockerClient(base_url=self.url, timeout=int(EVENTS_IDLE_SECONDS), tls=self._tls or False)
         filters: dict[str, Any] = {"type": "container", "label": self._labels}
         if actions:
             filters["event"] = sorted(actions)
         try:
-            stream = client.api.events(decode=True, filters=filters)
+            # docker-py's events() reads with no timeout at all; the same request, with one.
+            api = client.api
+            params = {"filters": docker.utils.convert_filters(filters)}
+            response = api._get(api._url("/events"), params=params, stream=True, timeout=EVENTS_IDLE_SECONDS)
+            api._raise_for_status(response)
+            stream = docker.types.CancellableStream(api._stream_helper(response, decode=True), response)
             for event in stream:
                 if stop.is_set():
                     break
                 attrs = event.get("Actor", {}).get("Attributes", {})
                 on_event(str(event.get("Action", event.get("status", ""))), str(attrs.get(records.POD, "")))
             stream.close()
+        except urllib3.exceptions.HTTPError as exc:
+            raise self._translate(ConnectionError(str(exc)), "events") from exc
         except Exception as exc:
             raise self._translate(exc, "events") from exc
         finally:
