@@ -79,13 +79,8 @@ def node_ready(daemon: Daemon, name: str) -> bool:
     return bool(node["status"]["conditions"][0]["status"] == "True")
 
 
-def wait_not_ready(daemon: Daemon, name: str, since: float, timeout: float = 15) -> float:
-    """Seconds from `since` (monotonic) until the daemon shows the node NotReady."""
-    while time.monotonic() - since < timeout:
-        if not node_ready(daemon, name):
-            return time.monotonic() - since
-        time.sleep(0.05)
-    raise AssertionError(f"node {name} still Ready after {timeout}s\n{daemon.log_text()[-3000:]}")
+def wait_not_ready(daemon: Daemon, name: str, timeout: float = 15) -> None:
+    daemon.wait_for(lambda: not node_ready(daemon, name), timeout=timeout, what=f"{name} NotReady")
 
 
 def run_job(daemon: Daemon, name: str, count: int, pod_spec: dict[str, Any]) -> float:
@@ -94,6 +89,18 @@ def run_job(daemon: Daemon, name: str, count: int, pod_spec: dict[str, Any]) -> 
     daemon.apply(job_yaml(name, "true", parallelism=4, completions=count, pod_spec=pod_spec), f"{name}.yaml")
     daemon.wait_job(name, timeout=60)
     return time.monotonic() - start
+
+
+def ctl_get_jobs(daemon: Daemon, expect: str) -> float:
+    """Seconds `ctl get jobs` takes, the fastest of three: on a test machine shared by many runs, ctl's
+    own start-up alone can take most of a second; the daemon's part is what a partition could slow."""
+    times = []
+    for _ in range(3):
+        start = time.monotonic()
+        result = daemon.ctl("get", "jobs")
+        times.append(time.monotonic() - start)
+        assert result.returncode == 0 and expect in result.stdout, result.stderr
+    return min(times)
 
 
 def metric(daemon: Daemon, name: str, node: str) -> float:
@@ -134,30 +141,39 @@ def cron_slots(daemon: Daemon, cronjob: str) -> dict[dt.datetime, float]:
 def test_blackholed_node_turns_not_ready_in_time_while_jobs_api_and_cron_carry_on(
     pdaemon: Daemon, proxy: FaultProxy
 ) -> None:
-    """Blackhole edge: NotReady within timeout + one heartbeat; meanwhile a Job on the unix nodes runs as
-    fast as before, `ctl get jobs` answers within a second and a seconds CronJob fires every second on time."""
+    """Blackhole edge: NotReady within timeout + one heartbeat; meanwhile (from the first second of the
+    blackhole on) a Job on the unix nodes runs as fast as before, the API and `ctl get jobs` answer within
+    a second and a seconds CronJob fires every second on time."""
     baseline = run_job(pdaemon, "before", 12, NOT_EDGE)
+    ctl_before = ctl_get_jobs(pdaemon, "before")
     pdaemon.apply(cronjob_yaml("tick", "* * * * * *"), "tick.yaml")
     time.sleep(1.5)
     proxy.drop()
     dropped_at, dropped_wall = time.monotonic(), dt.datetime.now(dt.UTC)
-    took = wait_not_ready(pdaemon, EDGE, dropped_at)
-    assert took <= BOUND + TOLERANCE, f"NotReady after {took:.2f}s (bound {BOUND}s)"
-    assert took >= FAST_TIMING["node_timeout_seconds"] - FAST_TIMING["node_heartbeat_seconds"], took
-    during = run_job(pdaemon, "during", 12, NOT_EDGE)
-    assert during <= baseline * 1.5 + 1.0, f"Job took {during:.2f}s during the partition, {baseline:.2f}s before"
-    ctl_times = []
-    for _ in range(3):  # the fastest of three: ctl's own start-up competes with a loaded test machine
+    pdaemon.apply(job_yaml("during", "true", parallelism=4, completions=12, pod_spec=NOT_EDGE), "during.yaml")
+    not_ready_after = during = None
+    api_times = []
+    while not_ready_after is None or during is None:
+        assert time.monotonic() - dropped_at < 30, (not_ready_after, during)
         start = time.monotonic()
-        result = pdaemon.ctl("get", "jobs")
-        ctl_times.append(time.monotonic() - start)
-        assert result.returncode == 0 and "during" in result.stdout, result.stderr
-    assert min(ctl_times) < 1.0, ctl_times
+        job = pdaemon.job("during")
+        api_times.append(time.monotonic() - start)
+        if during is None and job and any(c["type"] == "Complete" for c in job["status"].get("conditions", [])):
+            during = time.monotonic() - dropped_at
+        if not_ready_after is None and not node_ready(pdaemon, EDGE):
+            not_ready_after = time.monotonic() - dropped_at
+        time.sleep(0.05)
+    assert not_ready_after <= BOUND + TOLERANCE, f"NotReady after {not_ready_after:.2f}s (bound {BOUND}s)"
+    assert not_ready_after >= FAST_TIMING["node_timeout_seconds"] - FAST_TIMING["node_heartbeat_seconds"]
+    assert during <= baseline * 1.5 + 1.0, f"Job took {during:.2f}s during the partition, {baseline:.2f}s before"
+    assert max(api_times) < 1.0, max(api_times)
+    ctl_during = ctl_get_jobs(pdaemon, "during")
+    assert ctl_during < 1.0 or ctl_during <= ctl_before * 1.3, (ctl_during, ctl_before)
     ended_wall = dt.datetime.now(dt.UTC)
     slots = cron_slots(pdaemon, "tick")
     first = dropped_wall.replace(microsecond=0) + dt.timedelta(seconds=1)
     wanted = [first + dt.timedelta(seconds=i) for i in range(int((ended_wall - first).total_seconds()) - 1)]
-    assert len(wanted) >= 5
+    assert len(wanted) >= 4
     missing = [s.isoformat() for s in wanted if s not in slots]
     assert not missing, f"cron slots without a Job during the partition: {missing}"
     late = {s.isoformat(): d for s, d in slots.items() if s in wanted and d > 1.0}
@@ -235,7 +251,7 @@ def test_daemonset_pod_on_a_partitioned_node_comes_back_without_a_second_pod(
                      timeout=20, what="3 agents running")
     before = {p["spec"]["nodeName"]: p["metadata"]["name"] for p in agent_pods()}
     proxy.drop()
-    wait_not_ready(pdaemon, EDGE, time.monotonic())
+    wait_not_ready(pdaemon, EDGE)
     time.sleep(3)  # several passes with edge NotReady
     pods = agent_pods()
     assert len(pods) == 3, [(p["metadata"]["name"], p["status"]["phase"]) for p in pods]

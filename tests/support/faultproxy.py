@@ -5,7 +5,8 @@ Modes, switchable while connections are open: `pass`, `latency` (N ms added to
 each direction, pipelined like a long link), and `drop` (a blackhole or a hung
 engine: new connections are accepted and never answered, open ones stop
 forwarding; nothing is refused or reset). `heal()` goes back to `pass`, and what
-waited during the drop flows on, as TCP retransmits do after a partition.
+waited during the drop flows on, as TCP retransmits do after a partition. It also
+counts the HTTP requests it forwards, by method and path (`requests()`).
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import re
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -22,6 +25,17 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 CHUNK = 64 * 1024
+_REQUEST = re.compile(rb"(GET|HEAD|POST|PUT|DELETE) (/[^ ?]*)[^ ]* HTTP/1\.[01]\r\n")
+_VERSION = re.compile(r"^/v[0-9.]+/")
+_ID = re.compile(r"^/(containers|images)/[^/]+")
+
+
+def request_key(method: bytes, path: bytes) -> str:
+    """`POST /containers/{id}/start` for `POST /v1.41/containers/job-0-abcde/start`."""
+    text = _VERSION.sub("/", path.decode(errors="replace"))
+    if not text.startswith(("/containers/json", "/containers/create", "/images/json", "/images/create")):
+        text = _ID.sub(lambda m: f"/{m.group(1)}/{{id}}", text)
+    return f"{method.decode()} {text}"
 
 
 class Mode(enum.StrEnum):
@@ -50,6 +64,7 @@ class FaultProxy:
         self._server: asyncio.Server | None = None
         self._conns: set[asyncio.Task[None]] = set()
         self._accepted = 0
+        self._requests: Counter[str] = Counter()
 
     # -- lifecycle ----------------------------------------------------------
     def start(self) -> FaultProxy:
@@ -111,6 +126,17 @@ class FaultProxy:
         finally:
             self.heal()
 
+    def requests(self, reset: bool = False) -> Counter[str]:
+        """HTTP requests forwarded to the target so far, by `METHOD /path` (ids replaced)."""
+
+        async def read() -> Counter[str]:
+            out = Counter(self._requests)
+            if reset:
+                self._requests.clear()
+            return out
+
+        return self._call(read)
+
     def stats(self) -> Stats:
         async def read() -> Stats:
             return Stats(self._accepted, len(self._conns))
@@ -145,14 +171,22 @@ class FaultProxy:
             except OSError:
                 return
             try:
-                await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+                await asyncio.gather(self._pipe(reader, up_writer, self._count), self._pipe(up_reader, writer))
             finally:
                 up_writer.close()
+        except asyncio.CancelledError:
+            pass  # stop(): asyncio's stream callback must not see a cancelled connection task
         finally:
             writer.close()
             self._conns.discard(task)
 
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def _count(self, data: bytes) -> None:
+        for match in _REQUEST.finditer(data):
+            self._requests[request_key(match.group(1), match.group(2))] += 1
+
+    async def _pipe(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, tap: Callable[[bytes], None] | None = None
+    ) -> None:
         """One direction: a reader feeding a delay line that a writer empties in order."""
         line: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
 
@@ -178,6 +212,8 @@ class FaultProxy:
                     with contextlib.suppress(OSError):
                         writer.write_eof()
                     return
+                if tap is not None:
+                    tap(data)
                 writer.write(data)
                 await writer.drain()
 

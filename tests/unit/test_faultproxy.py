@@ -105,3 +105,20 @@ def test_stop_closes_the_listener_and_every_connection(proxy: FaultProxy) -> Non
     sock.close()
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", proxy.port), timeout=1).close()
+
+
+def test_requests_are_counted_by_method_and_path_with_ids_replaced(proxy: FaultProxy) -> None:
+    """HTTP requests going to the target are counted as `METHOD /path`, API version and ids left out."""
+    with _connect(proxy) as sock:
+        payload = (
+            b"POST /v1.41/containers/job-0-ab12c/start HTTP/1.1\r\nHost: x\r\n\r\n"
+            b"GET /v1.41/containers/json?all=1 HTTP/1.1\r\n\r\nGET /_ping HTTP/1.1\r\n\r\n"
+            b"POST /v1.41/containers/job-1-zz9yx/start HTTP/1.1\r\n\r\n"
+        )
+        assert _echo(sock, payload) == payload
+    assert proxy.requests(reset=True) == {
+        "POST /containers/{id}/start": 2,
+        "GET /containers/json": 1,
+        "GET /_ping": 1,
+    }
+    assert proxy.requests() == {}
