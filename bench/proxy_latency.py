@@ -1,11 +1,12 @@
 """A remote node over a slow link: 40 x `true`, parallelism 4, 20 ms added per direction.
 
 One TCP Docker node behind the test suite's fault proxy in latency mode, side by
-side in one run: the floor (Docker SDK through the same proxy: create, start,
-wait, remove per container) and miniorch (one daemon whose only node is the
-proxied one, shipped node timings; `apply` until Complete). Alternates the
-systems, reports medians and the ratio, and the Docker calls per pod that
-crossed the link (counted by the proxy).
+side in one run: the floor (Docker SDK through a proxy with the same delay:
+create, start, wait, remove per container) and miniorch (one daemon whose only
+node is reached through its own delaying proxy, shipped node timings; `apply`
+until Complete). Alternates the systems, reports medians and the ratio, and the
+Docker calls per pod that crossed each link (counted by the proxies; miniorch's
+include its heartbeats and listings during the run).
 
     .venv/bin/python bench/proxy_latency.py [--completions 40] [--parallelism 4] [--delay-ms 20] [--runs 3]
 """
@@ -91,8 +92,10 @@ def main() -> int:
     node.start()
     dockernodes.ensure_test_image([node], IMAGE)
     assert node.tcp_port is not None
-    proxy = FaultProxy("127.0.0.1", node.tcp_port).start()
-    proxy.latency(args.delay_ms)
+    proxy = FaultProxy("127.0.0.1", node.tcp_port).start()  # the daemon's link
+    floor_proxy = FaultProxy("127.0.0.1", node.tcp_port).start()  # the floor's, so each counts its own calls
+    for link in (proxy, floor_proxy):
+        link.latency(args.delay_ms)
     work = Path(tempfile.mkdtemp(prefix="miniorch-bench-"))
     timing = {"node_heartbeat_seconds": 2.0, "node_timeout_seconds": 10.0}  # the shipped ones, as bench/run.py
     d = Daemon(
@@ -107,15 +110,16 @@ def main() -> int:
     floor_calls: Counter[str] = Counter()
     our_calls: Counter[str] = Counter()
     try:
-        floor_run(proxy.url, 4, 2, "warm")  # warm the engine's caches for both alike
+        floor_run(floor_proxy.url, 4, 2, "warm")  # warm the engine's caches for both alike
         for run in range(args.runs):
             order = ["floor", "miniorch"] if run % 2 == 0 else ["miniorch", "floor"]
             for system in order:
                 time.sleep(2)
                 proxy.requests(reset=True)
+                floor_proxy.requests(reset=True)
                 if system == "floor":
-                    floors.append(floor_run(proxy.url, args.completions, args.parallelism, str(run)))
-                    floor_calls += proxy.requests(reset=True)
+                    floors.append(floor_run(floor_proxy.url, args.completions, args.parallelism, str(run)))
+                    floor_calls += floor_proxy.requests(reset=True)
                 else:
                     ours.append(miniorch_run(d, args.completions, args.parallelism, str(run)))
                     our_calls += proxy.requests(reset=True)
@@ -123,6 +127,7 @@ def main() -> int:
     finally:
         d.stop()
         proxy.stop()
+        floor_proxy.stop()
         node.stop()
         node.remove_bridge()
     return report(args, floors, ours, floor_calls, our_calls)

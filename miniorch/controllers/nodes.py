@@ -108,9 +108,9 @@ class NodeMonitor:
         for name, state in sorted(self.nodes.items()):
             over = overrides.get(name)
             capacity = Resources(float(state.info.cpus), state.info.memory_bytes) if state.info else None
-            out.append(
-                NodeView(name, state.ready, not (over and over.unschedulable), self.labels(name, overrides), capacity)
-            )
+            # A Ready node that went quiet gets no new pods: they would only wait for it to turn NotReady.
+            schedulable = not (over and over.unschedulable) and (not state.ready or self.reachable(name))
+            out.append(NodeView(name, state.ready, schedulable, self.labels(name, overrides), capacity))
         return out
 
     def labels(self, name: str, overrides: dict[str, NodeOverrides] | None = None) -> dict[str, str]:
