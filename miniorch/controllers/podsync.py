@@ -11,6 +11,7 @@ import asyncio
 import dataclasses
 import datetime as dt
 import functools
+import time
 import uuid
 from collections import Counter
 from collections.abc import Sequence
@@ -31,11 +32,13 @@ from miniorch.store.store import Store
 
 log = structlog.get_logger(__name__)
 
-#: How long a pass waits for one node's container listing. A node that has not answered by
-#: then is left out of this pass (its pods stay as they are), so a hung engine never slows
-#: the work on the other nodes. While that listing is in flight no other is sent (no pile-up);
-#: its late answer is dropped, as it may predate pods started since.
-LIST_WAIT_SECONDS = 1.0
+#: How long a pass waits for one node's container listing: LIST_WAIT_FACTOR times what its
+#: listings usually take, within these bounds. A node that has not answered by then is left
+#: out of this pass (its pods stay as they are), so a hung engine never slows the work on the
+#: other nodes. While that listing is in flight no other is sent (no pile-up); its late answer
+#: is dropped, as it may predate pods started since.
+LIST_WAIT_SECONDS = (0.25, 1.0)
+LIST_WAIT_FACTOR = 4.0
 
 
 @dataclass
@@ -70,6 +73,7 @@ class PodSync:
         self.runner = runner
         self.models = models
         self._listing: dict[str, asyncio.Future[list[nr.ContainerState]]] = {}  # node -> listing in flight
+        self._list_seconds: dict[str, float] = {}  # node -> moving average of its listings' durations
 
     async def observe(self, kinds: Sequence[str], list_containers: bool = True) -> Observed:
         now = self._clock.now()
@@ -91,8 +95,8 @@ class PodSync:
         return Observed(now, containers, live, owners, nodes, load, listed=list_containers, late=late)
 
     async def _list_containers(self) -> tuple[dict[str, dict[str, nr.ContainerState]], set[str]]:
-        """Containers of every reachable node that answers within LIST_WAIT_SECONDS, and the
-        reachable nodes that did not (late)."""
+        """Containers of every reachable node that answers in time (see LIST_WAIT_SECONDS), and
+        the reachable nodes that did not (late)."""
         asked: dict[str, asyncio.Future[list[nr.ContainerState]]] = {}
         late: set[str] = set()
         for name in list(self._monitor.nodes):
@@ -104,14 +108,13 @@ class PodSync:
                 continue
             listing: asyncio.Future[list[nr.ContainerState]] = asyncio.ensure_future(client.run(client.list_managed))
             self._listing[name] = asked[name] = listing
-            listing.add_done_callback(functools.partial(self._listed, name))
-        if asked:
-            await asyncio.wait(asked.values(), timeout=LIST_WAIT_SECONDS)
+            listing.add_done_callback(functools.partial(self._listed, name, time.monotonic()))
+        await self._wait_listings(asked)
         out: dict[str, dict[str, nr.ContainerState]] = {}
         for name, listing in asked.items():
             if not listing.done():
                 late.add(name)
-                log.warning("node_list_slow", node=name, waited=LIST_WAIT_SECONDS)
+                log.warning("node_list_slow", node=name, waited=round(self._list_wait(name), 2))
                 continue
             error = listing.exception()
             if isinstance(error, nr.NodeUnavailable):
@@ -122,10 +125,29 @@ class PodSync:
                 out[name] = {c.pod: c for c in listing.result()}
         return out, late
 
-    def _listed(self, name: str, listing: asyncio.Future[list[nr.ContainerState]]) -> None:
+    def _list_wait(self, name: str) -> float:
+        low, high = LIST_WAIT_SECONDS
+        return min(high, max(low, LIST_WAIT_FACTOR * self._list_seconds.get(name, high)))
+
+    async def _wait_listings(self, asked: dict[str, asyncio.Future[list[nr.ContainerState]]]) -> None:
+        """Until every listing is in or past its node's own wait."""
+        start = time.monotonic()
+        pending = dict(asked)
+        while pending:
+            waits = {name: self._list_wait(name) - (time.monotonic() - start) for name in pending}
+            if min(waits.values()) <= 0:
+                pending = {n: f for n, f in pending.items() if waits[n] > 0}
+                continue
+            await asyncio.wait(pending.values(), timeout=min(waits.values()), return_when=asyncio.FIRST_COMPLETED)
+            pending = {n: f for n, f in pending.items() if not f.done()}
+
+    def _listed(self, name: str, started: float, listing: asyncio.Future[list[nr.ContainerState]]) -> None:
         self._listing.pop(name, None)
-        if not listing.cancelled():
-            listing.exception()  # a late failure was seen as lateness already
+        if listing.cancelled():
+            return
+        if listing.exception() is None:  # a failure was seen as lateness or a failed listing already
+            took = time.monotonic() - started
+            self._list_seconds[name] = 0.8 * self._list_seconds.get(name, took) + 0.2 * took
 
     # -- records against containers ---------------------------------------
     def sync(self, seen: Observed, died: set[tuple[str, str]]) -> None:
