@@ -14,7 +14,6 @@ include its heartbeats and listings during the run).
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
 import datetime as dt
 import json
 import os
@@ -29,48 +28,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-import docker  # noqa: E402
 from support import dockernodes  # noqa: E402
-from support.daemon import Daemon, job_yaml  # noqa: E402
+from support.daemon import Daemon  # noqa: E402
 from support.faultproxy import FaultProxy  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "bench"))
+from job_throughput import floor_run, miniorch_run  # noqa: E402  (the same runs as the throughput bench)
 
 IMAGE = dockernodes.TEST_IMAGE
 NODE = "edge"
-
-
-def floor_run(url: str, completions: int, parallelism: int, tag: str) -> float:
-    """The Docker SDK directly over the same link: a pool of `parallelism` threads."""
-    client = docker.DockerClient(base_url=url, timeout=60)
-
-    def one(i: int) -> None:
-        api = client.api
-        c = api.create_container(IMAGE, ["true"], name=f"floor-{tag}-{i}")
-        api.start(c["Id"])
-        api.wait(c["Id"])
-        api.remove_container(c["Id"], force=True)
-
-    start = time.perf_counter()
-    with concurrent.futures.ThreadPoolExecutor(parallelism) as pool:
-        list(pool.map(one, range(completions)))
-    elapsed = time.perf_counter() - start
-    client.close()
-    return elapsed
-
-
-def miniorch_run(d: Daemon, completions: int, parallelism: int, tag: str) -> float:
-    name = f"bench-{tag}"
-    text = job_yaml(name, "true", parallelism=parallelism, completions=completions, container={"command": ["true"]})
-    start = time.perf_counter()
-    d.api("POST", "/apply", json={"source": "bench", "text": text})
-    while True:
-        job = d.job(name)
-        if job and any(c["type"] == "Complete" and c["status"] == "True" for c in job["status"].get("conditions", [])):
-            break
-        time.sleep(0.05)
-    elapsed = time.perf_counter() - start
-    d.api("DELETE", f"/api/objects/jobs/default/{name}")
-    d.wait_for(lambda: d.job(name) is None, timeout=60, what="job deleted")
-    return elapsed
 
 
 def per_pod(calls: Counter[str], pods: int, runs: int) -> dict[str, float]:
@@ -110,7 +76,7 @@ def main() -> int:
     floor_calls: Counter[str] = Counter()
     our_calls: Counter[str] = Counter()
     try:
-        floor_run(floor_proxy.url, 4, 2, "warm")  # warm the engine's caches for both alike
+        floor_run([floor_proxy.url], 4, 2, "warm")  # warm the engine's caches for both alike
         for run in range(args.runs):
             order = ["floor", "miniorch"] if run % 2 == 0 else ["miniorch", "floor"]
             for system in order:
@@ -118,10 +84,10 @@ def main() -> int:
                 proxy.requests(reset=True)
                 floor_proxy.requests(reset=True)
                 if system == "floor":
-                    floors.append(floor_run(floor_proxy.url, args.completions, args.parallelism, str(run)))
+                    floors.append(floor_run([floor_proxy.url], args.completions, args.parallelism, str(run)))
                     floor_calls += floor_proxy.requests(reset=True)
                 else:
-                    ours.append(miniorch_run(d, args.completions, args.parallelism, str(run)))
+                    ours.append(miniorch_run(d, args.completions, args.parallelism, str(run), False))
                     our_calls += proxy.requests(reset=True)
                 print(f"run {run + 1}: {system:8s} {(floors if system == 'floor' else ours)[-1]:6.2f}s", flush=True)
     finally:

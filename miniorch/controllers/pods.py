@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import structlog
 
@@ -25,8 +26,17 @@ from miniorch.store.store import Store
 
 log = structlog.get_logger(__name__)
 
+T = TypeVar("T")
 LOG_TAIL_LINES = 2000
 LOG_TAIL_BYTES = 256 * 1024
+
+
+async def _outcome(call: Awaitable[T]) -> T | BaseException:
+    """The call's result or its exception, as `gather(return_exceptions=True)` gives them."""
+    try:
+        return await call
+    except Exception as exc:
+        return exc
 
 
 def _tail_text(raw: bytes) -> str:
@@ -194,11 +204,16 @@ class PodRunner:
         client = self._monitor.client(pod.node or "")
         if client is None:
             return
-        # The log tail is read alongside the inspect, not after it: one round trip less per
-        # finished pod on a remote node (wasted only for a container Docker restarted in place).
-        inspected, raw = await asyncio.gather(
-            client.run(client.inspect, pod.name), self._log_tail(client, pod.name), return_exceptions=True
-        )
+        # A Job pod's log tail is read alongside the inspect, not after it: one round trip less per
+        # finished pod on a remote node. Not for restartPolicy Always: Docker restarts those in
+        # place, so their exit is rarely final, and their settles keep their old pace.
+        if restart_policy == "Always":
+            inspected: nr.ContainerState | BaseException = await _outcome(client.run(client.inspect, pod.name))
+            raw: bytes | BaseException | None = None
+        else:
+            inspected, raw = await asyncio.gather(
+                client.run(client.inspect, pod.name), self._log_tail(client, pod.name), return_exceptions=True
+            )
         if isinstance(inspected, nr.ContainerNotFound):
             self._look()  # removed behind our back (`docker rm -f`): the next pass sees it missing
             return

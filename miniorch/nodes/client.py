@@ -264,7 +264,7 @@ class NodeClient:
 
     def import_image(self, chunks: Iterator[bytes]) -> None:
         """`docker load` from a stream (sent chunked, as it arrives)."""
-        client = docker.DockerClient(base_url=self.url, timeout=int(STREAM_IDLE_SECONDS), tls=self._tls or False)
+        client = self._stream_client("load image")
         try:
             client.api.load_image(chunks)
         except urllib3.exceptions.HTTPError as exc:  # an idle timeout while reading the stream
@@ -353,7 +353,7 @@ class NodeClient:
     def follow_logs(self, name: str, tail: int | None = None) -> Iterator[bytes]:
         """Stream a container's output until it stops, or until STREAM_IDLE_SECONDS of silence
         (an engine that stopped answering); blocking iterator."""
-        client = docker.DockerClient(base_url=self.url, timeout=int(STREAM_IDLE_SECONDS), tls=self._tls or False)
+        client = self._stream_client(f"logs {name}")
         try:
             stream = client.api.logs(
                 name, stdout=True, stderr=True, stream=True, follow=True, tail=tail if tail is not None else "all"
@@ -366,6 +366,13 @@ class NodeClient:
         finally:
             client.close()
 
+    def _stream_client(self, what: str) -> docker.DockerClient:
+        """A client of its own for one long stream, reading with STREAM_IDLE_SECONDS as its timeout."""
+        try:  # the client asks the engine its API version: a dead engine raises here already
+            return docker.DockerClient(base_url=self.url, timeout=int(STREAM_IDLE_SECONDS), tls=self._tls or False)
+        except Exception as exc:
+            raise self._translate(exc, what) from exc
+
     def watch_events(
         self, on_event: Callable[[str, str], None], stop: threading.Event, actions: Collection[str] = ()
     ) -> None:
@@ -376,7 +383,10 @@ class NodeClient:
         Blocking; reconnects are the caller's business (NodeUnavailable is raised, also after
         EVENTS_IDLE_SECONDS without an event: a quiet stream and a vanished engine look alike).
         """
-        client = docker.DockerClient(base_url=self.url, timeout=int(EVENTS_IDLE_SECONDS), tls=self._tls or False)
+        try:  # the client asks the engine its API version: a dead engine must not end this thread
+            client = docker.DockerClient(base_url=self.url, timeout=int(EVENTS_IDLE_SECONDS), tls=self._tls or False)
+        except Exception as exc:
+            raise self._translate(exc, "events") from exc
         filters: dict[str, Any] = {"type": "container", "label": self._labels}
         if actions:
             filters["event"] = sorted(actions)
