@@ -48,6 +48,7 @@ class NodeState:
     ready: bool = False
     first_seen: dt.datetime = field(default_factory=clock_mod.utcnow)
     probing: asyncio.Future[object] | None = None  # the probe in flight, at most one
+    quiet: bool = False  # Ready but silent past the suspect bound (see NodeMonitor.reachable)
     prober: concurrent.futures.ThreadPoolExecutor = field(
         default_factory=lambda: concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="probe")
     )
@@ -147,6 +148,11 @@ class NodeMonitor:
     def _judge(self, state: NodeState) -> None:
         now = self._clock.now()
         silent_for = (now - state.last_ok).total_seconds() if state.last_ok else float("inf")
+        quiet = state.ready and not self.reachable(state.name)
+        if quiet and not state.quiet:
+            log.info("node_quiet", node=state.name, silent_seconds=round(silent_for, 2))
+            self._on_change()  # a pass marks its pods Unknown now, not at the next resync
+        state.quiet = quiet
         if state.ready and silent_for >= self._timing.node_timeout_seconds:
             if not state.last_error:
                 state.last_error = (

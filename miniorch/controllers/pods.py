@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
 
 import structlog
 
@@ -26,17 +25,8 @@ from miniorch.store.store import Store
 
 log = structlog.get_logger(__name__)
 
-T = TypeVar("T")
 LOG_TAIL_LINES = 2000
 LOG_TAIL_BYTES = 256 * 1024
-
-
-async def _outcome(call: Awaitable[T]) -> T | BaseException:
-    """The call's result or its exception, as `gather(return_exceptions=True)` gives them."""
-    try:
-        return await call
-    except Exception as exc:
-        return exc
 
 
 def _tail_text(raw: bytes) -> str:
@@ -204,24 +194,11 @@ class PodRunner:
         client = self._monitor.client(pod.node or "")
         if client is None:
             return
-        # A Job pod's log tail is read alongside the inspect, not after it: one round trip less per
-        # finished pod on a remote node. Not for restartPolicy Always: Docker restarts those in
-        # place, so their exit is rarely final, and their settles keep their old pace.
-        if restart_policy == "Always":
-            inspected: nr.ContainerState | BaseException = await _outcome(client.run(client.inspect, pod.name))
-            raw: bytes | BaseException | None = None
-        else:
-            inspected, raw = await asyncio.gather(
-                client.run(client.inspect, pod.name), self._log_tail(client, pod.name), return_exceptions=True
-            )
-        if isinstance(inspected, nr.ContainerNotFound):
+        try:
+            state = await client.run(client.inspect, pod.name)
+        except nr.ContainerNotFound:
             self._look()  # removed behind our back (`docker rm -f`): the next pass sees it missing
             return
-        if isinstance(inspected, BaseException):
-            raise inspected
-        if isinstance(raw, BaseException):
-            raise raw
-        state = inspected
         if not state.exited:
             if restart_policy == "Always" and state.restart_count > pod.restart_count:
                 # Docker restarted it in place (restart policy): count it, as the kubelet would.
@@ -230,19 +207,15 @@ class PodRunner:
             return
         if pod.restart_pending and pod.last_failure_at == state.finished_at:
             return  # this run is already recorded; waiting for its restart
-        await self._record_exit(pod, state, restart_policy, client, raw)
-
-    async def _log_tail(self, client: NodeClient, name: str) -> bytes:
-        try:
-            return await client.run(client.logs, name, LOG_TAIL_LINES)
-        except (nr.ContainerNotFound, nr.ContainerConflict):  # gone, or being removed (`docker rm -f`)
-            return b""
+        await self._record_exit(pod, state, restart_policy, client)
 
     async def _record_exit(
-        self, pod: PodRecord, state: nr.ContainerState, restart_policy: str, client: NodeClient, raw: bytes | None = None
+        self, pod: PodRecord, state: nr.ContainerState, restart_policy: str, client: NodeClient
     ) -> None:
-        if raw is None:
-            raw = await self._log_tail(client, pod.name)
+        try:
+            raw = await client.run(client.logs, pod.name, LOG_TAIL_LINES)
+        except (nr.ContainerNotFound, nr.ContainerConflict):  # gone, or being removed (`docker rm -f`)
+            raw = b""
         done = pod_logic.on_exit(pod, state, restart_policy, _tail_text(raw), self._clock.now())
         await asyncio.to_thread(self._store.save_pod, done)  # committed before the container may go
         log.info(
