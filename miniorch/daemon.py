@@ -309,6 +309,9 @@ def _watch_metrics(metrics: metrics_mod.Metrics, store: Store, monitor: NodeMoni
             (name, error): n for name, state in monitor.nodes.items() for error, n in state.client.errors.items()
         },
         docker_error_kinds=[kind.__name__ for kind in records.NodeError.__subclasses__()],
+        node_calls=lambda: {
+            name: (state.client.calls.in_flight, state.client.calls.rejected) for name, state in monitor.nodes.items()
+        },
     )
 
 

@@ -42,6 +42,7 @@ POD_OWNER_KINDS = ("Job", "DaemonSet")
 ObjectStates = Callable[[], Iterable[tuple[str, str]]]  # (kind, state) per object
 NodeReadiness = Callable[[], Mapping[str, bool]]
 DockerErrors = Callable[[], Mapping[tuple[str, str], int]]  # (node, error) -> count
+NodeCalls = Callable[[], Mapping[str, tuple[int, int]]]  # node -> (calls in flight, calls refused)
 
 
 def object_state(kind: str, manifest: Mapping[str, Any], status: Mapping[str, Any]) -> str:
@@ -65,6 +66,7 @@ class _StateCollector(Collector):
         self.nodes: NodeReadiness = lambda: {}
         self.docker_errors: DockerErrors = lambda: {}
         self.docker_error_kinds: Sequence[str] = ()
+        self.node_calls: NodeCalls = lambda: {}
 
     def collect(self) -> Iterator[Metric]:
         objects = GaugeMetricFamily(
@@ -98,6 +100,25 @@ class _StateCollector(Collector):
         for (node, error), n in sorted(error_counts.items()):
             errors.add_metric([node, error], n)
         yield errors
+        yield from _node_call_metrics(self.node_calls())
+
+
+def _node_call_metrics(calls: Mapping[str, tuple[int, int]]) -> Iterator[Metric]:
+    in_flight = GaugeMetricFamily(
+        "miniorch_node_docker_calls_in_flight",
+        "Docker calls to the node still waiting for an answer (bounded per node).",
+        labels=["node"],
+    )
+    refused = CounterMetricFamily(
+        "miniorch_node_docker_calls_refused",
+        "Docker calls not sent because the node already had its maximum waiting (hung or unreachable).",
+        labels=["node"],
+    )
+    for node, (waiting, n) in sorted(calls.items()):
+        in_flight.add_metric([node], waiting)
+        refused.add_metric([node], n)
+    yield in_flight
+    yield refused
 
 
 class Metrics:
@@ -153,6 +174,7 @@ class Metrics:
         nodes: NodeReadiness,
         docker_errors: DockerErrors,
         docker_error_kinds: Sequence[str] = (),
+        node_calls: NodeCalls | None = None,
     ) -> None:
         """Where scrape-time values come from (the daemon wires its store and node monitor here).
 
@@ -162,6 +184,7 @@ class Metrics:
         self._state.nodes = nodes
         self._state.docker_errors = docker_errors
         self._state.docker_error_kinds = tuple(docker_error_kinds)
+        self._state.node_calls = node_calls or (lambda: {})
 
     def watch_leadership(self, acting: Callable[[], bool]) -> None:
         self.leader.set_function(lambda: 1.0 if acting() else 0.0)

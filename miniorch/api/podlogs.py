@@ -59,12 +59,12 @@ async def _live(
     client: NodeClient, rec: PodRecord, tail: int | None, since: dt.datetime | None, timestamps: bool, previous: bool
 ) -> str:
     if not previous:
-        raw = await asyncio.to_thread(client.logs, rec.name, tail, timestamps, since)
+        raw = await client.run(client.logs, rec.name, tail, timestamps, since)
         return raw.decode("utf-8", errors="replace")
-    state = await asyncio.to_thread(client.inspect, rec.name)
+    state = await client.run(client.inspect, rec.name)
     window = logtail.previous_run(rec.run_started_at, rec.previous_run_started_at, state.started_at)
     bounds = [d for d in (window.start, since) if d is not None]
-    raw = await asyncio.to_thread(client.logs, rec.name, None, True, max(bounds, default=None), window.end)
+    raw = await client.run(client.logs, rec.name, None, True, max(bounds, default=None), window.end)
     text = raw.decode("utf-8", errors="replace")
     return logtail.select(text, window=window, since=since, tail=tail, timestamps=timestamps)
 

@@ -122,8 +122,10 @@ class DaemonSetPlanner:
         """This pass's containers; on a plan-only pass (after our own operation, nothing listed)
         the last listing, plus the containers started since (running, health unknown)."""
         if seen.listed:
-            self._containers, self._listed_at = seen.containers, seen.now
-            return seen.containers
+            # A node slow to list this pass keeps its last listing: its pods are not unready for it.
+            late = {node: self._containers[node] for node in seen.late if node in self._containers}
+            self._containers, self._listed_at = {**late, **seen.containers}, seen.now
+            return self._containers
         out = {node: dict(found) for node, found in self._containers.items()}
         for pod in pods:
             started = pod.phase is PodPhase.RUNNING and pod.started_at and pod.started_at >= self._listed_at

@@ -20,6 +20,7 @@ log = structlog.get_logger(__name__)
 
 # Only what we did not cause ourselves; anything else is seen by the periodic resync.
 _WAKE_ON = {"die", "oom", "health_status"}  # health_status: a DaemonSet pod became (un)ready
+WAIT_REACHABLE_SECONDS = 0.25
 
 
 class DockerEventWatcher:
@@ -67,6 +68,9 @@ class DockerEventWatcher:
             client = self._monitor.client(name)
             if client is None:
                 return
+            if not self._monitor.reachable(name):  # a connection now would only hang: wait for a probe
+                stop.wait(WAIT_REACHABLE_SECONDS)
+                continue
             try:
                 client.watch_events(lambda action, pod: self._on_event(name, action, pod), stop, _WAKE_ON, opened)
             except nr.NodeError as exc:

@@ -46,11 +46,11 @@ class ImageCopier:
             if name == node or source is None or not self._monitor.reachable(name):
                 continue
             try:
-                if not await asyncio.to_thread(source.has_image, image):
+                if not await source.run(source.has_image, image):
                     continue
                 started = self._clock.now()
                 log.info("image_copy_started", image=image, source=name, target=node)
-                await asyncio.to_thread(target.import_image, source.export_image(image))
+                await target.run(target.import_image, source.export_image(image))
             except nr.NodeError as exc:
                 log.warning("image_copy_failed", image=image, source=name, target=node, error=str(exc))
                 continue

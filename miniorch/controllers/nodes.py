@@ -1,12 +1,16 @@
 """The node monitor: probes every node on a heartbeat and tracks readiness.
 
-A node is Ready while its last good probe is younger than
-`timing.node_timeout_seconds`; transitions are logged and recorded as events.
+A node is Ready while its last answer is younger than `timing.node_timeout_seconds`,
+judged on every heartbeat whether or not a probe is still waiting: a blackholed node
+turns NotReady within the timeout plus one heartbeat. Each node is probed on a thread
+of its own, one probe at a time, so probes never queue behind stuck calls.
+Transitions are logged and recorded as events.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import datetime as dt
 import time
 from collections.abc import Callable
@@ -27,6 +31,10 @@ log = structlog.get_logger(__name__)
 
 HOSTNAME_LABEL = "kubernetes.io/hostname"
 INFO_REFRESH_SECONDS = 30.0
+#: A node silent for this many heartbeats (plus SUSPECT_GRACE) is not asked anything more
+#: until it answers a probe again; its pods show Unknown while Ready still holds.
+SUSPECT_HEARTBEATS = 2
+SUSPECT_GRACE_SECONDS = 0.5
 
 
 @dataclass
@@ -42,6 +50,11 @@ class NodeState:
     error_shown: str = ""  # the last probe error, kept after the node recovers (LAST ERROR)
     error_at: dt.datetime | None = None
     first_seen: dt.datetime = field(default_factory=clock_mod.utcnow)
+    probing: asyncio.Future[object] | None = None  # the probe in flight, at most one
+    quiet: bool = False  # Ready but silent past the suspect bound (see NodeMonitor.reachable)
+    prober: concurrent.futures.ThreadPoolExecutor = field(
+        default_factory=lambda: concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="probe")
+    )
 
     @property
     def name(self) -> str:
@@ -68,14 +81,14 @@ class NodeMonitor:
         wanted = {n.name: n for n in config.nodes}
         for name in list(self.nodes):
             if name not in wanted:
-                self.nodes.pop(name).client.close()
+                _close(self.nodes.pop(name))
                 log.info("node_removed", node=name)
         for name, node_cfg in wanted.items():
             state = self.nodes.get(name)
             endpoint = endpoint_of(node_cfg)
             if state is None or state.client.endpoint != endpoint:
                 if state is not None:
-                    state.client.close()
+                    _close(state)
                 if node_cfg.insecure:
                     log.warning("node_insecure", node=name, url=node_cfg.url, hint="plain TCP: anyone on the path is root on that host")
                 timeout = max(2.0, min(self._timing.node_timeout_seconds, 30.0))
@@ -92,9 +105,13 @@ class NodeMonitor:
         return state.client if state else None
 
     def reachable(self, name: str) -> bool:
-        """Answered its last probe (stricter than Ready, which has a grace period)."""
+        """Answered its last probe, and recently (stricter than Ready, which has a grace period):
+        a node that went quiet is not sent listings or stops that would only hang."""
         state = self.nodes.get(name)
-        return bool(state and state.ready and not state.last_error)
+        if not (state and state.ready and not state.last_error and state.last_ok):
+            return False
+        quiet = SUSPECT_HEARTBEATS * self._timing.node_heartbeat_seconds + SUSPECT_GRACE_SECONDS
+        return (self._clock.now() - state.last_ok).total_seconds() <= quiet
 
     def views(self) -> list[NodeView]:
         overrides = self._store.node_overrides()
@@ -102,9 +119,9 @@ class NodeMonitor:
         for name, state in sorted(self.nodes.items()):
             over = overrides.get(name)
             capacity = Resources(float(state.info.cpus), state.info.memory_bytes) if state.info else None
-            out.append(
-                NodeView(name, state.ready, not (over and over.unschedulable), self.labels(name, overrides), capacity)
-            )
+            # A Ready node that went quiet gets no new pods: they would only wait for it to turn NotReady.
+            schedulable = not (over and over.unschedulable) and (not state.ready or self.reachable(name))
+            out.append(NodeView(name, state.ready, schedulable, self.labels(name, overrides), capacity))
         return out
 
     def labels(self, name: str, overrides: dict[str, NodeOverrides] | None = None) -> dict[str, str]:
@@ -121,40 +138,79 @@ class NodeMonitor:
         return labels
 
     async def probe_all(self) -> None:
-        await asyncio.gather(*(self._probe(state) for state in list(self.nodes.values())))
+        """Probe every node once and wait for the answers (at start and after a reload)."""
+        probes = [p for state in list(self.nodes.values()) if (p := self._start_probe(state)) is not None]
+        if probes:
+            await asyncio.wait(probes, timeout=max(1.0, self._timing.node_timeout_seconds))
 
     async def run(self) -> None:
+        """Every heartbeat: judge each node's silence, and probe those without a probe in flight.
+        On a fixed schedule: a slow probe never delays the next judgement."""
+        next_at = time.monotonic()
         while True:
-            await asyncio.sleep(self._timing.node_heartbeat_seconds)
-            await self.probe_all()
+            next_at += self._timing.node_heartbeat_seconds
+            await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+            next_at = max(next_at, time.monotonic() - self._timing.node_heartbeat_seconds)
+            for state in list(self.nodes.values()):
+                self._judge(state)
+                self._start_probe(state)
 
-    async def _probe(self, state: NodeState) -> None:
+    def _judge(self, state: NodeState) -> None:
         now = self._clock.now()
+        silent_for = (now - state.last_ok).total_seconds() if state.last_ok else float("inf")
+        quiet = state.ready and not self.reachable(state.name)
+        if quiet and not state.quiet:
+            log.info("node_quiet", node=state.name, silent_seconds=round(silent_for, 2))
+            self._on_change()  # a pass marks its pods Unknown now, not at the next resync
+        state.quiet = quiet
+        if state.ready and silent_for >= self._timing.node_timeout_seconds:
+            if not state.last_error:
+                state.last_error = (
+                    f"no answer from Docker at {state.config.url} for {silent_for:.1f}s "
+                    f"(timing.node_timeout_seconds is {self._timing.node_timeout_seconds:g})"
+                )
+            self._transition(state, False, now)
+
+    def _start_probe(self, state: NodeState) -> asyncio.Future[object] | None:
+        if state.probing is not None:
+            if not state.probing.done():
+                return None  # still waiting for the last one: the node's silence is judged anyway
+            if (exc := state.probing.exception()) is not None:
+                raise exc  # a bug, not a node failure: surfaces through the supervisor
+        loop = asyncio.get_running_loop()
+        state.probing = asyncio.ensure_future(self._probe(state, loop))
+        return state.probing
+
+    async def _probe(self, state: NodeState, loop: asyncio.AbstractEventLoop) -> object:
+        start = self._clock.now()
         # A heartbeat is a ping; the heavier `docker info` (capacity, version) is refreshed
         # now and then, so a busy engine is not declared NotReady for a slow info call.
         stale = (
-            state.info is None or state.info_at is None or (now - state.info_at).total_seconds() >= INFO_REFRESH_SECONDS
+            state.info is None
+            or state.info_at is None
+            or (start - state.info_at).total_seconds() >= INFO_REFRESH_SECONDS
         )
         try:
-            result, rtt = await asyncio.wait_for(
-                asyncio.to_thread(_timed_probe, state.client, stale), timeout=max(1.0, self._timing.node_timeout_seconds)
-            )
-        except (node_records.NodeError, TimeoutError) as exc:
-            state.last_error = str(exc) or "probe timed out"
-            state.error_shown, state.error_at = state.last_error, now
-            silent_for = (now - state.last_ok).total_seconds() if state.last_ok else float("inf")
-            if state.ready and silent_for >= self._timing.node_timeout_seconds:
-                self._transition(state, False, now)
-            elif state.ready:
-                self._on_change()
-            return
+            result, rtt = await loop.run_in_executor(state.prober, _timed_probe, state.client, stale)
+        except node_records.NodeError as exc:
+            state.last_error = str(exc)
+            state.error_shown, state.error_at = state.last_error, self._clock.now()
+            self._judge(state)
+            if state.ready:
+                self._on_change()  # its pods show Unknown while Ready still holds
+            return None
+        now = self._clock.now()
         if isinstance(result, node_records.NodeInfo):
             state.info, state.info_at = result, now
         state.last_ok = now
+        was_quiet = bool(state.last_error)
         state.last_error = ""
         state.rtt_seconds = rtt
         if not state.ready:
             self._transition(state, True, now)
+        elif was_quiet:
+            self._on_change()
+        return result
 
     def _transition(self, state: NodeState, ready: bool, now: dt.datetime) -> None:
         state.ready = ready
@@ -185,7 +241,14 @@ class NodeMonitor:
 
     def close(self) -> None:
         for state in self.nodes.values():
-            state.client.close()
+            _close(state)
+
+
+def _close(state: NodeState) -> None:
+    """Drop a node's client and threads; calls still waiting end at their own timeouts."""
+    state.client.close()
+    state.client.calls.close()
+    state.prober.shutdown(wait=False, cancel_futures=True)
 
 
 def endpoint_of(node: NodeConfig) -> transport.Endpoint:

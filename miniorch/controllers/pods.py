@@ -106,7 +106,7 @@ class PodRunner:
         if client is None:
             return
         try:
-            await asyncio.to_thread(client.create, spec)
+            await client.run(client.create, spec)
         except nr.ContainerConflict:
             pass  # created by an earlier attempt: adopt it
         except nr.ImageNotFound as exc:
@@ -117,7 +117,7 @@ class PodRunner:
                 self._fail_start(pod, "ErrImagePull", exc.detail)
                 return
             try:
-                await asyncio.to_thread(client.create, spec)
+                await client.run(client.create, spec)
             except nr.ContainerConflict:
                 pass
             except (nr.ImageNotFound, *_REFUSED) as again:
@@ -127,7 +127,7 @@ class PodRunner:
             await self._refused(pod, startretry.StartError.CREATE, exc.detail, client, created=False)
             return
         try:
-            await asyncio.to_thread(client.start, pod.name)
+            await client.run(client.start, pod.name)
         except _REFUSED as exc:
             await self._refused(pod, startretry.StartError.RUN, exc.detail, client, created=True)
             return
@@ -147,7 +147,7 @@ class PodRunner:
         """The engine refused to create or start the container: record the try, say so (pod status,
         a Warning event, the log), and either let a later pass try again or fail the pod."""
         if created and not pod.restart_pending:
-            await asyncio.to_thread(client.remove, pod.name)  # the next try creates it afresh
+            await client.run(client.remove, pod.name)  # the next try creates it afresh
         now = self._clock.now()
         updated, decision = startretry.refused(pod, reason, detail, now)
         if isinstance(decision, startretry.GiveUp) and not pod.restart_pending:
@@ -205,7 +205,7 @@ class PodRunner:
             return
         # Start first, then record: a crash in between is seen as a new run, never a lost one.
         try:
-            await asyncio.to_thread(client.start, pod.name)
+            await client.run(client.start, pod.name)
         except nr.ContainerNotFound:
             await asyncio.to_thread(self._store.save_pod, pod_logic.gone(pod, self._clock.now()))
             self._wake()
@@ -241,8 +241,8 @@ class PodRunner:
             return
         try:
             if not pod.restart_pending:
-                await asyncio.to_thread(client.stop, pod.name, grace)
-            state = await asyncio.to_thread(client.inspect, pod.name)
+                await client.run(client.stop, pod.name, grace)
+            state = await client.run(client.inspect, pod.name)
         except nr.ContainerNotFound:
             await asyncio.to_thread(self._store.save_pod, pod_logic.gone(pod, self._clock.now()))
             return
@@ -258,7 +258,7 @@ class PodRunner:
         if client is None:
             return
         try:
-            state = await asyncio.to_thread(client.inspect, pod.name)
+            state = await client.run(client.inspect, pod.name)
         except nr.ContainerNotFound:
             self._look()  # removed behind our back (`docker rm -f`): the next pass sees it missing
             return
@@ -276,7 +276,7 @@ class PodRunner:
         self, pod: PodRecord, state: nr.ContainerState, restart_policy: str, client: NodeClient
     ) -> None:
         try:
-            raw = await asyncio.to_thread(client.logs, pod.name, LOG_TAIL_LINES, timestamps=True)
+            raw = await client.run(client.logs, pod.name, LOG_TAIL_LINES, timestamps=True)
         except (nr.ContainerNotFound, nr.ContainerConflict):  # gone, or being removed (`docker rm -f`)
             raw = b""
         tail = logtail.bound(raw)
@@ -293,7 +293,7 @@ class PodRunner:
         self.metrics.pod_finished(pod.owner_kind, done.phase.value, done.exit_code)
         self._wake()  # plan the replacement now; removing the container is off the critical path
         if done.phase.terminal:
-            await asyncio.to_thread(client.remove, pod.name)
+            await client.run(client.remove, pod.name)
             await asyncio.to_thread(self._store.save_pod, dataclasses.replace(done, container_removed=True))
 
     def remove_container(self, pod: PodRecord) -> None:
@@ -303,7 +303,7 @@ class PodRunner:
     async def _remove(self, pod: PodRecord) -> None:
         client = self._monitor.client(pod.node or "")
         if client is not None:
-            await asyncio.to_thread(client.remove, pod.name)
+            await client.run(client.remove, pod.name)
         await asyncio.to_thread(self._store.save_pod, dataclasses.replace(pod, container_removed=True))
 
     def remove_orphan(self, node: str, container: nr.ContainerState) -> None:
@@ -314,7 +314,7 @@ class PodRunner:
         async def op() -> None:
             client = self._monitor.client(node)
             if client is not None:
-                await asyncio.to_thread(client.remove, container.name)
+                await client.run(client.remove, container.name)
                 log.info(
                     "orphan_container_removed",
                     node=node,

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import functools
+import time
 import uuid
 from collections import Counter
 from collections.abc import Sequence
@@ -30,6 +32,14 @@ from miniorch.store.store import Store
 
 log = structlog.get_logger(__name__)
 
+#: How long a pass waits for one node's container listing: LIST_WAIT_FACTOR times what its
+#: listings usually take, within these bounds. A node that has not answered by then is left
+#: out of this pass (its pods stay as they are), so a hung engine never slows the work on the
+#: other nodes. While that listing is in flight no other is sent (no pile-up); its late answer
+#: is dropped, as it may predate pods started since.
+LIST_WAIT_SECONDS = (0.25, 1.0)
+LIST_WAIT_FACTOR = 4.0
+
 
 @dataclass
 class Observed:
@@ -42,6 +52,7 @@ class Observed:
     nodes: list[placement.NodeView]
     load: placement.Load = field(default_factory=placement.Load)
     listed: bool = True  # False on plan-only passes: `containers` was not listed (empty)
+    late: set[str] = field(default_factory=set)  # reachable nodes whose listing did not come in time
 
     @property
     def ready_nodes(self) -> set[str]:
@@ -61,10 +72,12 @@ class PodSync:
         self._clock = clock
         self.runner = runner
         self.models = models
+        self._listing: dict[str, asyncio.Future[list[nr.ContainerState]]] = {}  # node -> listing in flight
+        self._list_seconds: dict[str, float] = {}  # node -> moving average of its listings' durations
 
     async def observe(self, kinds: Sequence[str], list_containers: bool = True) -> Observed:
         now = self._clock.now()
-        containers = await self._list_containers() if list_containers else {}
+        containers, late = await self._list_containers() if list_containers else ({}, set())
         live = self._store.live_pods()
         owners = {o.uid: o for o in self._store.objects_to_reconcile(kinds, {p.owner_uid for p in live})}
         running = [p for p in live if p.node and not p.phase.terminal]
@@ -79,22 +92,62 @@ class PodSync:
             dataclasses.replace(n, requested=requested.get(n.name, placement.Resources()))
             for n in self._monitor.views()
         ]
-        return Observed(now, containers, live, owners, nodes, load, listed=list_containers)
+        return Observed(now, containers, live, owners, nodes, load, listed=list_containers, late=late)
 
-    async def _list_containers(self) -> dict[str, dict[str, nr.ContainerState]]:
-        async def one(name: str) -> tuple[str, dict[str, nr.ContainerState] | None]:
+    async def _list_containers(self) -> tuple[dict[str, dict[str, nr.ContainerState]], set[str]]:
+        """Containers of every reachable node that answers in time (see LIST_WAIT_SECONDS), and
+        the reachable nodes that did not (late)."""
+        asked: dict[str, asyncio.Future[list[nr.ContainerState]]] = {}
+        late: set[str] = set()
+        for name in list(self._monitor.nodes):
             client = self._monitor.client(name)
             if client is None or not self._monitor.reachable(name):
-                return name, None
-            try:
-                found = await asyncio.to_thread(client.list_managed)
-            except nr.NodeUnavailable as exc:
-                log.warning("node_list_failed", node=name, error=exc.detail)
-                return name, None
-            return name, {c.pod: c for c in found}
+                continue
+            if name in self._listing:  # an earlier pass's listing still waits for an answer
+                late.add(name)
+                continue
+            listing: asyncio.Future[list[nr.ContainerState]] = asyncio.ensure_future(client.run(client.list_managed))
+            self._listing[name] = asked[name] = listing
+            listing.add_done_callback(functools.partial(self._listed, name, time.monotonic()))
+        await self._wait_listings(asked)
+        out: dict[str, dict[str, nr.ContainerState]] = {}
+        for name, listing in asked.items():
+            if not listing.done():
+                late.add(name)
+                log.warning("node_list_slow", node=name, waited=round(self._list_wait(name), 2))
+                continue
+            error = listing.exception()
+            if isinstance(error, nr.NodeUnavailable):
+                log.warning("node_list_failed", node=name, error=error.detail)
+            elif error is not None:
+                raise error
+            else:
+                out[name] = {c.pod: c for c in listing.result()}
+        return out, late
 
-        results = await asyncio.gather(*(one(n) for n in list(self._monitor.nodes)))
-        return {name: found for name, found in results if found is not None}
+    def _list_wait(self, name: str) -> float:
+        low, high = LIST_WAIT_SECONDS
+        return min(high, max(low, LIST_WAIT_FACTOR * self._list_seconds.get(name, high)))
+
+    async def _wait_listings(self, asked: dict[str, asyncio.Future[list[nr.ContainerState]]]) -> None:
+        """Until every listing is in or past its node's own wait."""
+        start = time.monotonic()
+        pending = dict(asked)
+        while pending:
+            waits = {name: self._list_wait(name) - (time.monotonic() - start) for name in pending}
+            if min(waits.values()) <= 0:
+                pending = {n: f for n, f in pending.items() if waits[n] > 0}
+                continue
+            await asyncio.wait(pending.values(), timeout=min(waits.values()), return_when=asyncio.FIRST_COMPLETED)
+            pending = {n: f for n, f in pending.items() if not f.done()}
+
+    def _listed(self, name: str, started: float, listing: asyncio.Future[list[nr.ContainerState]]) -> None:
+        self._listing.pop(name, None)
+        if listing.cancelled():
+            return
+        if listing.exception() is None:  # a failure was seen as lateness or a failed listing already
+            took = time.monotonic() - started
+            self._list_seconds[name] = 0.8 * self._list_seconds.get(name, took) + 0.2 * took
 
     # -- records against containers ---------------------------------------
     def sync(self, seen: Observed, died: set[tuple[str, str]]) -> None:
@@ -113,6 +166,8 @@ class PodSync:
                     self._store.save_pod(dataclasses.replace(pod, container_removed=True))
             return
         if on_node is None:
+            if pod.node in seen.late:
+                return  # its node is slow to list: nothing is known either way this pass
             updated = pod_logic.unreachable(pod) if pod.node else pod
             if pod.node and pod.owner_kind == "Job" and pod.node not in seen.ready_nodes:
                 updated = pod_logic.lost(pod, seen.now)

@@ -2,28 +2,31 @@
 
 Every docker-py call in miniorch happens here; results come back as frozen
 records and failures as `miniorch.nodes.records` errors. Callers run these
-methods off the event loop (`asyncio.to_thread`).
+methods off the event loop on the node's own threads (`await client.run(client.x, ...)`,
+bounded by `miniorch.nodes.calls`), so a hung engine never holds anyone else's threads.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import http.client
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Collection, Iterator
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import docker
 import docker.errors
 import docker.types
+import docker.utils
 import paramiko
 import requests.exceptions
 import structlog
 import urllib3.exceptions
 
-from miniorch.nodes import records, transport
+from miniorch.nodes import calls, records, transport
 from miniorch.nodes.records import ContainerSpec, ContainerState, NodeInfo
 
 log = structlog.get_logger(__name__)
@@ -39,6 +42,12 @@ _TRANSPORT_ERRORS = (
     urllib3.exceptions.HTTPError,
     http.client.HTTPException,
 )
+#: Streams (events, logs -f, save, load) read with an idle timeout rather than none: an engine
+#: that stops answering ends them instead of holding their thread forever.
+EVENTS_IDLE_SECONDS = 30.0  # a quiet event stream is reopened after this long (events are hints)
+STREAM_IDLE_SECONDS = 300.0  # logs -f, docker load: silence this long ends the stream
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 def _parse_time(value: str | None) -> dt.datetime | None:
@@ -88,6 +97,11 @@ class NodeClient:
         self._pulled: dict[str, float] = {}
         self._present: dict[str, float] = {}
         self.errors: Counter[str] = Counter()  # failed calls by error class, for /metrics
+        self.calls = calls.CallGate(name)
+
+    async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Await one of this client's blocking methods, run on the node's own bounded threads."""
+        return await self.calls.run(functools.partial(fn, *args, **kwargs))
 
     # -- plumbing -------------------------------------------------------
     def _docker(self) -> docker.DockerClient:
@@ -95,14 +109,6 @@ class NodeClient:
             if self._client is None:
                 self._client = transport.connect(self.endpoint, timeout=max(1.0, self._timeout))
             return self._client
-
-    def _new_client(self, timeout: float) -> docker.DockerClient:
-        """A client of its own for a long call (a stream) with its own timeout; over SSH it
-        shares the node's SSH connection (a channel of its own)."""
-        try:
-            return transport.connect(self.endpoint, timeout=timeout, pool_size=1, share=self._docker())
-        except Exception as exc:
-            raise self._translate(exc, "connect") from exc
 
     def close(self) -> None:
         with self._lock:
@@ -256,17 +262,22 @@ class NodeClient:
             log.warning("image_pull_failed_using_local", node=self.name, image=image)
 
     def export_image(self, image: str) -> Iterator[bytes]:
-        """`docker save` as a stream of chunks, never the whole image in memory."""
+        """`docker save` as a stream of chunks, never the whole image in memory; each read
+        waits at most the client's timeout."""
         try:
             yield from self._docker().api.get_image(image, chunk_size=1024 * 1024)
+        except urllib3.exceptions.HTTPError as exc:
+            raise self._translate(ConnectionError(str(exc)), f"save image {image}") from exc
         except Exception as exc:
             raise self._translate(exc, f"save image {image}") from exc
 
     def import_image(self, chunks: Iterator[bytes]) -> None:
         """`docker load` from a stream (sent chunked, as it arrives)."""
-        client = self._new_client(3600)
+        client = self._stream_client("load image")
         try:
             client.api.load_image(chunks)
+        except urllib3.exceptions.HTTPError as exc:  # an idle timeout while reading the stream
+            raise self._translate(ConnectionError(str(exc)), "load image") from exc
         except Exception as exc:
             raise self._translate(exc, "load image") from exc
         finally:
@@ -369,10 +380,10 @@ class NodeClient:
     def follow_logs(
         self, name: str, tail: int | None = None, timestamps: bool = False, since: dt.datetime | None = None
     ) -> Iterator[bytes]:
-        """Stream a container's output until it stops; blocking iterator."""
-        client: docker.DockerClient | None = None
-        try:  # making the client asks the engine for its API version: it fails when the node is down
-            client = self._new_client(3600)
+        """Stream a container's output until it stops, or until STREAM_IDLE_SECONDS of silence
+        (an engine that stopped answering); blocking iterator."""
+        client = self._stream_client(f"logs {name}")
+        try:
             stream = client.api.logs(
                 name,
                 stdout=True,
@@ -384,11 +395,21 @@ class NodeClient:
                 since=since.timestamp() if since is not None else None,
             )
             yield from stream
+        except urllib3.exceptions.HTTPError as exc:
+            raise self._translate(ConnectionError(str(exc)), f"logs {name}") from exc
         except Exception as exc:
             raise self._translate(exc, f"logs {name}") from exc
         finally:
-            if client is not None:
-                client.close()
+            client.close()
+
+    def _stream_client(self, what: str, idle: float = STREAM_IDLE_SECONDS) -> docker.DockerClient:
+        """A client of its own for one long stream, reading with `idle` as its timeout (over SSH it
+        shares the node's connection). Making it asks the engine its API version: a dead engine
+        raises here already, translated."""
+        try:
+            return transport.connect(self.endpoint, timeout=idle, pool_size=1, share=self._docker())
+        except Exception as exc:
+            raise self._translate(exc, what) from exc
 
     def watch_events(
         self,
@@ -401,15 +422,20 @@ class NodeClient:
         `stop` is set. The engine filters them: a pod's create, start, attach and destroy are
         never sent, let alone decoded. `on_open()` is called once the engine accepted the stream.
 
-        Blocking; reconnects are the caller's business (NodeUnavailable is raised).
+        Blocking; reconnects are the caller's business (NodeUnavailable is raised, also after
+        EVENTS_IDLE_SECONDS without an event: a quiet stream and a vanished engine look alike).
         """
+        client = self._stream_client("events", EVENTS_IDLE_SECONDS)  # a dead engine must not end this thread
         filters: dict[str, Any] = {"type": "container", "label": self._labels}
         if actions:
             filters["event"] = sorted(actions)
-        client: docker.DockerClient | None = None
-        try:  # making the client asks the engine for its API version: it fails when the node is down
-            client = self._new_client(3600)
-            stream = client.api.events(decode=True, filters=filters)
+        try:
+            # docker-py's events() reads with no timeout at all; the same request, with one.
+            api = client.api
+            params = {"filters": docker.utils.convert_filters(filters)}
+            response = api._get(api._url("/events"), params=params, stream=True, timeout=EVENTS_IDLE_SECONDS)
+            api._raise_for_status(response)
+            stream = docker.types.CancellableStream(api._stream_helper(response, decode=True), response)
             if on_open is not None:
                 on_open()
             for event in stream:
@@ -418,6 +444,8 @@ class NodeClient:
                 attrs = event.get("Actor", {}).get("Attributes", {})
                 on_event(str(event.get("Action", event.get("status", ""))), str(attrs.get(records.POD, "")))
             stream.close()
+        except urllib3.exceptions.HTTPError as exc:
+            raise self._translate(ConnectionError(str(exc)), "events") from exc
         except Exception as exc:
             raise self._translate(exc, "events") from exc
         finally:

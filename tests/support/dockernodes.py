@@ -298,11 +298,13 @@ def _run(cmd: Sequence[str]) -> subprocess.CompletedProcess[str]:
 
 @dataclasses.dataclass
 class DockerNode:
-    """One local dockerd living in `<base_dir>/<name>/`."""
+    """One local dockerd living in `<base_dir>/<name>/`; with `tcp_port` it also listens on
+    plain TCP at 127.0.0.1:<tcp_port> (for tests that put a network in between)."""
 
     name: str
     base_dir: Path
     extra_args: tuple[str, ...] = ()  # more dockerd flags, e.g. a TLS listener (tests/support/tlsdocker.py)
+    tcp_port: int | None = None
 
     def __post_init__(self) -> None:
         self.base_dir = Path(self.base_dir)
@@ -319,6 +321,12 @@ class DockerNode:
     @property
     def url(self) -> str:
         return f"unix://{self.socket}"
+
+    @property
+    def tcp_url(self) -> str:
+        if self.tcp_port is None:
+            raise NodeError(f"node {self.name} was not started with a tcp_port")
+        return f"tcp://127.0.0.1:{self.tcp_port}"
 
     @property
     def pidfile(self) -> Path:
@@ -446,6 +454,7 @@ class DockerNode:
             "--shutdown-timeout",
             "3",
             *self.extra_args,
+            *(["-H", self.tcp_url] if self.tcp_port is not None else []),
         ]
 
     def start(self, timeout: float = 60) -> None:
@@ -563,6 +572,13 @@ def _parallel(fn: Any, items: Sequence[Any]) -> list[Any]:
         return []
     with concurrent.futures.ThreadPoolExecutor(max_workers=len(items)) as pool:
         return list(pool.map(fn, items))
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def node_names(count: int) -> list[str]:

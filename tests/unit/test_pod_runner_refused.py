@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 from miniorch import clock as clock_mod
 from miniorch.controllers.pods import PodRunner
 from miniorch.nodes import records as nr
 from miniorch.store.records import PodPhase, PodRecord
 from miniorch.store.store import Store
+
+T = TypeVar("T")
 
 T0 = dt.datetime(2024, 5, 1, 12, 0, 0, tzinfo=dt.UTC)
 BRIDGE = "failed to create endpoint p on network bridge: could not find bridge docker0"
@@ -22,6 +26,10 @@ class FakeNode:
     def __init__(self, start_error: nr.NodeError | None) -> None:
         self.start_error = start_error
         self.calls: list[str] = []
+
+    async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """As NodeClient.run: a blocking call, here done inline."""
+        return fn(*args, **kwargs)
 
     def create(self, spec: nr.ContainerSpec) -> str:
         self.calls.append("create")

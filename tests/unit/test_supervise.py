@@ -147,6 +147,9 @@ class FakeMonitor:
     def client(self, name: str) -> FakeClient:
         return self._client
 
+    def reachable(self, name: str) -> bool:
+        return True
+
 
 def reset(on_event: Any, stop: threading.Event, on_open: Any) -> None:
     """The engine went away mid-stream (dockerd restarted)."""
