@@ -67,8 +67,13 @@ def throughput(nodes: list[Any], pg: PgCluster, runs: int, completions: int, par
                 d.stop()
         shutil.rmtree(work, ignore_errors=True)
     med = {k: statistics.median(v) for k, v in times.items()}
-    return {"runs": times, "median_s": med, "pg_over_sqlite": med["postgresql"] / med["sqlite"],
-            "sqlite_over_floor": med["sqlite"] / med["floor"], "pg_over_floor": med["postgresql"] / med["floor"]}
+    return {
+        "runs": times,
+        "median_s": med,
+        "pg_over_sqlite": med["postgresql"] / med["sqlite"],
+        "sqlite_over_floor": med["sqlite"] / med["floor"],
+        "pg_over_floor": med["postgresql"] / med["floor"],
+    }
 
 
 def _first_start_after(d: Daemon, after: dt.datetime) -> dt.datetime | None:
@@ -93,8 +98,10 @@ def _one_failover(nodes: list[Any], url: str, lease: float, job: str) -> float:
     pairs = [(n.name, n.url) for n in nodes]
     work = Path(tempfile.mkdtemp(prefix="miniorch-bench-ha-"))
     ha_cfg = {"enabled": True, "lease_seconds": lease}
-    a, b = (Daemon(work / n, pairs, timing=SHIPPED, extra={**LOG, "database": url, "ha": {**ha_cfg, "name": n}})
-            for n in ("a", "b"))
+    a, b = (
+        Daemon(work / n, pairs, timing=SHIPPED, extra={**LOG, "database": url, "ha": {**ha_cfg, "name": n}})
+        for n in ("a", "b")
+    )
     try:
         a.start()
         a.wait_for(lambda: (a.api("GET", "/version") or {}).get("role") == "leader", timeout=30, what="a leads")
@@ -164,7 +171,9 @@ def main() -> int:
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
     (out / "postgres.md").write_text(text)
-    (out / "postgres.json").write_text(json.dumps({"throughput": tp, "failover_s": {str(k): v for k, v in fo.items()}}, indent=2))
+    (out / "postgres.json").write_text(
+        json.dumps({"throughput": tp, "failover_s": {str(k): v for k, v in fo.items()}}, indent=2)
+    )
     return 0
 
 

@@ -68,7 +68,10 @@ def main() -> int:
         work,
         [],
         timing=timing,
-        extra={"log": {"format": "json", "level": "info"}, "nodes": [{"name": NODE, "url": proxy.url, "insecure": True}]},
+        extra={
+            "log": {"format": "json", "level": "info"},
+            "nodes": [{"name": NODE, "url": proxy.url, "insecure": True}],
+        },
     )
     d.start()
     floors: list[float] = []

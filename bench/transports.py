@@ -59,7 +59,11 @@ class Setup:
         self.ssh = sshd.SshServer(work / "sshd", self.ssh_engine.socket)
         self.endpoints = {
             "tls": transport.Endpoint(
-                self.tls.url, transport.TLS, ca=str(self.pki.ca), cert=str(self.pki.client_cert), key=str(self.pki.client_key)
+                self.tls.url,
+                transport.TLS,
+                ca=str(self.pki.ca),
+                cert=str(self.pki.client_cert),
+                key=str(self.pki.client_key),
             ),
             "ssh": transport.Endpoint(
                 self.ssh.url, transport.SSH, identity_file=str(self.ssh.identity), known_hosts=str(self.ssh.known_hosts)
@@ -74,7 +78,9 @@ class Setup:
         self.ssh.start()
         timing = {"node_heartbeat_seconds": 2, "node_timeout_seconds": 10}  # the shipped ones
         entries = [self.tls.node_config("tls"), self.ssh.node_config("ssh")]
-        d = Daemon(work / "daemon", [], timing=timing, extra={"nodes": entries, "log": {"format": "json", "level": "info"}})
+        d = Daemon(
+            work / "daemon", [], timing=timing, extra={"nodes": entries, "log": {"format": "json", "level": "info"}}
+        )
         d.start()
         d.wait_for(lambda: _all_ready(d), timeout=30, what="both nodes Ready")
         return d
@@ -263,8 +269,10 @@ def report(
         rows.append(
             f"| {kind} | {floor_m:.2f}s | {ours_m:.2f}s | {ratio:.3f} | <= {TARGETS[kind]} | {per_pod['floor']} | {per_pod['miniorch']} |"
         )
-        print(f"{kind}: floor {floor_m:.2f}s, miniorch {ours_m:.2f}s, ratio {ratio:.3f} (target <= {TARGETS[kind]}); "
-              f"Docker calls per pod: floor {per_pod['floor']}, miniorch {per_pod['miniorch']}")
+        print(
+            f"{kind}: floor {floor_m:.2f}s, miniorch {ours_m:.2f}s, ratio {ratio:.3f} (target <= {TARGETS[kind]}); "
+            f"Docker calls per pod: floor {per_pod['floor']}, miniorch {per_pod['miniorch']}"
+        )
     result = {
         "date": saved["date"] if saved else dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "cpus": os.cpu_count(),

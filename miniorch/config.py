@@ -54,9 +54,7 @@ class Source:
         return f"config file {self.path}" if self.path else "embedded defaults"
 
 
-def resolve(
-    path: Path | None, environ: Mapping[str, str] | None = None, system: Path = SYSTEM_CONFIG
-) -> Source:
+def resolve(path: Path | None, environ: Mapping[str, str] | None = None, system: Path = SYSTEM_CONFIG) -> Source:
     """`--config`, else `$MINIORCH_CONFIG`, else `system` when it exists, else the defaults."""
     if path is not None:
         return Source(path, "--config")

@@ -145,4 +145,3 @@ def configure(fmt: str = "auto", level: str = "info", stream: IO[str] | None = N
     for name in NOISY_LOGGERS:
         logging.getLogger(name).setLevel(max(numeric, logging.INFO))
     logging.captureWarnings(True)
-

@@ -123,6 +123,8 @@ def _readable(path: Path, where: str, key: str) -> None:
         raise ValueError(f"{where}: {key} {path} is a directory; give the file") from None
     except OSError as exc:
         why = exc.strerror or "unreadable"
-        raise ValueError(f"{where}: {key} {path} cannot be read ({why}); fix its permissions for the daemon's user") from None
+        raise ValueError(
+            f"{where}: {key} {path} cannot be read ({why}); fix its permissions for the daemon's user"
+        ) from None
     if not os.path.isfile(path):
         raise ValueError(f"{where}: {key} {path} is not a regular file")

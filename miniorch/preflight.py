@@ -64,7 +64,9 @@ def _writable_dir(key: str, path: Path) -> list[str]:
         if not path.is_dir():
             return [f"{key}: {path} is not a folder; point {key} at a folder"]
         if not os.access(path, os.W_OK | os.X_OK):
-            return [f"{key}: {path} is not writable by uid {os.geteuid()}; fix its owner or mode, or set {key} elsewhere"]
+            return [
+                f"{key}: {path} is not writable by uid {os.geteuid()}; fix its owner or mode, or set {key} elsewhere"
+            ]
         return []
     parent = path.parent
     while not parent.exists() and parent != parent.parent:

@@ -93,7 +93,9 @@ def create_app(ctx: ApiContext) -> FastAPI:
             role = ctx.role()
             if not role.leading:
                 leader = f"{role.leader} at {role.leader_address}" if role.leader else "not elected yet"
-                return _error(503, f"this daemon ({role.name}) is a standby and accepts no writes; the leader is {leader}")
+                return _error(
+                    503, f"this daemon ({role.name}) is a standby and accepts no writes; the leader is {leader}"
+                )
         response: Response = await call_next(request)
         return response
 

@@ -49,7 +49,8 @@ def read_sources(filename: str) -> list[tuple[str, str]]:
 def apply(
     filename: Annotated[str, typer.Option("--filename", "-f", help="File, folder or - for stdin.")],
     dry_run: Annotated[
-        str, typer.Option("--dry-run", help="none; server: full server-side checks, nothing stored; client: local checks")
+        str,
+        typer.Option("--dry-run", help="none; server: full server-side checks, nothing stored; client: local checks"),
     ] = "none",
     output_fmt: Annotated[
         str | None, typer.Option("--output", "-o", help="With --dry-run=server: yaml or json of the objects as stored")
@@ -140,9 +141,13 @@ def delete(
     kind: Annotated[str | None, typer.Argument()] = None,
     name: Annotated[str | None, typer.Argument()] = None,
     filename: Annotated[str | None, typer.Option("--filename", "-f")] = None,
-    selector: Annotated[str | None, typer.Option("--selector", "-l", help="Delete the objects with these labels.")] = None,
+    selector: Annotated[
+        str | None, typer.Option("--selector", "-l", help="Delete the objects with these labels.")
+    ] = None,
     all_: Annotated[bool, typer.Option("--all", help="Delete every object of KIND in the namespace.")] = False,
-    all_namespaces: Annotated[bool, typer.Option("--all-namespaces", "-A", help="With -l or --all: in every namespace.")] = False,
+    all_namespaces: Annotated[
+        bool, typer.Option("--all-namespaces", "-A", help="With -l or --all: in every namespace.")
+    ] = False,
     namespace: Namespace = "default",
     wait: Annotated[bool, typer.Option(help="Wait until the object and its containers are gone.")] = True,
     timeout: Annotated[str, typer.Option(help="How long to wait, e.g. 60s or 2m.")] = "120s",
@@ -202,7 +207,9 @@ def create(
     schedule: Annotated[str | None, typer.Option("--schedule", help="For cronjob: a cron expression.")] = None,
     restart: Annotated[str, typer.Option("--restart", help="For cronjob: OnFailure or Never.")] = "OnFailure",
     dry_run: Annotated[str, typer.Option("--dry-run", help="none, server or client: nothing is stored")] = "none",
-    output_fmt: Annotated[str | None, typer.Option("--output", "-o", help="yaml, json or name: print the object")] = None,
+    output_fmt: Annotated[
+        str | None, typer.Option("--output", "-o", help="yaml, json or name: print the object")
+    ] = None,
     namespace: Namespace = "default",
 ) -> None:
     """Create a Job or CronJob from an image (`-- CMD ARGS` is its command), or a Job from a CronJob's template."""
@@ -247,7 +254,9 @@ def _create(c: Client, manifest: dict[str, Any], dry_run: bool, output_fmt: str 
     group = output.GROUPS[kind]
     try:
         ctl.fetch(c, kind, meta["name"], meta["namespace"], None)
-        raise CtlError(f'failed to create {kind.lower()}: {ctl.PLURAL[kind]}.{group.split(".")[1]} "{meta["name"]}" already exists')
+        raise CtlError(
+            f'failed to create {kind.lower()}: {ctl.PLURAL[kind]}.{group.split(".")[1]} "{meta["name"]}" already exists'
+        )
     except NotFoundError:
         pass
     body = {"source": f"ctl create {kind.lower()}", "text": json.dumps(manifest)}
@@ -292,7 +301,9 @@ def patch(
     if k == "Node":
         raise CtlError("nodes are changed with 'label', 'cordon' and 'uncordon'")
     if k not in ctl.PLURAL:
-        raise CtlError(f"{kinds.PLURAL[k]} cannot be patched; patch the object that owns them (jobs, cronjobs, daemonsets)")
+        raise CtlError(
+            f"{kinds.PLURAL[k]} cannot be patched; patch the object that owns them (jobs, cronjobs, daemonsets)"
+        )
     result = ctl.client().request("PATCH", f"/api/objects/{ctl.PLURAL[k]}/{namespace}/{n}", json=body)
     suffix = "patched" if result["action"] == "patched" else "patched (no change)"
     typer.echo(f"{output.GROUPS[k]}/{n} {suffix}")

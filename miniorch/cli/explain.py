@@ -91,7 +91,9 @@ def _wrap(text: str, indent: int) -> list[str]:
     return [" " * indent + line if line else "" for line in lines]
 
 
-def _field_lines(props: dict[str, Any], required: set[str], defs: dict[str, Any], recursive: bool, depth: int) -> list[str]:
+def _field_lines(
+    props: dict[str, Any], required: set[str], defs: dict[str, Any], recursive: bool, depth: int
+) -> list[str]:
     out: list[str] = []
     pad = "  " * (depth + 1)
     for name in sorted(props):

@@ -212,7 +212,6 @@ def custom_table(cols: list[columns.Column], items: list[dict[str, Any]], no_hea
     return output.table([c.header for c in cols], rows)
 
 
-
 def get(
     resources: Annotated[
         list[str],
@@ -223,7 +222,9 @@ def get(
     ],
     namespace: Namespace = "default",
     all_namespaces: Annotated[bool, typer.Option("--all-namespaces", "-A")] = False,
-    selector: Annotated[str | None, typer.Option("--selector", "-l", help="Label selector, e.g. app=etl,tier!=web")] = None,
+    selector: Annotated[
+        str | None, typer.Option("--selector", "-l", help="Label selector, e.g. app=etl,tier!=web")
+    ] = None,
     field_selector: Annotated[
         str | None,
         typer.Option(help="e.g. status.phase=Running,spec.nodeName!=node-1 (=, ==, !=; comma is AND)"),

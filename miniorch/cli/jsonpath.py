@@ -247,7 +247,9 @@ def render(template: str, data: Any, allow_missing_keys: bool = True, as_json: b
     try:
         return Evaluator(allow_missing_keys, as_json).run(parts, data)
     except JSONPathError as exc:
-        raise JSONPathError(f"error executing jsonpath {gofmt.quote(template)}: Error executing template: {exc}.") from None
+        raise JSONPathError(
+            f"error executing jsonpath {gofmt.quote(template)}: Error executing template: {exc}."
+        ) from None
 
 
 def find(template: str, data: Any) -> list[Any]:

@@ -268,7 +268,6 @@ def _key_nodes(key: str) -> list[Node]:
     return _sub("." + key)
 
 
-
 def _slice(inner: str) -> Index:
     m = _SLICE.match(inner)
     if m is None:

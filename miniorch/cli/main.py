@@ -93,7 +93,9 @@ def validate(paths: Annotated[list[Path], typer.Argument(help="Manifest files or
             typer.echo(f"error: {err}", err=True)
         raise typer.Exit(1) from exc
     except OSError as exc:
-        typer.echo(f"error: cannot read {exc.filename or 'the manifests'}: {(exc.strerror or 'failed').lower()}", err=True)
+        typer.echo(
+            f"error: cannot read {exc.filename or 'the manifests'}: {(exc.strerror or 'failed').lower()}", err=True
+        )
         raise typer.Exit(1) from exc
     for m in manifests:
         for w in m.warnings:

@@ -322,7 +322,9 @@ def render(
     if show_labels and "LABELS" not in hdr:
         hdr.append("LABELS")
         for item, r in zip(items, rows, strict=True):
-            r.append(",".join(f"{k}={v}" for k, v in sorted((item["metadata"].get("labels") or {}).items())) or "<none>")
+            r.append(
+                ",".join(f"{k}={v}" for k, v in sorted((item["metadata"].get("labels") or {}).items())) or "<none>"
+            )
     if show_namespace:
         hdr.insert(0, "NAMESPACE")
         for item, r in zip(items, rows, strict=True):

@@ -90,7 +90,12 @@ class NodeMonitor:
                 if state is not None:
                     _close(state)
                 if node_cfg.insecure:
-                    log.warning("node_insecure", node=name, url=node_cfg.url, hint="plain TCP: anyone on the path is root on that host")
+                    log.warning(
+                        "node_insecure",
+                        node=name,
+                        url=node_cfg.url,
+                        hint="plain TCP: anyone on the path is root on that host",
+                    )
                 timeout = max(2.0, min(self._timing.node_timeout_seconds, 30.0))
                 client = NodeClient(name, node_cfg.url, timeout=timeout, endpoint=endpoint, cluster=self._cluster)
                 self.nodes[name] = NodeState(node_cfg, client)

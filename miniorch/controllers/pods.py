@@ -134,9 +134,7 @@ class PodRunner:
         now = self._clock.now()
         await asyncio.to_thread(
             self._store.save_pod,
-            dataclasses.replace(
-                pod, phase=PodPhase.RUNNING, started_at=now, reason="", message="", start_attempts=0
-            ),
+            dataclasses.replace(pod, phase=PodPhase.RUNNING, started_at=now, reason="", message="", start_attempts=0),
         )
         log.info("pod_started", pod=pod.name, node=pod.node, owner=pod.owner_name)
         self.metrics.pod_started(pod.owner_kind)

@@ -85,7 +85,13 @@ class NodeClient:
     """A Docker Engine reached by URL; `timeout` bounds each request."""
 
     def __init__(
-        self, name: str, url: str, *, timeout: float = 30.0, endpoint: transport.Endpoint | None = None, cluster: str = ""
+        self,
+        name: str,
+        url: str,
+        *,
+        timeout: float = 30.0,
+        endpoint: transport.Endpoint | None = None,
+        cluster: str = "",
     ) -> None:
         self.name = name
         self.url = url

@@ -460,7 +460,9 @@ def _unavailable(ctx: sqlalchemy.engine.ExceptionContext) -> None:
     """SQLAlchemy's error hook: a lost or refused connection becomes StoreUnavailable; the rest is left alone."""
     orig = ctx.original_exception
     lost = ctx.is_disconnect or (
-        ctx.dialect is not None and ctx.dialect.name == "postgresql" and type(orig).__name__ != "IntegrityError"
+        ctx.dialect is not None
+        and ctx.dialect.name == "postgresql"
+        and type(orig).__name__ != "IntegrityError"
         and isinstance(orig, ctx.dialect.loaded_dbapi.OperationalError)
     )
     if lost:

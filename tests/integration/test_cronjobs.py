@@ -106,7 +106,9 @@ def test_allow_runs_two_jobs_at_once(daemon: Daemon, docker_nodes: list[Any]) ->
     """Allow: while one Job sleeps, the next tick starts a second; status.active lists both."""
     daemon.apply(cronjob_yaml("allow", "*/2 * * * * *", "sleep 20", concurrencyPolicy="Allow"))
     daemon.wait_for(lambda: len(cronjob(daemon, "allow")["status"].get("active", [])) >= 2, timeout=10, what="2 active")
-    daemon.wait_for(lambda: len(running_containers(docker_nodes, "allow-")) >= 2, timeout=5, what="2 running containers")
+    daemon.wait_for(
+        lambda: len(running_containers(docker_nodes, "allow-")) >= 2, timeout=5, what="2 running containers"
+    )
     job = jobs_of(daemon, "allow")[0]
     assert job["metadata"]["ownerReferences"][0]["kind"] == "CronJob"
     assert job["metadata"]["name"] == f"allow-{int(scheduled_times(daemon, 'allow')[0].timestamp())}"
@@ -205,7 +207,9 @@ def test_daemon_restarts_make_at_most_one_catch_up_job_and_no_duplicates(daemon:
     assert max(times) > windows[-1][1], "ticks go on after the restart"
 
 
-def test_create_job_from_cronjob_runs_now_outside_the_concurrency_policy(daemon: Daemon, docker_nodes: list[Any]) -> None:
+def test_create_job_from_cronjob_runs_now_outside_the_concurrency_policy(
+    daemon: Daemon, docker_nodes: list[Any]
+) -> None:
     """`ctl create job NAME --from=cronjob/CJ` runs the template at once, next to a Forbid CronJob's running Job."""
     daemon.apply(cronjob_yaml("tpl", "*/1 * * * * *", "sleep 20", concurrencyPolicy="Forbid"))
     daemon.wait_for(lambda: running_containers(docker_nodes, "tpl-"), timeout=10, what="the scheduled Job running")

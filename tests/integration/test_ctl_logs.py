@@ -32,8 +32,12 @@ def _pod(daemon: Daemon, job: str) -> dict[str, Any]:
 
 
 def _containers_of(docker_nodes: list[Any], job: str) -> list[Any]:
-    return [c for cs in managed_containers(docker_nodes).values() for c in cs
-            if c.labels.get("miniorch.io/owner-name") == job]
+    return [
+        c
+        for cs in managed_containers(docker_nodes).values()
+        for c in cs
+        if c.labels.get("miniorch.io/owner-name") == job
+    ]
 
 
 def test_since_and_timestamps_live_and_after_the_container_is_gone(daemon: Daemon, docker_nodes: list[Any]) -> None:
@@ -64,9 +68,7 @@ def test_since_and_timestamps_live_and_after_the_container_is_gone(daemon: Daemo
     assert bad.returncode == 2 and "invalid duration" in bad.stderr
 
 
-ON_FAILURE = (
-    "if [ -f /tmp/marker ]; then echo second; sleep 5; exit 0; fi; touch /tmp/marker; echo first; exit 2"
-)
+ON_FAILURE = "if [ -f /tmp/marker ]; then echo second; sleep 5; exit 0; fi; touch /tmp/marker; echo first; exit 2"
 
 
 def test_previous_of_a_container_restarted_in_place(daemon: Daemon, docker_nodes: list[Any]) -> None:
@@ -121,19 +123,37 @@ COUNTING_AGENT = (
 def test_previous_of_a_daemonset_pod_docker_restarted(daemon: Daemon, docker_nodes: list[Any]) -> None:
     """A DaemonSet container that exits is restarted in place by Docker: --previous prints the run before."""
     doc = {
-        "apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "counter"},
-        "spec": {"selector": {"matchLabels": {"app": "counter"}}, "template": {
-            "metadata": {"labels": {"app": "counter"}},
-            "spec": {"terminationGracePeriodSeconds": 1, "nodeSelector": {"kubernetes.io/hostname": "node1"},
-                     "containers": [{"name": "agent", "image": IMAGE, "imagePullPolicy": "Never",
-                                     "command": ["sh", "-c", COUNTING_AGENT]}]}}},
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": {"name": "counter"},
+        "spec": {
+            "selector": {"matchLabels": {"app": "counter"}},
+            "template": {
+                "metadata": {"labels": {"app": "counter"}},
+                "spec": {
+                    "terminationGracePeriodSeconds": 1,
+                    "nodeSelector": {"kubernetes.io/hostname": "node1"},
+                    "containers": [
+                        {
+                            "name": "agent",
+                            "image": IMAGE,
+                            "imagePullPolicy": "Never",
+                            "command": ["sh", "-c", COUNTING_AGENT],
+                        }
+                    ],
+                },
+            },
+        },
     }
     daemon.apply(yaml.safe_dump(doc))
 
     def running(restarts: int) -> dict[str, Any] | None:
         items = daemon.api("GET", "/api/pods", params={"selector": "app=counter"})["items"]
-        ok = [p for p in items if p["status"]["phase"] == "Running"
-              and p["status"]["containerStatuses"][0]["restartCount"] == restarts]
+        ok = [
+            p
+            for p in items
+            if p["status"]["phase"] == "Running" and p["status"]["containerStatuses"][0]["restartCount"] == restarts
+        ]
         return ok[0] if ok else None
 
     name = daemon.wait_for(lambda: running(0), timeout=20, what="the agent")["metadata"]["name"]
@@ -143,21 +163,37 @@ def test_previous_of_a_daemonset_pod_docker_restarted(daemon: Daemon, docker_nod
         with dockernodes.client(node1.url) as c:
             c.containers.get(name).exec_run(["kill", "-TERM", "1"])
         daemon.wait_for(lambda r=restarts: running(r), timeout=20, what=f"restartCount {restarts}")
-        daemon.wait_for(lambda r=restarts: f"run {r + 1}" in daemon.ctl("logs", name).stdout,
-                        what="the next run's output")
+        daemon.wait_for(
+            lambda r=restarts: f"run {r + 1}" in daemon.ctl("logs", name).stdout, what="the next run's output"
+        )
         time.sleep(0.2)
         assert daemon.ctl("logs", name, "--previous", check=True).stdout.split() == [
-            "run", str(restarts), "stop", str(restarts)]
+            "run",
+            str(restarts),
+            "stop",
+            str(restarts),
+        ]
     assert daemon.ctl("logs", name, check=True).stdout.split() == [
-        "run", "1", "stop", "1", "run", "2", "stop", "2", "run", "3"]
+        "run",
+        "1",
+        "stop",
+        "1",
+        "run",
+        "2",
+        "stop",
+        "2",
+        "run",
+        "3",
+    ]
 
 
 def test_follow_passes_timestamps_and_since_to_the_live_container(daemon: Daemon) -> None:
     """logs -f --timestamps streams stamped lines until the container stops; -f with --previous is a usage error."""
     daemon.apply(job_yaml("stream", "echo one; sleep 2; echo two; sleep 1"))
     name = daemon.wait_for(
-        lambda: next((p["metadata"]["name"] for p in daemon.pods("stream") if p["status"]["phase"] == "Running"),
-                     None), what="a running pod")
+        lambda: next((p["metadata"]["name"] for p in daemon.pods("stream") if p["status"]["phase"] == "Running"), None),
+        what="a running pod",
+    )
     followed = daemon.ctl("logs", name, "-f", "--timestamps", check=True, timeout=60)
     assert [t for _, t in _stamps(followed.stdout)] == ["one", "two"]
     assert daemon.ctl("logs", name, "-f", "--previous").returncode == 2

@@ -24,8 +24,12 @@ def names(daemon: Daemon, plural: str, namespace: str = "default") -> set[str]:
 
 def test_delete_by_selector_all_and_all_namespaces(daemon: Daemon) -> None:
     """-l deletes only the matching Jobs (one line each, as kubectl); no match says so; --all -A empties every namespace."""
-    docs = [labelled_job("a1", {"app": "a"}), labelled_job("a2", {"app": "a"}), labelled_job("b1", {"app": "b"}),
-            labelled_job("t1", {"app": "a"}, namespace="team")]
+    docs = [
+        labelled_job("a1", {"app": "a"}),
+        labelled_job("a2", {"app": "a"}),
+        labelled_job("b1", {"app": "b"}),
+        labelled_job("t1", {"app": "a"}, namespace="team"),
+    ]
     daemon.apply("---\n".join(docs))
     out = daemon.ctl("delete", "jobs", "-l", "app=a", check=True)
     assert sorted(out.stdout.splitlines()) == ['job.batch "a1" deleted', 'job.batch "a2" deleted']
@@ -56,11 +60,22 @@ def test_create_job_and_cronjob_from_an_image(daemon: Daemon) -> None:
     again = daemon.ctl("create", "job", "hello", f"--image={IMAGE}")
     assert again.returncode == 1 and 'jobs.batch "hello" already exists' in again.stderr
 
-    out = daemon.ctl("create", "cronjob", "tick", f"--image={IMAGE}", "--schedule=*/30 * * * *", "--",
-                     "sh", "-c", "echo tock", check=True)
+    out = daemon.ctl(
+        "create",
+        "cronjob",
+        "tick",
+        f"--image={IMAGE}",
+        "--schedule=*/30 * * * *",
+        "--",
+        "sh",
+        "-c",
+        "echo tock",
+        check=True,
+    )
     assert out.stdout.strip() == "cronjob.batch/tick created"
-    never = daemon.ctl("create", "cronjob", "tock", f"--image={IMAGE}", "--schedule=@daily", "--restart=Never",
-                       check=True)
+    never = daemon.ctl(
+        "create", "cronjob", "tock", f"--image={IMAGE}", "--schedule=@daily", "--restart=Never", check=True
+    )
     assert never.stdout.strip() == "cronjob.batch/tock created"
     cj = daemon.api("GET", "/api/objects/cronjobs/default/tick")
     assert cj["spec"]["schedule"] == "*/30 * * * *"
@@ -79,8 +94,19 @@ def test_create_job_and_cronjob_from_an_image(daemon: Daemon) -> None:
 def test_create_dry_runs_print_the_object_and_store_nothing(daemon: Daemon) -> None:
     """create --dry-run=client -o yaml writes kubectl's manifest; --dry-run=server -o yaml adds the daemon's
     defaults; neither stores anything, and the printed manifest applies as it is."""
-    local = daemon.ctl("create", "job", "gen", f"--image={IMAGE}", "--dry-run=client", "-o", "yaml", "--",
-                       "echo", "generated", check=True)
+    local = daemon.ctl(
+        "create",
+        "job",
+        "gen",
+        f"--image={IMAGE}",
+        "--dry-run=client",
+        "-o",
+        "yaml",
+        "--",
+        "echo",
+        "generated",
+        check=True,
+    )
     doc = yaml.safe_load(local.stdout)
     assert doc["kind"] == "Job" and doc["spec"]["template"]["spec"]["containers"][0]["name"] == "gen"
     assert "backoffLimit" not in doc["spec"]
@@ -106,9 +132,14 @@ def test_scale_sets_a_jobs_parallelism_and_refuses_kinds_without_replicas(daemon
     job = daemon.job("wide")
     assert job is not None and job["spec"]["parallelism"] == 2
     running = daemon.wait_for(
-        lambda: [p for p in daemon.pods("wide") if p["status"]["phase"] == "Running"] if len(
-            [p for p in daemon.pods("wide") if p["status"]["phase"] == "Running"]) == 2 else None,
-        timeout=20, what="two running pods")
+        lambda: (
+            [p for p in daemon.pods("wide") if p["status"]["phase"] == "Running"]
+            if len([p for p in daemon.pods("wide") if p["status"]["phase"] == "Running"]) == 2
+            else None
+        ),
+        timeout=20,
+        what="two running pods",
+    )
     assert len(running) == 2
     assert daemon.ctl("scale", "job", "wide", "--replicas=3", check=True).stdout.strip() == "job.batch/wide scaled"
     assert (daemon.job("wide") or {})["spec"]["parallelism"] == 3
@@ -120,22 +151,42 @@ def test_scale_sets_a_jobs_parallelism_and_refuses_kinds_without_replicas(daemon
 
 
 def _ds(name: str) -> str:
-    return yaml.safe_dump({
-        "apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": name},
-        "spec": {"selector": {"matchLabels": {"app": name}}, "template": {
-            "metadata": {"labels": {"app": name}},
-            "spec": {"terminationGracePeriodSeconds": 1, "containers": [{
-                "name": "agent", "image": IMAGE, "imagePullPolicy": "Never",
-                "command": ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.2; done"]}]}}},
-    })
+    return yaml.safe_dump(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "DaemonSet",
+            "metadata": {"name": name},
+            "spec": {
+                "selector": {"matchLabels": {"app": name}},
+                "template": {
+                    "metadata": {"labels": {"app": name}},
+                    "spec": {
+                        "terminationGracePeriodSeconds": 1,
+                        "containers": [
+                            {
+                                "name": "agent",
+                                "image": IMAGE,
+                                "imagePullPolicy": "Never",
+                                "command": ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.2; done"],
+                            }
+                        ],
+                    },
+                },
+            },
+        }
+    )
 
 
 def _ds_pods(daemon: Daemon, name: str) -> dict[str, str]:
     """node -> name of the Running, ready, not terminating pods."""
     items = daemon.api("GET", "/api/pods", params={"selector": f"app={name}"})["items"]
-    return {p["spec"]["nodeName"]: p["metadata"]["name"] for p in items
-            if p["status"]["phase"] == "Running" and p["status"]["containerStatuses"][0]["ready"]
-            and not p["metadata"].get("deletionTimestamp")}
+    return {
+        p["spec"]["nodeName"]: p["metadata"]["name"]
+        for p in items
+        if p["status"]["phase"] == "Running"
+        and p["status"]["containerStatuses"][0]["ready"]
+        and not p["metadata"].get("deletionTimestamp")
+    }
 
 
 def test_rollout_restart_replaces_every_daemonset_pod(daemon: Daemon) -> None:
@@ -178,7 +229,8 @@ def test_apply_dry_run_server_and_client_store_nothing(daemon: Daemon, tmp_path:
     assert changed.stdout.strip() == "job.batch/dry configured (server dry run)"
     assert (daemon.job("dry") or {})["spec"]["parallelism"] == 1
     assert daemon.ctl("apply", "-f", str(path), "--dry-run=client", check=True).stdout.strip() == (
-        "job.batch/dry configured (dry run)")
+        "job.batch/dry configured (dry run)"
+    )
     path.write_text(job_yaml("dry", "sleep 31"))  # a Job's template is immutable: the server says so
     immutable = daemon.ctl("apply", "-f", str(path), "--dry-run=server")
     assert immutable.returncode == 1 and "field is immutable" in immutable.stderr

@@ -54,7 +54,9 @@ def write_config(path: Path, values: dict[str, Any]) -> Path:
     return path
 
 
-def run_miniorch(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def run_miniorch(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [MINIORCH, *args], capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})}
     )
@@ -116,7 +118,9 @@ def test_check_config_exits_2_with_one_line_per_problem_and_dials_no_node(
 
 def test_check_config_reads_the_environment_then_defaults(tmp_path: Path) -> None:
     """Without --config: $MINIORCH_CONFIG is checked and named; without it (and no /etc file) the defaults."""
-    config = write_config(tmp_path / "env.yaml", {"state_dir": str(tmp_path / "s"), "api": {"socket": str(tmp_path / "m.sock")}})
+    config = write_config(
+        tmp_path / "env.yaml", {"state_dir": str(tmp_path / "s"), "api": {"socket": str(tmp_path / "m.sock")}}
+    )
     result = run_miniorch("daemon", "--check-config", env={"MINIORCH_CONFIG": str(config)})
     assert (result.returncode, result.stdout) == (0, f"config OK: {config}\n"), result.stderr
     config.write_text("bogus: 1\n")
@@ -207,12 +211,17 @@ def test_on_the_journal_each_line_starts_with_its_priority_and_a_bad_reload_keep
     assert all(e["level"] == "error" and e["source"] == str(d.config_path) for e in failed)
 
 
-def test_daemon_without_config_flag_reads_miniorch_config_and_logs_it(nodes: list[tuple[str, str]], tmp_path: Path) -> None:
+def test_daemon_without_config_flag_reads_miniorch_config_and_logs_it(
+    nodes: list[tuple[str, str]], tmp_path: Path
+) -> None:
     """`miniorch daemon` with $MINIORCH_CONFIG serves with that file and logs config_loaded source=$MINIORCH_CONFIG."""
     d = Daemon(tmp_path / "d", nodes)
     log = d.log_path.open("ab")
     proc = subprocess.Popen(
-        [MINIORCH, "daemon"], stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "MINIORCH_CONFIG": str(d.config_path)}
+        [MINIORCH, "daemon"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "MINIORCH_CONFIG": str(d.config_path)},
     )
     d.proc, d._log = proc, log  # so d.stop() ends it
     try:

@@ -9,7 +9,7 @@ from typing import Any
 from conftest import managed_containers
 from support.daemon import Daemon, job_yaml
 
-FAIL_ODD = 'if [ $(expr ${JOB_COMPLETION_INDEX} % 2) -ne 0 ]; then exit 1; else exit 0; fi'
+FAIL_ODD = "if [ $(expr ${JOB_COMPLETION_INDEX} % 2) -ne 0 ]; then exit 1; else exit 0; fi"
 
 
 def _cond(job: dict[str, Any], type_: str) -> dict[str, Any]:
@@ -18,8 +18,15 @@ def _cond(job: dict[str, Any], type_: str) -> dict[str, Any]:
 
 def test_indexed_job_runs_each_index_once_with_its_env_hostname_and_labels(daemon: Daemon) -> None:
     """Indexed c=4 p=2: indexes 0-3 succeed once each; env, hostname <job>-<i>, label and annotation carry the index."""
-    daemon.apply(job_yaml("idx", 'echo "$JOB_COMPLETION_INDEX $(hostname)"', parallelism=2, completions=4,
-                          extra_spec={"completionMode": "Indexed"}))
+    daemon.apply(
+        job_yaml(
+            "idx",
+            'echo "$JOB_COMPLETION_INDEX $(hostname)"',
+            parallelism=2,
+            completions=4,
+            extra_spec={"completionMode": "Indexed"},
+        )
+    )
     job = daemon.wait_job("idx")
     assert job["status"]["completedIndexes"] == "0-3" and job["status"]["succeeded"] == 4
     pods = daemon.pods("idx")
@@ -36,22 +43,39 @@ def test_indexed_job_runs_each_index_once_with_its_env_hostname_and_labels(daemo
 
 def test_backoff_limit_per_index_runs_every_index_and_fails_the_odd_ones(daemon: Daemon) -> None:
     """backoffLimitPerIndex 1, odd indexes fail: failedIndexes "1,3", completedIndexes "0,2", failed 4, FailedIndexes."""
-    daemon.apply(job_yaml("perindex", FAIL_ODD, parallelism=2, completions=4,
-                          extra_spec={"completionMode": "Indexed", "backoffLimitPerIndex": 1}))
+    daemon.apply(
+        job_yaml(
+            "perindex",
+            FAIL_ODD,
+            parallelism=2,
+            completions=4,
+            extra_spec={"completionMode": "Indexed", "backoffLimitPerIndex": 1},
+        )
+    )
     job = daemon.wait_job("perindex", "Failed", timeout=60)
     status = job["status"]
     assert (status["failedIndexes"], status["completedIndexes"]) == ("1,3", "0,2")
     assert (status["failed"], status["succeeded"]) == (4, 2)
     assert _cond(job, "Failed")["reason"] == "FailedIndexes"
-    counts = sorted(p["metadata"]["annotations"].get("batch.kubernetes.io/job-index-failure-count")
-                    for p in daemon.pods("perindex") if p["metadata"]["labels"]["batch.kubernetes.io/job-completion-index"] == "1")
+    counts = sorted(
+        p["metadata"]["annotations"].get("batch.kubernetes.io/job-index-failure-count")
+        for p in daemon.pods("perindex")
+        if p["metadata"]["labels"]["batch.kubernetes.io/job-completion-index"] == "1"
+    )
     assert counts == ["0", "1"]
 
 
 def test_max_failed_indexes_stops_the_job_at_the_first_failed_index(daemon: Daemon) -> None:
     """backoffLimitPerIndex 0 and maxFailedIndexes 0: only index 0 ever runs; MaxFailedIndexesExceeded."""
-    daemon.apply(job_yaml("maxfail", "exit 1", parallelism=1, completions=4,
-                          extra_spec={"completionMode": "Indexed", "backoffLimitPerIndex": 0, "maxFailedIndexes": 0}))
+    daemon.apply(
+        job_yaml(
+            "maxfail",
+            "exit 1",
+            parallelism=1,
+            completions=4,
+            extra_spec={"completionMode": "Indexed", "backoffLimitPerIndex": 0, "maxFailedIndexes": 0},
+        )
+    )
     job = daemon.wait_job("maxfail", "Failed")
     assert _cond(job, "Failed")["reason"] == "MaxFailedIndexesExceeded"
     assert job["status"]["failedIndexes"] == "0" and job["status"]["failed"] == 1
@@ -73,17 +97,33 @@ def test_ignore_rule_does_not_count_exit_42(daemon: Daemon, docker_nodes: list[A
     marker_root = tmp_path / "markers"
     marker_root.mkdir()
     daemon.stop()
-    d = Daemon(tmp_path / "d2", [(n.name, n.url) for n in docker_nodes],
-               extra={"policy": {"allowed_host_paths": [str(tmp_path)]}})
+    d = Daemon(
+        tmp_path / "d2",
+        [(n.name, n.url) for n in docker_nodes],
+        extra={"policy": {"allowed_host_paths": [str(tmp_path)]}},
+    )
     d.start()
     try:
-        script = 'f=/data/m$JOB_COMPLETION_INDEX; if [ -e $f ]; then exit 0; else touch $f; exit 42; fi'
-        policy = {"completionMode": "Indexed", "podFailurePolicy": {"rules": [
-            {"action": "Ignore", "onExitCodes": {"operator": "In", "values": [42]}}]}}
-        d.apply(job_yaml("ignore42", script, parallelism=3, completions=3, backoff_limit=0, extra_spec=policy,
-                         pod_spec={"nodeSelector": {"kubernetes.io/hostname": "node1"},
-                                   "volumes": [{"name": "data", "hostPath": {"path": str(marker_root)}}]},
-                         container={"volumeMounts": [{"name": "data", "mountPath": "/data"}]}))
+        script = "f=/data/m$JOB_COMPLETION_INDEX; if [ -e $f ]; then exit 0; else touch $f; exit 42; fi"
+        policy = {
+            "completionMode": "Indexed",
+            "podFailurePolicy": {"rules": [{"action": "Ignore", "onExitCodes": {"operator": "In", "values": [42]}}]},
+        }
+        d.apply(
+            job_yaml(
+                "ignore42",
+                script,
+                parallelism=3,
+                completions=3,
+                backoff_limit=0,
+                extra_spec=policy,
+                pod_spec={
+                    "nodeSelector": {"kubernetes.io/hostname": "node1"},
+                    "volumes": [{"name": "data", "hostPath": {"path": str(marker_root)}}],
+                },
+                container={"volumeMounts": [{"name": "data", "mountPath": "/data"}]},
+            )
+        )
         job = d.wait_job("ignore42", timeout=60)
         assert job["status"]["failed"] == 0 and job["status"]["succeeded"] == 3
         assert len(d.pods("ignore42")) == 6
@@ -105,14 +145,18 @@ def test_success_policy_completes_with_index_zero_and_stops_the_rest(daemon: Dae
 
 def test_active_deadline_stops_running_pods_and_fails_the_job(daemon: Daemon, docker_nodes: list[Any]) -> None:
     """activeDeadlineSeconds 2 on sleep 300: DeadlineExceeded, and no container is left within 15 s."""
-    daemon.apply(job_yaml("deadline", "sleep 300", parallelism=2, completions=2,
-                          extra_spec={"activeDeadlineSeconds": 2}))
+    daemon.apply(
+        job_yaml("deadline", "sleep 300", parallelism=2, completions=2, extra_spec={"activeDeadlineSeconds": 2})
+    )
     started = time.monotonic()
     job = daemon.wait_job("deadline", "Failed", timeout=15)
     assert _cond(job, "Failed")["reason"] == "DeadlineExceeded"
     assert job["status"]["failed"] == 0
-    daemon.wait_for(lambda: all(not cs for cs in managed_containers(docker_nodes).values()), timeout=15 - (time.monotonic() - started),
-                    what="no container left")
+    daemon.wait_for(
+        lambda: all(not cs for cs in managed_containers(docker_nodes).values()),
+        timeout=15 - (time.monotonic() - started),
+        what="no container left",
+    )
 
 
 def test_suspend_at_creation_then_resume_and_suspend_a_running_job(daemon: Daemon) -> None:
@@ -128,8 +172,13 @@ def test_suspend_at_creation_then_resume_and_suspend_a_running_job(daemon: Daemo
     daemon.wait_for(lambda: (daemon.job("susp2") or {}).get("status", {}).get("ready") == 2, what="2 ready pods")
     daemon.ctl("patch", "job", "susp2", "-p", '{"spec":{"suspend":true}}', check=True)
     job = daemon.wait_job("susp2", "Suspended", timeout=20)
-    daemon.wait_for(lambda: (daemon.job("susp2") or {})["status"]["active"] == 0 and (daemon.job("susp2") or {})["status"]["terminating"] == 0,
-                    what="no active pod")
+    daemon.wait_for(
+        lambda: (
+            (daemon.job("susp2") or {})["status"]["active"] == 0
+            and (daemon.job("susp2") or {})["status"]["terminating"] == 0
+        ),
+        what="no active pod",
+    )
     job = daemon.job("susp2")
     assert job is not None and job["status"]["failed"] == 0
     assert all(p["status"]["phase"] == "Failed" and p["status"]["reason"] == "Suspended" for p in daemon.pods("susp2"))
@@ -148,8 +197,14 @@ def test_ttl_after_finished_deletes_the_job_and_its_records(daemon: Daemon) -> N
 def test_memory_limit_kills_the_container_with_reason_oom_killed(daemon: Daemon) -> None:
     """resources.limits.memory is applied: a pod using more is reported OOMKilled."""
     # tail buffers /dev/zero (no newline ever comes) as the container's main process
-    daemon.apply(job_yaml("oom", "", backoff_limit=0,
-                          container={"command": ["tail", "/dev/zero"], "resources": {"limits": {"memory": "16Mi"}}}))
+    daemon.apply(
+        job_yaml(
+            "oom",
+            "",
+            backoff_limit=0,
+            container={"command": ["tail", "/dev/zero"], "resources": {"limits": {"memory": "16Mi"}}},
+        )
+    )
     daemon.wait_job("oom", "Failed", timeout=30)
     pod = daemon.pods("oom")[0]
     assert pod["status"]["reason"] == "OOMKilled"
@@ -158,9 +213,17 @@ def test_memory_limit_kills_the_container_with_reason_oom_killed(daemon: Daemon)
 
 def test_cpu_requests_queue_pods_until_room_frees_up(daemon: Daemon) -> None:
     """Pods requesting 1 CPU each, pinned to a 2-CPU node: at most 2 run at once, the rest wait Pending, all succeed."""
-    daemon.apply(job_yaml("cpu", "sleep 1", parallelism=6, completions=6, backoff_limit=0,
-                          pod_spec={"nodeSelector": {"kubernetes.io/hostname": "node0"}},
-                          container={"resources": {"requests": {"cpu": "1"}}}))
+    daemon.apply(
+        job_yaml(
+            "cpu",
+            "sleep 1",
+            parallelism=6,
+            completions=6,
+            backoff_limit=0,
+            pod_spec={"nodeSelector": {"kubernetes.io/hostname": "node0"}},
+            container={"resources": {"requests": {"cpu": "1"}}},
+        )
+    )
     peak = 0
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

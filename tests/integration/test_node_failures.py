@@ -15,12 +15,15 @@ def _node(nodes: list[Any], name: str) -> Any:
     return next(n for n in nodes if n.name == name)
 
 
-def test_lost_node_pods_are_replaced_elsewhere_and_fenced_when_it_returns(daemon: Daemon, node_guard: list[Any]) -> None:
+def test_lost_node_pods_are_replaced_elsewhere_and_fenced_when_it_returns(
+    daemon: Daemon, node_guard: list[Any]
+) -> None:
     """Kill node2's dockerd mid-Job: its pods turn NodeLost, are replaced, the Job completes with failed 0;
     when node2 returns its old containers are removed without being counted."""
     daemon.apply(job_yaml("lossy", "sleep 4", parallelism=3, completions=3))
-    daemon.wait_for(lambda: len([p for p in daemon.pods("lossy") if p["status"]["phase"] == "Running"]) == 3,
-                    what="3 running pods")
+    daemon.wait_for(
+        lambda: len([p for p in daemon.pods("lossy") if p["status"]["phase"] == "Running"]) == 3, what="3 running pods"
+    )
     node2 = _node(node_guard, "node2")
     node2.stop()  # its containers die with it (as when a host goes away)
     job = daemon.wait_job("lossy", timeout=60)
@@ -39,8 +42,10 @@ def test_lost_node_pods_are_replaced_elsewhere_and_fenced_when_it_returns(daemon
 def test_drain_evicts_job_pods_which_are_replaced_and_not_counted(daemon: Daemon) -> None:
     """ctl drain node1: cordoned, its Job pods evicted (DisruptionTarget) and re-placed; failed stays 0."""
     daemon.apply(job_yaml("drained", "sleep 3", parallelism=3, completions=3))
-    daemon.wait_for(lambda: len([p for p in daemon.pods("drained") if p["status"]["phase"] == "Running"]) == 3,
-                    what="3 running pods")
+    daemon.wait_for(
+        lambda: len([p for p in daemon.pods("drained") if p["status"]["phase"] == "Running"]) == 3,
+        what="3 running pods",
+    )
     result = daemon.ctl("drain", "node1", "--timeout", "60s")
     assert result.returncode == 0, result.stderr
     assert "node/node1 drained" in result.stdout and "evicting pod drained-" in result.stdout
@@ -60,11 +65,21 @@ def test_image_on_one_node_only_is_copied_to_the_node_that_needs_it(daemon: Daem
     with dockernodes.client(_node(docker_nodes, "node0").url) as c:
         c.images.get(dockernodes.TEST_IMAGE).tag(image)
     for name in ("node1", "node2"):
-        subprocess.run(["docker", "-H", _node(docker_nodes, name).url, "rmi", "-f", image], capture_output=True, check=False)
+        subprocess.run(
+            ["docker", "-H", _node(docker_nodes, name).url, "rmi", "-f", image], capture_output=True, check=False
+        )
     try:
-        daemon.apply(job_yaml("copied", "echo copied", image=image, parallelism=2, completions=2,
-                              pod_spec={"nodeSelector": {"kubernetes.io/hostname": "node2"}},
-                              container={"imagePullPolicy": "IfNotPresent"}))
+        daemon.apply(
+            job_yaml(
+                "copied",
+                "echo copied",
+                image=image,
+                parallelism=2,
+                completions=2,
+                pod_spec={"nodeSelector": {"kubernetes.io/hostname": "node2"}},
+                container={"imagePullPolicy": "IfNotPresent"},
+            )
+        )
         job = daemon.wait_job("copied", timeout=60)
         assert job["status"]["succeeded"] == 2
         events = daemon.api("GET", "/api/events", params={"uid": job["metadata"]["uid"]})["items"]
@@ -79,7 +94,10 @@ def test_image_on_one_node_only_is_copied_to_the_node_that_needs_it(daemon: Daem
 
 def test_image_pull_policy_never_does_not_copy(daemon: Daemon) -> None:
     """imagePullPolicy Never with the image missing on the node: ErrImageNeverPull, no copy."""
-    daemon.apply(job_yaml("never", "true", image="miniorch.local/absent:1", backoff_limit=0,
-                          container={"imagePullPolicy": "Never"}))
+    daemon.apply(
+        job_yaml(
+            "never", "true", image="miniorch.local/absent:1", backoff_limit=0, container={"imagePullPolicy": "Never"}
+        )
+    )
     daemon.wait_job("never", "Failed")
     assert daemon.pods("never")[0]["status"]["reason"] == "ErrImageNeverPull"

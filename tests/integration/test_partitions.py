@@ -30,8 +30,17 @@ from miniorch.reconcile.cronjob import SCHEDULED_ANNOTATION
 EDGE = "edge"  # the daemon's name for the TCP node behind the proxy
 BOUND = FAST_TIMING["node_timeout_seconds"] + FAST_TIMING["node_heartbeat_seconds"]  # NotReady within this
 TOLERANCE = 0.5
-NOT_EDGE = {"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
-    {"matchExpressions": [{"key": "kubernetes.io/hostname", "operator": "NotIn", "values": [EDGE]}]}]}}}}
+NOT_EDGE = {
+    "affinity": {
+        "nodeAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": {
+                "nodeSelectorTerms": [
+                    {"matchExpressions": [{"key": "kubernetes.io/hostname", "operator": "NotIn", "values": [EDGE]}]}
+                ]
+            }
+        }
+    }
+}
 ON_EDGE = {"nodeSelector": {"kubernetes.io/hostname": EDGE}}
 
 
@@ -57,8 +66,9 @@ def proxy(tcp_node: dockernodes.DockerNode) -> Iterator[FaultProxy]:
 
 
 @pytest.fixture
-def pdaemon(docker_nodes: list[dockernodes.DockerNode], tcp_node: dockernodes.DockerNode, proxy: FaultProxy,
-            tmp_path: Path) -> Iterator[Daemon]:
+def pdaemon(
+    docker_nodes: list[dockernodes.DockerNode], tcp_node: dockernodes.DockerNode, proxy: FaultProxy, tmp_path: Path
+) -> Iterator[Daemon]:
     """A daemon on node0, node1 (unix) and `edge` (plain TCP through the proxy, insecure: true)."""
     unix = docker_nodes[:2]
     nodes = [{"name": n.name, "url": n.url} for n in unix] + [{"name": EDGE, "url": proxy.url, "insecure": True}]
@@ -126,12 +136,27 @@ def threads(daemon: Daemon) -> int:
 
 
 def cronjob_yaml(name: str, schedule: str) -> str:
-    template = {"spec": {"restartPolicy": "Never", "terminationGracePeriodSeconds": 1, **NOT_EDGE,
-                         "containers": [{"name": "c", "image": dockernodes.TEST_IMAGE, "command": ["true"]}]}}
-    return yaml.safe_dump({
-        "apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": name},
-        "spec": {"schedule": schedule, "successfulJobsHistoryLimit": 100, "concurrencyPolicy": "Allow",
-                 "jobTemplate": {"spec": {"backoffLimit": 0, "template": template}}}})
+    template = {
+        "spec": {
+            "restartPolicy": "Never",
+            "terminationGracePeriodSeconds": 1,
+            **NOT_EDGE,
+            "containers": [{"name": "c", "image": dockernodes.TEST_IMAGE, "command": ["true"]}],
+        }
+    }
+    return yaml.safe_dump(
+        {
+            "apiVersion": "batch/v1",
+            "kind": "CronJob",
+            "metadata": {"name": name},
+            "spec": {
+                "schedule": schedule,
+                "successfulJobsHistoryLimit": 100,
+                "concurrencyPolicy": "Allow",
+                "jobTemplate": {"spec": {"backoffLimit": 0, "template": template}},
+            },
+        }
+    )
 
 
 def cron_slots(daemon: Daemon, cronjob: str) -> dict[dt.datetime, float]:
@@ -175,8 +200,10 @@ def test_blackholed_node_turns_not_ready_in_time_while_jobs_api_and_cron_carry_o
     # When the daemon decided, from its NodeNotReady event: what the test sees also includes its own
     # polling and the API's answer time on a loaded test machine.
     decided = not_ready_event(pdaemon, EDGE, dropped_wall)
-    print(f"\nNotReady {decided:.2f}s after the drop (seen {not_ready_after:.2f}s); Job 12 x true {during:.2f}s "
-          f"during, {baseline:.2f}s before; API max {max(api_times):.3f}s")
+    print(
+        f"\nNotReady {decided:.2f}s after the drop (seen {not_ready_after:.2f}s); Job 12 x true {during:.2f}s "
+        f"during, {baseline:.2f}s before; API max {max(api_times):.3f}s"
+    )
     assert decided <= BOUND + TOLERANCE, f"NotReady after {decided:.2f}s (bound {BOUND}s)"
     assert during <= baseline * 1.5 + 1.0, f"Job took {during:.2f}s during the partition, {baseline:.2f}s before"
     assert max(api_times) < 1.0, max(api_times)
@@ -206,10 +233,14 @@ def test_job_pod_behind_a_partition_is_lost_replaced_and_fenced_when_it_heals(
     """An Indexed Job with a pod on edge: blackhole -> that pod Unknown, then NodeLost, counted as running
     until then, replaced on a unix node; heal while its container still runs -> stopped and removed;
     every index counted succeeded exactly once."""
-    pdaemon.apply(job_yaml("shards", "sleep 12", parallelism=3, completions=3,
-                           extra_spec={"completionMode": "Indexed"}))
-    pdaemon.wait_for(lambda: len([p for p in pdaemon.pods("shards") if p["status"]["phase"] == "Running"]) == 3,
-                     timeout=20, what="3 running pods")
+    pdaemon.apply(
+        job_yaml("shards", "sleep 12", parallelism=3, completions=3, extra_spec={"completionMode": "Indexed"})
+    )
+    pdaemon.wait_for(
+        lambda: len([p for p in pdaemon.pods("shards") if p["status"]["phase"] == "Running"]) == 3,
+        timeout=20,
+        what="3 running pods",
+    )
     on_edge = [p for p in pdaemon.pods("shards") if p["spec"]["nodeName"] == EDGE]
     assert len(on_edge) == 1, [p["spec"]["nodeName"] for p in pdaemon.pods("shards")]
     stale = on_edge[0]["metadata"]["name"]
@@ -233,8 +264,9 @@ def test_job_pod_behind_a_partition_is_lost_replaced_and_fenced_when_it_heals(
     replacement = pdaemon.pods("shards")[-1]
     assert replacement["metadata"]["annotations"]["batch.kubernetes.io/job-completion-index"] == index
     assert replacement["spec"]["nodeName"] != EDGE
-    pdaemon.wait_for(lambda: pdaemon.pods("shards")[-1]["status"]["phase"] == "Running", timeout=10,
-                     what="the replacement running")
+    pdaemon.wait_for(
+        lambda: pdaemon.pods("shards")[-1]["status"]["phase"] == "Running", timeout=10, what="the replacement running"
+    )
     assert [c.name for c in managed_containers([tcp_node])["node3"]] == [stale]  # still running out there
     proxy.heal()
     healed = time.monotonic()
@@ -254,19 +286,32 @@ def test_daemonset_pod_on_a_partitioned_node_comes_back_without_a_second_pod(
     pdaemon: Daemon, proxy: FaultProxy, tcp_node: dockernodes.DockerNode
 ) -> None:
     """A DaemonSet pod on edge survives a partition: Unknown while cut off, no second pod, Running after heal."""
-    ds = {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "agent"},
-          "spec": {"selector": {"matchLabels": {"app": "agent"}}, "template": {
-              "metadata": {"labels": {"app": "agent"}},
-              "spec": {"terminationGracePeriodSeconds": 1, "containers": [
-                  {"name": "a", "image": dockernodes.TEST_IMAGE, "command": ["sleep", "3600"]}]}}}}
+    ds = {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": {"name": "agent"},
+        "spec": {
+            "selector": {"matchLabels": {"app": "agent"}},
+            "template": {
+                "metadata": {"labels": {"app": "agent"}},
+                "spec": {
+                    "terminationGracePeriodSeconds": 1,
+                    "containers": [{"name": "a", "image": dockernodes.TEST_IMAGE, "command": ["sleep", "3600"]}],
+                },
+            },
+        },
+    }
     pdaemon.apply(yaml.safe_dump(ds), "ds.yaml")
 
     def agent_pods() -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = pdaemon.api("GET", "/api/pods", params={"selector": "app=agent"})["items"]
         return items
 
-    pdaemon.wait_for(lambda: len([p for p in agent_pods() if p["status"]["phase"] == "Running"]) == 3,
-                     timeout=20, what="3 agents running")
+    pdaemon.wait_for(
+        lambda: len([p for p in agent_pods() if p["status"]["phase"] == "Running"]) == 3,
+        timeout=20,
+        what="3 agents running",
+    )
     before = {p["spec"]["nodeName"]: p["metadata"]["name"] for p in agent_pods()}
     proxy.drop()
     wait_not_ready(pdaemon, EDGE)
@@ -276,22 +321,26 @@ def test_daemonset_pod_on_a_partitioned_node_comes_back_without_a_second_pod(
     assert next(p for p in pods if p["spec"]["nodeName"] == EDGE)["status"]["phase"] == "Unknown"
     proxy.heal()
     pdaemon.wait_for(lambda: node_ready(pdaemon, EDGE), timeout=10, what="edge Ready")
-    pdaemon.wait_for(lambda: all(p["status"]["phase"] == "Running" for p in agent_pods()), timeout=10,
-                     what="every agent Running again")
+    pdaemon.wait_for(
+        lambda: all(p["status"]["phase"] == "Running" for p in agent_pods()),
+        timeout=10,
+        what="every agent Running again",
+    )
     time.sleep(2)
     after = {p["spec"]["nodeName"]: p["metadata"]["name"] for p in agent_pods()}
     assert after == before
     assert [c.name for c in managed_containers([tcp_node])["node3"]] == [before[EDGE]]
 
 
-def test_hung_engine_keeps_in_flight_calls_and_threads_bounded(
-    pdaemon: Daemon, proxy: FaultProxy
-) -> None:
+def test_hung_engine_keeps_in_flight_calls_and_threads_bounded(pdaemon: Daemon, proxy: FaultProxy) -> None:
     """Open connections go quiet (a hung engine) under a Job pinned to edge: calls in flight stay within the
     per-node bound and stop growing, the daemon's threads do not pile up, and all recovers after the heal."""
     pdaemon.apply(job_yaml("pinned", "sleep 1", parallelism=8, completions=16, pod_spec=ON_EDGE))
-    pdaemon.wait_for(lambda: any(p["status"]["phase"] == "Running" for p in pdaemon.pods("pinned")),
-                     timeout=20, what="pinned pods running")
+    pdaemon.wait_for(
+        lambda: any(p["status"]["phase"] == "Running" for p in pdaemon.pods("pinned")),
+        timeout=20,
+        what="pinned pods running",
+    )
     proxy.drop()
     samples = []
     for _ in range(8):
@@ -306,8 +355,11 @@ def test_hung_engine_keeps_in_flight_calls_and_threads_bounded(
     proxy.heal()
     job = pdaemon.wait_job("pinned", timeout=90)
     assert job["status"]["succeeded"] == 16 and job["status"]["failed"] == 0
-    pdaemon.wait_for(lambda: metric(pdaemon, "miniorch_node_docker_calls_in_flight", EDGE) <= 2, timeout=10,
-                     what="calls drained after the heal")
+    pdaemon.wait_for(
+        lambda: metric(pdaemon, "miniorch_node_docker_calls_in_flight", EDGE) <= 2,
+        timeout=10,
+        what="calls drained after the heal",
+    )
 
 
 def test_client_calls_to_a_hung_engine_are_bounded_and_all_end(proxy: FaultProxy) -> None:

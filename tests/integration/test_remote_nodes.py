@@ -100,7 +100,11 @@ def message(node: dict[str, Any]) -> str:
 def wait_ready(d: Daemon, names: list[str], timeout: float = 30) -> dict[str, dict[str, Any]]:
     def check() -> dict[str, dict[str, Any]] | None:
         seen = nodes(d)
-        return seen if all(n in seen and ready(seen[n]) and "roundTripMilliseconds" in seen[n]["status"] for n in names) else None
+        return (
+            seen
+            if all(n in seen and ready(seen[n]) and "roundTripMilliseconds" in seen[n]["status"] for n in names)
+            else None
+        )
 
     result: dict[str, dict[str, Any]] = d.wait_for(check, timeout=timeout, what=f"nodes {names} Ready with an RTT")
     return result
@@ -195,7 +199,10 @@ def _cron_succeeded(d: Daemon, name: str) -> bool:
 
 def _daemonset(name: str) -> str:
     container = {"name": "agent", "image": IMAGE, "imagePullPolicy": "Never", "command": ["sleep", "600"]}
-    template = {"metadata": {"labels": {"app": name}}, "spec": {"terminationGracePeriodSeconds": 1, "containers": [container]}}
+    template = {
+        "metadata": {"labels": {"app": name}},
+        "spec": {"terminationGracePeriodSeconds": 1, "containers": [container]},
+    }
     body = {"selector": {"matchLabels": {"app": name}}, "template": template}
     return yaml.safe_dump({"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": name}, "spec": body})
 
@@ -218,11 +225,15 @@ def test_an_image_is_copied_unix_to_tls_then_tls_to_ssh(fleet: Fleet, tmp_path: 
         with running(tmp_path, fleet, fleet.entries()) as d:
             wait_ready(d, ["local", "edge-tls", "edge-ssh"])
             pull = {"imagePullPolicy": "IfNotPresent"}
-            d.apply(pinned("to-tls", "edge-tls", image=image, completions=2, parallelism=2, container=pull), name="a.yaml")
+            d.apply(
+                pinned("to-tls", "edge-tls", image=image, completions=2, parallelism=2, container=pull), name="a.yaml"
+            )
             job = d.wait_job("to-tls", timeout=90)
             assert _has(fleet.tls.node, image)
             _rmi(fleet.unix, image)
-            d.apply(pinned("to-ssh", "edge-ssh", image=image, completions=2, parallelism=2, container=pull), name="b.yaml")
+            d.apply(
+                pinned("to-ssh", "edge-ssh", image=image, completions=2, parallelism=2, container=pull), name="b.yaml"
+            )
             job2 = d.wait_job("to-ssh", timeout=90)
             assert _has(fleet.ssh_engine, image)
             copies = []
@@ -276,8 +287,14 @@ def _bad_entries(fleet: Fleet, tmp_path: Path) -> list[tuple[dict[str, Any], str
     good_tls = fleet.tls.node_config("edge")["tls"]
     return [
         ({"name": "edge", "url": fleet.tls.url}, "the tls block is missing"),
-        ({"name": "edge", "url": fleet.tls.url, "tls": {k: v for k, v in good_tls.items() if k != "ca"}}, "tls.ca is missing"),
-        ({"name": "edge", "url": fleet.tls.url, "tls": {**good_tls, "cert": "/nonexistent.pem"}}, "tls.cert /nonexistent.pem does not exist"),
+        (
+            {"name": "edge", "url": fleet.tls.url, "tls": {k: v for k, v in good_tls.items() if k != "ca"}},
+            "tls.ca is missing",
+        ),
+        (
+            {"name": "edge", "url": fleet.tls.url, "tls": {**good_tls, "cert": "/nonexistent.pem"}},
+            "tls.cert /nonexistent.pem does not exist",
+        ),
         (fleet.ssh.node_config("edge", identity_file=str(leaky)), f"chmod 600 {leaky}"),
     ]
 
@@ -370,7 +387,9 @@ def test_each_trust_failure_makes_only_its_node_not_ready_whatever_the_ca_bundle
         assert not [e for e in events if e["reason"] == "NodeNotReady" and e["involvedObject"]["name"] in GOOD]
 
 
-def test_expired_certificate_and_changed_host_key_turn_the_node_not_ready_and_back(fleet: Fleet, tmp_path: Path) -> None:
+def test_expired_certificate_and_changed_host_key_turn_the_node_not_ready_and_back(
+    fleet: Fleet, tmp_path: Path
+) -> None:
     """The TLS engine serving an expired certificate and the SSH host offering a new host key: each node
     NotReady with a message saying so, the unix node unaffected; with the right certificate and key back,
     both are Ready again."""
@@ -392,15 +411,15 @@ def test_expired_certificate_and_changed_host_key_turn_the_node_not_ready_and_ba
         d.wait_job("after", timeout=60)
 
 
-def test_a_host_whose_docker_cannot_be_reached_over_ssh_says_dial_stdio_failed(
-    fleet: Fleet, tmp_path: Path
-) -> None:
+def test_a_host_whose_docker_cannot_be_reached_over_ssh_says_dial_stdio_failed(fleet: Fleet, tmp_path: Path) -> None:
     """The SSH login works but the host's Docker does not answer `docker system dial-stdio` (here: no socket):
     the node is NotReady with the host's own error and what to check, not a bare "connection aborted"."""
     broken = sshd.SshServer(tmp_path / "sshd", Path("/nonexistent/docker.sock"))
     broken.start()
     try:
-        with running(tmp_path / "d", fleet, [{"name": "local", "url": fleet.unix.url}, broken.node_config("nodocker")]) as d:
+        with running(
+            tmp_path / "d", fleet, [{"name": "local", "url": fleet.unix.url}, broken.node_config("nodocker")]
+        ) as d:
             wait_ready(d, ["local"])
             text = wait_not_ready(d, "nodocker", "'docker system dial-stdio' failed on 127.0.0.1 as 'root'")
             assert "/nonexistent/docker.sock" in text and "docker group" in text

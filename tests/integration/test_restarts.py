@@ -33,7 +33,9 @@ def test_sigterm_leaves_containers_running_and_restart_adopts_them(daemon: Daemo
     daemon.wait_for(lambda: _running(docker_nodes) == 2, what="2 running containers")
     assert daemon.stop(signal.SIGTERM) == 0
     assert _running(docker_nodes) == 2
-    daemon.wait_for(lambda: _running(docker_nodes) == 0, timeout=15, what="containers finishing while no daemon watches")
+    daemon.wait_for(
+        lambda: _running(docker_nodes) == 0, timeout=15, what="containers finishing while no daemon watches"
+    )
     daemon.start()
     _assert_exact(daemon, "calm", 4, docker_nodes)
     assert all(daemon.ctl("logs", p["metadata"]["name"]).stdout.strip() == "finished" for p in daemon.pods("calm"))
@@ -61,8 +63,9 @@ def test_kill_9_while_a_failed_pod_waits_for_backoff_counts_it_once(daemon: Daem
     assert all(not cs for cs in managed_containers(docker_nodes).values())
 
 
-def test_two_daemons_sharing_nodes_leave_each_others_containers_alone(daemon: Daemon, docker_nodes: list[Any],
-                                                                       tmp_path: Any) -> None:
+def test_two_daemons_sharing_nodes_leave_each_others_containers_alone(
+    daemon: Daemon, docker_nodes: list[Any], tmp_path: Any
+) -> None:
     """A second miniorch (its own store) on the same Docker hosts neither adopts nor removes the first one's pods."""
     other = Daemon(tmp_path / "other", [(n.name, n.url) for n in docker_nodes])
     other.start()

@@ -81,7 +81,9 @@ def test_sd_notify_ready_reload_watchdog_and_stopping(
         d.start(env={"NOTIFY_SOCKET": address, "WATCHDOG_USEC": "400000"})
         listener.wait_for("READY=1")
         d.apply(job_yaml("sleeper", "sleep 300"))
-        pod = d.wait_for(lambda: [p for p in d.pods("sleeper") if p["status"]["phase"] == "Running"], what="running pod")
+        pod = d.wait_for(
+            lambda: [p for p in d.pods("sleeper") if p["status"]["phase"] == "Running"], what="running pod"
+        )
         listener.wait_for("WATCHDOG=1")
         listener.messages.clear()
         assert d.proc is not None
@@ -93,7 +95,9 @@ def test_sd_notify_ready_reload_watchdog_and_stopping(
         node = dict(nodes)[pod[0]["spec"]["nodeName"]]
         out = subprocess.run(
             ["docker", "-H", node, "inspect", "-f", "{{.State.Running}}", pod[0]["metadata"]["name"]],
-            capture_output=True, text=True, timeout=30,
+            capture_output=True,
+            text=True,
+            timeout=30,
         )
         assert out.stdout.strip() == "true", out.stderr
     finally:
@@ -107,7 +111,11 @@ def test_socket_is_0660_with_the_configured_group_and_a_world_writable_folder_is
 ) -> None:
     """The socket gets mode 0660 and api.socket_group; a world-writable, non-sticky folder stops the daemon."""
     group = grp.getgrgid(os.getgid() if os.getgid() else 1).gr_name  # any group other than root's own
-    d = Daemon(tmp_path / "ok", nodes, extra={"api": {"socket": str(tmp_path / "ok" / "run" / "m.sock"), "socket_group": group}})
+    d = Daemon(
+        tmp_path / "ok",
+        nodes,
+        extra={"api": {"socket": str(tmp_path / "ok" / "run" / "m.sock"), "socket_group": group}},
+    )
     d.socket = tmp_path / "ok" / "run" / "m.sock"
     d.start()
     st = os.stat(d.socket)
@@ -118,7 +126,9 @@ def test_socket_is_0660_with_the_configured_group_and_a_world_writable_folder_is
     open_dir.mkdir()
     open_dir.chmod(0o777)
     bad = Daemon(tmp_path / "bad", nodes, extra={"api": {"socket": str(open_dir / "m.sock")}})
-    result = subprocess.run([MINIORCH, "daemon", "--config", str(bad.config_path)], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [MINIORCH, "daemon", "--config", str(bad.config_path)], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 2  # a config error, found before any node is dialled
     assert "world-writable and not sticky" in result.stderr and f"chmod o-w {open_dir}" in result.stderr
 
@@ -147,14 +157,18 @@ def test_tcp_listener_needs_the_bearer_token(nodes: list[tuple[str, str]], tmp_p
         token_file = str(tmp_path / "token")
         out = subprocess.run(
             [MINIORCH, "ctl", "--server", url, "--token-file", token_file, "get", "nodes"],
-            capture_output=True, text=True, timeout=60,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         assert out.returncode == 0 and "node0" in out.stdout, out.stderr
         wrong = tmp_path / "wrong"
         wrong.write_text("nope")
         out = subprocess.run(
             [MINIORCH, "ctl", "--server", url, "--token-file", str(wrong), "version"],
-            capture_output=True, text=True, timeout=60,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         assert out.returncode == 1 and "token" in out.stderr and "Traceback" not in out.stderr
     finally:
@@ -165,19 +179,52 @@ def test_tcp_listener_serves_tls_with_the_configured_certificate(nodes: list[tup
     """With api.tls_cert/tls_key the listener speaks https; ctl checks it against --certificate-authority."""
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
-         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True, timeout=60,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
     )
     d, url = _tcp_daemon(nodes, tmp_path, {"tls_cert": str(cert), "tls_key": str(key)})
     try:
         assert httpx.get(f"{url}/version", verify=ssl.create_default_context(cafile=str(cert))).status_code == 401
-        ok = httpx.get(f"{url}/version", verify=ssl.create_default_context(cafile=str(cert)), headers={"Authorization": f"Bearer {TOKEN}"})
+        ok = httpx.get(
+            f"{url}/version",
+            verify=ssl.create_default_context(cafile=str(cert)),
+            headers={"Authorization": f"Bearer {TOKEN}"},
+        )
         assert ok.status_code == 200
         out = subprocess.run(
-            [MINIORCH, "ctl", "--server", url, "--token-file", str(tmp_path / "token"),
-             "--certificate-authority", str(cert), "version"],
-            capture_output=True, text=True, timeout=60,
+            [
+                MINIORCH,
+                "ctl",
+                "--server",
+                url,
+                "--token-file",
+                str(tmp_path / "token"),
+                "--certificate-authority",
+                str(cert),
+                "version",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         assert out.returncode == 0 and "Server Version" in out.stdout, out.stderr
     finally:
@@ -242,7 +289,9 @@ def _policy_daemon(nodes: list[tuple[str, str]], tmp_path: Path) -> tuple[Daemon
 
 def _host_path_job(name: str, path: str) -> str:
     return job_yaml(
-        name, "ls /v", container={"volumeMounts": [{"name": "v", "mountPath": "/v"}]},
+        name,
+        "ls /v",
+        container={"volumeMounts": [{"name": "v", "mountPath": "/v"}]},
         pod_spec={"volumes": [{"name": "v", "hostPath": {"path": path}}]},
     )
 

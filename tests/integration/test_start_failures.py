@@ -48,8 +48,11 @@ def test_a_container_whose_node_lost_its_bridge_is_shown_retried_with_backoff_an
     with bridge_removed(_node(node_guard, "node2")):
         daemon.apply(job_yaml("nobridge", "echo never", backoff_limit=1, pod_spec=PIN_NODE2))
         first = daemon.wait_for(
-            lambda: next((p for p in daemon.pods("nobridge") if p["status"].get("reason") == "RunContainerError"), None),
-            timeout=20, what="a pod waiting with RunContainerError",
+            lambda: next(
+                (p for p in daemon.pods("nobridge") if p["status"].get("reason") == "RunContainerError"), None
+            ),
+            timeout=20,
+            what="a pod waiting with RunContainerError",
         )
         name = first["metadata"]["name"]
         assert first["status"]["phase"] == "Pending"
@@ -75,8 +78,11 @@ def test_a_container_whose_node_lost_its_bridge_is_shown_retried_with_backoff_an
         pname = pod["metadata"]["name"]
         assert (pod["status"]["phase"], pod["status"]["reason"]) == ("Failed", "RunContainerError")
         assert pod["status"]["message"].endswith(f"(gave up after {policy.max_tries} tries)")
-        events = [e for e in daemon.api("GET", "/api/events", params={"uid": pod["metadata"]["uid"]})["items"]
-                  if e["reason"] == "Failed"]
+        events = [
+            e
+            for e in daemon.api("GET", "/api/events", params={"uid": pod["metadata"]["uid"]})["items"]
+            if e["reason"] == "Failed"
+        ]
         assert len(events) == 1, events  # counted, not duplicated
         assert events[0]["type"] == "Warning" and events[0]["count"] == policy.max_tries
         assert events[0]["involvedObject"]["kind"] == "Pod" and events[0]["involvedObject"]["name"] == pname
@@ -93,8 +99,11 @@ def test_a_container_the_engine_refuses_to_create_fails_the_job_after_the_bounde
     """A 1 MiB memory limit passes the manifest checks but the engine refuses the create: the pod waits with
     CreateContainerError and Docker's words, then fails after 5 tries; backoffLimit 0 ends the Job."""
     daemon.apply(job_yaml("tiny", "true", backoff_limit=0, container={"resources": {"limits": {"memory": "1Mi"}}}))
-    daemon.wait_for(lambda: "CreateContainerError" in daemon.ctl("get", "pods").stdout, timeout=20,
-                    what="get pods showing CreateContainerError")
+    daemon.wait_for(
+        lambda: "CreateContainerError" in daemon.ctl("get", "pods").stdout,
+        timeout=20,
+        what="get pods showing CreateContainerError",
+    )
     job = daemon.wait_job("tiny", "Failed", timeout=60)
     (pod,) = daemon.pods("tiny")
     assert (pod["status"]["reason"], job["status"]["failed"]) == ("CreateContainerError", 1)
@@ -119,8 +128,14 @@ def test_a_daemonset_pod_whose_node_lost_its_bridge_backs_off_per_node_with_the_
                 "metadata": {"labels": {"app": "agent"}},
                 "spec": {
                     "terminationGracePeriodSeconds": 1,
-                    "containers": [{"name": "a", "image": "miniorch.local/busybox:latest",
-                                    "imagePullPolicy": "Never", "command": ["sleep", "300"]}],
+                    "containers": [
+                        {
+                            "name": "a",
+                            "image": "miniorch.local/busybox:latest",
+                            "imagePullPolicy": "Never",
+                            "command": ["sleep", "300"],
+                        }
+                    ],
                 },
             },
         },
@@ -132,8 +147,11 @@ def test_a_daemonset_pod_whose_node_lost_its_bridge_backs_off_per_node_with_the_
             items = daemon.api("GET", "/api/pods", params={"selector": "app=agent"})["items"]
             return [p for p in items if p["spec"]["nodeName"] == "node2"]
 
-        daemon.wait_for(lambda: any(p["status"].get("reason") == "RunContainerError" for p in node2_pods()),
-                        timeout=20, what="node2's pod waiting with RunContainerError")
+        daemon.wait_for(
+            lambda: any(p["status"].get("reason") == "RunContainerError" for p in node2_pods()),
+            timeout=20,
+            what="node2's pod waiting with RunContainerError",
+        )
         assert "RunContainerError" in daemon.ctl("get", "pods", "-l", "app=agent").stdout
         gave_up = daemon.wait_for(
             lambda: [p for p in node2_pods() if p["status"]["phase"] == "Failed"], timeout=40, what="a failed pod"
@@ -149,13 +167,20 @@ def test_a_daemonset_pod_whose_node_lost_its_bridge_backs_off_per_node_with_the_
         assert line["state"] in ("BackOff", "NotReady") and BRIDGE_GONE in line["message"]
         status = daemon.api("GET", "/api/objects/daemonsets/default/agent")["status"]
         assert status["numberReady"] == 2 and status["desiredNumberScheduled"] == 3
-        daemon.wait_for(lambda: "RunContainerError" in daemon.ctl("describe", "ds", "agent").stdout,
-                        timeout=20, what="describe ds naming RunContainerError")
+        daemon.wait_for(
+            lambda: "RunContainerError" in daemon.ctl("describe", "ds", "agent").stdout,
+            timeout=20,
+            what="describe ds naming RunContainerError",
+        )
         # the failed pod is replaced on node2 after the per-node backoff (DESIGN 4.6), not at once
-        replaced = daemon.wait_for(lambda: [p for p in node2_pods() if p["metadata"]["name"] != gave_up[0]["metadata"]
-                                            ["name"]], timeout=20, what="a replacement pod on node2")
-        first_try = daemon.wait_for(lambda: _times(daemon, replaced[0]["metadata"]["name"]), timeout=10,
-                                    what="the replacement's first try")[0]
+        replaced = daemon.wait_for(
+            lambda: [p for p in node2_pods() if p["metadata"]["name"] != gave_up[0]["metadata"]["name"]],
+            timeout=20,
+            what="a replacement pod on node2",
+        )
+        first_try = daemon.wait_for(
+            lambda: _times(daemon, replaced[0]["metadata"]["name"]), timeout=10, what="the replacement's first try"
+        )[0]
         gave_up_at = _times(daemon, gave_up[0]["metadata"]["name"])[-1]
         assert (first_try - gave_up_at).total_seconds() >= 0.8  # 1 s after the node's first failure
     assert "Traceback" not in daemon.log_text()

@@ -131,7 +131,6 @@ class SshServer:
         return {"name": name, "url": self.url, "ssh": {**files, **ssh}}
 
 
-
 def _descendants(pid: int) -> list[int]:
     children = dockernodes._children_map()
     found: list[int] = []

@@ -77,7 +77,9 @@ def test_six_field_schedules_show_seconds_and_an_aware_from_is_taken_as_is() -> 
 def test_without_from_the_list_starts_now_in_utc() -> None:
     """Default: from now, in UTC; `@hourly` gives the next 5 whole hours."""
     now = dt.datetime(2024, 5, 1, 12, 10, 5, tzinfo=dt.UTC)
-    times = schedule_mod.fire_times(cron.parse("@hourly"), cron.zone(None), schedule_mod.start_time(None, dt.UTC, now), 5)
+    times = schedule_mod.fire_times(
+        cron.parse("@hourly"), cron.zone(None), schedule_mod.start_time(None, dt.UTC, now), 5
+    )
     assert times == [dt.datetime(2024, 5, 1, 13 + i, tzinfo=dt.UTC) for i in range(5)]
     code, out, _ = schedule("@hourly")
     first = dt.datetime.fromisoformat(out[1].split()[0].replace("Z", "+00:00"))
@@ -94,7 +96,10 @@ def test_without_from_the_list_starts_now_in_utc() -> None:
         (["* * * *"], 'error: schedule "* * * *": expected 5 fields (minute hour day-of-month month day-of-week)'),
         (["@every 5m"], 'error: schedule "@every 5m": unknown macro "@every 5m"'),
         (["0 0 30 2 *"], 'error: schedule "0 0 30 2 *": day-of-month field "30": never occurs in month field "2"'),
-        (["CRON_TZ=UTC 0 * * * *"], 'error: schedule "CRON_TZ=UTC 0 * * * *": a CRON_TZ= or TZ= prefix is not supported'),
+        (
+            ["CRON_TZ=UTC 0 * * * *"],
+            'error: schedule "CRON_TZ=UTC 0 * * * *": a CRON_TZ= or TZ= prefix is not supported',
+        ),
         (["@daily", "--tz", "Mars/Olympus"], "error: --tz: unknown time zone Mars/Olympus; use an IANA name"),
         (["@daily", "--tz", "Local"], "error: --tz: unknown time zone Local"),
         (["@daily", "--from", "yesterday"], "error: --from 'yesterday' is not an ISO 8601 time"),
@@ -132,7 +137,10 @@ def test_the_installed_command_exits_2_on_a_bad_expression() -> None:
     """Through `python -m miniorch.cli.main` (the console script's entry): exit 2, the sentence on stderr."""
     result = subprocess.run(
         [sys.executable, "-m", "miniorch.cli.main", "schedule", "61 * * * *"],
-        capture_output=True, text=True, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 2
     assert result.stderr == 'error: schedule "61 * * * *": minute field "61": value 61 out of range 0-59\n'

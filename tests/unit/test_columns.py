@@ -13,11 +13,18 @@ from miniorch.cli.client import CtlError
 NOW = dt.datetime(2024, 5, 1, 12, 0, 0, tzinfo=dt.UTC)
 
 
-def pod(name: str, phase: str, node: str | None, restarts: int = 0, labels: dict[str, str] | None = None) -> dict[str, Any]:
+def pod(
+    name: str, phase: str, node: str | None, restarts: int = 0, labels: dict[str, str] | None = None
+) -> dict[str, Any]:
     """A pod dict with the fields the selectors and columns read."""
     return {
         "kind": "Pod",
-        "metadata": {"name": name, "namespace": "default", "labels": labels or {}, "creationTimestamp": "2024-05-01T11:00:00Z"},
+        "metadata": {
+            "name": name,
+            "namespace": "default",
+            "labels": labels or {},
+            "creationTimestamp": "2024-05-01T11:00:00Z",
+        },
         "spec": {"nodeName": node, "restartPolicy": "Never"},
         "status": {"phase": phase, "containerStatuses": [{"restartCount": restarts, "ready": False, "state": {}}]},
     }
@@ -58,9 +65,15 @@ def test_field_selector_filters_pods_as_the_api_server(selector: str, expected: 
 
 def test_field_selector_on_jobs_and_nodes_compares_as_text() -> None:
     """status.successful is the Job's succeeded count; spec.unschedulable is true/false."""
-    jobs: list[dict[str, Any]] = [{"metadata": {"name": "a"}, "status": {"succeeded": 3}}, {"metadata": {"name": "b"}, "status": {}}]
+    jobs: list[dict[str, Any]] = [
+        {"metadata": {"name": "a"}, "status": {"succeeded": 3}},
+        {"metadata": {"name": "b"}, "status": {}},
+    ]
     assert names(columns.select_fields(jobs, columns.parse_field_selector("status.successful=3"))) == ["a"]
-    nodes: list[dict[str, Any]] = [{"metadata": {"name": "n0"}, "spec": {"unschedulable": True}}, {"metadata": {"name": "n1"}, "spec": {}}]
+    nodes: list[dict[str, Any]] = [
+        {"metadata": {"name": "n0"}, "spec": {"unschedulable": True}},
+        {"metadata": {"name": "n1"}, "spec": {}},
+    ]
     assert names(columns.select_fields(nodes, columns.parse_field_selector("spec.unschedulable!=true"))) == ["n1"]
 
 
@@ -96,7 +109,9 @@ def test_a_term_without_operator_is_not_understood() -> None:
 
 def test_escaped_comma_belongs_to_the_value() -> None:
     """`\\,` is a comma inside a value, not the AND between terms."""
-    assert columns.parse_field_selector("metadata.name=a\\,b") == [columns.FieldRequirement("metadata.name", True, "a,b")]
+    assert columns.parse_field_selector("metadata.name=a\\,b") == [
+        columns.FieldRequirement("metadata.name", True, "a,b")
+    ]
 
 
 @pytest.mark.parametrize(
@@ -117,7 +132,9 @@ def test_sort_by_orders_naturally_with_missing_values_last(path: str, expected: 
 
 def test_sort_by_a_field_no_object_has_is_an_error() -> None:
     """kubectl refuses to sort by a path that matches nothing."""
-    with pytest.raises(columns.ColumnsError, match='couldn\'t find any field with path "{.nope}" in the list of objects'):
+    with pytest.raises(
+        columns.ColumnsError, match='couldn\'t find any field with path "{.nope}" in the list of objects'
+    ):
         columns.sort_items(PODS, ".nope")
 
 
@@ -138,7 +155,9 @@ def test_natural_order_matches_kubectls_sortorder(values: list[str], expected: l
 
 def test_custom_columns_print_values_as_kubectl() -> None:
     """Several values join with commas, none prints <none>, maps print as Go's map[k:v]."""
-    cols = columns.parse_custom_columns("NAME:.metadata.name,NODE:.spec.nodeName,LABELS:.metadata.labels,ALL:.metadata.labels.*")
+    cols = columns.parse_custom_columns(
+        "NAME:.metadata.name,NODE:.spec.nodeName,LABELS:.metadata.labels,ALL:.metadata.labels.*"
+    )
     rows = columns.custom_rows(cols, PODS[1:])
     assert rows == [["web-9", "node0", "map[app:web tier:x]", "web,x"], ["etl-1", "<none>", "map[]", "<none>"]]
 
@@ -197,7 +216,12 @@ def test_bad_resource_arguments_are_sentences(args: list[str], message: str) -> 
 def test_several_kinds_print_one_table_each_with_kind_prefixed_names() -> None:
     """`get jobs,cronjobs`: a block per kind with its header, a blank line between, names as kind.group/NAME."""
     q = getcmd.Query(["pods,jobs"], "default", None, None)
-    job = {"kind": "Job", "metadata": {"name": "pi", "creationTimestamp": "2024-05-01T11:00:00Z"}, "spec": {}, "status": {}}
+    job = {
+        "kind": "Job",
+        "metadata": {"name": "pi", "creationTimestamp": "2024-05-01T11:00:00Z"},
+        "spec": {},
+        "status": {},
+    }
     text = getcmd.render(
         q,
         [("Pod", PODS[:1]), ("Job", [job])],

@@ -154,7 +154,9 @@ def test_tcp_listener_without_token_file_is_rejected(tmp_path: Path) -> None:
 
 def test_duplicate_node_names_are_rejected(tmp_path: Path) -> None:
     """Two nodes with one name are an error naming the name."""
-    message = load_error(tmp_path, "nodes:\n  - name: edge\n  - name: edge\n    url: tcp://x:2375\n    insecure: true\n")
+    message = load_error(
+        tmp_path, "nodes:\n  - name: edge\n  - name: edge\n    url: tcp://x:2375\n    insecure: true\n"
+    )
     assert ": nodes: " in message and "'edge' appears twice" in message
 
 

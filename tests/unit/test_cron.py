@@ -165,7 +165,11 @@ def test_apply_rejects_a_bad_schedule_at_its_line() -> None:
     with pytest.raises(ManifestInvalid) as info:
         loader.load_text(text, "cj.yaml")
     message = str(info.value.errors[0])
-    assert message.startswith("cj.yaml:5:") and "spec.schedule" in message and 'hour field "25": value 25 out of range 0-23' in message
+    assert (
+        message.startswith("cj.yaml:5:")
+        and "spec.schedule" in message
+        and 'hour field "25": value 25 out of range 0-23' in message
+    )
 
 
 @pytest.mark.parametrize(

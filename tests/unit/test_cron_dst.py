@@ -121,8 +121,13 @@ def test_the_issue_case_berlin_every_30_minutes_runs_through_the_repeated_hour()
     """Issue 12: `*/30 * * * *` in Berlin runs at 01:00Z and 01:30Z on 2024-10-27 (02:00 and 02:30 CET)."""
     s, tz = cron.parse("*/30 * * * *"), cron.zone(BERLIN)
     got = fires(s, tz, at("2024-10-27T00:00"), at("2024-10-27T02:00"))
-    assert got == [at("2024-10-27T00:00"), at("2024-10-27T00:30"), at("2024-10-27T01:00"), at("2024-10-27T01:30"),
-                   at("2024-10-27T02:00")]
+    assert got == [
+        at("2024-10-27T00:00"),
+        at("2024-10-27T00:30"),
+        at("2024-10-27T01:00"),
+        at("2024-10-27T01:30"),
+        at("2024-10-27T02:00"),
+    ]
     walls = [f.astimezone(tz).strftime("%H:%M%z") for f in got]
     assert walls == ["02:00+0200", "02:30+0200", "02:00+0100", "02:30+0100", "03:00+0100"]
     assert [b - a for a, b in zip(got, got[1:], strict=False)] == [dt.timedelta(minutes=30)] * 4

@@ -154,7 +154,9 @@ def test_a_fixed_hour_fires_once_per_local_date(zone: str, year: int, spring: bo
     day = jump.astimezone(tz).date()
     start = dt.datetime.combine(day - dt.timedelta(days=2), dt.time(), tz).astimezone(UTC)
     end = dt.datetime.combine(day + dt.timedelta(days=3), dt.time(), tz).astimezone(UTC)
-    got = fires(cron.parse(f"{minute} {hour} * * *"), tz, start - dt.timedelta(seconds=1), end - dt.timedelta(seconds=1))
+    got = fires(
+        cron.parse(f"{minute} {hour} * * *"), tz, start - dt.timedelta(seconds=1), end - dt.timedelta(seconds=1)
+    )
     dates = [f.astimezone(tz).date() for f in got]
     assert dates == [day + dt.timedelta(days=d) for d in range(-2, 3)]
     for f in got:
@@ -167,7 +169,9 @@ def test_a_fixed_hour_fires_once_per_local_date(zone: str, year: int, spring: bo
     st.sampled_from(["Europe/Berlin", "America/New_York"]),
     st.integers(2020, 2030),
     st.booleans(),
-    st.sampled_from(["*/20 * * * * *", "0 */30 * * * *", "15 30 * * * *", "*/20 30 2 * * *", "5 0 1 * * *", "*/20 * 1 * * *"]),
+    st.sampled_from(
+        ["*/20 * * * * *", "0 */30 * * * *", "15 30 * * * *", "*/20 30 2 * * *", "5 0 1 * * *", "*/20 * 1 * * *"]
+    ),
 )
 def test_six_field_schedules_follow_the_same_rule_to_the_second(zone: str, year: int, spring: bool, expr: str) -> None:
     """Seconds schedules: wildcard hour matches every lived second; fixed hour each wall second once."""

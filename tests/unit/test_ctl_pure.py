@@ -10,8 +10,20 @@ from miniorch.cli.durations import DurationError, parse_duration
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("10s", 10), ("5m", 300), ("1h", 3600), ("1h30m", 5400), ("1.5h", 5400), ("500ms", 0.5), ("2m3s", 123),
-     ("30", 30), ("0", 0), (".5s", 0.5), ("1us", 1e-6), ("100ns", 1e-7)],
+    [
+        ("10s", 10),
+        ("5m", 300),
+        ("1h", 3600),
+        ("1h30m", 5400),
+        ("1.5h", 5400),
+        ("500ms", 0.5),
+        ("2m3s", 123),
+        ("30", 30),
+        ("0", 0),
+        (".5s", 0.5),
+        ("1us", 1e-6),
+        ("100ns", 1e-7),
+    ],
 )
 def test_durations_parse_as_go_does(text: str, seconds: float) -> None:
     """kubectl's durations (Go's ParseDuration), and a bare number as seconds."""
@@ -30,8 +42,10 @@ def test_create_job_makes_kubectls_job() -> None:
     job = generators.job("hello", "team", "busybox", ["sh", "-c", "echo hi"])
     assert job["metadata"] == {"name": "hello", "namespace": "team"}
     pod = job["spec"]["template"]["spec"]
-    assert pod == {"containers": [{"name": "hello", "image": "busybox", "command": ["sh", "-c", "echo hi"]}],
-                   "restartPolicy": "Never"}
+    assert pod == {
+        "containers": [{"name": "hello", "image": "busybox", "command": ["sh", "-c", "echo hi"]}],
+        "restartPolicy": "Never",
+    }
     assert "command" not in generators.job("x", "default", "busybox", [])["spec"]["template"]["spec"]["containers"][0]
 
 
@@ -44,7 +58,11 @@ def test_create_cronjob_defaults_to_on_failure(restart: str | None, expected: st
     template = cj["spec"]["jobTemplate"]
     assert set(template) == {"spec"}
     assert template["spec"]["template"]["spec"]["restartPolicy"] == expected
-    assert template["spec"]["template"]["spec"]["containers"][0] == {"name": "tick", "image": "busybox", "command": ["date"]}
+    assert template["spec"]["template"]["spec"]["containers"][0] == {
+        "name": "tick",
+        "image": "busybox",
+        "command": ["date"],
+    }
 
 
 def test_create_cronjob_refuses_restart_always() -> None:
@@ -56,9 +74,15 @@ def test_create_cronjob_refuses_restart_always() -> None:
 LIVE = {
     "apiVersion": "batch/v1",
     "kind": "Job",
-    "metadata": {"name": "pi", "namespace": "default", "uid": "u-1", "generation": 3,
-                 "creationTimestamp": "2026-01-01T00:00:00Z", "labels": {},
-                 "annotations": {"miniorch.io/source": "api"}},
+    "metadata": {
+        "name": "pi",
+        "namespace": "default",
+        "uid": "u-1",
+        "generation": 3,
+        "creationTimestamp": "2026-01-01T00:00:00Z",
+        "labels": {},
+        "annotations": {"miniorch.io/source": "api"},
+    },
     "spec": {"parallelism": 1, "backoffLimit": 6},
     "status": {"active": 1},
 }
@@ -66,8 +90,12 @@ LIVE = {
 
 def test_diff_of_equal_objects_is_empty_despite_server_fields() -> None:
     """Status, uid, generation, timestamps and the source annotation never show as differences."""
-    merged = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "pi", "namespace": "default"},
-              "spec": {"backoffLimit": 6, "parallelism": 1}}
+    merged = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": "pi", "namespace": "default"},
+        "spec": {"backoffLimit": 6, "parallelism": 1},
+    }
     assert yamldiff.render(LIVE, merged, "batch.v1.Job.default.pi") == ""
 
 
@@ -76,8 +104,11 @@ def test_diff_shows_a_changed_field_as_kubectl_diff_does() -> None:
     merged = {**LIVE, "spec": {"parallelism": 3, "backoffLimit": 6}}
     text = yamldiff.render(LIVE, merged, "batch.v1.Job.default.pi")
     lines = text.splitlines()
-    assert lines[:3] == ["diff -u -N LIVE/batch.v1.Job.default.pi MERGED/batch.v1.Job.default.pi",
-                         "--- LIVE/batch.v1.Job.default.pi", "+++ MERGED/batch.v1.Job.default.pi"]
+    assert lines[:3] == [
+        "diff -u -N LIVE/batch.v1.Job.default.pi MERGED/batch.v1.Job.default.pi",
+        "--- LIVE/batch.v1.Job.default.pi",
+        "+++ MERGED/batch.v1.Job.default.pi",
+    ]
     assert "-  parallelism: 1" in lines and "+  parallelism: 3" in lines
     assert not [x for x in lines if x[:1] in "+-" and ("uid" in x or "status" in x or "active" in x)]
 
@@ -86,5 +117,9 @@ def test_diff_of_a_new_object_adds_every_line() -> None:
     """No live object: the whole merged YAML is added (diff -N)."""
     text = yamldiff.render(None, {"apiVersion": "v1", "kind": "Job", "metadata": {"name": "x"}}, "f")
     assert [x for x in text.splitlines() if x.startswith("+") and not x.startswith("+++")] == [
-        "+apiVersion: v1", "+kind: Job", "+metadata:", "+  name: x"]
+        "+apiVersion: v1",
+        "+kind: Job",
+        "+metadata:",
+        "+  name: x",
+    ]
     assert yamldiff.file_name("batch/v1", "Job", "default", "pi") == "batch.v1.Job.default.pi"

@@ -30,17 +30,37 @@ def test_explain_a_kind_lists_its_fields_in_kubectls_layout(schema: dict[str, An
     assert lines[:4] == ["GROUP:      batch", "KIND:       Job", "VERSION:    v1", ""]
     assert lines[4] == "DESCRIPTION:"
     fields = [line.strip() for line in lines if line.startswith("  ") and "\t<" in line]
-    assert fields == ["apiVersion\t<string>", "kind\t<string>", "metadata\t<ObjectMeta> -required-", "spec\t<JobSpec> -required-"]
+    assert fields == [
+        "apiVersion\t<string>",
+        "kind\t<string>",
+        "metadata\t<ObjectMeta> -required-",
+        "spec\t<JobSpec> -required-",
+    ]
 
 
 @pytest.mark.parametrize(
     ("kind", "path", "field_line", "must_contain"),
     [
         ("Job", ["spec", "backoffLimit"], "FIELD: backoffLimit <integer>", "Defaults to 6."),
-        ("Job", ["spec", "template", "spec", "containers"], "FIELD: containers <[]Container>", "  image\t<string> -required-"),
+        (
+            "Job",
+            ["spec", "template", "spec", "containers"],
+            "FIELD: containers <[]Container>",
+            "  image\t<string> -required-",
+        ),
         ("CronJob", ["spec", "concurrencyPolicy"], "FIELD: concurrencyPolicy <string>", "ENUM: Allow, Forbid, Replace"),
-        ("DaemonSet", ["spec", "template", "spec", "nodeSelector"], "FIELD: nodeSelector <map[string]string>", "DESCRIPTION:"),
-        ("DaemonSet", ["spec", "updateStrategy", "rollingUpdate", "maxUnavailable"], "FIELD: maxUnavailable <IntOrString>", "Defaults to 1."),
+        (
+            "DaemonSet",
+            ["spec", "template", "spec", "nodeSelector"],
+            "FIELD: nodeSelector <map[string]string>",
+            "DESCRIPTION:",
+        ),
+        (
+            "DaemonSet",
+            ["spec", "updateStrategy", "rollingUpdate", "maxUnavailable"],
+            "FIELD: maxUnavailable <IntOrString>",
+            "Defaults to 1.",
+        ),
         ("Pod", ["spec", "restartPolicy"], "FIELD: restartPolicy <string>", "ENUM: Always, Never, OnFailure"),
     ],
 )
@@ -76,12 +96,20 @@ def test_completion_scripts_name_miniorch_and_bash_is_valid(tmp_path: Path) -> N
 
 @pytest.mark.parametrize(
     ("words", "expected"),
-    [(["miniorch", "ctl", "ge"], {"get"}), (["miniorch", "ctl", "get", "jobs,cr"], {"jobs,cronjobs"}), (["miniorch", "comp"], {"completion"})],
+    [
+        (["miniorch", "ctl", "ge"], {"get"}),
+        (["miniorch", "ctl", "get", "jobs,cr"], {"jobs,cronjobs"}),
+        (["miniorch", "comp"], {"completion"}),
+    ],
 )
-def test_bash_completion_completes_verbs_and_resource_types(tmp_path: Path, words: list[str], expected: set[str]) -> None:
+def test_bash_completion_completes_verbs_and_resource_types(
+    tmp_path: Path, words: list[str], expected: set[str]
+) -> None:
     """Sourcing `miniorch completion bash` and pressing TAB after a prefix offers the matching words."""
     script = tmp_path / "c.bash"
-    script.write_text(subprocess.run([MINIORCH, "completion", "bash"], capture_output=True, text=True, check=True).stdout)
+    script.write_text(
+        subprocess.run([MINIORCH, "completion", "bash"], capture_output=True, text=True, check=True).stdout
+    )
     line = " ".join(words)
     probe = f'source {script}; COMP_WORDS=({line}); COMP_CWORD={len(words) - 1}; _miniorch_completion miniorch; printf "%s\\n" "${{COMPREPLY[@]}}"'
     env = {**os.environ, "PATH": f"{Path(MINIORCH).parent}:{os.environ['PATH']}"}

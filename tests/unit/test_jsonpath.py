@@ -80,7 +80,11 @@ NUMBERS: dict[str, Any] = {
         ("{.users[0].name}", DOC, "myself"),
         ("{.items[*]['metadata.name', 'status.capacity']}", DOC, '127.0.0.1 127.0.0.2 {"cpu":"4"} {"cpu":"8"}'),
         ('{.users[?(@.name=="e2e")].user.password}', DOC, "secret"),
-        ("{range .items[*]}[{.metadata.name}, {.status.capacity}] {end}", DOC, '[127.0.0.1, {"cpu":"4"}] [127.0.0.2, {"cpu":"8"}] '),
+        (
+            "{range .items[*]}[{.metadata.name}, {.status.capacity}] {end}",
+            DOC,
+            '[127.0.0.1, {"cpu":"4"}] [127.0.0.2, {"cpu":"8"}] ',
+        ),
         ("{.items[*]['metadata.name']}", DOC, "127.0.0.1 127.0.0.2"),
         ("{.items[0].metadata.labels.kubernetes\\.io/hostname}", DOC, "127.0.0.1"),
         ("{.items[0].metadata.labels['kubernetes.io/hostname']}", DOC, "127.0.0.1"),
@@ -89,7 +93,11 @@ NUMBERS: dict[str, Any] = {
         ("{.items[*].status.addresses[*].address}", DOC, "127.0.0.1 127.0.0.2 127.0.0.3"),
         ("{range .items[*]}{.metadata.name}, {end}{.kind}", DOC, "127.0.0.1, 127.0.0.2, List"),
         ('{range .items[*]}{.metadata.name}{"\\t"}{end}', DOC, "127.0.0.1\t127.0.0.2\t"),
-        ("{range .items[*]}{range .status.addresses[*]}{.address}, {end}{end}", DOC, "127.0.0.1, 127.0.0.2, 127.0.0.3, "),
+        (
+            "{range .items[*]}{range .status.addresses[*]}{.address}, {end}{end}",
+            DOC,
+            "127.0.0.1, 127.0.0.2, 127.0.0.3, ",
+        ),
         # the Job of DESIGN section 13
         ('{.status.conditions[?(@.type=="Complete")].status}', JOB, "True"),
         ('{.status.conditions[?(@.type!="Complete")].type}', JOB, "SuccessCriteriaMet"),
@@ -162,7 +170,7 @@ def test_a_null_field_is_missing() -> None:
         ("{.points[?(@.x<>1)]}", NUMBERS, "unrecognized filter operator <>"),
         ("{.points[?(@.x>1.5)]}", NUMBERS, "incompatible types for comparison"),
         ('{.points[?(@.id<"i3")].id}{.bools[?(@<true)]}', NUMBERS, "invalid type for comparison"),
-        ("{.items[?(@.status.addresses[*].type==\"x\")]}", DOC, "can only compare one element at a time"),
+        ('{.items[?(@.status.addresses[*].type=="x")]}', DOC, "can only compare one element at a time"),
     ],
 )
 def test_execution_errors_are_worded_as_kubectl(template: str, data: Any, message: str) -> None:

@@ -44,7 +44,17 @@ def test_only_the_store_package_imports_sql(path: Path) -> None:
 @pytest.mark.parametrize("path", _modules("reconcile"), ids=lambda p: p.name)
 def test_planning_code_does_no_io(path: Path) -> None:
     """reconcile/ imports no I/O: no asyncio, threads, sockets, HTTP, the store or the node client."""
-    banned = {"asyncio", "threading", "socket", "subprocess", "httpx", "requests", "time",
-              "miniorch.store.store", "miniorch.nodes.client", "miniorch.controllers"}
+    banned = {
+        "asyncio",
+        "threading",
+        "socket",
+        "subprocess",
+        "httpx",
+        "requests",
+        "time",
+        "miniorch.store.store",
+        "miniorch.nodes.client",
+        "miniorch.controllers",
+    }
     found = {m for m in _imports(path) if m in banned or any(m.startswith(b + ".") for b in banned)}
     assert not found

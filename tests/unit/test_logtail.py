@@ -108,8 +108,15 @@ def test_bound_keeps_whole_lines_within_bytes_and_lines() -> None:
 
 def _pod(**fields: object) -> PodRecord:
     return PodRecord(
-        uid="u", name="p", namespace="default", owner_kind="Job", owner_name="j", owner_uid="o", node="n",
-        phase=PodPhase.RUNNING, **fields,  # type: ignore[arg-type]
+        uid="u",
+        name="p",
+        namespace="default",
+        owner_kind="Job",
+        owner_name="j",
+        owner_uid="o",
+        node="n",
+        phase=PodPhase.RUNNING,
+        **fields,  # type: ignore[arg-type]
     )
 
 
@@ -123,7 +130,9 @@ def test_each_recorded_run_shifts_the_run_starts_and_marks_the_tail_timestamped(
     """on_exit records the run's start; the run before it becomes the previous run (OnFailure restarts)."""
     first = pod_logic.on_exit(_pod(), _exited(at(0)), "OnFailure", LOG, at(5), timestamped=True)
     assert (first.run_started_at, first.previous_run_started_at, first.log_timestamped) == (at(0), None, True)
-    second = pod_logic.on_exit(dataclasses.replace(first, restart_pending=False), _exited(at(10)), "OnFailure", LOG, at(15))
+    second = pod_logic.on_exit(
+        dataclasses.replace(first, restart_pending=False), _exited(at(10)), "OnFailure", LOG, at(15)
+    )
     assert (second.run_started_at, second.previous_run_started_at) == (at(10), at(0))
     again = pod_logic.on_exit(second, _exited(at(10)), "OnFailure", LOG, at(16))  # the same run seen twice
     assert (again.run_started_at, again.previous_run_started_at) == (at(10), at(0))
@@ -131,7 +140,9 @@ def test_each_recorded_run_shifts_the_run_starts_and_marks_the_tail_timestamped(
 
 def test_a_docker_restart_in_place_shifts_the_run_starts() -> None:
     """A DaemonSet container Docker restarted: its new StartedAt is the latest run."""
-    running = ContainerState(id="c", name="p", node="n", labels={}, status="running", started_at=at(10), restart_count=1)
+    running = ContainerState(
+        id="c", name="p", node="n", labels={}, status="running", started_at=at(10), restart_count=1
+    )
     pod = pod_logic.on_docker_restart(_pod(run_started_at=None), running)
     assert (pod.run_started_at, pod.previous_run_started_at, pod.restart_count) == (at(10), None, 1)
 
@@ -145,8 +156,9 @@ def test_a_carriage_return_stays_inside_its_line() -> None:
     assert logtail.lines_of("a\nb") == ["a\n", "b"] and logtail.lines_of("") == []
 
 
-@pytest.mark.parametrize(("raw", "expected"), [(b"a\nb\nc\n", "b\nc\n"), (b"a\nb\nc", "b\nc"), (b"a\nb", "a\nb"),
-                                              (b"", "")])
+@pytest.mark.parametrize(
+    ("raw", "expected"), [(b"a\nb\nc\n", "b\nc\n"), (b"a\nb\nc", "b\nc"), (b"a\nb", "a\nb"), (b"", "")]
+)
 def test_bound_counts_an_unfinished_last_line(raw: bytes, expected: str) -> None:
     """Two lines at most, whether or not the last one ended."""
     assert logtail.bound(raw, max_lines=2) == expected

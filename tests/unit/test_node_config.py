@@ -64,7 +64,11 @@ BAD = [
     ("url: tcp://edge-1\ninsecure: true", "needs a port", "tcp://edge-1:2376"),
     ("url: ssh://edge-1", "ssh.identity_file is missing", "identity_file"),
     ("url: ssh://edge-1\nssh: {{identity_file: /nonexistent/id}}", "does not exist", "ssh.identity_file"),
-    ("url: ssh://edge-1\nssh: {{identity_file: {identity}, known_hosts: /nonexistent/kh}}", "does not exist", "ssh.known_hosts"),
+    (
+        "url: ssh://edge-1\nssh: {{identity_file: {identity}, known_hosts: /nonexistent/kh}}",
+        "does not exist",
+        "ssh.known_hosts",
+    ),
     ("url: ssh://edge-1:port\nssh: {{identity_file: {identity}}}", "not of the form", "ssh://[USER@]HOST[:PORT]"),
     ("url: unix:///run/docker.sock\ninsecure: true", "tcp:// nodes only", "remove it"),
     ("url: unix:///run/docker.sock\ntls: {{ca: {ca}}}", "tcp:// nodes only", "remove the tls block"),

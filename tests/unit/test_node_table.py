@@ -10,7 +10,9 @@ from miniorch.cli import output
 NOW = dt.datetime(2024, 5, 1, 12, 0, 0, tzinfo=dt.UTC)
 
 
-def node(name: str, ready: bool, transport: str, rtt: float | None, error: str = "", error_ago: int = 0) -> dict[str, Any]:
+def node(
+    name: str, ready: bool, transport: str, rtt: float | None, error: str = "", error_ago: int = 0
+) -> dict[str, Any]:
     """A Node as the API serves it."""
     status: dict[str, Any] = {
         "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],

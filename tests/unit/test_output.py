@@ -201,7 +201,9 @@ def test_output_jsonpath_applies_to_the_list_or_single_object(fmt: str, single: 
 
 def test_unknown_output_format_is_rejected_with_the_allowed_list() -> None:
     """An unsupported -o value raises ValueError listing the allowed formats."""
-    with pytest.raises(output.PrintError, match="allowed formats are: custom-columns,custom-columns-file,json,jsonpath,"):
+    with pytest.raises(
+        output.PrintError, match="allowed formats are: custom-columns,custom-columns-file,json,jsonpath,"
+    ):
         output.render("Pod", [RUNNING], "csv", NOW)
 
 

@@ -57,13 +57,26 @@ def _run(tmp_path: Path, node: FakeNode, tries: int) -> tuple[Store, PodRecord, 
     store = Store(f"sqlite:///{tmp_path}/state.db")
     clock = clock_mod.FakeClock(T0)
     woken: list[str] = []
-    pod = PodRecord(uid="u1", name="p", namespace="default", owner_kind="Job", owner_name="j", owner_uid="j-uid",
-                    node="node2", created_at=T0)
+    pod = PodRecord(
+        uid="u1",
+        name="p",
+        namespace="default",
+        owner_kind="Job",
+        owner_name="j",
+        owner_uid="j-uid",
+        node="node2",
+        created_at=T0,
+    )
     store.save_pod(pod)
 
     async def main() -> None:
-        runner = PodRunner(store, FakeMonitor(node), clock, lambda: woken.append("wake"),  # type: ignore[arg-type]
-                           look=lambda: woken.append("look"))
+        runner = PodRunner(
+            store,
+            FakeMonitor(node),  # type: ignore[arg-type]
+            clock,
+            lambda: woken.append("wake"),
+            look=lambda: woken.append("look"),
+        )
         for _ in range(tries):
             current = store.get_pod_by_uid("u1")
             assert current is not None
@@ -85,7 +98,11 @@ def test_a_start_the_engine_refuses_is_recorded_with_an_event_and_the_container_
     node = FakeNode(nr.EngineError("node2", f"start p: {BRIDGE}"))
     store, pod, _ = _run(tmp_path, node, 1)
     assert (pod.phase, pod.reason, pod.message, pod.start_attempts) == (
-        PodPhase.PENDING, "RunContainerError", f"start p: {BRIDGE}", 1)
+        PodPhase.PENDING,
+        "RunContainerError",
+        f"start p: {BRIDGE}",
+        1,
+    )
     assert node.calls == ["create", "start", "remove"]
     (event,) = store.list_events(uid="u1")
     assert (event.kind, event.type, event.reason, event.count) == ("Pod", "Warning", "Failed", 1)
@@ -106,7 +123,11 @@ def test_five_refused_starts_fail_the_pod_with_one_counted_event(tmp_path: Path)
     node.start = refuse  # type: ignore[method-assign]
     store, pod, woken = _run(tmp_path, node, 5)
     assert (pod.phase, pod.reason, pod.failures, pod.container_removed) == (
-        PodPhase.FAILED, "RunContainerError", 1, True)
+        PodPhase.FAILED,
+        "RunContainerError",
+        1,
+        True,
+    )
     assert pod.message.endswith("(gave up after 5 tries)") and "veth0000005" in pod.message
     (event,) = store.list_events(uid="u1")
     assert event.count == 5 and "veth0000005" in event.message

@@ -106,7 +106,10 @@ def test_check_config_of_the_reload_line_exits_2_on_a_bad_file_and_0_on_a_good_o
     cmd = [args[0], "daemon", "--check-config", "--config", str(bad)]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2, result
-    assert result.stderr == f"error: config file {bad}: nodes[0].adress: unknown key (see the config reference in README.md)\n"
+    assert (
+        result.stderr
+        == f"error: config file {bad}: nodes[0].adress: unknown key (see the config reference in README.md)\n"
+    )
     good = tmp_path / "good.yaml"
     good.write_text(f"state_dir: {tmp_path}/state\napi: {{socket: {tmp_path}/run/m.sock}}\n")
     result = subprocess.run(cmd[:-1] + [str(good)], capture_output=True, text=True, timeout=60)
@@ -162,7 +165,9 @@ def test_fresh_metrics_have_every_counter_at_zero_build_info_and_process_collect
     import miniorch
 
     m = metrics_mod.Metrics()
-    m.watch(objects=lambda: [], nodes=lambda: {"a": True}, docker_errors=lambda: {}, docker_error_kinds=["NodeUnavailable"])
+    m.watch(
+        objects=lambda: [], nodes=lambda: {"a": True}, docker_errors=lambda: {}, docker_error_kinds=["NodeUnavailable"]
+    )
     text = m.render().decode()
     for kind in ("Job", "DaemonSet"):
         for counter in ("started", "succeeded", "failed"):
@@ -170,7 +175,12 @@ def test_fresh_metrics_have_every_counter_at_zero_build_info_and_process_collect
     assert 'miniorch_docker_api_errors_total{error="NodeUnavailable",node="a"} 0.0' in text
     build = f'miniorch_build_info{{python="{platform.python_version()}",version="{miniorch.__version__}"}} 1.0'
     assert build in text
-    for family in ("process_resident_memory_bytes", "process_cpu_seconds_total", "python_info", "python_gc_collections_total"):
+    for family in (
+        "process_resident_memory_bytes",
+        "process_cpu_seconds_total",
+        "python_info",
+        "python_gc_collections_total",
+    ):
         assert f"\n{family}" in text, family
 
 
@@ -323,7 +333,9 @@ def test_oversized_manifest_and_too_many_env_entries_are_refused() -> None:
     env = "        env:\n" + "".join(f"        - {{name: V{i}, value: x}}\n" for i in range(1001))
     with pytest.raises(ManifestInvalid, match="1000"):
         loader.load_text(_job(env=env), "env.yaml")
-    assert loader.load_text(_job(env="        env:\n" + "".join(f"        - {{name: V{i}, value: x}}\n" for i in range(1000))), "ok.yaml")
+    assert loader.load_text(
+        _job(env="        env:\n" + "".join(f"        - {{name: V{i}, value: x}}\n" for i in range(1000))), "ok.yaml"
+    )
 
 
 def test_names_over_63_characters_are_refused() -> None:

@@ -26,8 +26,16 @@ def at(s: float) -> dt.datetime:
 def pending(**fields: object) -> PodRecord:
     """A Job pod bound to node2, not started yet."""
     return dataclasses.replace(
-        PodRecord(uid="u1", name="p", namespace="default", owner_kind="Job", owner_name="j", owner_uid="j-uid",
-                  node="node2", created_at=T0),
+        PodRecord(
+            uid="u1",
+            name="p",
+            namespace="default",
+            owner_kind="Job",
+            owner_name="j",
+            owner_uid="j-uid",
+            node="node2",
+            created_at=T0,
+        ),
         **fields,  # type: ignore[arg-type]
     )
 
@@ -101,8 +109,12 @@ def test_a_refusal_after_another_reason_starts_counting_afresh() -> None:
         (pending(reason="RunContainerError", start_attempts=3, last_attempt_at=T0), at(4), True, at(4)),
         # attempts left over from before a successful start or another reason hold nothing back
         (pending(reason="Unschedulable", start_attempts=3, last_attempt_at=T0), T0, True, None),
-        (pending(phase=PodPhase.FAILED, reason="RunContainerError", start_attempts=5, last_attempt_at=T0), T0,
-         True, None),
+        (
+            pending(phase=PodPhase.FAILED, reason="RunContainerError", start_attempts=5, last_attempt_at=T0),
+            T0,
+            True,
+            None,
+        ),
     ],
 )
 def test_a_refused_pod_is_due_for_its_next_try_only_after_its_backoff(
@@ -118,8 +130,9 @@ def test_the_event_message_names_the_node_and_the_engine_message() -> None:
 
 
 def _job(backoff_limit: int = 1, restart: str = "Never") -> job_mod.JobParams:
-    return job_mod.JobParams(uid="j-uid", namespace="default", name="j", backoff_limit=backoff_limit,
-                             restart_policy=restart)
+    return job_mod.JobParams(
+        uid="j-uid", namespace="default", name="j", backoff_limit=backoff_limit, restart_policy=restart
+    )
 
 
 def test_a_job_whose_pods_gave_up_fails_with_backoff_limit_exceeded_naming_the_refusal() -> None:
@@ -127,8 +140,12 @@ def test_a_job_whose_pods_gave_up_fails_with_backoff_limit_exceeded_naming_the_r
     gave_up = [
         dataclasses.replace(
             pending(uid=f"u{i}", name=f"j-{i}", created_at=planning.NOW - dt.timedelta(seconds=60 - i)),
-            phase=PodPhase.FAILED, reason="RunContainerError", message=f"{MSG} (gave up after 5 tries)",
-            failures=1, last_failure_at=planning.NOW - dt.timedelta(seconds=30 - i), container_removed=True,
+            phase=PodPhase.FAILED,
+            reason="RunContainerError",
+            message=f"{MSG} (gave up after 5 tries)",
+            failures=1,
+            last_failure_at=planning.NOW - dt.timedelta(seconds=30 - i),
+            container_removed=True,
         )
         for i in range(2)
     ]
@@ -152,9 +169,15 @@ def test_a_job_pod_waiting_for_its_next_try_is_neither_replaced_nor_counted() ->
 
 def test_an_on_failure_restart_the_engine_refused_waits_for_its_backoff() -> None:
     """OnFailure: a restart refused 2 s ago after 2 tries is not restarted before 2 s, and the plan wakes then."""
-    refused = pending(phase=PodPhase.RUNNING, restart_pending=True, failures=1, reason="RunContainerError",
-                      start_attempts=2, last_attempt_at=planning.NOW - dt.timedelta(seconds=1),
-                      last_failure_at=planning.NOW - dt.timedelta(seconds=100))
+    refused = pending(
+        phase=PodPhase.RUNNING,
+        restart_pending=True,
+        failures=1,
+        reason="RunContainerError",
+        start_attempts=2,
+        last_attempt_at=planning.NOW - dt.timedelta(seconds=1),
+        last_failure_at=planning.NOW - dt.timedelta(seconds=100),
+    )
     job = _job(backoff_limit=3, restart="OnFailure")
     early = planning.plan(job, [refused])
     assert not [a for a in early.actions if isinstance(a, RestartPod)]
@@ -167,10 +190,27 @@ def test_an_on_failure_restart_the_engine_refused_waits_for_its_backoff() -> Non
     ("pod", "status"),
     [
         (pending(reason="CreateContainerError", message=MSG, start_attempts=1), "CreateContainerError"),
-        (pending(phase=PodPhase.RUNNING, restart_pending=True, exit_code=1, reason="RunContainerError",
-                 message=MSG, start_attempts=1), "RunContainerError"),
-        (pending(phase=PodPhase.RUNNING, restart_pending=True, exit_code=1, reason="Error",
-                 message="container exited with code 1"), "CrashLoopBackOff"),
+        (
+            pending(
+                phase=PodPhase.RUNNING,
+                restart_pending=True,
+                exit_code=1,
+                reason="RunContainerError",
+                message=MSG,
+                start_attempts=1,
+            ),
+            "RunContainerError",
+        ),
+        (
+            pending(
+                phase=PodPhase.RUNNING,
+                restart_pending=True,
+                exit_code=1,
+                reason="Error",
+                message="container exited with code 1",
+            ),
+            "CrashLoopBackOff",
+        ),
         (pending(phase=PodPhase.FAILED, reason="RunContainerError", message=MSG, failures=1), "RunContainerError"),
     ],
 )
@@ -193,8 +233,17 @@ def test_describe_job_lists_why_pods_that_did_not_run_are_waiting_or_failed() ->
     from miniorch.cli import describe
 
     refused = render.pod(pending(name="j-a", reason="RunContainerError", message=MSG, start_attempts=2), None)
-    ran = render.pod(pending(name="j-b", phase=PodPhase.FAILED, reason="Error", exit_code=1,
-                             message="container exited with code 1", failures=1), None)
+    ran = render.pod(
+        pending(
+            name="j-b",
+            phase=PodPhase.FAILED,
+            reason="Error",
+            exit_code=1,
+            message="container exited with code 1",
+            failures=1,
+        ),
+        None,
+    )
     text = describe._pods_table([refused, ran], dt_mod.datetime.now(dt_mod.UTC))
     assert f"  j-a: RunContainerError: {MSG}" in text.splitlines()
     assert "j-b: " not in text

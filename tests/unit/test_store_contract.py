@@ -79,7 +79,15 @@ def pod(name: str, owner: ObjectRecord, **kw: object) -> PodRecord:
 
 def event(owner: ObjectRecord, reason: str, at: dt.datetime, message: str = "m") -> EventRecord:
     return EventRecord(
-        owner.namespace, owner.kind, owner.name, owner.uid, "Normal", reason, message, first_timestamp=at, last_timestamp=at
+        owner.namespace,
+        owner.kind,
+        owner.name,
+        owner.uid,
+        "Normal",
+        reason,
+        message,
+        first_timestamp=at,
+        last_timestamp=at,
     )
 
 
@@ -99,7 +107,12 @@ def test_objects_list_by_namespace_then_name_and_filter_by_kind_and_namespace(st
     for o in [obj("b"), obj("a"), obj("c", namespace="alpha"), obj("ab", kind="DaemonSet")]:
         store.add_object(o)
     listed = [(o.kind, o.namespace, o.name) for o in store.list_objects()]
-    assert listed == [("Job", "alpha", "c"), ("Job", "default", "a"), ("DaemonSet", "default", "ab"), ("Job", "default", "b")]
+    assert listed == [
+        ("Job", "alpha", "c"),
+        ("Job", "default", "a"),
+        ("DaemonSet", "default", "ab"),
+        ("Job", "default", "b"),
+    ]
     assert [o.name for o in store.list_objects(kind="Job", namespace="default")] == ["a", "b"]
     assert [o.kind for o in store.list_objects(kind="DaemonSet")] == ["DaemonSet"]
 
@@ -279,7 +292,12 @@ def test_events_filter_by_namespace_and_object(store: Store) -> None:
     store.record_object_event(b, "Warning", "BackoffLimitExceeded", "Job has reached the specified backoff limit", T0)
     assert [e.name for e in store.list_events(namespace="etl")] == ["b"]
     [only] = store.list_events(uid=a.uid)
-    assert (only.kind, only.type, only.reason, only.message) == ("Job", "Normal", "SuccessfulCreate", "Created pod: a-1")
+    assert (only.kind, only.type, only.reason, only.message) == (
+        "Job",
+        "Normal",
+        "SuccessfulCreate",
+        "Created pod: a-1",
+    )
 
 
 # -- identity, nodes, revisions ---------------------------------------------------

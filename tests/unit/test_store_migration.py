@@ -28,7 +28,17 @@ def test_old_database_gains_new_columns_with_defaults(tmp_path: Path) -> None:
     store = Store(f"sqlite:///{db}")
     pod = store.get_pod("default", "pi-abcde")
     assert pod is not None and pod.cpu_request == 0.0 and pod.memory_request == 0 and pod.log_tail == "hello"
-    store.save_pod(PodRecord(uid="u2", name="pi-x", namespace="default", owner_kind="Job", owner_name="pi",
-                             owner_uid="j1", node="n0", cpu_request=0.5))
+    store.save_pod(
+        PodRecord(
+            uid="u2",
+            name="pi-x",
+            namespace="default",
+            owner_kind="Job",
+            owner_name="pi",
+            owner_uid="j1",
+            node="n0",
+            cpu_request=0.5,
+        )
+    )
     assert store.get_pod("default", "pi-x").cpu_request == 0.5  # type: ignore[union-attr]
     store.close()

@@ -99,7 +99,9 @@ def test_db_upgrade_says_what_it_did_and_refuses_a_newer_database_with_exit_2(tm
     config.write_text(f"state_dir: {state}\n")
     runner = CliRunner()
     first = runner.invoke(app, ["db", "upgrade", "--config", str(config)])
-    assert first.exit_code == 0 and f"schema upgraded from none (new or 0.1.0 database) to {schema.head()}" in first.output
+    assert (
+        first.exit_code == 0 and f"schema upgraded from none (new or 0.1.0 database) to {schema.head()}" in first.output
+    )
     again = runner.invoke(app, ["db", "upgrade", "--config", str(config)])
     assert again.exit_code == 0 and "already at" in again.output
     with sqlite3.connect(state / "miniorch.db") as conn:

@@ -13,7 +13,9 @@ from miniorch.store.records import PodPhase, PodRecord
 from miniorch.store.store import Store
 
 T0 = dt.datetime(2026, 1, 2, 3, 4, 5, 250000, tzinfo=dt.UTC)
-STAMPED = "2026-01-02T03:04:05.000000001Z one\n2026-01-02T03:04:06.000000001Z two\n2026-01-02T03:04:16.000000001Z three\n"
+STAMPED = (
+    "2026-01-02T03:04:05.000000001Z one\n2026-01-02T03:04:06.000000001Z two\n2026-01-02T03:04:16.000000001Z three\n"
+)
 
 
 def test_old_pods_table_gains_log_columns_and_new_values_round_trip(tmp_path: Path) -> None:
@@ -35,9 +37,19 @@ def test_old_pods_table_gains_log_columns_and_new_values_round_trip(tmp_path: Pa
     store = Store(f"sqlite:///{db}")
     old = store.get_pod("default", "pi-abcde")
     assert old is not None and old.log_tail == "hello\n" and not old.log_timestamped and old.run_started_at is None
-    new = PodRecord(uid="u2", name="pi-x", namespace="default", owner_kind="Job", owner_name="pi", owner_uid="j1",
-                    node="n0", log_tail=STAMPED, log_timestamped=True, run_started_at=T0,
-                    previous_run_started_at=T0 - dt.timedelta(seconds=10))
+    new = PodRecord(
+        uid="u2",
+        name="pi-x",
+        namespace="default",
+        owner_kind="Job",
+        owner_name="pi",
+        owner_uid="j1",
+        node="n0",
+        log_tail=STAMPED,
+        log_timestamped=True,
+        run_started_at=T0,
+        previous_run_started_at=T0 - dt.timedelta(seconds=10),
+    )
     store.save_pod(new)
     back = store.get_pod("default", "pi-x")
     assert back is not None and back.log_timestamped and back.run_started_at == T0
@@ -46,8 +58,17 @@ def test_old_pods_table_gains_log_columns_and_new_values_round_trip(tmp_path: Pa
 
 
 def _pod(**fields: object) -> PodRecord:
-    return PodRecord(uid="u", name="p", namespace="default", owner_kind="Job", owner_name="j", owner_uid="o",
-                     node="n", phase=PodPhase.FAILED, **fields)  # type: ignore[arg-type]
+    return PodRecord(
+        uid="u",
+        name="p",
+        namespace="default",
+        owner_kind="Job",
+        owner_name="j",
+        owner_uid="o",
+        node="n",
+        phase=PodPhase.FAILED,
+        **fields,  # type: ignore[arg-type]
+    )
 
 
 def test_a_plain_tail_from_an_older_miniorch_is_served_whole_and_since_uses_the_finish_time() -> None:
@@ -65,8 +86,9 @@ def test_a_plain_tail_from_an_older_miniorch_is_served_whole_and_since_uses_the_
 def test_a_timestamped_tail_answers_timestamps_since_and_previous() -> None:
     """Stored tails of this version: strip or keep the stamps, filter by time, split runs by their starts."""
     start2 = dt.datetime(2026, 1, 2, 3, 4, 16, tzinfo=dt.UTC)
-    pod = _pod(log_tail=STAMPED, log_timestamped=True, run_started_at=start2, previous_run_started_at=None,
-               restart_count=1)
+    pod = _pod(
+        log_tail=STAMPED, log_timestamped=True, run_started_at=start2, previous_run_started_at=None, restart_count=1
+    )
     assert podlogs._stored(pod, None, None, False, False) == "one\ntwo\nthree\n"
     assert podlogs._stored(pod, None, None, True, False) == STAMPED
     assert podlogs._stored(pod, None, dt.datetime(2026, 1, 2, 3, 4, 6, tzinfo=dt.UTC), False, False) == "two\nthree\n"

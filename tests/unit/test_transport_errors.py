@@ -14,7 +14,9 @@ import urllib3.util.ssl_match_hostname
 from miniorch.nodes import transport
 
 TLS = transport.Endpoint("tcp://edge-1:2376", transport.TLS, ca="/etc/miniorch/ca.pem", cert="/etc/miniorch/cert.pem")
-SSH = transport.Endpoint("ssh://miniorch@edge-2:2222", transport.SSH, identity_file="/etc/miniorch/id", known_hosts="/kh")
+SSH = transport.Endpoint(
+    "ssh://miniorch@edge-2:2222", transport.SSH, identity_file="/etc/miniorch/id", known_hosts="/kh"
+)
 
 
 def verify_error(code: int, text: str) -> ssl.SSLCertVerificationError:
@@ -37,8 +39,6 @@ def wrapped(inner: BaseException) -> BaseException:
         return result
 
 
-
-
 class _Key(paramiko.PKey):
     def __init__(self, blob: bytes) -> None:
         self._blob = blob
@@ -55,9 +55,17 @@ CASES = [
     (verify_error(10, "certificate has expired"), TLS, "certificate has expired"),
     (verify_error(9, "certificate is not yet valid"), TLS, "not valid yet"),
     (verify_error(62, "Hostname mismatch, certificate is not valid for 'edge-1'."), TLS, "not valid for 'edge-1'"),
-    (urllib3.util.ssl_match_hostname.CertificateError("hostname 'edge-1' doesn't match 'x'"), TLS, "not valid for 'edge-1'"),
+    (
+        urllib3.util.ssl_match_hostname.CertificateError("hostname 'edge-1' doesn't match 'x'"),
+        TLS,
+        "not valid for 'edge-1'",
+    ),
     (ssl.SSLError(1, "[SSL: TLSV1_ALERT_UNKNOWN_CA] tlsv1 alert unknown ca"), TLS, "refused our client certificate"),
-    (transport.UnknownHostKey("[edge-2]:2222", "ssh-ed25519", "SHA256:abc"), SSH, "is unknown: ssh-ed25519 SHA256:abc is not in /kh"),
+    (
+        transport.UnknownHostKey("[edge-2]:2222", "ssh-ed25519", "SHA256:abc"),
+        SSH,
+        "is unknown: ssh-ed25519 SHA256:abc is not in /kh",
+    ),
     (paramiko.BadHostKeyException("[edge-2]:2222", _Key(b"new"), _Key(b"old")), SSH, "has CHANGED"),
     (paramiko.AuthenticationException("Authentication failed."), SSH, "login as 'miniorch' on edge-2:2222 refused"),
 ]
@@ -75,7 +83,11 @@ def test_trust_failures_are_worded_wherever_they_are_wrapped(
 
 @pytest.mark.parametrize(
     "error",
-    [ConnectionRefusedError(111, "Connection refused"), TimeoutError("timed out"), paramiko.SSHException("channel closed")],
+    [
+        ConnectionRefusedError(111, "Connection refused"),
+        TimeoutError("timed out"),
+        paramiko.SSHException("channel closed"),
+    ],
 )
 def test_ordinary_failures_are_not_trust_failures(error: BaseException) -> None:
     """A refused or timed-out connection is not worded as a trust failure (the node is just unreachable)."""
