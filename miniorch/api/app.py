@@ -29,6 +29,7 @@ from miniorch.controllers.objects import Applier, Conflict, NotFound
 from miniorch.reconcile import cronjob as cronjob_plan
 from miniorch.spec import loader
 from miniorch.spec.errors import ManifestInvalid
+from miniorch.store.errors import StoreUnavailable
 from miniorch.store.records import NodeOverrides, PodRecord
 from miniorch.store.store import Store
 
@@ -85,6 +86,10 @@ def create_app(ctx: ApiContext) -> FastAPI:
     @app.exception_handler(ValueError)
     async def _val(_: Request, exc: ValueError) -> JSONResponse:
         return _error(400, str(exc))
+
+    @app.exception_handler(StoreUnavailable)
+    async def _db(_: Request, exc: StoreUnavailable) -> JSONResponse:
+        return _error(503, f"{exc}; the daemon keeps the containers running and retries; try again shortly")
 
     @app.middleware("http")
     async def _standby_refuses_writes(request: Request, call_next: Any) -> Response:

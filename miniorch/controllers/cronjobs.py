@@ -23,13 +23,14 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 
 from miniorch import clock as clock_mod
-from miniorch.controllers import objects
+from miniorch.controllers import objects, outage
 from miniorch.reconcile import cron
 from miniorch.reconcile import cronjob as plan_mod
 from miniorch.reconcile.actions import Event
 from miniorch.spec import loader
 from miniorch.spec.errors import ManifestInvalid
 from miniorch.spec.workloads import CronJob
+from miniorch.store.errors import StoreUnavailable
 from miniorch.store.records import ObjectRecord
 from miniorch.store.store import Store
 
@@ -166,13 +167,20 @@ class CronJobController:
             job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
         )
         self._scheduler.start()
+        self._outage = outage.Outage("cronjobs")
         self._wake.set()  # the first pass runs at once: catch-up after downtime, arming every CronJob
         try:
             while True:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=self._timeout())
                 self._wake.clear()
-                self.reconcile_once()
+                try:
+                    self.reconcile_once()
+                except StoreUnavailable as exc:  # a slot missed meanwhile is caught up once, as after downtime
+                    await asyncio.sleep(self._outage.failed(exc))
+                    self._wake.set()
+                else:
+                    self._outage.worked()
         finally:
             self._scheduler.shutdown(wait=False)
 

@@ -19,6 +19,8 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 
 from miniorch import manifests
+from miniorch.controllers import outage
+from miniorch.store.errors import StoreUnavailable
 
 log = structlog.get_logger(__name__)
 
@@ -135,6 +137,7 @@ class FolderWatcher:
 
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()
+        self._outage = outage.Outage("folder")
         last_full = time.monotonic()
         try:
             while True:
@@ -150,7 +153,15 @@ class FolderWatcher:
                 self._pending, self._full, self._force = set(), False, False
                 if full:
                     last_full = time.monotonic()
-                report = await asyncio.to_thread(self._sync.sync, None if full else paths, force)
+                try:
+                    report = await asyncio.to_thread(self._sync.sync, None if full else paths, force)
+                except StoreUnavailable as exc:  # applied nothing: the same files again after a wait
+                    self._pending |= paths
+                    self._full, self._force = self._full or full, self._force or force
+                    await asyncio.sleep(self._outage.failed(exc))
+                    self._changed.set()
+                    continue
+                self._outage.worked()
                 if report.changed:
                     self._on_change()
         finally:

@@ -24,6 +24,7 @@ from miniorch.nodes import records as node_records
 from miniorch.nodes import transport
 from miniorch.nodes.client import NodeClient
 from miniorch.reconcile.placement import NodeView, Resources
+from miniorch.store.errors import StoreUnavailable
 from miniorch.store.records import EventRecord, NodeOverrides
 from miniorch.store.store import Store
 
@@ -229,19 +230,21 @@ class NodeMonitor:
                 "Warning",
                 f"Node {state.name} status is now: NodeNotReady ({state.last_error})",
             )
-        self._store.record_event(
-            EventRecord(
-                "default",
-                "Node",
-                state.name,
-                f"node:{state.name}",
-                kind,
-                reason,
-                msg,
-                first_timestamp=now,
-                last_timestamp=now,
-            )
+        event = EventRecord(
+            "default",
+            "Node",
+            state.name,
+            f"node:{state.name}",
+            kind,
+            reason,
+            msg,
+            first_timestamp=now,
+            last_timestamp=now,
         )
+        try:
+            self._store.record_event(event)
+        except StoreUnavailable as exc:  # the node's state is ours in memory; only its event is lost
+            log.warning("node_event_not_recorded", node=state.name, reason=reason, error=str(exc))
         self._on_change()
 
     def close(self) -> None:

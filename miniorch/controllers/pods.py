@@ -22,6 +22,7 @@ from miniorch.nodes import records as nr
 from miniorch.nodes.client import NodeClient
 from miniorch.reconcile import pods as pod_logic
 from miniorch.reconcile import startretry
+from miniorch.store.errors import StoreUnavailable
 from miniorch.store.records import EventRecord, PodPhase, PodRecord
 from miniorch.store.store import Store
 
@@ -72,6 +73,8 @@ class PodRunner:
                 await op()
             except nr.NodeUnavailable as exc:
                 log.warning("pod_operation_deferred", pod=pod.name, node=pod.node, error=exc.detail)
+            except StoreUnavailable as exc:  # not recorded: a later pass observes the container and redoes it
+                log.warning("pod_operation_deferred", pod=pod.name, node=pod.node, error=str(exc))
             finally:
                 self._tasks.pop(pod.name, None)
                 self._done(pod.name)

@@ -17,10 +17,12 @@ import structlog
 from miniorch import clock as clock_mod
 from miniorch import metrics as metrics_mod
 from miniorch.config import Config
+from miniorch.controllers import outage
 from miniorch.controllers.models import ModelCache
 from miniorch.controllers.nodes import NodeMonitor
 from miniorch.controllers.pods import PodRunner
 from miniorch.controllers.podsync import Observed, PodSync
+from miniorch.store.errors import StoreUnavailable
 from miniorch.store.records import ObjectRecord
 from miniorch.store.store import Store
 
@@ -58,6 +60,7 @@ class WorkloadController:
         self._died: set[tuple[str, str]] = set()
         self.models = ModelCache()
         self._observe = True
+        self._outage = outage.Outage("workloads")
         self._resync_at = 0.0  # monotonic time of the next full look at the containers
         self._later: asyncio.TimerHandle | None = None
         self.runner = PodRunner(
@@ -138,8 +141,15 @@ class WorkloadController:
                 self._observe = True  # the periodic resync, however busy the loop is
             if self.runner.failures:
                 raise self.runner.failures[0]
-            with self.metrics.reconcile_duration.time():
-                await self.reconcile_once()
+            try:
+                with self.metrics.reconcile_duration.time():
+                    await self.reconcile_once()
+            except StoreUnavailable as exc:  # nothing was recorded: the next pass sees it all again
+                self._observe = True
+                await asyncio.sleep(self._outage.failed(exc))
+                self._wake.set()
+            else:
+                self._outage.worked()
 
     async def reconcile_once(self) -> None:
         """One pass. After our own operations only, containers are not listed again: the
