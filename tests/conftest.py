@@ -100,11 +100,18 @@ def _restart_nodes_around_docker_tests(request: pytest.FixtureRequest) -> Iterat
     _restart_or_fail(nodes)
 
 
+# The longest modules go first, so that pytest-xdist's workers do not end waiting on one of them
+# (the image build alone takes minutes; at the end of the run it was the whole tail).
+SLOW_FIRST = ("test_image.py", "test_partitions.py", "test_ha.py", "test_remote_nodes.py", "test_start_failures.py")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test that uses the Docker nodes with `docker` (select with -m docker)."""
+    """Mark every test that uses the Docker nodes with `docker` (select with -m docker); slow modules first."""
     for item in items:
         if "docker_nodes" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.docker)
+    rank = {name: i for i, name in enumerate(SLOW_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest keep their order
 
 
 @pytest.fixture
