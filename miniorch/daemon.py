@@ -44,6 +44,9 @@ from miniorch.store.store import Store
 log = structlog.get_logger(__name__)
 
 IO_THREADS = 64
+# SIGTERM lets requests finish this long; an open stream (`logs -f`, `get -w`) would otherwise hold
+# the daemon up for as long as its client keeps it open.
+GRACEFUL_SECONDS = 3.0
 
 
 class DaemonError(Exception):
@@ -157,7 +160,16 @@ class Daemon:
                 role=self.leadership.role,
             )
         )
-        server = _Server(uvicorn.Config(app, uds=str(sock), log_config=None, access_log=False, lifespan="off"))
+        server = _Server(
+            uvicorn.Config(
+                app,
+                uds=str(sock),
+                log_config=None,
+                access_log=False,
+                lifespan="off",
+                timeout_graceful_shutdown=GRACEFUL_SECONDS,
+            )
+        )
         tasks = [asyncio.create_task(server.serve(), name="api")]
         while not server.started:
             if tasks[0].done():
@@ -277,6 +289,7 @@ async def _serve_tcp(app: Any, api: config_mod.ApiConfig, tasks: list[asyncio.Ta
             log_config=None,
             access_log=False,
             lifespan="off",
+            timeout_graceful_shutdown=GRACEFUL_SECONDS,
             **tls,  # type: ignore[arg-type]
         )
     )

@@ -89,3 +89,20 @@ def test_version_and_wait_timeout_follow_kubectl(daemon: Daemon) -> None:
     result = daemon.ctl("wait", "--for=condition=Complete", "job/sleepy", "--timeout=1s")
     assert result.returncode == 1 and "timed out" in result.stderr
     assert daemon.ctl("wait", "--for=condition=Complete", "job/sleepy", "--timeout=30s").returncode == 0
+
+
+def test_sigterm_stops_the_daemon_promptly_while_a_client_holds_a_stream_open(daemon: Daemon) -> None:
+    """An open `ctl get events -w` does not keep a stopping daemon up: it exits 0 within seconds."""
+    import signal
+    import time
+
+    env = {**os.environ, "MINIORCH_SOCKET": str(daemon.socket)}
+    watcher = subprocess.Popen([MINIORCH, "ctl", "get", "events", "-w"], env=env, stdout=subprocess.DEVNULL)
+    try:
+        time.sleep(1.5)  # the stream is open
+        started = time.monotonic()
+        assert daemon.stop(signal.SIGTERM, timeout=20) == 0
+        assert time.monotonic() - started < 10
+    finally:
+        watcher.kill()
+        watcher.wait()
