@@ -46,7 +46,7 @@ log = structlog.get_logger(__name__)
 IO_THREADS = 64
 # SIGTERM lets requests finish this long; an open stream (`logs -f`, `get -w`) would otherwise hold
 # the daemon up for as long as its client keeps it open.
-GRACEFUL_SECONDS = 3.0
+GRACEFUL_SECONDS = 3
 
 
 class DaemonError(Exception):
