@@ -29,6 +29,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 import miniorch
+from miniorch import kinds
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -37,7 +38,7 @@ CRON_DELAY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300)
 #: Seconds of one reconcile pass (observe every node, plan every object, act).
 PASS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 #: Owner kinds of pods (a CronJob's pods belong to its Jobs): the pod counters start at 0 for each.
-POD_OWNER_KINDS = ("Job", "DaemonSet")
+POD_OWNER_KINDS = kinds.POD_OWNERS
 
 ObjectStates = Callable[[], Iterable[tuple[str, str]]]  # (kind, state) per object
 NodeReadiness = Callable[[], Mapping[str, bool]]
@@ -47,15 +48,7 @@ NodeCalls = Callable[[], Mapping[str, tuple[int, int]]]  # node -> (calls in fli
 
 def object_state(kind: str, manifest: Mapping[str, Any], status: Mapping[str, Any]) -> str:
     """One word for an object's state: Jobs complete/failed/suspended/active; others suspended/active."""
-    true = {c.get("type") for c in status.get("conditions", []) if c.get("status") == "True"}
-    if kind == "Job":
-        if "Complete" in true:
-            return "complete"
-        if "Failed" in true:
-            return "failed"
-    if (manifest.get("spec") or {}).get("suspend"):
-        return "suspended"
-    return "active"
+    return kinds.get(kind).state(manifest, status)
 
 
 class _StateCollector(Collector):
@@ -77,12 +70,9 @@ class _StateCollector(Collector):
         counts: dict[tuple[str, str], int] = {}
         for kind, state in self.objects():
             counts[(kind, state)] = counts.get((kind, state), 0) + 1
-        for kind, states in (
-            ("Job", ("active", "suspended", "complete", "failed")),
-            ("CronJob", ("active", "suspended")),
-        ):
-            for state in states:  # always present, so a rate() or alert sees 0 rather than nothing
-                counts.setdefault((kind, state), 0)
+        for info in kinds.REGISTRY:
+            for state in info.states:  # always present, so a rate() or alert sees 0 rather than nothing
+                counts.setdefault((info.kind.value, state), 0)
         for (kind, state), n in sorted(counts.items()):
             objects.add_metric([kind, state], n)
         yield objects

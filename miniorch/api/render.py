@@ -11,11 +11,12 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 
+from miniorch import kinds
 from miniorch.controllers.nodes import NodeState
 from miniorch.reconcile import daemonset, startretry
 from miniorch.store.records import EventRecord, ObjectRecord, PodPhase, PodRecord
 
-API_VERSIONS = {"Job": "batch/v1", "CronJob": "batch/v1", "DaemonSet": "apps/v1"}
+API_VERSIONS: dict[str, str] = {info.kind: info.api_version for info in kinds.REGISTRY if info.workload}
 
 
 def ts(value: dt.datetime | None) -> str | None:
@@ -74,7 +75,7 @@ def _probe_ready(rec: PodRecord) -> bool:
 
 
 def pod(rec: PodRecord, owner: ObjectRecord | None) -> dict[str, Any]:
-    template = (owner.manifest.get("spec", {}).get("template", {}) if owner else {}) or {}
+    template = (kinds.pod_template(owner.kind, owner.manifest) if owner else {}) or {}
     tspec = template.get("spec", {})
     container = (tspec.get("containers") or [{}])[0]
     status: dict[str, Any] = {"phase": rec.phase.value}

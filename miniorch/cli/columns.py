@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from miniorch import kinds
 from miniorch.cli import gofmt
 
 
@@ -20,31 +21,8 @@ class ColumnsError(ValueError):
 
 
 # -- field selectors -----------------------------------------------------------
-_COMMON = ("metadata.name", "metadata.namespace")
-FIELDS: dict[str, tuple[str, ...]] = {
-    "Pod": (*_COMMON, "spec.nodeName", "spec.restartPolicy", "status.phase"),
-    "Job": (*_COMMON, "status.successful"),
-    "CronJob": _COMMON,
-    "DaemonSet": _COMMON,
-    "Node": ("metadata.name", "spec.unschedulable"),
-    "Event": (
-        *_COMMON,
-        "involvedObject.kind",
-        "involvedObject.name",
-        "involvedObject.namespace",
-        "involvedObject.uid",
-        "reason",
-        "type",
-    ),
-}
-_RESOURCE = {
-    "Pod": "/v1, Resource=pods",
-    "Node": "/v1, Resource=nodes",
-    "Event": "/v1, Resource=events",
-    "Job": "batch/v1, Resource=jobs",
-    "CronJob": "batch/v1, Resource=cronjobs",
-    "DaemonSet": "apps/v1, Resource=daemonsets",
-}
+FIELDS: dict[str, tuple[str, ...]] = {info.kind: info.fields for info in kinds.REGISTRY}
+_RESOURCE: dict[str, str] = {info.kind: info.resource for info in kinds.REGISTRY}
 _PATHS = {"status.successful": ("status", "succeeded")}
 
 

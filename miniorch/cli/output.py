@@ -10,14 +10,12 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-GROUPS = {
-    "Job": "job.batch",
-    "CronJob": "cronjob.batch",
-    "DaemonSet": "daemonset.apps",
-    "Pod": "pod",
-    "Node": "node",
-    "Event": "event",
-}
+from miniorch import kinds
+from miniorch.kinds.status import job_status as job_status
+from miniorch.kinds.status import node_status as node_status
+from miniorch.kinds.status import pod_status as pod_status
+
+GROUPS = kinds.GROUPS  # job.batch, daemonset.apps, pod, ...
 
 
 def parse_ts(value: str | None) -> dt.datetime | None:
@@ -66,27 +64,6 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines)
 
 
-def _cond(obj: dict[str, Any], type_: str) -> bool:
-    return any(
-        c.get("type") == type_ and c.get("status") == "True" for c in obj.get("status", {}).get("conditions", [])
-    )
-
-
-def job_status(job: dict[str, Any]) -> str:
-    if job["metadata"].get("deletionTimestamp"):
-        return "Terminating"
-    for cond, label in (
-        ("Complete", "Complete"),
-        ("Failed", "Failed"),
-        ("FailureTarget", "FailureTarget"),
-        ("SuccessCriteriaMet", "SuccessCriteriaMet"),
-        ("Suspended", "Suspended"),
-    ):
-        if _cond(job, cond):
-            return label
-    return "Running"
-
-
 def _job_row(job: dict[str, Any], now: dt.datetime, wide: bool) -> list[str]:
     spec, status = job.get("spec", {}), job.get("status", {})
     done = status.get("succeeded", 0)
@@ -103,21 +80,6 @@ def _job_row(job: dict[str, Any], now: dt.datetime, wide: bool) -> list[str]:
             f"batch.kubernetes.io/controller-uid={job['metadata'].get('uid')}",
         ]
     return row
-
-
-def pod_status(pod: dict[str, Any]) -> str:
-    status = pod.get("status", {})
-    cs = (status.get("containerStatuses") or [{}])[0]
-    state = cs.get("state", {})
-    if pod["metadata"].get("deletionTimestamp"):
-        return "Terminating"
-    if "terminated" in state:
-        return str(state["terminated"].get("reason") or status.get("phase", ""))
-    if "waiting" in state:
-        return str(state["waiting"].get("reason") or "Pending")
-    if status.get("phase") == "Unknown":
-        return "Unknown"
-    return str(status.get("phase", ""))
 
 
 def _pod_row(pod: dict[str, Any], now: dt.datetime, wide: bool) -> list[str]:
@@ -139,12 +101,6 @@ def _memory(capacity: str | None) -> str:
     if not capacity or not capacity.endswith("Ki"):
         return capacity or ""
     return f"{int(capacity[:-2]) / 1024 / 1024:.1f}Gi"
-
-
-def node_status(node: dict[str, Any]) -> str:
-    ready: dict[str, Any] = next((c for c in node["status"]["conditions"] if c["type"] == "Ready"), {})
-    text = "Ready" if ready.get("status") == "True" else "NotReady"
-    return text + (",SchedulingDisabled" if node.get("spec", {}).get("unschedulable") else "")
 
 
 def _node_row(node: dict[str, Any], now: dt.datetime, wide: bool) -> list[str]:
@@ -236,24 +192,6 @@ def _daemonset_row(ds: dict[str, Any], now: dt.datetime, wide: bool) -> list[str
     return row
 
 
-HEADERS = {
-    "DaemonSet": (
-        ["NAME", "DESIRED", "CURRENT", "READY", "UP-TO-DATE", "AVAILABLE", "NODE SELECTOR", "AGE"],
-        ["CONTAINERS", "IMAGES", "SELECTOR"],
-        _daemonset_row,
-    ),
-    "Job": (["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"], ["CONTAINERS", "IMAGES", "SELECTOR"], _job_row),
-    "CronJob": (
-        ["NAME", "SCHEDULE", "TIMEZONE", "SUSPEND", "ACTIVE", "LAST SCHEDULE", "AGE", "NEXT"],
-        ["CONTAINERS", "IMAGES"],
-        _cronjob_row,
-    ),
-    "Pod": (["NAME", "READY", "STATUS", "RESTARTS", "AGE"], ["NODE", "EXIT CODE"], _pod_row),
-    "Node": (["NAME", "STATUS", "VERSION", "CPU", "MEMORY", "AGE", "LABELS"], [], _node_row),
-    "Event": (["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"], [], _event_row),
-}
-
-
 class PrintError(ValueError):
     """An output format kubectl has no printer for; the text is kubectl's."""
 
@@ -308,12 +246,8 @@ def render(
         )
     if not items:
         return ""
-    headers, extra, row = HEADERS[kind]
-    wide = fmt == "wide"
-    hdr = list(headers) + (list(extra) if wide else [])
-    if wide and kind == "Node":
-        hdr[6:6] = ["URL", "TRANSPORT", "RTT"]
-        hdr.append("LAST ERROR")
+    columns, wide = kinds.get(kind).columns, fmt == "wide"
+    hdr, row = list(columns.wide if wide and columns.wide else columns.headers), kinds.load(columns.row)
     rows = [row(i, now, wide) for i in items]
     if with_kind and "NAME" in hdr:
         at, prefix = hdr.index("NAME"), GROUPS.get(kind, kind.lower()) + "/"

@@ -23,6 +23,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 
 from miniorch import clock as clock_mod
+from miniorch import kinds
 from miniorch.controllers import objects, outage
 from miniorch.reconcile import cron
 from miniorch.reconcile import cronjob as plan_mod
@@ -63,14 +64,7 @@ def child_view(job: ObjectRecord) -> plan_mod.ChildJob:
     """What the planner needs to know about one of the CronJob's Jobs."""
     annotations = job.manifest.get("metadata", {}).get("annotations") or {}
     status = job.status
-    outcome = next(
-        (
-            c["type"]
-            for c in status.get("conditions", [])
-            if c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
-        ),
-        None,
-    )
+    outcome = kinds.get(job.kind).outcome(status)
     return plan_mod.ChildJob(
         name=job.name,
         uid=job.uid,

@@ -13,6 +13,7 @@ import uuid
 
 import structlog
 
+from miniorch import kinds
 from miniorch.config import Config
 from miniorch.controllers.podsync import Observed, PodSync
 from miniorch.reconcile import job as job_logic
@@ -136,6 +137,4 @@ class JobPlanner:
 
 
 def _finished(obj: ObjectRecord) -> bool:
-    return any(
-        c.get("type") in ("Complete", "Failed") and c.get("status") == "True" for c in obj.status.get("conditions", [])
-    )
+    return kinds.get(obj.kind).finished(obj.status)

@@ -1,26 +1,28 @@
 """Validated models of stored objects, parsed once per (uid, generation).
 
 A stored manifest only changes with its generation, so each pass reuses the
-pydantic model instead of validating the same dict again.
+pydantic model instead of validating the same dict again. Which model and which
+pod template belong to a kind is the kind registry's.
 """
 
 from __future__ import annotations
 
+from miniorch import kinds
 from miniorch.spec import loader
 from miniorch.spec.job import Job
+from miniorch.spec.models import ObjectModel
 from miniorch.spec.pod import PodTemplateSpec
-from miniorch.spec.workloads import CronJob, DaemonSet
 from miniorch.store.records import ObjectRecord
 
-Model = Job | CronJob | DaemonSet
+Model = ObjectModel
 
 
 class ModelCache:
     def __init__(self, limit: int = 4096) -> None:
         self._limit = limit
-        self._models: dict[tuple[str, int], Model] = {}
+        self._models: dict[tuple[str, int], ObjectModel] = {}
 
-    def get(self, obj: ObjectRecord) -> Model:
+    def get(self, obj: ObjectRecord) -> ObjectModel:
         key = (obj.uid, obj.generation)
         model = self._models.get(key)
         if model is None:
@@ -36,7 +38,8 @@ class ModelCache:
 
     def template(self, obj: ObjectRecord) -> PodTemplateSpec | None:
         """The pod template of an object that owns pods (Job, DaemonSet), else None."""
-        model = self.get(obj)
-        if isinstance(model, (Job, DaemonSet)):
-            return model.spec.template
-        return None
+        if not kinds.get(obj.kind).owns_pods:
+            return None
+        template = kinds.pod_template(obj.kind, self.get(obj))
+        assert isinstance(template, PodTemplateSpec)
+        return template

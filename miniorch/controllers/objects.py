@@ -17,21 +17,20 @@ from typing import Any
 
 import structlog
 
+from miniorch import kinds
 from miniorch.config import PolicyConfig
 from miniorch.reconcile import podspec
-from miniorch.spec import job as job_spec
 from miniorch.spec import loader
 from miniorch.spec.errors import ManifestError, ManifestInvalid
-from miniorch.spec.workloads import CronJob, DaemonSet
 from miniorch.store.records import EventRecord, ObjectRecord
 from miniorch.store.store import Store
 
 log = structlog.get_logger(__name__)
 
-#: kinds this daemon runs; others validate but are refused at apply time.
-RUNNABLE = {"Job", "CronJob", "DaemonSet"}
+#: kinds this daemon runs (the registry's kinds with a spec model); others validate but are refused at apply time.
+RUNNABLE = set(kinds.WORKLOADS)
 #: Job spec fields that may change after creation (as Kubernetes).
-JOB_MUTABLE = {"parallelism", "suspend", "activeDeadlineSeconds", "ttlSecondsAfterFinished", "maxFailedIndexes"}
+JOB_MUTABLE = set(kinds.get(kinds.Kind.JOB).mutable_spec or ())
 
 
 class Conflict(Exception):
@@ -118,13 +117,9 @@ class Applier:
                     )
                 )
                 continue
-            assert isinstance(m.obj, job_spec.Job | CronJob | DaemonSet)
-            template, where = (
-                (m.obj.spec.job_template.spec.template, "spec.jobTemplate.spec.template")
-                if isinstance(m.obj, CronJob)
-                else (m.obj.spec.template, "spec.template")
-            )
-            for problem in podspec.check_policy(template, self._policy):
+            template, where = kinds.pod_template(m.kind, m.obj), kinds.get(m.kind).template
+            problems = podspec.check_policy(template, self._policy) if template is not None else []
+            for problem in problems:
                 errors.append(
                     ManifestError(
                         m.source,
@@ -144,25 +139,28 @@ class Applier:
             raise ManifestInvalid(errors)
 
     def _check_update(self, existing: ObjectRecord, m: loader.Manifest, source: str = "api") -> None:
-        if existing.kind == "CronJob":
-            return  # a CronJob's spec is mutable (schedule, template, ...); its Jobs keep theirs
-        if existing.kind == "DaemonSet":
-            if existing.manifest.get("spec", {}).get("selector") != normalized(m).get("spec", {}).get("selector"):
-                raise Immutable(f'daemonset.apps "{m.name}" is invalid: spec.selector: field is immutable')
-            return  # the rest of a DaemonSet's spec is mutable: a new template rolls out
+        """Refuse a change to a spec field the kind fixes at creation (a Job's template, a DaemonSet's selector)."""
+        info = kinds.get(existing.kind)
         old, new = existing.manifest.get("spec", {}), normalized(m).get("spec", {})
-        changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k) and k not in JOB_MUTABLE)
+        changed = sorted(
+            k
+            for k in set(old) | set(new)
+            if old.get(k) != new.get(k)
+            and (k in info.immutable_spec or (info.mutable_spec is not None and k not in info.mutable_spec))
+        )
+        if changed and info.mutable_spec is None:  # mutable but for a few fields: a new template rolls out
+            raise Immutable(f'{info.group} "{m.name}" is invalid: spec.{changed[0]}: field is immutable')
         path = _file_of(source)
         if changed and path is not None:
             raise Immutable(
-                f'job.batch "{m.name}" is invalid: spec.{changed[0]}: field is immutable; the Job keeps '
-                f"running as before. To run the new version, rename the Job (metadata.name) in {path}, "
-                "or remove it from the file, wait until it is gone (miniorch ctl get jobs), and add it back"
+                f'{info.group} "{m.name}" is invalid: spec.{changed[0]}: field is immutable; the {info.kind} keeps '
+                f"running as before. To run the new version, rename the {info.kind} (metadata.name) in {path}, "
+                f"or remove it from the file, wait until it is gone (miniorch ctl get {info.plural}), and add it back"
             )
         if changed:
             raise Immutable(
-                f'job.batch "{m.name}" is invalid: spec.{changed[0]}: field is immutable; '
-                f"delete it first (miniorch ctl delete job {m.name} -n {m.namespace}) or apply it under a new name"
+                f'{info.group} "{m.name}" is invalid: spec.{changed[0]}: field is immutable; delete it first '
+                f"(miniorch ctl delete {info.singular} {m.name} -n {m.namespace}) or apply it under a new name"
             )
 
     def apply(self, manifests: Sequence[loader.Manifest], source: str) -> list[Applied]:

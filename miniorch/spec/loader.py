@@ -12,22 +12,20 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pydantic
 from pydantic.json_schema import models_json_schema
 
+from miniorch import kinds
 from miniorch.spec import models
 from miniorch.spec.base import IGNORED, IGNORED_MESSAGE
 from miniorch.spec.errors import ManifestError, ManifestInvalid, ManifestWarning, format_path
 from miniorch.spec.yamlpos import Document, parse_documents
 
-ModelType = type[models.Job] | type[models.CronJob] | type[models.DaemonSet]
-SUPPORTED: dict[tuple[str, str], ModelType] = {
-    ("batch/v1", "Job"): models.Job,
-    ("batch/v1", "CronJob"): models.CronJob,
-    ("batch/v1beta1", "CronJob"): models.CronJob,
-    ("apps/v1", "DaemonSet"): models.DaemonSet,
+#: (apiVersion, kind) -> spec model, from the kind registry, in its order.
+SUPPORTED: dict[tuple[str, str], type[pydantic.BaseModel]] = {
+    (api, info.kind): kinds.load(info.model) for info in kinds.REGISTRY if info.model for api in info.api_versions
 }
 SUPPORTED_TEXT = ", ".join(f"{api} {kind}" for api, kind in SUPPORTED)
 _GENERIC_TYPES = {"missing": "Required value"}
@@ -43,7 +41,7 @@ class Manifest:
     api_version: str
     name: str
     namespace: str
-    obj: models.Job | models.CronJob | models.DaemonSet
+    obj: models.ObjectModel
     source: str
     line: int
     warnings: tuple[ManifestWarning, ...]
@@ -74,7 +72,7 @@ def _kind_errors(doc: Document, source: str) -> list[ManifestError]:
                 doc,
                 source,
                 ("kind",),
-                f'Unsupported value: "{kind}": supported kinds: Job, CronJob, DaemonSet',
+                f'Unsupported value: "{kind}": supported kinds: {", ".join(kinds.WORKLOADS)}',
                 hint,
             )
         ]
@@ -137,11 +135,12 @@ def _validate(doc: Document, source: str) -> Manifest | list[ManifestError]:
         return errors
     model = SUPPORTED[(doc.data["apiVersion"], doc.data["kind"])]
     try:
-        obj = model.model_validate(doc.data)
+        validated = model.model_validate(doc.data)
     except pydantic.ValidationError as exc:
         return _errors_of(exc, doc, source)
+    obj = cast(models.ObjectModel, validated)
     warnings = []
-    for path in _ignored_paths(obj, ()):
+    for path in _ignored_paths(validated, ()):
         line, column = doc.position(path) or (None, None)
         warnings.append(ManifestWarning(source, line, column, format_path(path), IGNORED_MESSAGE))
     warnings.sort(key=lambda w: (w.line or 0, w.column or 0))
@@ -265,12 +264,12 @@ def parse_object(data: dict[str, Any], source: str = "<api>") -> Manifest:
 
 def json_schema() -> dict[str, Any]:
     """JSON Schema (draft 2020-12) of a manifest: one of Job, CronJob or DaemonSet."""
-    kinds: list[type[pydantic.BaseModel]] = [models.Job, models.CronJob, models.DaemonSet]
-    refs, top = models_json_schema([(k, "validation") for k in kinds], by_alias=True, title="miniorch manifest")
+    types = list(dict.fromkeys(SUPPORTED.values()))
+    refs, top = models_json_schema([(k, "validation") for k in types], by_alias=True, title="miniorch manifest")
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "miniorch manifest",
         "description": f"A Kubernetes-style manifest: {SUPPORTED_TEXT}",
-        "oneOf": [refs[(k, "validation")] for k in kinds],
+        "oneOf": [refs[(k, "validation")] for k in types],
         "$defs": top.get("$defs", {}),
     }

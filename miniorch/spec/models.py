@@ -1,10 +1,14 @@
 """The manifest models in one namespace: `models.Job`, `models.CronJob`, `models.DaemonSet`.
 
 Definitions live in `meta`, `container`, `pod`, `job` and `workloads`; this
-module re-exports them so that other packages import one module.
+module re-exports them so that other packages import one module. Which model
+parses which kind is the kind registry's (`miniorch.kinds`); `ObjectModel` is
+what every one of them offers to code that handles any kind.
 """
 
 from __future__ import annotations
+
+from typing import Any, Protocol
 
 from miniorch.spec.container import (
     Container,
@@ -53,7 +57,21 @@ from miniorch.spec.workloads import (
     scaled_value,
 )
 
-Workload = Job | CronJob | DaemonSet
+
+class ObjectModel(Protocol):
+    """A validated top-level object of any kind (the model a `KindInfo.model` names)."""
+
+    @property
+    def api_version(self) -> str: ...
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def metadata(self) -> ObjectMeta: ...
+
+    def model_dump(self, *, mode: str = ..., by_alias: bool = ..., exclude_none: bool = ...) -> dict[str, Any]: ...
+
 
 __all__ = [
     "Affinity",
@@ -78,6 +96,7 @@ __all__ = [
     "NodeSelectorRequirement",
     "NodeSelectorTerm",
     "ObjectMeta",
+    "ObjectModel",
     "PodFailurePolicy",
     "PodFailurePolicyOnExitCodes",
     "PodFailurePolicyOnPodCondition",
@@ -94,7 +113,6 @@ __all__ = [
     "TemplateMeta",
     "Volume",
     "VolumeMount",
-    "Workload",
     "default_pull_policy",
     "parse_index_set",
     "scaled_value",
