@@ -119,7 +119,11 @@ REGISTRY: tuple[KindInfo, ...] = (
         Kind.JOB,
         ("batch/v1",),
         "jobs",
-        Columns(("NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"), _WIDE, "miniorch.cli.output:_job_row"),
+        Columns(
+            ("NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"),
+            ("NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE", *_WIDE),
+            "miniorch.cli.output:_job_row",
+        ),
         fields=(*_COMMON_FIELDS, "status.successful"),
         model="miniorch.spec.job:Job",
         controller="miniorch.controllers.jobs:JobPlanner",

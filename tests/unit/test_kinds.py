@@ -1,0 +1,184 @@
+"""The kind registry: every registered kind is complete, and each rule reads its entry."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import sys
+from typing import Any
+
+import pydantic
+import pytest
+
+from miniorch import kinds
+from miniorch.kinds import Kind, KindInfo
+from miniorch.spec import loader
+from miniorch.spec.pod import PodTemplateSpec
+
+NOW = dt.datetime(2024, 5, 1, 12, 0, 0, tzinfo=dt.UTC)
+_META = {"name": "a", "namespace": "default", "creationTimestamp": "2024-05-01T11:00:00Z", "uid": "u1"}
+_POD = {"spec": {"containers": [{"name": "c", "image": "busybox"}], "restartPolicy": "Never"}}
+
+#: A status the kind's finished rule calls finished (None: the kind never finishes), and one it does not.
+STATUSES: dict[Kind, tuple[dict[str, Any] | None, dict[str, Any]]] = {
+    Kind.JOB: ({"conditions": [{"type": "Failed", "status": "True"}]}, {"conditions": [{"type": "Complete"}]}),
+    Kind.CRONJOB: (None, {"conditions": [{"type": "Complete", "status": "True"}], "active": []}),
+    Kind.DAEMONSET: (None, {"numberReady": 0}),
+    Kind.POD: ({"phase": "Succeeded"}, {"phase": "Running"}),
+    Kind.NODE: (None, {"conditions": [{"type": "Ready", "status": "True"}]}),
+    Kind.EVENT: (None, {}),
+}
+
+#: A served object of each kind, as `ctl get` receives it.
+SERVED: dict[Kind, dict[str, Any]] = {
+    Kind.JOB: {"metadata": _META, "spec": {"template": _POD}, "status": {"succeeded": 1}},
+    Kind.CRONJOB: {"metadata": _META, "spec": {"schedule": "*/5 * * * *", "jobTemplate": {"spec": {"template": _POD}}}},
+    Kind.DAEMONSET: {"metadata": _META, "spec": {"template": _POD}, "status": {"desiredNumberScheduled": 2}},
+    Kind.POD: {"metadata": _META, "spec": {"nodeName": "node0"}, "status": {"phase": "Running"}},
+    Kind.NODE: {"metadata": _META, "spec": {}, "status": {"conditions": [{"type": "Ready", "status": "True"}]}},
+    Kind.EVENT: {"involvedObject": {"kind": "Job", "name": "a"}, "lastTimestamp": "2024-05-01T11:59:00Z"},
+}
+
+#: A valid manifest of each kind applied from files.
+MANIFESTS: dict[Kind, dict[str, Any]] = {
+    Kind.JOB: {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "a"}, "spec": {"template": _POD}},
+    Kind.CRONJOB: {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": {"name": "a"},
+        "spec": {"schedule": "*/5 * * * *", "jobTemplate": {"spec": {"template": _POD}}},
+    },
+    Kind.DAEMONSET: {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": {"name": "a"},
+        "spec": {
+            "selector": {"matchLabels": {"app": "a"}},
+            "template": {"metadata": {"labels": {"app": "a"}}, "spec": {"containers": [{"name": "c", "image": "b"}]}},
+        },
+    },
+}
+
+ENTRIES = [pytest.param(info, id=info.kind) for info in kinds.REGISTRY]
+WORKLOADS = [pytest.param(info, id=info.kind) for info in kinds.REGISTRY if info.workload]
+
+
+def test_every_kind_has_one_entry_and_an_example_here() -> None:
+    """Each Kind is registered once, and this test has its examples (a new kind must add them)."""
+    assert [info.kind for info in kinds.REGISTRY] == list(Kind)
+    assert set(STATUSES) == set(SERVED) == set(Kind)
+    assert set(MANIFESTS) == set(kinds.WORKLOADS)
+
+
+@pytest.mark.parametrize("info", ENTRIES)
+def test_names_resolve_back_to_the_kind(info: KindInfo) -> None:
+    """Plural, singular, short names and the `kind.group` form all resolve to the kind; no alias is shared."""
+    for name in (*info.aliases, info.group, info.kind.upper(), info.kind):
+        assert kinds.resolve(name) is info.kind
+    assert info.plural.endswith("s") and info.plural == kinds.PLURAL[info.kind]
+    others = {a for other in kinds.REGISTRY if other is not info for a in other.aliases}
+    assert not others & set(info.aliases)
+    assert kinds.get(info.kind) is kinds.get(str(info.kind)) is info
+
+
+@pytest.mark.parametrize("info", ENTRIES)
+def test_columns_print_one_cell_per_header(info: KindInfo) -> None:
+    """The row printer resolves and fills every column, in the plain and the wide table."""
+    columns = info.columns
+    assert columns.headers and not set(columns.headers) - set(columns.wide or columns.headers)
+    row = kinds.load(columns.row)
+    assert len(row(SERVED[info.kind], NOW, False)) == len(columns.headers)
+    wide = columns.wide or columns.headers
+    assert len(row(SERVED[info.kind], NOW, bool(columns.wide))) == len(wide)
+    assert info.resource.endswith(f"/{info.api_version.rpartition('/')[2]}, Resource={info.plural}")
+    assert "metadata.name" in info.fields
+
+
+@pytest.mark.parametrize("info", ENTRIES)
+def test_finished_rule_on_a_finished_and_an_unfinished_status(info: KindInfo) -> None:
+    """The finished rule says finished only for a final status; a kind that never finishes never is."""
+    done, running = STATUSES[info.kind]
+    assert not info.finished(running) and info.outcome(running) is None
+    assert info.state({"spec": {}}, running) == "active"
+    assert info.state({"spec": {"suspend": True}}, running) == "suspended"
+    if done is not None:
+        assert info.finished(done)
+        assert info.state({"spec": {"suspend": True}}, done) == str(info.outcome(done)).lower()
+    assert set(info.states) <= {"active", "suspended", "complete", "failed"}
+
+
+@pytest.mark.parametrize("info", WORKLOADS)
+def test_a_workload_has_a_model_a_controller_and_its_pod_template(info: KindInfo) -> None:
+    """The spec model parses the kind at each of its API versions; the controller and template resolve."""
+    assert info.model and info.controller and info.template
+    model = kinds.load(info.model)
+    assert issubclass(model, pydantic.BaseModel)
+    assert isinstance(kinds.load(info.controller), type)
+    for api in info.api_versions:
+        parsed = loader.parse_object({**MANIFESTS[info.kind], "apiVersion": api})
+        assert (parsed.kind, parsed.api_version, type(parsed.obj)) == (info.kind, api, model)
+    parsed = loader.parse_object(MANIFESTS[info.kind])
+    assert isinstance(kinds.pod_template(info.kind, parsed.obj), PodTemplateSpec)
+    template = kinds.pod_template(info.kind, MANIFESTS[info.kind])
+    assert template["spec"]["containers"][0]["name"] == "c"
+
+
+@pytest.mark.parametrize(
+    ("kind", "summary"),
+    [
+        (Kind.JOB, "Running"),
+        (Kind.POD, "Running"),
+        (Kind.NODE, "Ready"),
+    ],
+)
+def test_status_summary_of_a_served_object(kind: Kind, summary: str) -> None:
+    """The STATUS word comes from the kind's summary rule."""
+    rule = kinds.get(kind).summary
+    assert rule is not None and rule(SERVED[kind]) == summary
+
+
+def test_the_loader_accepts_exactly_the_registered_versions() -> None:
+    """The loader's table is the registry's: every (apiVersion, kind) of a workload, nothing else."""
+    expected = {(api, info.kind) for info in kinds.REGISTRY if info.workload for api in info.api_versions}
+    assert set(loader.SUPPORTED) == expected
+
+
+def test_the_registry_is_light() -> None:
+    """`ctl` reads the registry and its printers without loading pydantic or the spec models."""
+    code = (
+        "import sys; from miniorch import kinds; from miniorch.cli import columns, output; "
+        "[kinds.load(i.columns.row) for i in kinds.REGISTRY]; "
+        "heavy = [m for m in sys.modules if m.startswith(('pydantic', 'miniorch.spec'))]; "
+        "assert not heavy, heavy"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+#: The headers kubectl prints for each kind, plain and -o wide (miniorch's Node adds URL, TRANSPORT, RTT, LAST ERROR).
+KUBECTL_HEADERS: dict[Kind, tuple[str, str]] = {
+    Kind.JOB: ("NAME STATUS COMPLETIONS DURATION AGE", "NAME STATUS COMPLETIONS DURATION AGE CONTAINERS IMAGES SELECTOR"),
+    Kind.CRONJOB: (
+        "NAME SCHEDULE TIMEZONE SUSPEND ACTIVE LAST_SCHEDULE AGE NEXT",
+        "NAME SCHEDULE TIMEZONE SUSPEND ACTIVE LAST_SCHEDULE AGE NEXT CONTAINERS IMAGES",
+    ),
+    Kind.DAEMONSET: (
+        "NAME DESIRED CURRENT READY UP-TO-DATE AVAILABLE NODE_SELECTOR AGE",
+        "NAME DESIRED CURRENT READY UP-TO-DATE AVAILABLE NODE_SELECTOR AGE CONTAINERS IMAGES SELECTOR",
+    ),
+    Kind.POD: ("NAME READY STATUS RESTARTS AGE", "NAME READY STATUS RESTARTS AGE NODE EXIT_CODE"),
+    Kind.NODE: (
+        "NAME STATUS VERSION CPU MEMORY AGE LABELS",
+        "NAME STATUS VERSION CPU MEMORY AGE URL TRANSPORT RTT LABELS LAST_ERROR",
+    ),
+    Kind.EVENT: ("LAST_SEEN TYPE REASON OBJECT MESSAGE", "LAST_SEEN TYPE REASON OBJECT MESSAGE"),
+}
+
+
+@pytest.mark.parametrize("kind", list(Kind))
+def test_get_prints_kubectls_headers(kind: Kind) -> None:
+    """`ctl get` and `-o wide` print kubectl's headers, in kubectl's order, from the registry."""
+    from miniorch.cli import output
+
+    for fmt, expected in zip((None, "wide"), KUBECTL_HEADERS[kind], strict=True):
+        first = output.render(kind, [SERVED[kind]], fmt, NOW).splitlines()[0]
+        assert [h.strip().replace(" ", "_") for h in first.split("   ") if h.strip()] == expected.split()
