@@ -12,10 +12,12 @@ from typing import Annotated
 
 import typer
 
+from miniorch import kinds
+
 PROG = "miniorch"
 COMPLETE_VAR = "_MINIORCH_COMPLETE"
 SHELLS = ("bash", "zsh", "fish", "powershell", "pwsh")
-RESOURCES = ("all", "cronjobs", "daemonsets", "events", "jobs", "nodes", "pods")
+RESOURCES = ("all", *sorted(kinds.PLURAL.values()))
 
 
 def activate() -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from miniorch import kinds
 from miniorch.cli import output
 from miniorch.cli.client import Client
 
@@ -225,19 +226,10 @@ def cronjob(c: Client, obj: dict[str, Any], now: dt.datetime) -> str:
 
 
 def describe(c: Client, kind: str, obj: dict[str, Any], now: dt.datetime) -> str:
-    match kind:
-        case "CronJob":
-            return cronjob(c, obj, now)
-        case "DaemonSet":
-            from miniorch.cli import daemonsets  # it builds on this module's helpers
-
-            return daemonsets.describe(c, obj, now)
-        case "Job":
-            return job(c, obj, now)
-        case "Pod":
-            return pod(c, obj, now)
-        case "Node":
-            return node(c, obj, now)
+    # The registry's describer, loaded on first use (DaemonSet's builds on this module's helpers).
+    describer = kinds.get(kind).describe if kind in kinds.PLURAL else None
+    if describer is not None:
+        return str(kinds.load(describer)(c, obj, now))
     import yaml
 
     return str(yaml.safe_dump(obj, sort_keys=False))

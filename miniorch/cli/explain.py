@@ -14,7 +14,10 @@ import typer
 from miniorch import kinds
 from miniorch.cli.client import CtlError
 
-VERSIONS = {"Job": ("batch", "v1"), "CronJob": ("batch", "v1"), "DaemonSet": ("apps", "v1"), "Pod": ("", "v1")}
+#: Kinds with a manifest schema (the workloads, and the Pod of their templates) -> (group, version).
+VERSIONS: dict[str, tuple[str, str]] = {
+    info.kind: (info.api_group, info.version) for info in kinds.REGISTRY if info.workload or info.kind == kinds.Kind.POD
+}
 SCALARS = {"string": "string", "integer": "integer", "number": "number", "boolean": "boolean"}
 _WIDTH = 80
 

@@ -71,6 +71,7 @@ class KindInfo:
     mutable_spec: tuple[str, ...] | None = None  # when set, the only spec fields that may change
     outcome: Outcome = status.never  # "finished" rule over a stored status: its final word, or None
     summary: Summary | None = None  # the STATUS column of a served object
+    describe: str | None = None  # "module:function" of `ctl describe`, (client, served object, now) -> text
     states: tuple[str, ...] = ()  # metrics states shown at 0 before any object has them
 
     @property
@@ -87,6 +88,11 @@ class KindInfo:
         return self.api_versions[0]
 
     @property
+    def version(self) -> str:
+        """`v1` of `batch/v1`."""
+        return self.api_version.rpartition("/")[2]
+
+    @property
     def api_group(self) -> str:
         """`batch`, `apps`, or "" for the core group."""
         return self.api_version.rpartition("/")[0]
@@ -99,7 +105,7 @@ class KindInfo:
     @property
     def resource(self) -> str:
         """The API server's name of the resource in errors: `batch/v1, Resource=jobs`."""
-        return f"{self.api_group}/{self.api_version.rpartition('/')[2]}, Resource={self.plural}"
+        return f"{self.api_group}/{self.version}, Resource={self.plural}"
 
     @property
     def workload(self) -> bool:
@@ -132,6 +138,7 @@ REGISTRY: tuple[KindInfo, ...] = (
         mutable_spec=("parallelism", "suspend", "activeDeadlineSeconds", "ttlSecondsAfterFinished", "maxFailedIndexes"),
         outcome=status.job_outcome,
         summary=status.job_status,
+        describe="miniorch.cli.describe:job",
         states=("active", "suspended", "complete", "failed"),
     ),
     KindInfo(
@@ -147,6 +154,7 @@ REGISTRY: tuple[KindInfo, ...] = (
         model="miniorch.spec.workloads:CronJob",
         controller="miniorch.controllers.cronjobs:CronJobController",
         template="spec.jobTemplate.spec.template",
+        describe="miniorch.cli.describe:cronjob",
         states=("active", "suspended"),
     ),
     KindInfo(
@@ -164,6 +172,7 @@ REGISTRY: tuple[KindInfo, ...] = (
         template="spec.template",
         owns_pods=True,
         immutable_spec=("selector",),
+        describe="miniorch.cli.daemonsets:describe",
     ),
     KindInfo(
         Kind.POD,
@@ -178,6 +187,7 @@ REGISTRY: tuple[KindInfo, ...] = (
         short=("po",),
         outcome=status.pod_outcome,
         summary=status.pod_status,
+        describe="miniorch.cli.describe:pod",
     ),
     KindInfo(
         Kind.NODE,
@@ -192,6 +202,7 @@ REGISTRY: tuple[KindInfo, ...] = (
         short=("no",),
         namespaced=False,
         summary=status.node_status,
+        describe="miniorch.cli.describe:node",
     ),
     KindInfo(
         Kind.EVENT,

@@ -92,6 +92,8 @@ def test_columns_print_one_cell_per_header(info: KindInfo) -> None:
     assert len(row(SERVED[info.kind], NOW, bool(columns.wide))) == len(wide)
     assert info.resource.endswith(f"/{info.api_version.rpartition('/')[2]}, Resource={info.plural}")
     assert "metadata.name" in info.fields
+    if info.describe is not None:
+        assert callable(kinds.load(info.describe))
 
 
 @pytest.mark.parametrize("info", ENTRIES)
