@@ -224,7 +224,10 @@ class Applier:
             raise NotFound(f'{kind.lower()} "{name}" not found in namespace "{namespace}"')
         if source == "api" and not existing.deleting:
             _refuse_file_managed(existing, "delete")
-        if not existing.deleting:
+        if not existing.deleting and kinds.get(kind).controller is None:
+            self._store.delete_object(existing.uid)  # nothing cascades a data-only kind: it goes at once
+            log.info("object_deleted", kind=kind, name=name, namespace=namespace)
+        elif not existing.deleting:
             self._store.mark_deleting(existing.uid)
             now = self._now()
             self._store.record_event(

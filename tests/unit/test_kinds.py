@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pydantic
@@ -184,3 +186,22 @@ def test_get_prints_kubectls_headers(kind: Kind) -> None:
     for fmt, expected in zip((None, "wide"), KUBECTL_HEADERS[kind], strict=True):
         first = output.render(kind, [SERVED[kind]], fmt, NOW).splitlines()[0]
         assert [h.strip().replace(" ", "_") for h in first.split("   ") if h.strip()] == expected.split()
+
+
+def test_deleting_a_kind_without_controller_removes_it_at_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A data-only kind (no controller to cascade) is gone after delete; a workload is marked for its controller."""
+    from miniorch.config import PolicyConfig
+    from miniorch.controllers.objects import Applier
+    from miniorch.store.store import Store
+
+    store = Store(f"sqlite:///{tmp_path / 'state.db'}")
+    applier = Applier(store, PolicyConfig(), lambda: None, lambda: NOW)
+    for name in ("kept", "gone"):
+        applier.apply([loader.parse_object({**MANIFESTS[Kind.JOB], "metadata": {"name": name}})], "api")
+    applier.delete("Job", "default", "kept")
+    data_only = dataclasses.replace(kinds.get(Kind.JOB), controller=None)
+    monkeypatch.setitem(kinds._BY_KIND, Kind.JOB, data_only)
+    applier.delete("Job", "default", "gone")
+    kept = store.get_object("Job", "default", "kept")
+    assert kept is not None and kept.deleting
+    assert store.get_object("Job", "default", "gone") is None
