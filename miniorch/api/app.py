@@ -246,7 +246,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
         kind = _kind(plural)
         rec = ctx.store.get_object(kind, namespace, name)
         if rec is None:
-            raise NotFound(f'{kind.lower()}.{render.API_VERSIONS[kind].split("/")[0]} "{name}" not found')
+            raise NotFound(f'{kinds.get(kind).group} "{name}" not found')
         return render.obj(rec)
 
     @app.delete("/api/objects/{plural}/{namespace}/{name}")
