@@ -14,8 +14,6 @@ from miniorch.spec.models import ObjectModel
 from miniorch.spec.pod import PodTemplateSpec
 from miniorch.store.records import ObjectRecord
 
-Model = ObjectModel
-
 
 class ModelCache:
     def __init__(self, limit: int = 4096) -> None:

@@ -29,8 +29,6 @@ log = structlog.get_logger(__name__)
 
 #: kinds this daemon runs (the registry's kinds with a spec model); others validate but are refused at apply time.
 RUNNABLE = set(kinds.WORKLOADS)
-#: Job spec fields that may change after creation (as Kubernetes).
-JOB_MUTABLE = set(kinds.get(kinds.Kind.JOB).mutable_spec or ())
 
 
 class Conflict(Exception):
