@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import datetime as dt
 import subprocess
@@ -16,6 +17,7 @@ from miniorch import kinds
 from miniorch.kinds import Kind, KindInfo
 from miniorch.spec import loader
 from miniorch.spec.pod import PodTemplateSpec
+from miniorch.store.store import Store
 
 NOW = dt.datetime(2024, 5, 1, 12, 0, 0, tzinfo=dt.UTC)
 _META = {"name": "a", "namespace": "default", "creationTimestamp": "2024-05-01T11:00:00Z", "uid": "u1"}
@@ -56,7 +58,10 @@ MANIFESTS: dict[Kind, dict[str, Any]] = {
         "metadata": {"name": "a"},
         "spec": {
             "selector": {"matchLabels": {"app": "a"}},
-            "template": {"metadata": {"labels": {"app": "a"}}, "spec": {"containers": [{"name": "c", "image": "b"}]}},
+            "template": {
+                "metadata": {"labels": {"app": "a", "tier": "x"}},
+                "spec": {"containers": [{"name": "c", "image": "b"}]},
+            },
         },
     },
 }
@@ -192,7 +197,6 @@ def test_deleting_a_kind_without_controller_removes_it_at_once(tmp_path: Path, m
     """A data-only kind (no controller to cascade) is gone after delete; a workload is marked for its controller."""
     from miniorch.config import PolicyConfig
     from miniorch.controllers.objects import Applier
-    from miniorch.store.store import Store
 
     store = Store(f"sqlite:///{tmp_path / 'state.db'}")
     applier = Applier(store, PolicyConfig(), lambda: None, lambda: NOW)
@@ -205,3 +209,56 @@ def test_deleting_a_kind_without_controller_removes_it_at_once(tmp_path: Path, m
     kept = store.get_object("Job", "default", "kept")
     assert kept is not None and kept.deleting
     assert store.get_object("Job", "default", "gone") is None
+
+
+def _changed(kind: Kind, path: tuple[str, ...], value: Any) -> dict[str, Any]:
+    manifest = copy.deepcopy(MANIFESTS[kind])
+    target = manifest
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    return manifest
+
+
+_OTHER_TEMPLATE = {"spec": {"containers": [{"name": "c", "image": "other"}], "restartPolicy": "Never"}}
+
+
+@pytest.mark.parametrize(
+    ("kind", "path", "value", "refused"),
+    [
+        (
+            Kind.JOB,
+            ("spec", "template"),
+            _OTHER_TEMPLATE,
+            'job.batch "a" is invalid: spec.template: field is immutable; delete it first '
+            "(miniorch ctl delete job a -n default) or apply it under a new name",
+        ),
+        (Kind.JOB, ("spec", "activeDeadlineSeconds"), 60, None),
+        (
+            Kind.DAEMONSET,
+            ("spec", "selector"),
+            {"matchLabels": {"app": "a", "tier": "x"}},
+            'daemonset.apps "a" is invalid: spec.selector: field is immutable',
+        ),
+        (Kind.DAEMONSET, ("spec", "template", "spec", "containers"), [{"name": "c", "image": "new"}], None),
+        (Kind.CRONJOB, ("spec", "schedule"), "0 * * * *", None),
+        (Kind.CRONJOB, ("spec", "jobTemplate"), {"spec": {"template": _OTHER_TEMPLATE}}, None),
+    ],
+)
+def test_spec_fields_fixed_at_creation_follow_the_registry(
+    tmp_path: Path, kind: Kind, path: tuple[str, ...], value: Any, refused: str | None
+) -> None:
+    """A Job's spec is fixed but for a few fields, a DaemonSet's selector is, a CronJob's spec is free."""
+    from miniorch.config import PolicyConfig
+    from miniorch.controllers.objects import Applier, Immutable
+
+    store = Store(f"sqlite:///{tmp_path / 'state.db'}")
+    applier = Applier(store, PolicyConfig(), lambda: None, lambda: NOW)
+    applier.apply([loader.parse_object(MANIFESTS[kind])], "api")
+    change = [loader.parse_object(_changed(kind, path, value))]
+    if refused is None:
+        assert [a.action for a in applier.apply(change, "api")] == ["configured"]
+    else:
+        with pytest.raises(Immutable) as caught:
+            applier.apply(change, "api")
+        assert str(caught.value) == refused
