@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 from fastapi import APIRouter
 from fastapi.responses import Response, StreamingResponse
@@ -30,7 +30,7 @@ def watch_events(store: StoreDep, namespace: str | None = None, poll: float = EV
     return StreamingResponse(watch(store, namespace, max(0.05, poll)), media_type="application/x-ndjson")
 
 
-async def watch(store: Store, namespace: str | None, poll: float) -> AsyncIterator[bytes]:
+async def watch(store: Store, namespace: str | None, poll: float) -> AsyncGenerator[bytes, None]:
     seen: dict[int | None, int] = {}
     while True:
         events = await asyncio.to_thread(store.list_events, namespace)

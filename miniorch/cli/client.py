@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -110,7 +110,10 @@ class Http:
         _raise_for(answer)
         return answer.json() if answer.content_type.startswith("application/json") else answer.text
 
-    def _streamed(self, path: str, params: dict[str, Any], read: Callable[[Response], Iterator[T]]) -> Iterator[T]:
+    def _streamed(
+        self, path: str, params: dict[str, Any], read: Callable[[Response], Iterator[T]]
+    ) -> Generator[T, None, None]:
+        """What `read` makes of the response, as it arrives; closing the generator ends the request."""
         resp = self._open("GET", path, params, None)
         try:
             if resp.status >= 400:
@@ -122,11 +125,11 @@ class Http:
         finally:
             resp.close()
 
-    def stream(self, path: str, params: dict[str, Any]) -> Iterator[bytes]:
+    def stream(self, path: str, params: dict[str, Any]) -> Generator[bytes, None, None]:
         """The body as it arrives (a followed log)."""
         return self._streamed(path, params, Response.chunks)
 
-    def watch(self, path: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    def watch(self, path: str, params: dict[str, Any]) -> Generator[dict[str, Any], None, None]:
         """The objects of an NDJSON watch stream, as they arrive."""
         return self._streamed(path, params, lambda resp: (json.loads(line) for line in transport.lines(resp)))
 
@@ -169,14 +172,15 @@ class Client(Http):
         """`params` as the route's: tail, since_seconds, timestamps, previous."""
         return str(self.request("GET", f"/api/pods/{namespace}/{name}/log", params=params))
 
-    def follow_log(self, namespace: str, name: str, **params: Any) -> Iterator[bytes]:
+    def follow_log(self, namespace: str, name: str, **params: Any) -> Generator[bytes, None, None]:
         return self.stream(f"/api/pods/{namespace}/{name}/log", {**params, "follow": True})
 
     def list_events(self, namespace: str | None = None, uid: str | None = None) -> list[models.Manifest]:
         return self._items("/api/events", _given(namespace=namespace, uid=uid))
 
-    def watch_events(self, namespace: str | None = None) -> Iterator[models.WatchEvent]:
-        return cast(Iterator[models.WatchEvent], self.watch("/api/events/watch", _given(namespace=namespace)))
+    def watch_events(self, namespace: str | None = None) -> Generator[models.WatchEvent, None, None]:
+        watch = self.watch("/api/events/watch", _given(namespace=namespace))
+        return cast(Generator[models.WatchEvent, None, None], watch)
 
     # -- workload objects -------------------------------------------------------
     def list_objects(self, kind: str, namespace: str | None = None, selector: str | None = None) -> list[models.Manifest]:
