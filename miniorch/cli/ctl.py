@@ -9,19 +9,15 @@ from __future__ import annotations
 import datetime as dt
 import os
 import time
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from miniorch import kinds
-from miniorch.api.models import NodePatch
+from miniorch.api.models import Manifest, NodePatch
 from miniorch.cli import completion
 from miniorch.cli.client import Client, CtlError, read_token_file, resolve_socket
 from miniorch.cli.lazy import LazyGroup
-
-if TYPE_CHECKING:
-    from typing import Any
-
 
 class CtlGroup(LazyGroup):
     """The verbs defined in other modules, imported when used (`ctl version` loads none of them)."""
@@ -113,7 +109,7 @@ def main(
 app.command()(completion.completion)
 
 
-def fetch(c: Client, kind: str, name: str | None, namespace: str | None, selector: str | None) -> list[Any]:
+def fetch(c: Client, kind: str, name: str | None, namespace: str | None, selector: str | None) -> list[Manifest]:
     """`getcmd.fetch`: one object, or the list (for the verbs that read before they act)."""
     from miniorch.cli import getcmd
 
