@@ -19,6 +19,7 @@ from miniorch.cli import completion
 from miniorch.cli.client import Client, CtlError, read_token_file, resolve_socket
 from miniorch.cli.lazy import LazyGroup
 
+
 class CtlGroup(LazyGroup):
     """The verbs defined in other modules, imported when used (`ctl version` loads none of them)."""
 
