@@ -365,5 +365,3 @@ def wait(
             raise CtlError(f"timed out waiting for the condition on {ctl.PLURAL.get(kind, kind.lower())}/{name}")
         time.sleep(0.25)
 
-
-COMMANDS = (apply, diff, delete, create, patch, scale, wait)
