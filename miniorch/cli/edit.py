@@ -364,4 +364,3 @@ def wait(
         if time.monotonic() >= deadline:
             raise CtlError(f"timed out waiting for the condition on {ctl.PLURAL.get(kind, kind.lower())}/{name}")
         time.sleep(0.25)
-
