@@ -8,22 +8,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter
 from fastapi.responses import Response
-from pydantic import BaseModel
 
 from miniorch.api import render
-from miniorch.controllers.objects import Applier, NotFound
+from miniorch.api.context import Ctx, StoreDep
+from miniorch.api.models import Manifest, RollbackRequest, RollbackResponse
+from miniorch.controllers.objects import NotFound
 from miniorch.reconcile import revisions
 from miniorch.store.records import ObjectRecord, RevisionRecord
 from miniorch.store.store import Store
 
-
-class RollbackRequest(BaseModel):
-    to_revision: int = 0  # 0: the revision before the current one
+router = APIRouter(prefix="/api/objects/daemonsets/{namespace}/{name}")
 
 
-def revision(rec: RevisionRecord, owner: ObjectRecord) -> dict[str, Any]:
+def revision(rec: RevisionRecord, owner: ObjectRecord) -> Manifest:
     annotations = {revisions.CHANGE_CAUSE: rec.change_cause} if rec.change_cause else {}
     return {
         "apiVersion": "apps/v1",
@@ -54,29 +53,31 @@ def merge_patch_to(old: Any, new: Any) -> Any:
     return out
 
 
-def add_routes(app: FastAPI, store: Store, applier: Applier) -> None:
-    def _ds(namespace: str, name: str) -> ObjectRecord:
-        rec = store.get_object("DaemonSet", namespace, name)
-        if rec is None or rec.deleting:
-            raise NotFound(f'daemonsets.apps "{name}" not found')
-        return rec
+def _ds(store: Store, namespace: str, name: str) -> ObjectRecord:
+    rec = store.get_object("DaemonSet", namespace, name)
+    if rec is None or rec.deleting:
+        raise NotFound(f'daemonsets.apps "{name}" not found')
+    return rec
 
-    @app.get("/api/objects/daemonsets/{namespace}/{name}/revisions")
-    def list_revisions(namespace: str, name: str) -> Response:
-        ds = _ds(namespace, name)
-        return render.as_list([revision(r, ds) for r in store.revisions_of(ds.uid)])
 
-    @app.post("/api/objects/daemonsets/{namespace}/{name}/rollback")
-    def rollback(namespace: str, name: str, req: RollbackRequest) -> dict[str, Any]:
-        ds = _ds(namespace, name)
-        template = ds.manifest.get("spec", {}).get("template", {})
-        current = revisions.template_hash(template)
-        target = revisions.find(store.revisions_of(ds.uid), req.to_revision, current)
-        if target is None:
-            if req.to_revision:
-                raise NotFound(f"unable to find specified revision {req.to_revision} in history")
-            raise NotFound(f'no rollout history found for daemonset "{name}"')
-        if target.hash == current:
-            return {"action": "skipped", "revision": target.revision}
-        applier.patch("DaemonSet", namespace, name, {"spec": {"template": merge_patch_to(template, target.template)}})
-        return {"action": "rolled back", "revision": target.revision}
+@router.get("/revisions")
+def list_revisions(store: StoreDep, namespace: str, name: str) -> Response:
+    ds = _ds(store, namespace, name)
+    return render.as_list([revision(r, ds) for r in store.revisions_of(ds.uid)])
+
+
+@router.post("/rollback", response_model=None)
+def rollback(ctx: Ctx, namespace: str, name: str, req: RollbackRequest) -> RollbackResponse:
+    ds = _ds(ctx.store, namespace, name)
+    template = ds.manifest.get("spec", {}).get("template", {})
+    current = revisions.template_hash(template)
+    target = revisions.find(ctx.store.revisions_of(ds.uid), req.to_revision, current)
+    if target is None:
+        if req.to_revision:
+            raise NotFound(f"unable to find specified revision {req.to_revision} in history")
+        raise NotFound(f'no rollout history found for daemonset "{name}"')
+    if target.hash == current:
+        return {"action": "skipped", "revision": target.revision}
+    patch = {"spec": {"template": merge_patch_to(template, target.template)}}
+    ctx.applier.patch("DaemonSet", namespace, name, patch)
+    return {"action": "rolled back", "revision": target.revision}

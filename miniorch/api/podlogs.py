@@ -12,47 +12,49 @@ import datetime as dt
 from collections.abc import AsyncIterator
 
 import structlog
-from fastapi import FastAPI
+from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 
 from miniorch import logtail, supervise
+from miniorch.api.context import Ctx
 from miniorch.clock import utcnow
-from miniorch.controllers.nodes import NodeMonitor
 from miniorch.controllers.objects import NotFound
 from miniorch.nodes import records as nr
 from miniorch.nodes.client import NodeClient
 from miniorch.store.records import PodRecord
-from miniorch.store.store import Store
 
 log = structlog.get_logger(__name__)
 
+router = APIRouter()
 
-def add_routes(app: FastAPI, store: Store, monitor: NodeMonitor) -> None:
-    @app.get("/api/pods/{namespace}/{name}/log", response_model=None)
-    async def pod_log(
-        namespace: str,
-        name: str,
-        tail: int | None = None,
-        follow: bool = False,
-        since_seconds: float | None = None,
-        timestamps: bool = False,
-        previous: bool = False,
-    ) -> Response:
-        rec = store.get_pod(namespace, name)
-        if rec is None:
-            raise NotFound(f'pod "{name}" not found in namespace "{namespace}"')
-        if previous and rec.restart_count < 1:
-            raise ValueError(f'previous terminated container of pod "{name}" not found: it has not been restarted')
-        since = utcnow() - dt.timedelta(seconds=since_seconds) if since_seconds is not None else None
-        client = monitor.client(rec.node) if rec.node else None
-        if client is not None and not rec.container_removed and monitor.reachable(rec.node or ""):
-            if follow and not previous:
-                return StreamingResponse(_follow(client, name, tail, timestamps, since), media_type="text/plain")
-            try:
-                return PlainTextResponse(await _live(client, rec, tail, since, timestamps, previous))
-            except nr.NodeError:
-                pass  # gone meanwhile, or the node stopped answering: the stored tail below
-        return PlainTextResponse(_stored(rec, tail, since, timestamps, previous))
+
+@router.get("/api/pods/{namespace}/{name}/log", response_model=None)
+async def pod_log(
+    ctx: Ctx,
+    namespace: str,
+    name: str,
+    tail: int | None = None,
+    follow: bool = False,
+    since_seconds: float | None = None,
+    timestamps: bool = False,
+    previous: bool = False,
+) -> Response:
+    rec = ctx.store.get_pod(namespace, name)
+    if rec is None:
+        raise NotFound(f'pod "{name}" not found in namespace "{namespace}"')
+    if previous and rec.restart_count < 1:
+        raise ValueError(f'previous terminated container of pod "{name}" not found: it has not been restarted')
+    since = utcnow() - dt.timedelta(seconds=since_seconds) if since_seconds is not None else None
+    monitor = ctx.monitor
+    client = monitor.client(rec.node) if rec.node else None
+    if client is not None and not rec.container_removed and monitor.reachable(rec.node or ""):
+        if follow and not previous:
+            return StreamingResponse(_follow(client, name, tail, timestamps, since), media_type="text/plain")
+        try:
+            return PlainTextResponse(await _live(client, rec, tail, since, timestamps, previous))
+        except nr.NodeError:
+            pass  # gone meanwhile, or the node stopped answering: the stored tail below
+    return PlainTextResponse(_stored(rec, tail, since, timestamps, previous))
 
 
 async def _live(

@@ -1,30 +1,25 @@
-"""The ctl side of the API: httpx over the daemon's unix socket.
+"""The ctl side of the API: one method per route, over the daemon's unix socket or TCP listener.
 
-Transport failures and API errors become `CtlError` with a message a user can
-act on; only the CLI entry point turns them into exit codes.
+Every URL `ctl` uses is built here, and answers come back as the shared shapes of
+`miniorch.api.models`. Transport failures and API errors become `CtlError` with a message
+a user can act on; only the CLI entry point turns them into exit codes.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
-import ssl
-import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
-from miniorch import paths
+from miniorch import kinds, paths
+from miniorch.api import models
+from miniorch.cli import transport
+from miniorch.cli.transport import TRANSPORT_ERRORS, Endpoint, Reply, Response
 
-# httpx without its own command-line module: `httpx._main` pulls in click, rich and pygments
-# (40 ms of every ctl start), and httpx falls back cleanly when it cannot be imported.
-if "httpx" not in sys.modules:
-    sys.modules["httpx._main"] = None  # type: ignore[assignment]  # a None entry makes that import fail
-    try:
-        import httpx
-    finally:
-        del sys.modules["httpx._main"]
-import httpx  # noqa: E402
+T = TypeVar("T")
 
 
 class CtlError(Exception):
@@ -51,12 +46,18 @@ def read_token_file(path: str) -> str:
         raise CtlError(f"cannot read the token file {path}: {exc.strerror}") from exc
 
 
-class Client:
+def _given(**params: Any) -> dict[str, Any]:
+    """The query parameters that were given (None and "" mean: not asked for)."""
+    return {k: v for k, v in params.items() if v is not None and v != ""}
+
+
+class Http:
+    """Requests and streams with the error rules of `ctl` (what failed, where, what to do)."""
+
     def __init__(
         self,
         socket: Path,
         timeout: float = 30.0,
-        transport: httpx.BaseTransport | None = None,
         server: str | None = None,
         token: str | None = None,
         ca_file: str | None = None,
@@ -64,26 +65,12 @@ class Client:
         """Over the unix `socket`, or over TCP to `server` (http(s)://host:port) with a bearer `token`."""
         self.socket = socket
         self.server = server
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        if server:
-            self._http = httpx.Client(
-                transport=transport,
-                base_url=server,
-                timeout=timeout,
-                headers=headers,
-                verify=ssl.create_default_context(cafile=ca_file) if ca_file else True,
-            )
-        else:
-            # No TLS over the socket: building a default SSL context (certifi's bundle) costs 20 ms.
-            self._http = httpx.Client(
-                transport=transport or httpx.HTTPTransport(uds=str(socket), verify=False),
-                base_url="http://miniorch",
-                timeout=timeout,
-                verify=False,
-            )
+        self.timeout = timeout
+        self._endpoint = Endpoint(socket, server, ca_file)
+        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
 
     def close(self) -> None:
-        self._http.close()
+        """Nothing to release: each request has its own connection."""
 
     def _unreachable(self, exc: Exception) -> CtlError:
         if self.server:
@@ -98,63 +85,165 @@ class Client:
             "MINIORCH_SOCKET at its socket"
         )
 
-    def request(self, method: str, path: str, **kw: Any) -> Any:
+    def _open(self, method: str, path: str, params: dict[str, Any] | None, body: Any) -> Response:
+        """The response with its headers read; the caller closes it."""
         try:
-            resp = self._http.request(method, path, **kw)
+            self._endpoint.check()
+        except ValueError as exc:
+            raise CtlError(str(exc)) from exc
+        try:
+            return transport.send(self._endpoint, self.timeout, method, path, self._headers, params, body)
         except PermissionError as exc:
             raise CtlError(f"permission denied on {self.socket}; run as a member of the socket's group") from exc
-        except httpx.TransportError as exc:
+        except TRANSPORT_ERRORS as exc:
             raise self._unreachable(exc) from exc
-        if resp.status_code >= 400:
-            message = _api_message(resp)
-            if resp.status_code == 404:
-                raise NotFoundError(message)
-            if resp.status_code == 401:
-                raise CtlError(f"{message} (the daemon refused the token; check --token-file)")
-            raise CtlError(message)
-        ctype = resp.headers.get("content-type", "")
-        return resp.json() if ctype.startswith("application/json") else resp.text
 
-    def stream(self, path: str, params: dict[str, Any]) -> Iterator[bytes]:
+    def request(self, method: str, path: str, params: dict[str, Any] | None = None, json: Any = None) -> Any:
+        """The answer's JSON (or text); a refusal raises CtlError (NotFoundError for 404)."""
+        resp = self._open(method, path, params, json)  # `json`: the body, as httpx named it
         try:
-            with self._http.stream("GET", path, params=params, timeout=None) as resp:
-                if resp.status_code >= 400:
-                    resp.read()
-                    raise NotFoundError(_api_message(resp)) if resp.status_code == 404 else CtlError(_api_message(resp))
-                yield from resp.iter_bytes()
-        except httpx.TransportError as exc:
+            answer = transport.reply(resp)
+        except TRANSPORT_ERRORS as exc:
             raise self._unreachable(exc) from exc
+        finally:
+            resp.close()
+        _raise_for(answer)
+        return answer.json() if answer.content_type.startswith("application/json") else answer.text
 
-    def watch(self, path: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    def _streamed(
+        self, path: str, params: dict[str, Any], read: Callable[[Response], Iterator[T]]
+    ) -> Generator[T, None, None]:
+        """What `read` makes of the response, as it arrives; closing the generator ends the request."""
+        resp = self._open("GET", path, params, None)
+        try:
+            if resp.status >= 400:
+                _raise_for(transport.reply(resp))
+            resp.sock.settimeout(None)  # a stream may be quiet for a long time
+            yield from read(resp)
+        except TRANSPORT_ERRORS as exc:
+            raise self._unreachable(exc) from exc
+        finally:
+            resp.close()
+
+    def stream(self, path: str, params: dict[str, Any]) -> Generator[bytes, None, None]:
+        """The body as it arrives (a followed log)."""
+        return self._streamed(path, params, Response.chunks)
+
+    def watch(self, path: str, params: dict[str, Any]) -> Generator[dict[str, Any], None, None]:
         """The objects of an NDJSON watch stream, as they arrive."""
-        try:
-            with self._http.stream("GET", path, params=params, timeout=httpx.Timeout(30.0, read=None)) as resp:
-                if resp.status_code >= 400:
-                    resp.read()
-                    raise CtlError(_api_message(resp))
-                for line in resp.iter_lines():
-                    if line.strip():
-                        yield json.loads(line)
-        except httpx.TransportError as exc:
-            raise self._unreachable(exc) from exc
+        return self._streamed(path, params, lambda resp: (json.loads(line) for line in transport.lines(resp)))
 
 
-def _why(exc: Exception) -> str:
+class Client(Http):
+    """One method per API route: the only place that knows the daemon's URLs."""
+
+    def version(self) -> models.VersionInfo:
+        return cast(models.VersionInfo, self.request("GET", "/version"))
+
+    def apply(self, req: models.ApplyRequest) -> models.ApplyResponse:
+        return cast(models.ApplyResponse, self.request("POST", "/apply", json=dataclasses.asdict(req)))
+
+    def dry_run(self, req: models.DryRunRequest) -> models.DryRunResponse:
+        return cast(models.DryRunResponse, self.request("POST", "/api/dry-run", json=dataclasses.asdict(req)))
+
+    # -- nodes ----------------------------------------------------------------
+    def list_nodes(self, selector: str | None = None) -> list[models.Manifest]:
+        return self._items("/api/nodes", _given(selector=selector))
+
+    def get_node(self, name: str) -> models.Manifest:
+        return cast(models.Manifest, self.request("GET", f"/api/nodes/{name}"))
+
+    def patch_node(self, name: str, patch: models.NodePatch) -> models.Manifest:
+        body = {k: v for k, v in dataclasses.asdict(patch).items() if v not in (None, {})}
+        return cast(models.Manifest, self.request("PATCH", f"/api/nodes/{name}", json=body))
+
+    def drain_node(self, name: str) -> models.DrainResponse:
+        return cast(models.DrainResponse, self.request("POST", f"/api/nodes/{name}/drain"))
+
+    # -- pods, their logs, events ---------------------------------------------
+    def list_pods(self, namespace: str | None = None, selector: str | None = None, **fields: str) -> list[models.Manifest]:
+        """`fields`: owner (a uid), node, phase: the API's narrowing filters."""
+        return self._items("/api/pods", _given(namespace=namespace, selector=selector, **fields))
+
+    def get_pod(self, namespace: str, name: str) -> models.Manifest:
+        return cast(models.Manifest, self.request("GET", f"/api/pods/{namespace}/{name}"))
+
+    def pod_log(self, namespace: str, name: str, **params: Any) -> str:
+        """`params` as the route's: tail, since_seconds, timestamps, previous."""
+        return str(self.request("GET", f"/api/pods/{namespace}/{name}/log", params=params))
+
+    def follow_log(self, namespace: str, name: str, **params: Any) -> Generator[bytes, None, None]:
+        return self.stream(f"/api/pods/{namespace}/{name}/log", {**params, "follow": True})
+
+    def list_events(self, namespace: str | None = None, uid: str | None = None) -> list[models.Manifest]:
+        return self._items("/api/events", _given(namespace=namespace, uid=uid))
+
+    def watch_events(self, namespace: str | None = None) -> Generator[models.WatchEvent, None, None]:
+        watch = self.watch("/api/events/watch", _given(namespace=namespace))
+        return cast(Generator[models.WatchEvent, None, None], watch)
+
+    # -- workload objects -------------------------------------------------------
+    def list_objects(self, kind: str, namespace: str | None = None, selector: str | None = None) -> list[models.Manifest]:
+        return self._items(_objects(kind), _given(namespace=namespace, selector=selector))
+
+    def get_object(self, kind: str, namespace: str, name: str) -> models.Manifest:
+        return cast(models.Manifest, self.request("GET", _objects(kind, namespace, name)))
+
+    def delete_object(self, kind: str, namespace: str, name: str) -> models.Manifest:
+        return cast(models.Manifest, self.request("DELETE", _objects(kind, namespace, name)))
+
+    def patch_object(self, kind: str, namespace: str, name: str, patch: dict[str, Any]) -> models.PatchResponse:
+        return cast(models.PatchResponse, self.request("PATCH", _objects(kind, namespace, name), json=patch))
+
+    def run_cronjob(self, namespace: str, cronjob: str, job: str) -> models.Manifest:
+        """A Job from a CronJob's template now (`create job NAME --from=cronjob/CJ`)."""
+        body = dataclasses.asdict(models.InstantiateRequest(job))
+        return cast(models.Manifest, self.request("POST", _objects("CronJob", namespace, cronjob) + "/jobs", json=body))
+
+    def revisions(self, namespace: str, daemonset: str) -> list[models.Manifest]:
+        return self._items(_objects("DaemonSet", namespace, daemonset) + "/revisions", {})
+
+    def rollback(self, namespace: str, daemonset: str, req: models.RollbackRequest) -> models.RollbackResponse:
+        path = _objects("DaemonSet", namespace, daemonset) + "/rollback"
+        return cast(models.RollbackResponse, self.request("POST", path, json=dataclasses.asdict(req)))
+
+    def _items(self, path: str, params: dict[str, Any]) -> list[models.Manifest]:
+        return list(cast(models.ObjectList, self.request("GET", path, params=params))["items"])
+
+
+def _objects(kind: str, namespace: str | None = None, name: str | None = None) -> str:
+    """The private object routes (`/api/objects/jobs[/NS/NAME]`)."""
+    path = f"/api/objects/{kinds.PLURAL[kind]}"
+    return f"{path}/{namespace}/{name}" if name is not None else path
+
+
+def _raise_for(answer: Reply) -> None:
+    if answer.status < 400:
+        return
+    message = _api_message(answer)
+    if answer.status == 404:
+        raise NotFoundError(message)
+    if answer.status == 401:
+        raise CtlError(f"{message} (the daemon refused the token; check --token-file)")
+    raise CtlError(message)
+
+
+def _why(exc: BaseException) -> str:
     """A transport failure in a few words (the OS's reason when there is one), not the exception's repr."""
-    if isinstance(exc, httpx.TimeoutException):
-        return "no answer in time"
     cause: BaseException | None = exc
     while cause is not None:
+        if isinstance(cause, TimeoutError):
+            return "no answer in time"
         if isinstance(cause, OSError) and cause.strerror:
             return cause.strerror.lower()
         cause = cause.__cause__ or cause.__context__
     return "the connection failed"
 
 
-def _api_message(resp: httpx.Response) -> str:
+def _api_message(answer: Reply) -> str:
     """The daemon's own message for a refused request, as a sentence."""
     try:
-        body = resp.json()
+        body = answer.json()
     except ValueError:
         body = None
     if isinstance(body, dict) and isinstance(body.get("message"), str) and body["message"]:
@@ -165,9 +254,9 @@ def _api_message(resp: httpx.Response) -> str:
             where = ".".join(str(x) for x in d.get("loc", [])[1:])  # loc starts with "body" or "query"
             parts.append(f"{where}: {d.get('msg', 'invalid')}" if where else str(d.get("msg", "invalid")))
         return "the daemon refused the request: " + "; ".join(parts)
-    if resp.status_code >= 500:
+    if answer.status >= 500:
         return (
-            f"the daemon failed on this request (HTTP {resp.status_code}); its log says why "
+            f"the daemon failed on this request (HTTP {answer.status}); its log says why "
             "(journalctl -u miniorch, or the daemon's stderr)"
         )
-    return f"the daemon refused the request (HTTP {resp.status_code}): {resp.text.strip()[:200] or 'no reason given'}"
+    return f"the daemon refused the request (HTTP {answer.status}): {answer.text.strip()[:200] or 'no reason given'}"

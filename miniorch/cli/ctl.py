@@ -14,12 +14,32 @@ from typing import Annotated
 import typer
 
 from miniorch import kinds
-from miniorch.cli import completion, edit, explain, getcmd, logscmd
-from miniorch.cli import daemonsets as daemonsets_mod
+from miniorch.api.models import Manifest, NodePatch
+from miniorch.cli import completion
 from miniorch.cli.client import Client, CtlError, read_token_file, resolve_socket
+from miniorch.cli.lazy import LazyGroup
 
-app = typer.Typer(help="Steer the miniorch daemon, kubectl style.", no_args_is_help=True, add_completion=False)
-app.add_typer(daemonsets_mod.rollout, name="rollout")
+
+class CtlGroup(LazyGroup):
+    """The verbs defined in other modules, imported when used (`ctl version` loads none of them)."""
+
+    lazy = {
+        "get": "miniorch.cli.getcmd:get",
+        "describe": "miniorch.cli.getcmd:describe",
+        "explain": "miniorch.cli.explain:explain",
+        **{verb: f"miniorch.cli.edit:{verb}" for verb in ("apply", "diff", "delete", "create", "patch", "scale", "wait")},
+        "logs": "miniorch.cli.logscmd:logs",
+        "rollout": "miniorch.cli.daemonsets:rollout",
+    }
+    order = (
+        "get", "describe", "completion", "explain", "apply", "diff", "delete", "create", "patch", "scale", "wait",
+        "logs", "label", "cordon", "uncordon", "drain", "version", "rollout",
+    )  # fmt: skip
+
+
+app = typer.Typer(
+    cls=CtlGroup, help="Steer the miniorch daemon, kubectl style.", no_args_is_help=True, add_completion=False
+)
 
 PLURAL = {k: kinds.PLURAL[k] for k in kinds.WORKLOADS}
 
@@ -86,17 +106,15 @@ def main(
     State.debug = debug
 
 
-# -- reading: `get` and `describe` live in getcmd ---------------------------
-fetch = getcmd.fetch
-app.command()(getcmd.get)
-app.command()(getcmd.describe)
+# -- reading, writing and logs live in getcmd, edit and logscmd (CtlGroup.lazy) --
 app.command()(completion.completion)
-app.command()(explain.explain)
 
 
-# -- writing and logs: miniorch.cli.edit and miniorch.cli.logscmd -----------
-for _command in (*edit.COMMANDS, logscmd.logs):
-    app.command()(_command)
+def fetch(c: Client, kind: str, name: str | None, namespace: str | None, selector: str | None) -> list[Manifest]:
+    """`getcmd.fetch`: one object, or the list (for the verbs that read before they act)."""
+    from miniorch.cli import getcmd
+
+    return getcmd.fetch(c, kind, name, namespace, selector)
 
 
 def parse_duration(text: str) -> float:
@@ -127,12 +145,12 @@ def label(
             labels[k] = v
         else:
             raise typer.BadParameter(f"{change!r}: use key=value or key-")
-    client().request("PATCH", f"/api/nodes/{name}", json={"labels": labels})
+    client().patch_node(name, NodePatch(labels=labels))
     typer.echo(f"node/{name} labeled")
 
 
 def _cordon(name: str, value: bool) -> None:
-    client().request("PATCH", f"/api/nodes/{name}", json={"unschedulable": value})
+    client().patch_node(name, NodePatch(unschedulable=value))
     typer.echo(f"node/{name} {'cordoned' if value else 'uncordoned'}")
 
 
@@ -159,7 +177,7 @@ def drain(
     seen: set[str] = set()
     typer.echo(f"node/{name} cordoned")
     while True:
-        remaining = c.request("POST", f"/api/nodes/{name}/drain")["remaining"]
+        remaining = c.drain_node(name)["remaining"]
         for pod in sorted(set(remaining) - seen):
             typer.echo(f"evicting pod {pod}")
         seen |= set(remaining)
@@ -177,10 +195,11 @@ def version() -> None:
     import miniorch
 
     typer.echo(f"Client Version: v{miniorch.__version__}")
-    server = client().request("GET", "/version")
+    server = client().version()
     typer.echo(f"Server Version: v{server['version']}")
     if server.get("role") == "standby":
-        leader = f"{server['leader']} at {server['leader_address']}" if server.get("leader") else "none elected yet"
-        typer.echo(f"Server Role: standby (leader: {leader})")
+        leader = server.get("leader")
+        where = f"{leader} at {server.get('leader_address')}" if leader else "none elected yet"
+        typer.echo(f"Server Role: standby (leader: {where})")
     elif server.get("role"):
-        typer.echo(f"Server Role: leader ({server['name']})")
+        typer.echo(f"Server Role: leader ({server.get('name')})")

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
+from miniorch.api.models import RollbackRequest
 from miniorch.cli import describe as describe_mod
 from miniorch.cli import output
 from miniorch.cli.client import Client, CtlError
@@ -25,7 +26,7 @@ def describe(c: Client, obj: dict[str, Any], now: dt.datetime) -> str:
     meta, spec, status = obj["metadata"], obj.get("spec", {}), obj.get("status", {})
     labels = spec.get("selector", {}).get("matchLabels") or {}
     tspec = spec.get("template", {}).get("spec", {})
-    pods = c.request("GET", "/api/pods", params={"owner": meta["uid"]})["items"]
+    pods = c.list_pods(owner=meta["uid"])
     phases = [p["status"]["phase"] for p in pods]
     strategy = spec.get("updateStrategy", {})
     rolling = strategy.get("rollingUpdate") or {}
@@ -151,7 +152,7 @@ def rollout_history(
 
     c = ctl.client()
     name, ds = _ds(c, ref, namespace)
-    items = c.request("GET", f"/api/objects/daemonsets/{namespace}/{name}/revisions")["items"]
+    items = c.revisions(namespace, name)
     if revision:
         match = [r for r in items if r["revision"] == revision]
         if not match:
@@ -180,9 +181,7 @@ def rollout_undo(
 
     c = ctl.client()
     name, _ = _ds(c, ref, namespace)
-    result = c.request(
-        "POST", f"/api/objects/daemonsets/{namespace}/{name}/rollback", json={"to_revision": to_revision}
-    )
+    result = c.rollback(namespace, name, RollbackRequest(to_revision))
     if result["action"] == "skipped":
         typer.echo(
             f"daemonset.apps/{name} skipped rollback (current template already matches revision {result['revision']})"
@@ -203,5 +202,5 @@ def rollout_restart(ref: Annotated[str, typer.Argument(help="ds/NAME")], namespa
     name, _ = _ds(c, ref, namespace)
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     patch = {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: now}}}}}
-    c.request("PATCH", f"/api/objects/daemonsets/{namespace}/{name}", json=patch)
+    c.patch_object("DaemonSet", namespace, name, patch)
     typer.echo(f"daemonset.apps/{name} restarted")

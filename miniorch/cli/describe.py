@@ -25,7 +25,7 @@ def _map(d: dict[str, str] | None) -> str:
 
 
 def _events(c: Client, uid: str, now: dt.datetime) -> str:
-    items = c.request("GET", "/api/events", params={"uid": uid})["items"]
+    items = c.list_events(uid=uid)
     if not items:
         return "Events:  <none>"
     rows = [
@@ -140,7 +140,7 @@ def job(c: Client, obj: dict[str, Any], now: dt.datetime) -> str:
         else "<none>"
     )
     pairs.append(("Conditions", cond_text))
-    pods = c.request("GET", "/api/pods", params={"owner": meta["uid"]})["items"]
+    pods = c.list_pods(owner=meta["uid"])
     return "\n".join([_kv(pairs), _template(spec), _pods_table(pods, now), _events(c, meta["uid"], now)])
 
 
@@ -188,7 +188,7 @@ def node(c: Client, obj: dict[str, Any], now: dt.datetime) -> str:
     ]
     pods = [
         p
-        for p in c.request("GET", "/api/pods")["items"]
+        for p in c.list_pods()
         if p["spec"].get("nodeName") == meta["name"] and p["status"]["phase"] in ("Pending", "Running", "Unknown")
     ]
     return "\n".join([_kv(pairs), "Active " + _pods_table(pods, now), _events(c, f"node:{meta['name']}", now)])

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from miniorch import kinds
+from miniorch.api.models import ApplyRequest, ApplyResponse, DryRunRequest, DryRunResponse
 from miniorch.cli import output
 from miniorch.cli.client import Client, CtlError, NotFoundError
 
@@ -66,7 +67,7 @@ def apply(
     if dry_run == "client":
         _apply_client_dry_run(c, sources)
         return
-    previews = [c.request("POST", "/api/dry-run", json={"source": s, "text": t}) for s, t in sources]
+    previews = [c.dry_run(DryRunRequest(s, t)) for s, t in sources]
     if dry_run == "server" and output_fmt:
         import datetime as dt
 
@@ -79,10 +80,10 @@ def apply(
             _print_results(preview, DRY_RUN_SUFFIX["server"])
         return
     for source, text in sources:
-        _print_results(c.request("POST", "/apply", json={"source": source, "text": text}), "")
+        _print_results(c.apply(ApplyRequest(source, text)), "")
 
 
-def _print_results(result: dict[str, Any], suffix: str) -> None:
+def _print_results(result: ApplyResponse | DryRunResponse, suffix: str) -> None:
     for warning in result.get("warnings", []):
         typer.echo(f"Warning: {warning}", err=True)
     for r in result["results"]:
@@ -114,8 +115,7 @@ def diff(filename: Annotated[str, typer.Option("--filename", "-f", help="File, f
         c = _ctl().client()
         texts = []
         for source, text in read_sources(filename):
-            body = {"source": source, "text": text, "as_manager": True}
-            for r in c.request("POST", "/api/dry-run", json=body)["results"]:
+            for r in c.dry_run(DryRunRequest(source, text, as_manager=True))["results"]:
                 merged = r["merged"]
                 name = yamldiff.file_name(merged["apiVersion"], r["kind"], r["namespace"], r["name"])
                 texts.append(yamldiff.render(r["live"], merged, name))
@@ -160,7 +160,7 @@ def delete(
         typer.echo("No resources found")
         return
     for k, ns, n in targets:
-        c.request("DELETE", f"/api/objects/{ctl.PLURAL[k]}/{ns}/{n}")
+        c.delete_object(k, ns, n)
     for k, ns, n in targets:  # all requested first, then waited for: they stop in parallel
         if wait:
             wait_gone(c, k, n, ns, ctl.parse_duration(timeout))
@@ -223,7 +223,7 @@ def create(
         source_kind, source_name = ctl.split_ref(from_, None)
         if source_kind != "CronJob" or not source_name:
             raise typer.BadParameter("--from must be cronjob/NAME")
-        ctl.client().request("POST", f"/api/objects/cronjobs/{namespace}/{source_name}/jobs", json={"name": name})
+        ctl.client().run_cronjob(namespace, source_name, name)
         typer.echo(f"job.batch/{name} created")
         return
     if k not in ("Job", "CronJob"):
@@ -259,12 +259,12 @@ def _create(c: Client, manifest: dict[str, Any], dry_run: bool, output_fmt: str 
         )
     except NotFoundError:
         pass
-    body = {"source": f"ctl create {kind.lower()}", "text": json.dumps(manifest)}
+    source, text = f"ctl create {kind.lower()}", json.dumps(manifest)
     if dry_run:
-        [result] = c.request("POST", "/api/dry-run", json=body)["results"]
-        _print_created(result["merged"], output_fmt, DRY_RUN_SUFFIX["server"])
+        [preview] = c.dry_run(DryRunRequest(source, text))["results"]
+        _print_created(preview["merged"], output_fmt, DRY_RUN_SUFFIX["server"])
         return
-    result = c.request("POST", "/apply", json=body)
+    result = c.apply(ApplyRequest(source, text))
     if output_fmt:
         _print_created(ctl.fetch(c, kind, meta["name"], meta["namespace"], None)[0], output_fmt, "")
         return
@@ -304,7 +304,7 @@ def patch(
         raise CtlError(
             f"{kinds.PLURAL[k]} cannot be patched; patch the object that owns them (jobs, cronjobs, daemonsets)"
         )
-    result = ctl.client().request("PATCH", f"/api/objects/{ctl.PLURAL[k]}/{namespace}/{n}", json=body)
+    result = ctl.client().patch_object(k, namespace, n, body)
     suffix = "patched" if result["action"] == "patched" else "patched (no change)"
     typer.echo(f"{output.GROUPS[k]}/{n} {suffix}")
 
@@ -326,7 +326,7 @@ def scale(
     if field is None:
         scalable = ", ".join(ctl.PLURAL[kind] for kind in SCALE_FIELDS)
         raise CtlError(f"{kinds.PLURAL[k]} cannot be scaled (no replicas): scalable kinds are {scalable}")
-    ctl.client().request("PATCH", f"/api/objects/{ctl.PLURAL[k]}/{namespace}/{n}", json={"spec": {field: replicas}})
+    ctl.client().patch_object(k, namespace, n, {"spec": {field: replicas}})
     typer.echo(f"{output.GROUPS[k]}/{n} scaled")
 
 
@@ -364,6 +364,3 @@ def wait(
         if time.monotonic() >= deadline:
             raise CtlError(f"timed out waiting for the condition on {ctl.PLURAL.get(kind, kind.lower())}/{name}")
         time.sleep(0.25)
-
-
-COMMANDS = (apply, diff, delete, create, patch, scale, wait)

@@ -28,10 +28,6 @@ HUMAN = (None, "", "wide")
 Namespace = Annotated[str, typer.Option("--namespace", "-n", help="Namespace of the object.")]
 
 
-def _params(**kw: str | None) -> dict[str, str]:
-    return {k: v for k, v in kw.items() if v}
-
-
 def fetch(
     c: Client,
     kind: str,
@@ -43,22 +39,16 @@ def fetch(
     """One object (NAME given; NotFoundError if absent) or the list, narrowed by namespace and labels
     (and for pods by `pod_fields`, the API's node and phase filters: a hint, `get` filters again)."""
     if kind == "Node":
-        if name:
-            return [c.request("GET", f"/api/nodes/{name}")]
-        return list(c.request("GET", "/api/nodes", params=_params(selector=selector))["items"])
+        return [c.get_node(name)] if name else c.list_nodes(selector)
     if kind == "Pod":
         if name:
-            return [c.request("GET", f"/api/pods/{namespace or 'default'}/{name}")]
-        params = {**_params(namespace=namespace, selector=selector), **(pod_fields or {})}
-        return list(c.request("GET", "/api/pods", params=params)["items"])
+            return [c.get_pod(namespace or "default", name)]
+        return c.list_pods(namespace, selector, **(pod_fields or {}))
     if kind == "Event":
-        items = list(c.request("GET", "/api/events", params=_params(namespace=namespace))["items"])
-        return [e for e in items if not name or e["involvedObject"]["name"] == name]
-    plural = kinds.PLURAL[kind]
+        return [e for e in c.list_events(namespace) if not name or e["involvedObject"]["name"] == name]
     if name:
-        return [c.request("GET", f"/api/objects/{plural}/{namespace or 'default'}/{name}")]
-    params = _params(namespace=namespace, selector=selector)
-    return list(c.request("GET", f"/api/objects/{plural}", params=params)["items"])
+        return [c.get_object(kind, namespace or "default", name)]
+    return c.list_objects(kind, namespace, selector)
 
 
 def _resource(text: str) -> str:
@@ -314,7 +304,7 @@ def _watch_events(c: Client, q: Query, fmt: str | None) -> None:
 
     header = True
     names = set(q.targets[0][1])
-    for change in c.watch("/api/events/watch", _params(namespace=q.namespace)):
+    for change in c.watch_events(q.namespace):
         event = change["object"]
         if names and event["involvedObject"]["name"] not in names:
             continue

@@ -41,21 +41,17 @@ def logs(
         raise CtlError(f"logs are read from pods or jobs, not {kind}")
     else:
         targets = [(name, previous)]
-    params: dict[str, Any] = {"timestamps": timestamps}
-    if tail is not None:
-        params["tail"] = tail
-    if since is not None:
-        params["since_seconds"] = ctl.parse_duration(since)
+    since_seconds = ctl.parse_duration(since) if since is not None else None
+    params: dict[str, Any] = {"timestamps": timestamps, "tail": tail, "since_seconds": since_seconds}
     for pod, prev in targets:
         if all_pods:
             typer.echo(f"==> pod/{pod} <==")
-        path = f"/api/pods/{namespace}/{pod}/log"
         if follow:
-            for chunk in c.stream(path, {**params, "follow": "true"}):
+            for chunk in c.follow_log(namespace, pod, **params):
                 sys.stdout.buffer.write(chunk)
                 sys.stdout.flush()
         else:
-            typer.echo(c.request("GET", path, params={**params, "previous": prev}), nl=False)
+            typer.echo(c.pod_log(namespace, pod, **params, previous=prev), nl=False)
 
 
 def _job_pods(c: Client, name: str, namespace: str, all_pods: bool, previous: bool) -> list[tuple[str, bool]]:
@@ -63,7 +59,7 @@ def _job_pods(c: Client, name: str, namespace: str, all_pods: bool, previous: bo
     from miniorch.cli import ctl
 
     job = ctl.fetch(c, "Job", name, namespace, None)[0]
-    items = c.request("GET", "/api/pods", params={"owner": job["metadata"]["uid"]})["items"]
+    items = c.list_pods(owner=job["metadata"]["uid"])
     if not items:
         raise CtlError(f"job {name} has no pods yet")
     items.sort(key=lambda p: p["metadata"]["creationTimestamp"])

@@ -1,0 +1,139 @@
+"""`miniorch ctl`'s HTTP client against the real API under uvicorn (unix socket and TCP), without
+Docker: every route through its typed method, chunked streams, and each failure as a sentence."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support.apiapp import CRONJOB_YAML, ApiHarness, harness, job_yaml, serve, tcp_port
+
+from miniorch.api import models
+from miniorch.api.auth import TokenAuth
+from miniorch.cli.client import Client, CtlError, NotFoundError
+
+TOKEN = "0123456789abcdef0123"
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[tuple[ApiHarness, Client]]:
+    with harness(tmp_path, drain_left=["x"]) as h, serve(h.app, uds=str(tmp_path / "api.sock")):
+        yield h, Client(tmp_path / "api.sock", timeout=10)
+
+
+def test_objects_through_the_typed_methods(api: tuple[ApiHarness, Client]) -> None:
+    h, c = api
+    applied = c.apply(models.ApplyRequest("t", job_yaml("pi")))
+    assert applied["results"] == [{"kind": "Job", "namespace": "default", "name": "pi", "action": "created"}]
+    assert applied["warnings"] == []
+    assert c.dry_run(models.DryRunRequest("t", job_yaml("pi")))["results"][0]["action"] == "unchanged"
+    assert [o["metadata"]["name"] for o in c.list_objects("Job", selector="app=demo")] == ["pi"]
+    assert c.get_object("Job", "default", "pi")["kind"] == "Job"
+    assert c.patch_object("Job", "default", "pi", {"spec": {"parallelism": 2}})["action"] == "patched"
+    c.apply(models.ApplyRequest("t", CRONJOB_YAML))
+    assert c.run_cronjob("default", "nightly", "by-hand")["metadata"]["name"] == "by-hand"
+    assert c.delete_object("Job", "default", "pi")["metadata"]["name"] == "pi"
+    rec = h.store.get_object("Job", "default", "pi")
+    assert rec is not None and rec.deleting
+
+
+def test_nodes_pods_logs_and_version(api: tuple[ApiHarness, Client]) -> None:
+    h, c = api
+    assert c.version()["version"]
+    assert [n["metadata"]["name"] for n in c.list_nodes("zone=n1")] == ["n1"]
+    c.patch_node("n1", models.NodePatch(labels={"disk": "ssd"}))
+    c.patch_node("n1", models.NodePatch(unschedulable=True))
+    assert c.get_node("n1")["metadata"]["labels"]["disk"] == "ssd"
+    assert h.store.node_overrides()["n1"].unschedulable
+    assert c.drain_node("n2") == {"node": "n2", "remaining": ["x"]}
+    c.apply(models.ApplyRequest("t", job_yaml("pi")))
+    job = c.get_object("Job", "default", "pi")
+    h.pod("pi-a", job, log_tail="one\ntwo\n", container_removed=True)
+    assert [p["metadata"]["name"] for p in c.list_pods(owner=job["metadata"]["uid"])] == ["pi-a"]
+    assert c.get_pod("default", "pi-a")["metadata"]["name"] == "pi-a"
+    assert c.pod_log("default", "pi-a", tail=1, timestamps=False, since_seconds=None) == "two\n"
+    assert b"".join(c.follow_log("default", "pi-a")) == b"one\ntwo\n"
+
+
+def test_a_watch_reads_a_chunked_stream_as_it_arrives(api: tuple[ApiHarness, Client]) -> None:
+    h, c = api
+    h.apply(job_yaml("pi"))  # records no event by itself: add one
+    from miniorch.store.records import EventRecord
+
+    h.store.record_event(EventRecord("default", "Job", "pi", "u1", "Normal", "Created", "made"))
+    stream = c.watch_events("default")
+    first = next(stream)
+    stream.close()  # an endless stream: closing it ends the request
+    assert (first["type"], first["object"]["reason"]) == ("ADDED", "Created")
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda c: c.get_object("Job", "default", "nope"), NotFoundError, 'job.batch "nope" not found'),
+        (lambda c: c.get_node("n9"), NotFoundError, 'node "n9" not found'),
+        (
+            lambda c: c.run_cronjob("default", "nope", "x"),
+            NotFoundError,
+            'cronjob.batch "nope" not found in namespace "default"',
+        ),
+        (
+            lambda c: c.request("POST", "/apply", json={"source": "t"}),
+            CtlError,
+            "the daemon refused the request: text: Field required",
+        ),
+        (
+            lambda c: c.apply(models.ApplyRequest("bad.yaml", "kind: [")),
+            CtlError,
+            "bad.yaml",
+        ),
+    ],
+)
+def test_refusals_become_the_daemons_sentence(
+    api: tuple[ApiHarness, Client], call: Any, error: type[Exception], message: str
+) -> None:
+    _, c = api
+    with pytest.raises(error) as caught:
+        call(c)
+    assert message in str(caught.value)
+
+
+def test_a_failure_inside_the_daemon_points_at_its_log(
+    api: tuple[ApiHarness, Client], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    h, c = api
+
+    def boom(*_: Any, **__: Any) -> Any:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(h.store, "list_objects", boom)
+    with pytest.raises(CtlError, match=r"the daemon failed on this request \(HTTP 500\); its log says why"):
+        c.list_objects("Job")
+
+
+def test_no_daemon_on_the_socket_says_how_to_start_one(tmp_path: Path) -> None:
+    with pytest.raises(CtlError, match=r"\(no such socket\); start it with 'miniorch daemon"):
+        Client(tmp_path / "absent.sock").version()
+    stale = tmp_path / "stale.sock"
+    with socket.socket(socket.AF_UNIX) as s:
+        s.bind(str(stale))  # bound, never listening: a daemon that died
+    with pytest.raises(CtlError, match=r"\(connection refused\)"):
+        Client(stale).version()
+
+
+def test_tcp_with_the_bearer_token_and_without(tmp_path: Path) -> None:
+    with harness(tmp_path) as h, serve(TokenAuth(h.app, TOKEN.encode()), host="127.0.0.1", port=0) as server:
+        url = f"http://127.0.0.1:{tcp_port(server)}"
+        assert Client(tmp_path, server=url, token=TOKEN).version()["version"]
+        with pytest.raises(CtlError, match=r"bearer token is required .*\(the daemon refused the token; check --token-file\)"):
+            Client(tmp_path, server=url, token="wrong-token-wrong-token").version()
+    with pytest.raises(CtlError, match=rf"cannot reach the miniorch daemon at {url} \(connection refused\)"):
+        Client(tmp_path, server=url, token=TOKEN).version()
+
+
+def test_a_server_url_that_is_not_http_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(CtlError, match="use http://HOST:PORT or https://HOST:PORT"):
+        Client(tmp_path, server="ftp://host:1", token=TOKEN).version()
