@@ -24,10 +24,11 @@ import uvicorn
 
 from miniorch import clock as clock_mod
 from miniorch import config as config_mod
-from miniorch import logs, manifests, notify, preflight, supervise
+from miniorch import logs, notify, preflight, supervise
 from miniorch import metrics as metrics_mod
 from miniorch.api import auth
 from miniorch.api.app import ApiContext, create_app
+from miniorch.controllers import manifestsync
 from miniorch.controllers.cronjobs import CronJobController
 from miniorch.controllers.daemonsets import DaemonSetPlanner
 from miniorch.controllers.events import DockerEventWatcher
@@ -115,7 +116,7 @@ class Daemon:
         self.applier = Applier(self.store, config.policy, self._wake_all, self.clock.now)
         self.cronjobs = CronJobController(self.store, self.applier, self.clock, self.controller.plan_soon)
         self.watcher = DockerEventWatcher(self.monitor)
-        folder_sync = manifests.FolderSync(config.manifests_dir, self.applier, self.store, self.clock.now)
+        folder_sync = manifestsync.FolderSync(config.manifests_dir, self.applier, self.store, self.clock.now)
         self.folder = FolderWatcher(folder_sync, on_change=lambda: self.controller.wake())
         self._stop = asyncio.Event()
 

@@ -18,8 +18,7 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 
-from miniorch import manifests
-from miniorch.controllers import outage
+from miniorch.controllers import manifestsync, outage
 from miniorch.store.errors import StoreUnavailable
 
 log = structlog.get_logger(__name__)
@@ -53,7 +52,7 @@ class FolderWatcher:
 
     def __init__(
         self,
-        sync: manifests.FolderSync,
+        sync: manifestsync.FolderSync,
         on_change: Callable[[], None],
         debounce: float = 0.1,
         max_delay: float = 1.0,
@@ -112,7 +111,7 @@ class FolderWatcher:
         self._observer, self._watching = None, None
 
     # -- loop side ------------------------------------------------------------
-    def initial_sync(self) -> manifests.SyncReport:
+    def initial_sync(self) -> manifestsync.SyncReport:
         """Watch, then load every file (before the API serves); changes meanwhile are queued, not lost."""
         self._loop = asyncio.get_running_loop()
         self._ensure_watch()

@@ -1,4 +1,4 @@
-"""Load manifests from YAML text, files, folders or parsed dicts into validated models.
+"""Load manifests from YAML text or parsed dicts into validated models (files: `spec.files`).
 
 Every error of every document is collected and raised together as
 `ManifestInvalid`, each with file, line, column and field path; fields that are
@@ -11,7 +11,6 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pydantic
@@ -160,8 +159,7 @@ def _validate(doc: Document, source: str) -> Manifest | list[ManifestError]:
 def _load(text: str, source: str) -> tuple[list[Manifest], list[ManifestError]]:
     size = len(text.encode("utf-8", errors="replace"))
     if size > MAX_MANIFEST_BYTES:
-        too_big = f"manifest is {size} bytes; the limit is {MAX_MANIFEST_BYTES} bytes (1 MiB)"
-        return [], [ManifestError(source, None, None, "", too_big, "split it into several files")]
+        return [], [too_big(source, size)]
     documents, errors = parse_documents(text, source)
     manifests: list[Manifest] = []
     for doc in documents:
@@ -174,23 +172,33 @@ def _load(text: str, source: str) -> tuple[list[Manifest], list[ManifestError]]:
     return manifests, errors
 
 
+def too_big(source: str, size: int) -> ManifestError:
+    """A text or file of `size` bytes, over the limit."""
+    message = f"manifest is {size} bytes; the limit is {MAX_MANIFEST_BYTES} bytes (1 MiB)"
+    return ManifestError(source, None, None, "", message, "split it into several files")
+
+
+def duplicate_error(m: Manifest, where: str, line: int) -> ManifestError:
+    """`m` defines an object that `where` (a file or text, at `line` if known) defines already."""
+    at = f"{where}:{line}" if line else where
+    return ManifestError(
+        m.source,
+        m.line or None,
+        None,
+        "metadata.name",
+        f'duplicate {m.kind} "{m.namespace}/{m.name}": also defined at {at}',
+        "each object may be defined once; rename or remove one",
+    )
+
+
 def _duplicates(manifests: Iterable[Manifest]) -> list[ManifestError]:
+    """Objects a text defines twice (across files: `spec.files.find_duplicates`)."""
     first: dict[tuple[str, str, str], Manifest] = {}
     errors = []
     for m in manifests:
         key = (m.kind, m.namespace, m.name)
         if key in first:
-            other = first[key]
-            errors.append(
-                ManifestError(
-                    m.source,
-                    m.line or None,
-                    None,
-                    "metadata.name",
-                    f'duplicate {m.kind} "{m.namespace}/{m.name}": also defined at {other.source}:{other.line}',
-                    "each object may be defined once; rename or remove one",
-                )
-            )
+            errors.append(duplicate_error(m, first[key].source, first[key].line))
         else:
             first[key] = m
     return errors
@@ -199,53 +207,6 @@ def _duplicates(manifests: Iterable[Manifest]) -> list[ManifestError]:
 def load_text(text: str, source: str) -> list[Manifest]:
     """Every object in a (multi-document) YAML text; raises ManifestInvalid with all errors."""
     manifests, errors = _load(text, source)
-    errors.extend(_duplicates(manifests))
-    if errors:
-        raise ManifestInvalid(errors)
-    return manifests
-
-
-def _read(path: Path) -> tuple[list[Manifest], list[ManifestError]]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-        return [], [ManifestError(str(path), None, None, "", f"cannot read file: {reason}")]
-    return _load(text, str(path))
-
-
-def load_file(path: Path) -> list[Manifest]:
-    """Every object in one YAML file."""
-    return load_paths([path])
-
-
-def _files(path: Path) -> list[Path]:
-    if not path.is_dir():
-        return [path]
-    found = []
-    for candidate in sorted(path.rglob("*")):
-        relative = candidate.relative_to(path).parts
-        if (
-            candidate.suffix in (".yaml", ".yml")
-            and candidate.is_file()
-            and not any(p.startswith(".") for p in relative)
-        ):
-            found.append(candidate)
-    return found
-
-
-def load_paths(paths: Iterable[Path]) -> list[Manifest]:
-    """Objects of files and folders (*.yaml, *.yml, recursive, hidden entries skipped)."""
-    manifests: list[Manifest] = []
-    errors: list[ManifestError] = []
-    for path in paths:
-        if not path.exists():
-            errors.append(ManifestError(str(path), None, None, "", "no such file or directory"))
-            continue
-        for file in _files(path):
-            found, failed = _read(file)
-            manifests.extend(found)
-            errors.extend(failed)
     errors.extend(_duplicates(manifests))
     if errors:
         raise ManifestInvalid(errors)
