@@ -39,9 +39,11 @@ def read_sources(filename: str) -> list[tuple[str, str]]:
     path = Path(filename)
     if not path.exists():
         raise CtlError(f'the path "{filename}" does not exist')
-    from miniorch.spec import files  # pydantic models: only for -f
+    from miniorch.spec import files
 
-    good, errors = files.read_paths([path])
+    # A folder is parsed here, for duplicates across its files; one file only read (its size and
+    # encoding checked): the daemon parses it with the same loader and the same messages.
+    good, errors = files.read_paths([path], parse=path.is_dir())
     if errors:
         raise CtlError("\nerror: ".join(str(e) for e in errors))  # one `error: ` line each, as `validate`
     if not good:

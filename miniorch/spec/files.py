@@ -12,9 +12,13 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from miniorch.spec import loader
+from miniorch.spec import errors as errors_mod
 from miniorch.spec.errors import ManifestError, ManifestInvalid
+
+if TYPE_CHECKING:
+    from miniorch.spec.loader import Manifest
 
 Key = tuple[str, str, str]  # kind, namespace, name
 SUFFIXES = (".yaml", ".yml")
@@ -74,7 +78,7 @@ class Loaded:
 
     path: Path
     digest: str | None
-    manifests: tuple[loader.Manifest, ...] = ()
+    manifests: tuple[Manifest, ...] = ()
     errors: tuple[ManifestError, ...] = ()
     removed: bool = False
     text: str = ""
@@ -84,7 +88,7 @@ class Loaded:
         return f"file:{self.path}"
 
 
-def key_of(m: loader.Manifest) -> Key:
+def key_of(m: Manifest) -> Key:
     return (m.kind, m.namespace, m.name)
 
 
@@ -92,14 +96,15 @@ def _unreadable(path: Path, digest: str | None, reason: str) -> Loaded:
     return Loaded(path, digest, errors=(ManifestError(str(path), None, None, "", f"cannot read file: {reason}"),))
 
 
-def read_file(path: Path, settle: bool = True) -> Loaded | None:
+def read_file(path: Path, settle: bool = True, parse: bool = True) -> Loaded | None:
     """Load one file. With `settle` (the watcher), None while it is empty or being written
     (its size or time moved while read): the write that completes it brings another event.
+    Without `parse`, only read (size, encoding): `ctl apply -f FILE` leaves the YAML to the daemon.
     """
     try:
         before = Stamp.of(path.stat())
-        if before.size > loader.MAX_MANIFEST_BYTES:  # refused unread
-            error = loader.too_big(str(path), before.size)
+        if before.size > errors_mod.MAX_MANIFEST_BYTES:  # refused unread
+            error = errors_mod.too_big(str(path), before.size)
             return Loaded(path, f"size:{before.size}:{before.mtime_ns}", errors=(error,))
         data = path.read_bytes()
         after = Stamp.of(path.stat())
@@ -114,6 +119,10 @@ def read_file(path: Path, settle: bool = True) -> Loaded | None:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         return _unreadable(path, digest, "not UTF-8 text")
+    if not parse:
+        return Loaded(path, digest, text=text)
+    from miniorch.spec import loader  # pydantic models: not for a file that is only read
+
     try:
         return Loaded(path, digest, tuple(loader.load_text(text, str(path))), text=text)
     except ManifestInvalid as exc:
@@ -146,7 +155,7 @@ def find_duplicates(
             for m in f.manifests:
                 other = claims.get(key_of(m))
                 if other is not None and other[0] != str(f.path):
-                    errors.append(loader.duplicate_error(m, *other))
+                    errors.append(errors_mod.duplicate_error(m, *other))
             if errors:
                 new[f.path] = errors
             else:
@@ -157,15 +166,15 @@ def find_duplicates(
         failed |= set(new)
 
 
-def _read_named(path: Path) -> Loaded:
+def _read_named(path: Path, parse: bool) -> Loaded:
     """A file named on a command line: read as it is now (empty means no objects)."""
-    loaded = read_file(path, settle=False)
+    loaded = read_file(path, settle=False, parse=parse)
     if loaded is None or loaded.removed:
         return Loaded(path, None, errors=(ManifestError(str(path), None, None, "", "no such file or directory"),))
     return loaded
 
 
-def read_paths(paths: Iterable[Path]) -> tuple[list[Loaded], list[ManifestError]]:
+def read_paths(paths: Iterable[Path], parse: bool = True) -> tuple[list[Loaded], list[ManifestError]]:
     """Named files and the manifest files of named folders, each once, with the watcher's rules.
 
     Returns the good files and every error: each file's own (reading, YAML,
@@ -176,13 +185,13 @@ def read_paths(paths: Iterable[Path]) -> tuple[list[Loaded], list[ManifestError]
     for path in paths:
         for file in manifest_files(path) if path.is_dir() else [path]:
             if file not in batch:
-                batch[file] = _read_named(file)
+                batch[file] = _read_named(file, parse)
     duplicates = find_duplicates(list(batch.values()), {}, {})
     errors = [e for f in batch.values() for e in f.errors] + [e for dup in duplicates.values() for e in dup]
     return [f for f in batch.values() if not f.errors and f.path not in duplicates], errors
 
 
-def load_paths(paths: Iterable[Path]) -> list[loader.Manifest]:
+def load_paths(paths: Iterable[Path]) -> list[Manifest]:
     """Objects of files and folders (*.yaml, *.yml, recursive); raises ManifestInvalid with every error."""
     good, errors = read_paths(paths)
     if errors:

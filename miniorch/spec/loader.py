@@ -18,7 +18,15 @@ from pydantic.json_schema import models_json_schema
 
 from miniorch.spec import models
 from miniorch.spec.base import IGNORED, IGNORED_MESSAGE
-from miniorch.spec.errors import ManifestError, ManifestInvalid, ManifestWarning, format_path
+from miniorch.spec.errors import (
+    MAX_MANIFEST_BYTES,
+    ManifestError,
+    ManifestInvalid,
+    ManifestWarning,
+    duplicate_error,
+    format_path,
+    too_big,
+)
 from miniorch.spec.yamlpos import Document, parse_documents
 
 ModelType = type[models.Job] | type[models.CronJob] | type[models.DaemonSet]
@@ -30,8 +38,6 @@ SUPPORTED: dict[tuple[str, str], ModelType] = {
 }
 SUPPORTED_TEXT = ", ".join(f"{api} {kind}" for api, kind in SUPPORTED)
 _GENERIC_TYPES = {"missing": "Required value"}
-#: A file or `ctl apply` text larger than this is refused before parsing (as Kubernetes' 1.5 MB request limit).
-MAX_MANIFEST_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -170,25 +176,6 @@ def _load(text: str, source: str) -> tuple[list[Manifest], list[ManifestError]]:
             errors.extend(result)
     errors.sort(key=lambda e: (e.line or 0, e.column or 0))
     return manifests, errors
-
-
-def too_big(source: str, size: int) -> ManifestError:
-    """A text or file of `size` bytes, over the limit."""
-    message = f"manifest is {size} bytes; the limit is {MAX_MANIFEST_BYTES} bytes (1 MiB)"
-    return ManifestError(source, None, None, "", message, "split it into several files")
-
-
-def duplicate_error(m: Manifest, where: str, line: int) -> ManifestError:
-    """`m` defines an object that `where` (a file or text, at `line` if known) defines already."""
-    at = f"{where}:{line}" if line else where
-    return ManifestError(
-        m.source,
-        m.line or None,
-        None,
-        "metadata.name",
-        f'duplicate {m.kind} "{m.namespace}/{m.name}": also defined at {at}',
-        "each object may be defined once; rename or remove one",
-    )
 
 
 def _duplicates(manifests: Iterable[Manifest]) -> list[ManifestError]:

@@ -133,3 +133,26 @@ def test_an_empty_file_defines_nothing_for_the_cli_and_is_not_yet_written_for_th
     assert files.read_file(path) is None
     good, errors = files.read_paths([path])
     assert ([(f.path, f.manifests, f.text) for f in good], errors) == ([(path, (), "")], [])
+
+
+@pytest.mark.parametrize(
+    ("content", "error"),
+    [
+        (BIG, f"manifest is {len(BIG)} bytes; the limit is 1048576 bytes (1 MiB)"),
+        ("# caf\xe9\n".encode("latin-1"), "cannot read file: not UTF-8 text"),
+        (BROKEN, None),  # parsed by the daemon, with the same loader and messages
+    ],
+    ids=["oversized", "latin-1", "yaml-error"],
+)
+def test_one_file_for_apply_is_read_here_and_parsed_by_the_daemon(
+    tmp_path: Path, content: str | bytes, error: str | None
+) -> None:
+    """`ctl apply -f FILE` refuses an unreadable file before sending it, as validate would say it."""
+    path = tmp_path / "one.yaml"
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    if error is None:
+        assert edit.read_sources(str(path)) == [(str(path), content)]
+        return
+    with pytest.raises(CtlError) as caught:
+        edit.read_sources(str(path))
+    assert str(caught.value) == f"{path}: {error}" + (" (hint: split it into several files)" if "bytes" in error else "")
