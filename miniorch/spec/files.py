@@ -143,20 +143,12 @@ def find_duplicates(
     found: dict[Path, list[ManifestError]] = {}
     while True:
         claims = dict(held)
-        for f in batch:
-            if f.path in failed:
-                for key, line in before.get(f.path, {}).items():
-                    claims.setdefault(key, (str(f.path), line))
+        for f in (f for f in batch if f.path in failed):
+            for key, line in before.get(f.path, {}).items():
+                claims.setdefault(key, (str(f.path), line))
         new: dict[Path, list[ManifestError]] = {}
-        for f in batch:
-            if f.path in failed:
-                continue
-            errors = []
-            for m in f.manifests:
-                other = claims.get(key_of(m))
-                if other is not None and other[0] != str(f.path):
-                    errors.append(errors_mod.duplicate_error(m, *other))
-            if errors:
+        for f in (f for f in batch if f.path not in failed):
+            if errors := _clashes(f, claims):
                 new[f.path] = errors
             else:
                 claims.update({key_of(m): (str(f.path), m.line) for m in f.manifests})
@@ -164,6 +156,15 @@ def find_duplicates(
             return found
         found.update(new)
         failed |= set(new)
+
+
+def _clashes(f: Loaded, claims: dict[Key, tuple[str, int]]) -> list[ManifestError]:
+    """The objects of `f` that another file claims already."""
+    return [
+        errors_mod.duplicate_error(m, *other)
+        for m in f.manifests
+        if (other := claims.get(key_of(m))) is not None and other[0] != str(f.path)
+    ]
 
 
 def _read_named(path: Path, parse: bool) -> Loaded:
