@@ -9,6 +9,7 @@ off the loop in a worker thread, one pass at a time. A full rescan every
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,7 +20,9 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 
 from miniorch.controllers import manifestsync, outage
+from miniorch.controllers.objects import Applier
 from miniorch.store.errors import StoreUnavailable
+from miniorch.store.store import Store
 
 log = structlog.get_logger(__name__)
 
@@ -70,6 +73,13 @@ class FolderWatcher:
         self._full = False
         self._force = False
         self._changed = asyncio.Event()
+
+    @classmethod
+    def of_folder(
+        cls, root: Path, applier: Applier, store: Store, now: Callable[[], dt.datetime], on_change: Callable[[], None]
+    ) -> FolderWatcher:
+        """The watcher of `root` with its FolderSync (the one way the daemon builds them)."""
+        return cls(manifestsync.FolderSync(root, applier, store, now), on_change)
 
     # -- watchdog side (its thread) -----------------------------------------
     def _from_thread(self, paths: list[Path], whole: bool) -> None:

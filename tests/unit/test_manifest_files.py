@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
@@ -156,3 +157,25 @@ def test_one_file_for_apply_is_read_here_and_parsed_by_the_daemon(
     with pytest.raises(CtlError) as caught:
         edit.read_sources(str(path))
     assert str(caught.value) == f"{path}: {error}" + (" (hint: split it into several files)" if "bytes" in error else "")
+
+
+def _imports(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names |= {node.module} | {f"{node.module}.{a.name}" for a in node.names}
+        elif isinstance(node, ast.Import):
+            names |= {a.name for a in node.names}
+    return names
+
+
+def test_the_folder_sync_is_controller_code_and_the_reader_is_spec_code() -> None:
+    """Only controllers/ imports the folder sync (no cycle through a top-level module); spec/files.py imports
+    only spec/ of ours, so `validate` needs neither the store nor the controllers."""
+    package = Path(main.__file__).resolve().parents[1]
+    assert not (package / "manifests.py").exists()
+    for path in package.rglob("*.py"):
+        if path.parent.name != "controllers":
+            assert "miniorch.controllers.manifestsync" not in _imports(path), path
+    ours = {n for n in _imports(package / "spec" / "files.py") if n.startswith("miniorch")}
+    assert ours and all(n.startswith("miniorch.spec") for n in ours), ours
