@@ -24,7 +24,7 @@ import uvicorn
 
 from miniorch import clock as clock_mod
 from miniorch import config as config_mod
-from miniorch import logs, manifests, notify, preflight, supervise
+from miniorch import logs, notify, preflight, supervise
 from miniorch import metrics as metrics_mod
 from miniorch.api import auth
 from miniorch.api.app import ApiContext, create_app
@@ -115,8 +115,9 @@ class Daemon:
         self.applier = Applier(self.store, config.policy, self._wake_all, self.clock.now)
         self.cronjobs = CronJobController(self.store, self.applier, self.clock, self.controller.plan_soon)
         self.watcher = DockerEventWatcher(self.monitor)
-        folder_sync = manifests.FolderSync(config.manifests_dir, self.applier, self.store, self.clock.now)
-        self.folder = FolderWatcher(folder_sync, on_change=lambda: self.controller.wake())
+        self.folder = FolderWatcher.of_folder(
+            config.manifests_dir, self.applier, self.store, self.clock.now, on_change=lambda: self.controller.wake()
+        )
         self._stop = asyncio.Event()
 
     def _wake_all(self) -> None:

@@ -32,19 +32,24 @@ def _ctl() -> Any:
 
 
 def read_sources(filename: str) -> list[tuple[str, str]]:
+    """(source, text) of `-` (stdin), a file or a folder's manifest files, read as `validate` and the
+    watched folder read them; any error of any file (duplicates across files too) and nothing is sent.
+    """
     if filename == "-":
         return [("<stdin>", sys.stdin.read())]
     path = Path(filename)
-    if path.is_dir():
-        from miniorch.manifests import manifest_files  # heavy (store, loader): only for -f DIR
-
-        files = manifest_files(path)
-        if not files:
-            raise CtlError(f"no .yaml or .yml files in {path}")
-        return [(str(f), f.read_text()) for f in files]
     if not path.exists():
         raise CtlError(f'the path "{filename}" does not exist')
-    return [(str(path), path.read_text())]
+    from miniorch.spec import files
+
+    # A folder is parsed here, for duplicates across its files; one file only read (its size and
+    # encoding checked): the daemon parses it with the same loader and the same messages.
+    good, errors = files.read_paths([path], parse=path.is_dir())
+    if errors:
+        raise CtlError("\nerror: ".join(str(e) for e in errors))  # one `error: ` line each, as `validate`
+    if not good:
+        raise CtlError(f"no .yaml or .yml files in {path}")
+    return [(str(f.path), f.text) for f in good]
 
 
 def apply(

@@ -83,11 +83,11 @@ def daemon(
 @app.command()
 def validate(paths: Annotated[list[Path], typer.Argument(help="Manifest files or folders.")]) -> None:
     """Check manifests offline, with the daemon's own messages; exit 1 on any error."""
-    from miniorch.spec import loader
+    from miniorch.spec import files  # the reader of `ctl apply -f` and the watched folder
     from miniorch.spec.errors import ManifestInvalid
 
     try:
-        manifests = loader.load_paths(paths)
+        manifests = files.load_paths(paths)
     except ManifestInvalid as exc:
         for err in exc.errors:
             typer.echo(f"error: {err}", err=True)

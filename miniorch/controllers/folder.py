@@ -9,6 +9,7 @@ off the loop in a worker thread, one pass at a time. A full rescan every
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -18,9 +19,10 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 
-from miniorch import manifests
-from miniorch.controllers import outage
+from miniorch.controllers import manifestsync, outage
+from miniorch.controllers.objects import Applier
 from miniorch.store.errors import StoreUnavailable
+from miniorch.store.store import Store
 
 log = structlog.get_logger(__name__)
 
@@ -53,7 +55,7 @@ class FolderWatcher:
 
     def __init__(
         self,
-        sync: manifests.FolderSync,
+        sync: manifestsync.FolderSync,
         on_change: Callable[[], None],
         debounce: float = 0.1,
         max_delay: float = 1.0,
@@ -71,6 +73,13 @@ class FolderWatcher:
         self._full = False
         self._force = False
         self._changed = asyncio.Event()
+
+    @classmethod
+    def of_folder(
+        cls, root: Path, applier: Applier, store: Store, now: Callable[[], dt.datetime], on_change: Callable[[], None]
+    ) -> FolderWatcher:
+        """The watcher of `root` with its FolderSync (the one way the daemon builds them)."""
+        return cls(manifestsync.FolderSync(root, applier, store, now), on_change)
 
     # -- watchdog side (its thread) -----------------------------------------
     def _from_thread(self, paths: list[Path], whole: bool) -> None:
@@ -112,7 +121,7 @@ class FolderWatcher:
         self._observer, self._watching = None, None
 
     # -- loop side ------------------------------------------------------------
-    def initial_sync(self) -> manifests.SyncReport:
+    def initial_sync(self) -> manifestsync.SyncReport:
         """Watch, then load every file (before the API serves); changes meanwhile are queued, not lost."""
         self._loop = asyncio.get_running_loop()
         self._ensure_watch()

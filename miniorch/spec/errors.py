@@ -9,6 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from miniorch.spec.loader import Manifest
+
+#: A file or `ctl apply` text larger than this is refused before parsing (as Kubernetes' 1.5 MB request limit).
+MAX_MANIFEST_BYTES = 1024 * 1024
 
 
 def _location(source: str, line: int | None, column: int | None, path: str) -> str:
@@ -59,6 +66,25 @@ class ManifestInvalid(Exception):
 
     def __str__(self) -> str:
         return "\n".join(str(error) for error in self.errors)
+
+
+def too_big(source: str, size: int) -> ManifestError:
+    """A text or file of `size` bytes, over the limit."""
+    message = f"manifest is {size} bytes; the limit is {MAX_MANIFEST_BYTES} bytes (1 MiB)"
+    return ManifestError(source, None, None, "", message, "split it into several files")
+
+
+def duplicate_error(m: Manifest, where: str, line: int) -> ManifestError:
+    """`m` defines an object that `where` (a file or text, at `line` if known) defines already."""
+    at = f"{where}:{line}" if line else where
+    return ManifestError(
+        m.source,
+        m.line or None,
+        None,
+        "metadata.name",
+        f'duplicate {m.kind} "{m.namespace}/{m.name}": also defined at {at}',
+        "each object may be defined once; rename or remove one",
+    )
 
 
 def format_path(path: tuple[str | int, ...]) -> str:

@@ -1,4 +1,4 @@
-"""Load manifests from YAML text, files, folders or parsed dicts into validated models.
+"""Load manifests from YAML text or parsed dicts into validated models (files: `spec.files`).
 
 Every error of every document is collected and raised together as
 `ManifestInvalid`, each with file, line, column and field path; fields that are
@@ -11,7 +11,6 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, cast
 
 import pydantic
@@ -20,7 +19,15 @@ from pydantic.json_schema import models_json_schema
 from miniorch import kinds
 from miniorch.spec import models
 from miniorch.spec.base import IGNORED, IGNORED_MESSAGE
-from miniorch.spec.errors import ManifestError, ManifestInvalid, ManifestWarning, format_path
+from miniorch.spec.errors import (
+    MAX_MANIFEST_BYTES,
+    ManifestError,
+    ManifestInvalid,
+    ManifestWarning,
+    duplicate_error,
+    format_path,
+    too_big,
+)
 from miniorch.spec.yamlpos import Document, parse_documents
 
 #: (apiVersion, kind) -> spec model, from the kind registry, in its order.
@@ -29,8 +36,6 @@ SUPPORTED: dict[tuple[str, str], type[pydantic.BaseModel]] = {
 }
 SUPPORTED_TEXT = ", ".join(f"{api} {kind}" for api, kind in SUPPORTED)
 _GENERIC_TYPES = {"missing": "Required value"}
-#: A file or `ctl apply` text larger than this is refused before parsing (as Kubernetes' 1.5 MB request limit).
-MAX_MANIFEST_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -159,8 +164,7 @@ def _validate(doc: Document, source: str) -> Manifest | list[ManifestError]:
 def _load(text: str, source: str) -> tuple[list[Manifest], list[ManifestError]]:
     size = len(text.encode("utf-8", errors="replace"))
     if size > MAX_MANIFEST_BYTES:
-        too_big = f"manifest is {size} bytes; the limit is {MAX_MANIFEST_BYTES} bytes (1 MiB)"
-        return [], [ManifestError(source, None, None, "", too_big, "split it into several files")]
+        return [], [too_big(source, size)]
     documents, errors = parse_documents(text, source)
     manifests: list[Manifest] = []
     for doc in documents:
@@ -174,22 +178,13 @@ def _load(text: str, source: str) -> tuple[list[Manifest], list[ManifestError]]:
 
 
 def _duplicates(manifests: Iterable[Manifest]) -> list[ManifestError]:
+    """Objects a text defines twice (across files: `spec.files.find_duplicates`)."""
     first: dict[tuple[str, str, str], Manifest] = {}
     errors = []
     for m in manifests:
         key = (m.kind, m.namespace, m.name)
         if key in first:
-            other = first[key]
-            errors.append(
-                ManifestError(
-                    m.source,
-                    m.line or None,
-                    None,
-                    "metadata.name",
-                    f'duplicate {m.kind} "{m.namespace}/{m.name}": also defined at {other.source}:{other.line}',
-                    "each object may be defined once; rename or remove one",
-                )
-            )
+            errors.append(duplicate_error(m, first[key].source, first[key].line))
         else:
             first[key] = m
     return errors
@@ -198,53 +193,6 @@ def _duplicates(manifests: Iterable[Manifest]) -> list[ManifestError]:
 def load_text(text: str, source: str) -> list[Manifest]:
     """Every object in a (multi-document) YAML text; raises ManifestInvalid with all errors."""
     manifests, errors = _load(text, source)
-    errors.extend(_duplicates(manifests))
-    if errors:
-        raise ManifestInvalid(errors)
-    return manifests
-
-
-def _read(path: Path) -> tuple[list[Manifest], list[ManifestError]]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-        return [], [ManifestError(str(path), None, None, "", f"cannot read file: {reason}")]
-    return _load(text, str(path))
-
-
-def load_file(path: Path) -> list[Manifest]:
-    """Every object in one YAML file."""
-    return load_paths([path])
-
-
-def _files(path: Path) -> list[Path]:
-    if not path.is_dir():
-        return [path]
-    found = []
-    for candidate in sorted(path.rglob("*")):
-        relative = candidate.relative_to(path).parts
-        if (
-            candidate.suffix in (".yaml", ".yml")
-            and candidate.is_file()
-            and not any(p.startswith(".") for p in relative)
-        ):
-            found.append(candidate)
-    return found
-
-
-def load_paths(paths: Iterable[Path]) -> list[Manifest]:
-    """Objects of files and folders (*.yaml, *.yml, recursive, hidden entries skipped)."""
-    manifests: list[Manifest] = []
-    errors: list[ManifestError] = []
-    for path in paths:
-        if not path.exists():
-            errors.append(ManifestError(str(path), None, None, "", "no such file or directory"))
-            continue
-        for file in _files(path):
-            found, failed = _read(file)
-            manifests.extend(found)
-            errors.extend(failed)
     errors.extend(_duplicates(manifests))
     if errors:
         raise ManifestInvalid(errors)

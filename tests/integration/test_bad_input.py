@@ -90,3 +90,37 @@ def test_validate_checks_files_offline_with_the_same_messages(daemon: Daemon) ->
     result = subprocess.run([MINIORCH, "validate", str(bad)], capture_output=True, text=True, timeout=30)
     assert result.returncode == 1 and f"{bad}:" in result.stderr and "restartPolicy" in result.stderr
     assert subprocess.run([MINIORCH, "validate", str(good)], capture_output=True, text=True, timeout=30).returncode == 0
+
+
+def test_a_bad_folder_gets_the_same_messages_from_apply_validate_and_the_watcher(daemon: Daemon) -> None:
+    """One reader: `ctl apply -f DIR` sends nothing and prints what `miniorch validate` prints, and the
+    daemon's watched folder refuses the same files with the same messages (the good file is applied)."""
+    import os
+    import subprocess
+
+    from support.daemon import MINIORCH
+
+    staging = daemon.manifests / ".staging"  # hidden: ignored until renamed into place (one pass)
+    staging.mkdir()
+    (staging / "a.yaml").write_text(job_yaml("first", "true"))
+    (staging / "b.yaml").write_text(job_yaml("first", "true") + "---\n" + job_yaml("second", "true"))
+    (staging / "c.yaml").write_text("apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: [x\n")
+    (staging / "c.yaml~").write_text("kind: [\n")
+    folder = daemon.manifests / "bad"
+    os.rename(staging, folder)
+
+    def refused() -> list[dict[str, object]]:
+        items = daemon.api("GET", "/api/events")["items"]
+        return [e for e in items if e["reason"] == "InvalidManifest"]
+
+    watcher = daemon.wait_for(lambda: len(refused()) == 2 and refused(), what="two refused files")
+    applied = daemon.ctl("apply", "-f", str(folder))
+    validated = subprocess.run([MINIORCH, "validate", str(folder)], capture_output=True, text=True, timeout=30)
+    assert applied.returncode == validated.returncode == 1
+    lines = sorted(applied.stderr.splitlines())
+    assert lines == sorted(validated.stderr.splitlines())
+    assert lines == sorted(f"error: {line}" for e in watcher for line in str(e["message"]).splitlines())
+    assert [line.split(":")[0] for line in lines] == ["error", "error"]
+    assert any(f"{folder / 'b.yaml'}:1:" in line and "also defined at" in line for line in lines)
+    assert any(f"{folder / 'c.yaml'}:" in line for line in lines)
+    assert daemon.job("first") is not None and daemon.job("second") is None

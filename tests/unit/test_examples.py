@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from miniorch.spec import loader
+from miniorch.spec import files, loader
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCAL_IMAGE = "miniorch.local/busybox:latest"
@@ -47,14 +47,14 @@ def check_local_images(text: str, where: str) -> None:
 
 def test_there_are_a_job_a_cronjob_and_a_daemonset_example() -> None:
     """config/examples has at least one example of each kind."""
-    kinds = {m.kind for m in loader.load_paths(EXAMPLES)}
+    kinds = {m.kind for m in files.load_paths(EXAMPLES)}
     assert {"Job", "CronJob", "DaemonSet"} <= kinds
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_example_file_validates_and_uses_the_local_image(path: Path) -> None:
     """Each file under config/examples is valid (as `miniorch validate` says) and needs no registry."""
-    assert loader.load_paths([path])
+    assert files.load_paths([path])
     check_local_images(path.read_text(), str(path))
 
 
@@ -70,4 +70,4 @@ def test_the_quickstart_suggests_existing_cronjob_and_daemonset_examples() -> No
     named = re.findall(r"config/examples/[\w./-]+\.yaml", (ROOT / "scripts" / "quickstart.sh").read_text())
     paths = [ROOT / n for n in named]
     assert all(p.is_file() for p in paths), named
-    assert {"CronJob", "DaemonSet"} <= {m.kind for m in loader.load_paths(paths)}
+    assert {"CronJob", "DaemonSet"} <= {m.kind for m in files.load_paths(paths)}

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from miniorch import manifests
 from miniorch.config import PolicyConfig
+from miniorch.controllers import manifestsync
 from miniorch.controllers.objects import Applier, Conflict
 from miniorch.spec import errors as errors_mod
-from miniorch.spec import loader
+from miniorch.spec import files, loader
 from miniorch.store.records import ObjectRecord
 from miniorch.store.store import Store
 
@@ -46,7 +46,7 @@ class Folder:
         self.root.mkdir()
         self.store = Store(f"sqlite:///{tmp / 'state.db'}")
         self.applier = Applier(self.store, PolicyConfig(), lambda: None, lambda: NOW)
-        self.sync = manifests.FolderSync(self.root, self.applier, self.store, lambda: NOW)
+        self.sync = manifestsync.FolderSync(self.root, self.applier, self.store, lambda: NOW)
 
     def write(self, name: str, text: str) -> Path:
         path = self.root / name
@@ -210,7 +210,7 @@ def test_unchanged_files_are_not_applied_again(folder: Folder) -> None:
     folder.write("a.yaml", job("a"))
     folder.sync.sync()
     before = folder.live()
-    restarted = manifests.FolderSync(folder.root, folder.applier, folder.store, lambda: NOW)
+    restarted = manifestsync.FolderSync(folder.root, folder.applier, folder.store, lambda: NOW)
     restarted.sync()
     folder.sync.sync()
     assert folder.live() == before
@@ -222,10 +222,10 @@ def test_objects_of_files_gone_while_the_daemon_was_down_are_deleted_at_start(fo
     folder.sync.sync()
     path.unlink()
     folder.root.rmdir()
-    manifests.FolderSync(folder.root, folder.applier, folder.store, lambda: NOW).sync()
+    manifestsync.FolderSync(folder.root, folder.applier, folder.store, lambda: NOW).sync()
     assert sorted(folder.live()) == ["a"]
     folder.root.mkdir()
-    manifests.FolderSync(folder.root, folder.applier, folder.store, lambda: NOW).sync()
+    manifestsync.FolderSync(folder.root, folder.applier, folder.store, lambda: NOW).sync()
     assert folder.live() == {}
 
 
@@ -257,15 +257,15 @@ def test_a_runtime_suspend_survives_a_file_edit_that_does_not_mention_suspend(fo
 
 def test_find_duplicates_lets_the_first_claim_win_and_invalid_files_keep_their_names() -> None:
     """Pure planning: held names win, then batch order; a failing file keeps what it defined before."""
-    a = manifests.Loaded(Path("/f/a.yaml"), "1", tuple(loader.load_text(job("x"), "/f/a.yaml")))
-    b = manifests.Loaded(Path("/f/b.yaml"), "2", tuple(loader.load_text(job("x"), "/f/b.yaml")))
-    bad = manifests.Loaded(Path("/f/c.yaml"), "3", errors=(errors_mod.ManifestError("/f/c.yaml", 1, 1, "", "x"),))
-    assert set(manifests.find_duplicates([a, b], {}, {})) == {Path("/f/b.yaml")}
+    a = files.Loaded(Path("/f/a.yaml"), "1", tuple(loader.load_text(job("x"), "/f/a.yaml")))
+    b = files.Loaded(Path("/f/b.yaml"), "2", tuple(loader.load_text(job("x"), "/f/b.yaml")))
+    bad = files.Loaded(Path("/f/c.yaml"), "3", errors=(errors_mod.ManifestError("/f/c.yaml", 1, 1, "", "x"),))
+    assert set(files.find_duplicates([a, b], {}, {})) == {Path("/f/b.yaml")}
     held = {("Job", "default", "x"): ("/f/z.yaml", 4)}
-    found = manifests.find_duplicates([a], held, {})
+    found = files.find_duplicates([a], held, {})
     assert "also defined at /f/z.yaml:4" in found[Path("/f/a.yaml")][0].message
     before = {Path("/f/c.yaml"): {("Job", "default", "x"): 1}}
-    assert set(manifests.find_duplicates([a, bad], {}, before)) == {Path("/f/a.yaml")}
+    assert set(files.find_duplicates([a, bad], {}, before)) == {Path("/f/a.yaml")}
 
 
 @pytest.mark.parametrize(
@@ -284,4 +284,4 @@ def test_find_duplicates_lets_the_first_claim_win_and_invalid_files_keep_their_n
 )
 def test_is_manifest_counts_yaml_files_only(name: str, counts: bool) -> None:
     """Only visible *.yaml/*.yml files under the root are manifests."""
-    assert manifests.is_manifest(Path("/r") / name, Path("/r")) is counts
+    assert files.is_manifest(Path("/r") / name, Path("/r")) is counts

@@ -11,21 +11,21 @@ from pathlib import Path
 
 import pytest
 
-from miniorch import manifests
 from miniorch.config import PolicyConfig
 from miniorch.controllers import folder as folder_mod
+from miniorch.controllers import manifestsync
 from miniorch.controllers.objects import Applier
 from miniorch.store.store import Store
 
 from .test_folder_sync import job
 
 
-class CountingSync(manifests.FolderSync):
+class CountingSync(manifestsync.FolderSync):
     """A FolderSync that counts its passes."""
 
     passes = 0
 
-    def sync(self, paths: Iterable[Path] | None = None, force: bool = False) -> manifests.SyncReport:
+    def sync(self, paths: Iterable[Path] | None = None, force: bool = False) -> manifestsync.SyncReport:
         self.passes += 1
         return super().sync(paths, force)
 

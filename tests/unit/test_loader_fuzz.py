@@ -8,8 +8,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from miniorch import manifests
-from miniorch.spec import loader
+from miniorch.spec import files, loader
 from miniorch.spec.errors import ManifestInvalid
 
 from .spec.manifests import AGENT_DAEMONSET, HELLO_CRONJOB, PI_JOB
@@ -106,7 +105,7 @@ def test_arbitrary_bytes_in_a_watched_file_become_errors_naming_the_file(tmp_pat
     """What the folder watcher reads from any file is objects or errors that name that file."""
     path = tmp_path / "fuzz.yaml"
     path.write_bytes(data)
-    loaded = manifests.read_file(path)
+    loaded = files.read_file(path)
     if loaded is None:
         assert not data
         return

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from miniorch.spec import errors, loader
+from miniorch.spec import errors, files, loader
 
 from .manifests import AGENT_DAEMONSET, HELLO_CRONJOB, PI_JOB, edit, errors_of, one_error
 
@@ -140,10 +140,10 @@ def test_load_paths_reads_folders_recursively_and_skips_hidden_files(tmp_path: P
     (tmp_path / "notes.txt").write_text("not: [valid")
     single = tmp_path / "ds.yaml"
     single.write_text(AGENT_DAEMONSET)
-    manifests = loader.load_paths([tmp_path / "sub", tmp_path / "pi.yaml", single])
+    manifests = files.load_paths([tmp_path / "sub", tmp_path / "pi.yaml", single])
     assert sorted(m.name for m in manifests) == ["disk-monitor", "hello", "pi"]
-    assert sorted(m.name for m in loader.load_paths([tmp_path])) == ["disk-monitor", "hello", "pi"]
-    assert [m.source for m in loader.load_file(single)] == [str(single)]
+    assert sorted(m.name for m in files.load_paths([tmp_path])) == ["disk-monitor", "hello", "pi"]
+    assert [m.source for m in files.load_paths([single])] == [str(single)]
 
 
 def test_load_paths_aggregates_errors_and_cross_file_duplicates(tmp_path: Path) -> None:
@@ -152,7 +152,7 @@ def test_load_paths_aggregates_errors_and_cross_file_duplicates(tmp_path: Path) 
     (tmp_path / "b.yaml").write_text(PI_JOB)
     (tmp_path / "c.yaml").write_text("kind: [\n")
     with pytest.raises(errors.ManifestInvalid) as caught:
-        loader.load_paths([tmp_path, tmp_path / "missing.yaml"])
+        files.load_paths([tmp_path, tmp_path / "missing.yaml"])
     messages = [(Path(e.source).name, e.message) for e in caught.value.errors]
     assert ("c.yaml", caught.value.errors[0].message) in messages
     assert ("missing.yaml", "no such file or directory") in messages

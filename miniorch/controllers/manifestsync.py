@@ -1,6 +1,7 @@
-"""The watched folder's file logic: which files count, what each defines, and syncing them.
+"""The watched folder's sync: what each file defines, brought into the store.
 
-`FolderSync.sync(paths)` reads the named files (or the whole folder), validates
+`FolderSync.sync(paths)` reads the named files (or the whole folder) with
+`spec.files` (the reader of `miniorch validate` and `ctl apply -f`), validates
 them, applies the good ones through the Applier and deletes what a file no
 longer defines. A bad file changes nothing: what it defined before stays in
 force, and the error becomes a Warning event and a log line. Loading never
@@ -10,176 +11,28 @@ starts a run by itself: only new objects create Jobs (DESIGN.md 4.7).
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import structlog
 
 from miniorch.controllers.objects import Applier, Busy, Conflict, Immutable, NotFound
-from miniorch.spec import loader
-from miniorch.spec.errors import ManifestError, ManifestInvalid
+from miniorch.spec import files
+from miniorch.spec.errors import ManifestInvalid
 from miniorch.store.records import EventRecord, ObjectRef
 from miniorch.store.store import Store
 
 log = structlog.get_logger(__name__)
 
-Key = tuple[str, str, str]  # kind, namespace, name
-SUFFIXES = (".yaml", ".yml")
-
-
-def is_manifest(path: Path, root: Path) -> bool:
-    """A `*.yaml`/`*.yml` file under root; hidden entries, editor swap/backup/lock files never count."""
-    try:
-        parts = path.relative_to(root).parts
-    except ValueError:
-        return False
-    if not parts or any(p.startswith(".") for p in parts):  # .x.swp, .#lock, .git/, temp files of rsync
-        return False
-    name = parts[-1]
-    return not name.endswith("~") and name != "4913" and path.suffix in SUFFIXES
-
-
-@dataclass(frozen=True)
-class Stamp:
-    """What a stat says about a file; a different stamp means the file may have changed."""
-
-    mtime_ns: int
-    size: int
-    inode: int
-
-    @staticmethod
-    def of(st: os.stat_result) -> Stamp:
-        return Stamp(st.st_mtime_ns, st.st_size, st.st_ino)
-
-
-def scan(root: Path) -> dict[Path, Stamp]:
-    """Every manifest file under root with its stamp (hidden folders are not entered)."""
-    found: dict[Path, Stamp] = {}
-    for folder, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in files:
-            path = Path(folder, name)
-            if is_manifest(path, root):
-                try:
-                    found[path] = Stamp.of(path.stat())
-                except OSError:  # vanished between listing and stat
-                    continue
-    return found
-
-
-def manifest_files(folder: Path) -> list[Path]:
-    """The manifest files of a folder, sorted, with the same rules as the watcher (`ctl apply -f DIR`)."""
-    return sorted(scan(folder)) if folder.is_dir() else []
-
-
-@dataclass(frozen=True)
-class Loaded:
-    """One file as it is now: its objects, or the errors that keep it from being applied.
-
-    `removed` files define nothing; `digest` is None for them.
-    """
-
-    path: Path
-    digest: str | None
-    manifests: tuple[loader.Manifest, ...] = ()
-    errors: tuple[ManifestError, ...] = ()
-    removed: bool = False
-
-    @property
-    def source(self) -> str:
-        return f"file:{self.path}"
-
-
-def key_of(m: loader.Manifest) -> Key:
-    return (m.kind, m.namespace, m.name)
-
-
-def read_file(path: Path) -> Loaded | None:
-    """Load one file; None while it is empty or being written (its size or time moved while read)."""
-    try:
-        before = Stamp.of(path.stat())
-        data = path.read_bytes()
-        after = Stamp.of(path.stat())
-    except FileNotFoundError:
-        return Loaded(path, None, removed=True)
-    except OSError as exc:
-        error = ManifestError(str(path), None, None, "", f"cannot read file: {exc.strerror}")
-        return Loaded(path, f"error:{exc.errno}", errors=(error,))
-    if before != after or not data:
-        return None  # partially written; the write that completes it brings another event
-    digest = hashlib.sha256(data).hexdigest()
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        return Loaded(
-            path, digest, errors=(ManifestError(str(path), None, None, "", "cannot read file: not UTF-8 text"),)
-        )
-    try:
-        return Loaded(path, digest, tuple(loader.load_text(text, str(path))))
-    except ManifestInvalid as exc:
-        return Loaded(path, digest, errors=tuple(exc.errors))
-
-
-def _where(path: str, line: int) -> str:
-    return f"{path}:{line}" if line else path
-
-
-def find_duplicates(
-    batch: Sequence[Loaded], held: dict[Key, tuple[str, int]], before: dict[Path, dict[Key, int]]
-) -> dict[Path, list[ManifestError]]:
-    """Files of the batch that define an object another file already defines (pure).
-
-    `held`: objects of files outside the batch, as (path, line). `before`: what
-    each batch file defined until now; a file that stays invalid keeps it. The
-    first file (in the batch's order) to claim a name wins, as `miniorch validate`.
-    """
-    failed = {f.path for f in batch if f.errors}
-    found: dict[Path, list[ManifestError]] = {}
-    while True:
-        claims = dict(held)
-        for f in batch:
-            if f.path in failed:
-                for key, line in before.get(f.path, {}).items():
-                    claims.setdefault(key, (str(f.path), line))
-        new: dict[Path, list[ManifestError]] = {}
-        for f in batch:
-            if f.path in failed:
-                continue
-            errors = []
-            for m in f.manifests:
-                other = claims.get(key_of(m))
-                if other is not None and other[0] != str(f.path):
-                    errors.append(
-                        ManifestError(
-                            str(f.path),
-                            m.line or None,
-                            None,
-                            "metadata.name",
-                            f'duplicate {m.kind} "{m.namespace}/{m.name}": also defined at {_where(*other)}',
-                            "each object may be defined once; rename or remove one",
-                        )
-                    )
-            if errors:
-                new[f.path] = errors
-            else:
-                claims.update({key_of(m): (str(f.path), m.line) for m in f.manifests})
-        if not new:
-            return found
-        found.update(new)
-        failed |= set(new)
-
-
 @dataclass
 class FileState:
     """What the folder sync remembers of one file between passes."""
 
-    stamp: Stamp | None
+    stamp: files.Stamp | None
     digest: str | None
     ok: bool
-    lines: dict[Key, int] = field(default_factory=dict)
+    lines: dict[files.Key, int] = field(default_factory=dict)
     error: str = ""
 
 
@@ -221,12 +74,12 @@ class FolderSync:
                 self._missing_logged = True
             return SyncReport()
         self._missing_logged = False
-        current = scan(self.root)
+        current = files.scan(self.root)
         owned = self._store.file_object_refs()
         candidates = self._candidates(current, owned, paths, force)
         batch = []
         for path in sorted(candidates):
-            loaded = read_file(path) if path in current else Loaded(path, None, removed=True)
+            loaded = files.read_file(path) if path in current else files.Loaded(path, None, removed=True)
             if loaded is None:
                 continue
             known = self._known.get(path)
@@ -237,7 +90,7 @@ class FolderSync:
         if batch:  # a change elsewhere may cure a failing file (e.g. a duplicate name removed)
             taken = {f.path for f in batch}
             for path in sorted(p for p, k in self._known.items() if not k.ok and p in current and p not in taken):
-                if (loaded := read_file(path)) is not None:
+                if (loaded := files.read_file(path)) is not None:
                     batch.append(loaded)
             batch.sort(key=lambda f: f.path)
         report = self._apply(batch, current, owned)
@@ -245,21 +98,21 @@ class FolderSync:
         return report
 
     def _candidates(
-        self, current: dict[Path, Stamp], owned: list[ObjectRef], paths: Iterable[Path] | None, force: bool
+        self, current: dict[Path, files.Stamp], owned: list[ObjectRef], paths: Iterable[Path] | None, force: bool
     ) -> set[Path]:
         if paths is None or force:
             gone = {Path(o.source.removeprefix("file:")) for o in owned if not o.deleting}
             return set(current) | set(self._known) | (gone - set(current))
-        named = {p for p in paths if is_manifest(p, self.root)}
+        named = {p for p in paths if files.is_manifest(p, self.root)}
         moved = {p for p, stamp in current.items() if (k := self._known.get(p)) is None or k.stamp != stamp}
         vanished = {p for p in self._known if p not in current}
         return named | moved | vanished | self.waiting
 
-    def _apply(self, batch: list[Loaded], current: dict[Path, Stamp], owned: list[ObjectRef]) -> SyncReport:
+    def _apply(self, batch: list[files.Loaded], current: dict[Path, files.Stamp], owned: list[ObjectRef]) -> SyncReport:
         report = SyncReport()
         in_batch = {f.path for f in batch}
-        before: dict[Path, dict[Key, int]] = {}
-        held: dict[Key, tuple[str, int]] = {}
+        before: dict[Path, dict[files.Key, int]] = {}
+        held: dict[files.Key, tuple[str, int]] = {}
         for o in owned:
             if o.deleting:
                 continue
@@ -269,8 +122,8 @@ class FolderSync:
                 before.setdefault(path, {})[key] = line
             else:
                 held[key] = (str(path), line)
-        duplicates = find_duplicates(batch, held, before)
-        applied: list[Loaded] = []
+        duplicates = files.find_duplicates(batch, held, before)
+        applied: list[files.Loaded] = []
         for f in batch:
             errors = list(f.errors) or duplicates.get(f.path, [])
             if f.removed:
@@ -288,7 +141,7 @@ class FolderSync:
         report.changed = bool(batch)
         return report
 
-    def _apply_file(self, f: Loaded, current: dict[Path, Stamp], before: dict[Path, dict[Key, int]]) -> bool:
+    def _apply_file(self, f: files.Loaded, current: dict[Path, files.Stamp], before: dict[Path, dict[files.Key, int]]) -> bool:
         was_failing = f.path in self._known and not self._known[f.path].ok
         try:
             results = self._applier.apply(f.manifests, f.source)
@@ -307,7 +160,7 @@ class FolderSync:
             self._fail(f, current, before, "ApplyConflict", exc)
             return False
         self.waiting.discard(f.path)
-        self._known[f.path] = FileState(current.get(f.path), f.digest, True, {key_of(m): m.line for m in f.manifests})
+        self._known[f.path] = FileState(current.get(f.path), f.digest, True, {files.key_of(m): m.line for m in f.manifests})
         for m in f.manifests:
             for w in m.warnings:
                 log.warning("manifest_field_ignored", file=str(f.path), line=w.line, field=w.path, message=w.message)
@@ -321,7 +174,7 @@ class FolderSync:
         return True
 
     def _fail(
-        self, f: Loaded, current: dict[Path, Stamp], before: dict[Path, dict[Key, int]], reason: str, exc: Exception
+        self, f: files.Loaded, current: dict[Path, files.Stamp], before: dict[Path, dict[files.Key, int]], reason: str, exc: Exception
     ) -> None:
         """Report a file that cannot be applied; what it defined before stays in force."""
         self.waiting.discard(f.path)
@@ -348,9 +201,9 @@ class FolderSync:
                 if obj is not None:
                     self._record(obj.namespace, obj.kind, obj.name, obj.uid, "Warning", reason, str(exc))
 
-    def _delete_leftovers(self, applied: list[Loaded]) -> int:
+    def _delete_leftovers(self, applied: list[files.Loaded]) -> int:
         """Delete what applied or removed files no longer define (after applies: renamed files keep theirs)."""
-        wanted = {f.source: {key_of(m) for m in f.manifests} for f in applied}
+        wanted = {f.source: {files.key_of(m) for m in f.manifests} for f in applied}
         deleted = 0
         for o in self._store.file_object_refs():
             if o.deleting or o.source not in wanted or (o.kind, o.namespace, o.name) in wanted[o.source]:
