@@ -122,5 +122,3 @@ def run(tmp_path: Path, scenario: Scenario, nodes: tuple[str, ...] = ("node0",))
             c.store.close()
 
     asyncio.run(main())
-
-
