@@ -232,6 +232,22 @@ def test_drain_evicts_the_job_pods_and_leaves_pods_of_kinds_that_stay(cluster: R
     cluster(scenario)
 
 
+def test_a_not_ready_node_loses_job_pods_and_keeps_pods_of_kinds_that_stay(cluster: Run) -> None:
+    """The owner kind's policy decides: the Job pod is NodeLost, the DaemonSet's pod shows Unknown."""
+
+    async def scenario(c: Cluster) -> None:
+        c.apply("lost")
+        (pod,) = await c.running("lost")
+        agent = _daemonset_pod(c, "node0")
+        c.monitor.ready.discard("node0")
+        c.controller.wake()
+        await c.wait_for("the Job pod lost", lambda: c.pods("lost")[0].reason == "NodeLost")
+        kept = c.store.get_pod("default", agent)
+        assert kept is not None and (kept.phase, kept.reason) == (PodPhase.UNKNOWN, "NodeUnreachable")
+
+    cluster(scenario)
+
+
 def _daemonset_pod(c: Cluster, node: str) -> str:
     """A running pod of a DaemonSet (no planner here: only its record and container)."""
     from miniorch.store.records import PodRecord
