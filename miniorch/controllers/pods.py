@@ -34,6 +34,7 @@ LOG_TAIL_LINES = logtail.MAX_LINES
 #: try, retried with backoff and then failed (reconcile.startretry). A NodeUnavailable that is
 #: not an EngineError (no answer at all) defers the operation instead: node loss handling.
 _REFUSED = (nr.DockerRejected, nr.EngineError, nr.ContainerNotFound)
+SIGKILLED = 128 + 9  # the exit code of a SIGKILLed process, as the kernel's OOM killer leaves it
 
 
 class PodRunner:
@@ -331,11 +332,12 @@ class PodRunner:
 
 def told_exit(pod: PodRecord, restart_policy: str, end: RunEnd | None, node: str) -> nr.ContainerState | None:
     """The exited container as its `die` event told it, when that is all the settle needs; None
-    when it must inspect: the stream did not see the whole run, an `oom` came (OOMKilled is in
-    the inspect), a `kill` not sent by us came (the engine's own shutdown kills before the `die`:
-    that pod is left to node loss handling, not recorded as failed), or the pod may restart
-    (its run history takes Docker's own StartedAt)."""
-    if end is None or end.oom or (end.killed and not pod.deletion_reason):
+    when it must inspect: the stream did not see the whole run; an `oom` came, or it was
+    SIGKILLed (OOMKilled is in the inspect, and the `oom` event may come after the `die`); a
+    `kill` not sent by us came (the engine's own shutdown kills before the `die`: that pod is
+    left to node loss handling, not recorded as failed); or the pod may restart (its run
+    history takes Docker's own StartedAt)."""
+    if end is None or end.oom or end.exit_code == SIGKILLED or (end.killed and not pod.deletion_reason):
         return None
     if restart_policy != "Never" or pod.restart_pending or pod.restart_count:
         return None

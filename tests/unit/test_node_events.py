@@ -101,6 +101,7 @@ END = events.RunEnd(2, T0, T0 + dt.timedelta(seconds=1))
         (pod(), "Never", END, True),
         (pod(), "Never", None, False),  # nothing told: inspect
         (pod(), "Never", events.RunEnd(137, T0, T0, oom=True), False),  # OOMKilled is in the inspect
+        (pod(), "Never", events.RunEnd(137, T0, T0), False),  # SIGKILLed: its `oom` may come after the `die`
         (pod(), "Never", events.RunEnd(143, T0, T0, killed=True), False),  # someone else's kill (engine shutdown)
         (pod(deletion_reason="Evicted"), "Never", events.RunEnd(143, T0, T0, killed=True), True),  # our own stop
         (pod(), "OnFailure", END, False),  # may restart: its run history takes Docker's StartedAt
