@@ -20,6 +20,9 @@ log = structlog.get_logger(__name__)
 
 # Only what we did not cause ourselves; anything else is seen by the periodic resync.
 _WAKE_ON = {"die", "oom", "health_status"}  # health_status: a DaemonSet pod became (un)ready
+#: Followed without waking anyone: a run's `start` and any `kill` during it, so that its `die`
+#: tells the whole run end (NodeClient.exits) and its settle needs no inspect.
+_RUN_EVENTS = {"start", "kill"}
 WAIT_REACHABLE_SECONDS = 0.25
 
 
@@ -72,7 +75,9 @@ class DockerEventWatcher:
                 stop.wait(WAIT_REACHABLE_SECONDS)
                 continue
             try:
-                client.watch_events(lambda action, pod: self._on_event(name, action, pod), stop, _WAKE_ON, opened)
+                client.watch_events(
+                    lambda action, pod: self._on_event(name, action, pod), stop, _WAKE_ON | _RUN_EVENTS, opened
+                )
             except nr.NodeError as exc:
                 if lost_at is None:
                     lost_at = time.monotonic()

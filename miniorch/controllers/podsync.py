@@ -7,19 +7,19 @@ whose record was lost, removes orphans, and carries out the planners' actions.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import datetime as dt
-import functools
-import time
+import enum
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import structlog
 
 from miniorch import clock as clock_mod
+from miniorch.controllers import podpolicy
+from miniorch.controllers.listing import ContainerLister
 from miniorch.controllers.models import ModelCache
 from miniorch.controllers.nodes import NodeMonitor
 from miniorch.controllers.pods import PodRunner
@@ -31,14 +31,6 @@ from miniorch.store.records import ObjectRecord, PodPhase, PodRecord
 from miniorch.store.store import Store
 
 log = structlog.get_logger(__name__)
-
-#: How long a pass waits for one node's container listing: LIST_WAIT_FACTOR times what its
-#: listings usually take, within these bounds. A node that has not answered by then is left
-#: out of this pass (its pods stay as they are), so a hung engine never slows the work on the
-#: other nodes. While that listing is in flight no other is sent (no pile-up); its late answer
-#: is dropped, as it may predate pods started since.
-LIST_WAIT_SECONDS = (0.25, 1.0)
-LIST_WAIT_FACTOR = 4.0
 
 
 @dataclass
@@ -63,21 +55,47 @@ class Observed:
         return {p.owner_uid for p in self.live}
 
 
+class SyncStep(enum.Enum):
+    """What a pass does about a live pod whose container its node listed."""
+
+    NOTHING = "nothing"
+    SETTLE = "settle"  # the run ended: record it (PodRunner.settle)
+    LAUNCH = "launch"  # created and never started: start it (when its start retry is due)
+    RUNNING = "running"  # running: bring the record up to date
+
+
+def container_step(pod: PodRecord, container: nr.ContainerState, died: bool) -> SyncStep:
+    """The step for a live pod and its listed container; `died`: Docker reported its `die`."""
+    if container.exited or (died and not pod.restart_pending):
+        # A run already recorded waits for its restart (unless we are stopping it).
+        return SyncStep.NOTHING if pod.restart_pending and not pod.deletion_reason else SyncStep.SETTLE
+    if container.status == "created" and pod.phase is PodPhase.PENDING and not pod.deletion_reason:
+        return SyncStep.LAUNCH
+    return SyncStep.RUNNING if container.running else SyncStep.NOTHING
+
+
 class PodSync:
     def __init__(
-        self, store: Store, monitor: NodeMonitor, clock: clock_mod.Clock, runner: PodRunner, models: ModelCache
+        self,
+        store: Store,
+        monitor: NodeMonitor,
+        clock: clock_mod.Clock,
+        runner: PodRunner,
+        models: ModelCache,
+        policies: Mapping[str, podpolicy.OwnerPolicy] = podpolicy.BY_KIND,
     ) -> None:
+        """`policies`: each owner kind's wishes for pods whose node is lost or drained."""
         self._store = store
         self._monitor = monitor
         self._clock = clock
         self.runner = runner
         self.models = models
-        self._listing: dict[str, asyncio.Future[list[nr.ContainerState]]] = {}  # node -> listing in flight
-        self._list_seconds: dict[str, float] = {}  # node -> moving average of its listings' durations
+        self._policies = policies
+        self._lister = ContainerLister(monitor)
 
     async def observe(self, kinds: Sequence[str], list_containers: bool = True) -> Observed:
         now = self._clock.now()
-        containers, late = await self._list_containers() if list_containers else ({}, set())
+        containers, late = await self._lister.list_all() if list_containers else ({}, set())
         live = self._store.live_pods()
         owners = {o.uid: o for o in self._store.objects_to_reconcile(kinds, {p.owner_uid for p in live})}
         running = [p for p in live if p.node and not p.phase.terminal]
@@ -94,61 +112,6 @@ class PodSync:
         ]
         return Observed(now, containers, live, owners, nodes, load, listed=list_containers, late=late)
 
-    async def _list_containers(self) -> tuple[dict[str, dict[str, nr.ContainerState]], set[str]]:
-        """Containers of every reachable node that answers in time (see LIST_WAIT_SECONDS), and
-        the reachable nodes that did not (late)."""
-        asked: dict[str, asyncio.Future[list[nr.ContainerState]]] = {}
-        late: set[str] = set()
-        for name in list(self._monitor.nodes):
-            client = self._monitor.client(name)
-            if client is None or not self._monitor.reachable(name):
-                continue
-            if name in self._listing:  # an earlier pass's listing still waits for an answer
-                late.add(name)
-                continue
-            listing: asyncio.Future[list[nr.ContainerState]] = asyncio.ensure_future(client.run(client.list_managed))
-            self._listing[name] = asked[name] = listing
-            listing.add_done_callback(functools.partial(self._listed, name, time.monotonic()))
-        await self._wait_listings(asked)
-        out: dict[str, dict[str, nr.ContainerState]] = {}
-        for name, listing in asked.items():
-            if not listing.done():
-                late.add(name)
-                log.warning("node_list_slow", node=name, waited=round(self._list_wait(name), 2))
-                continue
-            error = listing.exception()
-            if isinstance(error, nr.NodeUnavailable):
-                log.warning("node_list_failed", node=name, error=error.detail)
-            elif error is not None:
-                raise error
-            else:
-                out[name] = {c.pod: c for c in listing.result()}
-        return out, late
-
-    def _list_wait(self, name: str) -> float:
-        low, high = LIST_WAIT_SECONDS
-        return min(high, max(low, LIST_WAIT_FACTOR * self._list_seconds.get(name, high)))
-
-    async def _wait_listings(self, asked: dict[str, asyncio.Future[list[nr.ContainerState]]]) -> None:
-        """Until every listing is in or past its node's own wait."""
-        start = time.monotonic()
-        pending = dict(asked)
-        while pending:
-            waits = {name: self._list_wait(name) - (time.monotonic() - start) for name in pending}
-            if min(waits.values()) <= 0:
-                pending = {n: f for n, f in pending.items() if waits[n] > 0}
-                continue
-            await asyncio.wait(pending.values(), timeout=min(waits.values()), return_when=asyncio.FIRST_COMPLETED)
-            pending = {n: f for n, f in pending.items() if not f.done()}
-
-    def _listed(self, name: str, started: float, listing: asyncio.Future[list[nr.ContainerState]]) -> None:
-        self._listing.pop(name, None)
-        if listing.cancelled():
-            return
-        if listing.exception() is None:  # a failure was seen as lateness or a failed listing already
-            took = time.monotonic() - started
-            self._list_seconds[name] = 0.8 * self._list_seconds.get(name, took) + 0.2 * took
-
     # -- records against containers ---------------------------------------
     def sync(self, seen: Observed, died: set[tuple[str, str]]) -> None:
         for pod in seen.live:
@@ -156,47 +119,67 @@ class PodSync:
                 self._sync_one(pod, seen, died)
 
     def _sync_one(self, pod: PodRecord, seen: Observed, died: set[tuple[str, str]]) -> None:
-        owner = seen.owners.get(pod.owner_uid)
         on_node = seen.containers.get(pod.node or "")
         if pod.phase.terminal:
             if on_node is not None:
-                if pod.name in on_node:
-                    self.runner.remove_container(pod)
-                else:
-                    self._store.save_pod(dataclasses.replace(pod, container_removed=True))
-            return
-        if on_node is None:
-            if pod.node in seen.late:
-                return  # its node is slow to list: nothing is known either way this pass
-            updated = pod_logic.unreachable(pod) if pod.node else pod
-            if pod.node and pod.owner_kind == "Job" and pod.node not in seen.ready_nodes:
-                updated = pod_logic.lost(pod, seen.now)
-                log.warning("pod_lost", pod=pod.name, node=pod.node, owner=pod.owner_name)
-            if updated != pod:
-                self._store.save_pod(updated)
-            return
-        container = on_node.get(pod.name)
-        if container is None:
-            match pod_logic.on_missing(pod, True, False):
-                case pod_logic.Missing.CREATE:
-                    if owner is not None and startretry.due(pod, seen.now):  # refused before: backoff
-                        self.launch(pod, owner)
-                case pod_logic.Missing.GONE:
-                    self._store.save_pod(pod_logic.gone(pod, seen.now))
-                case pod_logic.Missing.WAIT:
-                    pass
-        elif container.exited or ((pod.node, pod.name) in died and not pod.restart_pending):
-            if not (pod.restart_pending and not pod.deletion_reason):
+                self._collect_finished(pod, on_node)
+        elif on_node is None:
+            self._sync_unlisted(pod, seen)
+        elif (container := on_node.get(pod.name)) is None:
+            self._sync_missing(pod, seen)
+        else:
+            self._sync_container(pod, container, seen, (pod.node, pod.name) in died)
+
+    def _collect_finished(self, pod: PodRecord, on_node: dict[str, nr.ContainerState]) -> None:
+        """A finished pod on a node that listed its containers: its container goes."""
+        if pod.name in on_node:
+            self.runner.remove_container(pod)
+        else:
+            self._store.save_pod(dataclasses.replace(pod, container_removed=True))
+
+    def _sync_unlisted(self, pod: PodRecord, seen: Observed) -> None:
+        """Its node did not list its containers: Unknown, or lost when the node is NotReady and
+        the owner kind wants its pods replaced elsewhere."""
+        if pod.node in seen.late:
+            return  # its node is slow to list: nothing is known either way this pass
+        updated = pod_logic.unreachable(pod) if pod.node else pod
+        if pod.node and pod.node not in seen.ready_nodes and self.policy(pod).lost_with_node:
+            updated = pod_logic.lost(pod, seen.now)
+            log.warning("pod_lost", pod=pod.name, node=pod.node, owner=pod.owner_name)
+        if updated != pod:
+            self._store.save_pod(updated)
+
+    def _sync_missing(self, pod: PodRecord, seen: Observed) -> None:
+        """Its node listed its containers and the pod's is not among them."""
+        match pod_logic.on_missing(pod, True, False):
+            case pod_logic.Missing.CREATE:
+                owner = seen.owners.get(pod.owner_uid)
+                if owner is not None and startretry.due(pod, seen.now):  # refused before: backoff
+                    self.launch(pod, owner)
+            case pod_logic.Missing.GONE:
+                self._store.save_pod(pod_logic.gone(pod, seen.now))
+            case pod_logic.Missing.WAIT:
+                pass
+
+    def _sync_container(self, pod: PodRecord, container: nr.ContainerState, seen: Observed, died: bool) -> None:
+        owner = seen.owners.get(pod.owner_uid)
+        match container_step(pod, container, died):
+            case SyncStep.SETTLE:
                 self.runner.settle(pod, self.restart_policy(owner))
-        elif container.status == "created" and pod.phase is PodPhase.PENDING and not pod.deletion_reason:
-            if owner is not None and startretry.due(pod, seen.now):  # created, never started
-                self.launch(pod, owner)
-        elif container.running:
-            updated = pod_logic.on_running(pod, container, seen.now)
-            if updated != pod:
-                if pod.restart_pending:
-                    updated = dataclasses.replace(updated, restart_count=pod.restart_count + 1)
-                self._store.save_pod(updated)
+            case SyncStep.LAUNCH:
+                if owner is not None and startretry.due(pod, seen.now):  # created, never started
+                    self.launch(pod, owner)
+            case SyncStep.RUNNING:
+                updated = pod_logic.on_running(pod, container, seen.now)
+                if updated != pod:
+                    if pod.restart_pending:
+                        updated = dataclasses.replace(updated, restart_count=pod.restart_count + 1)
+                    self._store.save_pod(updated)
+            case SyncStep.NOTHING:
+                pass
+
+    def policy(self, pod: PodRecord) -> podpolicy.OwnerPolicy:
+        return podpolicy.of(self._policies, pod.owner_kind)
 
     def settle_died(self, seen: Observed, died: set[tuple[str, str]]) -> None:
         """Settle the pods whose container Docker reported dead, without listing containers:
@@ -229,6 +212,22 @@ class PodSync:
                     continue
                 self._store.save_pod(adopt(node, container, owner))
                 log.info("pod_adopted", pod=name, node=node, owner=owner.name)
+
+    def drain(self, node: str) -> list[str]:
+        """Evict the pods on `node` whose owner kind wants them evicted (DisruptionTarget, not
+        counted); returns those still there."""
+        left = []
+        for pod in self._store.live_pods():
+            if pod.node != node or pod.phase.terminal or not self.policy(pod).evicted_by_drain:
+                continue
+            left.append(pod.name)
+            if not pod.deletion_reason and not self.runner.busy(pod.name):
+                owner = self._store.get_object_by_uid(pod.owner_uid)
+                template = self.models.template(owner) if owner else None
+                grace = template.spec.termination_grace_period_seconds if template else 30
+                self.runner.terminate(pod, pod_logic.EVICTED, grace)
+                log.info("pod_evicted", pod=pod.name, node=node)
+        return left
 
     # -- acting for planners ----------------------------------------------
     def launch(self, pod: PodRecord, owner: ObjectRecord) -> None:

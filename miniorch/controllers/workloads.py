@@ -108,18 +108,9 @@ class WorkloadController:
             self.wake()
 
     def drain(self, node: str) -> list[str]:
-        """Evict the Job pods on `node` (DisruptionTarget, not counted); returns those still there."""
-        left = []
-        for pod in self._store.live_pods():
-            if pod.node != node or pod.owner_kind != "Job" or pod.phase.terminal:
-                continue
-            left.append(pod.name)
-            if not pod.deletion_reason and not self.runner.busy(pod.name):
-                owner = self._store.get_object_by_uid(pod.owner_uid)
-                template = self.models.template(owner) if owner else None
-                grace = template.spec.termination_grace_period_seconds if template else 30
-                self.runner.terminate(pod, "Evicted", grace)
-                log.info("pod_evicted", pod=pod.name, node=node)
+        """Evict the pods on `node` that their owner kind lets drain evict (PodSync.drain); returns
+        those still there."""
+        left = self.pods.drain(node)
         self.wake()
         return left
 

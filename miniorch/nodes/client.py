@@ -26,7 +26,7 @@ import requests.exceptions
 import structlog
 import urllib3.exceptions
 
-from miniorch.nodes import calls, records, transport
+from miniorch.nodes import calls, events, records, transport
 from miniorch.nodes.records import ContainerSpec, ContainerState, NodeInfo
 
 log = structlog.get_logger(__name__)
@@ -104,6 +104,7 @@ class NodeClient:
         self._present: dict[str, float] = {}
         self.errors: Counter[str] = Counter()  # failed calls by error class, for /metrics
         self.calls = calls.CallGate(name)
+        self.exits = events.ExitLog()  # run ends told by the event stream (watch_events)
 
     async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Await one of this client's blocking methods, run on the node's own bounded threads."""
@@ -425,8 +426,9 @@ class NodeClient:
         on_open: Callable[[], None] | None = None,
     ) -> None:
         """Call `on_event(action, pod)` for container events (only `actions`, when given) until
-        `stop` is set. The engine filters them: a pod's create, start, attach and destroy are
-        never sent, let alone decoded. `on_open()` is called once the engine accepted the stream.
+        `stop` is set. The engine filters them: a pod's create, attach and destroy are never
+        sent, let alone decoded. Each event is noted in `exits` first (the run ends a settle
+        takes instead of an inspect). `on_open()` is called once the engine accepted the stream.
 
         Blocking; reconnects are the caller's business (NodeUnavailable is raised, also after
         EVENTS_IDLE_SECONDS without an event: a quiet stream and a vanished engine look alike).
@@ -442,13 +444,15 @@ class NodeClient:
             response = api._get(api._url("/events"), params=params, stream=True, timeout=EVENTS_IDLE_SECONDS)
             api._raise_for_status(response)
             stream = docker.types.CancellableStream(api._stream_helper(response, decode=True), response)
+            self.exits.opened()
             if on_open is not None:
                 on_open()
-            for event in stream:
+            for raw in stream:
                 if stop.is_set():
                     break
-                attrs = event.get("Actor", {}).get("Attributes", {})
-                on_event(str(event.get("Action", event.get("status", ""))), str(attrs.get(records.POD, "")))
+                event = events.parse(raw)
+                self.exits.note(event)  # before the hint: the settle it wakes finds the run's end
+                on_event(event.action, event.pod)
             stream.close()
         except urllib3.exceptions.HTTPError as exc:
             raise self._translate(ConnectionError(str(exc)), "events") from exc

@@ -1,0 +1,270 @@
+"""Pods against fake nodes: runs, settles, adoption, vanished containers, hung nodes, refused starts."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from component.cluster import Cluster
+from miniorch.nodes import records as nr
+from miniorch.store.records import PodPhase
+
+Run = Callable[..., None]
+
+
+def test_a_die_event_settles_the_pod_with_four_docker_calls_and_no_inspect(cluster: Run) -> None:
+    """The `die` event carries the exit code: create, start, logs, remove, and no listing is waited for."""
+
+    async def scenario(c: Cluster) -> None:
+        c.apply("three", completions=3)
+        node = c.node()
+        for _ in range(3):
+            (pod,) = await c.running("three")
+            node.finish(pod.name, 0, output="done")
+            await c.wait_for("the pod settled", functools.partial(lambda n: c.phase(n) is PodPhase.SUCCEEDED, pod.name))
+        await c.wait_for("the Job complete", lambda: c.complete("three"))
+        await c.wait_for("containers removed", lambda: not node.containers)
+        assert c.status("three")["succeeded"] == 3
+        assert {k: v for k, v in node.calls.items() if k != "list_managed"} == {
+            "create": 3,
+            "start": 3,
+            "logs": 3,
+            "remove": 3,
+        }
+        done = c.pods("three")
+        assert all(p.exit_code == 0 and p.finished_at and p.started_at for p in done)
+        assert all("done" in p.log_tail and p.container_removed for p in done)
+
+    cluster(scenario)
+
+
+def test_a_failed_run_is_recorded_from_its_die_event(cluster: Run) -> None:
+    async def scenario(c: Cluster) -> None:
+        c.apply("fails", backoff_limit=0)
+        (pod,) = await c.running("fails")
+        c.node().finish(pod.name, 3)
+        await c.wait_for("the Job failed", lambda: c.status("fails").get("failed") == 1)
+        (done,) = c.pods("fails")
+        assert (done.phase, done.exit_code, done.reason) == (PodPhase.FAILED, 3, "Error")
+        assert c.node().calls["inspect"] == 0
+
+    cluster(scenario)
+
+
+def test_an_oom_or_a_foreign_kill_is_settled_from_the_inspect(cluster: Run) -> None:
+    """OOMKilled is only in the inspect; a kill we did not send may be the engine shutting down."""
+
+    async def scenario(c: Cluster) -> None:
+        c.apply("oom", backoff_limit=0)
+        (pod,) = await c.running("oom")
+        c.node().finish(pod.name, 137, oom=True)
+        await c.wait_for("the oom recorded", lambda: c.status("oom").get("failed") == 1)
+        assert c.pods("oom")[0].reason == "OOMKilled" and c.node().calls["inspect"] == 1
+        c.apply("killed", backoff_limit=0)
+        (pod,) = await c.running("killed")
+        c.node().kill(pod.name, 137)
+        await c.wait_for("the kill recorded", lambda: c.status("killed").get("failed") == 1)
+        assert c.pods("killed")[0].exit_code == 137 and c.node().calls["inspect"] == 2
+
+    cluster(scenario)
+
+
+def test_engine_shutdown_kill_is_not_a_failed_run_the_pod_is_lost_and_replaced(cluster: Run) -> None:
+    """The engine kills its containers as it stops (kill, die), then answers nothing: the pod is not
+    recorded as failed; once the node is NotReady it is NodeLost and replaced, failed stays 0."""
+
+    async def scenario(c: Cluster) -> None:
+        c.apply("lossy")
+        (pod,) = await c.running("lossy")
+        node = c.node()
+        node.kill(pod.name, 143)
+        node.hang()
+        await c.wait_for("the settle's inspect sent", lambda: node.calls["inspect"] == 1)
+        node.unhang()  # the inspect fails: connection refused
+        node.hang()
+        c.monitor.ready.discard("node0")
+        c.controller.wake()
+        await c.wait_for("the pod lost", lambda: c.pods("lossy")[0].reason == "NodeLost")
+        assert c.status("lossy").get("failed", 0) == 0 and c.pods("lossy")[0].exit_code is None
+
+    cluster(scenario)
+
+
+def test_a_settle_racing_the_launch_that_records_the_start(cluster: Run) -> None:
+    """The container exits (`true`) before its launch has recorded the start: the `die` is kept for the
+    pass after the launch ends, which settles it."""
+
+    async def scenario(c: Cluster) -> None:
+        node = c.node()
+        started = node.hold("start")
+        c.apply("quick")
+        await c.wait_for("the start sent", lambda: node.calls["start"] == 1)
+        started.set()
+        await c.wait_for("the container started", lambda: any(x.status == "running" for x in node.containers.values()))
+        (name,) = node.containers
+        node.finish(name, 0)  # the die event comes while the launch still records the start
+        await c.wait_for("the Job complete", lambda: c.complete("quick"))
+        (pod,) = c.pods("quick")
+        assert (pod.phase, pod.exit_code, pod.started_at is not None) == (PodPhase.SUCCEEDED, 0, True)
+
+    cluster(scenario)
+
+
+def test_restarted_daemon_adopts_the_running_container_and_settles_it_by_inspect(cluster: Run) -> None:
+    """kill -9 and restart: the running container is the pod (no second one); its end, whose start the
+    new event stream did not see, is settled from the inspect; counted once."""
+
+    async def scenario(c: Cluster) -> None:
+        c.apply("adopt")
+        (pod,) = await c.running("adopt")
+        await c.restart()
+        c.controller.wake()
+        await c.wait_for("a pass of the new daemon", lambda: c.node().calls["list_managed"] >= 2)
+        c.node().finish(pod.name, 0)
+        await c.wait_for("the Job complete", lambda: c.complete("adopt"))
+        assert [p.name for p in c.pods("adopt")] == [pod.name] and c.node().calls["create"] == 1
+        assert c.node().calls["inspect"] == 1 and c.status("adopt")["succeeded"] == 1
+
+    cluster(scenario)
+
+
+def test_a_container_whose_record_was_lost_is_adopted_from_its_labels(cluster: Run) -> None:
+    async def scenario(c: Cluster) -> None:
+        job = c.apply("relabel")
+        (pod,) = await c.running("relabel")
+        labels = dict(c.node().containers[pod.name].labels)
+        await c.restart()
+        c.store.delete_pods([pod.uid])  # the record is gone, the container is not
+        c.node().containers[pod.name].labels = labels
+        c.controller.wake()
+        await c.wait_for("the pod adopted", lambda: [p.name for p in c.pods("relabel")] == [pod.name])
+        adopted = c.pods("relabel")[0]
+        assert (adopted.uid, adopted.owner_uid, adopted.phase) == (labels[nr.POD_UID], job.uid, PodPhase.RUNNING)
+        c.node().finish(pod.name, 0)
+        await c.wait_for("the Job complete", lambda: c.complete("relabel"))
+
+    cluster(scenario)
+
+
+def test_a_container_removed_behind_our_back_fails_its_pod(cluster: Run) -> None:
+    async def scenario(c: Cluster) -> None:
+        c.apply("gone", backoff_limit=1)
+        (pod,) = await c.running("gone")
+        c.node().vanish(pod.name)
+        c.controller.wake()  # the next listing sees it missing
+        await c.wait_for("the failure counted", lambda: c.status("gone").get("failed") == 1)
+        first = c.pods("gone")[0]
+        assert (first.phase, first.reason, first.container_removed) == (PodPhase.FAILED, "ContainerRemoved", True)
+        assert c.status("gone")["failed"] == 1
+
+    cluster(scenario)
+
+
+def test_a_hung_node_holds_up_no_pass_and_its_pods_are_lost_once_it_is_not_ready(cluster: Run) -> None:
+    """node0 hangs: its listing is late, its pod stays as it was while node1's Job runs on; once node0 is
+    NotReady its pod is NodeLost and replaced on node1, not counted as failed."""
+
+    async def scenario(c: Cluster) -> None:
+        c.monitor.ready.discard("node1")
+        c.apply("stuck")
+        (stuck,) = await c.running("stuck")
+        assert stuck.node == "node0"
+        c.node("node0").hang()
+        c.monitor.ready.add("node1")
+        c.apply("other", pod_spec={"nodeSelector": {"kubernetes.io/hostname": "node1"}})
+        (other,) = await c.running("other")
+        c.node("node1").finish(other.name, 0)
+        await c.wait_for("node1's Job complete", lambda: c.complete("other"), timeout=3)
+        assert c.pods("stuck")[0].phase is PodPhase.RUNNING  # nothing is known either way
+        c.monitor.ready.discard("node0")
+        c.controller.wake()
+        await c.wait_for("the pod lost and replaced", lambda: len(c.pods("stuck")) == 2)
+        lost, again = c.pods("stuck")
+        assert (lost.reason, again.node) == ("NodeLost", "node1")
+        await c.running("stuck")
+        c.node("node1").finish(again.name, 0)
+        await c.wait_for("the Job complete", lambda: c.complete("stuck"))
+        assert c.status("stuck").get("failed", 0) == 0
+
+    cluster(scenario, nodes=("node0", "node1"))
+
+
+def test_a_refused_start_is_retried_with_backoff_then_runs(cluster: Run) -> None:
+    async def scenario(c: Cluster) -> None:
+        node = c.node()
+        node.refuse_start = "failed to create endpoint: bridge gone"
+        c.apply("refused")
+        await c.wait_for("the start refused", lambda: c.pods("refused") and c.pods("refused")[0].start_attempts == 1)
+        (pod,) = c.pods("refused")
+        assert (pod.phase, pod.reason) == (PodPhase.PENDING, "RunContainerError")
+        assert "bridge gone" in pod.message and pod.name not in node.containers  # removed for a fresh create
+        events = [e for e in c.store.list_events(uid=pod.uid) if e.reason == "Failed"]
+        assert len(events) == 1 and events[0].type == "Warning"
+        node.refuse_start = ""
+        (running,) = await c.running("refused")  # the next try, after 1 s
+        assert running.start_attempts == 0 and node.calls["create"] == 2
+        node.finish(pod.name, 0)
+        await c.wait_for("the Job complete", lambda: c.complete("refused"))
+        assert c.status("refused").get("failed", 0) == 0
+
+    cluster(scenario)
+
+
+def test_drain_evicts_the_job_pods_and_leaves_pods_of_kinds_that_stay(cluster: Run) -> None:
+    """ctl drain: a Job pod is evicted (Evicted, not counted, replaced elsewhere); a DaemonSet's pod stays."""
+
+    async def scenario(c: Cluster) -> None:
+        c.apply("drained")
+        (pod,) = await c.running("drained")
+        agent = _daemonset_pod(c, "node0")
+        c.monitor.cordoned.add("node0")  # ctl drain cordons first
+        assert c.controller.drain("node0") == [pod.name]
+        # `ctl drain` asks again until none is left (a pod busy with an operation is evicted after it)
+        await c.wait_for("the pod evicted", lambda: not c.controller.drain("node0"))
+        assert c.pods("drained")[0].reason == "Evicted"
+        assert c.store.get_pod("default", agent) is not None
+        assert c.store.get_pod("default", agent).deletion_reason == ""  # type: ignore[union-attr]
+        await c.wait_for("a replacement waiting", lambda: len(c.pods("drained")) == 2)
+        assert c.pods("drained")[1].node is None  # nowhere else to go
+        assert c.status("drained").get("failed", 0) == 0
+
+    cluster(scenario)
+
+
+def test_a_not_ready_node_loses_job_pods_and_keeps_pods_of_kinds_that_stay(cluster: Run) -> None:
+    """The owner kind's policy decides: the Job pod is NodeLost, the DaemonSet's pod shows Unknown."""
+
+    async def scenario(c: Cluster) -> None:
+        c.apply("lost")
+        (pod,) = await c.running("lost")
+        agent = _daemonset_pod(c, "node0")
+        c.monitor.ready.discard("node0")
+        c.controller.wake()
+        await c.wait_for("the Job pod lost", lambda: c.pods("lost")[0].reason == "NodeLost")
+        kept = c.store.get_pod("default", agent)
+        assert kept is not None and (kept.phase, kept.reason) == (PodPhase.UNKNOWN, "NodeUnreachable")
+
+    cluster(scenario)
+
+
+def _daemonset_pod(c: Cluster, node: str) -> str:
+    """A running pod of a DaemonSet (no planner here: only its record and container)."""
+    from miniorch.store.records import PodRecord
+
+    name = "agent-x1"
+    labels: dict[str, Any] = {nr.MANAGED: "true", nr.POD: name, nr.OWNER_KIND: "DaemonSet", nr.OWNER_UID: "ds1"}
+    c.node(node).add(name, labels)
+    c.store.save_pod(
+        PodRecord(
+            uid="p-agent",
+            name=name,
+            namespace="default",
+            owner_kind="DaemonSet",
+            owner_name="agent",
+            owner_uid="ds1",
+            node=node,
+            phase=PodPhase.RUNNING,
+        )
+    )
+    return name

@@ -1,0 +1,60 @@
+"""PodSync's per-pod decisions: the step for a listed container, and the owner kind's policy."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from miniorch.controllers import podpolicy
+from miniorch.controllers.podsync import SyncStep, container_step
+from miniorch.nodes import records as nr
+from miniorch.store.records import PodPhase, PodRecord
+
+
+def pod(phase: PodPhase = PodPhase.RUNNING, **fields: Any) -> PodRecord:
+    return PodRecord(
+        uid="u",
+        name="p",
+        namespace="default",
+        owner_kind="Job",
+        owner_name="j",
+        owner_uid="j1",
+        node="node0",
+        phase=phase,
+        **fields,
+    )
+
+
+def container(status: str) -> nr.ContainerState:
+    return nr.ContainerState(id="c", name="p", node="node0", labels={}, status=status)
+
+
+@pytest.mark.parametrize(
+    ("record", "status", "died", "step"),
+    [
+        (pod(), "exited", False, SyncStep.SETTLE),
+        (pod(), "running", True, SyncStep.SETTLE),  # its `die` came before the listing caught up
+        (pod(restart_pending=True), "exited", False, SyncStep.NOTHING),  # recorded, waiting for its restart
+        (pod(restart_pending=True), "running", True, SyncStep.RUNNING),  # restarted since that `die`
+        (pod(restart_pending=True, deletion_reason="Evicted"), "exited", False, SyncStep.SETTLE),
+        (pod(PodPhase.PENDING), "created", False, SyncStep.LAUNCH),  # created, never started
+        (pod(PodPhase.PENDING, deletion_reason="JobDeleted"), "created", False, SyncStep.NOTHING),
+        (pod(), "created", False, SyncStep.NOTHING),
+        (pod(), "running", False, SyncStep.RUNNING),
+        (pod(), "restarting", False, SyncStep.RUNNING),
+        (pod(), "removing", False, SyncStep.NOTHING),
+        (pod(), "dead", False, SyncStep.SETTLE),
+    ],
+)
+def test_step_for_a_listed_container(record: PodRecord, status: str, died: bool, step: SyncStep) -> None:
+    assert container_step(record, container(status), died) is step
+
+
+@pytest.mark.parametrize(
+    ("kind", "lost", "evicted"),
+    [("Job", True, True), ("DaemonSet", False, False), ("SomethingNew", False, False)],
+)
+def test_owner_policies_of_todays_kinds(kind: str, lost: bool, evicted: bool) -> None:
+    policy = podpolicy.of(podpolicy.BY_KIND, kind)
+    assert (policy.lost_with_node, policy.evicted_by_drain) == (lost, evicted)
