@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from miniorch import paths
+from miniorch.errors import MiniorchError
 
 # httpx without its own command-line module: `httpx._main` pulls in click, rich and pygments
 # (40 ms of every ctl start), and httpx falls back cleanly when it cannot be imported.
@@ -27,7 +28,7 @@ if "httpx" not in sys.modules:
 import httpx  # noqa: E402
 
 
-class CtlError(Exception):
+class CtlError(MiniorchError):
     """Printed as `error: ...` and exit code 1."""
 
 

@@ -10,6 +10,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from miniorch.errors import MiniorchError
+
 GROUPS = {
     "Job": "job.batch",
     "CronJob": "cronjob.batch",
@@ -254,7 +256,7 @@ HEADERS = {
 }
 
 
-class PrintError(ValueError):
+class PrintError(MiniorchError, ValueError):
     """An output format kubectl has no printer for; the text is kubectl's."""
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import structlog
 
 from miniorch.config import PolicyConfig
+from miniorch.errors import MiniorchError, TemporaryError
 from miniorch.reconcile import podspec
 from miniorch.spec import job as job_spec
 from miniorch.spec import loader
@@ -34,7 +35,7 @@ RUNNABLE = {"Job", "CronJob", "DaemonSet"}
 JOB_MUTABLE = {"parallelism", "suspend", "activeDeadlineSeconds", "ttlSecondsAfterFinished", "maxFailedIndexes"}
 
 
-class Conflict(Exception):
+class Conflict(MiniorchError):
     """The change is valid YAML but cannot be applied to the existing object."""
 
 
@@ -42,7 +43,7 @@ class Immutable(Conflict):
     """The change touches a field that cannot change after creation (e.g. a Job's template)."""
 
 
-class Busy(Conflict):
+class Busy(Conflict, TemporaryError):
     """The object is being deleted; the same change can succeed once it is gone."""
 
 
@@ -61,7 +62,7 @@ def _refuse_file_managed(existing: ObjectRecord, verb: str, extra: str = "") -> 
         )
 
 
-class NotFound(Exception):
+class NotFound(MiniorchError):
     pass
 
 

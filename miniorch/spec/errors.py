@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from miniorch.errors import MiniorchError
+
 
 def _location(source: str, line: int | None, column: int | None, path: str) -> str:
     where = source
@@ -50,7 +52,7 @@ class ManifestWarning:
         return _location(self.source, self.line, self.column, self.path) + self.message
 
 
-class ManifestInvalid(Exception):
+class ManifestInvalid(MiniorchError):
     """Raised with every error found in the loaded files, not just the first."""
 
     def __init__(self, errors: Iterable[ManifestError]) -> None:

@@ -19,6 +19,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
 
 import miniorch
+from miniorch.errors import MiniorchError
 from miniorch.store import legacy
 
 # The miniorch release that introduced each revision: a database at revision R needs at least that release.
@@ -28,7 +29,7 @@ REQUIRES_KEY = "schema_requires_miniorch"
 _LOCK_ID = 0x6D696E69  # "mini": the advisory lock key on PostgreSQL
 
 
-class SchemaTooNew(RuntimeError):
+class SchemaTooNew(MiniorchError, RuntimeError):
     """The database was written by a newer miniorch; the message names the version to install."""
 
 
