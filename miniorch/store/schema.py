@@ -67,7 +67,7 @@ def current(engine: Engine) -> str | None:
 
 def current_of(url: str) -> str | None:
     """The revision of the database at `url` (None: new, or 0.1.0's unversioned schema); changes nothing."""
-    from miniorch.store.store import engine_url
+    from miniorch.store.connect import engine_url
 
     engine = sqlalchemy.create_engine(engine_url(url))
     try:
