@@ -182,7 +182,7 @@ class Applier:
         if existing is None:
             uid = str(uuid.uuid4())
             data["metadata"].update(uid=uid, creationTimestamp=_ts(now), generation=1)
-            self._store.add_object(ObjectRecord(uid, m.kind, m.namespace, m.name, data, {}, source, 1, now))
+            self._store.add_object(ObjectRecord(uid, m.kind, m.namespace, m.name, data, {}, source, 1, created_at=now))
             log.info("object_created", kind=m.kind, name=m.name, namespace=m.namespace, source=source)
             return Applied(m.kind, m.namespace, m.name, "created")
         _keep_runtime_suspend(existing, m, data, source)
