@@ -46,10 +46,6 @@ class Events:
                 conn.execute(EVENTS.insert(), column_values(ev, EVENTS, leave_out=("id",)))
 
     def all(self, namespace: str | None, uid: str | None) -> list[EventRecord]:
-        query = _EVENT.select()
-        if namespace:
-            query = query.where(_C.namespace == namespace)
-        if uid:
-            query = query.where(_C.uid == uid)
+        query = _EVENT.matching({"namespace": namespace, "uid": uid})
         with self._db.engine.connect() as conn:
             return _EVENT.all(conn, query.order_by(_C.last_timestamp, _C.id))

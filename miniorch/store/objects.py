@@ -116,11 +116,7 @@ class Objects:
             return {o.uid: o for o in _OBJECT.all(conn, _OBJECT.select().where(_C.uid.in_(wanted)))}
 
     def all(self, kind: str | None = None, namespace: str | None = None) -> list[ObjectRecord]:
-        query = _OBJECT.select()
-        if kind:
-            query = query.where(_C.kind == kind)
-        if namespace:
-            query = query.where(_C.namespace == namespace)
+        query = _OBJECT.matching({"kind": kind, "namespace": namespace})
         with self._db.engine.connect() as conn:
             return _OBJECT.all(conn, query.order_by(_C.namespace, _C.name))
 

@@ -72,9 +72,7 @@ class Pods:
 
     def all(self, namespace: str | None, labels: Mapping[str, str] | None, with_log: bool) -> list[PodRecord]:
         mapper = _POD if with_log else _POD_NO_LOG
-        query = mapper.select()
-        if namespace:
-            query = query.where(_C.namespace == namespace)
+        query = mapper.matching({"namespace": namespace})
         for key, value in (labels or {}).items():
             query = query.where(_C.labels[key].as_string() == value)
         with self._db.engine.connect() as conn:

@@ -12,7 +12,7 @@ import dataclasses
 import datetime as dt
 import enum
 import typing
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Column, DateTime, Select, Table, select
@@ -46,9 +46,14 @@ class RowMapper(Generic[R]):
         self._dates = [n for n in self.names if isinstance(table.c[n].type, DateTime)]
         self._enums = [(n, decode) for n, decode in _enum_fields(record_type).items() if n in self.names]
         self._type = record_type
+        self._table = table
 
     def select(self) -> Select[Any]:
         return select(*self.columns)
+
+    def matching(self, equal: Mapping[str, object]) -> Select[Any]:
+        """Rows whose columns equal the given values; an empty value (None, "") filters nothing."""
+        return self.select().where(*(self._table.c[name] == value for name, value in equal.items() if value))
 
     def record(self, row: Sequence[Any]) -> R:
         values = dict(zip(self.names, row, strict=True))
