@@ -22,6 +22,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from miniorch import nodeconfig
+from miniorch.errors import MiniorchError
 from miniorch.paths import default_socket, default_state_dir
 
 DEFAULT_DOCKER_URL = "unix:///var/run/docker.sock"
@@ -30,7 +31,7 @@ SYSTEM_CONFIG = Path("/etc/miniorch/miniorch.yaml")
 ENV_CONFIG = "MINIORCH_CONFIG"
 
 
-class ConfigError(Exception):
+class ConfigError(MiniorchError):
     """The config cannot be used: one line per problem, each naming the file, the key and the fix."""
 
     def __init__(self, problems: str | Sequence[str]) -> None:

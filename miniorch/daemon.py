@@ -37,6 +37,7 @@ from miniorch.controllers.leadership import AlwaysLeader, Leadership
 from miniorch.controllers.nodes import NodeMonitor
 from miniorch.controllers.objects import Applier
 from miniorch.controllers.workloads import WorkloadController
+from miniorch.errors import MiniorchError
 from miniorch.nodes import records
 from miniorch.store import database
 from miniorch.store.store import Store
@@ -49,7 +50,7 @@ IO_THREADS = 64
 GRACEFUL_SECONDS = 3
 
 
-class DaemonError(Exception):
+class DaemonError(MiniorchError):
     """The daemon cannot start; the message says why and what to do."""
 
 

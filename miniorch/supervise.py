@@ -19,10 +19,12 @@ from typing import Any
 
 import structlog
 
+from miniorch.errors import MiniorchError
+
 log = structlog.get_logger(__name__)
 
 
-class ThreadCrashed(Exception):
+class ThreadCrashed(MiniorchError):
     """A thread of the daemon died of an unexpected exception."""
 
     def __init__(self, thread: str, error: BaseException) -> None:

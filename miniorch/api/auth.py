@@ -15,10 +15,12 @@ from pathlib import Path
 import structlog
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from miniorch.errors import MiniorchError
+
 log = structlog.get_logger(__name__)
 
 
-class TokenError(Exception):
+class TokenError(MiniorchError):
     """The token file cannot be used; the message says how to fix it."""
 
 

@@ -18,11 +18,12 @@ from miniorch import kinds, paths
 from miniorch.api import models
 from miniorch.cli import transport
 from miniorch.cli.transport import TRANSPORT_ERRORS, Endpoint, Reply, Response
+from miniorch.errors import MiniorchError
 
 T = TypeVar("T")
 
 
-class CtlError(Exception):
+class CtlError(MiniorchError):
     """Printed as `error: ...` and exit code 1."""
 
 

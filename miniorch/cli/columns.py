@@ -14,9 +14,10 @@ from typing import Any
 
 from miniorch import kinds
 from miniorch.cli import gofmt
+from miniorch.errors import MiniorchError
 
 
-class ColumnsError(ValueError):
+class ColumnsError(MiniorchError, ValueError):
     """A selector, sort key or column spec that kubectl would refuse; the text is kubectl's."""
 
 

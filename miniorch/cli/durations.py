@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import re
 
+from miniorch.errors import MiniorchError
+
 _UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 _PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
 _BARE = re.compile(r"\d+(?:\.\d*)?|\.\d+")
 
 
-class DurationError(ValueError):
+class DurationError(MiniorchError, ValueError):
     """Raised with a message naming the text and the accepted form."""
 
 

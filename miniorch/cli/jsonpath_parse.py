@@ -10,8 +10,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Union
 
+from miniorch.errors import MiniorchError
 
-class JSONPathError(ValueError):
+
+class JSONPathError(MiniorchError, ValueError):
     """A template that does not parse or cannot be executed; the text is kubectl's."""
 
 

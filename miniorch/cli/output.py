@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from miniorch import kinds
+from miniorch.errors import MiniorchError
 from miniorch.kinds.status import job_status as job_status
 from miniorch.kinds.status import node_status as node_status
 from miniorch.kinds.status import pod_status as pod_status
@@ -192,7 +193,7 @@ def _daemonset_row(ds: dict[str, Any], now: dt.datetime, wide: bool) -> list[str
     return row
 
 
-class PrintError(ValueError):
+class PrintError(MiniorchError, ValueError):
     """An output format kubectl has no printer for; the text is kubectl's."""
 
 

@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlencode, urlsplit
 
+from miniorch.errors import TemporaryError
 
-class ProtocolError(Exception):
+
+class ProtocolError(TemporaryError):
     """The daemon's answer is not the HTTP/1.1 this module reads."""
 
 

@@ -113,7 +113,7 @@ def create_job(
         {},
         source,
         1,
-        now,
+        created_at=now,
         owner_kind="CronJob",
         owner_name=cronjob.name,
         owner_uid=cronjob.uid,

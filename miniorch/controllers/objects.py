@@ -19,6 +19,7 @@ import structlog
 
 from miniorch import kinds
 from miniorch.config import PolicyConfig
+from miniorch.errors import MiniorchError, TemporaryError
 from miniorch.reconcile import podspec
 from miniorch.spec import loader
 from miniorch.spec.errors import ManifestError, ManifestInvalid
@@ -31,7 +32,7 @@ log = structlog.get_logger(__name__)
 RUNNABLE = set(kinds.WORKLOADS)
 
 
-class Conflict(Exception):
+class Conflict(MiniorchError):
     """The change is valid YAML but cannot be applied to the existing object."""
 
 
@@ -39,7 +40,7 @@ class Immutable(Conflict):
     """The change touches a field that cannot change after creation (e.g. a Job's template)."""
 
 
-class Busy(Conflict):
+class Busy(Conflict, TemporaryError):
     """The object is being deleted; the same change can succeed once it is gone."""
 
 
@@ -58,7 +59,7 @@ def _refuse_file_managed(existing: ObjectRecord, verb: str, extra: str = "") -> 
         )
 
 
-class NotFound(Exception):
+class NotFound(MiniorchError):
     pass
 
 
@@ -177,7 +178,7 @@ class Applier:
         if existing is None:
             uid = str(uuid.uuid4())
             data["metadata"].update(uid=uid, creationTimestamp=_ts(now), generation=1)
-            self._store.add_object(ObjectRecord(uid, m.kind, m.namespace, m.name, data, {}, source, 1, now))
+            self._store.add_object(ObjectRecord(uid, m.kind, m.namespace, m.name, data, {}, source, 1, created_at=now))
             log.info("object_created", kind=m.kind, name=m.name, namespace=m.namespace, source=source)
             return Applied(m.kind, m.namespace, m.name, "created")
         _keep_runtime_suspend(existing, m, data, source)

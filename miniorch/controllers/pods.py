@@ -313,7 +313,14 @@ class PodRunner:
 
     def remove_orphan(self, node: str, container: nr.ContainerState) -> None:
         key = PodRecord(
-            uid="", name=container.name, namespace="", owner_kind="", owner_name="", owner_uid="", node=node
+            uid="",
+            name=container.name,
+            namespace="",
+            owner_kind="",
+            owner_name="",
+            owner_uid="",
+            node=node,
+            created_at=self._clock.now(),
         )
 
         async def op() -> None:

@@ -210,7 +210,7 @@ class PodSync:
                 if owner is None or owner.deleting:
                     self.runner.remove_orphan(node, container)
                     continue
-                self._store.save_pod(adopt(node, container, owner))
+                self._store.save_pod(adopt(node, container, owner, seen.now))
                 log.info("pod_adopted", pod=name, node=node, owner=owner.name)
 
     def drain(self, node: str) -> list[str]:
@@ -281,8 +281,8 @@ class PodSync:
         self._store.record_object_event(obj, ev.type, ev.reason, ev.message, now)
 
 
-def adopt(node: str, container: nr.ContainerState, owner: ObjectRecord) -> PodRecord:
-    """Rebuild a pod record from a container's labels (the store had lost it)."""
+def adopt(node: str, container: nr.ContainerState, owner: ObjectRecord, now: dt.datetime) -> PodRecord:
+    """Rebuild a pod record from a container's labels (the store had lost it), created `now`."""
     labels = {k: v for k, v in container.labels.items() if not k.startswith("miniorch.io/")}
     index = container.labels.get(nr.COMPLETION_INDEX)
     return PodRecord(
@@ -294,6 +294,7 @@ def adopt(node: str, container: nr.ContainerState, owner: ObjectRecord) -> PodRe
         owner_uid=owner.uid,
         node=node,
         phase=PodPhase.RUNNING if container.running else PodPhase.PENDING,
+        created_at=now,
         completion_index=int(index) if index is not None else None,
         labels=labels,
     )

@@ -8,6 +8,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from miniorch.errors import MiniorchError, TemporaryError
+
 MANAGED = "miniorch.io/managed"
 #: Which miniorch (its store) owns a container: daemons sharing a Docker host never touch each other's.
 CLUSTER = "miniorch.io/cluster"
@@ -20,7 +22,7 @@ POD_UID = "miniorch.io/pod-uid"
 COMPLETION_INDEX = "batch.kubernetes.io/job-completion-index"
 
 
-class NodeError(Exception):
+class NodeError(MiniorchError):
     """Base of every error raised by `miniorch.nodes`."""
 
     def __init__(self, node: str, message: str) -> None:
@@ -29,7 +31,7 @@ class NodeError(Exception):
         self.detail = message
 
 
-class NodeUnavailable(NodeError):
+class NodeUnavailable(NodeError, TemporaryError):
     """The node's Docker Engine did not answer; temporary, retry later."""
 
 
@@ -42,6 +44,8 @@ class EngineError(NodeUnavailable):
 class NodeUntrusted(NodeUnavailable):
     """Trust failed: a certificate or host key did not verify, or a login was refused.
     Retrying does not help until the config or the host is fixed; the message says which."""
+
+    temporary = False  # a NodeUnavailable to the controllers (the node is probed on), yet only a fix helps
 
 
 class ImageNotFound(NodeError):

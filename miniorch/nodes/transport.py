@@ -25,6 +25,8 @@ import requests.adapters
 import urllib3
 import urllib3.util.ssl_match_hostname
 
+from miniorch.errors import MiniorchError, TemporaryError
+
 UNIX, TLS, SSH, TCP_INSECURE = "unix", "tls", "ssh", "tcp-insecure"
 _PLACEHOLDER_VERSION = "1.41"  # replaced by the engine's own before the first real call
 
@@ -274,7 +276,7 @@ class SshAdapter(docker.transport.basehttpadapter.BaseHTTPAdapter):  # type: ign
             self._drop()
 
 
-class DialStdioFailed(ConnectionError):
+class DialStdioFailed(TemporaryError, ConnectionError):
     """The SSH login worked but `docker system dial-stdio` did not reach Docker on the host."""
 
     def __init__(self, endpoint: Endpoint, why: str) -> None:
@@ -299,7 +301,7 @@ class _Borrowed(requests.adapters.BaseAdapter):
         """Nothing: the owner's client closes the connection."""
 
 
-class UnknownHostKey(paramiko.SSHException):
+class UnknownHostKey(MiniorchError, paramiko.SSHException):
     """The server's host key is not in known_hosts."""
 
     def __init__(self, host: str, key_type: str, fingerprint: str) -> None:

@@ -13,6 +13,7 @@ import posixpath
 from collections.abc import Callable, Sequence
 
 from miniorch.config import PolicyConfig
+from miniorch.errors import MiniorchError
 from miniorch.nodes import records as nr
 from miniorch.spec import quantity
 from miniorch.spec.container import Probe
@@ -20,7 +21,7 @@ from miniorch.spec.pod import PodTemplateSpec
 from miniorch.store.records import PodRecord
 
 
-class PolicyViolation(ValueError):
+class PolicyViolation(MiniorchError, ValueError):
     """The template asks for something the daemon's policy forbids."""
 
 

@@ -52,7 +52,9 @@ def plan_history(
     current = next((r for r in existing if r.hash == h), None)
     save: list[RevisionRecord] = []
     if current is None:
-        current = RevisionRecord(owner_uid, f"{owner_name}-{h}", h, top + 1, dict(template), change_cause, now)
+        current = RevisionRecord(
+            owner_uid, f"{owner_name}-{h}", h, top + 1, dict(template), change_cause, created_at=now
+        )
         save.append(current)
     elif current.revision != top:
         current = dataclasses.replace(current, revision=top + 1, change_cause=change_cause or current.change_cause)

@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from miniorch.errors import MiniorchError
+
 if TYPE_CHECKING:
     from miniorch.spec.loader import Manifest
 
@@ -57,7 +59,7 @@ class ManifestWarning:
         return _location(self.source, self.line, self.column, self.path) + self.message
 
 
-class ManifestInvalid(Exception):
+class ManifestInvalid(MiniorchError):
     """Raised with every error found in the loaded files, not just the first."""
 
     def __init__(self, errors: Iterable[ManifestError]) -> None:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import sqlalchemy.exc
 
+from miniorch.errors import MiniorchError
 from miniorch.store import schema
 from miniorch.store.store import Store
 
@@ -30,12 +31,13 @@ _PERMANENT_WORDS = (
 )
 
 
-class DatabaseError(Exception):
-    """The database cannot be used; `permanent` when only a config change can fix it."""
+class DatabaseError(MiniorchError):
+    """The database cannot be used; `permanent` when only a config change can fix it (else `temporary`)."""
 
     def __init__(self, message: str, permanent: bool) -> None:
         super().__init__(message)
         self.permanent = permanent
+        self.temporary = not permanent
 
 
 def explain(exc: BaseException, url: str) -> DatabaseError:

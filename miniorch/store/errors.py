@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from miniorch.errors import TemporaryError
 
-class StoreUnavailable(Exception):
+
+class StoreUnavailable(TemporaryError):
     """The database did not answer (down, restarting, unreachable): nothing was written; try again later."""

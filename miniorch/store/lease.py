@@ -14,6 +14,7 @@ import datetime as dt
 import sqlalchemy
 from sqlalchemy.engine import Connection, Engine
 
+from miniorch.errors import TemporaryError
 from miniorch.store import tables
 from miniorch.store.errors import StoreUnavailable
 
@@ -21,7 +22,7 @@ _LEASES = tables.LeaseRow.__table__  # type: ignore[attr-defined]
 LEADER = "leader"
 
 
-class LeaseUnavailable(Exception):
+class LeaseUnavailable(TemporaryError):
     """The database did not answer a lease call (down, unreachable, or slow): ask again later."""
 
 

@@ -1,14 +1,15 @@
 """Typed values the store hands out: objects, pods, events, node overrides.
 
 Frozen dataclasses; change them with `dataclasses.replace` and save them back
-through the `Store`'s intent-named methods.
+through the `Store`'s intent-named methods. No field reads the clock: whoever makes a
+record passes its times (`created_at=`, an event's timestamps) by name.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import enum
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
 
@@ -36,7 +37,8 @@ class ObjectRecord:
     status: dict[str, Any]
     source: str = "api"
     generation: int = 1
-    created_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    _: KW_ONLY  # from here on by name: `created_at` has no default
+    created_at: dt.datetime
     deleting: bool = False
     owner_kind: str | None = None  # set for objects a controller made (a CronJob's Jobs)
     owner_name: str | None = None
@@ -82,7 +84,7 @@ class PodRecord:
     failures: int = 0
     restart_pending: bool = False
     deletion_reason: str = ""
-    created_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    created_at: dt.datetime = field(kw_only=True)  # no default: whoever makes the pod says when
     started_at: dt.datetime | None = None
     finished_at: dt.datetime | None = None
     last_failure_at: dt.datetime | None = None
@@ -120,8 +122,9 @@ class EventRecord:
     reason: str
     message: str
     count: int = 1
-    first_timestamp: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
-    last_timestamp: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    _: KW_ONLY  # from here on by name: the times have no default
+    first_timestamp: dt.datetime
+    last_timestamp: dt.datetime
     id: int | None = None
 
 
@@ -148,4 +151,4 @@ class RevisionRecord:
     revision: int
     template: dict[str, Any]
     change_cause: str = ""
-    created_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    created_at: dt.datetime = field(kw_only=True)  # no default: whoever makes the revision says when

@@ -19,6 +19,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
 
 import miniorch
+from miniorch.errors import MiniorchError
 from miniorch.store import legacy
 
 # The miniorch release that introduced each revision: a database at revision R needs at least that release.
@@ -28,7 +29,7 @@ REQUIRES_KEY = "schema_requires_miniorch"
 _LOCK_ID = 0x6D696E69  # "mini": the advisory lock key on PostgreSQL
 
 
-class SchemaTooNew(RuntimeError):
+class SchemaTooNew(MiniorchError, RuntimeError):
     """The database was written by a newer miniorch; the message names the version to install."""
 
 
@@ -66,7 +67,7 @@ def current(engine: Engine) -> str | None:
 
 def current_of(url: str) -> str | None:
     """The revision of the database at `url` (None: new, or 0.1.0's unversioned schema); changes nothing."""
-    from miniorch.store.store import engine_url
+    from miniorch.store.connect import engine_url
 
     engine = sqlalchemy.create_engine(engine_url(url))
     try:

@@ -265,6 +265,7 @@ def _daemonset_pod(c: Cluster, node: str) -> str:
             owner_uid="ds1",
             node=node,
             phase=PodPhase.RUNNING,
+            created_at=c.clock.now(),
         )
     )
     return name

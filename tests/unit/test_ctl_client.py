@@ -3,6 +3,7 @@ Docker: every route through its typed method, chunked streams, and each failure 
 
 from __future__ import annotations
 
+import datetime as dt
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -63,7 +64,10 @@ def test_a_watch_reads_a_chunked_stream_as_it_arrives(api: tuple[ApiHarness, Cli
     h.apply(job_yaml("pi"))  # records no event by itself: add one
     from miniorch.store.records import EventRecord
 
-    h.store.record_event(EventRecord("default", "Job", "pi", "u1", "Normal", "Created", "made"))
+    now = dt.datetime.now(dt.UTC)
+    h.store.record_event(
+        EventRecord("default", "Job", "pi", "u1", "Normal", "Created", "made", first_timestamp=now, last_timestamp=now)
+    )
     stream = c.watch_events("default")
     first = next(stream)
     stream.close()  # an endless stream: closing it ends the request

@@ -116,7 +116,7 @@ def _pod(**fields: object) -> PodRecord:
         owner_uid="o",
         node="n",
         phase=PodPhase.RUNNING,
-        **fields,  # type: ignore[arg-type]
+        **{"created_at": T0, **fields},  # type: ignore[arg-type]
     )
 
 

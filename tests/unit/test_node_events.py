@@ -88,6 +88,7 @@ def pod(**fields: Any) -> PodRecord:
         "node": "node0",
         "phase": PodPhase.RUNNING,
         "started_at": T0,
+        "created_at": T0,
     }
     return PodRecord(**{**base, **fields})
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
@@ -22,6 +23,7 @@ def pod(phase: PodPhase = PodPhase.RUNNING, **fields: Any) -> PodRecord:
         owner_uid="j1",
         node="node0",
         phase=phase,
+        created_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
         **fields,
     )
 

@@ -198,6 +198,27 @@ def test_deleting_an_object_forgets_its_pods_and_events_only(store: Store) -> No
     assert store.pods_of(gone.uid, with_log=False) == []
 
 
+def test_a_saved_object_replaces_manifest_status_and_flags_whole(store: Store) -> None:
+    job = obj("pi", status={"active": 1})
+    store.add_object(job)
+    store.save_status(job.uid, {"succeeded": 1}, finished=True)
+    saved = dataclasses.replace(job, manifest={"spec": {"completions": 2}}, status={"active": 2}, deleting=True)
+    store.save_object(saved)
+    assert store.get_object_by_uid(job.uid) == saved
+    assert [o.name for o in store.objects_to_reconcile(["Job"], set())] == ["pi"]
+    fresh = dataclasses.replace(obj("new"), generation=3)
+    store.save_object(fresh)  # not stored yet: inserted
+    assert store.get_object("Job", "default", "new") == fresh
+
+
+def test_objects_by_uid_map_the_uids_found_and_skip_the_rest(store: Store) -> None:
+    a, b = obj("a"), obj("b")
+    store.add_object(a)
+    store.add_object(b)
+    assert store.objects_by_uid([a.uid, a.uid, b.uid, "nobody"]) == {a.uid: a, b.uid: b}
+    assert store.objects_by_uid([]) == {}
+
+
 def test_file_object_refs_name_file_sourced_objects_without_manifests(store: Store) -> None:
     store.add_object(obj("from-file", source="file:/etc/jobs.d/a.yaml"))
     store.add_object(obj("from-api"))
@@ -284,6 +305,17 @@ def test_a_repeated_event_is_counted_not_duplicated(store: Store) -> None:
     assert (second.count, second.message) == (1, "other")
 
 
+def test_an_event_that_replaces_another_takes_its_count_and_its_place(store: Store) -> None:
+    job = obj("pi")
+    store.add_object(job)
+    store.record_event(event(job, "Failed", T0, message="veth1 gone"))
+    store.record_event(event(job, "Failed", T0 + dt.timedelta(seconds=2), message="veth2 gone"), "veth1 gone")
+    store.record_event(event(job, "Failed", T0 + dt.timedelta(seconds=3), message="veth3 gone"), "no such words")
+    first, second = store.list_events(uid=job.uid)
+    assert (first.message, first.count, first.last_timestamp) == ("veth2 gone", 2, T0 + dt.timedelta(seconds=2))
+    assert (second.message, second.count) == ("veth3 gone", 1)
+
+
 def test_events_filter_by_namespace_and_object(store: Store) -> None:
     a, b = obj("a"), obj("b", namespace="etl")
     store.add_object(a)
@@ -328,6 +360,55 @@ def test_revisions_come_in_revision_order_and_go_by_hash(store: Store) -> None:
     assert [(r.hash, r.revision) for r in store.revisions_of(ds.uid)] == [("h3", 3), ("h1", 4)]
     store.delete_revisions_of(ds.uid)
     assert store.revisions_of(ds.uid) == []
+
+
+# -- leader lease, caches, lifetime -----------------------------------------------
+
+
+def test_the_lease_is_taken_by_one_daemon_and_seen_by_another(backend: OpenStore) -> None:
+    one, two = backend(), backend()
+    mine = one.leases.acquire("daemon-1", "127.0.0.1:1", 30)
+    assert mine is not None and mine.mine and mine.epoch == 1
+    theirs = two.leases.acquire("daemon-2", "127.0.0.1:2", 30)
+    assert theirs is not None and not theirs.mine and theirs.holder == "daemon-1"
+    current = two.leases.current()
+    assert current is not None and (current.holder, current.address) == ("daemon-1", "127.0.0.1:1")
+
+
+def test_forget_cached_reads_what_another_daemon_wrote_meanwhile(backend: OpenStore) -> None:
+    """A new leader starts clean: copies kept in memory before another daemon's writes are dropped."""
+    store, other = backend(), backend()
+    job = obj("pi")
+    store.add_object(job)
+    store.save_pod(pod("pi-1", job))
+    assert [p.name for p in store.live_pods()] == ["pi-1"]  # loaded: served from memory from now on
+    assert [p.name for p in store.pods_of(job.uid, with_log=False)] == ["pi-1"]
+    assert [o.status for o in store.objects_to_reconcile(["Job"], set())] == [{}]
+    assert store.node_overrides() == {}
+    other.save_pod(pod("pi-2", job))
+    other.save_status(job.uid, {"active": 2})
+    other.save_node_overrides(NodeOverrides("node0", {}, unschedulable=True))
+    store.forget_cached()
+    assert sorted(p.name for p in store.live_pods()) == ["pi-1", "pi-2"]
+    assert [p.name for p in store.pods_of(job.uid, with_log=False)] == ["pi-1", "pi-2"]
+    assert [o.status for o in store.objects_to_reconcile(["Job"], set())] == [{"active": 2}]
+    assert store.node_overrides()["node0"].unschedulable
+
+
+def test_a_store_opened_on_a_database_reports_its_schema_and_closes(backend: OpenStore) -> None:
+    first = backend()
+    assert first.schema.before is None and first.schema.changed
+    first.close()
+    again = backend()
+    assert again.schema.before == again.schema.after and not again.schema.changed
+
+
+def test_the_contract_covers_every_method_of_the_facade() -> None:
+    """A method added to the Store without a contract test fails here."""
+    source = Path(__file__).read_text()
+    public = [name for name in vars(Store) if not name.startswith("_")]
+    assert len(public) >= 34
+    assert [name for name in public if f".{name}" not in source] == []
 
 
 # -- durability and threads -------------------------------------------------------

@@ -3,6 +3,7 @@ password appears in no message (against the real cluster the session runs)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import socket
 from pathlib import Path
 from typing import Any
@@ -100,7 +101,7 @@ def test_a_database_that_goes_away_is_store_unavailable_and_the_same_store_works
     cluster.start()
     try:
         store = Store(cluster.create_database())
-        job = ObjectRecord("u1", "Job", "default", "pi", {}, {})
+        job = ObjectRecord("u1", "Job", "default", "pi", {}, {}, created_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
         store.add_object(job)
         cluster.stop()
         with pytest.raises(StoreUnavailable, match="the database did not answer"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from pathlib import Path
 
 from miniorch.store.records import PodPhase, PodRecord
@@ -20,6 +21,7 @@ def test_saving_a_record_read_without_its_log_keeps_the_log(tmp_path: Path) -> N
         owner_name="p",
         owner_uid="j",
         node="n0",
+        created_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
         phase=PodPhase.FAILED,
         exit_code=3,
         log_tail="attempt 1 output\n",

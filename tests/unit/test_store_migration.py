@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sqlite3
 from pathlib import Path
 
@@ -37,6 +38,7 @@ def test_old_database_gains_new_columns_with_defaults(tmp_path: Path) -> None:
             owner_name="pi",
             owner_uid="j1",
             node="n0",
+            created_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
             cpu_request=0.5,
         )
     )

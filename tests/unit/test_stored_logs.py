@@ -45,6 +45,7 @@ def test_old_pods_table_gains_log_columns_and_new_values_round_trip(tmp_path: Pa
         owner_name="pi",
         owner_uid="j1",
         node="n0",
+        created_at=T0,
         log_tail=STAMPED,
         log_timestamped=True,
         run_started_at=T0,
@@ -67,7 +68,7 @@ def _pod(**fields: object) -> PodRecord:
         owner_uid="o",
         node="n",
         phase=PodPhase.FAILED,
-        **fields,  # type: ignore[arg-type]
+        **{"created_at": T0, **fields},  # type: ignore[arg-type]
     )
 
 

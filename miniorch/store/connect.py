@@ -1,0 +1,73 @@
+"""The Store's database handle: the engine (SQLite WAL or PostgreSQL via psycopg 3) and the write lock.
+
+Every concern of the Store (objects, pods, events, revisions, cluster) shares one `Db`:
+writes and cache changes happen while holding `Db.lock` (see `caches` for the rule).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from typing import Any
+
+import sqlalchemy
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from miniorch.store.errors import StoreUnavailable
+
+
+@dataclasses.dataclass(frozen=True)
+class Db:
+    engine: Engine
+    lock: threading.Lock
+
+
+def create(url: str, password: str | None = None) -> Engine:
+    """An engine on `url`; `password` (from `database_password_file`) goes to the driver only."""
+    sqlite = url.startswith("sqlite")
+    connect_args: dict[str, Any] = {"check_same_thread": False, "timeout": 30} if sqlite else {}
+    if password is not None and not sqlite:
+        connect_args["password"] = password
+    if not sqlite:
+        connect_args.setdefault("connect_timeout", 10)
+    engine = sqlalchemy.create_engine(engine_url(url), connect_args=connect_args)
+    if sqlite:
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def classify_errors(engine: Engine) -> None:
+    """From here on a database that stops answering is one error type the controllers handle
+    (retry the pass, defer the operation); opening it was classified by `database.open_store`."""
+    event.listen(engine, "handle_error", _unavailable)
+
+
+def engine_url(url: str) -> str:
+    """`postgresql://...` means psycopg 3 (the driver miniorch installs), not SQLAlchemy's psycopg2 default."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _unavailable(ctx: sqlalchemy.engine.ExceptionContext) -> None:
+    """SQLAlchemy's error hook: a lost or refused connection becomes StoreUnavailable; the rest is left alone."""
+    orig = ctx.original_exception
+    lost = ctx.is_disconnect or (
+        ctx.dialect is not None
+        and ctx.dialect.name == "postgresql"
+        and type(orig).__name__ != "IntegrityError"
+        and isinstance(orig, ctx.dialect.loaded_dbapi.OperationalError)
+    )
+    if lost:
+        first = (str(orig).strip().splitlines() or [type(orig).__name__])[0]
+        raise StoreUnavailable(f"the database did not answer: {first}") from ctx.sqlalchemy_exception
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()

@@ -1,0 +1,51 @@
+"""Events in the Store: Kubernetes-style, aggregated (the same object, reason and message counts up)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy
+
+from miniorch.store.connect import Db
+from miniorch.store.records import EventRecord, ObjectRecord
+from miniorch.store.rows import EVENTS, RowMapper, column_values
+
+_C = EVENTS.c
+_EVENT = RowMapper(EVENTS, EventRecord)
+_BUMP_EVENT = (
+    EVENTS.update()
+    .where(
+        (_C.uid == sqlalchemy.bindparam("key_uid"))
+        & (_C.reason == sqlalchemy.bindparam("key_reason"))
+        & (_C.message == sqlalchemy.bindparam("key_message"))
+    )
+    .values(
+        count=_C.count + 1,
+        last_timestamp=sqlalchemy.bindparam("last_timestamp"),
+        message=sqlalchemy.bindparam("new_message"),
+    )
+)
+
+
+def object_event(obj: ObjectRecord, type_: str, reason: str, message: str, now: dt.datetime) -> EventRecord:
+    """An event about a workload object, first and last seen `now`."""
+    return EventRecord(
+        obj.namespace, obj.kind, obj.name, obj.uid, type_, reason, message, first_timestamp=now, last_timestamp=now
+    )
+
+
+class Events:
+    def __init__(self, db: Db) -> None:
+        self._db = db
+
+    def record(self, ev: EventRecord, replaces: str | None) -> None:
+        key = {"key_uid": ev.uid, "key_reason": ev.reason, "key_message": ev.message if replaces is None else replaces}
+        values = {"last_timestamp": ev.last_timestamp, "new_message": ev.message}
+        with self._db.lock, self._db.engine.begin() as conn:
+            if conn.execute(_BUMP_EVENT, {**key, **values}).rowcount == 0:
+                conn.execute(EVENTS.insert(), column_values(ev, EVENTS, leave_out=("id",)))
+
+    def all(self, namespace: str | None, uid: str | None) -> list[EventRecord]:
+        query = _EVENT.matching({"namespace": namespace, "uid": uid})
+        with self._db.engine.connect() as conn:
+            return _EVENT.all(conn, query.order_by(_C.last_timestamp, _C.id))
