@@ -24,6 +24,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from miniorch import clock as clock_mod
 from miniorch.controllers import objects, outage
 from miniorch.controllers.crontrigger import CronSlotTrigger
+from miniorch.controllers.storeio import store_io
 from miniorch.reconcile import cron
 from miniorch.reconcile import cronjob as plan_mod
 from miniorch.reconcile.actions import Event
@@ -128,6 +129,9 @@ def create_job(
 
 
 class CronJobController:
+    """The CronJob pass and its scheduler. The pass runs on the I/O thread pool (`store_io`), so
+    `wake_jobs` (the workload loop's wake-up) must be safe from any thread."""
+
     def __init__(
         self, store: Store, applier: objects.Applier, clock: clock_mod.Clock, wake_jobs: Callable[[], None]
     ) -> None:
@@ -183,7 +187,7 @@ class CronJobController:
                     await asyncio.wait_for(self._wake.wait(), timeout=self._timeout())
                 self._wake.clear()
                 try:
-                    self.reconcile_once()
+                    await store_io(self.reconcile_once)  # a batch of store writes: off the event loop
                 except StoreUnavailable as exc:  # a slot missed meanwhile is caught up once, as after downtime
                     await asyncio.sleep(self._outage.failed(exc))
                     self._wake.set()
