@@ -184,7 +184,8 @@ class CronJobController:
         try:
             while True:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=self._timeout())
+                    async with asyncio.timeout(self._timeout()):  # not wait_for: see WorkloadController.run
+                        await self._wake.wait()
                 self._wake.clear()
                 try:
                     await store_io(self.reconcile_once)  # a batch of store writes: off the event loop

@@ -171,7 +171,10 @@ class WorkloadController:
             if self._wake_at is not None:
                 timeout = min(timeout, max(0.0, (self._wake_at - self._clock.now()).total_seconds()))
             try:
-                await asyncio.wait_for(wakeups.event.wait(), timeout=timeout)
+                # asyncio.timeout, not wait_for: Python 3.11's wait_for drops a cancellation that
+                # arrives as the event is set, and the daemon's shutdown then waits for this task forever.
+                async with asyncio.timeout(timeout):
+                    await wakeups.event.wait()
             except TimeoutError:
                 pass
             else:
