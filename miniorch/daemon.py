@@ -1,8 +1,8 @@
-"""The composition root: config, store, nodes, controllers, API, signals.
+"""The composition root: config, store, leadership, controllers (controllers/wiring.py), API, signals.
 
 `run(config_path)` builds everything, probes the nodes, serves the API on its
-unix socket, tells systemd READY=1, and supervises the long-running tasks: a
-task that dies takes the daemon down (non-zero exit) rather than limping on.
+unix socket, tells systemd READY=1, and supervises the long-running tasks (all
+started through `supervise`): a task that dies takes the daemon down (non-zero exit).
 """
 
 from __future__ import annotations

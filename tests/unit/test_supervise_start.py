@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import threading
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping
 from typing import Any
 
 import pytest
@@ -26,6 +27,22 @@ def events(logs: list[MutableMapping[str, Any]], name: str) -> list[MutableMappi
     return [e for e in logs if e["event"] == name]
 
 
+def crash_seen(start: Callable[[supervise.Supervisor], object]) -> supervise.ThreadCrashed:
+    """Install a Supervisor, `start(supervisor)`, and return what its watch() raised."""
+
+    async def main() -> supervise.ThreadCrashed:
+        sup = supervise.install(asyncio.get_running_loop())
+        try:
+            start(sup)
+            with pytest.raises(supervise.ThreadCrashed) as crash:
+                await asyncio.wait_for(sup.watch(), 5)
+            return crash.value
+        finally:
+            sup.uninstall()
+
+    return asyncio.run(main())
+
+
 def test_a_thread_that_returns_logs_its_end_with_the_cause_it_gives(logs: list[MutableMapping[str, Any]]) -> None:
     """thread_ended names the thread and the cause its target returned ("returned" when it gives none)."""
     supervise.start_thread(lambda stop: f"stopped by {stop}", "worker:a", "test").join()
@@ -42,17 +59,7 @@ def test_a_started_thread_that_crashes_takes_the_daemon_down(logs: list[MutableM
     def boom() -> str:
         raise RuntimeError("lease table vanished")
 
-    async def main() -> supervise.ThreadCrashed:
-        sup = supervise.install(asyncio.get_running_loop())
-        try:
-            supervise.start_thread(boom, "lease-renew").join()
-            with pytest.raises(supervise.ThreadCrashed) as crash:
-                await asyncio.wait_for(sup.watch(), 5)
-            return crash.value
-        finally:
-            sup.uninstall()
-
-    crash = asyncio.run(main())
+    crash = crash_seen(lambda sup: supervise.start_thread(boom, "lease-renew").join())
     assert crash.thread == "lease-renew" and "lease table vanished" in str(crash)
     assert [e["thread"] for e in events(logs, "thread_crashed")] == ["lease-renew"]
     assert not events(logs, "thread_ended")
@@ -93,24 +100,12 @@ def test_a_task_the_supervisor_spawned_takes_the_daemon_down_when_it_crashes() -
     async def reload() -> None:
         raise KeyError("nodes")
 
-    async def main() -> supervise.ThreadCrashed:
-        sup = supervise.install(asyncio.get_running_loop())
-        try:
-            sup.spawn(reload(), "config-reload")
-            with pytest.raises(supervise.ThreadCrashed) as crash:
-                await asyncio.wait_for(sup.watch(), 5)
-            return crash.value
-        finally:
-            sup.uninstall()
-
-    crash = asyncio.run(main())
+    crash = crash_seen(lambda sup: sup.spawn(reload(), "config-reload"))
     assert str(crash) == "task 'config-reload' died: KeyError('nodes')"
 
 
 class _Leases:
     def acquire(self, holder: str, address: str, seconds: float) -> LeaseState:
-        import datetime as dt
-
         return LeaseState(holder, address, 1, dt.datetime(2026, 1, 1, tzinfo=dt.UTC), True)
 
     def renew(self, holder: str, epoch: int, seconds: float) -> LeaseState | None:
