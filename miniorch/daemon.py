@@ -1,8 +1,8 @@
-"""The composition root: config, store, nodes, controllers, API, signals.
+"""The composition root: config, store, leadership, controllers (controllers/wiring.py), API, signals.
 
 `run(config_path)` builds everything, probes the nodes, serves the API on its
-unix socket, tells systemd READY=1, and supervises the long-running tasks: a
-task that dies takes the daemon down (non-zero exit) rather than limping on.
+unix socket, tells systemd READY=1, and supervises the long-running tasks (all
+started through `supervise`): a task that dies takes the daemon down (non-zero exit).
 """
 
 from __future__ import annotations
@@ -28,15 +28,10 @@ from miniorch import logs, notify, preflight, supervise
 from miniorch import metrics as metrics_mod
 from miniorch.api import auth
 from miniorch.api.app import ApiContext, create_app
-from miniorch.controllers.cronjobs import CronJobController
-from miniorch.controllers.daemonsets import DaemonSetPlanner
-from miniorch.controllers.events import DockerEventWatcher
-from miniorch.controllers.folder import FolderWatcher
-from miniorch.controllers.jobs import JobPlanner
+from miniorch.controllers import wiring
 from miniorch.controllers.leadership import AlwaysLeader, Leadership
 from miniorch.controllers.nodes import NodeMonitor
-from miniorch.controllers.objects import Applier
-from miniorch.controllers.workloads import WorkloadController
+from miniorch.controllers.storeio import store_io
 from miniorch.errors import MiniorchError
 from miniorch.nodes import records
 from miniorch.store import database
@@ -103,28 +98,11 @@ class Daemon:
         config.state_dir.mkdir(parents=True, exist_ok=True, mode=0o750)
         self.store = _open_store(config)
         self.leadership = _leadership(config, self.store)
-        self.controller: WorkloadController
-        self.monitor = NodeMonitor(config, self.store, self.clock, on_change=lambda: self.controller.wake())
-        self.monitor.fence = self.leadership.acting  # no Docker change by a daemon that does not lead
         self.metrics = metrics_mod.Metrics()
-        self.controller = WorkloadController(self.store, self.monitor, self.clock, self.metrics)
-        _watch_metrics(self.metrics, self.store, self.monitor)
+        self.parts = wiring.build(config, self.store, self.clock, self.metrics, self.leadership.acting)
+        _watch_metrics(self.metrics, self.store, self.parts.monitor)
         self.metrics.watch_leadership(self.leadership.acting)
-        self.controller.add(JobPlanner(config, self.store, self.controller.pods))
-        self.daemonsets = DaemonSetPlanner(config, self.store, self.controller.pods, self.monitor)
-        self.controller.add(self.daemonsets)
-        self.applier = Applier(self.store, config.policy, self._wake_all, self.clock.now)
-        self.cronjobs = CronJobController(self.store, self.applier, self.clock, self.controller.plan_soon)
-        self.watcher = DockerEventWatcher(self.monitor)
-        self.folder = FolderWatcher.of_folder(
-            config.manifests_dir, self.applier, self.store, self.clock.now, on_change=lambda: self.controller.wake()
-        )
         self._stop = asyncio.Event()
-
-    def _wake_all(self) -> None:
-        """An object changed (apply, patch, delete, manual run): every controller plans again."""
-        self.controller.plan_soon()
-        self.cronjobs.wake()
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
@@ -134,12 +112,37 @@ class Daemon:
         loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(IO_THREADS, thread_name_prefix="io"))
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stop.set)
-        loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(self.reload()))
+        loop.add_signal_handler(signal.SIGHUP, lambda: supervisor.spawn(self.reload(), "config-reload"))
         os.umask(0o007)  # the socket is never world-accessible, even for an instant
-        sock = self.config.api.socket
-        prepare_socket(sock, self.config.api.socket_group)  # refuse a second daemon before touching any node
-        await self.monitor.probe_all()
-        for name, state in sorted(self.monitor.nodes.items()):
+        prepare_socket(self.config.api.socket, self.config.api.socket_group)  # refuse a second daemon first
+        await self._probe_nodes()
+        ha = isinstance(self.leadership, Leadership)
+        if not ha:
+            self.parts.folder.initial_sync()
+        servers, tasks = await self._serve_api()
+        if (interval := notify.watchdog_interval()) is not None:
+            tasks.append(supervise.spawn(_watchdog(interval), "watchdog"))
+        stopper = supervise.spawn(self._stop.wait(), "stop")
+        tasks.append(supervise.spawn(self.parts.monitor.run(), "node-monitor"))  # a standby's reads need it too
+        tasks.append(supervise.spawn(supervisor.watch(), "threads"))
+        if ha and not await self._lead(stopper, tasks):
+            return await self._shutdown(servers, tasks, stopper, code=_died(tasks))
+        self._start_controllers(loop, tasks)
+        notify.notify("READY=1")
+        log.info(
+            "daemon_ready",
+            socket=str(self.config.api.socket),
+            nodes=len(self.parts.monitor.nodes),
+            database=_redact(self.config.database_url),
+            role=self.leadership.role().word,
+        )
+        await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
+        return await self._shutdown(servers, tasks, stopper, _died(tasks))
+
+    async def _probe_nodes(self) -> None:
+        monitor = self.parts.monitor
+        await monitor.probe_all()
+        for name, state in sorted(monitor.nodes.items()):
             log.info(
                 "node_probed",
                 node=name,
@@ -148,20 +151,20 @@ class Daemon:
                 docker=state.info.docker_version if state.info else None,
                 error=state.last_error or None,
             )
-        ha = isinstance(self.leadership, Leadership)
-        if not ha:
-            self.folder.initial_sync()
-        app = create_app(
-            ApiContext(
-                self.store,
-                self.monitor,
-                self.applier,
-                self._wake_all,
-                self.metrics,
-                self.controller.drain,
-                role=self.leadership.role,
-            )
+
+    async def _serve_api(self) -> tuple[list[_Server], list[asyncio.Task[Any]]]:
+        """The API on its unix socket (and TCP if configured); the servers and their tasks."""
+        parts, sock = self.parts, self.config.api.socket
+        context = ApiContext(
+            self.store,
+            parts.monitor,
+            parts.applier,
+            parts.wake_all,
+            self.metrics,
+            parts.workloads.drain,
+            role=self.leadership.role,
         )
+        app = create_app(context)
         server = _Server(
             uvicorn.Config(
                 app,
@@ -172,62 +175,42 @@ class Daemon:
                 timeout_graceful_shutdown=GRACEFUL_SECONDS,
             )
         )
-        tasks = [asyncio.create_task(server.serve(), name="api")]
+        tasks = [supervise.spawn(server.serve(), "api")]
         while not server.started:
             if tasks[0].done():
                 await tasks[0]
                 raise DaemonError(f"the API server could not listen on {sock}")
             await asyncio.sleep(0.01)
         _secure_socket(sock, self.config.api.mode, self.config.api.socket_group)
-        servers = [server, *await _serve_tcp(app, self.config.api, tasks)]
-        if (interval := notify.watchdog_interval()) is not None:
-            tasks.append(asyncio.create_task(_watchdog(interval), name="watchdog"))
-        stopper = asyncio.create_task(self._stop.wait(), name="stop")
-        tasks.append(asyncio.create_task(self.monitor.run(), name="node-monitor"))  # a standby's reads need it too
-        if ha and not await self._lead(stopper, tasks):
-            return await self._shutdown(servers, tasks, stopper, code=0)
+        return [server, *await _serve_tcp(app, self.config.api, tasks)], tasks
+
+    def _start_controllers(self, loop: asyncio.AbstractEventLoop, tasks: list[asyncio.Task[Any]]) -> None:
+        parts = self.parts
 
         def on_docker_event(node: str, action: str, pod: str) -> None:  # called from watcher threads
-            loop.call_soon_threadsafe(self.controller.docker_event, node, action, pod)
+            loop.call_soon_threadsafe(parts.wakeups.docker_event, node, action, pod)
 
-        self.watcher.start(on_docker_event)
+        parts.watcher.start(on_docker_event)
         tasks += [
-            asyncio.create_task(self.folder.run(), name="folder-watcher"),
-            asyncio.create_task(self.controller.run(), name="workload-controller"),
-            asyncio.create_task(self.cronjobs.run(), name="cronjob-controller"),
-            asyncio.create_task(supervisor.watch(), name="threads"),
+            supervise.spawn(parts.folder.run(), "folder-watcher"),
+            supervise.spawn(parts.workloads.run(), "workload-controller"),
+            supervise.spawn(parts.cronjobs.run(), "cronjob-controller"),
         ]
-        notify.notify("READY=1")
-        log.info(
-            "daemon_ready",
-            socket=str(sock),
-            nodes=len(self.monitor.nodes),
-            database=_redact(self.config.database_url),
-            role=self.leadership.role().word,
-        )
-        done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
-        code = 0
-        for task in done:
-            if task is not stopper:
-                exc = task.exception()
-                log.error("daemon_task_died", task=task.get_name(), error=repr(exc))
-                code = 1
-        return await self._shutdown(servers, tasks, stopper, code)
 
     async def _lead(self, stopper: asyncio.Task[Any], tasks: list[asyncio.Task[Any]]) -> bool:
-        """As a standby (API up, reads only), wait for the lease; False if told to stop first."""
+        """As a standby (API up, reads only), wait for the lease; False if told to stop (or a task died) first."""
         assert isinstance(self.leadership, Leadership)
         notify.notify("READY=1")
         role = self.leadership.role()
         log.info("daemon_standby", name=role.name, leader=role.leader, leader_address=role.leader_address)
-        waiting = asyncio.create_task(self.leadership.wait_until_leading(), name="lease-wait")
+        waiting = supervise.spawn(self.leadership.wait_until_leading(), "lease-wait")
         done, _ = await asyncio.wait([waiting, stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
         if waiting not in done:
             waiting.cancel()
             return False
         self.store.forget_cached()  # the previous leader wrote since this daemon last read
         self.leadership.start()
-        self.folder.initial_sync()
+        self.parts.folder.initial_sync()
         return True
 
     async def _shutdown(
@@ -237,16 +220,16 @@ class Daemon:
         log.info("daemon_stopping", exit_code=code)
         for srv in servers:
             srv.should_exit = True
-        self.watcher.stop()
+        self.parts.watcher.stop()
         for task in [*tasks, stopper]:
             if task.get_name() not in ("api", "api-tcp"):  # servers finish their requests
                 task.cancel()
         await asyncio.gather(*tasks, stopper, return_exceptions=True)
-        await self.controller.runner.cancel()
+        await self.parts.runner.cancel()
         if isinstance(self.leadership, Leadership):
-            self.leadership.release()
-        self.monitor.close()
-        self.store.close()
+            await store_io(self.leadership.release)
+        self.parts.monitor.close()
+        await store_io(self.store.close)
         with contextlib.suppress(FileNotFoundError):
             self.config.api.socket.unlink()
         log.info("daemon_stopped")
@@ -260,17 +243,27 @@ class Daemon:
             log.error("config_reload_failed", source=str(self.config_source), errors=list(exc.problems))
         else:
             self.config = config
-            removed = set(self.monitor.nodes) - {n.name for n in config.nodes}
-            await self.daemonsets.release_nodes(removed)  # while they can still be reached
-            self.monitor.apply_config(config)
-            self.controller.apply_config(config)
-            self.applier.set_policy(config.policy)
-            await self.monitor.probe_all()
-            self.folder.reload(config.manifests_dir)
-            self.watcher.refresh()
-            log.info("config_reloaded", nodes=sorted(self.monitor.nodes))
+            parts = self.parts
+            removed = set(parts.monitor.nodes) - {n.name for n in config.nodes}
+            await parts.daemonsets.release_nodes(removed)  # while they can still be reached
+            parts.apply_config(config)
+            await parts.monitor.probe_all()
+            parts.folder.reload(config.manifests_dir)
+            parts.watcher.refresh()
+            log.info("config_reloaded", nodes=sorted(parts.monitor.nodes))
         notify.notify("READY=1")
-        self.controller.wake()
+        self.parts.workloads.wake()
+
+
+def _died(tasks: list[asyncio.Task[Any]]) -> int:
+    """The exit code: 1 when a supervised task ended (each is logged: daemon_task_died), else 0."""
+    code = 0
+    for task in tasks:
+        if task.done():
+            error = task.exception() if not task.cancelled() else None
+            log.error("daemon_task_died", task=task.get_name(), error=repr(error))
+            code = 1
+    return code
 
 
 async def _serve_tcp(app: Any, api: config_mod.ApiConfig, tasks: list[asyncio.Task[Any]]) -> list[_Server]:
@@ -295,7 +288,7 @@ async def _serve_tcp(app: Any, api: config_mod.ApiConfig, tasks: list[asyncio.Ta
             **tls,  # type: ignore[arg-type]
         )
     )
-    task = asyncio.create_task(server.serve(), name="api-tcp")
+    task = supervise.spawn(server.serve(), "api-tcp")
     tasks.append(task)
     while not server.started:
         if task.done():

@@ -1,10 +1,11 @@
-"""Crashes outside the supervised tasks: threads, loop callbacks, unraisable errors.
+"""The one way the daemon starts tasks and threads, and where their crashes go.
 
-`install(loop)` routes `threading.excepthook`, `sys.unraisablehook` and the loop's
-exception handler through structlog (no raw traceback on stderr). A thread that
-dies of an exception is a supervised task that died (STYLE rule 8): `watch()`
-then raises, and the daemon exits non-zero. Errors the loop reports itself (a
-callback that raised, a client dropping its connection) are logged only.
+`start_thread` and `spawn` start every thread and task of the daemon; each ends with a
+structlog fact naming it and its cause. `install(loop)` routes `threading.excepthook`,
+`sys.unraisablehook` and the loop's exception handler through structlog (no raw traceback
+on stderr). A thread that dies of an exception, or a task started by `Supervisor.spawn`, is
+a supervised task that died (STYLE rule 8): `watch()` then raises, and the daemon exits
+non-zero. Errors the loop reports itself (a client dropping its connection) are logged only.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import contextlib
 import sys
 import threading
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import structlog
@@ -25,10 +26,10 @@ log = structlog.get_logger(__name__)
 
 
 class ThreadCrashed(MiniorchError):
-    """A thread of the daemon died of an unexpected exception."""
+    """A thread (or a task started by `Supervisor.spawn`) of the daemon died of an unexpected exception."""
 
-    def __init__(self, thread: str, error: BaseException) -> None:
-        super().__init__(f"thread {thread!r} died: {error!r}")
+    def __init__(self, thread: str, error: BaseException, what: str = "thread") -> None:
+        super().__init__(f"{what} {thread!r} died: {error!r}")
         self.thread = thread
         self.error = error
 
@@ -65,8 +66,19 @@ class Supervisor:
             self._saved = None
 
     async def watch(self) -> None:
-        """Return never; raise ThreadCrashed once a thread died."""
+        """Return never; raise ThreadCrashed once a thread (or a task it spawned) died."""
         raise await self._crash
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        """`spawn(coro, name)`, and a crash of that task takes the daemon down through `watch()`."""
+
+        def fatal(task: asyncio.Task[Any]) -> None:
+            if not task.cancelled() and (exc := task.exception()) is not None:
+                self._crashed(ThreadCrashed(name, exc, "task"))
+
+        task = spawn(coro, name)
+        task.add_done_callback(fatal)
+        return task
 
     # -- the hooks --------------------------------------------------------
     def _thread_died(self, args: threading.ExceptHookArgs) -> None:
@@ -117,3 +129,36 @@ def log_failure(task: asyncio.Future[Any], event: str, **fields: Any) -> None:
     if task.cancelled() or (exc := task.exception()) is None:
         return
     log.error(event, error=repr(exc), cause=cause_of(exc), exc_info=_exc_info(exc), **fields)
+
+
+def start_thread(target: Callable[..., str | None], name: str, *args: Any) -> threading.Thread:
+    """Start daemon thread `name` running `target(*args)`. Its end is logged: `thread_ended` with the
+    cause `target` returns (or "returned"); a crash goes to `threading.excepthook`, which
+    `install` routes to the Supervisor (`thread_crashed`, and the daemon goes down)."""
+
+    def run() -> None:
+        cause = target(*args)
+        log.info("thread_ended", thread=name, cause=cause or "returned")
+
+    thread = threading.Thread(target=run, name=name, daemon=True)
+    thread.start()
+    return thread
+
+
+def spawn(coro: Coroutine[Any, Any, Any], name: str, *, quiet: bool = False) -> asyncio.Task[Any]:
+    """Start task `name` on the running loop; its end is logged with its cause (`task_ended`:
+    returned or cancelled; `task_crashed` with the error). `quiet`: frequent short tasks (a
+    heartbeat probe) log only a crash. The task's owner still awaits it or checks its result."""
+    task = asyncio.get_running_loop().create_task(coro, name=name)
+    task.add_done_callback(lambda done: _task_ended(done, quiet))
+    return task
+
+
+def _task_ended(task: asyncio.Task[Any], quiet: bool) -> None:
+    if task.cancelled():
+        if not quiet:
+            log.info("task_ended", task=task.get_name(), cause="cancelled")
+    elif (exc := task.exception()) is not None:
+        log.error("task_crashed", task=task.get_name(), error=repr(exc), cause=cause_of(exc), exc_info=_exc_info(exc))
+    elif not quiet:
+        log.info("task_ended", task=task.get_name(), cause="returned")

@@ -2,8 +2,8 @@
 
 A pass (a scheduler fire, an API change, or a resync) reads every CronJob and its Jobs,
 runs the pure planner (`miniorch.reconcile.cronjob`), creates or deletes Jobs in the
-store (the Job controller runs their pods), records status and events, and re-arms one
-APScheduler DateTrigger per CronJob at its next slot. A fire only wakes the pass.
+store (the Job controller runs their pods) and records status and events. Each CronJob is
+one APScheduler job on its own `CronSlotTrigger`; a fire only wakes the pass.
 """
 
 from __future__ import annotations
@@ -20,11 +20,12 @@ from typing import Any
 import structlog
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.date import DateTrigger
 
 from miniorch import clock as clock_mod
 from miniorch import kinds
 from miniorch.controllers import objects, outage
+from miniorch.controllers.crontrigger import CronSlotTrigger
+from miniorch.controllers.storeio import store_io
 from miniorch.reconcile import cron
 from miniorch.reconcile import cronjob as plan_mod
 from miniorch.reconcile.actions import Event
@@ -122,6 +123,9 @@ def create_job(
 
 
 class CronJobController:
+    """The CronJob pass and its scheduler. The pass runs on the I/O thread pool (`store_io`), so
+    `wake_jobs` (the workload loop's wake-up) must be safe from any thread."""
+
     def __init__(
         self, store: Store, applier: objects.Applier, clock: clock_mod.Clock, wake_jobs: Callable[[], None]
     ) -> None:
@@ -131,7 +135,7 @@ class CronJobController:
         self._wake_jobs = wake_jobs
         self._wake = asyncio.Event()
         self._scheduler: AsyncIOScheduler | None = None
-        self._armed: dict[str, dt.datetime | None] = {}
+        self._armed: dict[str, tuple[str, str]] = {}  # uid -> the trigger key of its scheduler job
         self._params: dict[tuple[str, int], plan_mod.CronParams | str] = {}
         self._wake_at: dt.datetime | None = None
         self._busy = False
@@ -149,12 +153,20 @@ class CronJobController:
         else:
             loop.call_soon_threadsafe(self._wake.set)
 
+    def next_fire(self, uid: str) -> dt.datetime | None:
+        """When the scheduler next wakes the pass for this CronJob; None while it is not armed."""
+        job = self._scheduler.get_job(uid) if self._scheduler is not None else None
+        return job.next_run_time if job is not None else None
+
     async def _fire(self, uid: str) -> None:
         """APScheduler calls this at a CronJob's slot; the pass that follows decides."""
         self._wake.set()
 
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()
+        # A fire is only a wake-up and the pass decides from the store, so APScheduler must neither
+        # drop a late fire (no misfire grace limit) nor deliver several (coalesce): startingDeadlineSeconds
+        # and the one catch-up run for missed slots are the planner's.
         self._scheduler = AsyncIOScheduler(
             timezone=dt.UTC,
             event_loop=asyncio.get_running_loop(),
@@ -166,10 +178,11 @@ class CronJobController:
         try:
             while True:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=self._timeout())
+                    async with asyncio.timeout(self._timeout()):  # not wait_for: see WorkloadController.run
+                        await self._wake.wait()
                 self._wake.clear()
                 try:
-                    self.reconcile_once()
+                    await store_io(self.reconcile_once)  # a batch of store writes: off the event loop
                 except StoreUnavailable as exc:  # a slot missed meanwhile is caught up once, as after downtime
                     await asyncio.sleep(self._outage.failed(exc))
                     self._wake.set()
@@ -196,7 +209,7 @@ class CronJobController:
             with structlog.contextvars.bound_contextvars(cronjob=cj.name, namespace=cj.namespace):
                 self._sync(cj, children.get(cj.uid, []), now)
         for uid in set(self._armed) - {cj.uid for cj in cronjobs}:
-            self._arm(uid, None)
+            self._disarm(uid)
 
     def _params_of(self, cj: ObjectRecord) -> plan_mod.CronParams | str:
         """Cached by (uid, generation): a spec only changes with its generation. A str is the parse error."""
@@ -250,7 +263,7 @@ class CronJobController:
         saved = plan_mod.status_to_dict(status, cj.namespace, uids)
         if saved != cj.status:
             self._store.save_status(cj.uid, saved)
-        self._arm(cj.uid, plan.next_fire)
+        self._arm(cj.uid, params, plan.next_fire)
         if plan.retry_at and (self._wake_at is None or plan.retry_at < self._wake_at):
             self._wake_at = plan.retry_at
         if any(v.outcome is None or v.deleting for v in views) or plan.actions:
@@ -281,7 +294,7 @@ class CronJobController:
 
     def _forget(self, cj: ObjectRecord) -> None:
         self._store.delete_object(cj.uid)
-        self._arm(cj.uid, None)
+        self._disarm(cj.uid)
         log.info("cronjob_deleted")
 
     def _event(self, cj: ObjectRecord, ev: Event, now: dt.datetime) -> None:
@@ -289,19 +302,23 @@ class CronJobController:
         if ev.type == "Warning":
             log.warning("cronjob_warning", reason=ev.reason, message=ev.message)
 
-    def _arm(self, uid: str, when: dt.datetime | None) -> None:
-        """One scheduler job per CronJob: a DateTrigger at its next slot, re-armed after each pass."""
-        if self._armed.get(uid) == when and (when is None or uid in self._armed):
-            return
+    def _arm(self, uid: str, params: plan_mod.CronParams, first: dt.datetime | None) -> None:
+        """Keep the CronJob's scheduler job: added when first seen or resumed, replaced when its
+        schedule or zone changes, removed when suspended. `first` is the planner's next slot after
+        this pass's `now`: the trigger computes every fire after it."""
         scheduler = self._scheduler
         if scheduler is None:
             return
-        if when is None:
-            with contextlib.suppress(JobLookupError):
-                scheduler.remove_job(uid)
-            self._armed.pop(uid, None)
+        if first is None:  # suspended, or no slot ever again
+            self._disarm(uid)
             return
-        scheduler.add_job(
-            self._fire, DateTrigger(run_date=when, timezone=dt.UTC), args=[uid], id=uid, replace_existing=True
-        )
-        self._armed[uid] = when
+        trigger = CronSlotTrigger(params.schedule, params.tz)
+        if self._armed.get(uid) != trigger.key or scheduler.get_job(uid) is None:
+            scheduler.add_job(self._fire, trigger, args=[uid], id=uid, replace_existing=True, next_run_time=first)
+            self._armed[uid] = trigger.key
+
+    def _disarm(self, uid: str) -> None:
+        """The CronJob is gone or suspended: its scheduler job goes too."""
+        if self._armed.pop(uid, None) is not None and self._scheduler is not None:
+            with contextlib.suppress(JobLookupError):
+                self._scheduler.remove_job(uid)

@@ -18,7 +18,9 @@ from collections.abc import Collection, Sequence
 import structlog
 
 from miniorch.config import Config
+from miniorch.controllers.models import ModelCache
 from miniorch.controllers.nodes import NodeMonitor
+from miniorch.controllers.pods import PodRunner
 from miniorch.controllers.podsync import Observed, PodSync
 from miniorch.nodes import records as nr
 from miniorch.reconcile import daemonset as ds_logic
@@ -75,9 +77,13 @@ class DaemonSetPlanner:
 
     kind = "DaemonSet"
 
-    def __init__(self, config: Config, store: Store, pods: PodSync, monitor: NodeMonitor) -> None:
+    def __init__(
+        self, config: Config, store: Store, pods: PodSync, monitor: NodeMonitor, runner: PodRunner, models: ModelCache
+    ) -> None:
         self._store = store
         self._pods = pods
+        self._runner = runner
+        self._models = models
         self._monitor = monitor
         self._timing = ds_logic.Timing()
         self._containers: dict[str, dict[str, nr.ContainerState]] = {}  # as last listed
@@ -96,7 +102,7 @@ class DaemonSetPlanner:
 
     def reconcile(self, obj: ObjectRecord, seen: Observed) -> dt.datetime | None:
         now = seen.now
-        ds = self._pods.models.get(obj)
+        ds = self._models.get(obj)
         assert isinstance(ds, DaemonSet)
         pods = self._store.pods_of(obj.uid)
         current = self._revision(obj, ds, pods, now)
@@ -160,7 +166,7 @@ class DaemonSetPlanner:
         """Persist readiness on the pod (re-read: an operation may have changed it since)."""
         for uid, since in marks:
             pod = self._store.get_pod_by_uid(uid)
-            if pod is None or self._pods.runner.busy(pod.name):
+            if pod is None or self._runner.busy(pod.name):
                 continue
             annotations = {k: v for k, v in pod.annotations.items() if k != ds_logic.READY_SINCE}
             if since is not None:
@@ -205,7 +211,7 @@ class DaemonSetPlanner:
             self._releasing -= set(names)
 
     async def _stop_all(self, pods: Sequence[PodRecord], timeout: float) -> None:
-        runner = self._pods.runner
+        runner = self._runner
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         todo = {p.uid for p in pods}
@@ -215,7 +221,7 @@ class DaemonSetPlanner:
                     todo.discard(pod.uid)
                     fresh = self._store.get_pod_by_uid(pod.uid)
                     owner = self._store.get_object_by_uid(pod.owner_uid)
-                    template = self._pods.models.template(owner) if owner is not None else None
+                    template = self._models.template(owner) if owner is not None else None
                     if fresh is not None and not fresh.phase.terminal:
                         grace = template.spec.termination_grace_period_seconds if template else 30
                         runner.terminate(fresh, "NodeRemoved", grace)

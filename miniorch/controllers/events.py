@@ -45,9 +45,7 @@ class DockerEventWatcher:
         for name in self._monitor.nodes:
             if name not in self._threads:
                 stop = threading.Event()
-                thread = threading.Thread(target=self._watch, args=(name, stop), name=f"events:{name}", daemon=True)
-                self._threads[name] = (thread, stop)
-                thread.start()
+                self._threads[name] = (supervise.start_thread(self._watch, f"events:{name}", name, stop), stop)
 
     def stop(self) -> None:
         for _, stop in self._threads.values():

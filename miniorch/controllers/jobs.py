@@ -15,6 +15,7 @@ import structlog
 
 from miniorch import kinds
 from miniorch.config import Config
+from miniorch.controllers.models import ModelCache
 from miniorch.controllers.podsync import Observed, PodSync
 from miniorch.reconcile import job as job_logic
 from miniorch.reconcile import placement, policies
@@ -88,9 +89,10 @@ class JobPlanner:
 
     kind = "Job"
 
-    def __init__(self, config: Config, store: Store, pods: PodSync) -> None:
+    def __init__(self, config: Config, store: Store, pods: PodSync, models: ModelCache) -> None:
         self._store = store
         self._pods = pods
+        self._models = models
         self.apply_config(config)
 
     def apply_config(self, config: Config) -> None:
@@ -105,7 +107,7 @@ class JobPlanner:
 
     def reconcile(self, obj: ObjectRecord, seen: Observed) -> dt.datetime | None:
         now = seen.now
-        job = self._pods.models.job(obj)
+        job = self._models.job(obj)
         if _finished(obj) and obj.uid not in seen.live_owners and job.spec.ttl_seconds_after_finished is None:
             return None
         params = job_params(obj, job)

@@ -18,6 +18,8 @@ from collections.abc import Callable
 
 import structlog
 
+from miniorch import supervise
+from miniorch.controllers.storeio import store_io
 from miniorch.store.lease import Leases, LeaseState, LeaseUnavailable
 
 log = structlog.get_logger(__name__)
@@ -99,7 +101,7 @@ class Leadership:
     async def wait_until_leading(self) -> None:
         while True:
             try:
-                if await asyncio.to_thread(self.try_acquire):
+                if await store_io(self.try_acquire):
                     return
             except LeaseUnavailable as exc:  # the database is down or slow: a standby just asks again
                 log.warning("lease_unavailable", name=self.name, error=str(exc))
@@ -108,8 +110,8 @@ class Leadership:
     # -- leader: keep it --------------------------------------------------------------
     def start(self) -> None:
         """Renew from one thread, guard the fence from another (neither waits on the event loop)."""
-        threading.Thread(target=self._renew_loop, name="lease-renew", daemon=True).start()
-        threading.Thread(target=self._guard_loop, name="lease-guard", daemon=True).start()
+        supervise.start_thread(self._renew_loop, "lease-renew")
+        supervise.start_thread(self._guard_loop, "lease-guard")
 
     def renew_once(self) -> None:
         started = self._monotonic()
@@ -123,18 +125,24 @@ class Leadership:
             return
         self._valid_until = started + self._seconds - self._margin
 
-    def _renew_loop(self) -> None:
+    def _renew_loop(self) -> str:
         while not self._stop.wait(self._seconds / 3) and not self._lost:
             self.renew_once()
+        return self._ended()
 
     def check(self) -> None:
         """The guard's test: once the lease's time is up without a renewal, this daemon stops."""
         if not self._lost and self._epoch > 0 and self._monotonic() >= self._valid_until:
             self._lose("the lease was not renewed in time (database unreachable, or this process was frozen)")
 
-    def _guard_loop(self) -> None:
+    def _guard_loop(self) -> str:
         while not self._stop.wait(GUARD_INTERVAL) and not self._lost:
             self.check()
+        return self._ended()
+
+    def _ended(self) -> str:
+        """Why a lease thread ends (its `thread_ended` fact)."""
+        return "leadership lost" if self._lost else "lease released"
 
     def _lose(self, why: str) -> None:
         if self._lost:

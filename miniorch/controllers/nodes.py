@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 import structlog
 
 from miniorch import clock as clock_mod
+from miniorch import supervise
 from miniorch.config import Config, NodeConfig
+from miniorch.controllers.storeio import store_io
 from miniorch.nodes import records as node_records
 from miniorch.nodes import transport
 from miniorch.nodes.client import NodeClient
@@ -158,10 +160,10 @@ class NodeMonitor:
             await asyncio.sleep(max(0.0, next_at - time.monotonic()))
             next_at = max(next_at, time.monotonic() - self._timing.node_heartbeat_seconds)
             for state in list(self.nodes.values()):
-                self._judge(state)
+                await self._judge(state)
                 self._start_probe(state)
 
-    def _judge(self, state: NodeState) -> None:
+    async def _judge(self, state: NodeState) -> None:
         now = self._clock.now()
         silent_for = (now - state.last_ok).total_seconds() if state.last_ok else float("inf")
         quiet = state.ready and not self.reachable(state.name)
@@ -175,7 +177,7 @@ class NodeMonitor:
                     f"no answer from Docker at {state.config.url} for {silent_for:.1f}s "
                     f"(timing.node_timeout_seconds is {self._timing.node_timeout_seconds:g})"
                 )
-            self._transition(state, False, now)
+            await self._transition(state, False, now)
 
     def _start_probe(self, state: NodeState) -> asyncio.Future[object] | None:
         if state.probing is not None:
@@ -184,7 +186,7 @@ class NodeMonitor:
             if (exc := state.probing.exception()) is not None:
                 raise exc  # a bug, not a node failure: surfaces through the supervisor
         loop = asyncio.get_running_loop()
-        state.probing = asyncio.ensure_future(self._probe(state, loop))
+        state.probing = supervise.spawn(self._probe(state, loop), f"probe:{state.name}", quiet=True)
         return state.probing
 
     async def _probe(self, state: NodeState, loop: asyncio.AbstractEventLoop) -> object:
@@ -201,7 +203,7 @@ class NodeMonitor:
         except node_records.NodeError as exc:
             state.last_error = str(exc)
             state.error_shown, state.error_at = state.last_error, self._clock.now()
-            self._judge(state)
+            await self._judge(state)
             if state.ready:
                 self._on_change()  # its pods show Unknown while Ready still holds
             return None
@@ -213,12 +215,12 @@ class NodeMonitor:
         state.last_error = ""
         state.rtt_seconds = rtt
         if not state.ready:
-            self._transition(state, True, now)
+            await self._transition(state, True, now)
         elif was_quiet:
             self._on_change()
         return result
 
-    def _transition(self, state: NodeState, ready: bool, now: dt.datetime) -> None:
+    async def _transition(self, state: NodeState, ready: bool, now: dt.datetime) -> None:
         state.ready = ready
         if ready:
             log.info("node_ready", node=state.name, docker=state.info.docker_version if state.info else None)
@@ -242,7 +244,7 @@ class NodeMonitor:
             last_timestamp=now,
         )
         try:
-            self._store.record_event(event)
+            await store_io(self._store.record_event, event)
         except StoreUnavailable as exc:  # the node's state is ours in memory; only its event is lost
             log.warning("node_event_not_recorded", node=state.name, reason=reason, error=str(exc))
         self._on_change()

@@ -19,7 +19,6 @@ from miniorch import metrics as metrics_mod
 from miniorch.config import Config
 from miniorch.controllers import outage
 from miniorch.controllers.models import ModelCache
-from miniorch.controllers.nodes import NodeMonitor
 from miniorch.controllers.pods import PodRunner
 from miniorch.controllers.podsync import Observed, PodSync
 from miniorch.store.errors import StoreUnavailable
@@ -48,25 +47,93 @@ class Planner(Protocol):
         """Tear down an object marked for deletion (forget it once nothing is left)."""
 
 
+class Wakeups:
+    """What asks the workload loop for a pass, shared by everything that may (the runner, the node
+    monitor, Docker events, API writes); built before them by the composition root. `wake` and
+    `plan_soon` are safe from any thread; the others run on the event loop."""
+
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+        self.observe = True  # the next pass lists the containers again
+        self.died: set[tuple[str, str]] = set()  # (node, pod) whose run ended: settle it on the next pass
+        self.later: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The loop the workload pass runs on (a wake from another thread is handed to it)."""
+        self._loop = loop
+
+    def _ring(self) -> None:
+        loop = self._loop
+        if loop is None or _running_loop() is loop:
+            self.event.set()
+        else:
+            loop.call_soon_threadsafe(self.event.set)
+
+    def wake(self) -> None:
+        """Something may have changed anywhere: look at the containers again, then plan."""
+        self.observe = True
+        self._ring()
+
+    def plan_soon(self) -> None:
+        """The store changed but no container did (our own operation recorded its result, an
+        object was applied or deleted): plan again without listing containers."""
+        self._ring()
+
+    def plan_later(self) -> None:
+        """A pass within LATER_SECONDS is enough (status only: ready counts, removals)."""
+        if self.later is None:
+            self.later = asyncio.get_running_loop().call_later(LATER_SECONDS, self.plan_soon)
+
+    def operation_done(self, pod: str) -> None:
+        """A pod operation ended (PodRunner's `done`)."""
+        if any(name == pod for _, name in self.died):
+            self.plan_soon()  # its container died while the operation ran: settle it now
+        else:
+            self.plan_later()
+
+    def docker_event(self, node: str, action: str, pod: str) -> None:
+        """A container changed. A `die` names the pod whose run ended: that pod is settled on
+        the next pass without listing every node's containers again (the periodic resync still
+        does); anything else (a health change) is looked at in full."""
+        if action in ("die", "oom"):
+            self.died.add((node, pod))
+            self.plan_soon()
+        else:
+            self.wake()
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
 class WorkloadController:
+    """The pass: PodSync observes and settles, then each planner reconciles its kind's objects.
+    Its collaborators come from the composition root (controllers/wiring.py)."""
+
     def __init__(
-        self, store: Store, monitor: NodeMonitor, clock: clock_mod.Clock, metrics: metrics_mod.Metrics | None = None
+        self,
+        store: Store,
+        clock: clock_mod.Clock,
+        wakeups: Wakeups,
+        runner: PodRunner,
+        pods: PodSync,
+        models: ModelCache,
+        metrics: metrics_mod.Metrics,
     ) -> None:
-        self.metrics = metrics or metrics_mod.Metrics()
+        self.metrics = metrics
         self._store = store
         self._clock = clock
-        self._wake = asyncio.Event()
+        self._wakeups = wakeups
         self._wake_at: dt.datetime | None = None
-        self._died: set[tuple[str, str]] = set()
-        self.models = ModelCache()
-        self._observe = True
+        self.models = models
         self._outage = outage.Outage("workloads")
         self._resync_at = 0.0  # monotonic time of the next full look at the containers
-        self._later: asyncio.TimerHandle | None = None
-        self.runner = PodRunner(
-            store, monitor, clock, self.plan_soon, self.metrics, done=self._operation_done, look=self.wake
-        )
-        self.pods = PodSync(store, monitor, clock, self.runner, self.models)
+        self.runner = runner
+        self.pods = pods
         self.planners: list[Planner] = []
 
     def add(self, planner: Planner) -> None:
@@ -77,35 +144,8 @@ class WorkloadController:
             planner.apply_config(config)
 
     def wake(self) -> None:
-        """Something may have changed anywhere: look at the containers again, then plan."""
-        self._observe = True
-        self._wake.set()
-
-    def plan_soon(self) -> None:
-        """The store changed but no container did (our own operation recorded its result, an
-        object was applied or deleted): plan again without listing containers."""
-        self._wake.set()
-
-    def plan_later(self) -> None:
-        """A pass within LATER_SECONDS is enough (status only: ready counts, removals)."""
-        if self._later is None:
-            self._later = asyncio.get_running_loop().call_later(LATER_SECONDS, self.plan_soon)
-
-    def _operation_done(self, pod: str) -> None:
-        if any(name == pod for _, name in self._died):
-            self.plan_soon()  # its container died while the operation ran: settle it now
-        else:
-            self.plan_later()
-
-    def docker_event(self, node: str, action: str, pod: str) -> None:
-        """A container changed. A `die` names the pod whose run ended: that pod is settled on
-        the next pass without listing every node's containers again (the periodic resync still
-        does); anything else (a health change) is looked at in full."""
-        if action in ("die", "oom"):
-            self._died.add((node, pod))
-            self.plan_soon()
-        else:
-            self.wake()
+        """Look at the containers again, then plan (see Wakeups.wake)."""
+        self._wakeups.wake()
 
     def drain(self, node: str) -> list[str]:
         """Evict the pods on `node` that their owner kind lets drain evict (PodSync.drain); returns
@@ -115,44 +155,50 @@ class WorkloadController:
         return left
 
     async def run(self) -> None:
+        wakeups = self._wakeups
+        wakeups.bind(asyncio.get_running_loop())
         while True:
             timeout = max(0.0, self._resync_at - time.monotonic())
             if self._wake_at is not None:
                 timeout = min(timeout, max(0.0, (self._wake_at - self._clock.now()).total_seconds()))
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+                # asyncio.timeout, not wait_for: Python 3.11's wait_for drops a cancellation that
+                # arrives as the event is set, and the daemon's shutdown then waits for this task forever.
+                async with asyncio.timeout(timeout):
+                    await wakeups.event.wait()
             except TimeoutError:
                 pass
             else:
                 # Let wakes already queued (other watcher threads, ending operations) join this pass.
                 # No longer a 5 ms wait: passes are cheap now, and it cost a serial Job 10 ms a pod.
                 await asyncio.sleep(0)
-            self._wake.clear()
+            wakeups.event.clear()
             if time.monotonic() >= self._resync_at:
-                self._observe = True  # the periodic resync, however busy the loop is
+                wakeups.observe = True  # the periodic resync, however busy the loop is
             if self.runner.failures:
                 raise self.runner.failures[0]
             try:
                 with self.metrics.reconcile_duration.time():
                     await self.reconcile_once()
             except StoreUnavailable as exc:  # nothing was recorded: the next pass sees it all again
-                self._observe = True
+                wakeups.observe = True
                 await asyncio.sleep(self._outage.failed(exc))
-                self._wake.set()
+                wakeups.event.set()
             else:
                 self._outage.worked()
 
     async def reconcile_once(self) -> None:
         """One pass. After our own operations only, containers are not listed again: the
         records are already current, so the planners run on them directly."""
-        observe, self._observe = self._observe, False
+        wakeups = self._wakeups
+        observe, wakeups.observe = wakeups.observe, False
         if observe:
             self._resync_at = time.monotonic() + RESYNC_SECONDS
-        if self._later is not None:  # this pass serves it
-            self._later.cancel()
-            self._later = None
+        if wakeups.later is not None:  # this pass serves it
+            wakeups.later.cancel()
+            wakeups.later = None
         seen = await self.pods.observe([p.kind for p in self.planners], list_containers=observe)
-        died, self._died = self._died, set()
+        died, wakeups.died = wakeups.died, set()
         if observe:
             self.pods.sync(seen, died)
             self.pods.collect_orphans(seen)
@@ -161,7 +207,7 @@ class WorkloadController:
         # A pod busy with an operation (its launch still recording the start) is settled once
         # that ends: the operation's end wakes a pass, which must still know of the `die`.
         live = {(p.node, p.name) for p in seen.live}
-        self._died |= {key for key in died if key in live and self.runner.busy(key[1])}
+        wakeups.died |= {key for key in died if key in live and self.runner.busy(key[1])}
         self._wake_at = None
         for planner in self.planners:
             for obj in seen.owners.values():

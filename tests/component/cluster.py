@@ -15,9 +15,10 @@ from support.fakenode import FakeMonitor, FakeNode
 
 from miniorch import clock as clock_mod
 from miniorch.config import Config, PolicyConfig
-from miniorch.controllers.jobs import JobPlanner
+from miniorch.controllers import wiring
 from miniorch.controllers.objects import Applier
-from miniorch.controllers.workloads import WorkloadController
+from miniorch.controllers.workloads import Wakeups
+from miniorch.metrics import Metrics
 from miniorch.nodes import events
 from miniorch.spec import loader
 from miniorch.store.records import ObjectRecord, PodPhase, PodRecord
@@ -37,11 +38,12 @@ class Cluster:
 
     def start(self) -> None:
         """A daemon (re)started on the same store and nodes: fresh controllers, fresh event streams."""
-        self.controller = WorkloadController(self.store, self.monitor.monitor(), self.clock)
-        self.controller.add(JobPlanner(Config(), self.store, self.controller.pods))
-        self.applier = Applier(self.store, PolicyConfig(), self.controller.plan_soon, self.clock.now)
+        self.wakeups = Wakeups()
+        parts = wiring.build_pods(Config(), self.store, self.clock, Metrics(), self.monitor.monitor(), self.wakeups)
+        self.controller, self.runner = parts.workloads, parts.runner
+        self.applier = Applier(self.store, PolicyConfig(), self.wakeups.plan_soon, self.clock.now)
         for node in self.nodes.values():
-            node.on_event = self.controller.docker_event
+            node.on_event = self.wakeups.docker_event
         self.task = asyncio.get_running_loop().create_task(self.controller.run())
 
     async def restart(self) -> None:
@@ -56,7 +58,7 @@ class Cluster:
         if self.task is not None:
             self.task.cancel()
             await asyncio.gather(self.task, return_exceptions=True)
-        await self.controller.runner.cancel()
+        await self.runner.cancel()
 
     def node(self, name: str = "node0") -> FakeNode:
         return self.nodes[name]
