@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from miniorch.reconcile import cron
+from miniorch.spec import cron
 from miniorch.spec.base import MAX_INT32, Issue, K8sModel, NotSupported, ServerSet, fail
 from miniorch.spec.job import JobTemplateSpec
 from miniorch.spec.meta import LabelSelector, ObjectMeta
