@@ -14,6 +14,7 @@ import uuid
 import structlog
 
 from miniorch.config import Config
+from miniorch.controllers import podrecords
 from miniorch.controllers.podsync import Observed, PodSync
 from miniorch.reconcile import job as job_logic
 from miniorch.reconcile import placement, policies
@@ -110,7 +111,9 @@ class JobPlanner:
         params = job_params(obj, job)
         pods = self._store.pods_of(obj.uid, with_log=False)  # planning never reads logs
         previous = job_logic.status_from_dict(obj.status)
-        plan = job_logic.plan_job(params, previous, pods, seen.nodes, seen.load, now, self._timing, new_pod_id)
+        views = podrecords.views_of(pods)
+        plan = job_logic.plan_job(params, previous, views, seen.nodes, seen.load, now, self._timing, new_pod_id)
+        seen.load = plan.load  # the next Job of this pass sees the pods placed here
         self._pods.act(obj, plan.actions, pods)
         for ev in plan.events:
             self._pods.event(obj, ev, now)

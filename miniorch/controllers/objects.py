@@ -124,7 +124,13 @@ class Applier:
                 if isinstance(m.obj, CronJob)
                 else (m.obj.spec.template, "spec.template")
             )
-            for problem in podspec.check_policy(template, self._policy):
+            policy = self._policy
+            for problem in podspec.check_policy(
+                template,
+                allow_host_network=policy.allow_host_network,
+                allow_privileged=policy.allow_privileged,
+                allowed_host_paths=policy.allowed_host_paths,
+            ):
                 errors.append(
                     ManifestError(
                         m.source,

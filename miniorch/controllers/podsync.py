@@ -20,12 +20,13 @@ from dataclasses import dataclass, field
 import structlog
 
 from miniorch import clock as clock_mod
+from miniorch.controllers import containers
+from miniorch.controllers import podrecords as pod_logic
 from miniorch.controllers.models import ModelCache
 from miniorch.controllers.nodes import NodeMonitor
 from miniorch.controllers.pods import PodRunner
 from miniorch.nodes import records as nr
-from miniorch.reconcile import placement, podspec, startretry
-from miniorch.reconcile import pods as pod_logic
+from miniorch.reconcile import placement
 from miniorch.reconcile.actions import Action, BindPod, CreatePod, DeletePod, Event, RestartPod
 from miniorch.store.records import ObjectRecord, PodPhase, PodRecord
 from miniorch.store.store import Store
@@ -179,7 +180,7 @@ class PodSync:
         if container is None:
             match pod_logic.on_missing(pod, True, False):
                 case pod_logic.Missing.CREATE:
-                    if owner is not None and startretry.due(pod, seen.now):  # refused before: backoff
+                    if owner is not None and pod_logic.due(pod, seen.now):  # refused before: backoff
                         self.launch(pod, owner)
                 case pod_logic.Missing.GONE:
                     self._store.save_pod(pod_logic.gone(pod, seen.now))
@@ -189,7 +190,7 @@ class PodSync:
             if not (pod.restart_pending and not pod.deletion_reason):
                 self.runner.settle(pod, self.restart_policy(owner))
         elif container.status == "created" and pod.phase is PodPhase.PENDING and not pod.deletion_reason:
-            if owner is not None and startretry.due(pod, seen.now):  # created, never started
+            if owner is not None and pod_logic.due(pod, seen.now):  # created, never started
                 self.launch(pod, owner)
         elif container.running:
             updated = pod_logic.on_running(pod, container, seen.now)
@@ -234,7 +235,7 @@ class PodSync:
     def launch(self, pod: PodRecord, owner: ObjectRecord) -> None:
         template = self.models.template(owner)
         if template is not None:
-            self.runner.launch(pod, podspec.container_spec(pod, template))
+            self.runner.launch(pod, containers.container_spec(pod, template))
 
     def act(self, owner: ObjectRecord, actions: Sequence[Action], pods: Sequence[PodRecord]) -> None:
         """Carry out a plan; actions on pods with an operation in flight wait for the next pass."""
@@ -244,15 +245,16 @@ class PodSync:
         grace = template.spec.termination_grace_period_seconds
         for action in actions:
             match action:
-                case CreatePod(pod=pod):
+                case CreatePod(pod=view):
+                    pod = pod_logic.record_of(view)
                     self._store.save_pod(pod)  # the intent is durable before the container exists
                     if pod.node:
-                        self.runner.launch(pod, podspec.container_spec(pod, template))
+                        self.runner.launch(pod, containers.container_spec(pod, template))
                 case BindPod(pod_uid=uid, node=node):
                     if not self.runner.busy(by_uid[uid].name):
                         bound = dataclasses.replace(by_uid[uid], node=node, reason="", message="")
                         self._store.save_pod(bound)
-                        self.runner.launch(bound, podspec.container_spec(bound, template))
+                        self.runner.launch(bound, containers.container_spec(bound, template))
                 case RestartPod(pod_uid=uid):
                     if not self.runner.busy(by_uid[uid].name):
                         self.runner.restart(by_uid[uid])

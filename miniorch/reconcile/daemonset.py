@@ -12,13 +12,13 @@ import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from miniorch.nodes.records import ContainerState
 from miniorch.reconcile import backoff, startretry
 from miniorch.reconcile.actions import Action, CreatePod, DeletePod, Event
 from miniorch.reconcile.placement import NodeSelection, NodeView
 from miniorch.reconcile.revisions import HASH_LABEL
+from miniorch.reconcile.views import ContainerView, PodView
+from miniorch.spec.enums import EventReason
 from miniorch.spec.workloads import scaled_value
-from miniorch.store.records import PodRecord
 
 READY_SINCE = "miniorch.io/ready-since"  # pod annotation: when it last became ready
 #: Deletion reasons of our own decisions; such pods are not failures and cause no backoff.
@@ -88,7 +88,7 @@ class Plan:
 
 @dataclass
 class _Pod:
-    rec: PodRecord
+    rec: PodView
     ready: bool
     available: bool
     hash_ok: bool  # on the current revision
@@ -99,8 +99,8 @@ class _Node:
     view: NodeView
     reachable: bool
     active: list[_Pod]
-    terminating: list[PodRecord]
-    failed: list[PodRecord]
+    terminating: list[PodView]
+    failed: list[PodView]
 
 
 class _Builder:
@@ -113,18 +113,18 @@ class _Builder:
         self.deleted: set[str] = set()
         self.wake: list[dt.datetime] = []
 
-    def delete(self, pod: PodRecord, reason: str) -> None:
+    def delete(self, pod: PodView, reason: str) -> None:
         if pod.uid in self.deleted:
             return
         self.deleted.add(pod.uid)
         self.actions.append(DeletePod(pod.uid, reason))
         if not pod.deletion_reason:
-            self.events.append(Event("Normal", "SuccessfulDelete", f"Deleted pod: {pod.name}"))
+            self.events.append(Event("Normal", EventReason.SUCCESSFUL_DELETE, f"Deleted pod: {pod.name}"))
 
     def create(self, node: str) -> str:
         suffix, uid = self.new_pod_id()
         p = self.p
-        pod = PodRecord(
+        pod = PodView(
             uid=uid,
             name=f"{p.name}-{suffix}",
             namespace=p.namespace,
@@ -137,12 +137,12 @@ class _Builder:
             created_at=self.now,
         )
         self.actions.append(CreatePod(pod))
-        self.events.append(Event("Normal", "SuccessfulCreate", f"Created pod: {pod.name}"))
+        self.events.append(Event("Normal", EventReason.SUCCESSFUL_CREATE, f"Created pod: {pod.name}"))
         return pod.name
 
 
 def readiness(
-    pod: PodRecord, container: ContainerState | None, probe: bool, now: dt.datetime
+    pod: PodView, container: ContainerView | None, probe: bool, now: dt.datetime
 ) -> tuple[bool, str | None]:
     """(ready, READY_SINCE value): running and healthy (or running, without a probe)."""
     ready = (
@@ -163,9 +163,9 @@ def _since(value: str) -> dt.datetime:
 
 def plan_daemonset(
     params: DsParams,
-    pods: Sequence[PodRecord],
+    pods: Sequence[PodView],
     nodes: Sequence[NodeView],
-    containers: Mapping[str, Mapping[str, ContainerState]],
+    containers: Mapping[str, Mapping[str, ContainerView]],
     now: dt.datetime,
     timing: Timing,
     new_pod_id: Callable[[], tuple[str, str]],
@@ -174,7 +174,7 @@ def plan_daemonset(
     b = _Builder(params, now, new_pod_id)
     marks: list[tuple[str, str | None]] = []
     configured = {n.name for n in nodes}
-    by_node: dict[str, list[PodRecord]] = {}
+    by_node: dict[str, list[PodView]] = {}
     for pod in pods:
         if pod.node:
             by_node.setdefault(pod.node, []).append(pod)
@@ -252,7 +252,7 @@ def _manage(b: _Builder, node: _Node, params: DsParams, timing: Timing) -> NodeL
             until = ready_at.strftime("%H:%M:%S")
             return NodeLine(name, "", "BackOff", f"{why}; {len(failed)} failure(s), next pod at {until}")
         b.events.append(
-            Event("Warning", "FailedDaemonPod", f"Found failed daemon pod {last.name} on node {name}, recreating it")
+            Event("Warning", EventReason.FAILED_DAEMON_POD, f"Found failed daemon pod {last.name} on node {name}, recreating it")
         )
     return NodeLine(name, b.create(name), "Creating", "")
 
@@ -282,7 +282,7 @@ def _keepers(active: list[_Pod], surge: bool) -> list[_Pod]:
     return [p for p in (old, new) if p is not None]
 
 
-def _recent_failures(failed: list[PodRecord], hash_: str, now: dt.datetime, timing: Timing) -> list[PodRecord]:
+def _recent_failures(failed: list[PodView], hash_: str, now: dt.datetime, timing: Timing) -> list[PodView]:
     window = dt.timedelta(seconds=timing.failure_window)
     return [
         p

@@ -7,21 +7,12 @@ through the `Store`'s intent-named methods.
 from __future__ import annotations
 
 import datetime as dt
-import enum
 from dataclasses import dataclass, field
 from typing import Any
 
+from miniorch.spec.enums import PodPhase
 
-class PodPhase(enum.StrEnum):
-    PENDING = "Pending"
-    RUNNING = "Running"
-    SUCCEEDED = "Succeeded"
-    FAILED = "Failed"
-    UNKNOWN = "Unknown"
-
-    @property
-    def terminal(self) -> bool:
-        return self in (PodPhase.SUCCEEDED, PodPhase.FAILED)
+__all__ = ["EventRecord", "NodeOverrides", "ObjectRecord", "ObjectRef", "PodPhase", "PodRecord", "RevisionRecord"]
 
 
 @dataclass(frozen=True)
