@@ -183,36 +183,46 @@ def plan_daemonset(
             for pod in node_pods:
                 if not pod.phase.terminal:
                     b.delete(pod, pod.deletion_reason or "NodeRemoved")
-    states: list[_Node] = []
-    for view in nodes:
-        on_node = containers.get(view.name)
-        node = _Node(view, on_node is not None, [], [], [])
-        for pod in sorted(by_node.get(view.name, []), key=lambda x: x.created_at):
-            container = on_node.get(pod.name) if on_node is not None else None
-            if pod.phase.terminal:
-                node.failed.append(pod)
-                continue
-            ready, since = readiness(pod, container, params.probe, now)
-            if since != pod.annotations.get(READY_SINCE):
-                marks.append((pod.uid, since))
-            if pod.deletion_reason:
-                node.terminating.append(pod)
-                if container is not None and container.running:
-                    b.delete(pod, pod.deletion_reason)  # its stop was deferred (node down, daemon restart)
-                continue
-            available = ready and since is not None and _since(since) + _min_ready(params) <= now
-            if ready and not available and since is not None:
-                b.wake.append(_since(since) + _min_ready(params))
-            node.active.append(_Pod(pod, ready, available, pod.labels.get(HASH_LABEL) == params.hash))
-            crashing = container is not None and container.status == "restarting"
-            if crashing and pod.restart_count >= timing.crash_restarts:
-                b.delete(pod, CRASHLOOP)
-        states.append(node)
+    states = [_observe(b, view, by_node.get(view.name, []), containers.get(view.name), timing, marks) for view in nodes]
     lines = [_manage(b, node, params, timing) for node in states]
     if params.strategy == "RollingUpdate":
         _roll(b, [n for n in states if n.reachable and params.selection.matches(n.view.labels)], params)
     status = _status(params, states, lines)
     return Plan(tuple(b.actions), tuple(b.events), status, tuple(marks), min(b.wake, default=None))
+
+
+def _observe(
+    b: _Builder,
+    view: NodeView,
+    node_pods: Sequence[PodView],
+    on_node: Mapping[str, ContainerView] | None,
+    timing: Timing,
+    marks: list[tuple[str, str | None]],
+) -> _Node:
+    """One node's pods, sorted into active, terminating and failed; readiness changes go to `marks`."""
+    params, now = b.p, b.now
+    node = _Node(view, on_node is not None, [], [], [])
+    for pod in sorted(node_pods, key=lambda x: x.created_at):
+        container = on_node.get(pod.name) if on_node is not None else None
+        if pod.phase.terminal:
+            node.failed.append(pod)
+            continue
+        ready, since = readiness(pod, container, params.probe, now)
+        if since != pod.annotations.get(READY_SINCE):
+            marks.append((pod.uid, since))
+        if pod.deletion_reason:
+            node.terminating.append(pod)
+            if container is not None and container.running:
+                b.delete(pod, pod.deletion_reason)  # its stop was deferred (node down, daemon restart)
+            continue
+        available = ready and since is not None and _since(since) + _min_ready(params) <= now
+        if ready and not available and since is not None:
+            b.wake.append(_since(since) + _min_ready(params))
+        node.active.append(_Pod(pod, ready, available, pod.labels.get(HASH_LABEL) == params.hash))
+        crashing = container is not None and container.status == "restarting"
+        if crashing and pod.restart_count >= timing.crash_restarts:
+            b.delete(pod, CRASHLOOP)
+    return node
 
 
 def _min_ready(params: DsParams) -> dt.timedelta:

@@ -9,18 +9,20 @@ within backoffLimit + 1 failed runs.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from miniorch.reconcile import backoff, indexes, jobcount, placement, policies, startretry
+from miniorch.reconcile import backoff, indexes, jobcount, jobpods, placement, startretry
 from miniorch.reconcile.actions import Action, BindPod, CreatePod, DeletePod, Event, RestartPod
 from miniorch.reconcile.conditions import Condition, has_condition, set_condition
+from miniorch.reconcile.jobparams import JobParams, Timing
+from miniorch.reconcile.jobpods import INDEX_KEY, want_active
 from miniorch.reconcile.jobstatus import JobStatus, status_from_dict, status_to_dict
-from miniorch.reconcile.views import PodPhase, PodView
-from miniorch.spec.enums import ConditionType, EventReason, RestartPolicy
+from miniorch.reconcile.views import PodView
+from miniorch.spec.enums import ConditionType, EventReason
 
-INDEX_KEY = "batch.kubernetes.io/job-completion-index"
 __all__ = [
+    "INDEX_KEY",
     "JobParams",
     "JobPlan",
     "JobStatus",
@@ -33,38 +35,6 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class JobParams:
-    """The parts of a Job spec the planner needs."""
-
-    uid: str
-    namespace: str
-    name: str
-    parallelism: int = 1
-    completions: int | None = 1
-    backoff_limit: int = 6
-    restart_policy: str = RestartPolicy.NEVER
-    suspend: bool = False
-    indexed: bool = False
-    backoff_limit_per_index: int | None = None
-    max_failed_indexes: int | None = None
-    failure_rules: tuple[policies.FailureRule, ...] = ()
-    success_rules: tuple[policies.SuccessRule, ...] = ()
-    active_deadline_seconds: int | None = None
-    ttl_seconds_after_finished: int | None = None
-    selection: placement.NodeSelection = field(default_factory=placement.NodeSelection)
-    requests: placement.Resources = field(default_factory=placement.Resources)
-    pod_labels: Mapping[str, str] = field(default_factory=dict)
-    pod_annotations: Mapping[str, str] = field(default_factory=dict)
-    container_name: str = ""
-
-
-@dataclass(frozen=True)
-class Timing:
-    backoff_initial: float = 10.0
-    backoff_max: float = 360.0
-
-
-@dataclass(frozen=True)
 class JobPlan:
     actions: tuple[Action, ...]
     status: JobStatus
@@ -72,63 +42,6 @@ class JobPlan:
     load: placement.Load  # the load given, plus the pods this plan places
     wake_at: dt.datetime | None = None
     delete_job: bool = False
-
-
-def want_active(job: JobParams, succeeded: int, active: int) -> int:
-    """How many pods should be running now (Kubernetes manageJob), NonIndexed."""
-    if job.suspend:
-        return 0
-    if job.completions is None:
-        return active if succeeded > 0 else job.parallelism
-    return max(0, min(job.completions - succeeded, job.parallelism))
-
-
-def _deletion_order(pod: PodView) -> tuple[int, int, float]:
-    """Unscheduled before scheduled, pending before running, newest first."""
-    return (pod.node is not None, pod.phase is PodPhase.RUNNING, -pod.created_at.timestamp())
-
-
-def _new_pod(
-    job: JobParams,
-    suffix: str,
-    uid: str,
-    node: placement.Placement,
-    now: dt.datetime,
-    index: int | None,
-    index_failures: int,
-) -> PodView:
-    labels = {
-        **job.pod_labels,
-        "job-name": job.name,
-        "batch.kubernetes.io/job-name": job.name,
-        "controller-uid": job.uid,
-        "batch.kubernetes.io/controller-uid": job.uid,
-    }
-    annotations = dict(job.pod_annotations)
-    name = f"{job.name}-{suffix}"
-    if index is not None:
-        name = f"{job.name}-{index}-{suffix}"
-        labels[INDEX_KEY] = annotations[INDEX_KEY] = str(index)
-        if job.backoff_limit_per_index is not None:
-            annotations["batch.kubernetes.io/job-index-failure-count"] = str(index_failures)
-    return PodView(
-        uid=uid,
-        name=name,
-        namespace=job.namespace,
-        owner_kind="Job",
-        owner_name=job.name,
-        owner_uid=job.uid,
-        node=node.node,
-        phase=PodPhase.PENDING,
-        reason="" if node.node else "Unschedulable",
-        message=node.reason,
-        created_at=now,
-        completion_index=index,
-        labels=labels,
-        annotations=annotations,
-        cpu_request=job.requests.cpu,
-        memory_request=job.requests.memory,
-    )
 
 
 @dataclass
@@ -152,7 +65,7 @@ class _Pass:
         self.events.append(Event("Normal", EventReason.SUCCESSFUL_DELETE, f"Deleted pod: {pod.name}"))
 
     def wake(self, at: dt.datetime | None) -> None:
-        self.wake_at = _earliest(self.wake_at, at)
+        self.wake_at = jobpods.earliest(self.wake_at, at)
 
     def status(self, active: int, terminating: int) -> JobStatus:
         return _status(
@@ -262,7 +175,7 @@ def _running(
     if backing_off:
         b.wake(ready_at)
     active = _one_per_index(b, counted.active) if job.indexed else list(counted.active)
-    want = _want(job, counted, b.failed_idx)
+    want = jobpods.want(job, counted, b.failed_idx)
     active = _scale_down(b, active, want)
     _bind_unscheduled(b, active, nodes)
     budget = _restart(b, active, backing_off)
@@ -290,7 +203,7 @@ def _scale_down(b: _Pass, active: list[PodView], want: int) -> list[PodView]:
     if len(active) <= want:
         return active
     reason = "Suspended" if b.job.suspend else "ScaledDown"
-    doomed = sorted(active, key=_deletion_order)[: len(active) - want]
+    doomed = sorted(active, key=jobpods.deletion_order)[: len(active) - want]
     for pod in doomed:
         b.delete(pod, reason)
     dropped = {p.uid for p in doomed}
@@ -337,13 +250,13 @@ def _create(
 ) -> list[PodView]:
     """Create up to `count` pods (NonIndexed, or the lowest free indexes); returns the active pods."""
     job = b.job
-    slots, index_wake = _slots(job, b.counted, b.failed_idx, active, pods, b.now, timing, count)
+    slots, index_wake = jobpods.slots(job, b.counted, b.failed_idx, active, pods, b.now, timing, count)
     b.wake(index_wake)
     created = []
     for index in slots:
         suffix, uid = new_id()
         chosen = placement.place(job.selection, nodes, b.load, job.requests)
-        pod = _new_pod(job, suffix, uid, chosen, b.now, index, b.counted.index_failures.get(index or 0, 0))
+        pod = jobpods.new_pod(job, suffix, uid, chosen, b.now, index, b.counted.index_failures.get(index or 0, 0))
         if chosen.node:
             b.load = placement.reserve(b.load, chosen.node, job.requests)
         else:
@@ -352,51 +265,6 @@ def _create(
         b.events.append(Event("Normal", EventReason.SUCCESSFUL_CREATE, f"Created pod: {pod.name}"))
         created.append(pod)
     return [*active, *created]
-
-
-def _want(job: JobParams, tally: jobcount.Tally, failed_idx: set[int]) -> int:
-    if not job.indexed or job.completions is None:
-        return want_active(job, tally.succeeded, len(tally.active))
-    if job.suspend:
-        return 0
-    remaining = job.completions - len(tally.succeeded_indexes | failed_idx)
-    return max(0, min(remaining, job.parallelism))
-
-
-def _slots(
-    job: JobParams,
-    tally: jobcount.Tally,
-    failed_idx: set[int],
-    active: list[PodView],
-    pods: Sequence[PodView],
-    now: dt.datetime,
-    timing: Timing,
-    count: int,
-) -> tuple[list[int | None], dt.datetime | None]:
-    """Which pods to create: `count` NonIndexed pods, or the lowest free indexes out of backoff."""
-    if not job.indexed or job.completions is None:
-        return [None] * count, None
-    busy = {p.completion_index for p in active + tally.terminating}
-    out: list[int | None] = []
-    wake: dt.datetime | None = None
-    for index in range(job.completions):
-        if len(out) >= count:
-            break
-        if index in busy or index in tally.succeeded_indexes or index in failed_idx:
-            continue
-        if job.backoff_limit_per_index is not None:
-            ready = backoff.job_backoff_ready_at(
-                [p for p in pods if p.completion_index == index], timing.backoff_initial, timing.backoff_max
-            )
-            if ready is not None and now < ready:
-                wake = _earliest(wake, ready)
-                continue
-        out.append(index)
-    return out, wake
-
-
-def _earliest(a: dt.datetime | None, b: dt.datetime | None) -> dt.datetime | None:
-    return min((t for t in (a, b) if t is not None), default=None)
 
 
 def _status(

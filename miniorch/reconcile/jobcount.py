@@ -10,14 +10,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from miniorch.reconcile import policies, startretry
+from miniorch.reconcile.jobparams import JobParams
 from miniorch.reconcile.views import PodPhase, PodView
 from miniorch.spec.enums import EventReason, RestartPolicy
-
-if TYPE_CHECKING:
-    from miniorch.reconcile.job import JobParams
 
 REACHED = "Reached expected number of succeeded pods"
 
