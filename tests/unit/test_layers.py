@@ -151,3 +151,21 @@ def test_the_clock_check_finds_the_reads_it_forbids(tmp_path: Path) -> None:
         "    d = datetime.utcnow()\n    e = dt.date.today()\n    f = dt.time(12)\n    return now\n"
     )
     assert [r.split(":")[0] for r in _clock_reads(sample)] == ["6", "7", "8", "9", "10"]
+
+
+def _literal_event_reasons(path: Path) -> list[str]:
+    """`<line>: <text>` for each Event(type, "<literal reason>", ...) in a module."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "Event":
+            reason = node.args[1] if len(node.args) > 1 else next((k.value for k in node.keywords if k.arg == "reason"), None)
+            if isinstance(reason, ast.Constant) and isinstance(reason.value, str):
+                found.append(f"{node.lineno}: {reason.value}")
+    return found
+
+
+@pytest.mark.parametrize("path", _modules("reconcile"), ids=lambda p: p.name)
+def test_planners_emit_event_reasons_from_the_enum(path: Path) -> None:
+    """Every event a planner emits names its reason as a spec.enums.EventReason member, not a bare string."""
+    literal = _literal_event_reasons(path)
+    assert not literal, f"{_module(path)} emits events with string reasons {literal}: use spec.enums.EventReason"
