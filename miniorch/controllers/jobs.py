@@ -20,6 +20,7 @@ from miniorch.reconcile import job as job_logic
 from miniorch.reconcile import placement, policies
 from miniorch.spec import job as job_spec
 from miniorch.spec import quantity
+from miniorch.spec.enums import ConditionType, RestartPolicy
 from miniorch.store.records import ObjectRecord
 from miniorch.store.store import Store
 
@@ -53,7 +54,7 @@ def job_params(obj: ObjectRecord, job: job_spec.Job) -> job_logic.JobParams:
         parallelism=spec.parallelism if spec.parallelism is not None else 1,
         completions=spec.completions,
         backoff_limit=spec.backoff_limit,
-        restart_policy=pod.restart_policy or "Never",
+        restart_policy=pod.restart_policy or RestartPolicy.NEVER,
         suspend=spec.suspend,
         indexed=spec.completion_mode == "Indexed",
         backoff_limit_per_index=spec.backoff_limit_per_index,
@@ -140,5 +141,5 @@ class JobPlanner:
 
 def _finished(obj: ObjectRecord) -> bool:
     return any(
-        c.get("type") in ("Complete", "Failed") and c.get("status") == "True" for c in obj.status.get("conditions", [])
+        c.get("type") in (ConditionType.COMPLETE, ConditionType.FAILED) and c.get("status") == "True" for c in obj.status.get("conditions", [])
     )
