@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import operator
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -22,12 +23,13 @@ from miniorch.store.records import PodRecord, RevisionRecord
 __all__ = ["EVICTED", "NODE_LOST", "NOT_COUNTED", "Missing"]
 
 _POD_FIELDS = tuple(f.name for f in dataclasses.fields(PodView))
+_pod_values = operator.attrgetter(*_POD_FIELDS)  # in PodView's field order; C speed (every pass, every pod)
 _CONTAINER_FIELDS = tuple(f.name for f in dataclasses.fields(ContainerView))
 _REVISION_FIELDS = tuple(f.name for f in dataclasses.fields(revisions.Revision))
 
 
 def view_of(pod: PodRecord) -> PodView:
-    return PodView(**{name: getattr(pod, name) for name in _POD_FIELDS})
+    return PodView(*_pod_values(pod))
 
 
 def views_of(pods: Sequence[PodRecord]) -> list[PodView]:
@@ -36,7 +38,7 @@ def views_of(pods: Sequence[PodRecord]) -> list[PodView]:
 
 def record_of(pod: PodView) -> PodRecord:
     """A new pod a planner made, as the store keeps it (no log yet)."""
-    return PodRecord(**{name: getattr(pod, name) for name in _POD_FIELDS})
+    return PodRecord(**dict(zip(_POD_FIELDS, _pod_values(pod), strict=True)))
 
 
 def merge(record: PodRecord, view: PodView, **store_fields: Any) -> PodRecord:
