@@ -141,5 +141,6 @@ class JobPlanner:
 
 def _finished(obj: ObjectRecord) -> bool:
     return any(
-        c.get("type") in (ConditionType.COMPLETE, ConditionType.FAILED) and c.get("status") == "True" for c in obj.status.get("conditions", [])
+        c.get("type") in (ConditionType.COMPLETE, ConditionType.FAILED) and c.get("status") == "True"
+        for c in obj.status.get("conditions", [])
     )

@@ -132,7 +132,9 @@ def _bookkeeping(
         if child is None:
             events.append(Event("Warning", EventReason.MISSING_JOB, f"Active job went missing: {name}"))
         elif child.outcome is not None:
-            events.append(Event("Normal", EventReason.SAW_COMPLETED_JOB, f"Saw completed job: {name}, condition: {child.outcome}"))
+            events.append(
+                Event("Normal", EventReason.SAW_COMPLETED_JOB, f"Saw completed job: {name}, condition: {child.outcome}")
+            )
     active = tuple(c.name for c in sorted(children, key=_age_key) if c.running)
     successes = [c.completion_time for c in children if c.outcome == ConditionType.COMPLETE and c.completion_time]
     last_successful = max([*successes, *([prev.last_successful] if prev.last_successful else [])], default=None)
@@ -166,7 +168,9 @@ def _decide(
         return decided, None, None
     if p.starting_deadline is not None and slot + dt.timedelta(seconds=p.starting_deadline) < now:
         events.append(
-            Event("Warning", EventReason.MISS_SCHEDULE, f"Missed scheduled time to start a job: {_rfc1123z(slot, p.tz)}")
+            Event(
+                "Warning", EventReason.MISS_SCHEDULE, f"Missed scheduled time to start a job: {_rfc1123z(slot, p.tz)}"
+            )
         )
         return decided, None, None
     name = cron.job_name(p.name, p.schedule, slot)

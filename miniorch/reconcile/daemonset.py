@@ -141,9 +141,7 @@ class _Builder:
         return pod.name
 
 
-def readiness(
-    pod: PodView, container: ContainerView | None, probe: bool, now: dt.datetime
-) -> tuple[bool, str | None]:
+def readiness(pod: PodView, container: ContainerView | None, probe: bool, now: dt.datetime) -> tuple[bool, str | None]:
     """(ready, READY_SINCE value): running and healthy (or running, without a probe)."""
     ready = (
         container is not None
@@ -262,7 +260,11 @@ def _manage(b: _Builder, node: _Node, params: DsParams, timing: Timing) -> NodeL
             until = ready_at.strftime("%H:%M:%S")
             return NodeLine(name, "", "BackOff", f"{why}; {len(failed)} failure(s), next pod at {until}")
         b.events.append(
-            Event("Warning", EventReason.FAILED_DAEMON_POD, f"Found failed daemon pod {last.name} on node {name}, recreating it")
+            Event(
+                "Warning",
+                EventReason.FAILED_DAEMON_POD,
+                f"Found failed daemon pod {last.name} on node {name}, recreating it",
+            )
         )
     return NodeLine(name, b.create(name), "Creating", "")
 

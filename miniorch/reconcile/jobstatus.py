@@ -28,7 +28,9 @@ class JobStatus:
 
     @property
     def finished(self) -> bool:
-        return has_condition(self.conditions, ConditionType.COMPLETE) or has_condition(self.conditions, ConditionType.FAILED)
+        return has_condition(self.conditions, ConditionType.COMPLETE) or has_condition(
+            self.conditions, ConditionType.FAILED
+        )
 
     @property
     def finish_time(self) -> dt.datetime | None:

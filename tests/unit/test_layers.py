@@ -72,8 +72,7 @@ def _outside(imports: set[str], allowed: tuple[str, ...]) -> set[str]:
     return {
         m
         for m in imports
-        if (m == "miniorch" or m.startswith("miniorch."))
-        and not any(m == a or m.startswith(a + ".") for a in allowed)
+        if (m == "miniorch" or m.startswith("miniorch.")) and not any(m == a or m.startswith(a + ".") for a in allowed)
     }
 
 
@@ -82,9 +81,7 @@ def test_planning_code_imports_only_spec_its_own_modules_and_the_stdlib(path: Pa
     """reconcile/ is self-contained: the stdlib, `miniorch.spec` and `miniorch.reconcile`, nothing else."""
     found = _imports(path)
     foreign = _outside(found, ("miniorch.spec", "miniorch.reconcile"))
-    third_party = {
-        m for m in found if m.split(".")[0] not in sys.stdlib_module_names and m.split(".")[0] != "miniorch"
-    }
+    third_party = {m for m in found if m.split(".")[0] not in sys.stdlib_module_names and m.split(".")[0] != "miniorch"}
     assert not foreign | third_party, (
         f"{_module(path)} imports {sorted(foreign | third_party)}: reconcile/ may import only the stdlib,"
         " miniorch.spec and miniorch.reconcile (give the planner a view of what it needs instead)"
@@ -99,7 +96,10 @@ def test_manifest_models_import_nothing_of_miniorch_outside_spec(path: Path) -> 
 
 
 #: Calls that read the clock, by the module they come from; planners get `now` as an argument instead.
-_CLOCK_READS = {"datetime": frozenset({"now", "utcnow", "today"}), "time": frozenset({"time", "time_ns", "monotonic", "monotonic_ns", "perf_counter"})}
+_CLOCK_READS = {
+    "datetime": frozenset({"now", "utcnow", "today"}),
+    "time": frozenset({"time", "time_ns", "monotonic", "monotonic_ns", "perf_counter"}),
+}
 
 
 def _clock_names(tree: ast.AST) -> dict[str, str]:
@@ -158,7 +158,11 @@ def _literal_event_reasons(path: Path) -> list[str]:
     found = []
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "Event":
-            reason = node.args[1] if len(node.args) > 1 else next((k.value for k in node.keywords if k.arg == "reason"), None)
+            reason = (
+                node.args[1]
+                if len(node.args) > 1
+                else next((k.value for k in node.keywords if k.arg == "reason"), None)
+            )
             if isinstance(reason, ast.Constant) and isinstance(reason.value, str):
                 found.append(f"{node.lineno}: {reason.value}")
     return found

@@ -232,7 +232,9 @@ def test_describe_job_lists_why_pods_that_did_not_run_are_waiting_or_failed() ->
     from miniorch.api import render
     from miniorch.cli import describe
 
-    refused = render.pod(record_of(pending(name="j-a", reason="RunContainerError", message=MSG, start_attempts=2)), None)
+    refused = render.pod(
+        record_of(pending(name="j-a", reason="RunContainerError", message=MSG, start_attempts=2)), None
+    )
     ran = render.pod(
         record_of(
             pending(
