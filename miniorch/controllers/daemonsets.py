@@ -18,6 +18,7 @@ from collections.abc import Collection, Sequence
 import structlog
 
 from miniorch.config import Config
+from miniorch.controllers import podrecords
 from miniorch.controllers.models import ModelCache
 from miniorch.controllers.nodes import NodeMonitor
 from miniorch.controllers.pods import PodRunner
@@ -27,7 +28,7 @@ from miniorch.reconcile import daemonset as ds_logic
 from miniorch.reconcile import placement, revisions
 from miniorch.spec import pod as pod_spec
 from miniorch.spec.workloads import DaemonSet
-from miniorch.store.records import ObjectRecord, PodPhase, PodRecord, RevisionRecord
+from miniorch.store.records import ObjectRecord, PodPhase, PodRecord
 from miniorch.store.store import Store
 
 log = structlog.get_logger(__name__)
@@ -109,7 +110,13 @@ class DaemonSetPlanner:
         containers = self._containers_seen(seen, pods)
         views = [n for n in seen.nodes if n.name not in self._releasing]
         plan = ds_logic.plan_daemonset(
-            ds_params(obj, ds, current.hash), pods, views, containers, now, self._timing, new_pod_id
+            ds_params(obj, ds, current.hash),
+            podrecords.views_of(pods),
+            views,
+            podrecords.containers_view(containers),
+            now,
+            self._timing,
+            new_pod_id,
         )
         self._pods.act(obj, plan.actions, pods)
         self._mark(plan.marks)
@@ -143,7 +150,7 @@ class DaemonSetPlanner:
 
     def _revision(
         self, obj: ObjectRecord, ds: DaemonSet, pods: Sequence[PodRecord], now: dt.datetime
-    ) -> RevisionRecord:
+    ) -> revisions.Revision:
         in_use = {p.labels.get(revisions.HASH_LABEL, "") for p in pods if not p.phase.terminal}
         cause = (ds.metadata.annotations or {}).get(revisions.CHANGE_CAUSE, "")
         history = revisions.plan_history(
@@ -151,13 +158,13 @@ class DaemonSetPlanner:
             obj.name,
             obj.manifest.get("spec", {}).get("template", {}),
             cause,
-            self._store.revisions_of(obj.uid),
+            [podrecords.revision_view(r) for r in self._store.revisions_of(obj.uid)],
             in_use,
             ds.spec.revision_history_limit,
             now,
         )
         if history.save or history.delete:
-            self._store.save_revisions(obj.uid, history.save, history.delete)
+            self._store.save_revisions(obj.uid, [podrecords.revision_record(r) for r in history.save], history.delete)
             for rev in history.save:
                 log.info("daemonset_revision", daemonset=obj.name, revision=rev.revision, hash=rev.hash)
         return history.current

@@ -15,12 +15,14 @@ import structlog
 
 from miniorch import kinds
 from miniorch.config import Config
+from miniorch.controllers import podrecords
 from miniorch.controllers.models import ModelCache
 from miniorch.controllers.podsync import Observed, PodSync
 from miniorch.reconcile import job as job_logic
 from miniorch.reconcile import placement, policies
 from miniorch.spec import job as job_spec
 from miniorch.spec import quantity
+from miniorch.spec.enums import RestartPolicy
 from miniorch.store.records import ObjectRecord
 from miniorch.store.store import Store
 
@@ -54,7 +56,7 @@ def job_params(obj: ObjectRecord, job: job_spec.Job) -> job_logic.JobParams:
         parallelism=spec.parallelism if spec.parallelism is not None else 1,
         completions=spec.completions,
         backoff_limit=spec.backoff_limit,
-        restart_policy=pod.restart_policy or "Never",
+        restart_policy=pod.restart_policy or RestartPolicy.NEVER,
         suspend=spec.suspend,
         indexed=spec.completion_mode == "Indexed",
         backoff_limit_per_index=spec.backoff_limit_per_index,
@@ -113,7 +115,9 @@ class JobPlanner:
         params = job_params(obj, job)
         pods = self._store.pods_of(obj.uid, with_log=False)  # planning never reads logs
         previous = job_logic.status_from_dict(obj.status)
-        plan = job_logic.plan_job(params, previous, pods, seen.nodes, seen.load, now, self._timing, new_pod_id)
+        views = podrecords.views_of(pods)
+        plan = job_logic.plan_job(params, previous, views, seen.nodes, seen.load, now, self._timing, new_pod_id)
+        seen.load = plan.load  # the next Job of this pass sees the pods placed here
         self._pods.act(obj, plan.actions, pods)
         for ev in plan.events:
             self._pods.event(obj, ev, now)

@@ -117,7 +117,17 @@ class Applier:
                 )
                 continue
             template, where = kinds.pod_template(m.kind, m.obj), kinds.get(m.kind).template
-            problems = podspec.check_policy(template, self._policy) if template is not None else []
+            policy = self._policy
+            problems = (
+                podspec.check_policy(
+                    template,
+                    allow_host_network=policy.allow_host_network,
+                    allow_privileged=policy.allow_privileged,
+                    allowed_host_paths=policy.allowed_host_paths,
+                )
+                if template is not None
+                else []
+            )
             for problem in problems:
                 errors.append(
                     ManifestError(

@@ -17,11 +17,11 @@ from miniorch import clock as clock_mod
 from miniorch import logtail
 from miniorch import metrics as metrics_mod
 from miniorch.controllers import images
+from miniorch.controllers import podrecords as pod_logic
 from miniorch.controllers.nodes import NodeMonitor
 from miniorch.nodes import records as nr
 from miniorch.nodes.client import NodeClient
 from miniorch.nodes.events import RunEnd
-from miniorch.reconcile import pods as pod_logic
 from miniorch.reconcile import startretry
 from miniorch.store.errors import StoreUnavailable
 from miniorch.store.records import EventRecord, PodPhase, PodRecord
@@ -152,7 +152,7 @@ class PodRunner:
         if created and not pod.restart_pending:
             await client.run(client.remove, pod.name)  # the next try creates it afresh
         now = self._clock.now()
-        updated, decision = startretry.refused(pod, reason, detail, now)
+        updated, decision = pod_logic.refused(pod, reason, detail, now)
         if isinstance(decision, startretry.GiveUp) and not pod.restart_pending:
             updated = dataclasses.replace(updated, container_removed=True)  # none is left
         await asyncio.to_thread(self._store.save_pod, updated)
@@ -163,12 +163,12 @@ class PodRunner:
             uid=pod.uid,
             type="Warning",
             reason="Failed",
-            message=startretry.event_message(pod, detail),
+            message=pod_logic.event_message(pod, detail),
             first_timestamp=now,
             last_timestamp=now,
         )
         # The engine's words vary between tries (a veth name): one event, counted, with the latest words.
-        previous = startretry.event_message(pod, pod.message) if pod.reason in startretry.START_ERRORS else None
+        previous = pod_logic.event_message(pod, pod.message) if pod.reason in startretry.START_ERRORS else None
         await asyncio.to_thread(self._store.record_event, event, previous)
         fields = {"pod": pod.name, "node": pod.node, "owner": pod.owner_name, "reason": reason.value, "error": detail}
         match decision:

@@ -18,14 +18,14 @@ from dataclasses import dataclass, field
 import structlog
 
 from miniorch import clock as clock_mod
-from miniorch.controllers import podpolicy
+from miniorch.controllers import containers, podpolicy
+from miniorch.controllers import podrecords as pod_logic
 from miniorch.controllers.listing import ContainerLister
 from miniorch.controllers.models import ModelCache
 from miniorch.controllers.nodes import NodeMonitor
 from miniorch.controllers.pods import PodRunner
 from miniorch.nodes import records as nr
-from miniorch.reconcile import placement, podspec, startretry
-from miniorch.reconcile import pods as pod_logic
+from miniorch.reconcile import placement
 from miniorch.reconcile.actions import Action, BindPod, CreatePod, DeletePod, Event, RestartPod
 from miniorch.store.records import ObjectRecord, PodPhase, PodRecord
 from miniorch.store.store import Store
@@ -154,7 +154,7 @@ class PodSync:
         match pod_logic.on_missing(pod, True, False):
             case pod_logic.Missing.CREATE:
                 owner = seen.owners.get(pod.owner_uid)
-                if owner is not None and startretry.due(pod, seen.now):  # refused before: backoff
+                if owner is not None and pod_logic.due(pod, seen.now):  # refused before: backoff
                     self.launch(pod, owner)
             case pod_logic.Missing.GONE:
                 self._store.save_pod(pod_logic.gone(pod, seen.now))
@@ -167,7 +167,7 @@ class PodSync:
             case SyncStep.SETTLE:
                 self.runner.settle(pod, self.restart_policy(owner))
             case SyncStep.LAUNCH:
-                if owner is not None and startretry.due(pod, seen.now):  # created, never started
+                if owner is not None and pod_logic.due(pod, seen.now):  # created, never started
                     self.launch(pod, owner)
             case SyncStep.RUNNING:
                 updated = pod_logic.on_running(pod, container, seen.now)
@@ -233,7 +233,7 @@ class PodSync:
     def launch(self, pod: PodRecord, owner: ObjectRecord) -> None:
         template = self.models.template(owner)
         if template is not None:
-            self.runner.launch(pod, podspec.container_spec(pod, template))
+            self.runner.launch(pod, containers.container_spec(pod, template))
 
     def act(self, owner: ObjectRecord, actions: Sequence[Action], pods: Sequence[PodRecord]) -> None:
         """Carry out a plan; actions on pods with an operation in flight wait for the next pass."""
@@ -243,15 +243,16 @@ class PodSync:
         grace = template.spec.termination_grace_period_seconds
         for action in actions:
             match action:
-                case CreatePod(pod=pod):
+                case CreatePod(pod=view):
+                    pod = pod_logic.record_of(view)
                     self._store.save_pod(pod)  # the intent is durable before the container exists
                     if pod.node:
-                        self.runner.launch(pod, podspec.container_spec(pod, template))
+                        self.runner.launch(pod, containers.container_spec(pod, template))
                 case BindPod(pod_uid=uid, node=node):
                     if not self.runner.busy(by_uid[uid].name):
                         bound = dataclasses.replace(by_uid[uid], node=node, reason="", message="")
                         self._store.save_pod(bound)
-                        self.runner.launch(bound, podspec.container_spec(bound, template))
+                        self.runner.launch(bound, containers.container_spec(bound, template))
                 case RestartPod(pod_uid=uid):
                     if not self.runner.busy(by_uid[uid].name):
                         self.runner.restart(by_uid[uid])

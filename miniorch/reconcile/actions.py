@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from miniorch.store.records import PodRecord
+from miniorch.reconcile.views import PodView
 
 
 @dataclass(frozen=True)
 class CreatePod:
     """Record a new pod, then (if it has a node) create and start its container."""
 
-    pod: PodRecord
+    pod: PodView
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from miniorch.store.records import PodPhase, PodRecord
+from miniorch.reconcile.views import PodPhase, PodView
 
 
 def delay_seconds(failures: int, initial: float, cap: float) -> float:
@@ -18,7 +18,7 @@ def delay_seconds(failures: int, initial: float, cap: float) -> float:
     return float(min(initial * 2 ** min(failures - 1, 62), cap))
 
 
-def job_backoff_ready_at(pods: Sequence[PodRecord], initial: float, cap: float) -> dt.datetime | None:
+def job_backoff_ready_at(pods: Sequence[PodView], initial: float, cap: float) -> dt.datetime | None:
     """When the next pod may be started, or None when no failure holds it back."""
     last_success = max((p.finished_at for p in pods if p.phase is PodPhase.SUCCEEDED and p.finished_at), default=None)
     recent = [

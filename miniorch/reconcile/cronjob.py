@@ -16,6 +16,7 @@ from typing import Any
 
 from miniorch.reconcile import cron
 from miniorch.reconcile.actions import Event
+from miniorch.spec.enums import ConditionType, EventReason
 
 SCHEDULED_ANNOTATION = "batch.kubernetes.io/cronjob-scheduled-timestamp"
 INSTANTIATE_ANNOTATION = "cronjob.kubernetes.io/instantiate"
@@ -129,11 +130,13 @@ def _bookkeeping(
     for name in prev.active:
         child = by_name.get(name)
         if child is None:
-            events.append(Event("Warning", "MissingJob", f"Active job went missing: {name}"))
+            events.append(Event("Warning", EventReason.MISSING_JOB, f"Active job went missing: {name}"))
         elif child.outcome is not None:
-            events.append(Event("Normal", "SawCompletedJob", f"Saw completed job: {name}, condition: {child.outcome}"))
+            events.append(
+                Event("Normal", EventReason.SAW_COMPLETED_JOB, f"Saw completed job: {name}, condition: {child.outcome}")
+            )
     active = tuple(c.name for c in sorted(children, key=_age_key) if c.running)
-    successes = [c.completion_time for c in children if c.outcome == "Complete" and c.completion_time]
+    successes = [c.completion_time for c in children if c.outcome == ConditionType.COMPLETE and c.completion_time]
     last_successful = max([*successes, *([prev.last_successful] if prev.last_successful else [])], default=None)
     considered = prev.last_considered or p.created_at
     if prev.observed_generation is not None and prev.observed_generation != p.generation:
@@ -165,7 +168,9 @@ def _decide(
         return decided, None, None
     if p.starting_deadline is not None and slot + dt.timedelta(seconds=p.starting_deadline) < now:
         events.append(
-            Event("Warning", "MissSchedule", f"Missed scheduled time to start a job: {_rfc1123z(slot, p.tz)}")
+            Event(
+                "Warning", EventReason.MISS_SCHEDULE, f"Missed scheduled time to start a job: {_rfc1123z(slot, p.tz)}"
+            )
         )
         return decided, None, None
     name = cron.job_name(p.name, p.schedule, slot)
@@ -176,7 +181,7 @@ def _decide(
         events.append(
             Event(
                 "Normal",
-                "JobAlreadyActive",
+                EventReason.JOB_ALREADY_ACTIVE,
                 "Not starting job because prior execution is running and concurrency policy is Forbid",
             )
         )
@@ -185,21 +190,21 @@ def _decide(
         for child in scheduled:
             if not child.deleting:
                 actions.append(DeleteJob(child.name, child.uid, "Replaced"))
-                events.append(Event("Normal", "SuccessfulDelete", f"Deleted job {child.name}"))
+                events.append(Event("Normal", EventReason.SUCCESSFUL_DELETE, f"Deleted job {child.name}"))
         running = tuple(n for n in status.active if n not in {c.name for c in scheduled})
         return replace(status, active=running), None, now + REPLACE_RETRY  # create once they are gone
-    events.append(Event("Normal", "SuccessfulCreate", f"Created job {name}"))
+    events.append(Event("Normal", EventReason.SUCCESSFUL_CREATE, f"Created job {name}"))
     return decided, CreateJob(name, slot), None
 
 
 def _history(p: CronParams, children: Sequence[ChildJob], events: list[Event]) -> list[Action]:
     """Finished Jobs beyond the history limits, oldest first; running Jobs never count."""
     out: list[Action] = []
-    for outcome, limit in (("Complete", p.successful_limit), ("Failed", p.failed_limit)):
+    for outcome, limit in ((ConditionType.COMPLETE, p.successful_limit), (ConditionType.FAILED, p.failed_limit)):
         finished = sorted((c for c in children if c.outcome == outcome and not c.deleting), key=_age_key)
         for child in finished[: max(0, len(finished) - limit)]:
             out.append(DeleteJob(child.name, child.uid, "HistoryLimit"))
-            events.append(Event("Normal", "SuccessfulDelete", f"Deleted job {child.name}"))
+            events.append(Event("Normal", EventReason.SUCCESSFUL_DELETE, f"Deleted job {child.name}"))
     return out
 
 

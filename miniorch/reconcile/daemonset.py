@@ -12,13 +12,13 @@ import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from miniorch.nodes.records import ContainerState
 from miniorch.reconcile import backoff, startretry
 from miniorch.reconcile.actions import Action, CreatePod, DeletePod, Event
 from miniorch.reconcile.placement import NodeSelection, NodeView
 from miniorch.reconcile.revisions import HASH_LABEL
+from miniorch.reconcile.views import ContainerView, PodView
+from miniorch.spec.enums import EventReason
 from miniorch.spec.workloads import scaled_value
-from miniorch.store.records import PodRecord
 
 READY_SINCE = "miniorch.io/ready-since"  # pod annotation: when it last became ready
 #: Deletion reasons of our own decisions; such pods are not failures and cause no backoff.
@@ -88,7 +88,7 @@ class Plan:
 
 @dataclass
 class _Pod:
-    rec: PodRecord
+    rec: PodView
     ready: bool
     available: bool
     hash_ok: bool  # on the current revision
@@ -99,8 +99,8 @@ class _Node:
     view: NodeView
     reachable: bool
     active: list[_Pod]
-    terminating: list[PodRecord]
-    failed: list[PodRecord]
+    terminating: list[PodView]
+    failed: list[PodView]
 
 
 class _Builder:
@@ -113,18 +113,18 @@ class _Builder:
         self.deleted: set[str] = set()
         self.wake: list[dt.datetime] = []
 
-    def delete(self, pod: PodRecord, reason: str) -> None:
+    def delete(self, pod: PodView, reason: str) -> None:
         if pod.uid in self.deleted:
             return
         self.deleted.add(pod.uid)
         self.actions.append(DeletePod(pod.uid, reason))
         if not pod.deletion_reason:
-            self.events.append(Event("Normal", "SuccessfulDelete", f"Deleted pod: {pod.name}"))
+            self.events.append(Event("Normal", EventReason.SUCCESSFUL_DELETE, f"Deleted pod: {pod.name}"))
 
     def create(self, node: str) -> str:
         suffix, uid = self.new_pod_id()
         p = self.p
-        pod = PodRecord(
+        pod = PodView(
             uid=uid,
             name=f"{p.name}-{suffix}",
             namespace=p.namespace,
@@ -137,13 +137,11 @@ class _Builder:
             created_at=self.now,
         )
         self.actions.append(CreatePod(pod))
-        self.events.append(Event("Normal", "SuccessfulCreate", f"Created pod: {pod.name}"))
+        self.events.append(Event("Normal", EventReason.SUCCESSFUL_CREATE, f"Created pod: {pod.name}"))
         return pod.name
 
 
-def readiness(
-    pod: PodRecord, container: ContainerState | None, probe: bool, now: dt.datetime
-) -> tuple[bool, str | None]:
+def readiness(pod: PodView, container: ContainerView | None, probe: bool, now: dt.datetime) -> tuple[bool, str | None]:
     """(ready, READY_SINCE value): running and healthy (or running, without a probe)."""
     ready = (
         container is not None
@@ -163,9 +161,9 @@ def _since(value: str) -> dt.datetime:
 
 def plan_daemonset(
     params: DsParams,
-    pods: Sequence[PodRecord],
+    pods: Sequence[PodView],
     nodes: Sequence[NodeView],
-    containers: Mapping[str, Mapping[str, ContainerState]],
+    containers: Mapping[str, Mapping[str, ContainerView]],
     now: dt.datetime,
     timing: Timing,
     new_pod_id: Callable[[], tuple[str, str]],
@@ -174,7 +172,7 @@ def plan_daemonset(
     b = _Builder(params, now, new_pod_id)
     marks: list[tuple[str, str | None]] = []
     configured = {n.name for n in nodes}
-    by_node: dict[str, list[PodRecord]] = {}
+    by_node: dict[str, list[PodView]] = {}
     for pod in pods:
         if pod.node:
             by_node.setdefault(pod.node, []).append(pod)
@@ -183,36 +181,46 @@ def plan_daemonset(
             for pod in node_pods:
                 if not pod.phase.terminal:
                     b.delete(pod, pod.deletion_reason or "NodeRemoved")
-    states: list[_Node] = []
-    for view in nodes:
-        on_node = containers.get(view.name)
-        node = _Node(view, on_node is not None, [], [], [])
-        for pod in sorted(by_node.get(view.name, []), key=lambda x: x.created_at):
-            container = on_node.get(pod.name) if on_node is not None else None
-            if pod.phase.terminal:
-                node.failed.append(pod)
-                continue
-            ready, since = readiness(pod, container, params.probe, now)
-            if since != pod.annotations.get(READY_SINCE):
-                marks.append((pod.uid, since))
-            if pod.deletion_reason:
-                node.terminating.append(pod)
-                if container is not None and container.running:
-                    b.delete(pod, pod.deletion_reason)  # its stop was deferred (node down, daemon restart)
-                continue
-            available = ready and since is not None and _since(since) + _min_ready(params) <= now
-            if ready and not available and since is not None:
-                b.wake.append(_since(since) + _min_ready(params))
-            node.active.append(_Pod(pod, ready, available, pod.labels.get(HASH_LABEL) == params.hash))
-            crashing = container is not None and container.status == "restarting"
-            if crashing and pod.restart_count >= timing.crash_restarts:
-                b.delete(pod, CRASHLOOP)
-        states.append(node)
+    states = [_observe(b, view, by_node.get(view.name, []), containers.get(view.name), timing, marks) for view in nodes]
     lines = [_manage(b, node, params, timing) for node in states]
     if params.strategy == "RollingUpdate":
         _roll(b, [n for n in states if n.reachable and params.selection.matches(n.view.labels)], params)
     status = _status(params, states, lines)
     return Plan(tuple(b.actions), tuple(b.events), status, tuple(marks), min(b.wake, default=None))
+
+
+def _observe(
+    b: _Builder,
+    view: NodeView,
+    node_pods: Sequence[PodView],
+    on_node: Mapping[str, ContainerView] | None,
+    timing: Timing,
+    marks: list[tuple[str, str | None]],
+) -> _Node:
+    """One node's pods, sorted into active, terminating and failed; readiness changes go to `marks`."""
+    params, now = b.p, b.now
+    node = _Node(view, on_node is not None, [], [], [])
+    for pod in sorted(node_pods, key=lambda x: x.created_at):
+        container = on_node.get(pod.name) if on_node is not None else None
+        if pod.phase.terminal:
+            node.failed.append(pod)
+            continue
+        ready, since = readiness(pod, container, params.probe, now)
+        if since != pod.annotations.get(READY_SINCE):
+            marks.append((pod.uid, since))
+        if pod.deletion_reason:
+            node.terminating.append(pod)
+            if container is not None and container.running:
+                b.delete(pod, pod.deletion_reason)  # its stop was deferred (node down, daemon restart)
+            continue
+        available = ready and since is not None and _since(since) + _min_ready(params) <= now
+        if ready and not available and since is not None:
+            b.wake.append(_since(since) + _min_ready(params))
+        node.active.append(_Pod(pod, ready, available, pod.labels.get(HASH_LABEL) == params.hash))
+        crashing = container is not None and container.status == "restarting"
+        if crashing and pod.restart_count >= timing.crash_restarts:
+            b.delete(pod, CRASHLOOP)
+    return node
 
 
 def _min_ready(params: DsParams) -> dt.timedelta:
@@ -252,7 +260,11 @@ def _manage(b: _Builder, node: _Node, params: DsParams, timing: Timing) -> NodeL
             until = ready_at.strftime("%H:%M:%S")
             return NodeLine(name, "", "BackOff", f"{why}; {len(failed)} failure(s), next pod at {until}")
         b.events.append(
-            Event("Warning", "FailedDaemonPod", f"Found failed daemon pod {last.name} on node {name}, recreating it")
+            Event(
+                "Warning",
+                EventReason.FAILED_DAEMON_POD,
+                f"Found failed daemon pod {last.name} on node {name}, recreating it",
+            )
         )
     return NodeLine(name, b.create(name), "Creating", "")
 
@@ -282,7 +294,7 @@ def _keepers(active: list[_Pod], surge: bool) -> list[_Pod]:
     return [p for p in (old, new) if p is not None]
 
 
-def _recent_failures(failed: list[PodRecord], hash_: str, now: dt.datetime, timing: Timing) -> list[PodRecord]:
+def _recent_failures(failed: list[PodView], hash_: str, now: dt.datetime, timing: Timing) -> list[PodView]:
     window = dt.timedelta(seconds=timing.failure_window)
     return [
         p

@@ -9,17 +9,20 @@ within backoffLimit + 1 failed runs.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from miniorch.reconcile import backoff, indexes, placement, policies, startretry
+from miniorch.reconcile import backoff, indexes, jobcount, jobpods, placement, startretry
 from miniorch.reconcile.actions import Action, BindPod, CreatePod, DeletePod, Event, RestartPod
 from miniorch.reconcile.conditions import Condition, has_condition, set_condition
+from miniorch.reconcile.jobparams import JobParams, Timing
+from miniorch.reconcile.jobpods import INDEX_KEY, want_active
 from miniorch.reconcile.jobstatus import JobStatus, status_from_dict, status_to_dict
-from miniorch.store.records import PodPhase, PodRecord
+from miniorch.reconcile.views import PodView
+from miniorch.spec.enums import ConditionType, EventReason
 
-INDEX_KEY = "batch.kubernetes.io/job-completion-index"
 __all__ = [
+    "INDEX_KEY",
     "JobParams",
     "JobPlan",
     "JobStatus",
@@ -32,394 +35,241 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class JobParams:
-    """The parts of a Job spec the planner needs."""
-
-    uid: str
-    namespace: str
-    name: str
-    parallelism: int = 1
-    completions: int | None = 1
-    backoff_limit: int = 6
-    restart_policy: str = "Never"
-    suspend: bool = False
-    indexed: bool = False
-    backoff_limit_per_index: int | None = None
-    max_failed_indexes: int | None = None
-    failure_rules: tuple[policies.FailureRule, ...] = ()
-    success_rules: tuple[policies.SuccessRule, ...] = ()
-    active_deadline_seconds: int | None = None
-    ttl_seconds_after_finished: int | None = None
-    selection: placement.NodeSelection = field(default_factory=placement.NodeSelection)
-    requests: placement.Resources = field(default_factory=placement.Resources)
-    pod_labels: Mapping[str, str] = field(default_factory=dict)
-    pod_annotations: Mapping[str, str] = field(default_factory=dict)
-    container_name: str = ""
-
-
-@dataclass(frozen=True)
-class Timing:
-    backoff_initial: float = 10.0
-    backoff_max: float = 360.0
-
-
-@dataclass(frozen=True)
 class JobPlan:
     actions: tuple[Action, ...]
     status: JobStatus
     events: tuple[Event, ...]
+    load: placement.Load  # the load given, plus the pods this plan places
     wake_at: dt.datetime | None = None
     delete_job: bool = False
 
 
 @dataclass
-class _Tally:
-    """What the Job's pods add up to, after the podFailurePolicy."""
+class _Pass:
+    """The plan being built for one Job, local to one `plan_job` call (its inputs stay untouched)."""
 
-    active: list[PodRecord]
-    terminating: list[PodRecord]
-    succeeded: int
-    failed: int
-    ready: int
-    succeeded_indexes: set[int]
-    index_failures: dict[int, int]
-    fail_index: set[int]
-    fail_job: str | None  # message of the first FailJob match
+    job: JobParams
+    counted: jobcount.Tally
+    failed_idx: set[int]
+    now: dt.datetime
+    load: placement.Load
+    conditions: tuple[Condition, ...]
+    start_time: dt.datetime | None
+    completion_time: dt.datetime | None
+    actions: list[Action] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    wake_at: dt.datetime | None = None
 
+    def delete(self, pod: PodView, reason: str) -> None:
+        self.actions.append(DeletePod(pod.uid, reason))
+        self.events.append(Event("Normal", EventReason.SUCCESSFUL_DELETE, f"Deleted pod: {pod.name}"))
 
-def _fail_job_message(job: JobParams, pod: PodRecord, rule: int) -> str:
-    """Kubernetes' wording for a FailJob match, by exit code or by pod condition."""
-    if pod.reason in policies.DISRUPTIONS:
-        return f"Pod {pod.namespace}/{pod.name} has condition DisruptionTarget matching FailJob rule at index {rule}"
-    return (
-        f"Container {job.container_name} for pod {pod.namespace}/{pod.name} failed with exit code "
-        f"{pod.exit_code} matching FailJob rule at index {rule}"
-    )
+    def wake(self, at: dt.datetime | None) -> None:
+        self.wake_at = jobpods.earliest(self.wake_at, at)
 
-
-def _tally(job: JobParams, pods: Sequence[PodRecord]) -> _Tally:
-    active = [p for p in pods if p.active]
-    failed = 0
-    index_failures: dict[int, int] = {}
-    fail_index: set[int] = set()
-    fail_job = None
-    for pod in pods:
-        if job.restart_policy == "OnFailure":
-            counted = pod.failures
-        else:
-            outcome, rule = policies.classify(pod, job.failure_rules)
-            counted = (
-                0 if outcome in (policies.Outcome.IGNORE, policies.Outcome.NOT_A_FAILURE) else max(1, pod.failures)
-            )
-            if outcome is policies.Outcome.FAIL_JOB and fail_job is None:
-                fail_job = _fail_job_message(job, pod, rule)
-            if outcome is policies.Outcome.FAIL_INDEX and pod.completion_index is not None:
-                fail_index.add(pod.completion_index)
-        failed += counted
-        if counted and pod.completion_index is not None:
-            index_failures[pod.completion_index] = index_failures.get(pod.completion_index, 0) + counted
-    succeeded_pods = [p for p in pods if p.phase is PodPhase.SUCCEEDED]
-    return _Tally(
-        active=active,
-        terminating=[p for p in pods if p.terminating],
-        succeeded=len(succeeded_pods),
-        failed=failed,
-        ready=sum(1 for p in active if p.phase is PodPhase.RUNNING and not p.restart_pending),
-        succeeded_indexes={p.completion_index for p in succeeded_pods if p.completion_index is not None},
-        index_failures=index_failures,
-        fail_index=fail_index,
-        fail_job=fail_job,
-    )
-
-
-def want_active(job: JobParams, succeeded: int, active: int) -> int:
-    """How many pods should be running now (Kubernetes manageJob), NonIndexed."""
-    if job.suspend:
-        return 0
-    if job.completions is None:
-        return active if succeeded > 0 else job.parallelism
-    return max(0, min(job.completions - succeeded, job.parallelism))
-
-
-def _deletion_order(pod: PodRecord) -> tuple[int, int, float]:
-    """Unscheduled before scheduled, pending before running, newest first."""
-    return (pod.node is not None, pod.phase is PodPhase.RUNNING, -pod.created_at.timestamp())
-
-
-def _new_pod(
-    job: JobParams,
-    suffix: str,
-    uid: str,
-    node: placement.Placement,
-    now: dt.datetime,
-    index: int | None,
-    index_failures: int,
-) -> PodRecord:
-    labels = {
-        **job.pod_labels,
-        "job-name": job.name,
-        "batch.kubernetes.io/job-name": job.name,
-        "controller-uid": job.uid,
-        "batch.kubernetes.io/controller-uid": job.uid,
-    }
-    annotations = dict(job.pod_annotations)
-    name = f"{job.name}-{suffix}"
-    if index is not None:
-        name = f"{job.name}-{index}-{suffix}"
-        labels[INDEX_KEY] = annotations[INDEX_KEY] = str(index)
-        if job.backoff_limit_per_index is not None:
-            annotations["batch.kubernetes.io/job-index-failure-count"] = str(index_failures)
-    return PodRecord(
-        uid=uid,
-        name=name,
-        namespace=job.namespace,
-        owner_kind="Job",
-        owner_name=job.name,
-        owner_uid=job.uid,
-        node=node.node,
-        phase=PodPhase.PENDING,
-        reason="" if node.node else "Unschedulable",
-        message=node.reason,
-        created_at=now,
-        completion_index=index,
-        labels=labels,
-        annotations=annotations,
-        cpu_request=job.requests.cpu,
-        memory_request=job.requests.memory,
-    )
-
-
-def _failed_indexes(job: JobParams, tally: _Tally) -> set[int]:
-    if job.backoff_limit_per_index is None:
-        return set()
-    over = {i for i, n in tally.index_failures.items() if n > job.backoff_limit_per_index}
-    return (over | tally.fail_index) - tally.succeeded_indexes
-
-
-def _failure(
-    job: JobParams,
-    tally: _Tally,
-    failed_idx: set[int],
-    start: dt.datetime | None,
-    now: dt.datetime,
-    pods: Sequence[PodRecord],
-) -> tuple[str, str] | None:
-    """Why the Job fails now, in Kubernetes' order of precedence, or None."""
-    if tally.fail_job:
-        return "PodFailurePolicy", tally.fail_job
-    if tally.failed > job.backoff_limit:
-        return "BackoffLimitExceeded", "Job has reached the specified backoff limit" + startretry.last_refusal(pods)
-    deadline = _deadline(job, start)
-    if deadline is not None and now >= deadline:
-        return "DeadlineExceeded", "Job was active longer than specified deadline"
-    if job.max_failed_indexes is not None and len(failed_idx) > job.max_failed_indexes:
-        return "MaxFailedIndexesExceeded", "Job has exceeded the specified maximal number of failed indexes"
-    done = len(failed_idx | tally.succeeded_indexes)
-    if job.indexed and failed_idx and job.completions is not None and done >= job.completions:
-        return "FailedIndexes", "Job has failed indexes"
-    return None
-
-
-def _success(job: JobParams, tally: _Tally) -> tuple[str, str] | None:
-    if job.indexed:
-        rule = policies.matching_success_rule(job.success_rules, tally.succeeded_indexes)
-        if rule is not None:
-            return "SuccessPolicy", f"Matched rules at index {rule}"
-        if job.completions is not None and len(tally.succeeded_indexes) >= job.completions:
-            return "CompletionsReached", "Reached expected number of succeeded pods"
-        return None
-    ok = (tally.succeeded > 0 and not tally.active) if job.completions is None else tally.succeeded >= job.completions
-    return ("CompletionsReached", "Reached expected number of succeeded pods") if ok else None
+    def status(self, active: int, terminating: int) -> JobStatus:
+        return _status(
+            self.job,
+            self.counted,
+            self.failed_idx,
+            active,
+            terminating,
+            self.start_time,
+            self.completion_time,
+            self.conditions,
+        )
 
 
 def plan_job(
     job: JobParams,
     previous: JobStatus,
-    pods: Sequence[PodRecord],
+    pods: Sequence[PodView],
     nodes: Sequence[placement.NodeView],
-    load: dict[str, int],
+    load: placement.Load,
     now: dt.datetime,
     timing: Timing,
     new_id: Callable[[], tuple[str, str]],
 ) -> JobPlan:
-    """Plan one Job. `load` (active pods per node) is updated for pods placed here.
+    """Plan one Job. `load` is the active pods per node; the plan's `load` adds the pods placed here.
 
     `new_id()` returns a fresh (pod name suffix, uid) pair.
     """
-    tally = _tally(job, pods)
-    failed_idx = _failed_indexes(job, tally)
-    actions: list[Action] = []
-    events: list[Event] = []
-    conditions = previous.conditions
-    start_time = previous.start_time
-    completion_time = previous.completion_time
-
+    counted = jobcount.tally(job, pods)
+    failed_idx = jobcount.failed_indexes(job, counted)
     if previous.finished:
-        return _finished_plan(job, previous, tally, failed_idx, now)
-
-    if has_condition(conditions, "Suspended") != job.suspend:
-        if job.suspend:
-            conditions = set_condition(conditions, "Suspended", "JobSuspended", "Job suspended", now)
-            events.append(Event("Normal", "Suspended", "Job suspended"))
-        elif has_condition(conditions, "Suspended"):
-            conditions = set_condition(conditions, "Suspended", "JobResumed", "Job resumed", now, status="False")
-            events.append(Event("Normal", "Resumed", "Job resumed"))
-            start_time = now  # as Kubernetes: the deadline clock restarts on resume
-    if start_time is None and not job.suspend:
-        start_time = now
-
-    failing = has_condition(conditions, "FailureTarget")
-    succeeding = has_condition(conditions, "SuccessCriteriaMet")
-    if not failing and not succeeding:
-        failure = _failure(job, tally, failed_idx, start_time, now, pods)
-        if failure is not None:  # failure wins over success when both trigger
-            failing = True
-            conditions = set_condition(conditions, "FailureTarget", failure[0], failure[1], now)
-            events.append(Event("Warning", failure[0], failure[1]))
-        elif (success := _success(job, tally)) is not None:
-            succeeding = True
-            conditions = set_condition(conditions, "SuccessCriteriaMet", success[0], success[1], now)
-
+        return _finished_plan(job, previous, counted, failed_idx, now, load)
+    b = _Pass(job, counted, failed_idx, now, load, previous.conditions, previous.start_time, previous.completion_time)
+    _suspend_or_resume(b)
+    failing, succeeding = _verdict(b, pods)
     if failing or succeeding:
-        target = next(c for c in conditions if c.type == ("FailureTarget" if failing else "SuccessCriteriaMet"))
-        for pod in tally.active:
-            actions.append(DeletePod(pod.uid, target.reason))
-            events.append(Event("Normal", "SuccessfulDelete", f"Deleted pod: {pod.name}"))
-        still = len(tally.terminating) + len(tally.active)
-        if still == 0:
-            final = "Failed" if failing else "Complete"
-            conditions = set_condition(conditions, final, target.reason, target.message, now)
-            if succeeding:
-                completion_time = completion_time or now
-                events.append(Event("Normal", "Completed", "Job completed"))
-        status = _status(job, tally, failed_idx, 0, still, start_time, completion_time, conditions)
-        ttl = job.ttl_seconds_after_finished
-        expiry = now + dt.timedelta(seconds=ttl) if ttl is not None and status.finished else None
-        return JobPlan(tuple(actions), status, tuple(events), wake_at=expiry)
+        return _ending(b, failing, succeeding)
+    return _running(b, pods, nodes, timing, new_id)
 
-    wake_at = _deadline(job, start_time)
-    active = list(tally.active)
+
+def _suspend_or_resume(b: _Pass) -> None:
+    """The Suspended condition follows spec.suspend; resuming restarts the deadline clock."""
+    suspended = has_condition(b.conditions, ConditionType.SUSPENDED)
+    if suspended != b.job.suspend:
+        if b.job.suspend:
+            b.conditions = set_condition(b.conditions, ConditionType.SUSPENDED, "JobSuspended", "Job suspended", b.now)
+            b.events.append(Event("Normal", EventReason.SUSPENDED, "Job suspended"))
+        elif suspended:
+            b.conditions = set_condition(
+                b.conditions, ConditionType.SUSPENDED, "JobResumed", "Job resumed", b.now, status="False"
+            )
+            b.events.append(Event("Normal", EventReason.RESUMED, "Job resumed"))
+            b.start_time = b.now  # as Kubernetes: the deadline clock restarts on resume
+    if b.start_time is None and not b.job.suspend:
+        b.start_time = b.now
+
+
+def _verdict(b: _Pass, pods: Sequence[PodView]) -> tuple[bool, bool]:
+    """(failing, succeeding): set FailureTarget or SuccessCriteriaMet once; failure wins when both trigger."""
+    failing = has_condition(b.conditions, ConditionType.FAILURE_TARGET)
+    succeeding = has_condition(b.conditions, ConditionType.SUCCESS_CRITERIA_MET)
+    if failing or succeeding:
+        return failing, succeeding
+    failure = jobcount.failure(b.job, b.counted, b.failed_idx, b.start_time, b.now, pods)
+    if failure is not None:
+        b.conditions = set_condition(b.conditions, ConditionType.FAILURE_TARGET, failure[0], failure[1], b.now)
+        b.events.append(Event("Warning", failure[0], failure[1]))
+        return True, False
+    success = jobcount.success(b.job, b.counted)
+    if success is not None:
+        b.conditions = set_condition(b.conditions, ConditionType.SUCCESS_CRITERIA_MET, success[0], success[1], b.now)
+        return False, True
+    return False, False
+
+
+def _ending(b: _Pass, failing: bool, succeeding: bool) -> JobPlan:
+    """The Job is failing or succeeding: stop its pods; once none runs, it is Failed or Complete."""
+    wanted = ConditionType.FAILURE_TARGET if failing else ConditionType.SUCCESS_CRITERIA_MET
+    target = next(c for c in b.conditions if c.type == wanted)
+    for pod in b.counted.active:
+        b.delete(pod, target.reason)
+    still = len(b.counted.terminating) + len(b.counted.active)
+    if still == 0:
+        final = ConditionType.FAILED if failing else ConditionType.COMPLETE
+        b.conditions = set_condition(b.conditions, final, target.reason, target.message, b.now)
+        if succeeding:
+            b.completion_time = b.completion_time or b.now
+            b.events.append(Event("Normal", EventReason.COMPLETED, "Job completed"))
+    status = b.status(0, still)
+    ttl = b.job.ttl_seconds_after_finished
+    expiry = b.now + dt.timedelta(seconds=ttl) if ttl is not None and status.finished else None
+    return JobPlan(tuple(b.actions), status, tuple(b.events), b.load, wake_at=expiry)
+
+
+def _running(
+    b: _Pass,
+    pods: Sequence[PodView],
+    nodes: Sequence[placement.NodeView],
+    timing: Timing,
+    new_id: Callable[[], tuple[str, str]],
+) -> JobPlan:
+    """A running Job: keep the wanted number of pods, within the backoff and the failure budget."""
+    job, counted = b.job, b.counted
+    b.wake(jobcount.deadline(job, b.start_time))
     ready_at = backoff.job_backoff_ready_at(pods, timing.backoff_initial, timing.backoff_max)
-    backing_off = ready_at is not None and now < ready_at and job.backoff_limit_per_index is None
+    backing_off = ready_at is not None and b.now < ready_at and job.backoff_limit_per_index is None
     if backing_off:
-        wake_at = _earliest(wake_at, ready_at)
+        b.wake(ready_at)
+    active = _one_per_index(b, counted.active) if job.indexed else list(counted.active)
+    want = jobpods.want(job, counted, b.failed_idx)
+    active = _scale_down(b, active, want)
+    _bind_unscheduled(b, active, nodes)
+    budget = _restart(b, active, backing_off)
+    missing = want - len(active) - len(counted.terminating)
+    if missing > 0 and not backing_off:
+        room = budget if counted.failed else missing
+        active = _create(b, active, pods, nodes, timing, new_id, min(missing, room))
+    terminating = len(counted.terminating) + sum(1 for a in b.actions if isinstance(a, DeletePod))
+    return JobPlan(tuple(b.actions), b.status(len(active), terminating), tuple(b.events), b.load, b.wake_at)
 
-    if job.indexed:  # never two pods for one index: keep the oldest
-        by_index: dict[int | None, list[PodRecord]] = {}
-        for pod in sorted(active, key=lambda p: p.created_at):
-            by_index.setdefault(pod.completion_index, []).append(pod)
-        for group in by_index.values():
-            for extra in group[1:]:
-                actions.append(DeletePod(extra.uid, "DuplicateIndex"))
-                events.append(Event("Normal", "SuccessfulDelete", f"Deleted pod: {extra.name}"))
-                active.remove(extra)
 
-    want = _want(job, tally, failed_idx)
-    if len(active) > want:
-        reason = "Suspended" if job.suspend else "ScaledDown"
-        doomed = sorted(active, key=_deletion_order)[: len(active) - want]
-        for pod in doomed:
-            actions.append(DeletePod(pod.uid, reason))
-            events.append(Event("Normal", "SuccessfulDelete", f"Deleted pod: {pod.name}"))
-            active.remove(pod)
+def _one_per_index(b: _Pass, active: Sequence[PodView]) -> list[PodView]:
+    """Never two pods for one index: keep the oldest."""
+    by_index: dict[int | None, list[PodView]] = {}
+    for pod in sorted(active, key=lambda p: p.created_at):
+        by_index.setdefault(pod.completion_index, []).append(pod)
+    extras = [extra for group in by_index.values() for extra in group[1:]]
+    for extra in extras:
+        b.delete(extra, "DuplicateIndex")
+    dropped = {p.uid for p in extras}
+    return [p for p in active if p.uid not in dropped]
 
-    # Pods that found no node before get another chance, in creation order.
+
+def _scale_down(b: _Pass, active: list[PodView], want: int) -> list[PodView]:
+    if len(active) <= want:
+        return active
+    reason = "Suspended" if b.job.suspend else "ScaledDown"
+    doomed = sorted(active, key=jobpods.deletion_order)[: len(active) - want]
+    for pod in doomed:
+        b.delete(pod, reason)
+    dropped = {p.uid for p in doomed}
+    return [p for p in active if p.uid not in dropped]
+
+
+def _bind_unscheduled(b: _Pass, active: Sequence[PodView], nodes: Sequence[placement.NodeView]) -> None:
+    """Pods that found no node before get another chance, in creation order."""
     for pod in active:
         if pod.node is None:
-            chosen = placement.place(job.selection, nodes, load, job.requests)
+            chosen = placement.place(b.job.selection, nodes, b.load, b.job.requests)
             if chosen.node:
-                placement.reserve(load, chosen.node, job.requests)
-                actions.append(BindPod(pod.uid, chosen.node))
+                b.load = placement.reserve(b.load, chosen.node, b.job.requests)
+                b.actions.append(BindPod(pod.uid, chosen.node))
 
-    # Budget of runs that may still fail: backoffLimit + 1 minus failures so far
-    # minus runs in progress (terminating pods may still be running: no replacement
-    # takes their slot, DESIGN.md 4.2). Only limits pods started after a failure.
+
+def _restart(b: _Pass, active: Sequence[PodView], backing_off: bool) -> int:
+    """Restart OnFailure pods within the budget; returns the budget left.
+
+    Budget of runs that may still fail: backoffLimit + 1 minus failures so far minus runs in
+    progress (terminating pods may still be running: no replacement takes their slot, DESIGN.md
+    4.2). Only limits pods started after a failure.
+    """
     in_progress = sum(1 for p in active if not p.restart_pending)
-    budget = job.backoff_limit + 1 - tally.failed - in_progress - len(tally.terminating)
+    budget = b.job.backoff_limit + 1 - b.counted.failed - in_progress - len(b.counted.terminating)
     for pod in active:
         if pod.restart_pending and not backing_off and budget > 0:
             budget -= 1
-            if startretry.due(pod, now):
-                actions.append(RestartPod(pod.uid))
+            if startretry.due(pod, b.now):
+                b.actions.append(RestartPod(pod.uid))
             else:  # its last restart was refused by the engine: wait for the next try
-                wake_at = _earliest(wake_at, startretry.next_try_at(pod))
-
-    missing = want - len(active) - len(tally.terminating)
-    if missing > 0 and not backing_off:
-        room = budget if tally.failed else missing
-        slots, index_wake = _slots(job, tally, failed_idx, active, pods, now, timing, min(missing, room))
-        wake_at = _earliest(wake_at, index_wake)
-        for index in slots:
-            suffix, uid = new_id()
-            chosen = placement.place(job.selection, nodes, load, job.requests)
-            pod = _new_pod(job, suffix, uid, chosen, now, index, tally.index_failures.get(index or 0, 0))
-            if chosen.node:
-                placement.reserve(load, chosen.node, job.requests)
-            else:
-                events.append(Event("Warning", "FailedScheduling", chosen.reason))
-            actions.append(CreatePod(pod))
-            events.append(Event("Normal", "SuccessfulCreate", f"Created pod: {pod.name}"))
-            active.append(pod)
-
-    terminating = len(tally.terminating) + sum(1 for a in actions if isinstance(a, DeletePod))
-    status = _status(job, tally, failed_idx, len(active), terminating, start_time, completion_time, conditions)
-    return JobPlan(tuple(actions), status, tuple(events), wake_at)
+                b.wake(startretry.next_try_at(pod))
+    return budget
 
 
-def _want(job: JobParams, tally: _Tally, failed_idx: set[int]) -> int:
-    if not job.indexed or job.completions is None:
-        return want_active(job, tally.succeeded, len(tally.active))
-    if job.suspend:
-        return 0
-    remaining = job.completions - len(tally.succeeded_indexes | failed_idx)
-    return max(0, min(remaining, job.parallelism))
-
-
-def _slots(
-    job: JobParams,
-    tally: _Tally,
-    failed_idx: set[int],
-    active: list[PodRecord],
-    pods: Sequence[PodRecord],
-    now: dt.datetime,
+def _create(
+    b: _Pass,
+    active: list[PodView],
+    pods: Sequence[PodView],
+    nodes: Sequence[placement.NodeView],
     timing: Timing,
+    new_id: Callable[[], tuple[str, str]],
     count: int,
-) -> tuple[list[int | None], dt.datetime | None]:
-    """Which pods to create: `count` NonIndexed pods, or the lowest free indexes out of backoff."""
-    if not job.indexed or job.completions is None:
-        return [None] * count, None
-    busy = {p.completion_index for p in active + tally.terminating}
-    out: list[int | None] = []
-    wake: dt.datetime | None = None
-    for index in range(job.completions):
-        if len(out) >= count:
-            break
-        if index in busy or index in tally.succeeded_indexes or index in failed_idx:
-            continue
-        if job.backoff_limit_per_index is not None:
-            ready = backoff.job_backoff_ready_at(
-                [p for p in pods if p.completion_index == index], timing.backoff_initial, timing.backoff_max
-            )
-            if ready is not None and now < ready:
-                wake = _earliest(wake, ready)
-                continue
-        out.append(index)
-    return out, wake
-
-
-def _deadline(job: JobParams, start: dt.datetime | None) -> dt.datetime | None:
-    if start is None or job.active_deadline_seconds is None or job.suspend:
-        return None
-    return start + dt.timedelta(seconds=job.active_deadline_seconds)
-
-
-def _earliest(a: dt.datetime | None, b: dt.datetime | None) -> dt.datetime | None:
-    return min((t for t in (a, b) if t is not None), default=None)
+) -> list[PodView]:
+    """Create up to `count` pods (NonIndexed, or the lowest free indexes); returns the active pods."""
+    job = b.job
+    slots, index_wake = jobpods.slots(job, b.counted, b.failed_idx, active, pods, b.now, timing, count)
+    b.wake(index_wake)
+    created = []
+    for index in slots:
+        suffix, uid = new_id()
+        chosen = placement.place(job.selection, nodes, b.load, job.requests)
+        pod = jobpods.new_pod(job, suffix, uid, chosen, b.now, index, b.counted.index_failures.get(index or 0, 0))
+        if chosen.node:
+            b.load = placement.reserve(b.load, chosen.node, job.requests)
+        else:
+            b.events.append(Event("Warning", EventReason.FAILED_SCHEDULING, chosen.reason))
+        b.actions.append(CreatePod(pod))
+        b.events.append(Event("Normal", EventReason.SUCCESSFUL_CREATE, f"Created pod: {pod.name}"))
+        created.append(pod)
+    return [*active, *created]
 
 
 def _status(
     job: JobParams,
-    tally: _Tally,
+    tally: jobcount.Tally,
     failed_idx: set[int],
     active: int,
     terminating: int,
@@ -443,7 +293,12 @@ def _status(
 
 
 def _finished_plan(
-    job: JobParams, previous: JobStatus, tally: _Tally, failed_idx: set[int], now: dt.datetime
+    job: JobParams,
+    previous: JobStatus,
+    tally: jobcount.Tally,
+    failed_idx: set[int],
+    now: dt.datetime,
+    load: placement.Load,
 ) -> JobPlan:
     """A finished Job: stop stragglers; delete it `ttlSecondsAfterFinished` after it finished."""
     actions: list[Action] = [DeletePod(p.uid, "JobFinished") for p in tally.active]
@@ -459,8 +314,8 @@ def _finished_plan(
     )
     finish = previous.finish_time
     if job.ttl_seconds_after_finished is None or finish is None:
-        return JobPlan(tuple(actions), status, ())
+        return JobPlan(tuple(actions), status, (), load)
     expiry = finish + dt.timedelta(seconds=job.ttl_seconds_after_finished)
     if now >= expiry:
-        return JobPlan(tuple(actions), status, (), delete_job=True)
-    return JobPlan(tuple(actions), status, (), wake_at=expiry)
+        return JobPlan(tuple(actions), status, (), load, delete_job=True)
+    return JobPlan(tuple(actions), status, (), load, wake_at=expiry)

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from miniorch.reconcile.conditions import Condition, has_condition
+from miniorch.spec.enums import ConditionType
 
 
 @dataclass(frozen=True)
@@ -27,12 +28,14 @@ class JobStatus:
 
     @property
     def finished(self) -> bool:
-        return has_condition(self.conditions, "Complete") or has_condition(self.conditions, "Failed")
+        return has_condition(self.conditions, ConditionType.COMPLETE) or has_condition(
+            self.conditions, ConditionType.FAILED
+        )
 
     @property
     def finish_time(self) -> dt.datetime | None:
         for cond in self.conditions:
-            if cond.type in ("Complete", "Failed") and cond.status == "True":
+            if cond.type in (ConditionType.COMPLETE, ConditionType.FAILED) and cond.status == "True":
                 return cond.last_transition_time
         return None
 

@@ -72,26 +72,38 @@ class Placement:
     reason: str = ""
 
 
-class Load(dict[str, int]):
-    """Active pods per node, plus the requests of pods placed during this pass."""
+@dataclass(frozen=True)
+class Load:
+    """Active pods per node, plus the requests of pods placed during this pass.
 
-    def __init__(self, counts: Mapping[str, int] | None = None) -> None:
-        super().__init__(counts or {})
-        self.requested: dict[str, Resources] = {}
+    A value: `reserve` returns the load with one more pod, and a planner returns the load
+    it leaves (JobPlan.load) for the next planner of the pass.
+    """
+
+    counts: Mapping[str, int] = field(default_factory=dict)
+    requested: Mapping[str, Resources] = field(default_factory=dict)
+
+    def get(self, node: str, default: int = 0) -> int:
+        return self.counts.get(node, default)
 
 
-def reserve(load: dict[str, int], node: str, requests: Resources | None = None) -> None:
-    load[node] = load.get(node, 0) + 1
-    if isinstance(load, Load) and requests:
-        load.requested[node] = load.requested.get(node, Resources()) + requests
+def reserve(load: Load, node: str, requests: Resources | None = None) -> Load:
+    """`load` with one more pod (and its requests) on `node`."""
+    counts = {**load.counts, node: load.counts.get(node, 0) + 1}
+    if requests is None:
+        return Load(counts, load.requested)
+    return Load(counts, {**load.requested, node: load.requested.get(node, Resources()) + requests})
 
 
-def _extra(load: Mapping[str, int], node: str) -> Resources:
+def _extra(load: Load | Mapping[str, int], node: str) -> Resources:
     return load.requested.get(node, Resources()) if isinstance(load, Load) else Resources()
 
 
 def place(
-    selection: NodeSelection, nodes: Sequence[NodeView], load: Mapping[str, int], requests: Resources | None = None
+    selection: NodeSelection,
+    nodes: Sequence[NodeView],
+    load: Load | Mapping[str, int],
+    requests: Resources | None = None,
 ) -> Placement:
     """Choose the least loaded fitting node, or say why none fits (as the Kubernetes scheduler words it)."""
     requests = requests or Resources()

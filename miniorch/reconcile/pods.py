@@ -1,7 +1,7 @@
 """Pure pod bookkeeping: what an observed container means for a pod record.
 
-Given a pod record and what its node said about the container (running,
-exited with a code, missing, node unreachable), return the new record. The
+Given a pod view and what its node said about the container (running,
+exited with a code, missing, node unreachable), return the new view. The
 controller fetches logs and exit codes first; nothing here does I/O.
 """
 
@@ -11,8 +11,8 @@ import dataclasses
 import datetime as dt
 import enum
 
-from miniorch.nodes.records import ContainerState
-from miniorch.store.records import PodPhase, PodRecord
+from miniorch.reconcile.views import ContainerView, PodPhase, PodView
+from miniorch.spec.enums import EventReason, RestartPolicy
 
 NODE_LOST = "NodeLost"
 EVICTED = "Evicted"
@@ -22,11 +22,11 @@ NOT_COUNTED = frozenset(
         NODE_LOST,
         EVICTED,
         "JobDeleted",
-        "BackoffLimitExceeded",
-        "Suspended",
+        EventReason.BACKOFF_LIMIT_EXCEEDED,
+        EventReason.SUSPENDED,
         "ScaledDown",
         "CompletionsReached",
-        "DeadlineExceeded",
+        EventReason.DEADLINE_EXCEEDED,
         "DuplicateIndex",
     }
 )
@@ -40,7 +40,7 @@ class Missing(enum.Enum):
     GONE = "gone"  # it existed and vanished: the pod has failed
 
 
-def on_running(pod: PodRecord, state: ContainerState, now: dt.datetime) -> PodRecord:
+def on_running(pod: PodView, state: ContainerView, now: dt.datetime) -> PodView:
     if pod.phase is PodPhase.RUNNING and not pod.restart_pending:
         return pod
     return dataclasses.replace(
@@ -54,24 +54,17 @@ def on_running(pod: PodRecord, state: ContainerState, now: dt.datetime) -> PodRe
 
 
 def on_exit(
-    pod: PodRecord,
-    state: ContainerState,
+    pod: PodView,
+    state: ContainerView,
     restart_policy: str,
-    log_tail: str,
     now: dt.datetime,
-    timestamped: bool = False,
-) -> PodRecord:
-    """Record one finished run: success, a counted failure, or our own stop.
-
-    `timestamped`: each line of `log_tail` starts with Docker's timestamp (what `ctl logs
-    --timestamps/--since/--previous` need once the container is gone)."""
+) -> PodView:
+    """Record one finished run: success, a counted failure, or our own stop (its log is the caller's)."""
     code = state.exit_code if state.exit_code is not None else 255
     finished = state.finished_at or now
     base = dataclasses.replace(
         _run_started(pod, state.started_at),
         exit_code=code,
-        log_tail=log_tail,
-        log_timestamped=timestamped,
         started_at=pod.started_at or state.started_at,
         finished_at=finished,
     )
@@ -86,12 +79,12 @@ def on_exit(
     failed = dataclasses.replace(
         base, reason=reason, message=message, failures=pod.failures + 1, last_failure_at=finished, last_exit_code=code
     )
-    if restart_policy == "OnFailure":
+    if restart_policy == RestartPolicy.ON_FAILURE:
         return dataclasses.replace(failed, phase=PodPhase.RUNNING, restart_pending=True, finished_at=None)
     return dataclasses.replace(failed, phase=PodPhase.FAILED)
 
 
-def on_missing(pod: PodRecord, node_reachable: bool, in_flight: bool) -> Missing:
+def on_missing(pod: PodView, node_reachable: bool, in_flight: bool) -> Missing:
     if in_flight or not node_reachable or pod.node is None:
         return Missing.WAIT
     if pod.phase is PodPhase.PENDING and not pod.deletion_reason:
@@ -99,8 +92,8 @@ def on_missing(pod: PodRecord, node_reachable: bool, in_flight: bool) -> Missing
     return Missing.GONE
 
 
-def gone(pod: PodRecord, now: dt.datetime) -> PodRecord:
-    """The container vanished: our own stop finished, or someone removed it."""
+def gone(pod: PodView, now: dt.datetime) -> PodView:
+    """The container vanished: our own stop finished, or someone removed it (the caller notes it removed)."""
     if pod.deletion_reason:
         return dataclasses.replace(
             pod,
@@ -108,7 +101,6 @@ def gone(pod: PodRecord, now: dt.datetime) -> PodRecord:
             reason=pod.deletion_reason,
             finished_at=pod.finished_at or now,
             restart_pending=False,
-            container_removed=True,
         )
     return dataclasses.replace(
         pod,
@@ -119,11 +111,10 @@ def gone(pod: PodRecord, now: dt.datetime) -> PodRecord:
         finished_at=now,
         last_failure_at=now,
         restart_pending=False,
-        container_removed=True,
     )
 
 
-def unreachable(pod: PodRecord) -> PodRecord:
+def unreachable(pod: PodView) -> PodView:
     if pod.phase is PodPhase.UNKNOWN or pod.phase.terminal:
         return pod
     return dataclasses.replace(
@@ -131,7 +122,7 @@ def unreachable(pod: PodRecord) -> PodRecord:
     )
 
 
-def lost(pod: PodRecord, now: dt.datetime) -> PodRecord:
+def lost(pod: PodView, now: dt.datetime) -> PodView:
     """Its node is NotReady: the pod is lost and replaced; it never counts as a failed attempt.
 
     The container stays to be fenced (stopped, removed, unread) if the node returns.
@@ -146,7 +137,7 @@ def lost(pod: PodRecord, now: dt.datetime) -> PodRecord:
     )
 
 
-def start_failed(pod: PodRecord, reason: str, message: str, now: dt.datetime) -> PodRecord:
+def start_failed(pod: PodView, reason: str, message: str, now: dt.datetime) -> PodView:
     """The container could not be created or started: a failed attempt (e.g. ErrImagePull)."""
     return dataclasses.replace(
         pod,
@@ -160,7 +151,7 @@ def start_failed(pod: PodRecord, reason: str, message: str, now: dt.datetime) ->
     )
 
 
-def on_docker_restart(pod: PodRecord, state: ContainerState) -> PodRecord:
+def on_docker_restart(pod: PodView, state: ContainerView) -> PodView:
     """A restartPolicy Always container that Docker restarted in place: take its restart count."""
     return dataclasses.replace(
         _run_started(pod, state.started_at),
@@ -170,7 +161,7 @@ def on_docker_restart(pod: PodRecord, state: ContainerState) -> PodRecord:
     )
 
 
-def _run_started(pod: PodRecord, started: dt.datetime | None) -> PodRecord:
+def _run_started(pod: PodView, started: dt.datetime | None) -> PodView:
     """Note a run's start (Docker's StartedAt); a new run makes the recorded one the previous run."""
     if started is None or started == pod.run_started_at:
         return pod

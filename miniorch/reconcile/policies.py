@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from miniorch.reconcile.indexes import parse_intervals
-from miniorch.store.records import PodPhase, PodRecord
+from miniorch.reconcile.views import PodPhase, PodView
+from miniorch.spec.enums import ConditionType
 
 #: Reasons of pods removed by a disruption: they carry the DisruptionTarget condition.
 DISRUPTIONS = frozenset({"NodeLost", "Evicted"})
@@ -32,14 +33,14 @@ class FailureRule:
     exit_values: frozenset[int] = frozenset()
     conditions: tuple[tuple[str, str], ...] = ()  # (type, status)
 
-    def matches(self, pod: PodRecord, disrupted: bool) -> bool:
+    def matches(self, pod: PodView, disrupted: bool) -> bool:
         if self.exit_operator is not None:
             if disrupted or pod.exit_code is None:
                 return False
             inside = pod.exit_code in self.exit_values
             return inside if self.exit_operator == "In" else (not inside and pod.exit_code != 0)
         # The pod must carry the condition with that status; we only ever set DisruptionTarget=True.
-        return disrupted and any(t == "DisruptionTarget" and s == "True" for t, s in self.conditions)
+        return disrupted and any(t == ConditionType.DISRUPTION_TARGET and s == "True" for t, s in self.conditions)
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ class SuccessRule:
     count: int | None = None
 
 
-def classify(pod: PodRecord, rules: Sequence[FailureRule]) -> tuple[Outcome, int]:
+def classify(pod: PodView, rules: Sequence[FailureRule]) -> tuple[Outcome, int]:
     """What a pod's failure means, and which rule (index) decided it (-1: none)."""
     if pod.phase is not PodPhase.FAILED:
         return Outcome.NOT_A_FAILURE, -1

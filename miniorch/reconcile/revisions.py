@@ -12,9 +12,7 @@ import datetime as dt
 import json
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-from miniorch.store.records import RevisionRecord
+from typing import Any, Protocol, TypeVar
 
 HASH_LABEL = "controller-revision-hash"
 CHANGE_CAUSE = "kubernetes.io/change-cause"
@@ -30,9 +28,35 @@ def template_hash(template: Mapping[str, Any]) -> str:
 
 
 @dataclass(frozen=True)
+class Revision:
+    """One pod template a DaemonSet has had (the store keeps it as a RevisionRecord)."""
+
+    owner_uid: str
+    name: str  # <daemonset>-<hash>
+    hash: str
+    revision: int
+    template: dict[str, Any]
+    change_cause: str
+    created_at: dt.datetime
+
+
+class Numbered(Protocol):
+    """Anything with a revision number and a template hash (a `Revision`, a stored record)."""
+
+    @property
+    def revision(self) -> int: ...
+
+    @property
+    def hash(self) -> str: ...
+
+
+N = TypeVar("N", bound=Numbered)
+
+
+@dataclass(frozen=True)
 class History:
-    current: RevisionRecord
-    save: tuple[RevisionRecord, ...]  # new or renumbered revisions
+    current: Revision
+    save: tuple[Revision, ...]  # new or renumbered revisions
     delete: tuple[str, ...]  # hashes of pruned revisions
 
 
@@ -41,7 +65,7 @@ def plan_history(
     owner_name: str,
     template: Mapping[str, Any],
     change_cause: str,
-    existing: Sequence[RevisionRecord],
+    existing: Sequence[Revision],
     hashes_in_use: Collection[str],
     limit: int,
     now: dt.datetime,
@@ -50,11 +74,9 @@ def plan_history(
     h = template_hash(template)
     top = max((r.revision for r in existing), default=0)
     current = next((r for r in existing if r.hash == h), None)
-    save: list[RevisionRecord] = []
+    save: list[Revision] = []
     if current is None:
-        current = RevisionRecord(
-            owner_uid, f"{owner_name}-{h}", h, top + 1, dict(template), change_cause, created_at=now
-        )
+        current = Revision(owner_uid, f"{owner_name}-{h}", h, top + 1, dict(template), change_cause, now)
         save.append(current)
     elif current.revision != top:
         current = dataclasses.replace(current, revision=top + 1, change_cause=change_cause or current.change_cause)
@@ -64,7 +86,7 @@ def plan_history(
     return History(current, tuple(save), tuple(r.hash for r in prune))
 
 
-def find(revisions: Sequence[RevisionRecord], number: int, current_hash: str) -> RevisionRecord | None:
+def find(revisions: Sequence[N], number: int, current_hash: str) -> N | None:
     """Revision `number`, or with 0 the newest one before the current (as `rollout undo`)."""
     if number:
         return next((r for r in revisions if r.revision == number), None)

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from miniorch.reconcile import backoff
-from miniorch.store.records import PodPhase, PodRecord
+from miniorch.reconcile.views import PodPhase, PodView
 
 
 class StartError(enum.StrEnum):
@@ -68,27 +68,27 @@ def decide(tries: int, message: str, now: dt.datetime, policy: RetryPolicy = DEF
     return Retry(now + dt.timedelta(seconds=policy.delay(tries)))
 
 
-def retrying(pod: PodRecord) -> bool:
+def retrying(pod: PodView) -> bool:
     """The pod is waiting to retry a refused create or start."""
     return not pod.phase.terminal and pod.reason in START_ERRORS and pod.start_attempts > 0
 
 
-def next_try_at(pod: PodRecord, policy: RetryPolicy = DEFAULT) -> dt.datetime | None:
+def next_try_at(pod: PodView, policy: RetryPolicy = DEFAULT) -> dt.datetime | None:
     """When the pod's container may be tried again, or None when nothing holds it back."""
     if not retrying(pod) or pod.last_attempt_at is None:
         return None
     return pod.last_attempt_at + dt.timedelta(seconds=policy.delay(pod.start_attempts))
 
 
-def due(pod: PodRecord, now: dt.datetime, policy: RetryPolicy = DEFAULT) -> bool:
+def due(pod: PodView, now: dt.datetime, policy: RetryPolicy = DEFAULT) -> bool:
     """May the container be created or started now?"""
     at = next_try_at(pod, policy)
     return at is None or now >= at
 
 
 def refused(
-    pod: PodRecord, reason: StartError, message: str, now: dt.datetime, policy: RetryPolicy = DEFAULT
-) -> tuple[PodRecord, Decision]:
+    pod: PodView, reason: StartError, message: str, now: dt.datetime, policy: RetryPolicy = DEFAULT
+) -> tuple[PodView, Decision]:
     """Record one refused try: the pod waits with the reason, or has failed (a counted run)."""
     tries = pod.start_attempts + 1 if pod.reason in START_ERRORS else 1
     decision = decide(tries, message, now, policy)
@@ -107,12 +107,12 @@ def refused(
     return failed, decision
 
 
-def event_message(pod: PodRecord, message: str) -> str:
+def event_message(pod: PodView, message: str) -> str:
     """The Warning event's text: the node and the engine's words (the same each try, so counted)."""
     return f"Error: node {pod.node!r}: {message}"
 
 
-def last_refusal(pods: Sequence[PodRecord]) -> str:
+def last_refusal(pods: Sequence[PodView]) -> str:
     """The latest pod that failed because its container could not be made to run, as a clause
     for the Job's Failed condition ("" when none did)."""
     refused_pods = [p for p in pods if p.phase is PodPhase.FAILED and p.reason in START_ERRORS]

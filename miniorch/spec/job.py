@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, model_validator
 
 from miniorch.spec.base import MAX_INT32, Issue, K8sModel, NotSupported, ServerSet, fail
+from miniorch.spec.enums import RestartPolicy
 from miniorch.spec.meta import ObjectMeta, TemplateMeta
 from miniorch.spec.pod import PodTemplateSpec
 
@@ -162,9 +163,9 @@ class JobSpec(K8sModel):
         policy = self.template.spec.restart_policy
         if policy is None:
             return [Issue(loc, 'Required value: valid values: "OnFailure", "Never"', RESTART_HINT)]
-        if policy == "Always":
+        if policy == RestartPolicy.ALWAYS.value:
             return [Issue(loc, 'Unsupported value: "Always": supported values: "OnFailure", "Never"', RESTART_HINT)]
-        if self.pod_failure_policy is not None and policy != "Never":
+        if self.pod_failure_policy is not None and policy != RestartPolicy.NEVER.value:
             return [
                 Issue(
                     loc,

@@ -19,7 +19,9 @@ from miniorch.spec.base import DnsLabel, Ignored, Issue, K8sModel, MemoryQuantit
 from miniorch.spec.container import Container
 from miniorch.spec.meta import TemplateMeta, operator_issues
 
-RestartPolicy = Literal["Always", "OnFailure", "Never"]
+#: The values of `spec.enums.RestartPolicy`, spelled as a Literal so pydantic's messages and the
+#: JSON schema stay those of a string field (tests/unit/test_enums.py keeps the two equal).
+RestartPolicyName = Literal["Always", "OnFailure", "Never"]
 
 
 class HostPathVolumeSource(K8sModel):
@@ -126,7 +128,7 @@ class PodSpec(K8sModel):
     """core/v1 PodSpec restricted to one container on a Docker host."""
 
     containers: list[Container]
-    restart_policy: RestartPolicy | None = None  # defaulted by the workload kind
+    restart_policy: RestartPolicyName | None = None  # defaulted by the workload kind
     node_selector: dict[str, str] = Field(default_factory=dict)
     affinity: Affinity | None = None
     hostname: DnsLabel | None = None

@@ -14,8 +14,9 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from miniorch.reconcile import cron
+from miniorch.spec import cron
 from miniorch.spec.base import MAX_INT32, Issue, K8sModel, NotSupported, ServerSet, fail
+from miniorch.spec.enums import RestartPolicy
 from miniorch.spec.job import JobTemplateSpec
 from miniorch.spec.meta import LabelSelector, ObjectMeta
 from miniorch.spec.pod import PodTemplateSpec
@@ -202,14 +203,14 @@ class DaemonSetSpec(K8sModel):
             and spec.get("restartPolicy") is None
             and spec.get("restart_policy") is None
         ):
-            data = {**data, "template": {**template, "spec": {**spec, "restartPolicy": "Always"}}}
+            data = {**data, "template": {**template, "spec": {**spec, "restartPolicy": RestartPolicy.ALWAYS.value}}}
         return data
 
     @model_validator(mode="after")
     def _check(self) -> DaemonSetSpec:
         issues: list[Issue] = []
         policy = self.template.spec.restart_policy
-        if policy not in (None, "Always"):
+        if policy not in (None, RestartPolicy.ALWAYS.value):
             issues.append(
                 Issue(
                     ("template", "spec", "restartPolicy"),

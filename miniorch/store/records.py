@@ -8,21 +8,12 @@ record passes its times (`created_at=`, an event's timestamps) by name.
 from __future__ import annotations
 
 import datetime as dt
-import enum
 from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
+from miniorch.spec.enums import PodPhase
 
-class PodPhase(enum.StrEnum):
-    PENDING = "Pending"
-    RUNNING = "Running"
-    SUCCEEDED = "Succeeded"
-    FAILED = "Failed"
-    UNKNOWN = "Unknown"
-
-    @property
-    def terminal(self) -> bool:
-        return self in (PodPhase.SUCCEEDED, PodPhase.FAILED)
+__all__ = ["EventRecord", "NodeOverrides", "ObjectRecord", "ObjectRef", "PodPhase", "PodRecord", "RevisionRecord"]
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from miniorch.reconcile import job as job_mod
 from miniorch.reconcile.placement import Load, NodeView
-from miniorch.store.records import PodRecord
+from miniorch.reconcile.views import PodView
 
 NOW = dt.datetime(2024, 5, 1, 12, 0, 0, tzinfo=dt.UTC)
 TIMING = job_mod.Timing(backoff_initial=10.0, backoff_max=360.0)
@@ -36,11 +36,11 @@ def counter_ids() -> Callable[[], tuple[str, str]]:
 
 def plan(
     job: job_mod.JobParams,
-    pods: Sequence[PodRecord] = (),
+    pods: Sequence[PodView] = (),
     previous: job_mod.JobStatus | None = None,
     nodes: Sequence[NodeView] = NODES,
     now: dt.datetime = NOW,
-    load: dict[str, int] | None = None,
+    load: Load | Mapping[str, int] | None = None,
 ) -> job_mod.JobPlan:
     """plan_job with test defaults."""
     return job_mod.plan_job(
@@ -48,7 +48,7 @@ def plan(
         previous or job_mod.JobStatus(),
         list(pods),
         nodes,
-        Load() if load is None else load,
+        load if isinstance(load, Load) else Load(dict(load or {})),
         now,
         TIMING,
         counter_ids(),

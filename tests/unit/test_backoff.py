@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from miniorch.reconcile.backoff import delay_seconds, job_backoff_ready_at
-from miniorch.store.records import PodPhase, PodRecord
+from miniorch.reconcile.views import PodPhase, PodView
 
 T0 = dt.datetime(2024, 5, 1, 12, 0, 0, tzinfo=dt.UTC)
 
@@ -19,9 +19,9 @@ def at(s: float) -> dt.datetime:
 
 def pod(
     n: int, phase: PodPhase, failures: int = 0, last_failure: float | None = None, finished: float | None = None
-) -> PodRecord:
+) -> PodView:
     """A Job pod with the given failure history (times in seconds after T0)."""
-    return PodRecord(
+    return PodView(
         uid=f"u{n}",
         name=f"p{n}",
         namespace="default",

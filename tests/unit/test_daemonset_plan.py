@@ -8,12 +8,11 @@ from collections.abc import Sequence
 
 import pytest
 
-from miniorch.nodes.records import ContainerState
 from miniorch.reconcile import daemonset as dsl
 from miniorch.reconcile import revisions
 from miniorch.reconcile.actions import CreatePod, DeletePod
 from miniorch.reconcile.placement import MatchExpression, NodeSelection, NodeView
-from miniorch.store.records import PodPhase, PodRecord, RevisionRecord
+from miniorch.reconcile.views import ContainerView, PodPhase, PodView
 
 NOW = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)
 NEW, OLD = "newhash", "oldhash"
@@ -48,12 +47,12 @@ def pod(
     age: float = 100,
     finished_ago: float | None = None,
     restarts: int = 0,
-) -> PodRecord:
+) -> PodView:
     i = next(_ids)
     annotations = {}
     if ready_for is not None:
         annotations[dsl.READY_SINCE] = (NOW - dt.timedelta(seconds=ready_for)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return PodRecord(
+    return PodView(
         uid=f"p{i}",
         name=f"ds-{i}",
         namespace="default",
@@ -73,18 +72,18 @@ def pod(
 
 
 def containers(
-    pods: Sequence[PodRecord], reachable: Sequence[str], status: str = "running"
-) -> dict[str, dict[str, ContainerState]]:
-    out: dict[str, dict[str, ContainerState]] = {n: {} for n in reachable}
+    pods: Sequence[PodView], reachable: Sequence[str], status: str = "running"
+) -> dict[str, dict[str, ContainerView]]:
+    out: dict[str, dict[str, ContainerView]] = {n: {} for n in reachable}
     for p in pods:
         if p.node in out and not p.phase.terminal:
-            out[p.node][p.name] = ContainerState(p.uid, p.name, p.node, {}, status)
+            out[p.node][p.name] = ContainerView(status)
     return out
 
 
 def plan(
     p: dsl.DsParams,
-    pods: list[PodRecord],
+    pods: list[PodView],
     views: list[NodeView],
     reachable: Sequence[str] | None = None,
     status: str = "running",
@@ -100,7 +99,7 @@ def created(pl: dsl.Plan) -> list[str]:
     return sorted(a.pod.node or "" for a in pl.actions if isinstance(a, CreatePod))
 
 
-def deleted(pl: dsl.Plan, pods: list[PodRecord]) -> list[str]:
+def deleted(pl: dsl.Plan, pods: list[PodView]) -> list[str]:
     by_uid = {p.uid: p for p in pods}
     return sorted(by_uid[a.pod_uid].node or "" for a in pl.actions if isinstance(a, DeletePod))
 
@@ -231,7 +230,7 @@ def test_readiness_marks_and_min_ready_seconds() -> None:
 def test_a_probe_pod_is_ready_only_when_healthy() -> None:
     p = pod("n0", ready_for=None)
     for health, ready in (("starting", 0), ("unhealthy", 0), ("healthy", 1)):
-        found = {"n0": {p.name: ContainerState(p.uid, p.name, "n0", {}, "running", health=health)}}
+        found = {"n0": {p.name: ContainerView("running", health=health)}}
         pl = dsl.plan_daemonset(params(probe=True), [p], nodes("n0"), found, NOW, TIMING, lambda: ("x", "y"))
         assert pl.status.ready == ready
 
@@ -321,8 +320,8 @@ def test_surge_replaces_an_unready_old_pod_without_budget() -> None:
 
 
 # -- revisions ---------------------------------------------------------------------
-def rev(h: str, n: int) -> RevisionRecord:
-    return RevisionRecord("u", f"ds-{h}", h, n, {"h": h}, created_at=NOW)
+def rev(h: str, n: int) -> revisions.Revision:
+    return revisions.Revision("u", f"ds-{h}", h, n, {"h": h}, "", NOW)
 
 
 def test_template_hash_is_stable_and_safe() -> None:

@@ -8,13 +8,12 @@ import datetime as dt
 import pytest
 from support.planning import NODES, NOW, TIMING, counter_ids, plan, seconds
 
-from miniorch.nodes.records import ContainerState
 from miniorch.reconcile import job as job_mod
 from miniorch.reconcile import pods as pod_logic
 from miniorch.reconcile.actions import BindPod, CreatePod, DeletePod, RestartPod
 from miniorch.reconcile.conditions import Condition, has_condition
-from miniorch.reconcile.placement import NodeView
-from miniorch.store.records import PodPhase, PodRecord
+from miniorch.reconcile.placement import Load, NodeView
+from miniorch.reconcile.views import ContainerView, PodPhase, PodView
 
 
 def make_job(**overrides: object) -> job_mod.JobParams:
@@ -22,9 +21,9 @@ def make_job(**overrides: object) -> job_mod.JobParams:
     return job_mod.JobParams(uid="job-uid", namespace="default", name="pi", **overrides)  # type: ignore[arg-type]
 
 
-def make_pod(n: int, phase: PodPhase = PodPhase.RUNNING, node: str | None = "node0", **fields: object) -> PodRecord:
+def make_pod(n: int, phase: PodPhase = PodPhase.RUNNING, node: str | None = "node0", **fields: object) -> PodView:
     """An existing pod of the `pi` Job, created n seconds after a fixed base time."""
-    return PodRecord(
+    return PodView(
         uid=f"old-{n}",
         name=f"pi-old{n}",
         namespace="default",
@@ -38,17 +37,17 @@ def make_pod(n: int, phase: PodPhase = PodPhase.RUNNING, node: str | None = "nod
     )
 
 
-def failed_pod(n: int, at: dt.datetime, **fields: object) -> PodRecord:
+def failed_pod(n: int, at: dt.datetime, **fields: object) -> PodView:
     """A restartPolicy Never pod that failed once at `at`."""
     return make_pod(n, PodPhase.FAILED, reason="Error", failures=1, last_failure_at=at, finished_at=at, **fields)  # type: ignore[arg-type]
 
 
-def succeeded_pod(n: int, at: dt.datetime = NOW - dt.timedelta(minutes=1)) -> PodRecord:
+def succeeded_pod(n: int, at: dt.datetime = NOW - dt.timedelta(minutes=1)) -> PodView:
     """A pod that exited 0 at `at`."""
     return make_pod(n, PodPhase.SUCCEEDED, reason="Completed", finished_at=at, exit_code=0)
 
 
-def created(p: job_mod.JobPlan) -> list[PodRecord]:
+def created(p: job_mod.JobPlan) -> list[PodView]:
     """The pods the plan creates."""
     return [a.pod for a in p.actions if isinstance(a, CreatePod)]
 
@@ -104,9 +103,11 @@ def test_created_pods_carry_job_labels_owner_and_unique_names() -> None:
 def test_created_pods_spread_over_the_least_loaded_nodes_and_update_load() -> None:
     """Each new pod goes to the least loaded node, and the shared load map counts it."""
     load = {"node0": 1}
-    pods = created(plan(make_job(parallelism=3, completions=3), load=load))
+    p = plan(make_job(parallelism=3, completions=3), load=load)
+    pods = created(p)
     assert [p.node for p in pods] == ["node1", "node0", "node1"]
-    assert load == {"node0": 2, "node1": 2}
+    assert p.load.counts == {"node0": 2, "node1": 2}
+    assert load == {"node0": 1}  # the caller's load is not changed: the plan returns the new one
 
 
 def test_start_time_is_kept_from_the_previous_status() -> None:
@@ -413,30 +414,20 @@ def test_onfailure_pod_past_the_limit_is_deleted() -> None:
     assert has_condition(p.status.conditions, "FailureTarget")
 
 
-def _exited(pod: PodRecord, code: int, at: dt.datetime) -> ContainerState:
+def _exited(pod: PodView, code: int, at: dt.datetime) -> ContainerView:
     """The container of `pod` exited with `code` at `at`."""
-    return ContainerState(
-        id="c-" + pod.uid,
-        name=pod.name,
-        node=pod.node or "",
-        labels={},
-        status="exited",
-        exit_code=code,
-        started_at=pod.started_at,
-        finished_at=at,
-        inspected=True,
-    )
+    return ContainerView(status="exited", exit_code=code, started_at=pod.started_at, finished_at=at)
 
 
 def simulate_always_failing(job: job_mod.JobParams) -> tuple[int, job_mod.JobStatus]:
     """Run the planner against a world where every run exits 1; return (runs started, final status)."""
     new_id = counter_ids()
-    pods: dict[str, PodRecord] = {}
+    pods: dict[str, PodView] = {}
     status = job_mod.JobStatus()
     now = NOW
     runs = 0
     for _ in range(200):
-        p = job_mod.plan_job(job, status, list(pods.values()), NODES, {}, now, TIMING, new_id)
+        p = job_mod.plan_job(job, status, list(pods.values()), NODES, Load(), now, TIMING, new_id)
         status = p.status
         for action in p.actions:
             match action:
@@ -453,7 +444,7 @@ def simulate_always_failing(job: job_mod.JobParams) -> tuple[int, job_mod.JobSta
                     runs += 1
                 case DeletePod(pod_uid=uid, reason=reason):
                     stopping = dataclasses.replace(pods[uid], deletion_reason=reason)
-                    pods[uid] = pod_logic.on_exit(stopping, _exited(stopping, 137, now), job.restart_policy, "", now)
+                    pods[uid] = pod_logic.on_exit(stopping, _exited(stopping, 137, now), job.restart_policy, now)
                 case BindPod():
                     raise AssertionError("every pod should have been placed at creation")
         if status.finished:
@@ -462,7 +453,7 @@ def simulate_always_failing(job: job_mod.JobParams) -> tuple[int, job_mod.JobSta
         if running:
             now += seconds(1)
             for uid in running:
-                pods[uid] = pod_logic.on_exit(pods[uid], _exited(pods[uid], 1, now), job.restart_policy, "", now)
+                pods[uid] = pod_logic.on_exit(pods[uid], _exited(pods[uid], 1, now), job.restart_policy, now)
         else:
             # Backing off: sleep until wake_at; otherwise a pod event (our own stop) wakes the loop.
             now = max(now + seconds(1), p.wake_at or now)
@@ -554,7 +545,7 @@ def test_unscheduled_pod_is_bound_once_a_node_is_ready() -> None:
     load: dict[str, int] = {}
     p = plan(make_job(), [pending], nodes=nodes, load=load)
     assert p.actions == (BindPod("old-1", "node1"),)
-    assert load == {"node1": 1}
+    assert p.load.counts == {"node1": 1}
 
 
 def test_unscheduled_pod_stays_unbound_while_no_node_fits() -> None:

@@ -20,7 +20,7 @@ from miniorch.reconcile.actions import BindPod, CreatePod, DeletePod, Event
 from miniorch.reconcile.conditions import Condition, has_condition
 from miniorch.reconcile.placement import Load, NodeSelection, NodeView, Resources, place, reserve
 from miniorch.reconcile.policies import FailureRule, SuccessRule
-from miniorch.store.records import PodPhase, PodRecord
+from miniorch.reconcile.views import PodPhase, PodView
 
 LONG_AGO = NOW - dt.timedelta(hours=1)
 MAX_INT32 = 2**31 - 1
@@ -44,9 +44,9 @@ def indexed_job(completions: int, parallelism: int, **overrides: Any) -> job_mod
     return make_job(indexed=True, completions=completions, parallelism=parallelism, **overrides)
 
 
-def make_pod(n: int, phase: PodPhase = PodPhase.RUNNING, node: str | None = "node0", **fields: Any) -> PodRecord:
+def make_pod(n: int, phase: PodPhase = PodPhase.RUNNING, node: str | None = "node0", **fields: Any) -> PodView:
     """An existing pod of the `pi` Job, created n seconds after a fixed base time."""
-    return PodRecord(
+    return PodView(
         uid=f"old-{n}",
         name=f"pi-old{n}",
         namespace="default",
@@ -60,39 +60,39 @@ def make_pod(n: int, phase: PodPhase = PodPhase.RUNNING, node: str | None = "nod
     )
 
 
-def failed_pod(n: int, at: dt.datetime, code: int = 1, **fields: Any) -> PodRecord:
+def failed_pod(n: int, at: dt.datetime, code: int = 1, **fields: Any) -> PodView:
     """A restartPolicy Never pod that failed once at `at` with exit code `code`."""
     return make_pod(
         n, PodPhase.FAILED, reason="Error", failures=1, last_failure_at=at, finished_at=at, exit_code=code, **fields
     )
 
 
-def succeeded_pod(n: int, at: dt.datetime = NOW - dt.timedelta(minutes=1), **fields: Any) -> PodRecord:
+def succeeded_pod(n: int, at: dt.datetime = NOW - dt.timedelta(minutes=1), **fields: Any) -> PodView:
     """A pod that exited 0 at `at`."""
     return make_pod(n, PodPhase.SUCCEEDED, reason="Completed", finished_at=at, exit_code=0, **fields)
 
 
-def ipod(n: int, index: int, phase: PodPhase = PodPhase.RUNNING, **fields: Any) -> PodRecord:
+def ipod(n: int, index: int, phase: PodPhase = PodPhase.RUNNING, **fields: Any) -> PodView:
     """An existing pod of an Indexed `pi` Job for completion index `index`."""
     return make_pod(n, phase, completion_index=index, **fields)
 
 
-def ifailed(n: int, index: int, at: dt.datetime = LONG_AGO, code: int = 1, **fields: Any) -> PodRecord:
+def ifailed(n: int, index: int, at: dt.datetime = LONG_AGO, code: int = 1, **fields: Any) -> PodView:
     """A failed pod of index `index`."""
     return failed_pod(n, at, code, completion_index=index, **fields)
 
 
-def isucceeded(n: int, index: int) -> PodRecord:
+def isucceeded(n: int, index: int) -> PodView:
     """A succeeded pod of index `index`."""
     return succeeded_pod(n, completion_index=index)
 
 
-def disrupted_pod(n: int, reason: str, **fields: Any) -> PodRecord:
+def disrupted_pod(n: int, reason: str, **fields: Any) -> PodView:
     """A pod stopped by a disruption (NodeLost / Evicted): Failed with failures 0."""
     return make_pod(n, PodPhase.FAILED, reason=reason, finished_at=NOW - seconds(1), **fields)
 
 
-def created(p: job_mod.JobPlan) -> list[PodRecord]:
+def created(p: job_mod.JobPlan) -> list[PodView]:
     """The pods the plan creates."""
     return [a.pod for a in p.actions if isinstance(a, CreatePod)]
 
@@ -118,12 +118,12 @@ def reasons(events: Sequence[Event]) -> list[tuple[str, str]]:
     return [(e.type, e.reason) for e in events]
 
 
-def stopped(pod: PodRecord, reason: str) -> PodRecord:
+def stopped(pod: PodView, reason: str) -> PodView:
     """The pod after our DeletePod(reason) finished: Failed with that reason, failures unchanged."""
     return dataclasses.replace(pod, phase=PodPhase.FAILED, reason=reason, deletion_reason=reason, finished_at=NOW)
 
 
-def stopping(pod: PodRecord, reason: str) -> PodRecord:
+def stopping(pod: PodView, reason: str) -> PodView:
     """The pod while our DeletePod(reason) is in progress: still running, terminating."""
     return dataclasses.replace(pod, deletion_reason=reason)
 
@@ -185,7 +185,7 @@ def test_non_indexed_pods_have_no_completion_index() -> None:
     ],
     ids=["gap-after-succeeded", "busy-high-index", "after-prefix", "only-hole-left"],
 )
-def test_indexed_job_fills_the_lowest_free_indexes(pods: list[PodRecord], expected: list[int]) -> None:
+def test_indexed_job_fills_the_lowest_free_indexes(pods: list[PodView], expected: list[int]) -> None:
     """Free indexes (not succeeded, no pod) are started lowest first, up to parallelism 3 of completions 5."""
     assert created_indexes(plan(indexed_job(5, 3), pods)) == expected
 
@@ -213,7 +213,7 @@ def test_failed_index_is_retried_with_the_same_index() -> None:
         "only-the-unsucceeded-failed-index",
     ],
 )
-def test_succeeded_index_never_runs_again(pods: list[PodRecord], expected: list[int]) -> None:
+def test_succeeded_index_never_runs_again(pods: list[PodView], expected: list[int]) -> None:
     """An index with a succeeded pod is never started again, even when one of its pods also failed."""
     assert created_indexes(plan(indexed_job(3, 3), pods)) == expected
 
@@ -229,7 +229,7 @@ def test_succeeded_index_never_runs_again(pods: list[PodRecord], expected: list[
     ],
     ids=["running", "pending", "unreachable-node", "terminating-evicted", "terminating-scaled-down"],
 )
-def test_index_with_an_active_or_terminating_pod_gets_no_second_pod(busy: PodRecord, expected: list[int]) -> None:
+def test_index_with_an_active_or_terminating_pod_gets_no_second_pod(busy: PodView, expected: list[int]) -> None:
     """While index 0 has a pod that may still run (active, unreachable or terminating), no second pod starts for it."""
     p = plan(indexed_job(3, 3), [busy])
     assert created_indexes(p) == expected
@@ -700,7 +700,7 @@ def test_success_policy_message_names_the_matching_rule() -> None:
     ids=["failjob", "backoff-limit", "max-failed-indexes"],
 )
 def test_failure_wins_over_success_policy_in_the_same_pass(
-    job: job_mod.JobParams, pods: list[PodRecord], reason: str
+    job: job_mod.JobParams, pods: list[PodView], reason: str
 ) -> None:
     """When a failure and the successPolicy trigger in one pass, the Job gets FailureTarget and no SuccessCriteriaMet."""
     p = plan(job, pods)
@@ -834,7 +834,7 @@ def test_resume_resets_start_time_so_the_deadline_counts_from_the_resume() -> No
     ],
 )
 def test_failure_reasons_follow_kubernetes_precedence(
-    job: job_mod.JobParams, pods: list[PodRecord], start_ago: int, reason: str
+    job: job_mod.JobParams, pods: list[PodView], start_ago: int, reason: str
 ) -> None:
     """When several failure causes hold at once, FailJob > backoffLimit > deadline > maxFailedIndexes > FailedIndexes."""
     p = plan(job, pods, previous=job_mod.JobStatus(start_time=NOW - seconds(start_ago)))
@@ -1035,10 +1035,10 @@ def test_place_counts_pods_reserved_earlier_in_the_same_pass() -> None:
     for expected in ("a", "b"):
         chosen = place(NodeSelection(), nodes, load, req)
         assert chosen.node == expected
-        reserve(load, expected, req)
+        load = reserve(load, expected, req)
     third = place(NodeSelection(), nodes, load, req)
     assert (third.node, third.reason) == (None, "0/2 nodes are available: 2 Insufficient cpu.")
-    assert load == {"a": 1, "b": 1}
+    assert load.counts == {"a": 1, "b": 1}
     assert load.requested == {"a": req, "b": req}
 
 
@@ -1052,7 +1052,8 @@ def test_plan_places_pods_only_where_requests_fit_and_leaves_the_rest_unschedule
     assert all((pod.cpu_request, pod.memory_request) == (1.5, GIB) for pod in pods)
     assert (pods[2].reason, pods[2].message) == ("Unschedulable", "0/2 nodes are available: 2 Insufficient cpu.")
     assert ("Warning", "FailedScheduling") in reasons(p.events)
-    assert load.requested == {"node0": Resources(1.5, GIB), "node1": Resources(1.5, GIB)}
+    assert p.load.requested == {"node0": Resources(1.5, GIB), "node1": Resources(1.5, GIB)}
+    assert load == Load()  # the caller's load is not changed: the plan returns the new one
     assert p.status.active == 3
 
 
@@ -1088,7 +1089,7 @@ def test_unscheduled_pod_is_bound_only_to_a_node_with_room(requested: Resources,
     ],
     ids=["running", "pending", "unknown", "onfailure-after-two-failures"],
 )
-def test_lost_pod_is_failed_with_reason_node_lost_and_unchanged_failures(pod: PodRecord) -> None:
+def test_lost_pod_is_failed_with_reason_node_lost_and_unchanged_failures(pod: PodView) -> None:
     """lost(): phase Failed, reason NodeLost, finished now, no pending restart, failures unchanged."""
     out = pod_logic.lost(pod, NOW)
     assert (out.phase, out.reason, out.finished_at, out.restart_pending) == (PodPhase.FAILED, "NodeLost", NOW, False)

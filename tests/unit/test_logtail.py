@@ -8,8 +8,8 @@ import datetime as dt
 import pytest
 
 from miniorch import logtail
+from miniorch.controllers import podrecords as pod_logic
 from miniorch.nodes.records import ContainerState
-from miniorch.reconcile import pods as pod_logic
 from miniorch.store.records import PodPhase, PodRecord
 
 T0 = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)

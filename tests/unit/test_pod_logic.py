@@ -7,8 +7,8 @@ import datetime as dt
 
 import pytest
 
+from miniorch.controllers import podrecords as pod_logic
 from miniorch.nodes.records import ContainerState
-from miniorch.reconcile import pods as pod_logic
 from miniorch.store.records import PodPhase, PodRecord
 
 T0 = dt.datetime(2024, 5, 1, 12, 0, 0, tzinfo=dt.UTC)

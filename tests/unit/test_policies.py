@@ -14,14 +14,14 @@ from miniorch.reconcile.policies import (
     success_met,
     success_rules,
 )
-from miniorch.store.records import PodPhase, PodRecord
+from miniorch.reconcile.views import PodPhase, PodView
 
 NOW = dt.datetime(2024, 5, 1, 12, 0, 0, tzinfo=dt.UTC)
 
 
-def pod(phase: PodPhase = PodPhase.FAILED, **fields: object) -> PodRecord:
+def pod(phase: PodPhase = PodPhase.FAILED, **fields: object) -> PodView:
     """A pod of the `pi` Job; Failed by default (set failures/exit_code/reason as needed)."""
-    return PodRecord(
+    return PodView(
         uid="p1",
         name="pi-p1",
         namespace="default",
@@ -35,12 +35,12 @@ def pod(phase: PodPhase = PodPhase.FAILED, **fields: object) -> PodRecord:
     )
 
 
-def exited(code: int | None) -> PodRecord:
+def exited(code: int | None) -> PodView:
     """A restartPolicy Never pod that failed once with exit code `code`."""
     return pod(reason="Error", exit_code=code, failures=1, last_failure_at=NOW, finished_at=NOW)
 
 
-def disrupted(reason: str) -> PodRecord:
+def disrupted(reason: str) -> PodView:
     """A pod stopped by a disruption (NodeLost / Evicted): Failed, never a failed attempt by itself."""
     return pod(reason=reason, failures=0, finished_at=NOW)
 
@@ -69,7 +69,7 @@ def on_disruption(action: str, status: str = "True") -> FailureRule:
     ],
     ids=["running", "pending", "unknown", "succeeded", "onfailure-waiting-to-restart"],
 )
-def test_pods_not_in_phase_failed_are_never_failures(subject: PodRecord) -> None:
+def test_pods_not_in_phase_failed_are_never_failures(subject: PodView) -> None:
     """classify only judges pods in phase Failed; every other pod is NOT_A_FAILURE, whatever the rules say."""
     rules = (on_exit("FailJob", "NotIn", 7), on_disruption("Count"))
     assert classify(subject, rules) == (Outcome.NOT_A_FAILURE, -1)

@@ -321,7 +321,13 @@ def test_policy_refusal_names_the_field_and_the_policy_key(tmp_path: Path) -> No
         f"      volumes: [{{name: v, hostPath: {{path: {tmp_path}/ok/../../etc}}}}]\n"
     )
     (m,) = loader.load_text(text, "j.yaml")
-    problems = podspec.check_policy(m.obj.spec.template, PolicyConfig(allowed_host_paths=[f"{tmp_path}/ok"]))  # type: ignore[attr-defined]
+    policy = PolicyConfig(allowed_host_paths=[f"{tmp_path}/ok"])
+    problems = podspec.check_policy(
+        m.obj.spec.template,  # type: ignore[attr-defined]
+        allow_host_network=policy.allow_host_network,
+        allow_privileged=policy.allow_privileged,
+        allowed_host_paths=policy.allowed_host_paths,
+    )
     assert len(problems) == 1
     assert problems[0].startswith("spec.volumes[0].hostPath.path:") and "policy.allowed_host_paths" in problems[0]
 

@@ -8,11 +8,12 @@ import datetime as dt
 import pytest
 from support import planning
 
+from miniorch.controllers.podrecords import record_of
 from miniorch.reconcile import job as job_mod
 from miniorch.reconcile import startretry
 from miniorch.reconcile.actions import CreatePod, RestartPod
 from miniorch.reconcile.startretry import GiveUp, Retry, StartError
-from miniorch.store.records import PodPhase, PodRecord
+from miniorch.reconcile.views import PodPhase, PodView
 
 T0 = dt.datetime(2024, 5, 1, 12, 0, 0, tzinfo=dt.UTC)
 MSG = "start p: failed to create endpoint p on network bridge: could not find bridge docker0"
@@ -23,10 +24,10 @@ def at(s: float) -> dt.datetime:
     return T0 + dt.timedelta(seconds=s)
 
 
-def pending(**fields: object) -> PodRecord:
+def pending(**fields: object) -> PodView:
     """A Job pod bound to node2, not started yet."""
     return dataclasses.replace(
-        PodRecord(
+        PodView(
             uid="u1",
             name="p",
             namespace="default",
@@ -118,7 +119,7 @@ def test_a_refusal_after_another_reason_starts_counting_afresh() -> None:
     ],
 )
 def test_a_refused_pod_is_due_for_its_next_try_only_after_its_backoff(
-    pod: PodRecord, now: dt.datetime, due: bool, next_at: dt.datetime | None
+    pod: PodView, now: dt.datetime, due: bool, next_at: dt.datetime | None
 ) -> None:
     """`due` holds a refused pod back until last try + delay(tries); others are always due."""
     assert (startretry.due(pod, now), startretry.next_try_at(pod)) == (due, next_at)
@@ -145,7 +146,6 @@ def test_a_job_whose_pods_gave_up_fails_with_backoff_limit_exceeded_naming_the_r
             message=f"{MSG} (gave up after 5 tries)",
             failures=1,
             last_failure_at=planning.NOW - dt.timedelta(seconds=30 - i),
-            container_removed=True,
         )
         for i in range(2)
     ]
@@ -214,12 +214,12 @@ def test_an_on_failure_restart_the_engine_refused_waits_for_its_backoff() -> Non
         (pending(phase=PodPhase.FAILED, reason="RunContainerError", message=MSG, failures=1), "RunContainerError"),
     ],
 )
-def test_get_pods_shows_the_start_error_in_the_status_column(pod: PodRecord, status: str) -> None:
+def test_get_pods_shows_the_start_error_in_the_status_column(pod: PodView, status: str) -> None:
     """STATUS (as kubectl): the waiting reason of a refused pod, CrashLoopBackOff only for a crash."""
     from miniorch.api import render
     from miniorch.cli import output
 
-    shown = render.pod(pod, None)
+    shown = render.pod(record_of(pod), None)
     assert output.pod_status(shown) == status
     if status != "CrashLoopBackOff":
         assert shown["status"]["message"] == MSG
@@ -232,15 +232,19 @@ def test_describe_job_lists_why_pods_that_did_not_run_are_waiting_or_failed() ->
     from miniorch.api import render
     from miniorch.cli import describe
 
-    refused = render.pod(pending(name="j-a", reason="RunContainerError", message=MSG, start_attempts=2), None)
+    refused = render.pod(
+        record_of(pending(name="j-a", reason="RunContainerError", message=MSG, start_attempts=2)), None
+    )
     ran = render.pod(
-        pending(
-            name="j-b",
-            phase=PodPhase.FAILED,
-            reason="Error",
-            exit_code=1,
-            message="container exited with code 1",
-            failures=1,
+        record_of(
+            pending(
+                name="j-b",
+                phase=PodPhase.FAILED,
+                reason="Error",
+                exit_code=1,
+                message="container exited with code 1",
+                failures=1,
+            )
         ),
         None,
     )
