@@ -52,9 +52,7 @@ def delete_object(ctx: Ctx, plural: str, namespace: str, name: str) -> Manifest:
 
 
 @router.patch("/{plural}/{namespace}/{name}", response_model=None)
-def patch_object(
-    ctx: Ctx, plural: str, namespace: str, name: str, patch: dict[str, Any] = Body(...)
-) -> PatchResponse:
+def patch_object(ctx: Ctx, plural: str, namespace: str, name: str, patch: dict[str, Any] = Body(...)) -> PatchResponse:
     kind = workload_kind(plural)
     result = ctx.applier.patch(kind, namespace, name, patch)
     rec = ctx.store.get_object(kind, namespace, name)

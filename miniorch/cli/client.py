@@ -162,7 +162,9 @@ class Client(Http):
         return cast(models.DrainResponse, self.request("POST", f"/api/nodes/{name}/drain"))
 
     # -- pods, their logs, events ---------------------------------------------
-    def list_pods(self, namespace: str | None = None, selector: str | None = None, **fields: str) -> list[models.Manifest]:
+    def list_pods(
+        self, namespace: str | None = None, selector: str | None = None, **fields: str
+    ) -> list[models.Manifest]:
         """`fields`: owner (a uid), node, phase: the API's narrowing filters."""
         return self._items("/api/pods", _given(namespace=namespace, selector=selector, **fields))
 
@@ -184,7 +186,9 @@ class Client(Http):
         return cast(Generator[models.WatchEvent, None, None], watch)
 
     # -- workload objects -------------------------------------------------------
-    def list_objects(self, kind: str, namespace: str | None = None, selector: str | None = None) -> list[models.Manifest]:
+    def list_objects(
+        self, kind: str, namespace: str | None = None, selector: str | None = None
+    ) -> list[models.Manifest]:
         return self._items(_objects(kind), _given(namespace=namespace, selector=selector))
 
     def get_object(self, kind: str, namespace: str, name: str) -> models.Manifest:

@@ -27,7 +27,10 @@ class CtlGroup(LazyGroup):
         "get": "miniorch.cli.getcmd:get",
         "describe": "miniorch.cli.getcmd:describe",
         "explain": "miniorch.cli.explain:explain",
-        **{verb: f"miniorch.cli.edit:{verb}" for verb in ("apply", "diff", "delete", "create", "patch", "scale", "wait")},
+        **{
+            verb: f"miniorch.cli.edit:{verb}"
+            for verb in ("apply", "diff", "delete", "create", "patch", "scale", "wait")
+        },
         "logs": "miniorch.cli.logscmd:logs",
         "rollout": "miniorch.cli.daemonsets:rollout",
     }

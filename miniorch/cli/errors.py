@@ -15,10 +15,12 @@ from typing import Any, NoReturn
 
 import typer
 
+from miniorch.errors import MiniorchError
+
 
 def is_ours(exc: BaseException) -> bool:
-    """Raised by miniorch with a message written for the user."""
-    return type(exc).__module__.split(".")[0] == "miniorch"
+    """Raised by miniorch with a message written for the user (every error of ours is one)."""
+    return isinstance(exc, MiniorchError)
 
 
 def sentence(exc: BaseException, argv: list[str]) -> str:

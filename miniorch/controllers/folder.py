@@ -21,6 +21,7 @@ from watchdog.observers.api import BaseObserver
 
 from miniorch.controllers import manifestsync, outage
 from miniorch.controllers.objects import Applier
+from miniorch.controllers.storeio import store_io
 from miniorch.store.errors import StoreUnavailable
 from miniorch.store.store import Store
 
@@ -154,16 +155,18 @@ class FolderWatcher:
                 period = self._rescan_seconds if self._observer is not None else POLL_SECONDS
                 timeout = RETRY_SECONDS if self._sync.waiting else max(0.0, last_full + period - time.monotonic())
                 try:
-                    await asyncio.wait_for(self._changed.wait(), timeout)
-                    await self._settle()
+                    async with asyncio.timeout(timeout):  # not wait_for: 3.11's can drop a cancellation
+                        await self._changed.wait()
                 except TimeoutError:
                     self._full = self._full or time.monotonic() >= last_full + period
+                else:
+                    await self._settle()
                 paths, full, force = self._pending, self._full, self._force
                 self._pending, self._full, self._force = set(), False, False
                 if full:
                     last_full = time.monotonic()
                 try:
-                    report = await asyncio.to_thread(self._sync.sync, None if full else paths, force)
+                    report = await store_io(self._sync.sync, None if full else paths, force)
                 except StoreUnavailable as exc:  # applied nothing: the same files again after a wait
                     self._pending |= paths
                     self._full, self._force = self._full or full, self._force or force
@@ -185,6 +188,7 @@ class FolderWatcher:
             if remaining <= 0:
                 return
             try:
-                await asyncio.wait_for(self._changed.wait(), min(self._debounce, remaining))
+                async with asyncio.timeout(min(self._debounce, remaining)):
+                    await self._changed.wait()
             except TimeoutError:
                 return

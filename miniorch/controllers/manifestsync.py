@@ -25,6 +25,7 @@ from miniorch.store.store import Store
 
 log = structlog.get_logger(__name__)
 
+
 @dataclass
 class FileState:
     """What the folder sync remembers of one file between passes."""
@@ -141,7 +142,9 @@ class FolderSync:
         report.changed = bool(batch)
         return report
 
-    def _apply_file(self, f: files.Loaded, current: dict[Path, files.Stamp], before: dict[Path, dict[files.Key, int]]) -> bool:
+    def _apply_file(
+        self, f: files.Loaded, current: dict[Path, files.Stamp], before: dict[Path, dict[files.Key, int]]
+    ) -> bool:
         was_failing = f.path in self._known and not self._known[f.path].ok
         try:
             results = self._applier.apply(f.manifests, f.source)
@@ -160,7 +163,9 @@ class FolderSync:
             self._fail(f, current, before, "ApplyConflict", exc)
             return False
         self.waiting.discard(f.path)
-        self._known[f.path] = FileState(current.get(f.path), f.digest, True, {files.key_of(m): m.line for m in f.manifests})
+        self._known[f.path] = FileState(
+            current.get(f.path), f.digest, True, {files.key_of(m): m.line for m in f.manifests}
+        )
         for m in f.manifests:
             for w in m.warnings:
                 log.warning("manifest_field_ignored", file=str(f.path), line=w.line, field=w.path, message=w.message)
@@ -174,7 +179,12 @@ class FolderSync:
         return True
 
     def _fail(
-        self, f: files.Loaded, current: dict[Path, files.Stamp], before: dict[Path, dict[files.Key, int]], reason: str, exc: Exception
+        self,
+        f: files.Loaded,
+        current: dict[Path, files.Stamp],
+        before: dict[Path, dict[files.Key, int]],
+        reason: str,
+        exc: Exception,
     ) -> None:
         """Report a file that cannot be applied; what it defined before stays in force."""
         self.waiting.discard(f.path)

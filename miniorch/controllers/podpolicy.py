@@ -1,8 +1,7 @@
 """What the owner of a pod wants when the pod's node goes away: the per-kind hook of PodSync.
 
 PodSync and drain are kind-agnostic: they ask the owner kind's policy instead of testing
-kind names. A small Protocol for now; the kind registry supplies the entries (BY_KIND is
-today's table until it does).
+kind names. The kind registry's entries are the policies (`KindInfo` has both properties).
 """
 
 from __future__ import annotations
@@ -10,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
+
+from miniorch import kinds
 
 
 class OwnerPolicy(Protocol):
@@ -37,11 +38,8 @@ class PodPolicy:
 #: Pods whose owner kind has no entry: they stay with their node (today's behaviour for any
 #: kind but Job).
 STAY = PodPolicy()
-#: Today's kinds that own pods, until the kind registry supplies their policies.
-BY_KIND: Mapping[str, OwnerPolicy] = {
-    "Job": PodPolicy(lost_with_node=True, evicted_by_drain=True),
-    "DaemonSet": STAY,
-}
+#: The kinds that own pods, from the kind registry.
+BY_KIND: Mapping[str, OwnerPolicy] = {info.kind: info for info in kinds.REGISTRY if info.owns_pods}
 
 
 def of(policies: Mapping[str, OwnerPolicy], kind: str) -> OwnerPolicy:

@@ -19,6 +19,7 @@ from miniorch import metrics as metrics_mod
 from miniorch.controllers import images
 from miniorch.controllers import podrecords as pod_logic
 from miniorch.controllers.nodes import NodeMonitor
+from miniorch.controllers.storeio import store_io
 from miniorch.nodes import records as nr
 from miniorch.nodes.client import NodeClient
 from miniorch.nodes.events import RunEnd
@@ -137,7 +138,7 @@ class PodRunner:
             await self._refused(pod, startretry.StartError.RUN, exc.detail, client, created=True)
             return
         now = self._clock.now()
-        await asyncio.to_thread(
+        await store_io(
             self._store.save_pod,
             dataclasses.replace(pod, phase=PodPhase.RUNNING, started_at=now, reason="", message="", start_attempts=0),
         )
@@ -155,7 +156,7 @@ class PodRunner:
         updated, decision = pod_logic.refused(pod, reason, detail, now)
         if isinstance(decision, startretry.GiveUp) and not pod.restart_pending:
             updated = dataclasses.replace(updated, container_removed=True)  # none is left
-        await asyncio.to_thread(self._store.save_pod, updated)
+        await store_io(self._store.save_pod, updated)
         event = EventRecord(
             namespace=pod.namespace,
             kind="Pod",
@@ -169,7 +170,7 @@ class PodRunner:
         )
         # The engine's words vary between tries (a veth name): one event, counted, with the latest words.
         previous = pod_logic.event_message(pod, pod.message) if pod.reason in startretry.START_ERRORS else None
-        await asyncio.to_thread(self._store.record_event, event, previous)
+        await store_io(self._store.record_event, event, previous)
         fields = {"pod": pod.name, "node": pod.node, "owner": pod.owner_name, "reason": reason.value, "error": detail}
         match decision:
             case startretry.Retry(at=at):
@@ -210,13 +211,13 @@ class PodRunner:
         try:
             await client.run(client.start, pod.name)
         except nr.ContainerNotFound:
-            await asyncio.to_thread(self._store.save_pod, pod_logic.gone(pod, self._clock.now()))
+            await store_io(self._store.save_pod, pod_logic.gone(pod, self._clock.now()))
             self._wake()
             return
         except _REFUSED as exc:
             await self._refused(pod, startretry.StartError.RUN, exc.detail, client, created=True)
             return
-        await asyncio.to_thread(
+        await store_io(
             self._store.save_pod,
             dataclasses.replace(
                 pod,
@@ -240,14 +241,14 @@ class PodRunner:
     async def _terminate(self, pod: PodRecord, grace: float) -> None:
         client = self._monitor.client(pod.node) if pod.node else None
         if client is None or (pod.phase is PodPhase.PENDING and pod.node is None):
-            await asyncio.to_thread(self._store.save_pod, pod_logic.gone(pod, self._clock.now()))
+            await store_io(self._store.save_pod, pod_logic.gone(pod, self._clock.now()))
             return
         try:
             if not pod.restart_pending:
                 await client.run(client.stop, pod.name, grace)
             state = await client.run(client.inspect, pod.name)
         except nr.ContainerNotFound:
-            await asyncio.to_thread(self._store.save_pod, pod_logic.gone(pod, self._clock.now()))
+            await store_io(self._store.save_pod, pod_logic.gone(pod, self._clock.now()))
             return
         await self._record_exit(pod, state, "Never", client)
         log.info("pod_terminated", pod=pod.name, node=pod.node, reason=pod.deletion_reason)
@@ -270,7 +271,7 @@ class PodRunner:
         if not state.exited:
             if restart_policy == "Always" and state.restart_count > pod.restart_count:
                 # Docker restarted it in place (restart policy): count it, as the kubelet would.
-                await asyncio.to_thread(self._store.save_pod, pod_logic.on_docker_restart(pod, state))
+                await store_io(self._store.save_pod, pod_logic.on_docker_restart(pod, state))
                 log.info("pod_restarted", pod=pod.name, node=pod.node, restart_count=state.restart_count)
             return
         if pod.restart_pending and pod.last_failure_at == state.finished_at:
@@ -286,7 +287,7 @@ class PodRunner:
             raw = b""
         tail = logtail.bound(raw)
         done = pod_logic.on_exit(pod, state, restart_policy, tail, self._clock.now(), timestamped=True)
-        await asyncio.to_thread(self._store.save_pod, done)  # committed before the container may go
+        await store_io(self._store.save_pod, done)  # committed before the container may go
         log.info(
             "pod_finished",
             pod=pod.name,
@@ -299,7 +300,7 @@ class PodRunner:
         self._wake()  # plan the replacement now; removing the container is off the critical path
         if done.phase.terminal:
             await client.run(client.remove, pod.name)
-            await asyncio.to_thread(self._store.save_pod, dataclasses.replace(done, container_removed=True))
+            await store_io(self._store.save_pod, dataclasses.replace(done, container_removed=True))
 
     def remove_container(self, pod: PodRecord) -> None:
         """A finished pod whose container is still there (e.g. after a crash)."""
@@ -309,7 +310,7 @@ class PodRunner:
         client = self._monitor.client(pod.node or "")
         if client is not None:
             await client.run(client.remove, pod.name)
-        await asyncio.to_thread(self._store.save_pod, dataclasses.replace(pod, container_removed=True))
+        await store_io(self._store.save_pod, dataclasses.replace(pod, container_removed=True))
 
     def remove_orphan(self, node: str, container: nr.ContainerState) -> None:
         key = PodRecord(

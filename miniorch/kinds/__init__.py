@@ -67,6 +67,8 @@ class KindInfo:
     controller: str | None = None  # "module:Class" that reconciles its objects
     template: str | None = None  # where its pod template is in a manifest (camelCase path)
     owns_pods: bool = False  # its controller runs pods from that template (else it makes objects that do)
+    lost_with_node: bool = False  # its pods on a NotReady node are NodeLost and replaced elsewhere
+    evicted_by_drain: bool = False  # `ctl drain` evicts its pods (else they stay, --ignore-daemonsets)
     immutable_spec: tuple[str, ...] = ()  # spec fields fixed at creation
     mutable_spec: tuple[str, ...] | None = None  # when set, the only spec fields that may change
     outcome: Outcome = status.never  # "finished" rule over a stored status: its final word, or None
@@ -135,6 +137,8 @@ REGISTRY: tuple[KindInfo, ...] = (
         controller="miniorch.controllers.jobs:JobPlanner",
         template="spec.template",
         owns_pods=True,
+        lost_with_node=True,
+        evicted_by_drain=True,
         mutable_spec=("parallelism", "suspend", "activeDeadlineSeconds", "ttlSecondsAfterFinished", "maxFailedIndexes"),
         outcome=status.job_outcome,
         summary=status.job_status,

@@ -26,7 +26,7 @@ import requests.exceptions
 import structlog
 import urllib3.exceptions
 
-from miniorch.nodes import calls, events, records, transport
+from miniorch.nodes import calls, events, records, shapes, transport
 from miniorch.nodes.records import ContainerSpec, ContainerState, NodeInfo
 
 log = structlog.get_logger(__name__)
@@ -48,37 +48,6 @@ EVENTS_IDLE_SECONDS = 30.0  # a quiet event stream is reopened after this long (
 STREAM_IDLE_SECONDS = 300.0  # logs -f, docker load: silence this long ends the stream
 P = ParamSpec("P")
 T = TypeVar("T")
-
-
-def _parse_time(value: str | None) -> dt.datetime | None:
-    if not value or value.startswith("0001-"):
-        return None
-    # Docker gives nanoseconds; Python takes microseconds.
-    head, _, rest = value.partition(".")
-    frac = "".join(ch for ch in rest if ch.isdigit())[:6]
-    parsed = dt.datetime.fromisoformat(f"{head}.{frac or '0'}+00:00")
-    return parsed.astimezone(dt.UTC)
-
-
-def _health(status: str) -> str:
-    """Health from `docker ps`'s Status text: "Up 5 seconds (healthy)", "(health: starting)"."""
-    for marker, health in (("(healthy)", "healthy"), ("(unhealthy)", "unhealthy"), ("(health: starting)", "starting")):
-        if marker in status:
-            return health
-    return ""
-
-
-def _healthcheck(check: records.HealthCheck | None) -> dict[str, Any] | None:
-    if check is None:
-        return None
-    ns = 1_000_000_000
-    return {
-        "test": ["CMD", *check.command],
-        "interval": int(check.interval_seconds * ns),
-        "timeout": int(check.timeout_seconds * ns),
-        "retries": check.retries,
-        "start_period": int(check.start_period_seconds * ns),
-    }
 
 
 class NodeClient:
@@ -183,42 +152,14 @@ class NodeClient:
             rows = self._docker().api.containers(all=True, filters={"label": self._labels})
         except Exception as exc:
             raise self._translate(exc, "list containers") from exc
-        out = []
-        for row in rows:
-            name = (row.get("Names") or ["/?"])[0].lstrip("/")
-            out.append(
-                ContainerState(
-                    id=row["Id"],
-                    name=name,
-                    node=self.name,
-                    labels=dict(row.get("Labels") or {}),
-                    status=str(row.get("State", "unknown")),
-                    health=_health(str(row.get("Status", ""))),
-                )
-            )
-        return out
+        return [shapes.state_of_row(row, self.name) for row in rows]
 
     def inspect(self, name: str) -> ContainerState:
         try:
             data = self._docker().api.inspect_container(name)
         except Exception as exc:
             raise self._translate(exc, f"inspect {name}") from exc
-        state = data.get("State", {})
-        return ContainerState(
-            id=data["Id"],
-            name=data["Name"].lstrip("/"),
-            node=self.name,
-            labels=dict(data.get("Config", {}).get("Labels") or {}),
-            status=str(state.get("Status", "unknown")),
-            exit_code=int(state.get("ExitCode", 0)) if state.get("Status") in ("exited", "dead") else None,
-            oom_killed=bool(state.get("OOMKilled")),
-            error=str(state.get("Error") or ""),
-            started_at=_parse_time(state.get("StartedAt")),
-            finished_at=_parse_time(state.get("FinishedAt")),
-            inspected=True,
-            health=str((state.get("Health") or {}).get("Status") or ""),
-            restart_count=int(data.get("RestartCount") or 0),
-        )
+        return shapes.state_of_inspect(data, self.name)
 
     def has_image(self, image: str) -> bool:
         try:
@@ -295,35 +236,9 @@ class NodeClient:
         """Create (not start) the container; returns its id."""
         self.ensure_image(spec.image, spec.pull)
         api = self._docker().api
-        host_config = api.create_host_config(
-            nano_cpus=spec.nano_cpus,
-            mem_limit=spec.mem_limit,
-            privileged=spec.privileged,
-            network_mode="host" if spec.host_network else None,
-            port_bindings={f"{p.container_port}/{p.protocol}": p.host_port for p in spec.ports if p.host_port} or None,
-            mounts=[
-                docker.types.Mount(m.target, m.source, type="volume" if m.is_volume else "bind", read_only=m.read_only)
-                for m in spec.mounts
-            ]
-            or None,
-            restart_policy={"Name": spec.restart_policy} if spec.restart_policy else None,
-        )
+        host_config = api.create_host_config(**shapes.host_config_args(spec))
         try:
-            created = api.create_container(
-                image=spec.image,
-                name=spec.name,
-                entrypoint=list(spec.command) if spec.command is not None else None,
-                command=list(spec.args) if spec.args is not None else None,
-                environment=spec.env or None,
-                working_dir=spec.working_dir,
-                hostname=None if spec.host_network else spec.hostname,
-                labels=spec.labels,
-                user=spec.user,
-                ports=[f"{p.container_port}/{p.protocol}" for p in spec.ports] or None,
-                host_config=host_config,
-                stop_timeout=spec.stop_grace_seconds,
-                healthcheck=_healthcheck(spec.healthcheck),
-            )
+            created = api.create_container(**shapes.create_args(spec), host_config=host_config)
         except Exception as exc:
             raise self._translate(exc, f"create {spec.name}") from exc
         return str(created["Id"])

@@ -83,7 +83,9 @@ class Daemon:
             if _accepting(self.socket) and self.api("GET", "/version"):
                 return
             time.sleep(0.05)
-        raise RuntimeError(f"daemon did not come up:\n{self.log_text()[-3000:]}")
+        self.proc.kill()  # a daemon that never answered must not outlive its test (nor hold its nodes)
+        self.proc.wait()
+        raise RuntimeError(f"daemon did not come up within {timeout} s:\n{self.log_text()[-3000:]}")
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
         assert self.proc is not None

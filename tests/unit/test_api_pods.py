@@ -130,9 +130,11 @@ def test_log_refusals(api: ApiHarness, pod: str, params: dict[str, Any], status:
 
 
 def _event(api: ApiHarness, uid: str, reason: str, namespace: str = "default") -> None:
-    api.store.record_event(EventRecord(
+    api.store.record_event(
+        EventRecord(
             namespace, "Job", "pi", uid, "Normal", reason, f"{reason} happened", first_timestamp=T0, last_timestamp=T0
-        ))
+        )
+    )
 
 
 def test_events_by_namespace_and_by_involved_object(api: ApiHarness) -> None:

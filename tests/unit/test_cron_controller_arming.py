@@ -43,7 +43,9 @@ async def until(check: Callable[[], bool], what: str) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def running(store: Store, clock: clock_mod.Clock, body: Callable[[CronJobController, Applier], Awaitable[None]]) -> None:
+def running(
+    store: Store, clock: clock_mod.Clock, body: Callable[[CronJobController, Applier], Awaitable[None]]
+) -> None:
     """Run the controller's loop (with its scheduler) around `body`."""
 
     async def main() -> None:

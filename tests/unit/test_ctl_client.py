@@ -132,7 +132,9 @@ def test_tcp_with_the_bearer_token_and_without(tmp_path: Path) -> None:
     with harness(tmp_path) as h, serve(TokenAuth(h.app, TOKEN.encode()), host="127.0.0.1", port=0) as server:
         url = f"http://127.0.0.1:{tcp_port(server)}"
         assert Client(tmp_path, server=url, token=TOKEN).version()["version"]
-        with pytest.raises(CtlError, match=r"bearer token is required .*\(the daemon refused the token; check --token-file\)"):
+        with pytest.raises(
+            CtlError, match=r"bearer token is required .*\(the daemon refused the token; check --token-file\)"
+        ):
             Client(tmp_path, server=url, token="wrong-token-wrong-token").version()
     with pytest.raises(CtlError, match=rf"cannot reach the miniorch daemon at {url} \(connection refused\)"):
         Client(tmp_path, server=url, token=TOKEN).version()

@@ -156,7 +156,9 @@ def test_one_file_for_apply_is_read_here_and_parsed_by_the_daemon(
         return
     with pytest.raises(CtlError) as caught:
         edit.read_sources(str(path))
-    assert str(caught.value) == f"{path}: {error}" + (" (hint: split it into several files)" if "bytes" in error else "")
+    assert str(caught.value) == f"{path}: {error}" + (
+        " (hint: split it into several files)" if "bytes" in error else ""
+    )
 
 
 def _imports(path: Path) -> set[str]:
