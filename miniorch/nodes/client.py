@@ -26,7 +26,7 @@ import requests.exceptions
 import structlog
 import urllib3.exceptions
 
-from miniorch.nodes import calls, events, records, shapes, transport
+from miniorch.nodes import calls, events, records, shapes, transport, trust
 from miniorch.nodes.records import ContainerSpec, ContainerState, NodeInfo
 
 log = structlog.get_logger(__name__)
@@ -99,9 +99,9 @@ class NodeClient:
         return error
 
     def _classify(self, exc: Exception, what: str) -> records.NodeError:
-        trust = transport.explain(exc, self.endpoint)
-        if trust is not None:
-            return records.NodeUntrusted(self.name, f"{what}: {trust}")
+        untrusted = trust.explain(exc, self.endpoint)
+        if untrusted is not None:
+            return records.NodeUntrusted(self.name, f"{what}: {untrusted}")
         if isinstance(exc, docker.errors.NotFound):
             return records.ContainerNotFound(self.name, f"{what}: {exc.explanation or 'not found'}")
         if isinstance(exc, docker.errors.APIError):
@@ -110,7 +110,7 @@ class NodeClient:
             if exc.status_code is not None and exc.status_code >= 500 and "no such image" not in str(exc).lower():
                 return records.EngineError(self.name, f"{what}: {exc.explanation}")
             return records.DockerRejected(self.name, f"{what}: {exc.explanation}")
-        dial = transport.dial_failure(exc)
+        dial = trust.dial_failure(exc)
         if dial is not None:
             return records.NodeUnavailable(self.name, f"{what}: {dial}")
         if isinstance(exc, (docker.errors.DockerException, paramiko.SSHException, *_TRANSPORT_ERRORS)):

@@ -11,7 +11,7 @@ import requests.exceptions
 import urllib3.exceptions
 import urllib3.util.ssl_match_hostname
 
-from miniorch.nodes import transport
+from miniorch.nodes import transport, trust
 
 TLS = transport.Endpoint("tcp://edge-1:2376", transport.TLS, ca="/etc/miniorch/ca.pem", cert="/etc/miniorch/cert.pem")
 SSH = transport.Endpoint(
@@ -77,7 +77,7 @@ def test_trust_failures_are_worded_wherever_they_are_wrapped(
 ) -> None:
     """A trust failure, bare or inside docker-py's and requests' wrappers, gets a message saying which it is."""
     for exc in (error, wrapped(error)):
-        text = transport.explain(exc, endpoint)
+        text = trust.explain(exc, endpoint)
         assert text is not None and words in text, text
 
 
@@ -91,12 +91,12 @@ def test_trust_failures_are_worded_wherever_they_are_wrapped(
 )
 def test_ordinary_failures_are_not_trust_failures(error: BaseException) -> None:
     """A refused or timed-out connection is not worded as a trust failure (the node is just unreachable)."""
-    assert transport.explain(wrapped(error), TLS) is None
-    assert transport.dial_failure(wrapped(error)) is None
+    assert trust.explain(wrapped(error), TLS) is None
+    assert trust.dial_failure(wrapped(error)) is None
 
 
 def test_a_failed_dial_stdio_is_found_in_its_wrappers() -> None:
     """dial-stdio's own error reaches the node's message through docker-py's wrapper."""
     error = wrapped(transport.DialStdioFailed(SSH, "permission denied while trying to connect"))
-    text = transport.dial_failure(error)
+    text = trust.dial_failure(error)
     assert text is not None and "permission denied" in text and "'miniorch' in the docker group" in text
