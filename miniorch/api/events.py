@@ -12,6 +12,7 @@ from fastapi.responses import Response, StreamingResponse
 from miniorch.api import render
 from miniorch.api.context import StoreDep
 from miniorch.api.models import WatchEvent
+from miniorch.controllers.storeio import store_io
 from miniorch.store.store import Store
 
 EVENT_POLL_SECONDS = 0.5
@@ -33,7 +34,7 @@ def watch_events(store: StoreDep, namespace: str | None = None, poll: float = EV
 async def watch(store: Store, namespace: str | None, poll: float) -> AsyncGenerator[bytes, None]:
     seen: dict[int | None, int] = {}
     while True:
-        events = await asyncio.to_thread(store.list_events, namespace)
+        events = await store_io(store.list_events, namespace)
         lines = []
         for ev in events:
             if seen.get(ev.id) == ev.count:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Callable
 
 import structlog
 from fastapi import APIRouter
@@ -93,14 +94,19 @@ async def _follow(
 ) -> AsyncIterator[bytes]:
     queue: asyncio.Queue[bytes | None] = asyncio.Queue()
     loop = asyncio.get_running_loop()
+    closers: list[Callable[[], None]] = []  # ends the node's stream: the reader went away
+    gone = threading.Event()
 
     def pump() -> None:
         try:
-            for chunk in client.follow_logs(name, tail, timestamps, since):
+            for chunk in client.follow_logs(name, tail, timestamps, since, on_open=closers.append):
                 loop.call_soon_threadsafe(queue.put_nowait, chunk)
         except nr.NodeError as exc:  # the node or the container went away: the stream ends
-            log.info("log_follow_ended", pod=name, error=exc.detail, cause=supervise.cause_of(exc))
+            if not gone.is_set():
+                log.info("log_follow_ended", pod=name, error=exc.detail, cause=supervise.cause_of(exc))
         finally:
+            if gone.is_set():
+                log.info("log_follow_ended", pod=name, cause="the client went away")
             loop.call_soon_threadsafe(queue.put_nowait, None)
 
     # Scoped to this request: a crash of the follow is logged and ends this stream only.
@@ -110,4 +116,8 @@ async def _follow(
         while (chunk := await queue.get()) is not None:
             yield chunk
     finally:
+        if not worker.done():  # the client disconnected: the thread must not read on for it
+            gone.set()
+            for close in closers:
+                await asyncio.to_thread(close)
         await asyncio.shield(worker) if worker.done() else None

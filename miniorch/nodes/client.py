@@ -50,6 +50,15 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 
+def _end_stream(stream: Any, client: docker.DockerClient) -> None:
+    """Shut a streaming response's socket from another thread, so that its blocked reader wakes
+    (docker-py's CancellableStream; over SSH closing the client ends the channel)."""
+    try:
+        stream.close()
+    except Exception:  # a transport whose socket CancellableStream cannot reach
+        client.close()
+
+
 class NodeClient:
     """A Docker Engine reached by URL; `timeout` bounds each request."""
 
@@ -300,10 +309,16 @@ class NodeClient:
         return bytes(out)
 
     def follow_logs(
-        self, name: str, tail: int | None = None, timestamps: bool = False, since: dt.datetime | None = None
+        self,
+        name: str,
+        tail: int | None = None,
+        timestamps: bool = False,
+        since: dt.datetime | None = None,
+        on_open: Callable[[Callable[[], None]], None] | None = None,
     ) -> Iterator[bytes]:
         """Stream a container's output until it stops, or until STREAM_IDLE_SECONDS of silence
-        (an engine that stopped answering); blocking iterator."""
+        (an engine that stopped answering); blocking iterator. `on_open(close)` is handed a
+        function that ends the stream from another thread (its reader has gone)."""
         client = self._stream_client(f"logs {name}")
         try:
             stream = client.api.logs(
@@ -316,6 +331,8 @@ class NodeClient:
                 timestamps=timestamps,
                 since=since.timestamp() if since is not None else None,
             )
+            if on_open is not None:
+                on_open(functools.partial(_end_stream, stream, client))
             yield from stream
         except urllib3.exceptions.HTTPError as exc:
             raise self._translate(ConnectionError(str(exc)), f"logs {name}") from exc

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
+import subprocess
 import time
 from typing import Any
 
 import yaml
 from conftest import managed_containers
 from support import dockernodes
-from support.daemon import Daemon, job_yaml
+from support.daemon import MINIORCH, Daemon, job_yaml
 
 IMAGE = "miniorch.local/busybox:latest"
 STAMPED = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z) (.*)$")
@@ -197,3 +199,29 @@ def test_follow_passes_timestamps_and_since_to_the_live_container(daemon: Daemon
     followed = daemon.ctl("logs", name, "-f", "--timestamps", check=True, timeout=60)
     assert [t for _, t in _stamps(followed.stdout)] == ["one", "two"]
     assert daemon.ctl("logs", name, "-f", "--previous").returncode == 2
+
+
+def test_a_follower_that_goes_away_ends_the_daemons_stream_at_once(daemon: Daemon) -> None:
+    """ctl logs -f killed mid-stream: the daemon's thread reading that container's output stops
+    within seconds (it used to read on until the container ended or 300 s of silence)."""
+    daemon.apply(job_yaml("chatty", "while true; do echo tick; sleep 0.2; done"))
+    name = daemon.wait_for(
+        lambda: next((p["metadata"]["name"] for p in daemon.pods("chatty") if p["status"]["phase"] == "Running"), None),
+        what="a running pod",
+    )
+    env = {**os.environ, "MINIORCH_SOCKET": str(daemon.socket)}
+    follower = subprocess.Popen([MINIORCH, "ctl", "logs", name, "-f"], stdout=subprocess.PIPE, env=env)
+    try:
+        assert follower.stdout is not None and follower.stdout.readline().strip() == b"tick"
+    finally:
+        follower.kill()
+        follower.wait()
+    ended = daemon.wait_for(
+        lambda: next(
+            (e for e in daemon.log_events() if e.get("event") == "log_follow_ended" and e.get("pod") == name), None
+        ),
+        timeout=10,
+        what="the daemon's follow of the pod to end",
+    )
+    assert ended["cause"] == "the client went away"
+    daemon.ctl("delete", "job", "chatty", check=True)
