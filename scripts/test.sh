@@ -85,7 +85,7 @@ trap 'exit 143' TERM
 export MINIORCH_REQUIRE_DOCKER=1
 set +e
 if [[ $workers -gt 1 ]]; then
-  .venv/bin/python -m pytest -q -n "$workers" "$@"
+  .venv/bin/python -m pytest -q -n "$workers" --dist worksteal "$@"  # idle workers take tests queued for busy ones
 else
   env_line="$(.venv/bin/python tests/support/dockernodes.py start --count 3)"
   export "${env_line?}"

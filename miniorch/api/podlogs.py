@@ -118,6 +118,6 @@ async def _follow(
     finally:
         if not worker.done():  # the client disconnected: the thread must not read on for it
             gone.set()
-            for close in closers:
-                await asyncio.to_thread(close)
+            for close in closers:  # a socket shutdown, at once: an await here would be cancelled with us
+                close()
         await asyncio.shield(worker) if worker.done() else None

@@ -195,11 +195,19 @@ def test_a_refused_start_is_retried_with_backoff_then_runs(cluster: Run) -> None
         node = c.node()
         node.refuse_start = "failed to create endpoint: bridge gone"
         c.apply("refused")
-        await c.wait_for("the start refused", lambda: c.pods("refused") and c.pods("refused")[0].start_attempts == 1)
+
+        def failed_events() -> list[Any]:
+            pods = c.pods("refused")
+            return [e for e in c.store.list_events(uid=pods[0].uid) if e.reason == "Failed"] if pods else []
+
+        # the pod is saved, then its event recorded: wait for both (the event is what a user reads)
+        await c.wait_for(
+            "the start refused", lambda: any(p.start_attempts == 1 for p in c.pods("refused")) and failed_events()
+        )
         (pod,) = c.pods("refused")
         assert (pod.phase, pod.reason) == (PodPhase.PENDING, "RunContainerError")
         assert "bridge gone" in pod.message and pod.name not in node.containers  # removed for a fresh create
-        events = [e for e in c.store.list_events(uid=pod.uid) if e.reason == "Failed"]
+        events = failed_events()
         assert len(events) == 1 and events[0].type == "Warning"
         node.refuse_start = ""
         (running,) = await c.running("refused")  # the next try, after 1 s

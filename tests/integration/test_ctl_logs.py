@@ -210,12 +210,11 @@ def test_a_follower_that_goes_away_ends_the_daemons_stream_at_once(daemon: Daemo
         what="a running pod",
     )
     env = {**os.environ, "MINIORCH_SOCKET": str(daemon.socket)}
-    follower = subprocess.Popen([MINIORCH, "ctl", "logs", name, "-f"], stdout=subprocess.PIPE, env=env)
-    try:
-        assert follower.stdout is not None and follower.stdout.readline().strip() == b"tick"
-    finally:
-        follower.kill()
-        follower.wait()
+    with subprocess.Popen([MINIORCH, "ctl", "logs", name, "-f"], stdout=subprocess.PIPE, env=env) as follower:
+        try:
+            assert follower.stdout is not None and follower.stdout.readline().strip() == b"tick"
+        finally:
+            follower.kill()
     ended = daemon.wait_for(
         lambda: next(
             (e for e in daemon.log_events() if e.get("event") == "log_follow_ended" and e.get("pod") == name), None
