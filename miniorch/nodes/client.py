@@ -41,6 +41,7 @@ _TRANSPORT_ERRORS = (
     OSError,
     urllib3.exceptions.HTTPError,
     http.client.HTTPException,
+    EOFError,  # paramiko's, when the SSH server closes the connection mid-handshake (sshd restarting)
 )
 #: Streams (events, logs -f, save, load) read with an idle timeout rather than none: an engine
 #: that stops answering ends them instead of holding their thread forever.
@@ -123,7 +124,8 @@ class NodeClient:
         if dial is not None:
             return records.NodeUnavailable(self.name, f"{what}: {dial}")
         if isinstance(exc, (docker.errors.DockerException, paramiko.SSHException, *_TRANSPORT_ERRORS)):
-            return records.NodeUnavailable(self.name, f"{what}: Docker at {self.url} did not answer ({exc})")
+            why = str(exc) or type(exc).__name__
+            return records.NodeUnavailable(self.name, f"{what}: Docker at {self.url} did not answer ({why})")
         raise exc
 
     # -- node -----------------------------------------------------------

@@ -122,7 +122,13 @@ def test_custom_columns_sort_by_and_show_labels(d: Daemon) -> None:
     labelled = out(d, "get", "pods", "-l", "job-name=ok", "--show-labels", "--sort-by", "{.metadata.name}")
     lines = labelled.splitlines()
     assert lines[0].split()[-1] == "LABELS" and all("job-name=ok" in line for line in lines[1:])
-    assert [line.split()[0] for line in lines[1:]] == sorted(p["metadata"]["name"] for p in d.pods("ok"))
+
+    # kubectl sorts strings naturally (digit runs as numbers: ok-1kstn before ok-17j1x), as does ctl
+    def key(name: str) -> list[tuple[int, int | str]]:
+        return [(0, int(t)) if t.isdigit() else (1, t) for t in re.split(r"(\d+)", name) if t]
+
+    names = [p["metadata"]["name"] for p in d.pods("ok")]
+    assert [line.split()[0] for line in lines[1:]] == sorted(names, key=key)
 
 
 def test_bad_flags_are_refused_in_kubectls_words(d: Daemon) -> None:

@@ -100,3 +100,14 @@ def test_a_failed_dial_stdio_is_found_in_its_wrappers() -> None:
     error = wrapped(transport.DialStdioFailed(SSH, "permission denied while trying to connect"))
     text = trust.dial_failure(error)
     assert text is not None and "permission denied" in text and "'miniorch' in the docker group" in text
+
+
+def test_an_ssh_server_closing_mid_handshake_is_a_node_unavailable_not_a_crash() -> None:
+    """paramiko raises a bare EOFError when sshd goes away during the handshake (a restart): the
+    node is unreachable for now; before, the error escaped and the node monitor's crash ended the daemon."""
+    from miniorch.nodes import records
+    from miniorch.nodes.client import NodeClient
+
+    client = NodeClient("edge", "unix:///nonexistent/docker.sock", timeout=1)
+    error = client._translate(EOFError(), "ping")
+    assert isinstance(error, records.NodeUnavailable) and "(EOFError)" in str(error)
