@@ -186,3 +186,13 @@ def postgres() -> Iterator[Any]:
     yield cluster
     cluster.stop()
     shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Any]:
+    """A Store on a new SQLite file, closed after the test."""
+    from miniorch.store.store import Store
+
+    s = Store(f"sqlite:///{tmp_path / 'state.db'}")
+    yield s
+    s.close()

@@ -208,3 +208,13 @@ def job_yaml(
     return yaml.safe_dump(
         {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name}, "spec": spec}, sort_keys=False
     )
+
+
+def cronjob_yaml(schedule: str, zone: str = "Etc/UTC", suspend: bool = False, name: str = "cj") -> str:
+    """A CronJob `name` of one busybox container, in `zone`."""
+    return (
+        f"apiVersion: batch/v1\nkind: CronJob\nmetadata: {{name: {name}}}\nspec:\n"
+        f'  schedule: "{schedule}"\n  timeZone: {zone}\n  suspend: {str(suspend).lower()}\n'
+        "  jobTemplate:\n    spec:\n      template:\n        spec:\n"
+        "          restartPolicy: Never\n          containers: [{name: c, image: busybox}]\n"
+    )

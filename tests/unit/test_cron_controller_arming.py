@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Awaitable, Callable, Iterator
-from pathlib import Path
+from collections.abc import Awaitable, Callable
 
 import pytest
+from support.daemon import cronjob_yaml
 
 from miniorch import clock as clock_mod
 from miniorch.config import PolicyConfig
@@ -17,22 +17,6 @@ from miniorch.spec import loader
 from miniorch.store.store import Store
 
 UTC = dt.UTC
-
-
-def cronjob(schedule: str, zone: str = "Etc/UTC", suspend: bool = False) -> str:
-    return (
-        "apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: cj}\nspec:\n"
-        f'  schedule: "{schedule}"\n  timeZone: {zone}\n  suspend: {str(suspend).lower()}\n'
-        "  jobTemplate:\n    spec:\n      template:\n        spec:\n"
-        "          restartPolicy: Never\n          containers: [{name: c, image: busybox}]\n"
-    )
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store(f"sqlite:///{tmp_path / 'state.db'}")
-    yield s
-    s.close()
 
 
 async def until(check: Callable[[], bool], what: str) -> None:
@@ -71,18 +55,18 @@ def test_edits_suspend_resume_and_delete_rearm_or_remove_the_scheduler_job(store
     clock = clock_mod.SystemClock()
 
     async def body(controller: CronJobController, applier: Applier) -> None:
-        applier.apply(loader.load_text(cronjob("0 0 1 1 *"), "cj.yaml"), "api")
+        applier.apply(loader.load_text(cronjob_yaml("0 0 1 1 *"), "cj.yaml"), "api")
         (cj,) = store.list_objects("CronJob")
         await until(lambda: controller.next_fire(cj.uid) is not None, "the first arming")
         assert controller.next_fire(cj.uid) == next_new_year(clock.now())
-        applier.apply(loader.load_text(cronjob("0 0 1 1 *", "Asia/Tokyo"), "cj.yaml"), "api")
+        applier.apply(loader.load_text(cronjob_yaml("0 0 1 1 *", "Asia/Tokyo"), "cj.yaml"), "api")
         tokyo = next_new_year(clock.now(), dt.timezone(dt.timedelta(hours=9)))
         await until(lambda: controller.next_fire(cj.uid) == tokyo, "the zone edit")
-        applier.apply(loader.load_text(cronjob("0 0 1 1 *", "Asia/Tokyo", suspend=True), "cj.yaml"), "api")
+        applier.apply(loader.load_text(cronjob_yaml("0 0 1 1 *", "Asia/Tokyo", suspend=True), "cj.yaml"), "api")
         await until(lambda: controller.next_fire(cj.uid) is None, "suspend")
-        applier.apply(loader.load_text(cronjob("0 0 1 1 *", "Asia/Tokyo"), "cj.yaml"), "api")
+        applier.apply(loader.load_text(cronjob_yaml("0 0 1 1 *", "Asia/Tokyo"), "cj.yaml"), "api")
         await until(lambda: controller.next_fire(cj.uid) == tokyo, "resume")
-        applier.apply(loader.load_text(cronjob("* * * * *", "Asia/Tokyo"), "cj.yaml"), "api")
+        applier.apply(loader.load_text(cronjob_yaml("* * * * *", "Asia/Tokyo"), "cj.yaml"), "api")
         await until(lambda: (controller.next_fire(cj.uid) or tokyo) < tokyo, "the schedule edit")
         store.mark_deleting(cj.uid)
         controller.wake()
@@ -98,7 +82,7 @@ def test_an_overdue_slot_still_wakes_the_pass_once_and_the_job_moves_past_now(st
     fired: list[str] = []
 
     async def body(controller: CronJobController, applier: Applier) -> None:
-        applier.apply(loader.load_text(cronjob("* * * * *"), "cj.yaml"), "api")
+        applier.apply(loader.load_text(cronjob_yaml("* * * * *"), "cj.yaml"), "api")
         (cj,) = store.list_objects("CronJob")
         await until(lambda: bool(fired), "the overdue fire")
         await asyncio.sleep(0.2)

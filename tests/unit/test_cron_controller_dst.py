@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
+from support.daemon import cronjob_yaml
 
 from miniorch.clock import FakeClock
 from miniorch.config import PolicyConfig
@@ -17,22 +16,6 @@ from miniorch.spec import loader
 from miniorch.store.store import Store
 
 UTC = dt.UTC
-
-
-def cronjob(schedule: str, zone: str) -> str:
-    """A CronJob `cj` in `zone`."""
-    return (
-        "apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: cj}\nspec:\n"
-        f'  schedule: "{schedule}"\n  timeZone: {zone}\n  jobTemplate:\n    spec:\n      template:\n        spec:\n'
-        "          restartPolicy: Never\n          containers: [{name: c, image: busybox}]\n"
-    )
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store(f"sqlite:///{tmp_path / 'state.db'}")
-    yield s
-    s.close()
 
 
 def run_night(store: Store, manifest: str, start: dt.datetime, end: dt.datetime) -> list[tuple[str, str]]:
@@ -57,7 +40,7 @@ def test_every_30_minutes_in_berlin_makes_a_job_in_both_passes_of_the_repeated_h
     """27 Oct 2024: Jobs for 02:00 and 02:30 CEST and again CET, distinct names, annotated with each offset."""
     made = run_night(
         store,
-        cronjob("*/30 * * * *", "Europe/Berlin"),
+        cronjob_yaml("*/30 * * * *", "Europe/Berlin"),
         dt.datetime(2024, 10, 26, 23, 50, tzinfo=UTC),
         dt.datetime(2024, 10, 27, 1, 50, tzinfo=UTC),
     )
@@ -86,7 +69,7 @@ def test_a_fixed_0230_in_berlin_runs_once_each_transition_night(
     """`30 2 * * *`: one Job at the spring jump (03:00 CEST); in autumn one, for the first 02:30 (CEST)."""
     made = run_night(
         store,
-        cronjob("30 2 * * *", "Europe/Berlin"),
+        cronjob_yaml("30 2 * * *", "Europe/Berlin"),
         dt.datetime.fromisoformat(start).replace(tzinfo=UTC),
         dt.datetime.fromisoformat(end).replace(tzinfo=UTC),
     )
