@@ -6,6 +6,7 @@ import uuid
 
 import sqlalchemy
 
+from miniorch.store import versions
 from miniorch.store.caches import OverridesCache
 from miniorch.store.connect import Db
 from miniorch.store.records import NodeOverrides
@@ -31,12 +32,16 @@ class Cluster:
 
     def _load(self) -> dict[str, NodeOverrides]:
         with self._db.engine.connect() as conn:
-            rows = conn.execute(sqlalchemy.select(NODES.c.name, NODES.c.labels, NODES.c.unschedulable)).all()
-        return {r.name: NodeOverrides(r.name, dict(r.labels), r.unschedulable) for r in rows}
+            columns = (NODES.c.name, NODES.c.labels, NODES.c.unschedulable, NODES.c.resource_version)
+            rows = conn.execute(sqlalchemy.select(*columns)).all()
+        return {r.name: NodeOverrides(r.name, dict(r.labels), r.unschedulable, r.resource_version) for r in rows}
 
     def save_node_overrides(self, overrides: NodeOverrides) -> None:
         values = {"name": overrides.name, "labels": dict(overrides.labels), "unschedulable": overrides.unschedulable}
         with self._db.lock:
             with self._db.engine.begin() as conn:
+                # MODIFIED either way: the node exists (config) whether or not it had overrides before.
+                name = overrides.name
+                values["resource_version"] = versions.record(conn, "Node", "", name, name, versions.MODIFIED)
                 upsert(conn, NODES, "name", values)
             self._overrides.clear()

@@ -6,6 +6,7 @@ import datetime as dt
 
 import sqlalchemy
 
+from miniorch.store import versions
 from miniorch.store.connect import Db
 from miniorch.store.records import EventRecord, ObjectRecord
 from miniorch.store.rows import EVENTS, RowMapper, column_values
@@ -23,7 +24,9 @@ _BUMP_EVENT = (
         count=_C.count + 1,
         last_timestamp=sqlalchemy.bindparam("last_timestamp"),
         message=sqlalchemy.bindparam("new_message"),
+        resource_version=sqlalchemy.bindparam("rv"),
     )
+    .returning(_C.id)
 )
 
 
@@ -40,10 +43,16 @@ class Events:
 
     def record(self, ev: EventRecord, replaces: str | None) -> None:
         key = {"key_uid": ev.uid, "key_reason": ev.reason, "key_message": ev.message if replaces is None else replaces}
-        values = {"last_timestamp": ev.last_timestamp, "new_message": ev.message}
         with self._db.lock, self._db.engine.begin() as conn:
-            if conn.execute(_BUMP_EVENT, {**key, **values}).rowcount == 0:
-                conn.execute(EVENTS.insert(), column_values(ev, EVENTS, leave_out=("id",)))
+            rv = versions.reserve(conn, 1)
+            values = {"last_timestamp": ev.last_timestamp, "new_message": ev.message, "rv": rv}
+            found, change = conn.execute(_BUMP_EVENT, {**key, **values}).first(), versions.MODIFIED
+            if found is None:
+                row = {**column_values(ev, EVENTS, leave_out=("id",)), "resource_version": rv}
+                found, change = conn.execute(EVENTS.insert().values(row).returning(_C.id)).first(), versions.ADDED
+            assert found is not None
+            name = f"{ev.name}.{found.id}"  # the served Event's name (`render.event`)
+            versions.log(conn, [versions.Change(rv, "Event", ev.namespace, name, str(found.id), change)])
 
     def all(self, namespace: str | None, uid: str | None) -> list[EventRecord]:
         query = _EVENT.matching({"namespace": namespace, "uid": uid})

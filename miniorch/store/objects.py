@@ -11,6 +11,7 @@ from typing import Any
 
 import sqlalchemy
 
+from miniorch.store import versions
 from miniorch.store.caches import ObjectCache, PodCache
 from miniorch.store.connect import Db
 from miniorch.store.records import ObjectRecord, ObjectRef
@@ -21,7 +22,12 @@ _OBJECT = RowMapper(OBJECTS, ObjectRecord)
 _SAVE_STATUS = (
     OBJECTS.update()
     .where(_C.uid == sqlalchemy.bindparam("key_uid"))
-    .values(status=sqlalchemy.bindparam("status"), finished=sqlalchemy.bindparam("finished"))
+    .values(
+        status=sqlalchemy.bindparam("status"),
+        finished=sqlalchemy.bindparam("finished"),
+        resource_version=sqlalchemy.bindparam("rv"),
+    )
+    .returning(_C.kind, _C.namespace, _C.name)
 )
 _REF_COLUMNS = (_C.uid, _C.kind, _C.namespace, _C.name, _C.source, _C.deleting)
 
@@ -29,6 +35,18 @@ _REF_COLUMNS = (_C.uid, _C.kind, _C.namespace, _C.name, _C.source, _C.deleting)
 def _row(obj: ObjectRecord) -> dict[str, Any]:
     """An object's columns; a saved or added object is not finished until a status says so."""
     return {**column_values(obj, OBJECTS), "finished": False}
+
+
+def _versioned(conn: sqlalchemy.Connection, obj: ObjectRecord, type_: str) -> dict[str, Any]:
+    """`_row` at a new resourceVersion, its change logged (in the writer's transaction)."""
+    rv = versions.record(conn, obj.kind, obj.namespace, obj.name, obj.uid, type_)
+    return {**_row(obj), "resource_version": rv}
+
+
+def _log_update(conn: sqlalchemy.Connection, uid: str, rv: int, found: Any, type_: str = versions.MODIFIED) -> None:
+    """Log the change of an UPDATE/DELETE ... RETURNING kind, namespace, name (nothing when no row matched)."""
+    if found is not None:
+        versions.log(conn, [versions.Change(rv, found.kind, found.namespace, found.name, uid, type_)])
 
 
 class Objects:
@@ -39,19 +57,23 @@ class Objects:
     def add(self, obj: ObjectRecord) -> None:
         with self._db.lock:
             with self._db.engine.begin() as conn:
-                conn.execute(OBJECTS.insert().values(_row(obj)))
+                conn.execute(OBJECTS.insert().values(_versioned(conn, obj, versions.ADDED)))
             self._written(obj.uid)
 
     def save(self, obj: ObjectRecord) -> None:
         with self._db.lock:
             with self._db.engine.begin() as conn:
-                upsert(conn, OBJECTS, "uid", _row(obj))
+                upsert(conn, OBJECTS, "uid", _versioned(conn, obj, versions.MODIFIED))
             self._written(obj.uid)
 
     def save_status(self, uid: str, status: dict[str, Any], finished: bool) -> None:
         with self._db.lock:
             with self._db.engine.begin() as conn:
-                conn.execute(_SAVE_STATUS, {"key_uid": uid, "status": status, "finished": finished})
+                rv = versions.reserve(conn, 1)
+                found = conn.execute(
+                    _SAVE_STATUS, {"key_uid": uid, "status": status, "finished": finished, "rv": rv}
+                ).first()
+                _log_update(conn, uid, rv, found)
             if finished:
                 self._pods.owner_finished(uid)
             if not self._cache.status_saved(uid, status, finished):
@@ -66,7 +88,9 @@ class Objects:
     def _update(self, uid: str, **values: Any) -> None:
         with self._db.lock:
             with self._db.engine.begin() as conn:
-                conn.execute(OBJECTS.update().where(_C.uid == uid).values(values))
+                rv = versions.reserve(conn, 1)
+                update = OBJECTS.update().where(_C.uid == uid).values({**values, "resource_version": rv})
+                _log_update(conn, uid, rv, conn.execute(update.returning(_C.kind, _C.namespace, _C.name)).first())
             self._written(uid)
 
     def add_if_absent(self, obj: ObjectRecord) -> bool:
@@ -75,16 +99,20 @@ class Objects:
                 key = (_C.kind == obj.kind) & (_C.namespace == obj.namespace) & (_C.name == obj.name)
                 if conn.execute(sqlalchemy.select(_C.uid).where(key).limit(1)).first() is not None:
                     return False
-                conn.execute(OBJECTS.insert().values(_row(obj)))
+                conn.execute(OBJECTS.insert().values(_versioned(conn, obj, versions.ADDED)))
             self._written(obj.uid)
             return True
 
     def delete(self, uid: str) -> None:
         with self._db.lock:
             with self._db.engine.begin() as conn:
-                conn.execute(PODS.delete().where(PODS.c.owner_uid == uid))
+                pods = conn.execute(
+                    PODS.delete().where(PODS.c.owner_uid == uid).returning(PODS.c.uid, PODS.c.namespace, PODS.c.name)
+                ).all()
                 conn.execute(EVENTS.delete().where(EVENTS.c.uid == uid))
-                conn.execute(OBJECTS.delete().where(_C.uid == uid))
+                gone = conn.execute(OBJECTS.delete().where(_C.uid == uid).returning(_C.kind, _C.namespace, _C.name))
+                versions.log_deleted(conn, "Pod", pods)
+                _log_update(conn, uid, versions.reserve(conn, 1), gone.first(), versions.DELETED)
             self._pods.owner_deleted(uid)
             self._cache.deleted(uid)
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import sqlalchemy
 
+from miniorch.store import versions
 from miniorch.store.caches import PodCache
 from miniorch.store.connect import Db
 from miniorch.store.records import PodRecord
@@ -42,13 +43,20 @@ class Pods:
         pods = list(pods)
         with self._db.lock:
             with self._db.engine.begin() as conn:
-                for pod in pods:
+                first = versions.reserve(conn, len(pods)) if pods else 0
+                changes = []
+                for rv, pod in enumerate(pods, first):
                     values = column_values(pod, PODS, leave_out=() if pod.log_tail else ("log_tail",))
+                    values["resource_version"] = rv
                     update = _UPDATE_POD if pod.log_tail else _UPDATE_POD_NO_LOG
                     # (Core adds any column named in the parameters to the SET clause: no log_tail here.)
+                    change = versions.MODIFIED
                     if conn.execute(update, {**values, "key_uid": pod.uid}).rowcount == 0:
                         conn.execute(_INSERT_POD, {"log_tail": "", **values})
-            self._cache.saved(pods)  # committed: the cached copies follow
+                        change = versions.ADDED
+                    changes.append(versions.Change(rv, "Pod", pod.namespace, pod.name, pod.uid, change))
+                versions.log(conn, changes)
+            self._cache.saved(pods)  # committed: the cached copies follow (their resource_version may lag)
 
     def get(self, namespace: str, name: str) -> PodRecord | None:
         with self._db.engine.connect() as conn:
@@ -89,5 +97,6 @@ class Pods:
     def delete(self, uids: Sequence[str]) -> None:
         with self._db.lock:
             with self._db.engine.begin() as conn:
-                conn.execute(PODS.delete().where(_C.uid.in_(list(uids))))
+                gone = conn.execute(PODS.delete().where(_C.uid.in_(list(uids))).returning(_C.uid, _C.namespace, _C.name))
+                versions.log_deleted(conn, "Pod", gone.all())
             self._cache.deleted(uids)

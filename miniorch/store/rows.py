@@ -28,6 +28,8 @@ EVENTS: Table = tables.EventRow.__table__  # type: ignore[attr-defined]
 REVISIONS: Table = tables.RevisionRow.__table__  # type: ignore[attr-defined]
 NODES: Table = tables.NodeRow.__table__  # type: ignore[attr-defined]
 META: Table = tables.MetaRow.__table__  # type: ignore[attr-defined]
+CHANGES: Table = tables.ChangeRow.__table__  # type: ignore[attr-defined]
+VERSIONS: Table = tables.VersionRow.__table__  # type: ignore[attr-defined]
 
 
 def _enum_fields(record_type: type[Any]) -> dict[str, Callable[[Any], Any]]:

@@ -22,6 +22,7 @@ from miniorch.store.objects import Objects
 from miniorch.store.pods import Pods
 from miniorch.store.records import EventRecord, NodeOverrides, ObjectRecord, ObjectRef, PodRecord, RevisionRecord
 from miniorch.store.revisions import Revisions
+from miniorch.store.versions import Change, Versions
 
 __all__ = ["Store", "engine_url"]
 
@@ -47,6 +48,7 @@ class Store:
         self._events = Events(db)
         self._revisions = Revisions(db)
         self._cluster = Cluster(db, overrides)
+        self._versions = Versions(db)
 
     def close(self) -> None:
         self._engine.dispose()
@@ -194,3 +196,13 @@ class Store:
 
     def delete_revisions_of(self, owner_uid: str) -> None:
         self._revisions.delete_of(owner_uid)
+
+    # -- resourceVersion and the change log (the Kubernetes API's watch) ----
+    def resource_version(self) -> int:
+        """The newest resourceVersion handed out; read it before a list, and watch from it."""
+        return self._versions.current()
+
+    def changes_since(self, rv: int, kinds: Sequence[str], limit: int = 5000) -> list[Change]:
+        """Writes of rows of `kinds` after version `rv`, oldest first; `versions.Gone` when `rv` is
+        older than the change log keeps."""
+        return self._versions.since(rv, kinds, limit)

@@ -8,12 +8,17 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Text
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Text
 from sqlmodel import Field, SQLModel
 
 
 def _ts(**kw: Any) -> Any:
     return Field(default=None, sa_column=Column(DateTime(timezone=True), **kw))
+
+
+def _rv() -> Any:
+    """The row's resourceVersion: the store-wide counter's value at its last write (`versions`)."""
+    return Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
 
 
 class ObjectRow(SQLModel, table=True):
@@ -33,6 +38,7 @@ class ObjectRow(SQLModel, table=True):
     owner_kind: str | None = None
     owner_name: str | None = None
     owner_uid: str | None = Field(default=None, index=True)
+    resource_version: int = _rv()
 
 
 class PodRow(SQLModel, table=True):
@@ -69,6 +75,7 @@ class PodRow(SQLModel, table=True):
     previous_run_started_at: dt.datetime | None = _ts()
     start_attempts: int = 0
     last_attempt_at: dt.datetime | None = _ts()
+    resource_version: int = _rv()
 
 
 class EventRow(SQLModel, table=True):
@@ -84,6 +91,7 @@ class EventRow(SQLModel, table=True):
     count: int = 1
     first_timestamp: dt.datetime | None = _ts()
     last_timestamp: dt.datetime | None = _ts()
+    resource_version: int = _rv()
 
 
 class MetaRow(SQLModel, table=True):
@@ -97,6 +105,7 @@ class NodeRow(SQLModel, table=True):
     name: str = Field(primary_key=True)
     labels: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
     unschedulable: bool = False
+    resource_version: int = _rv()
 
 
 class RevisionRow(SQLModel, table=True):
@@ -120,3 +129,25 @@ class LeaseRow(SQLModel, table=True):
     address: str
     epoch: int
     expires_at: dt.datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class ChangeRow(SQLModel, table=True):
+    """One write of an object, pod, event or node row, by resourceVersion: what a watch streams (bounded)."""
+
+    __tablename__ = "changes"
+    rv: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    kind: str = Field(index=True)
+    namespace: str
+    name: str
+    uid: str
+    type: str  # ADDED | MODIFIED | DELETED
+
+
+class VersionRow(SQLModel, table=True):
+    """The store-wide resourceVersion counter (one row): the newest version handed out, and the newest
+    one dropped from the change log (a watch from there or older is 410 Gone)."""
+
+    __tablename__ = "resource_versions"
+    id: int = Field(primary_key=True)
+    current: int = Field(sa_column=Column(BigInteger, nullable=False))
+    compacted: int = Field(sa_column=Column(BigInteger, nullable=False))

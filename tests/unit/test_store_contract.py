@@ -447,3 +447,59 @@ def test_writes_from_many_threads_all_land(store: Store) -> None:
     assert len(store.list_pods()) == 80
     assert len(store.pods_of(job.uid, with_log=False)) == 80
     assert len(store.list_events()) == 80
+
+
+# -- resourceVersion and the change log (the Kubernetes API's watch) ----------------
+def test_every_write_takes_a_newer_resource_version_and_logs_the_change(store: Store) -> None:
+    """Objects, pods, events and node rows carry the version of their last write; the log says what changed."""
+    start = store.resource_version()
+    job = obj("pi")
+    store.add_object(job)
+    store.save_status(job.uid, {"active": 1})
+    store.save_pod(pod("pi-1", job))
+    store.save_pod(dataclasses.replace(pod("pi-1", job), phase=PodPhase.SUCCEEDED))
+    store.record_event(event(job, "Created", T0))
+    store.save_node_overrides(NodeOverrides("node0", {"a": "b"}, True))
+    store.delete_object(job.uid)  # its pod goes with it
+    got = [(c.kind, c.name, c.type) for c in store.changes_since(start, ["Job", "Pod", "Event", "Node"])]
+    assert got[:6] == [
+        ("Job", "pi", "ADDED"),
+        ("Job", "pi", "MODIFIED"),
+        ("Pod", "pi-1", "ADDED"),
+        ("Pod", "pi-1", "MODIFIED"),
+        ("Event", got[4][1], "ADDED"),
+        ("Node", "node0", "MODIFIED"),
+    ]
+    assert sorted(got[6:]) == [("Job", "pi", "DELETED"), ("Pod", "pi-1", "DELETED")]
+    versions = [c.rv for c in store.changes_since(start, ["Job", "Pod", "Event", "Node"])]
+    assert versions == sorted(set(versions)) and versions[-1] <= store.resource_version()
+    assert [c.kind for c in store.changes_since(start, ["Pod"])] == ["Pod"] * 3
+
+
+def test_a_read_object_carries_the_version_of_its_last_write(store: Store) -> None:
+    job = obj("pi")
+    store.add_object(job)
+    first = store.get_object("Job", "default", "pi")
+    store.save_manifest(job.uid, {"spec": {"parallelism": 2}}, 2, "api")
+    second = store.get_object("Job", "default", "pi")
+    assert first is not None and second is not None
+    assert 0 < first.resource_version < second.resource_version == store.resource_version()
+    store.save_pod(pod("pi-1", job))
+    found = store.get_pod("default", "pi-1")
+    assert found is not None and found.resource_version == store.resource_version()
+
+
+def test_a_watch_from_a_version_the_log_dropped_is_gone(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    from miniorch.store import versions
+
+    monkeypatch.setattr(versions, "LOG_SIZE", 5)
+    monkeypatch.setattr(versions, "_PRUNE_EVERY", 2)
+    start = store.resource_version()
+    job = obj("pi")
+    store.add_object(job)
+    for n in range(12):
+        store.save_status(job.uid, {"active": n})
+    with pytest.raises(versions.Gone):
+        store.changes_since(start, ["Job"])
+    recent = store.changes_since(store.resource_version() - 3, ["Job"])
+    assert [c.rv for c in recent] == [store.resource_version() - 2, store.resource_version() - 1, store.resource_version()]
