@@ -17,6 +17,9 @@ import miniorch
 from miniorch.api import daemonsets, events, health, nodes, objects, podlogs, pods, verbs
 from miniorch.api.context import ApiContext
 from miniorch.api.events import EVENT_POLL_SECONDS
+from miniorch.api.kube import discovery as kube_discovery
+from miniorch.api.kube import resources as kube_resources
+from miniorch.api.kube import status as kube_status
 from miniorch.api.models import ApplyRequest, InstantiateRequest, NodePatch
 from miniorch.controllers.objects import Conflict, NotFound
 from miniorch.spec.errors import ManifestInvalid
@@ -35,6 +38,9 @@ ROUTERS = (
     events.router,
     daemonsets.router,
     objects.router,
+    # the Kubernetes API (DESIGN 11)
+    kube_discovery.router,
+    kube_resources.router,
 )
 
 
@@ -89,6 +95,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
     app.state.ctx = ctx
     for exc_type, handler in HANDLERS.items():
         app.add_exception_handler(exc_type, handler)
+    kube_status.install(app)  # Status errors on the Kubernetes API's paths
     app.middleware("http")(_standby_refuses_writes)
     for router in ROUTERS:
         app.include_router(router)

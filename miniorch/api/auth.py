@@ -65,8 +65,17 @@ class TokenAuth:
             path=scope.get("path"),
             reason="no bearer token" if not header else "wrong bearer token",
         )
+        # A Kubernetes Status (kubectl prints its message); `message` is what ctl reads too.
         body = json.dumps(
-            {"message": "Unauthorized: a valid bearer token is required (ctl --token-file FILE)"}
+            {
+                "kind": "Status",
+                "apiVersion": "v1",
+                "metadata": {},
+                "status": "Failure",
+                "message": "Unauthorized: a valid bearer token is required (ctl --token-file FILE)",
+                "reason": "Unauthorized",
+                "code": 401,
+            }
         ).encode()
         await send(
             {

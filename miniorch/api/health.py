@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import platform
+from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import Response
@@ -10,6 +11,7 @@ from fastapi.responses import Response
 import miniorch
 from miniorch import metrics as metrics_mod
 from miniorch.api.context import Ctx
+from miniorch.api.kube import discovery
 from miniorch.api.models import Health, VersionInfo
 from miniorch.controllers.objects import NotFound
 
@@ -17,7 +19,12 @@ router = APIRouter()
 
 
 @router.get("/version", response_model=None)
-def version(ctx: Ctx) -> VersionInfo:
+def version(ctx: Ctx) -> dict[str, Any]:
+    """miniorch's version and role, and the Kubernetes fields kubectl and client libraries read."""
+    return {**discovery.version_info(miniorch.__version__), **_miniorch_version(ctx)}
+
+
+def _miniorch_version(ctx: Ctx) -> VersionInfo:
     out = VersionInfo(version=miniorch.__version__, python=platform.python_version())
     if ctx.role is not None:
         role = ctx.role()

@@ -32,6 +32,7 @@ def obj(rec: ObjectRecord) -> dict[str, Any]:
     out = dict(rec.manifest)
     meta = dict(out.get("metadata", {}))
     meta.update(uid=rec.uid, generation=rec.generation, creationTimestamp=ts(rec.created_at))
+    meta["resourceVersion"] = str(rec.resource_version)
     meta.setdefault("annotations", {})
     meta["annotations"] = {**meta["annotations"], "miniorch.io/source": rec.source}
     if rec.deleting:
@@ -109,6 +110,7 @@ def pod(rec: PodRecord, owner: ObjectRecord | None) -> dict[str, Any]:
         "labels": dict(rec.labels),
         "annotations": annotations,
         "creationTimestamp": ts(rec.created_at),
+        "resourceVersion": str(rec.resource_version),
         "ownerReferences": [
             {
                 "apiVersion": API_VERSIONS.get(rec.owner_kind, "v1"),
@@ -165,7 +167,12 @@ def event(ev: EventRecord) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Event",
-        "metadata": {"name": f"{ev.name}.{ev.id}", "namespace": ev.namespace},
+        "metadata": {
+            "name": f"{ev.name}.{ev.id}",
+            "namespace": ev.namespace,
+            "uid": str(ev.id),
+            "resourceVersion": str(ev.resource_version),
+        },
         "involvedObject": {"kind": ev.kind, "name": ev.name, "namespace": ev.namespace, "uid": ev.uid},
         "type": ev.type,
         "reason": ev.reason,

@@ -1,0 +1,225 @@
+"""The Kubernetes API's resource routes, for the core group (`/api/v1`) and named groups (`/apis/G/V`):
+list (a namespace or all), get, watch, create, update, patch, delete, for every served resource.
+
+Each route resolves the resource from the registry (`discovery.lookup`), checks the verb, and runs
+the store work on a worker thread (`store_io`). Workload kinds are served generically (`objects`);
+pods, events, nodes and namespaces through `builtins`. `Accept: ...;as=Table` answers kubectl's
+columns through `table.as_table` when that module is present, else the plain list.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+
+from miniorch import kinds, selectors
+from miniorch.api import render
+from miniorch.api.context import ApiContext
+from miniorch.api.kube import builtins, discovery, fields, objects, patch, views, watch
+from miniorch.api.kube.discovery import Resource
+from miniorch.api.kube.status import KubeError
+from miniorch.clock import utcnow
+from miniorch.controllers.storeio import store_io
+
+router = APIRouter()
+TABLE = "miniorch.api.kube.table:as_table"
+Served = dict[str, Any]
+
+
+def _resource(request: Request, plural: str, verb: str) -> Resource:
+    params = request.path_params
+    resource = discovery.lookup(params.get("group", ""), params.get("version", "v1"), plural)
+    discovery.require(resource, verb)
+    return resource
+
+
+def _ctx(request: Request) -> ApiContext:
+    ctx: ApiContext = request.app.state.ctx
+    return ctx
+
+
+def _api_version(resource: Resource) -> str:
+    return f"{resource.group}/{resource.version}" if resource.group else resource.version
+
+
+def _table(request: Request) -> Any:
+    """`as_table` when the client asked for a Table and the module is there, else None."""
+    if "as=Table" not in request.headers.get("accept", ""):
+        return None
+    try:
+        return kinds.load(TABLE)
+    except (ImportError, AttributeError):
+        return None
+
+
+def _field_names(resource: Resource) -> tuple[str, ...]:
+    if resource.kind == "Namespace":
+        return ("metadata.name", "status.phase")
+    return kinds.get(resource.kind).fields
+
+
+def _selectors(request: Request, resource: Resource) -> tuple[Any, Any]:
+    query = request.query_params
+    return selectors.parse(query.get("labelSelector")), fields.parse(query.get("fieldSelector"), _field_names(resource))
+
+
+def _list_sync(ctx: ApiContext, resource: Resource, namespace: str | None, labels: Any, wanted: Any) -> Any:
+    rv = ctx.store.resource_version()  # read first: a watch from here misses nothing
+    items = views.view(resource.kind).items(ctx, namespace)
+    kept = [
+        i
+        for i in items
+        if selectors.matches(labels, (i.get("metadata") or {}).get("labels") or {}) and fields.matches(wanted, i)
+    ]
+    return rv, kept
+
+
+async def _list(request: Request, plural: str, namespace: str | None) -> Response:
+    ctx = _ctx(request)
+    resource = _resource(request, plural, "list")
+    if namespace is not None and not resource.namespaced:
+        raise KubeError(404, f"the server could not find the requested resource ({plural} is not namespaced)")
+    labels, wanted = _selectors(request, resource)
+    query = request.query_params
+    if watch.wanted(query.get("watch")):
+        return await _watch(request, ctx, resource, namespace, labels, wanted)
+    rv, items = await store_io(_list_sync, ctx, resource, namespace, labels, wanted)
+    table = _table(request)
+    if table is not None:
+        body = table(resource.kind, items, utcnow())
+        body.setdefault("metadata", {})["resourceVersion"] = str(rv)
+        return JSONResponse(body)
+    return JSONResponse(
+        {
+            "apiVersion": _api_version(resource),
+            "kind": f"{resource.kind}List",
+            "metadata": {"resourceVersion": str(rv)},
+            "items": items,
+        }
+    )
+
+
+async def _watch(
+    request: Request, ctx: ApiContext, resource: Resource, namespace: str | None, labels: Any, wanted: Any
+) -> Response:
+    discovery.require(resource, "watch")
+    query = request.query_params
+    since = watch.parse_version(query.get("resourceVersion"))
+    await store_io(watch.check_since, ctx, resource.kind, since)
+    table = _table(request)
+
+    def shape(obj: Served) -> Served:
+        return table(resource.kind, [obj], utcnow()) if table is not None else obj
+
+    spec = watch.WatchSpec(
+        views.view(resource.kind),
+        _api_version(resource),
+        namespace,
+        labels,
+        wanted,
+        since,
+        watch.timeout_of(query.get("timeoutSeconds")),
+        shape,
+    )
+    return StreamingResponse(watch.stream(ctx, request, spec), media_type="application/json")
+
+
+def _get_sync(ctx: ApiContext, resource: Resource, namespace: str | None, name: str) -> Served:
+    match resource.kind:
+        case "Pod":
+            return builtins.get_pod(ctx, namespace or "default", name)
+        case "Node":
+            return builtins.get_node(ctx, name)
+        case "Namespace":
+            return builtins.get_namespace(ctx, name)
+    return render.obj(objects.existing(ctx, resource, namespace or "default", name))
+
+
+async def _get(request: Request, plural: str, namespace: str | None, name: str) -> Response:
+    resource = _resource(request, plural, "get")
+    if resource.namespaced != (namespace is not None):
+        raise KubeError(404, f"the server could not find the requested resource ({plural}/{name})")
+    obj = await store_io(_get_sync, _ctx(request), resource, namespace, name)
+    table = _table(request)
+    return JSONResponse(table(resource.kind, [obj], utcnow()) if table is not None else obj)
+
+
+# -- the routes, once per prefix ---------------------------------------------------------
+async def list_all(request: Request, plural: str) -> Response:
+    return await _list(request, plural, None)
+
+
+async def list_namespaced(request: Request, namespace: str, plural: str) -> Response:
+    return await _list(request, plural, namespace)
+
+
+async def get_cluster(request: Request, plural: str, name: str) -> Response:
+    return await _get(request, plural, None, name)
+
+
+async def get_namespaced(request: Request, namespace: str, plural: str, name: str) -> Response:
+    return await _get(request, plural, namespace, name)
+
+
+async def create(request: Request, namespace: str, plural: str) -> Response:
+    resource = _resource(request, plural, "create")
+    body = patch.parse_body(await request.body())
+    obj = await store_io(objects.create, _ctx(request), resource, namespace, body)
+    return JSONResponse(obj, status_code=201)
+
+
+async def update(request: Request, namespace: str, plural: str, name: str) -> Response:
+    resource = _resource(request, plural, "update")
+    body = patch.parse_body(await request.body())
+    return JSONResponse(await store_io(objects.update, _ctx(request), resource, namespace, name, body))
+
+
+async def patch_namespaced(request: Request, namespace: str, plural: str, name: str) -> Response:
+    resource = _resource(request, plural, "patch")
+    body = patch.parse_body(await request.body())
+    media = request.headers.get("content-type", "")
+    ctx = _ctx(request)
+    return JSONResponse(await store_io(objects.apply_patch, ctx, resource, namespace, name, body, media))
+
+
+async def patch_cluster(request: Request, plural: str, name: str) -> Response:
+    resource = _resource(request, plural, "patch")
+    body = patch.parse_body(await request.body())
+    if resource.kind != "Node":
+        raise KubeError(404, f"the server could not find the requested resource ({plural}/{name})")
+    media = request.headers.get("content-type", "")
+    return JSONResponse(await store_io(builtins.patch_node, _ctx(request), name, body, media))
+
+
+async def delete(request: Request, namespace: str, plural: str, name: str) -> Response:
+    resource = _resource(request, plural, "delete")
+    raw = await request.body()
+    options = patch.parse_body(raw) if raw else {}
+    policy = request.query_params.get("propagationPolicy") or (options or {}).get("propagationPolicy")
+    ctx = _ctx(request)
+    if resource.kind == "Pod":
+        return JSONResponse(await store_io(builtins.delete_pod, ctx, namespace, name))
+    return JSONResponse(await store_io(objects.delete, ctx, resource, namespace, name, policy))
+
+
+def _add(prefix: str) -> None:
+    ns = f"{prefix}/namespaces/{{namespace}}/{{plural}}"
+    routes: list[tuple[str, Any, list[str]]] = [
+        (f"{prefix}/{{plural}}", list_all, ["GET"]),
+        (f"{prefix}/{{plural}}/{{name}}", get_cluster, ["GET"]),
+        (f"{prefix}/{{plural}}/{{name}}", patch_cluster, ["PATCH"]),
+        (ns, list_namespaced, ["GET"]),
+        (ns, create, ["POST"]),
+        (f"{ns}/{{name}}", get_namespaced, ["GET"]),
+        (f"{ns}/{{name}}", update, ["PUT"]),
+        (f"{ns}/{{name}}", patch_namespaced, ["PATCH"]),
+        (f"{ns}/{{name}}", delete, ["DELETE"]),
+    ]
+    for path, endpoint, methods in routes:
+        router.add_api_route(path, endpoint, methods=methods, include_in_schema=False)
+
+
+_add("/api/v1")
+_add("/apis/{group}/{version}")
