@@ -108,7 +108,9 @@ def test_the_tcp_listener_needs_the_bearer_token(tmp_path: Path, headers: dict[s
     resp = _with_token(tmp_path)(headers)
     assert resp.status_code == status
     if status == 401:
-        assert resp.json() == {"message": "Unauthorized: a valid bearer token is required (ctl --token-file FILE)"}
+        body = resp.json()  # a Kubernetes Status (kubectl), whose message ctl prints too
+        assert body["message"] == "Unauthorized: a valid bearer token is required (ctl --token-file FILE)"
+        assert (body["kind"], body["reason"], body["code"]) == ("Status", "Unauthorized", 401)
         assert resp.headers["www-authenticate"] == 'Bearer realm="miniorch"'
 
 

@@ -20,6 +20,7 @@ from miniorch.api.kube.status import KubeError
 from miniorch.clock import utcnow
 from miniorch.controllers import cronjobs
 from miniorch.spec import loader
+from miniorch.spec.errors import ManifestInvalid
 from miniorch.store.records import ObjectRecord
 
 Served = dict[str, Any]
@@ -88,8 +89,20 @@ def create(ctx: ApiContext, resource: Resource, namespace: str, body: Any) -> Se
             raise status.already_exists(resource_name(resource), name)
         ctx.wake()
         return render.obj(job)
-    ctx.applier.apply([loader.parse_object(manifest, source=f"{resource.kind.lower()}/{name}")], "api")
+    _apply(ctx, resource, manifest, name)
     return render.obj(existing(ctx, resource, namespace, name))
+
+
+def _apply(ctx: ApiContext, resource: Resource, manifest: dict[str, Any], name: str) -> None:
+    """Through the applier; a ManifestInvalid becomes kubectl's `The Job "x" is invalid: ...` with its causes."""
+    try:
+        ctx.applier.apply([loader.parse_object(manifest, source=f"{resource.kind.lower()}/{name}")], "api")
+    except ManifestInvalid as exc:
+        causes = status.invalid_causes(exc)
+        details = {"name": name, "group": resource.group, "kind": resource.kind, "causes": causes}
+        text = "; ".join(f"{c['field']}: {c['message']}" if c["field"] else c["message"] for c in causes)
+        message = f'{resource.kind}.{resource.group or "core"} "{name}" is invalid: {text}'
+        raise KubeError(422, message, "Invalid", details) from exc
 
 
 def update(ctx: ApiContext, resource: Resource, namespace: str, name: str, body: Any) -> Served:
@@ -100,7 +113,7 @@ def update(ctx: ApiContext, resource: Resource, namespace: str, name: str, body:
     manifest = _checked_body(resource, namespace, body)
     if manifest["metadata"].get("name") != name:
         raise KubeError(400, "the name of the object does not match the name on the URL")
-    ctx.applier.apply([loader.parse_object(manifest, source=f"{resource.kind.lower()}/{name}")], "api")
+    _apply(ctx, resource, manifest, name)
     return render.obj(existing(ctx, resource, namespace, name))
 
 

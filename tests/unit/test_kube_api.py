@@ -1,0 +1,253 @@
+"""The Kubernetes API over a SQLite store (FastAPI TestClient): discovery, resources, patches,
+resourceVersion conflicts, watch and the Status errors kubectl and client libraries read."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from miniorch.store import versions
+from miniorch.store.records import PodPhase
+from support.apiapp import CRONJOB_YAML, ApiHarness, harness, job_yaml
+
+JOBS = "/apis/batch/v1/namespaces/default/jobs"
+MERGE = {"content-type": "application/merge-patch+json"}
+JSON_PATCH = {"content-type": "application/json-patch+json"}
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> Any:
+    with harness(tmp_path) as h:
+        yield h
+
+
+def _create(api: ApiHarness, name: str = "pi", **kw: Any) -> dict[str, Any]:
+    resp = api.client.post(JOBS, json=json.loads(job_yaml(name, **kw)))
+    assert resp.status_code == 201, resp.text
+    body: dict[str, Any] = resp.json()
+    return body
+
+
+def _watch(api: ApiHarness, path: str) -> list[dict[str, Any]]:
+    with api.client.stream("GET", path) as resp:
+        assert resp.status_code == 200, resp.read()
+        return [json.loads(line) for line in resp.iter_lines() if line.strip()]
+
+
+def test_version_names_a_kubernetes_minor_kubectl_accepts_and_keeps_miniorchs_own(api: ApiHarness) -> None:
+    body = api.client.get("/version").json()
+    assert (body["major"], body["minor"]) == ("1", "32")
+    assert body["gitVersion"].startswith("v1.32.") and body["version"]
+
+
+def test_discovery_lists_every_registry_kind_with_its_verbs_scope_and_short_names(api: ApiHarness) -> None:
+    assert api.client.get("/api").json()["versions"] == ["v1"]
+    groups = {g["name"]: g["preferredVersion"]["groupVersion"] for g in api.client.get("/apis").json()["groups"]}
+    assert groups["batch"] == "batch/v1" and groups["apps"] == "apps/v1"
+    batch = {r["name"]: r for r in api.client.get("/apis/batch/v1").json()["resources"]}
+    assert batch["cronjobs"]["shortNames"] == ["cj"] and batch["cronjobs"]["namespaced"]
+    assert set(batch["jobs"]["verbs"]) == {"create", "delete", "get", "list", "patch", "update", "watch"}
+    core = {r["name"]: r for r in api.client.get("/api/v1").json()["resources"]}
+    assert core["nodes"]["namespaced"] is False and "patch" in core["nodes"]["verbs"]
+    assert core["pods"]["verbs"] == ["delete", "get", "list", "watch"] and "pods/log" in core
+    assert core["events"]["verbs"] == ["list", "watch"] and "namespaces" in core
+    assert api.client.get("/apis/nope.io/v1").status_code == 404
+
+
+def test_a_created_job_reads_back_with_its_resource_version_and_lists_carry_one(api: ApiHarness) -> None:
+    made = _create(api)
+    got = api.client.get(f"{JOBS}/pi").json()
+    assert got["metadata"]["uid"] == made["metadata"]["uid"]
+    assert int(got["metadata"]["resourceVersion"]) > 0
+    listed = api.client.get(JOBS).json()
+    assert listed["kind"] == "JobList" and [i["metadata"]["name"] for i in listed["items"]] == ["pi"]
+    assert int(listed["metadata"]["resourceVersion"]) >= int(got["metadata"]["resourceVersion"])
+    assert api.wakes, "the controllers are woken as after ctl apply"
+
+
+def test_creating_an_existing_job_is_already_exists(api: ApiHarness) -> None:
+    _create(api)
+    resp = api.client.post(JOBS, json=json.loads(job_yaml("pi")))
+    assert resp.status_code == 409
+    assert (resp.json()["reason"], resp.json()["message"]) == ("AlreadyExists", 'jobs.batch "pi" already exists')
+
+
+def test_an_invalid_job_is_422_with_one_cause_per_field(api: ApiHarness) -> None:
+    bad = json.loads(job_yaml("bad"))
+    bad["spec"]["parallelism"] = -1
+    bad["spec"]["backoffLimit"] = "x"
+    resp = api.client.post(JOBS, json=bad)
+    assert resp.status_code == 422
+    body = resp.json()
+    assert body["reason"] == "Invalid" and body["details"]["name"] == "bad"
+    fields = sorted(c["field"] for c in body["details"]["causes"])
+    assert fields == ["spec.backoffLimit", "spec.parallelism"]
+    assert api.client.get(f"{JOBS}/bad").status_code == 404, "nothing half-written"
+
+
+@pytest.mark.parametrize(
+    ("headers", "body"),
+    [
+        (MERGE, {"spec": {"parallelism": 3}}),
+        (JSON_PATCH, [{"op": "replace", "path": "/spec/parallelism", "value": 3}]),
+    ],
+)
+def test_a_patch_changes_the_spec_through_the_applier(api: ApiHarness, headers: dict[str, str], body: Any) -> None:
+    before = _create(api)
+    resp = api.client.patch(f"{JOBS}/pi", content=json.dumps(body), headers=headers)
+    assert resp.status_code == 200, resp.text
+    after = resp.json()
+    assert after["spec"]["parallelism"] == 3 and after["metadata"]["generation"] == 2
+    assert int(after["metadata"]["resourceVersion"]) > int(before["metadata"]["resourceVersion"])
+
+
+def test_a_patch_of_an_immutable_field_is_invalid_and_changes_nothing(api: ApiHarness) -> None:
+    _create(api)
+    patch = [{"op": "replace", "path": "/spec/template/spec/containers/0/image", "value": "alpine"}]
+    resp = api.client.patch(f"{JOBS}/pi", content=json.dumps(patch), headers=JSON_PATCH)
+    assert resp.status_code == 422 and "immutable" in resp.json()["message"]
+    assert api.client.get(f"{JOBS}/pi").json()["spec"]["template"]["spec"]["containers"][0]["image"] == "busybox"
+
+
+def test_an_unknown_patch_type_is_415(api: ApiHarness) -> None:
+    _create(api)
+    resp = api.client.patch(f"{JOBS}/pi", content="{}", headers={"content-type": "application/apply-patch+yaml"})
+    assert resp.status_code == 415 and resp.json()["reason"] == "UnsupportedMediaType"
+
+
+def test_a_put_with_a_stale_resource_version_is_a_conflict(api: ApiHarness) -> None:
+    got = _create(api)
+    api.client.patch(f"{JOBS}/pi", content=json.dumps({"spec": {"parallelism": 2}}), headers=MERGE)
+    got["spec"]["parallelism"] = 4
+    resp = api.client.put(f"{JOBS}/pi", json=got)
+    assert resp.status_code == 409 and resp.json()["reason"] == "Conflict"
+    fresh = api.client.get(f"{JOBS}/pi").json()
+    fresh["spec"]["parallelism"] = 4
+    assert api.client.put(f"{JOBS}/pi", json=fresh).json()["spec"]["parallelism"] == 4
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "code", "reason"),
+    [
+        ("GET", f"{JOBS}/nope", 404, "NotFound"),
+        ("GET", "/apis/batch/v1/namespaces/default/frobs", 404, "NotFound"),
+        ("POST", "/api/v1/nodes", 405, "MethodNotAllowed"),
+        ("POST", "/api/v1/namespaces/default/pods", 405, "MethodNotAllowed"),
+        ("GET", "/api/v1/namespaces/default/pods?fieldSelector=bogus%3D1", 400, "BadRequest"),
+        ("GET", f"{JOBS}?labelSelector=a%20in%20(", 400, "BadRequest"),
+        ("GET", f"{JOBS}?watch=1&resourceVersion=abc", 400, "BadRequest"),
+    ],
+)
+def test_errors_on_kubernetes_paths_are_status_objects(
+    api: ApiHarness, method: str, path: str, code: int, reason: str
+) -> None:
+    resp = api.client.request(method, path, json={})
+    assert resp.status_code == code
+    assert (resp.json()["kind"], resp.json()["reason"], resp.json()["code"]) == ("Status", reason, code)
+
+
+def test_the_private_routes_keep_their_message_errors(api: ApiHarness) -> None:
+    assert api.client.get("/api/objects/jobs/default/nope").json() == {"message": 'job.batch "nope" not found'}
+
+
+def test_label_and_field_selectors_narrow_lists(api: ApiHarness) -> None:
+    a, _ = _create(api, "a", labels={"tier": "x"}), _create(api, "b")
+    api.pod("a-1", a, node="n1")
+    api.pod("a-2", a, node="n2", phase=PodPhase.SUCCEEDED)
+    names = lambda path: [i["metadata"]["name"] for i in api.client.get(path).json()["items"]]  # noqa: E731
+    assert names("/apis/batch/v1/jobs?labelSelector=tier%3Dx") == ["a"]
+    assert names(f"{JOBS}?fieldSelector=metadata.name!%3Da") == ["b"]
+    assert names("/api/v1/pods?fieldSelector=spec.nodeName%3Dn2") == ["a-2"]
+    assert names("/api/v1/namespaces/default/pods?fieldSelector=status.phase%3DRunning") == ["a-1"]
+    assert names("/api/v1/namespaces/other/pods") == []
+
+
+def test_events_are_listed_by_involved_object(api: ApiHarness) -> None:
+    job = _create(api)
+    api.client.delete(f"{JOBS}/pi")  # records a Deleting event
+    _create(api, "other")
+    path = "/api/v1/namespaces/default/events?fieldSelector=involvedObject.name%3Dpi,involvedObject.kind%3DJob"
+    items = api.client.get(path).json()["items"]
+    assert [(e["reason"], e["involvedObject"]["uid"]) for e in items] == [("Deleting", job["metadata"]["uid"])]
+
+
+def test_delete_keeps_the_job_with_a_deletion_timestamp_until_its_controller_removes_it(api: ApiHarness) -> None:
+    _create(api)
+    resp = api.client.delete(f"{JOBS}/pi", params={"propagationPolicy": "Foreground"})
+    assert resp.status_code == 200 and resp.json()["metadata"]["deletionTimestamp"]
+    assert api.client.get(f"{JOBS}/pi").json()["metadata"]["deletionTimestamp"]
+    orphan = api.client.request("DELETE", f"{JOBS}/pi", json={"propagationPolicy": "Orphan"})
+    assert orphan.status_code == 422
+
+
+def test_label_and_cordon_patches_of_a_node_stick(api: ApiHarness) -> None:
+    merge = {"metadata": {"labels": {"disk": "ssd", "zone": None}}}
+    resp = api.client.patch("/api/v1/nodes/n1", content=json.dumps(merge), headers=MERGE)
+    assert resp.status_code == 200, resp.text
+    labels = api.client.get("/api/v1/nodes/n1").json()["metadata"]["labels"]
+    assert labels["disk"] == "ssd" and "zone" not in labels
+    cordon = {"spec": {"unschedulable": True}}
+    smp = {"content-type": "application/strategic-merge-patch+json"}
+    assert api.client.patch("/api/v1/nodes/n1", content=json.dumps(cordon), headers=smp).status_code == 200
+    assert api.store.node_overrides()["n1"].unschedulable
+    nodes = api.client.get("/api/v1/nodes?labelSelector=disk%3Dssd").json()["items"]
+    assert [(n["metadata"]["name"], n["spec"]["unschedulable"]) for n in nodes] == [("n1", True)]
+    assert api.client.get("/api/v1/nodes/nope").status_code == 404
+
+
+def test_namespaces_are_default_and_those_objects_are_in(api: ApiHarness) -> None:
+    api.client.post("/apis/batch/v1/namespaces/etl/jobs", json=json.loads(job_yaml("x")))
+    names = [n["metadata"]["name"] for n in api.client.get("/api/v1/namespaces").json()["items"]]
+    assert names == ["default", "etl"]
+    assert api.client.get("/api/v1/namespaces/etl").json()["status"]["phase"] == "Active"
+    assert api.client.get("/api/v1/namespaces/nope").status_code == 404
+
+
+def test_a_job_posted_with_a_cronjob_owner_is_that_cronjobs_manual_run(api: ApiHarness) -> None:
+    api.apply(CRONJOB_YAML)
+    cj = api.client.get("/apis/batch/v1/namespaces/default/cronjobs/nightly").json()
+    job = json.loads(job_yaml("nightly-manual"))
+    job["metadata"]["annotations"] = {"cronjob.kubernetes.io/instantiate": "manual"}
+    job["metadata"]["ownerReferences"] = [
+        {"apiVersion": "batch/v1", "kind": "CronJob", "name": "nightly", "uid": cj["metadata"]["uid"], "controller": True}
+    ]
+    resp = api.client.post(JOBS, json=job)
+    assert resp.status_code == 201, resp.text
+    owner = resp.json()["metadata"]["ownerReferences"][0]
+    assert (owner["kind"], owner["uid"]) == ("CronJob", cj["metadata"]["uid"])
+    assert resp.json()["metadata"]["annotations"]["cronjob.kubernetes.io/instantiate"] == "manual"
+
+
+def test_a_watch_from_a_version_streams_added_modified_and_deleted(api: ApiHarness) -> None:
+    job = _create(api)
+    api.pod("pi-0", job)
+    start = api.client.get("/api/v1/pods").json()["metadata"]["resourceVersion"]
+    api.pod("pi-1", job)
+    api.pod("pi-1", job, phase=PodPhase.SUCCEEDED)  # saved twice before the watch reads: one event
+    api.store.delete_pods(["uid-pi-0"])
+    events = _watch(api, f"/api/v1/namespaces/default/pods?watch=1&resourceVersion={start}&timeoutSeconds=0.3")
+    assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [("ADDED", "pi-1"), ("DELETED", "pi-0")]
+    assert events[0]["object"]["status"]["phase"] == "Succeeded"
+    rv = events[-1]["object"]["metadata"]["resourceVersion"]
+    api.pod("pi-1", job, phase=PodPhase.FAILED)
+    later = _watch(api, f"/api/v1/pods?watch=true&resourceVersion={rv}&timeoutSeconds=0.3")
+    assert [(e["type"], e["object"]["status"]["phase"]) for e in later] == [("MODIFIED", "Failed")]
+
+
+def test_a_watch_without_a_version_starts_with_the_current_objects_and_honours_selectors(api: ApiHarness) -> None:
+    _create(api, "a", labels={"tier": "x"})
+    _create(api, "b")
+    events = _watch(api, f"{JOBS}?watch=1&labelSelector=tier%3Dx&timeoutSeconds=0.2")
+    assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [("ADDED", "a")]
+
+
+def test_a_watch_from_a_version_the_log_dropped_is_410(api: ApiHarness, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(versions, "LOG_SIZE", 3)
+    monkeypatch.setattr(versions, "_PRUNE_EVERY", 1)
+    for n in range(6):
+        _create(api, f"j{n}")
+    resp = api.client.get(f"{JOBS}?watch=1&resourceVersion=1")
+    assert resp.status_code == 410 and resp.json()["reason"] == "Expired"
