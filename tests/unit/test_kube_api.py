@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.apiapp import CRONJOB_YAML, ApiHarness, harness, job_yaml
 
 from miniorch.store import versions
 from miniorch.store.records import PodPhase
-from support.apiapp import CRONJOB_YAML, ApiHarness, harness, job_yaml
 
 JOBS = "/apis/batch/v1/namespaces/default/jobs"
 MERGE = {"content-type": "application/merge-patch+json"}
@@ -157,7 +157,10 @@ def test_label_and_field_selectors_narrow_lists(api: ApiHarness) -> None:
     a, _ = _create(api, "a", labels={"tier": "x"}), _create(api, "b")
     api.pod("a-1", a, node="n1")
     api.pod("a-2", a, node="n2", phase=PodPhase.SUCCEEDED)
-    names = lambda path: [i["metadata"]["name"] for i in api.client.get(path).json()["items"]]  # noqa: E731
+
+    def names(path: str) -> list[str]:
+        return [i["metadata"]["name"] for i in api.client.get(path).json()["items"]]
+
     assert names("/apis/batch/v1/jobs?labelSelector=tier%3Dx") == ["a"]
     assert names(f"{JOBS}?fieldSelector=metadata.name!%3Da") == ["b"]
     assert names("/api/v1/pods?fieldSelector=spec.nodeName%3Dn2") == ["a-2"]

@@ -48,7 +48,7 @@ def _checked_body(resource: Resource, namespace: str, body: Any) -> dict[str, An
     meta = body.get("metadata")
     if not isinstance(meta, dict):
         raise KubeError(422, "metadata: Required value", "Invalid")
-    if meta.get("namespace", namespace) != namespace:
+    if (meta.get("namespace") or namespace) != namespace:
         raise KubeError(
             400, f"the namespace of the object ({meta['namespace']}) does not match the namespace of the request"
         )

@@ -23,7 +23,11 @@ SERVER_META = ("uid", "resourceVersion", "creationTimestamp", "generation", "del
 SOURCE_ANNOTATION = "miniorch.io/source"
 
 
-def parse_body(raw: bytes) -> Any:
+def parse_body(raw: bytes, content_type: str = "application/json") -> Any:
+    """A JSON body; 415 for protobuf or CBOR (client-go then sends JSON again)."""
+    media = content_type.split(";")[0].strip().lower()
+    if media and not (media.endswith("json") or media == "*/*"):
+        raise KubeError(415, f"the content type {media} is not supported; send application/json")
     try:
         return json.loads(raw or b"null")
     except ValueError as exc:

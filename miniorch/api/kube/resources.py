@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from miniorch import kinds, selectors
 from miniorch.api import render
 from miniorch.api.context import ApiContext
-from miniorch.api.kube import builtins, discovery, fields, objects, patch, views, watch
+from miniorch.api.kube import builtins, discovery, fields, objects, patch, protobuf, views, watch
 from miniorch.api.kube.discovery import Resource
 from miniorch.api.kube.status import KubeError
 from miniorch.clock import utcnow
@@ -38,6 +38,10 @@ def _resource(request: Request, plural: str, verb: str) -> Resource:
 def _ctx(request: Request) -> ApiContext:
     ctx: ApiContext = request.app.state.ctx
     return ctx
+
+
+def _content_type(request: Request) -> str:
+    return request.headers.get("content-type", "application/json")
 
 
 def _api_version(resource: Resource) -> str:
@@ -163,22 +167,37 @@ async def get_namespaced(request: Request, namespace: str, plural: str, name: st
     return await _get(request, plural, namespace, name)
 
 
+async def _create_body(request: Request, resource: Resource) -> Any:
+    """JSON, or the protobuf of a Job naming a CronJob as its controller (`kubectl create job --from`)."""
+    raw = await request.body()
+    if _content_type(request).split(";")[0].strip() != protobuf.CONTENT_TYPE:
+        return patch.parse_body(raw, _content_type(request))
+    try:
+        body = protobuf.decode(raw)
+    except ValueError as exc:
+        raise KubeError(415, f"the protobuf body cannot be read: {exc}; send application/json") from exc
+    owners = (body.get("metadata") or {}).get("ownerReferences") or []
+    if resource.kind != "Job" or not any(o.get("kind") == "CronJob" and o.get("controller") for o in owners):
+        raise KubeError(415, "protobuf bodies are read only for a CronJob's manual run; send application/json")
+    return body
+
+
 async def create(request: Request, namespace: str, plural: str) -> Response:
     resource = _resource(request, plural, "create")
-    body = patch.parse_body(await request.body())
+    body = await _create_body(request, resource)
     obj = await store_io(objects.create, _ctx(request), resource, namespace, body)
     return JSONResponse(obj, status_code=201)
 
 
 async def update(request: Request, namespace: str, plural: str, name: str) -> Response:
     resource = _resource(request, plural, "update")
-    body = patch.parse_body(await request.body())
+    body = patch.parse_body(await request.body(), _content_type(request))
     return JSONResponse(await store_io(objects.update, _ctx(request), resource, namespace, name, body))
 
 
 async def patch_namespaced(request: Request, namespace: str, plural: str, name: str) -> Response:
     resource = _resource(request, plural, "patch")
-    body = patch.parse_body(await request.body())
+    body = patch.parse_body(await request.body(), _content_type(request))
     media = request.headers.get("content-type", "")
     ctx = _ctx(request)
     return JSONResponse(await store_io(objects.apply_patch, ctx, resource, namespace, name, body, media))
@@ -186,7 +205,7 @@ async def patch_namespaced(request: Request, namespace: str, plural: str, name: 
 
 async def patch_cluster(request: Request, plural: str, name: str) -> Response:
     resource = _resource(request, plural, "patch")
-    body = patch.parse_body(await request.body())
+    body = patch.parse_body(await request.body(), _content_type(request))
     if resource.kind != "Node":
         raise KubeError(404, f"the server could not find the requested resource ({plural}/{name})")
     media = request.headers.get("content-type", "")
@@ -196,7 +215,7 @@ async def patch_cluster(request: Request, plural: str, name: str) -> Response:
 async def delete(request: Request, namespace: str, plural: str, name: str) -> Response:
     resource = _resource(request, plural, "delete")
     raw = await request.body()
-    options = patch.parse_body(raw) if raw else {}
+    options = patch.parse_body(raw, _content_type(request)) if raw else {}
     policy = request.query_params.get("propagationPolicy") or (options or {}).get("propagationPolicy")
     ctx = _ctx(request)
     if resource.kind == "Pod":
