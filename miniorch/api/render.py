@@ -89,6 +89,7 @@ def pod(rec: PodRecord, owner: ObjectRecord | None) -> dict[str, Any]:
     cstatus: dict[str, Any] = {
         "name": container.get("name", rec.name),
         "image": container.get("image", ""),
+        "imageID": "",  # required by client libraries' models; Docker's image id is not recorded
         "ready": rec.phase is PodPhase.RUNNING and not rec.restart_pending and _probe_ready(rec),
         "restartCount": rec.restart_count,
         "started": rec.phase is PodPhase.RUNNING,

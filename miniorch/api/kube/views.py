@@ -68,6 +68,20 @@ def _event_current(ctx: ApiContext, changes: Sequence[Change]) -> dict[str, Serv
     return out
 
 
+_NODE_INFO = (
+    "architecture",
+    "bootID",
+    "containerRuntimeVersion",
+    "kernelVersion",
+    "kubeProxyVersion",
+    "kubeletVersion",
+    "machineID",
+    "operatingSystem",
+    "osImage",
+    "systemUUID",
+)
+
+
 def node(ctx: ApiContext, name: str) -> Served | None:
     state = ctx.monitor.nodes.get(name)
     if state is None:
@@ -76,6 +90,9 @@ def node(ctx: ApiContext, name: str) -> Served | None:
     served = render.node(state, ctx.monitor.labels(name), bool(over and over.unschedulable))
     served["metadata"]["resourceVersion"] = str(over.resource_version if over else 0)
     served["metadata"]["uid"] = name
+    info = served["status"].get("nodeInfo")
+    if info is not None:  # the fields client libraries require; miniorch runs no kubelet
+        served["status"]["nodeInfo"] = {**{key: "" for key in _NODE_INFO}, "operatingSystem": "linux", **info}
     return served
 
 
