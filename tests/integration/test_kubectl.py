@@ -191,8 +191,7 @@ def test_kubectl_apply_again_after_an_edit_configures_the_job(kube: tuple[Daemon
 
 # -- the official Python client --------------------------------------------------------------
 def _client(k: Kubectl) -> Any:
-    from kubernetes import client
-
+    client: Any = importlib.import_module("kubernetes.client")  # Any: its models type every field Optional
     config = client.Configuration()
     config.host = _server(k)
     config.ssl_ca_cert = str(_ca(k))
@@ -201,8 +200,8 @@ def _client(k: Kubectl) -> Any:
 
 
 def test_the_python_client_creates_lists_reads_patches_watches_and_deletes_jobs(kube: tuple[Daemon, Kubectl]) -> None:
-    from kubernetes import client, watch
-
+    client: Any = importlib.import_module("kubernetes.client")
+    watch: Any = importlib.import_module("kubernetes.watch")
     _, k = kube
     with _client(k) as api_client:
         batch, core = client.BatchV1Api(api_client), client.CoreV1Api(api_client)
