@@ -26,6 +26,10 @@ def test_old_pods_table_gains_log_columns_and_new_values_round_trip(tmp_path: Pa
         later = ("log_timestamped", "run_started_at", "previous_run_started_at", "start_attempts", "last_attempt_at")
         for column in later:  # added by revisions 0003 and 0004
             conn.execute(f"ALTER TABLE pods DROP COLUMN {column}")
+        for table in ("objects", "pods", "events", "nodes"):  # added by revision 0005
+            conn.execute(f"ALTER TABLE {table} DROP COLUMN resource_version")
+        conn.execute("DROP TABLE changes")
+        conn.execute("DROP TABLE resource_versions")
         conn.execute("UPDATE alembic_version SET version_num = '0002'")
         conn.execute(
             "INSERT INTO pods (uid, name, namespace, owner_kind, owner_name, owner_uid, node, phase, restart_count, "
