@@ -85,7 +85,10 @@ async def _standby_refuses_writes(request: Request, call_next: Any) -> Response:
         role = ctx.role()
         if not role.leading:
             leader = f"{role.leader} at {role.leader_address}" if role.leader else "not elected yet"
-            return _error(503, f"this daemon ({role.name}) is a standby and accepts no writes; the leader is {leader}")
+            message = f"this daemon ({role.name}) is a standby and accepts no writes; the leader is {leader}"
+            if kube_status.is_kube_path(request.url.path):
+                return JSONResponse(kube_status.status(503, message), status_code=503)
+            return _error(503, message)
     response: Response = await call_next(request)
     return response
 

@@ -3,6 +3,7 @@ the bearer-token rules of the TCP listener: over a real SQLite store, without Do
 
 from __future__ import annotations
 
+import json
 import platform
 from collections.abc import Callable
 from pathlib import Path
@@ -53,6 +54,9 @@ def test_a_standby_answers_reads_and_refuses_writes(tmp_path: Path, role: Role, 
         assert resp.status_code == 503
         assert resp.json()["message"] == f"this daemon (b) is a standby and accepts no writes; {message}"
         assert api.store.get_object("Job", "default", "pi") is None
+        kube = api.client.post("/apis/batch/v1/namespaces/default/jobs", json=json.loads(job_yaml("pi")))
+        assert (kube.status_code, kube.json()["kind"], kube.json()["reason"]) == (503, "Status", "ServiceUnavailable")
+        assert api.client.get("/apis/batch/v1/namespaces/default/jobs").status_code == 200
 
 
 def test_healthz_lists_the_nodes_readiness(tmp_path: Path) -> None:
