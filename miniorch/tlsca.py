@@ -148,7 +148,10 @@ def _current(f: Files, names: tuple[str, ...], now: dt.datetime) -> bool:
         return False
     cert = x509.load_pem_x509_certificate(f.cert.read_bytes())
     wanted = set(_san(names))
-    have = set(cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value)
+    try:
+        have = set(cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value)
+    except x509.ExtensionNotFound:
+        return False  # not one of ours: issue ours
     return wanted <= have and cert.not_valid_after_utc - now > RENEW_BEFORE
 
 

@@ -69,6 +69,7 @@ APIMACHINERY = """
 - [retainKeys directive clears the other keys, {retainKeysMap: {name: foo, value: a, other: b}}, {retainKeysMap: {$retainKeys: [name, value], value: c}}, {retainKeysMap: {name: foo, value: c}}]
 - [nested merging list inside a merging list, {mergingList: [{name: 1, mergingList: [{name: a, value: x}]}]}, {mergingList: [{name: 1, mergingList: [{name: b}]}]}, {mergingList: [{name: 1, mergingList: [{name: a, value: x}, {name: b}]}]}]
 - [directives in an added list are applied, {}, {mergingList: [{name: 1, value: null, other: a}]}, {mergingList: [{name: 1, other: a}]}]
+- [setElementOrder on a replaced list of objects keeps the patch's list, {nonMergingList: [{name: 1}]}, {"$setElementOrder/nonMergingList": [{name: 2}], nonMergingList: [{name: 2}]}, {nonMergingList: [{name: 2}]}]
 - [explicit merge directive on a map is the default, {simpleMap: {a: 1}}, {simpleMap: {$patch: merge, b: 2}}, {simpleMap: {a: 1, b: 2}}]
 """
 

@@ -136,7 +136,7 @@ def _special_items(original: list[Any], patch: list[Any], key: str, path: str) -
 def _key_value(item: Any, key: str) -> Any:
     """What identifies an item: its merge key's value (the item itself in a list of scalars)."""
     if not key:
-        return item
+        return _hashable(item)
     return _hashable(item.get(key)) if isinstance(item, dict) else None
 
 
