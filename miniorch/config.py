@@ -119,7 +119,6 @@ def parse_tcp(value: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-
 class TlsConfig(_Strict):
     ca: Path | None = None
     cert: Path | None = None
