@@ -9,7 +9,6 @@ turns it into exit code 2. Checks of the files the keys name are in `preflight`.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import stat
 from collections.abc import Mapping, Sequence
@@ -104,12 +103,7 @@ class ApiConfig(_Strict):
         if bool(self.tls_cert) != bool(self.tls_key):
             raise ValueError("api.tls_cert and api.tls_key go together; set both or neither")
         if self.tcp:
-            host, _ = parse_tcp(self.tcp)
-            if not self.tls_cert and not _loopback(host):
-                raise ValueError(
-                    f"api.tcp {self.tcp!r} is not a loopback address, so TLS is required: "
-                    "set api.tls_cert and api.tls_key, or listen on 127.0.0.1"
-                )
+            parse_tcp(self.tcp)  # any address: without tls_cert the daemon makes its own CA (miniorch.tlsca)
         return self
 
     @property
@@ -123,15 +117,6 @@ def parse_tcp(value: str) -> tuple[str, int]:
     if not sep or not port.isdigit() or not host or not 0 < int(port) < 65536:
         raise ValueError(f"api.tcp {value!r} is not HOST:PORT, e.g. 127.0.0.1:7390")
     return host.strip("[]"), int(port)
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False  # a name could resolve anywhere
 
 
 class TlsConfig(_Strict):

@@ -182,7 +182,7 @@ class Daemon:
                 raise DaemonError(f"the API server could not listen on {sock}")
             await asyncio.sleep(0.01)
         _secure_socket(sock, self.config.api.mode, self.config.api.socket_group)
-        return [server, *await _serve_tcp(app, self.config.api, tasks)], tasks
+        return [server, *await _serve_tcp(app, self.config.api, tasks, self.config.state_dir)], tasks
 
     def _start_controllers(self, loop: asyncio.AbstractEventLoop, tasks: list[asyncio.Task[Any]]) -> None:
         parts = self.parts
@@ -266,8 +266,24 @@ def _died(tasks: list[asyncio.Task[Any]]) -> int:
     return code
 
 
-async def _serve_tcp(app: Any, api: config_mod.ApiConfig, tasks: list[asyncio.Task[Any]]) -> list[_Server]:
-    """Start the optional TCP listener (bearer token, TLS if configured); its task joins `tasks`."""
+def _tls_files(api: config_mod.ApiConfig, host: str, state_dir: Path) -> tuple[str, str, bool]:
+    """The listener's certificate and key: api.tls_cert/tls_key, else the daemon's own (tlsca), and
+    whether they are the self-made ones."""
+    if api.tls_cert and api.tls_key:
+        return str(api.tls_cert), str(api.tls_key), False
+    from miniorch import tlsca  # cryptography: only a TCP listener without its own certificate needs it
+
+    try:
+        made = tlsca.ensure(state_dir, host)
+    except (OSError, ValueError) as exc:
+        raise DaemonError(f"could not make the TCP listener's certificate in {state_dir / 'tls'}: {exc}") from exc
+    return str(made.cert), str(made.key), True
+
+
+async def _serve_tcp(
+    app: Any, api: config_mod.ApiConfig, tasks: list[asyncio.Task[Any]], state_dir: Path
+) -> list[_Server]:
+    """Start the optional TCP listener (bearer token, always TLS); its task joins `tasks`."""
     if not api.tcp or not api.token_file:
         return []
     try:
@@ -275,7 +291,8 @@ async def _serve_tcp(app: Any, api: config_mod.ApiConfig, tasks: list[asyncio.Ta
     except auth.TokenError as exc:
         raise DaemonError(str(exc)) from exc
     host, port = config_mod.parse_tcp(api.tcp)
-    tls = {"ssl_certfile": str(api.tls_cert), "ssl_keyfile": str(api.tls_key)} if api.tls_cert else {}
+    certfile, keyfile, self_made = _tls_files(api, host, state_dir)
+    tls = {"ssl_certfile": certfile, "ssl_keyfile": keyfile}
     server = _Server(
         uvicorn.Config(
             auth.TokenAuth(app, token),
@@ -296,7 +313,7 @@ async def _serve_tcp(app: Any, api: config_mod.ApiConfig, tasks: list[asyncio.Ta
                 f"the API could not listen on tcp {api.tcp}; is the port in use or the TLS key unreadable?"
             )
         await asyncio.sleep(0.01)
-    log.info("api_tcp_listening", address=api.tcp, tls=bool(api.tls_cert))
+    log.info("api_tcp_listening", address=api.tcp, tls=True, certificate=certfile, self_made=self_made)
     return [server]
 
 

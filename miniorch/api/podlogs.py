@@ -17,7 +17,7 @@ from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 
 from miniorch import logtail, supervise
-from miniorch.api.context import Ctx
+from miniorch.api.context import ApiContext, Ctx
 from miniorch.clock import utcnow
 from miniorch.controllers.objects import NotFound
 from miniorch.nodes import records as nr
@@ -43,9 +43,17 @@ async def pod_log(
     rec = ctx.store.get_pod(namespace, name)
     if rec is None:
         raise NotFound(f'pod "{name}" not found in namespace "{namespace}"')
+    since = utcnow() - dt.timedelta(seconds=since_seconds) if since_seconds is not None else None
+    return await answer(ctx, rec, tail, follow, since, timestamps, previous)
+
+
+async def answer(
+    ctx: ApiContext, rec: PodRecord, tail: int | None, follow: bool, since: dt.datetime | None, timestamps: bool, previous: bool
+) -> Response:
+    """A pod's log: streamed (`follow`) or whole, live from its node, else from the stored tail."""
+    name = rec.name
     if previous and rec.restart_count < 1:
         raise ValueError(f'previous terminated container of pod "{name}" not found: it has not been restarted')
-    since = utcnow() - dt.timedelta(seconds=since_seconds) if since_seconds is not None else None
     monitor = ctx.monitor
     client = monitor.client(rec.node) if rec.node else None
     if client is not None and not rec.container_removed and monitor.reachable(rec.node or ""):

@@ -33,10 +33,11 @@ class CtlGroup(LazyGroup):
         },
         "logs": "miniorch.cli.logscmd:logs",
         "rollout": "miniorch.cli.daemonsets:rollout",
+        "config": "miniorch.cli.kubeconfig:config",
     }
     order = (
         "get", "describe", "completion", "explain", "apply", "diff", "delete", "create", "patch", "scale", "wait",
-        "logs", "label", "cordon", "uncordon", "drain", "version", "rollout",
+        "logs", "label", "cordon", "uncordon", "drain", "version", "rollout", "config",
     )  # fmt: skip
 
 

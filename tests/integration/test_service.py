@@ -18,7 +18,6 @@ from typing import Any
 
 import httpx
 import pytest
-import yaml
 from support.daemon import MINIORCH, Daemon, job_yaml
 
 TOKEN = "integration-token-0123456789abcdef"
@@ -141,22 +140,24 @@ def _tcp_daemon(nodes: list[tuple[str, str]], tmp_path: Path, tls: dict[str, str
     api = {"tcp": f"127.0.0.1:{port}", "token_file": str(token), **(tls or {})}
     d = Daemon(tmp_path / "d", nodes, extra={"api": {"socket": str(tmp_path / "d" / "run" / "miniorch.sock"), **api}})
     d.start()
-    return d, f"{'https' if tls else 'http'}://127.0.0.1:{port}"
+    return d, f"https://127.0.0.1:{port}"  # always TLS: the configured certificate, else the daemon's own CA
 
 
 def test_tcp_listener_needs_the_bearer_token(nodes: list[tuple[str, str]], tmp_path: Path) -> None:
     """Over TCP: no token 401, wrong token 401 (both logged), right token 200; ctl --server --token-file works."""
     d, url = _tcp_daemon(nodes, tmp_path)
+    ca = str(tmp_path / "d" / "state" / "tls" / "ca.crt")  # no tls_cert: the daemon's own CA signed it
+    verify = ssl.create_default_context(cafile=ca)
     try:
-        assert httpx.get(f"{url}/version").status_code == 401
-        assert httpx.get(f"{url}/version", headers={"Authorization": "Bearer wrong"}).status_code == 401
-        ok = httpx.get(f"{url}/version", headers={"Authorization": f"Bearer {TOKEN}"})
+        assert httpx.get(f"{url}/version", verify=verify).status_code == 401
+        assert httpx.get(f"{url}/version", verify=verify, headers={"Authorization": "Bearer wrong"}).status_code == 401
+        ok = httpx.get(f"{url}/version", verify=verify, headers={"Authorization": f"Bearer {TOKEN}"})
         assert ok.status_code == 200 and ok.json()["version"]
         denied = [e for e in d.log_events() if e["event"] == "api_request_unauthorized"]
         assert [e["reason"] for e in denied] == ["no bearer token", "wrong bearer token"]
         token_file = str(tmp_path / "token")
         out = subprocess.run(
-            [MINIORCH, "ctl", "--server", url, "--token-file", token_file, "get", "nodes"],
+            [MINIORCH, "ctl", "--server", url, "--token-file", token_file, "--certificate-authority", ca, "get", "nodes"],
             capture_output=True,
             text=True,
             timeout=60,
@@ -165,7 +166,7 @@ def test_tcp_listener_needs_the_bearer_token(nodes: list[tuple[str, str]], tmp_p
         wrong = tmp_path / "wrong"
         wrong.write_text("nope")
         out = subprocess.run(
-            [MINIORCH, "ctl", "--server", url, "--token-file", str(wrong), "version"],
+            [MINIORCH, "ctl", "--server", url, "--token-file", str(wrong), "--certificate-authority", ca, "version"],
             capture_output=True,
             text=True,
             timeout=60,
@@ -337,11 +338,3 @@ def test_apply_refuses_policy_violations_naming_field_and_key(nodes: list[tuple[
         d.wait_job("inside")
     finally:
         d.stop()
-
-
-def test_non_loopback_tcp_without_tls_stops_the_daemon(tmp_path: Path) -> None:
-    """api.tcp on 0.0.0.0 without api.tls_cert: exit 2 with one line naming the key."""
-    cfg = tmp_path / "c.yaml"
-    cfg.write_text(yaml.safe_dump({"api": {"tcp": "0.0.0.0:7390", "token_file": str(tmp_path / "t")}}))
-    result = subprocess.run([MINIORCH, "daemon", "--config", str(cfg)], capture_output=True, text=True, timeout=30)
-    assert result.returncode == 2 and "api" in result.stderr and "TLS is required" in result.stderr

@@ -245,14 +245,12 @@ def test_token_file_readable_by_everyone_or_too_short_is_refused(tmp_path: Path)
     ("api", "message"),
     [
         ({"tcp": "127.0.0.1:7390"}, "api.token_file is required"),
-        ({"tcp": "0.0.0.0:7390", "token_file": "/t"}, "TLS is required"),
-        ({"tcp": "edge.example:7390", "token_file": "/t"}, "TLS is required"),
         ({"tcp": "7390", "token_file": "/t"}, "HOST:PORT"),
         ({"tls_cert": "/c"}, "go together"),
     ],
 )
 def test_unsafe_tcp_listener_configs_are_refused(tmp_path: Path, api: dict[str, str], message: str) -> None:
-    """TCP without a token, non-loopback without TLS, a bad address or half a TLS pair stop the daemon."""
+    """TCP without a token, a bad address or half a TLS pair stop the daemon."""
     import yaml
 
     path = tmp_path / "c.yaml"
@@ -262,10 +260,12 @@ def test_unsafe_tcp_listener_configs_are_refused(tmp_path: Path, api: dict[str, 
 
 
 def test_loopback_and_tls_listeners_are_accepted(tmp_path: Path) -> None:
-    """127.0.0.1 and [::1] need no TLS; any address with tls_cert/tls_key is fine."""
+    """Any address is accepted: with tls_cert/tls_key, or without them (the daemon's own CA, tlsca)."""
     for api in (
         {"tcp": "127.0.0.1:7390", "token_file": "/t"},
         {"tcp": "[::1]:7390", "token_file": "/t"},
+        {"tcp": "0.0.0.0:7390", "token_file": "/t"},
+        {"tcp": "edge.example:7390", "token_file": "/t"},
         {"tcp": "0.0.0.0:7390", "token_file": "/t", "tls_cert": "/c", "tls_key": "/k"},
     ):
         assert config_mod.ApiConfig.model_validate(api).tcp == api["tcp"]

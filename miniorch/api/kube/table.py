@@ -1,0 +1,150 @@
+"""`Accept: application/json;as=Table;g=meta.k8s.io;v=v1`: a list as a `meta.k8s.io/v1` Table.
+
+kubectl asks the server for its rows and prints them as they come: the columns are the kind's
+registry `Columns` (the ones `ctl get` prints), the cells come from the same row printers in
+`miniorch.cli.output`, so `ctl get` and `kubectl get` print one table. Columns only in `-o wide`
+have priority 1 (kubectl shows them with `-o wide`). Each row carries the object's metadata as a
+PartialObjectMetadata (or the whole object with `includeObject=Object`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from miniorch import kinds
+
+__all__ = ["as_table", "wants_table"]
+
+_NAME_DOC = (
+    "Name must be unique within a namespace. Is required when creating resources, although some resources may "
+    "allow a client to request the generation of an appropriate name automatically."
+)
+_AGE_DOC = (
+    "CreationTimestamp is a timestamp representing the server time when this object was created. "
+    "It is represented in RFC3339 form and is in UTC."
+)
+#: Column descriptions, in Kubernetes' printers' words where they have one.
+DESCRIPTIONS = {
+    "NAME": _NAME_DOC,
+    "AGE": _AGE_DOC,
+    "STATUS": "The status of the object.",
+    "COMPLETIONS": "The number of pods that succeeded, of those the Job needs.",
+    "DURATION": "Time the Job took to finish (or has run so far).",
+    "CONTAINERS": "Names of each container in the template.",
+    "IMAGES": "Images referenced by each container in the template.",
+    "SELECTOR": "A label query over pods that should match the pod count.",
+    "READY": "The aggregate readiness state of this pod for accepting traffic.",
+    "RESTARTS": "The number of times the containers in this pod have been restarted.",
+    "NODE": "NodeName is the node the pod was scheduled onto.",
+    "EXIT CODE": "The exit code of the pod's container, once it has terminated.",
+    "SCHEDULE": "The schedule in Cron format.",
+    "TIMEZONE": "The time zone name for the given schedule.",
+    "SUSPEND": "Whether the controller suspends subsequent executions.",
+    "ACTIVE": "The number of pointers to currently running jobs.",
+    "LAST SCHEDULE": "Information when was the last time the job was successfully scheduled.",
+    "NEXT": "When the schedule fires next.",
+    "DESIRED": "The total number of nodes that should be running the daemon pod.",
+    "CURRENT": "The number of nodes that are running at least one daemon pod and are supposed to.",
+    "UP-TO-DATE": "The total number of nodes that are running an updated daemon pod.",
+    "AVAILABLE": "The number of nodes that should be running the daemon pod and have one or more available.",
+    "NODE SELECTOR": "NodeSelector is a selector which must be true for the pod to fit on a node.",
+    "VERSION": "The Docker Engine version of the node.",
+    "CPU": "The node's CPUs.",
+    "MEMORY": "The node's memory.",
+    "LABELS": "The node's labels.",
+    "URL": "The Docker URL the daemon reaches the node by.",
+    "TRANSPORT": "How the daemon reaches the node: unix, tls, ssh or tcp-insecure.",
+    "RTT": "The round trip time of the last call to the node.",
+    "LAST ERROR": "The node's last error, and how long ago it happened.",
+    "LAST SEEN": "The time at which the most recent occurrence of this event was recorded.",
+    "TYPE": "Type of this event (Normal, Warning).",
+    "REASON": "A short, machine understandable string that gives the reason for the event.",
+    "OBJECT": "The object that this event is about.",
+    "MESSAGE": "A human-readable description of the status of this operation.",
+    "DATA": "The number of keys in the object's data.",
+}
+#: Columns whose cells are counts: integers in the Table when every cell is one.
+_COUNTS = frozenset({"DESIRED", "CURRENT", "READY", "UP-TO-DATE", "AVAILABLE", "ACTIVE", "DATA", "RESTARTS"})
+_WORDS = {"CPU": "CPU", "URL": "URL", "RTT": "RTT", "IP": "IP"}
+
+
+def wants_table(accept: str) -> bool:
+    """Does an Accept header ask for a `meta.k8s.io/v1` Table (as kubectl get does)?"""
+    for media in (accept or "").split(","):
+        _, *params = (p.strip() for p in media.split(";"))
+        values = dict(p.partition("=")[::2] for p in params)
+        table = values.get("as") == "Table" and values.get("g", "meta.k8s.io") == "meta.k8s.io"
+        if table and values.get("v", "v1") == "v1":
+            return True
+    return False
+
+
+def column_name(header: str) -> str:
+    """kubectl upper-cases column names; the Table carries them as Kubernetes names them (`Up-to-date`)."""
+    if header == "UP-TO-DATE":
+        return "Up-to-date"
+    return " ".join(_WORDS.get(word, word.capitalize()) for word in header.split(" "))
+
+
+def _columns(info: kinds.KindInfo) -> tuple[list[str], list[str]]:
+    """Every header of the Table in `-o wide` order, and the ones kubectl shows without `-o wide`."""
+    normal = list(info.columns.headers)
+    return (list(info.columns.wide) if info.columns.wide else normal), normal
+
+
+def _cells(info: kinds.KindInfo, obj: dict[str, Any], now: dt.datetime, headers: list[str]) -> list[Any]:
+    """One row: the plain printer's cells for its columns, the wide printer's for the others."""
+    row = kinds.load(info.columns.row)
+    plain = dict(zip(info.columns.headers, row(obj, now, False), strict=True))
+    wide = dict(zip(info.columns.wide, row(obj, now, True), strict=True)) if info.columns.wide else {}
+    return [plain[h] if h in plain else wide.get(h, "") for h in headers]
+
+
+def _row_object(kind: str, info: kinds.KindInfo, obj: dict[str, Any], include: str) -> dict[str, Any] | None:
+    if include == "None":
+        return None
+    if include == "Object":
+        return {"apiVersion": info.api_version, "kind": kind, **obj}
+    return {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj.get("metadata", {})}
+
+
+def as_table(
+    kind: str,
+    objects: list[dict[str, Any]],
+    now: dt.datetime,
+    *,
+    include: str = "Metadata",
+    list_meta: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """`objects` of `kind` (served shape) as the Table kubectl prints; `include` is `includeObject`
+    (None, Metadata or Object), `list_meta` the list's metadata (resourceVersion, continue)."""
+    info = kinds.get(kind)
+    headers, normal = _columns(info)
+    rows = [_cells(info, obj, now, headers) for obj in objects]
+    types = ["integer" if h in _COUNTS and all(str(r[i]).isdigit() for r in rows) else "string" for i, h in enumerate(headers)]
+    columns = [
+        {
+            "name": column_name(h),
+            "type": t,
+            "format": "name" if h == "NAME" else "",
+            "description": DESCRIPTIONS.get(h, ""),
+            "priority": 0 if h in normal else 1,
+        }
+        for h, t in zip(headers, types, strict=True)
+    ]
+    table_rows = []
+    for obj, cells in zip(objects, rows, strict=True):
+        cells = [int(c) if t == "integer" else c for c, t in zip(cells, types, strict=True)]
+        entry: dict[str, Any] = {"cells": cells}
+        row_object = _row_object(kind, info, obj, include)
+        if row_object is not None:
+            entry["object"] = row_object
+        table_rows.append(entry)
+    return {
+        "kind": "Table",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": dict(list_meta or {"resourceVersion": ""}),
+        "columnDefinitions": columns,
+        "rows": table_rows,
+    }
