@@ -18,6 +18,8 @@ from miniorch.api import daemonsets, events, health, nodes, objects, podlogs, po
 from miniorch.api.context import ApiContext
 from miniorch.api.events import EVENT_POLL_SECONDS
 from miniorch.api.kube import discovery as kube_discovery
+from miniorch.api.kube import logs as kube_logs
+from miniorch.api.kube import openapi as kube_openapi
 from miniorch.api.kube import resources as kube_resources
 from miniorch.api.kube import status as kube_status
 from miniorch.api.models import ApplyRequest, InstantiateRequest, NodePatch
@@ -40,6 +42,8 @@ ROUTERS = (
     objects.router,
     # the Kubernetes API (DESIGN 11)
     kube_discovery.router,
+    kube_openapi.router,
+    kube_logs.router,  # before the generic routes: pods/{name}/log is a subresource
     kube_resources.router,
 )
 
