@@ -32,7 +32,7 @@ def _home() -> RedirectResponse:
 def login_form(request: Request) -> Response:
     if _sessions(request) is None:
         return _home()
-    return html.page(request, "login.html", error="")
+    return html.page(request, "login.html", title="Log in", error="")
 
 
 @router.post("/login", response_model=None)
@@ -44,7 +44,7 @@ async def login(request: Request) -> Response:
     if not sessions.token_matches((form.get("token") or [""])[0]):
         client = request.client
         log.warning("ui_login_refused", client=f"{client.host}:{client.port}" if client else None)
-        return html.page(request, "login.html", status=401, error="That is not the daemon's token.")
+        return html.page(request, "login.html", status=401, title="Log in", error="That is not the daemon's token.")
     response = _home()
     response.set_cookie(
         session.COOKIE,
