@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -39,7 +40,7 @@ def test_only_the_latest_runs_are_drawn(count: int, shown: int, first: str | Non
 
 
 def test_runs_of_served_jobs() -> None:
-    jobs = [
+    jobs: list[dict[str, Any]] = [
         {"metadata": {"name": "ok"}, "status": {"startTime": "2026-01-01T03:00:00Z", "completionTime": "2026-01-01T03:00:09Z",
                                                  "conditions": [{"type": "Complete", "status": "True"}]}},
         {"metadata": {"name": "bad"}, "status": {"startTime": "2026-01-01T03:01:00Z",
@@ -74,7 +75,7 @@ def test_the_page_log_is_unstamped_and_remembers_its_last_stamp() -> None:
 
 def test_the_follow_drops_what_the_page_showed_and_cuts_whole_lines() -> None:
     mark = logview.stamp_key("2026-01-01T03:00:00.25Z ")
-    chunks = [b"2026-01-01T03:00:00.1Z one\n2026-01-01T03:00:00.25Z two\n2026-01-01T03:0", b"0:00.3Z three\n", "2026-01-01T03:00:01Z four"]
+    chunks: list[str | bytes] = [b"2026-01-01T03:00:00.1Z one\n2026-01-01T03:00:00.25Z two\n2026-01-01T03:0", b"0:00.3Z three\n", "2026-01-01T03:00:01Z four"]
 
     async def source() -> AsyncIterator[str | bytes | memoryview]:
         for c in chunks:

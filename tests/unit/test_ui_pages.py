@@ -43,7 +43,8 @@ def _text(page: str) -> str:
 def _get(api: ApiHarness, path: str, status: int = 200) -> str:
     resp = api.client.get(path, follow_redirects=False)
     assert resp.status_code == status, resp.text
-    return resp.text
+    text: str = resp.text
+    return text
 
 
 def test_every_page_sets_the_security_headers(api: ApiHarness) -> None:
