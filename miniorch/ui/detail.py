@@ -68,7 +68,7 @@ def _conditions(served: dict[str, Any]) -> Table | None:
     rows = [
         [
             Cell(str(c.get("type", ""))),
-            Cell(str(c.get("status", "")), cls=views.status_class(str(c.get("status", "")))),
+            Cell(str(c.get("status", ""))),
             Cell(str(c.get("reason", ""))),
             Cell(str(c.get("message", ""))),
             Cell(str(c.get("lastTransitionTime", ""))),

@@ -45,7 +45,7 @@ class Table:
 def status_class(word: str) -> str:
     """A colour class for a status word: ok, failed, running or ""."""
     lowered = word.lower()
-    if lowered in ("complete", "succeeded", "ready", "true", "completed"):
+    if lowered in ("complete", "succeeded", "ready", "completed"):
         return "ok"
     if any(w in lowered for w in ("fail", "error", "notready", "backoff", "lost", "evicted", "unknown")):
         return "failed"
