@@ -78,12 +78,13 @@ def _conditions(served: dict[str, Any]) -> Table | None:
     return Table(("TYPE", "STATUS", "REASON", "MESSAGE", "LAST TRANSITION"), rows, total=len(rows))
 
 
-def _children(ctx: ApiContext, kind: str, uid: str, now: dt.datetime) -> tuple[list[dict[str, Any]], Table | None]:
+def _children(ctx: ApiContext, uid: str, now: dt.datetime) -> tuple[list[dict[str, Any]], Table | None]:
     """The objects this one made (a CronJob's Jobs), newest first, in their kind's columns."""
-    owned = ctx.store.objects_owned(kind, [uid])
+    owned: list[Any] = []
+    for child_kind in kinds.WORKLOADS:  # in SQL, newest first: a CronJob may own 1,000s of Jobs
+        owned += ctx.store.newest_objects(child_kind, owner_uid=uid, limit=CHILDREN_SHOWN)[1]
     if not owned:
         return [], None
-    owned = sorted(owned, key=lambda o: (o.created_at, o.name), reverse=True)[:CHILDREN_SHOWN]
     served = [render.obj(o) for o in owned]
     child_kind = owned[0].kind
     info = kinds.get(child_kind)
@@ -127,7 +128,7 @@ def detail(ctx: ApiContext, kind: str, namespace: str, name: str, now: dt.dateti
     if kind == kinds.Kind.CRONJOB:
         fields += _cronjob_fields(served, now)
     pods = views.pods_of(ctx, rec.uid)
-    children, child_table = _children(ctx, kind, rec.uid, now)
+    children, child_table = _children(ctx, rec.uid, now)
     job_children = [c for c in children if c.get("kind") == kinds.Kind.JOB]
     prefix = f"/ui/k/{kinds.PLURAL[kinds.Kind.JOB]}/{namespace}/"
     return Detail(
