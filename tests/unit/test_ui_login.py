@@ -8,6 +8,9 @@ from pathlib import Path
 import pytest
 from support.apiapp import ApiHarness, TestClient, harness
 
+from miniorch import config
+from miniorch.api.app import create_app
+from miniorch.controllers import leadership
 from miniorch.ui import session
 
 TOKEN = b"0123456789abcdef-the-token"
@@ -108,3 +111,25 @@ def test_a_logged_out_cookie_stays_refused(api: ApiHarness) -> None:
     other = _client(api, gate=gate)
     other.cookies.set(session.COOKIE, value, path="/ui")
     assert other.get("/ui/", follow_redirects=False).status_code == 303
+
+
+def test_a_standby_serves_the_login_but_still_refuses_api_writes(tmp_path: Path) -> None:
+    """The login and logout are POSTs that write nothing: a standby answers them (DESIGN 8 refuses writes)."""
+    standby = leadership.Role(False, "b", "a", "host-a:7390")
+    with harness(tmp_path, role=lambda: standby) as api:
+        client = _client(api)
+        resp = client.post("/ui/login", data={"token": TOKEN.decode()}, follow_redirects=False)
+        assert resp.status_code == 303 and session.COOKIE in resp.headers["set-cookie"]
+        assert client.get("/ui/").status_code == 200
+        refused = client.post("/apply", json={"source": "t", "text": ""}, headers={"Authorization": f"Bearer {TOKEN.decode()}"})
+        assert refused.status_code == 503 and "standby" in refused.json()["message"]
+
+
+def test_the_dashboard_can_be_turned_off(tmp_path: Path) -> None:
+    """`dashboard.enabled: false`: no /ui at all (the config key parses; the app mounts nothing)."""
+    cfg = config.Config.model_validate({"dashboard": {"enabled": False}})
+    assert cfg.dashboard.enabled is False and config.Config().dashboard.enabled is True
+    with harness(tmp_path) as api:
+        off = TestClient(create_app(api.ctx, dashboard=cfg.dashboard.enabled))
+        assert off.get("/ui/").status_code == 404
+        assert off.get("/version").status_code == 200
