@@ -18,6 +18,7 @@ import yaml
 from conftest import _remove_managed_containers
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support import expected_conditions as expected
 from selenium.webdriver.support.ui import WebDriverWait
 from support import browser, dockernodes
 from support.daemon import Daemon, job_yaml
@@ -108,7 +109,7 @@ def cluster(docker_nodes: list[dockernodes.DockerNode], tmp_path_factory: pytest
     port = _free_port()
     api = {"socket": str(tmp / "run" / "miniorch.sock"), "tcp": f"127.0.0.1:{port}", "token_file": str(token), **_tls(tmp)}
     d = Daemon(tmp, [(n.name, n.url) for n in docker_nodes], extra={"api": api})
-    d.start()
+    d.start(timeout=90)  # the browser tests run where CPU is scarce
     try:
         yield Cluster(d, f"https://127.0.0.1:{port}", _run_workloads(d))
     finally:
@@ -116,11 +117,21 @@ def cluster(docker_nodes: list[dockernodes.DockerNode], tmp_path_factory: pytest
         _remove_managed_containers(docker_nodes)
 
 
+def _click_to(session: WebDriver, css: str, url: str) -> None:
+    """Submit a form by its button, and wait for the page it leads to (a click does not wait)."""
+    old = session.find_element(By.TAG_NAME, "html")
+    session.find_element(By.CSS_SELECTOR, css).click()
+    WebDriverWait(session, 20).until(expected.staleness_of(old), "the form was not answered")
+    WebDriverWait(session, 20).until(lambda s: s.current_url == url, f"the form did not lead to {url}")
+
+
 def _login(session: WebDriver, url: str, token: str = TOKEN) -> None:
     session.get(f"{url}/ui/")
-    assert session.current_url == f"{url}/ui/login", "no session: the login form"
+    WebDriverWait(session, 20).until(
+        lambda s: s.current_url == f"{url}/ui/login", f"no session, so the login form: {session.current_url}"
+    )
     session.find_element(By.ID, "token").send_keys(token)
-    session.find_element(By.ID, "login").click()
+    _click_to(session, "#login", f"{url}/ui/" if token == TOKEN else f"{url}/ui/login")
 
 
 def _text(session: WebDriver, element_id: str = "") -> str:
@@ -149,15 +160,13 @@ def test_login_refuses_a_wrong_token_and_sets_a_strict_session_cookie(
         assert session.get_cookies() == []
         browser.screenshot(session, "login")
         session.find_element(By.ID, "token").send_keys(TOKEN)
-        session.find_element(By.ID, "login").click()
-        assert session.current_url == f"{cluster.url}/ui/"
+        _click_to(session, "#login", f"{cluster.url}/ui/")
         (cookie,) = session.get_cookies()
         assert cookie["httpOnly"] and cookie["secure"] and cookie["sameSite"] == "Strict" and cookie["path"] == "/ui"
         assert TOKEN not in cookie["value"] and TOKEN not in session.current_url
         assert TOKEN not in session.page_source
         assert session.execute_script("return document.cookie") == "", "scripts of the page cannot read it"
-        session.find_element(By.CSS_SELECTOR, "form.logout button").click()
-        assert session.current_url == f"{cluster.url}/ui/login"
+        _click_to(session, "form.logout button", f"{cluster.url}/ui/login")
         session.get(f"{cluster.url}/ui/k/jobs")
         assert session.current_url == f"{cluster.url}/ui/login", "logged out"
 
