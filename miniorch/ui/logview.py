@@ -53,12 +53,12 @@ def split_log(text: str) -> tuple[str, str]:
     return "".join(out), last
 
 
-def after(lines: list[str], mark: tuple[str, int] | None) -> list[str]:
-    """The lines stamped after `mark` (all of them without one), their timestamps stripped."""
+def after(lines: list[str], mark: tuple[str, int] | None, unstamped: bool = True) -> list[str]:
+    """The lines stamped after `mark` (and, with `unstamped`, those without a stamp), unstamped."""
     out = []
     for line in lines:
         key = stamp_key(line)
-        if mark is None or key is None or key > mark:
+        if (key is None and unstamped) or (key is not None and (mark is None or key > mark)):
             out.append(logtail.strip_stamp(line))
     return out
 
@@ -106,8 +106,10 @@ async def follow_log(
     response = await podlogs.pod_log(ctx, namespace, name, follow=True, timestamps=True, since_seconds=since)
     if isinstance(response, StreamingResponse):
         return StreamingResponse(_filtered(response.body_iterator, mark), media_type="text/plain; charset=utf-8")
+    # No live stream (the container is gone, or its node unreachable): the stored tail, which the
+    # page showed already but for lines stamped after its last (a tail with no stamps: nothing new).
     text = bytes(response.body).decode("utf-8", errors="replace")
-    return PlainTextResponse("".join(after(logtail.lines_of(text), mark)))
+    return PlainTextResponse("".join(after(logtail.lines_of(text), mark, unstamped=False)))
 
 
 async def _filtered(chunks: AsyncIterable[str | bytes | memoryview], mark: tuple[str, int] | None) -> AsyncIterator[bytes]:

@@ -260,3 +260,23 @@ def test_the_pages_carry_the_security_headers(cluster: Cluster, docker_nodes: li
     assert headers["content-security-policy"].startswith("default-src 'self'")
     assert headers["x-content-type-options"] == "nosniff" and headers["x-frame-options"] == "DENY"
     assert headers["referrer-policy"] == "no-referrer"
+
+
+def test_a_pod_named_and_labelled_with_html_shows_as_text_in_the_browser(tmp_path: Path) -> None:
+    """A pod record whose name, label and log are HTML (as a store could hold them), in Chromium: the
+    text is there, no element is made, no alert fires. The API app without Docker, on a TCP port."""
+    from support.apiapp import harness, serve, tcp_port
+    from support.apiapp import job_yaml as api_job_yaml
+
+    with harness(tmp_path) as api:
+        api.apply(api_job_yaml("xss"))
+        job = api.client.get("/api/objects/jobs/default/xss").json()
+        api.pod(EVIL, job, labels={"job-name": "xss", "evil": EVIL}, log_tail=f"{EVIL}\n")
+        with serve(api.app, host="127.0.0.1", port=0) as server, browser.chrome() as session:
+            url = f"http://127.0.0.1:{tcp_port(server)}"
+            for path in ("/ui/k/pods", "/ui/k/jobs/default/xss", "/ui/pods/default/" + EVIL.replace(" ", "%20")):
+                session.get(url + path)
+                assert not browser.alert_shown(session), path
+                assert session.find_elements(By.CSS_SELECTOR, "main img") == [], path
+                assert EVIL in _text(session), path
+            assert _text(session, "log") == EVIL

@@ -196,3 +196,15 @@ def test_the_unix_socket_needs_no_login(api: ApiHarness) -> None:
     resp = api.client.get("/ui/login", follow_redirects=False)
     assert resp.status_code == 303 and resp.headers["location"] == "/ui/"
     assert "Log out" not in _get(api, "/ui/")
+
+
+def test_the_follow_of_a_pod_whose_node_cannot_answer_adds_only_newer_stored_lines(api: ApiHarness) -> None:
+    """No live stream: the stored tail, less what the page showed (all of an unstamped tail)."""
+    job = _job(api, "quiet")
+    api.pod("quiet-aaaaa", job, log_tail="2026-01-01T12:00:01Z one\n2026-01-01T12:00:02.5Z two\n", log_timestamped=True)
+    api.pod("quiet-bbbbb", job, log_tail="old plain line\n")
+    follow = "/ui/pods/default/quiet-aaaaa/log/follow"
+    assert api.client.get(follow, params={"after": "2026-01-01T12:00:01Z"}).text == "two\n"
+    assert api.client.get(follow, params={"after": "2026-01-01T12:00:02.5Z"}).text == ""
+    assert api.client.get(follow).text == "one\ntwo\n", "the page had no line: all are new"
+    assert api.client.get("/ui/pods/default/quiet-bbbbb/log/follow").text == ""
