@@ -185,6 +185,12 @@ class HaConfig(_Strict):
     lease_seconds: float = Field(default=15, ge=1)
 
 
+class DashboardConfig(_Strict):
+    """The read-only web dashboard at `/ui` on the API listeners (DESIGN 12)."""
+
+    enabled: bool = True
+
+
 class Config(_Strict):
     state_dir: Path = Field(default_factory=default_state_dir)
     database: str | None = None
@@ -196,6 +202,7 @@ class Config(_Strict):
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     timing: TimingConfig = Field(default_factory=TimingConfig)
     log: LogConfig = Field(default_factory=LogConfig)
+    dashboard: DashboardConfig = Field(default_factory=DashboardConfig)
 
     @field_validator("nodes")
     @classmethod

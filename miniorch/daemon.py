@@ -164,7 +164,7 @@ class Daemon:
             parts.workloads.drain,
             role=self.leadership.role,
         )
-        app = create_app(context)
+        app = create_app(context, dashboard=self.config.dashboard.enabled)
         server = _Server(
             uvicorn.Config(
                 app,
@@ -182,7 +182,7 @@ class Daemon:
                 raise DaemonError(f"the API server could not listen on {sock}")
             await asyncio.sleep(0.01)
         _secure_socket(sock, self.config.api.mode, self.config.api.socket_group)
-        return [server, *await _serve_tcp(app, self.config.api, tasks, self.config.state_dir)], tasks
+        return [server, *await _serve_tcp(app, self.config.api, tasks, self.config.state_dir, self.config.dashboard.enabled)], tasks
 
     def _start_controllers(self, loop: asyncio.AbstractEventLoop, tasks: list[asyncio.Task[Any]]) -> None:
         parts = self.parts
@@ -255,6 +255,14 @@ class Daemon:
         self.parts.workloads.wake()
 
 
+def _guarded(app: Any, token: bytes, dashboard: bool) -> Any:
+    if not dashboard:
+        return auth.TokenAuth(app, token)
+    from miniorch.ui import session
+
+    return session.Gate(app, token)
+
+
 def _died(tasks: list[asyncio.Task[Any]]) -> int:
     """The exit code: 1 when a supervised task ended (each is logged: daemon_task_died), else 0."""
     code = 0
@@ -281,9 +289,10 @@ def _tls_files(api: config_mod.ApiConfig, host: str, state_dir: Path) -> tuple[s
 
 
 async def _serve_tcp(
-    app: Any, api: config_mod.ApiConfig, tasks: list[asyncio.Task[Any]], state_dir: Path
+    app: Any, api: config_mod.ApiConfig, tasks: list[asyncio.Task[Any]], state_dir: Path, dashboard: bool = False
 ) -> list[_Server]:
-    """Start the optional TCP listener (bearer token, always TLS); its task joins `tasks`."""
+    """Start the optional TCP listener (bearer token, always TLS); its task joins `tasks`.
+    With the dashboard, `/ui` takes a login form and a session cookie instead of the bearer token."""
     if not api.tcp or not api.token_file:
         return []
     try:
@@ -295,7 +304,7 @@ async def _serve_tcp(
     tls = {"ssl_certfile": certfile, "ssl_keyfile": keyfile}
     server = _Server(
         uvicorn.Config(
-            auth.TokenAuth(app, token),
+            _guarded(app, token, dashboard),
             host=host,
             port=port,
             log_config=None,

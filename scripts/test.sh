@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # THE test command: ./scripts/test.sh [pytest args...]
 # On a fresh Debian 12 clone (as root) it installs what is missing (docker.io,
-# busybox-static, iproute2, openssh-server, python3-venv, man-db, postgresql), creates .venv
+# busybox-static, iproute2, openssh-server, python3-venv, man-db, postgresql, chromium,
+# chromium-driver), creates .venv
 # with the test and dev tools, runs the static checks (mypy --strict, ruff check, ruff format
 # --check; MINIORCH_LINT=0 skips them), starts 3 Docker Engine test nodes, runs
 # pytest against them and always stops them again. A failed check fails the run
@@ -20,6 +21,9 @@ command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 command -v man >/dev/null 2>&1 || missing+=(man-db)  # systemd-analyze verify checks the unit's man page
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)  # the Store suite's second backend, HA
+# The dashboard's browser tests: headless Chromium driven by Selenium through chromedriver.
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 # The SSH test node: tests run their own sshd on 127.0.0.1 (tests/support/sshd.py).
 [[ -x /usr/sbin/sshd ]] || missing+=(openssh-server)
 if command -v dpkg-query >/dev/null 2>&1; then
@@ -50,7 +54,7 @@ if [[ ! -x .venv/bin/python ]]; then
   python3 -m venv .venv
 fi
 if [[ ! -f $stamp || pyproject.toml -nt $stamp ]] \
-   || ! .venv/bin/python -c 'import miniorch, pytest, pytest_timeout, xdist, hypothesis, docker, mypy, psycopg, alembic, paramiko, trustme' >/dev/null 2>&1 \
+   || ! .venv/bin/python -c 'import miniorch, pytest, pytest_timeout, xdist, hypothesis, docker, mypy, psycopg, alembic, paramiko, trustme, jinja2, selenium' >/dev/null 2>&1 \
    || [[ ! -x .venv/bin/ruff ]]; then
   log "installing miniorch[test,dev] into .venv"
   .venv/bin/python -m pip install -q -e '.[test,dev]'

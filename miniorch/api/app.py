@@ -85,7 +85,7 @@ HANDLERS = {
 async def _standby_refuses_writes(request: Request, call_next: Any) -> Response:
     """A standby answers reads from the database; writes go to the leader (DESIGN 8)."""
     ctx: ApiContext = request.app.state.ctx
-    if request.method not in ("GET", "HEAD", "OPTIONS") and ctx.role is not None:
+    if request.method not in ("GET", "HEAD", "OPTIONS") and ctx.role is not None and not _dashboard(request):
         role = ctx.role()
         if not role.leading:
             leader = f"{role.leader} at {role.leader_address}" if role.leader else "not elected yet"
@@ -97,7 +97,12 @@ async def _standby_refuses_writes(request: Request, call_next: Any) -> Response:
     return response
 
 
-def create_app(ctx: ApiContext) -> FastAPI:
+def _dashboard(request: Request) -> bool:
+    """The dashboard's login and logout are POSTs that write nothing: a standby serves them too."""
+    return request.url.path.startswith("/ui/")
+
+
+def create_app(ctx: ApiContext, dashboard: bool = True) -> FastAPI:
     app = FastAPI(title="miniorch", version=miniorch.__version__, docs_url=None, redoc_url=None)
     app.state.ctx = ctx
     for exc_type, handler in HANDLERS.items():
@@ -106,4 +111,8 @@ def create_app(ctx: ApiContext) -> FastAPI:
     app.middleware("http")(_standby_refuses_writes)
     for router in ROUTERS:
         app.include_router(router)
+    if dashboard:  # the web dashboard, read-only (DESIGN 12): its own sub-app, error pages and headers
+        from miniorch import ui
+
+        app.mount(ui.PREFIX, ui.create_app(ctx))
     return app

@@ -97,6 +97,12 @@ class Store:
         """By namespace, then name."""
         return self._objects.all(kind, namespace)
 
+    def newest_objects(
+        self, kind: str, namespace: str | None = None, owner_uid: str | None = None, offset: int = 0, limit: int = 100
+    ) -> tuple[int, list[ObjectRecord]]:
+        """(how many objects of `kind` match, a page of them newest first), optionally of one owner."""
+        return self._objects.newest(kind, namespace, owner_uid, offset, limit)
+
     def file_object_refs(self) -> list[ObjectRef]:
         """Objects whose source is a manifest file (`file:<path>`), deleting ones included; no manifests read."""
         return self._objects.file_refs()

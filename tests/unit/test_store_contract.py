@@ -185,6 +185,23 @@ def test_objects_owned_lists_a_cronjobs_jobs_oldest_first(store: Store) -> None:
     assert store.objects_owned("CronJob", ["nobody"]) == []
 
 
+def test_newest_objects_counts_and_pages_newest_first(store: Store) -> None:
+    """The dashboard's paged read: the count of matches, and one page of them newest first (by owner too)."""
+    cj = obj("nightly", kind="CronJob")
+    store.add_object(cj)
+    for i, minute in enumerate([30, 10, 20, 40]):
+        owner = {"owner_kind": "CronJob", "owner_name": cj.name, "owner_uid": cj.uid} if i < 3 else {}
+        store.add_object(obj(f"job-{i}", created_at=T0 + dt.timedelta(minutes=minute), **owner))
+    total, page = store.newest_objects("Job", limit=2)
+    assert (total, [o.name for o in page]) == (4, ["job-3", "job-0"])
+    total, page = store.newest_objects("Job", offset=2, limit=2)
+    assert (total, [o.name for o in page]) == (4, ["job-2", "job-1"])
+    total, page = store.newest_objects("Job", owner_uid=cj.uid, limit=10)
+    assert (total, [o.name for o in page]) == (3, ["job-0", "job-2", "job-1"])
+    assert store.newest_objects("Job", namespace="elsewhere") == (0, [])
+    assert store.newest_objects("CronJob")[0] == 1
+
+
 def test_deleting_an_object_forgets_its_pods_and_events_only(store: Store) -> None:
     gone, kept = obj("gone"), obj("kept")
     for o in (gone, kept):
