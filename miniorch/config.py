@@ -200,6 +200,12 @@ class HaConfig(_Strict):
     lease_seconds: float = Field(default=15, ge=1)
 
 
+class SecretsConfig(_Strict):
+    """Where the key that encrypts Secret data at rest lives (DESIGN 9); made 0600 at first start."""
+
+    key_file: Path | None = None  # default: state_dir/secret.key
+
+
 class Config(_Strict):
     state_dir: Path = Field(default_factory=default_state_dir)
     database: str | None = None
@@ -211,6 +217,7 @@ class Config(_Strict):
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     timing: TimingConfig = Field(default_factory=TimingConfig)
     log: LogConfig = Field(default_factory=LogConfig)
+    secrets: SecretsConfig = Field(default_factory=SecretsConfig)
 
     @field_validator("nodes")
     @classmethod
@@ -239,6 +246,10 @@ class Config(_Strict):
                 "(daemons cannot share a SQLite file), or set ha.enabled: false"
             )
         return self
+
+    @property
+    def secrets_key_file(self) -> Path:
+        return self.secrets.key_file or self.state_dir / "secret.key"
 
     @property
     def database_url(self) -> str:
