@@ -148,7 +148,7 @@ def _credential_warnings(obj: models.ObjectModel, doc: Document, source: str) ->
     for c, container in enumerate(template.spec.containers):
         for e, var in enumerate(container.env):
             if var.value and _CREDENTIAL.search(var.name):
-                path = (*base, "spec", "containers", c, "env", e, "value")
+                path: tuple[str | int, ...] = (*base, "spec", "containers", c, "env", e, "value")
                 line, column = doc.position(path) or (None, None)
                 message = (
                     f"{var.name} looks like a credential in plain text; put it in a Secret and use "
