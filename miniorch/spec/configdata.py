@@ -80,7 +80,8 @@ def _checked(field: str, base64_values: bool) -> Any:
     def check(value: Any) -> Any:
         if value is None:
             return None
-        fail(field, _mapping_issues(field, value, base64_values))
+        # A field validator's errors are placed under the field already: its issues drop the field name.
+        fail(field, [i._replace(loc=i.loc[1:]) for i in _mapping_issues(field, value, base64_values)])
         return value
 
     return BeforeValidator(check)
