@@ -99,7 +99,7 @@ def test_a_credential_looking_literal_env_value_is_a_warning_naming_the_variable
 
 def test_value_and_value_from_exclude_each_other_and_subpath_needs_a_config_volume() -> None:
     ref = {"secretKeyRef": {"name": "db", "key": "pw"}}
-    job = {
+    job: dict[str, Any] = {
         "apiVersion": "batch/v1",
         "kind": "Job",
         "metadata": {"name": "j"},
