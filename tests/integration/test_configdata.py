@@ -259,3 +259,48 @@ def test_ctl_create_secret_and_configmap(docker_nodes: list[dockernodes.DockerNo
         assert d.ctl("delete", "secret", "db", check=True).returncode == 0
         assert d.ctl("get", "secret", "db").returncode == 1
 
+
+
+def test_a_daemonset_waits_for_its_secret_then_runs_with_it(docker_nodes: list[dockernodes.DockerNode], tmp_path: Path) -> None:
+    """DaemonSet pods read Secrets too: Pending with CreateContainerConfigError until it exists, then Running."""
+    local = {"name": "local", "url": docker_nodes[0].url}
+    ds = {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": {"name": "agent"},
+        "spec": {
+            "selector": {"matchLabels": {"app": "agent"}},
+            "template": {
+                "metadata": {"labels": {"app": "agent"}},
+                "spec": {
+                    "terminationGracePeriodSeconds": 1,
+                    "volumes": [{"name": "s", "secret": {"secretName": "agent-token"}}],
+                    "containers": [{
+                        "name": "a",
+                        "image": dockernodes.TEST_IMAGE,
+                        "command": ["sh", "-c", 'echo "token $(wc -c < /run/s/token) bytes"; sleep 3600'],
+                        "volumeMounts": [{"name": "s", "mountPath": "/run/s"}],
+                    }],
+                },
+            },
+        },
+    }
+    with running(tmp_path, [local]) as d:
+        d.apply(yaml.safe_dump(ds))
+
+        def pod(reason: str | None = None, phase: str | None = None) -> dict[str, Any] | None:
+            items = d.api("GET", "/api/pods", params={"selector": "app=agent"})["items"]
+            for p in items:
+                if (reason is None or p["status"].get("reason") == reason) and (phase is None or p["status"]["phase"] == phase):
+                    return dict(p)
+            return None
+
+        waiting = d.wait_for(lambda: pod(reason="CreateContainerConfigError"), what="the agent waiting")
+        assert waiting["status"]["message"] == 'MountVolume.SetUp failed for volume "s" : secret "agent-token" not found'
+        d.apply(yaml.safe_dump(secret_doc("agent-token", {"token": "t" * 12})))
+        running_pod = d.wait_for(lambda: pod(phase="Running"), timeout=40, what="the agent running")
+        d.wait_for(lambda: "token 12 bytes" in d.ctl("logs", running_pod["metadata"]["name"]).stdout, what="its line")
+
+
+def secret_doc(name: str, values: dict[str, str]) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, "stringData": values}
