@@ -137,3 +137,18 @@ def configmap(name: str, namespace: str, values: dict[str, bytes]) -> dict[str, 
     if binary:
         manifest["binaryData"] = binary
     return manifest
+
+
+def masked(live: dict[str, Any] | None, merged: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """A Secret's diff sides with kubectl's masks: `***` for a value that stays, `*** (before)` /
+    `*** (after)` for one that changes; other kinds unchanged."""
+    if merged.get("kind") != "Secret":
+        return live, merged
+    old, new = dict((live or {}).get("data") or {}), dict(merged.get("data") or {})
+    for key in set(old) | set(new):
+        same = old.get(key) == new.get(key)
+        if key in old:
+            old[key] = "***" if same else "*** (before)"
+        if key in new:
+            new[key] = "***" if same else "*** (after)"
+    return ({**live, "data": old} if live is not None else None), {**merged, "data": new}

@@ -114,16 +114,16 @@ def _apply_client_dry_run(c: Client, sources: list[tuple[str, str]]) -> None:
 
 def diff(filename: Annotated[str, typer.Option("--filename", "-f", help="File, folder or - for stdin.")]) -> None:
     """Show what `apply -f` would change: exit 0 no differences, 1 differences, 2 error (as kubectl diff)."""
-    from miniorch.cli import yamldiff
+    from miniorch.cli import configdata, yamldiff
 
     try:
         c = _ctl().client()
         texts = []
         for source, text in read_sources(filename):
             for r in c.dry_run(DryRunRequest(source, text, as_manager=True))["results"]:
-                merged = r["merged"]
+                live, merged = configdata.masked(r["live"], r["merged"])  # a Secret's values stay hidden
                 name = yamldiff.file_name(merged["apiVersion"], r["kind"], r["namespace"], r["name"])
-                texts.append(yamldiff.render(r["live"], merged, name))
+                texts.append(yamldiff.render(live, merged, name))
     except CtlError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc

@@ -43,3 +43,14 @@ def test_bad_input_is_refused_without_echoing_a_value(
     with pytest.raises(CtlError) as caught:
         configdata.collect(literals, [], env_files)
     assert message in str(caught.value) and "just-a-secret-value" not in str(caught.value)
+
+
+def test_diff_masks_a_secrets_values_as_kubectl_does() -> None:
+    """`***` for a value that stays, `*** (before)` / `*** (after)` for a changed one; ConfigMaps as they are."""
+    live = {"kind": "Secret", "data": {"same": "YQ==", "old": "Yg==", "changed": "Yw=="}}
+    merged = {"kind": "Secret", "data": {"same": "YQ==", "new": "ZA==", "changed": "ZQ=="}}
+    before, after = configdata.masked(live, merged)
+    assert before == {"kind": "Secret", "data": {"same": "***", "old": "*** (before)", "changed": "*** (before)"}}
+    assert after == {"kind": "Secret", "data": {"same": "***", "new": "*** (after)", "changed": "*** (after)"}}
+    cm = {"kind": "ConfigMap", "data": {"a": "1"}}
+    assert configdata.masked(None, cm) == (None, cm)
