@@ -17,10 +17,10 @@ from miniorch.nodes.records import ArchiveFile
 def tar(files: Sequence[ArchiveFile], mtime: float) -> bytes:
     """One uncompressed tar of `files` (absolute container paths), to extract at `/`."""
     buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as out:
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as out:
         for entry in sorted(files, key=lambda f: (f.path.count("/"), not f.is_dir, f.path)):
             info = tarfile.TarInfo(entry.path.lstrip("/"))
-            info.mode, info.mtime, info.uid, info.gid = entry.mode, mtime, 0, 0
+            info.mode, info.mtime, info.uid, info.gid = entry.mode, int(mtime), 0, 0
             if entry.is_dir:
                 info.type = tarfile.DIRTYPE
                 out.addfile(info)
