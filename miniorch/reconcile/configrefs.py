@@ -12,6 +12,7 @@ import posixpath
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
+from miniorch.errors import MiniorchError
 from miniorch.spec.container import Container
 from miniorch.spec.pod import ConfigMapVolumeSource, KeyToPath, PodSpec, SecretVolumeSource, Volume
 
@@ -59,7 +60,9 @@ class Missing:
     message: str
 
 
-class _Missing(Exception):
+class _Missing(MiniorchError):
+    """Raised inside `resolve` only, and returned from it as a Missing."""
+
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
