@@ -191,6 +191,12 @@ class DashboardConfig(_Strict):
     enabled: bool = True
 
 
+class SecretsConfig(_Strict):
+    """Where the key that encrypts Secret data at rest lives (DESIGN 9); made 0600 at first start."""
+
+    key_file: Path | None = None  # default: state_dir/secret.key
+
+
 class Config(_Strict):
     state_dir: Path = Field(default_factory=default_state_dir)
     database: str | None = None
@@ -203,6 +209,7 @@ class Config(_Strict):
     timing: TimingConfig = Field(default_factory=TimingConfig)
     log: LogConfig = Field(default_factory=LogConfig)
     dashboard: DashboardConfig = Field(default_factory=DashboardConfig)
+    secrets: SecretsConfig = Field(default_factory=SecretsConfig)
 
     @field_validator("nodes")
     @classmethod
@@ -231,6 +238,10 @@ class Config(_Strict):
                 "(daemons cannot share a SQLite file), or set ha.enabled: false"
             )
         return self
+
+    @property
+    def secrets_key_file(self) -> Path:
+        return self.secrets.key_file or self.state_dir / "secret.key"
 
     @property
     def database_url(self) -> str:

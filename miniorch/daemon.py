@@ -97,6 +97,7 @@ class Daemon:
         self.clock = clock_mod.SystemClock()
         config.state_dir.mkdir(parents=True, exist_ok=True, mode=0o750)
         self.store = _open_store(config)
+        _open_secrets(config, self.store)
         self.leadership = _leadership(config, self.store)
         self.metrics = metrics_mod.Metrics()
         self.parts = wiring.build(config, self.store, self.clock, self.metrics, self.leadership.acting)
@@ -358,6 +359,18 @@ def _open_store(config: config_mod.Config) -> Store:
     try:
         return database.open_store(config.database_url, config_mod.read_database_password(config), on_retry=waiting)
     except database.DatabaseError as exc:
+        raise config_mod.ConfigError(str(exc)) from exc
+
+
+def _open_secrets(config: config_mod.Config, store: Store) -> None:
+    """The Secret key (made 0600 at first start); one that does not open the database's secrets is exit 2."""
+    from miniorch.store import secretbox
+
+    path = config.secrets_key_file
+    try:
+        store.use_secrets(secretbox.SecretBox(secretbox.load_or_create_key(path), str(path)))
+    except secretbox.SecretsKeyError as exc:
+        store.close()
         raise config_mod.ConfigError(str(exc)) from exc
 
 

@@ -55,7 +55,21 @@ def check(config: config_mod.Config) -> list[str]:
         config_mod.read_database_password(config)
     except config_mod.ConfigError as exc:
         problems += exc.problems
+    problems += _secrets_key(config)
     return problems
+
+
+def _secrets_key(config: config_mod.Config) -> list[str]:
+    """An existing key file must be private and hold a key; a missing one needs a folder to be made in."""
+    from miniorch.store import secretbox  # cryptography: only the daemon pays for it
+
+    path = config.secrets_key_file
+    problem = secretbox.key_file_problem(path)
+    if problem:
+        return [problem]
+    if not path.exists() and config.secrets.key_file is not None:
+        return _writable_dir("secrets.key_file", path.parent)
+    return []
 
 
 def _writable_dir(key: str, path: Path) -> list[str]:

@@ -60,10 +60,24 @@ def _template(spec: dict[str, Any]) -> str:
         if ctr.get("args"):
             lines.append(f"    Args:     {' '.join(ctr['args'])}")
         for env in ctr.get("env", []):
-            lines.append(f"    Env:      {env['name']}={env.get('value', '')}")
+            lines.append(f"    Env:      {env['name']}={_env_value(env)}")
+        for source in ctr.get("envFrom", []):
+            ref = source.get("configMapRef") or source.get("secretRef") or {}
+            kind = "ConfigMap" if "configMapRef" in source else "Secret"
+            lines.append(f"    Env From: {ref.get('name')} {kind} (prefix {source.get('prefix') or '<none>'})")
     if tspec.get("nodeSelector"):
         lines.append(f"  Node-Selectors:  {_map(tspec['nodeSelector'])}")
     return "\n".join(lines)
+
+
+def _env_value(env: dict[str, Any]) -> str:
+    """A literal, or where the value comes from (kubectl's words), never the value of a Secret."""
+    source = env.get("valueFrom") or {}
+    for field, kind in (("secretKeyRef", "secret"), ("configMapKeyRef", "config map")):
+        if field in source:
+            ref = source[field]
+            return f"<set to the key '{ref.get('key')}' in {kind} '{ref.get('name')}'>"
+    return str(env.get("value", ""))
 
 
 def _pods_table(pods: list[dict[str, Any]], now: dt.datetime) -> str:

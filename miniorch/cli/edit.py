@@ -114,16 +114,16 @@ def _apply_client_dry_run(c: Client, sources: list[tuple[str, str]]) -> None:
 
 def diff(filename: Annotated[str, typer.Option("--filename", "-f", help="File, folder or - for stdin.")]) -> None:
     """Show what `apply -f` would change: exit 0 no differences, 1 differences, 2 error (as kubectl diff)."""
-    from miniorch.cli import yamldiff
+    from miniorch.cli import configdata, yamldiff
 
     try:
         c = _ctl().client()
         texts = []
         for source, text in read_sources(filename):
             for r in c.dry_run(DryRunRequest(source, text, as_manager=True))["results"]:
-                merged = r["merged"]
+                live, merged = configdata.masked(r["live"], r["merged"])  # a Secret's values stay hidden
                 name = yamldiff.file_name(merged["apiVersion"], r["kind"], r["namespace"], r["name"])
-                texts.append(yamldiff.render(r["live"], merged, name))
+                texts.append(yamldiff.render(live, merged, name))
     except CtlError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
@@ -216,12 +216,36 @@ def create(
         str | None, typer.Option("--output", "-o", help="yaml, json or name: print the object")
     ] = None,
     namespace: Namespace = "default",
+    from_literal: Annotated[list[str] | None, typer.Option("--from-literal", help="configmap/secret: KEY=VALUE")] = None,
+    from_file: Annotated[list[str] | None, typer.Option("--from-file", help="configmap/secret: [KEY=]PATH")] = None,
+    from_env_file: Annotated[list[str] | None, typer.Option("--from-env-file", help="configmap/secret: KEY=VALUE lines")] = None,
+    type_: Annotated[str, typer.Option("--type", help="secret: the Secret's type")] = "Opaque",
 ) -> None:
-    """Create a Job or CronJob from an image (`-- CMD ARGS` is its command), or a Job from a CronJob's template."""
+    """Create a Job or CronJob from an image (`-- CMD ARGS` is its command), a Job from a CronJob's template,
+    or a ConfigMap or Secret (`create secret generic NAME`) from literals and files."""
     from miniorch.cli import generators
 
     ctl = _ctl()
     k = ctl.resource(kind)
+    if k in ("ConfigMap", "Secret"):
+        from miniorch.cli import configdata
+
+        names = [name, *(command or [])]
+        if k == "Secret" and names[0] != "generic":
+            raise typer.BadParameter("create secret generic NAME --from-literal=KEY=VALUE (only generic Secrets)")
+        if len(names) != (2 if k == "Secret" else 1):
+            raise typer.BadParameter(f"create {kind} {'generic ' if k == 'Secret' else ''}NAME takes one name")
+        values = configdata.collect(from_literal or [], from_file or [], from_env_file or [])
+        manifest = (
+            configdata.secret(names[1], namespace, values, type_)
+            if k == "Secret"
+            else configdata.configmap(names[0], namespace, values)
+        )
+        if dry_run == "client":
+            _print_created(manifest, output_fmt, DRY_RUN_SUFFIX["client"])
+            return
+        _create(ctl.client(), manifest, dry_run == "server", output_fmt)
+        return
     if k == "Job" and from_:
         if image or command:
             raise typer.BadParameter("--from cannot be combined with --image or a command")
@@ -260,7 +284,8 @@ def _create(c: Client, manifest: dict[str, Any], dry_run: bool, output_fmt: str 
     try:
         ctl.fetch(c, kind, meta["name"], meta["namespace"], None)
         raise CtlError(
-            f'failed to create {kind.lower()}: {ctl.PLURAL[kind]}.{group.split(".")[1]} "{meta["name"]}" already exists'
+            f'failed to create {kind.lower()}: {ctl.PLURAL[kind]}{group.partition(".")[1]}{group.partition(".")[2]} '
+            f'"{meta["name"]}" already exists'
         )
     except NotFoundError:
         pass

@@ -9,6 +9,7 @@ from __future__ import annotations
 import posixpath
 
 from miniorch.nodes import records as nr
+from miniorch.reconcile import configrefs
 from miniorch.spec import quantity
 from miniorch.spec.container import Probe
 from miniorch.spec.pod import PodTemplateSpec
@@ -48,6 +49,8 @@ def container_spec(pod: PodRecord, template: PodTemplateSpec, env: dict[str, str
     mounts = []
     for m in c.volume_mounts:
         vol = volumes[m.name]
+        if vol.holds_config:
+            continue  # its files are put into the container before it starts (_config_step)
         if vol.host_path is not None:
             # The normalised path is the one check_policy allowed; Docker must not see the '..' form.
             mounts.append(nr.Mount(posixpath.normpath(vol.host_path.path), m.mount_path, m.read_only))
@@ -60,7 +63,7 @@ def container_spec(pod: PodRecord, template: PodTemplateSpec, env: dict[str, str
         labels=labels_for(pod),
         command=tuple(c.command) if c.command is not None else None,
         args=tuple(c.args) if c.args is not None else None,
-        env={**{e.name: e.value for e in c.env}, **_index_env(pod), **(env or {})},
+        env={**{e.name: e.value for e in c.env if e.value_from is None}, **_index_env(pod), **(env or {})},
         working_dir=c.working_dir,
         hostname=spec.hostname or _hostname(pod),
         nano_cpus=int(quantity.parse_cpu(limits.cpu) * 1e9) if limits.cpu else None,
@@ -75,7 +78,13 @@ def container_spec(pod: PodRecord, template: PodTemplateSpec, env: dict[str, str
         # Long-running pods: the node restarts them itself, even while the daemon is down.
         restart_policy="unless-stopped" if spec.restart_policy == "Always" else None,
         healthcheck=_healthcheck(c.readiness_probe),
+        config=_config_step(template),
     )
+
+
+def _config_step(template: PodTemplateSpec) -> object | None:
+    """The pod spec when it reads ConfigMaps or Secrets: the launch resolves it (controllers.configrefs)."""
+    return template.spec if configrefs.wanted(template.spec) is not None else None
 
 
 def _healthcheck(probe: Probe | None) -> nr.HealthCheck | None:

@@ -150,6 +150,8 @@ class Applier:
     def _check_update(self, existing: ObjectRecord, m: loader.Manifest, source: str = "api") -> None:
         """Refuse a change to a spec field the kind fixes at creation (a Job's template, a DaemonSet's selector)."""
         info = kinds.get(existing.kind)
+        if info.update_check is not None and (why := kinds.load(info.update_check)(existing.manifest, normalized(m))):
+            raise Immutable(f'The {info.kind} "{m.name}" is invalid: {why}')
         old, new = existing.manifest.get("spec", {}), normalized(m).get("spec", {})
         changed = sorted(
             k

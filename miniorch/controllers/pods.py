@@ -16,13 +16,14 @@ import structlog
 from miniorch import clock as clock_mod
 from miniorch import logtail
 from miniorch import metrics as metrics_mod
-from miniorch.controllers import images
+from miniorch.controllers import configrefs, images
 from miniorch.controllers import podrecords as pod_logic
 from miniorch.controllers.nodes import NodeMonitor
 from miniorch.controllers.storeio import store_io
 from miniorch.nodes import records as nr
 from miniorch.nodes.client import NodeClient
 from miniorch.nodes.events import RunEnd
+from miniorch.reconcile import configrefs as configrefs_plan
 from miniorch.reconcile import startretry
 from miniorch.store.errors import StoreUnavailable
 from miniorch.store.records import EventRecord, PodPhase, PodRecord
@@ -111,6 +112,11 @@ class PodRunner:
         client = self._monitor.client(pod.node)
         if client is None:
             return
+        if spec.config is not None:
+            configured = await self._configured(pod, spec)
+            if configured is None:
+                return
+            spec = configured
         try:
             await client.run(client.create, spec)
         except nr.ContainerConflict:
@@ -133,6 +139,8 @@ class PodRunner:
             await self._refused(pod, startretry.StartError.CREATE, exc.detail, client, created=False)
             return
         try:
+            if spec.files:  # ConfigMap/Secret volumes: one archive call, before the process runs
+                await client.run(client.put_files, pod.name, spec.files, self._clock.now().timestamp())
             await client.run(client.start, pod.name)
         except _REFUSED as exc:
             await self._refused(pod, startretry.StartError.RUN, exc.detail, client, created=True)
@@ -144,6 +152,31 @@ class PodRunner:
         )
         log.info("pod_started", pod=pod.name, node=pod.node, owner=pod.owner_name)
         self.metrics.pod_started(pod.owner_kind)
+
+    async def _configured(self, pod: PodRecord, spec: nr.ContainerSpec) -> nr.ContainerSpec | None:
+        """The spec with its ConfigMaps and Secrets resolved; None when one is missing: the pod waits
+        Pending (CreateContainerConfigError, with a Warning event) and a later pass tries again."""
+        result = await store_io(configrefs.prepare, self._store, pod, spec)
+        if not isinstance(result, configrefs_plan.Missing):
+            return result
+        now = self._clock.now()
+        if (pod.reason, pod.message) != (configrefs_plan.REASON, result.message):
+            waiting = dataclasses.replace(pod, reason=configrefs_plan.REASON, message=result.message)
+            await store_io(self._store.save_pod, waiting)
+        event = EventRecord(
+            namespace=pod.namespace,
+            kind="Pod",
+            name=pod.name,
+            uid=pod.uid,
+            type="Warning",
+            reason="Failed",
+            message=f"Error: {result.message}",
+            first_timestamp=now,
+            last_timestamp=now,
+        )
+        await store_io(self._store.record_event, event)
+        log.warning("pod_config_missing", pod=pod.name, node=pod.node, owner=pod.owner_name, error=result.message)
+        return None
 
     async def _refused(
         self, pod: PodRecord, reason: startretry.StartError, detail: str, client: NodeClient, created: bool

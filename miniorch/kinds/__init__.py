@@ -35,6 +35,8 @@ class Kind(StrEnum):
     POD = "Pod"
     NODE = "Node"
     EVENT = "Event"
+    CONFIGMAP = "ConfigMap"
+    SECRET = "Secret"
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,7 @@ class KindInfo:
     summary: Summary | None = None  # the STATUS column of a served object
     describe: str | None = None  # "module:function" of `ctl describe`, (client, served object, now) -> text
     states: tuple[str, ...] = ()  # metrics states shown at 0 before any object has them
+    update_check: str | None = None  # "module:function", (stored manifest, new manifest) -> why refused, or None
 
     @property
     def singular(self) -> str:
@@ -223,6 +226,27 @@ REGISTRY: tuple[KindInfo, ...] = (
             "type",
         ),
         short=("ev",),
+    ),
+    # Data kinds (DESIGN 9): applied and stored, no controller; pods read them at their start.
+    KindInfo(
+        Kind.CONFIGMAP,
+        ("v1",),
+        "configmaps",
+        Columns(("NAME", "DATA", "AGE"), (), "miniorch.cli.configdata:configmap_row"),
+        short=("cm",),
+        model="miniorch.spec.configdata:ConfigMap",
+        describe="miniorch.cli.configdata:describe_configmap",
+        update_check="miniorch.kinds.status:immutable_data",
+    ),
+    KindInfo(
+        Kind.SECRET,
+        ("v1",),
+        "secrets",
+        Columns(("NAME", "TYPE", "DATA", "AGE"), (), "miniorch.cli.configdata:secret_row"),
+        fields=(*_COMMON_FIELDS, "type"),
+        model="miniorch.spec.configdata:Secret",
+        describe="miniorch.cli.configdata:describe_secret",
+        update_check="miniorch.kinds.status:immutable_data",
     ),
 )
 

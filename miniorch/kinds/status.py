@@ -72,3 +72,18 @@ def workload_state(outcome: str | None, manifest: Mapping[str, Any]) -> str:
     if outcome is not None:
         return outcome.lower()
     return "suspended" if (manifest.get("spec") or {}).get("suspend") else "active"
+
+
+def immutable_data(old: Mapping[str, Any], new: Mapping[str, Any]) -> str | None:
+    """ConfigMap/Secret rules on update (Kubernetes'): `immutable: true` fixes the data and itself;
+    a Secret's `type` never changes. The reason names the field, never a value."""
+    if old.get("kind") == "Secret" and old.get("type", "Opaque") != new.get("type", "Opaque"):
+        return "type: Invalid value: field is immutable"
+    if not old.get("immutable"):
+        return None
+    if not new.get("immutable"):
+        return "immutable: Forbidden: field is immutable when `immutable` is set"
+    for field in ("data", "binaryData"):
+        if (old.get(field) or {}) != (new.get(field) or {}):
+            return f"{field}: Forbidden: field is immutable when `immutable` is set"
+    return None

@@ -14,7 +14,7 @@ import http.client
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from typing import Any, ParamSpec, TypeVar
 
 import docker
@@ -26,8 +26,8 @@ import requests.exceptions
 import structlog
 import urllib3.exceptions
 
-from miniorch.nodes import calls, events, records, shapes, transport, trust
-from miniorch.nodes.records import ContainerSpec, ContainerState, NodeInfo
+from miniorch.nodes import archive, calls, events, records, shapes, transport, trust
+from miniorch.nodes.records import ArchiveFile, ContainerSpec, ContainerState, NodeInfo
 
 log = structlog.get_logger(__name__)
 
@@ -259,6 +259,13 @@ class NodeClient:
             self._docker().api.start(name)
         except Exception as exc:
             raise self._translate(exc, f"start {name}") from exc
+
+    def put_files(self, name: str, files: Sequence[ArchiveFile], mtime: float) -> None:
+        """Write files into a created container before it starts (the archive API: any transport)."""
+        try:
+            self._docker().api.put_archive(name, "/", archive.tar(files, mtime))
+        except Exception as exc:
+            raise self._translate(exc, f"copy files into {name}") from exc
 
     def stop(self, name: str, grace_seconds: float) -> None:
         """SIGTERM, then SIGKILL after the grace period (Docker does both)."""

@@ -134,6 +134,16 @@ class HealthCheck:
 
 
 @dataclass(frozen=True)
+class ArchiveFile:
+    """A file (or folder) written into a created container before it starts (ConfigMap/Secret volumes)."""
+
+    path: str  # absolute, in the container
+    data: bytes = field(default=b"", repr=False)
+    mode: int = 0o644
+    is_dir: bool = False
+
+
+@dataclass(frozen=True)
 class ContainerSpec:
     """Everything needed to create one pod's container, already validated."""
 
@@ -142,7 +152,7 @@ class ContainerSpec:
     labels: dict[str, str]
     command: tuple[str, ...] | None = None  # entrypoint override
     args: tuple[str, ...] | None = None
-    env: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict, repr=False)  # may hold Secret values: never printed
     working_dir: str | None = None
     hostname: str | None = None
     nano_cpus: int | None = None
@@ -156,3 +166,7 @@ class ContainerSpec:
     stop_grace_seconds: int = 30
     restart_policy: str | None = None  # Docker's: "unless-stopped" for long-running pods, None = never
     healthcheck: HealthCheck | None = None
+    files: tuple[ArchiveFile, ...] = field(default=(), repr=False)  # put into the container before its start
+    # What the launch must still read (the pod spec, when it names ConfigMaps or Secrets): resolved by
+    # controllers.configrefs into env and files before the create; the nodes layer never reads it.
+    config: object | None = field(default=None, repr=False)

@@ -1,6 +1,6 @@
 """The container of a pod template (core/v1 Container), as far as Docker can run it.
 
-Supported: image, command, args, env values, workingDir, cpu/memory resources,
+Supported: image, command, args, env (values, and valueFrom / envFrom ConfigMaps and Secrets), workingDir, cpu/memory resources,
 ports, volumeMounts, imagePullPolicy, securityContext.privileged/runAsUser and
 an exec readinessProbe. Other Kubernetes container fields are rejected.
 """
@@ -42,12 +42,62 @@ def default_pull_policy(image: str) -> PullPolicy:
     return "Always" if tag in ("", "latest") else "IfNotPresent"
 
 
+class KeySelector(K8sModel):
+    """One key of a ConfigMap or Secret in the pod's namespace (`configMapKeyRef` / `secretKeyRef`)."""
+
+    name: DnsLabel
+    key: Annotated[str, Field(min_length=1, max_length=253, pattern=r"^[-._a-zA-Z0-9]+$")]
+    optional: bool = False
+
+
+class EnvVarSource(K8sModel):
+    """Where an env value comes from: a key of a ConfigMap or a Secret (resolved at each pod's start)."""
+
+    config_map_key_ref: KeySelector | None = None
+    secret_key_ref: KeySelector | None = None
+    field_ref: NotSupported = None
+    resource_field_ref: NotSupported = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> EnvVarSource:
+        if (self.config_map_key_ref is None) == (self.secret_key_ref is None):
+            fail("EnvVarSource", [Issue((), "must specify exactly one of: `configMapKeyRef` or `secretKeyRef`")])
+        return self
+
+
 class EnvVar(K8sModel):
-    """A literal environment variable; `valueFrom` needs an API server."""
+    """An environment variable: a literal `value`, or `valueFrom` a ConfigMap or Secret key."""
 
     name: Annotated[str, Field(min_length=1)]
     value: str = ""
-    value_from: NotSupported = None
+    value_from: EnvVarSource | None = None
+
+    @model_validator(mode="after")
+    def _value_or_source(self) -> EnvVar:
+        if self.value and self.value_from is not None:
+            fail("EnvVar", [Issue(("valueFrom",), "Invalid value: may not be specified when `value` is not empty")])
+        return self
+
+
+class ObjectRef(K8sModel):
+    """A whole ConfigMap or Secret (`envFrom[].configMapRef` / `secretRef`)."""
+
+    name: DnsLabel
+    optional: bool = False
+
+
+class EnvFromSource(K8sModel):
+    """Every key of a ConfigMap or Secret as a variable, each name after `prefix`."""
+
+    prefix: str = ""
+    config_map_ref: ObjectRef | None = None
+    secret_ref: ObjectRef | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> EnvFromSource:
+        if (self.config_map_ref is None) == (self.secret_ref is None):
+            fail("EnvFromSource", [Issue((), "must specify exactly one of: `configMapRef` or `secretRef`")])
+        return self
 
 
 class ResourceList(K8sModel):
@@ -113,7 +163,7 @@ class VolumeMount(K8sModel):
     name: str
     mount_path: Annotated[str, Field(min_length=1, pattern=r"^/")]
     read_only: bool = False
-    sub_path: NotSupported = None
+    sub_path: Annotated[str, Field(min_length=1)] | None = None  # configMap and secret volumes only (PodSpec)
     sub_path_expr: NotSupported = None
     mount_propagation: NotSupported = None
     recursive_read_only: NotSupported = None
@@ -165,6 +215,7 @@ class Container(K8sModel):
     command: list[str] | None = None
     args: list[str] | None = None
     env: list[EnvVar] = Field(default_factory=list, max_length=MAX_ENV)
+    env_from: list[EnvFromSource] = Field(default_factory=list, max_length=MAX_ENV)
     working_dir: str | None = None
     resources: ResourceRequirements = Field(default_factory=ResourceRequirements)
     ports: list[ContainerPort] = Field(default_factory=list)
@@ -179,7 +230,6 @@ class Container(K8sModel):
     liveness_probe: NotSupported = None
     startup_probe: NotSupported = None
     lifecycle: NotSupported = None
-    env_from: NotSupported = None
     stdin: NotSupported = None
     stdin_once: NotSupported = None
     tty: NotSupported = None

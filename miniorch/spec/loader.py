@@ -134,6 +134,29 @@ def _ignored_paths(model: pydantic.BaseModel, path: tuple[str | int, ...]) -> It
                 yield from _ignored_paths(item, (*child, index) if isinstance(value, list) else child)
 
 
+#: env names that suggest a credential: a literal value there belongs in a Secret (DESIGN 9).
+_CREDENTIAL = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|KEY", re.IGNORECASE)
+
+
+def _credential_warnings(obj: models.ObjectModel, doc: Document, source: str) -> Iterator[ManifestWarning]:
+    """A literal env value under a credential-like name: accepted (Kubernetes allows it), with a warning
+    that names the variable, never its value."""
+    template, where = kinds.pod_template(obj.kind, obj), kinds.get(obj.kind).template
+    if template is None or where is None:
+        return
+    base = tuple(where.split("."))
+    for c, container in enumerate(template.spec.containers):
+        for e, var in enumerate(container.env):
+            if var.value and _CREDENTIAL.search(var.name):
+                path: tuple[str | int, ...] = (*base, "spec", "containers", c, "env", e, "value")
+                line, column = doc.position(path) or (None, None)
+                message = (
+                    f"{var.name} looks like a credential in plain text; put it in a Secret and use "
+                    "env[].valueFrom.secretKeyRef (the manifest, its file and `ctl get -o yaml` show it as written)"
+                )
+                yield ManifestWarning(source, line, column, format_path(path), message)
+
+
 def _validate(doc: Document, source: str) -> Manifest | list[ManifestError]:
     errors = _kind_errors(doc, source)
     if errors:
@@ -148,6 +171,7 @@ def _validate(doc: Document, source: str) -> Manifest | list[ManifestError]:
     for path in _ignored_paths(validated, ()):
         line, column = doc.position(path) or (None, None)
         warnings.append(ManifestWarning(source, line, column, format_path(path), IGNORED_MESSAGE))
+    warnings.extend(_credential_warnings(obj, doc, source))
     warnings.sort(key=lambda w: (w.line or 0, w.column or 0))
     return Manifest(
         obj.kind,

@@ -1,6 +1,6 @@
 """The pod template (core/v1 PodTemplateSpec) shared by Job, CronJob and DaemonSet.
 
-One container per pod; volumes are hostPath or emptyDir; placement uses
+One container per pod; volumes are hostPath, emptyDir, configMap or secret; placement uses
 nodeSelector and required nodeAffinity terms. Pod fields with no effect on a
 Docker host are accepted with a warning (`Ignored`): serviceAccountName,
 serviceAccount, automountServiceAccountToken, dnsPolicy, priorityClassName,
@@ -40,16 +40,52 @@ class EmptyDirVolumeSource(K8sModel):
     size_limit: MemoryQuantity | None = None
 
 
+FileMode = Annotated[int, Field(ge=0, le=0o777)]
+
+
+class KeyToPath(K8sModel):
+    """One key of a ConfigMap or Secret volume, at a relative `path` (no '..'), with its own `mode`."""
+
+    key: Annotated[str, Field(min_length=1, max_length=253, pattern=r"^[-._a-zA-Z0-9]+$")]
+    path: Annotated[str, Field(min_length=1, max_length=4096)]
+    mode: FileMode | None = None
+
+    @model_validator(mode="after")
+    def _relative(self) -> KeyToPath:
+        parts = self.path.split("/")
+        if self.path.startswith("/") or ".." in parts:
+            fail("KeyToPath", [Issue(("path",), f"Invalid value: {self.path!r}: must be a relative path without '..'")])
+        return self
+
+
+class ConfigMapVolumeSource(K8sModel):
+    """The keys of a ConfigMap as files (all of them, or `items`), read-only, `defaultMode` 0644."""
+
+    name: DnsLabel
+    items: list[KeyToPath] = Field(default_factory=list)
+    default_mode: FileMode = 0o644
+    optional: bool = False
+
+
+class SecretVolumeSource(K8sModel):
+    """The keys of a Secret as files (all of them, or `items`), read-only, `defaultMode` 0644."""
+
+    secret_name: DnsLabel
+    items: list[KeyToPath] = Field(default_factory=list)
+    default_mode: FileMode = 0o644
+    optional: bool = False
+
+
 class Volume(K8sModel):
     """A named pod volume with exactly one source."""
 
     name: DnsLabel
     host_path: HostPathVolumeSource | None = None
     empty_dir: EmptyDirVolumeSource | None = None
+    config_map: ConfigMapVolumeSource | None = None
+    secret: SecretVolumeSource | None = None
 
     persistent_volume_claim: NotSupported = None
-    config_map: NotSupported = None
-    secret: NotSupported = None
     projected: NotSupported = None
     downward_api: NotSupported = Field(default=None, alias="downwardAPI")
     nfs: NotSupported = None
@@ -78,9 +114,15 @@ class Volume(K8sModel):
 
     @model_validator(mode="after")
     def _one_source(self) -> Volume:
-        if (self.host_path is None) == (self.empty_dir is None):
-            fail("Volume", [Issue((), "must specify exactly one of: `hostPath` or `emptyDir`")])
+        sources = [self.host_path, self.empty_dir, self.config_map, self.secret]
+        if sum(source is not None for source in sources) != 1:
+            fail("Volume", [Issue((), "must specify exactly one of: `hostPath`, `emptyDir`, `configMap` or `secret`")])
         return self
+
+    @property
+    def holds_config(self) -> bool:
+        """A configMap or secret volume: its files are written into the container before it starts."""
+        return self.config_map is not None or self.secret is not None
 
 
 class NodeSelectorRequirement(K8sModel):
@@ -192,6 +234,7 @@ class PodSpec(K8sModel):
             if volume.name in names:
                 issues.append(Issue(("volumes", i, "name"), f"Duplicate value: {volume.name!r}"))
             names.add(volume.name)
+        by_name = {v.name: v for v in self.volumes}
         for c, container in enumerate(self.containers):
             for m, mount in enumerate(container.volume_mounts):
                 if mount.name not in names:
@@ -200,6 +243,21 @@ class PodSpec(K8sModel):
                             ("containers", c, "volumeMounts", m, "name"),
                             f"Not found: {mount.name!r}",
                             "declare the volume under spec.template.spec.volumes",
+                        )
+                    )
+                elif mount.sub_path is not None and not by_name[mount.name].holds_config:
+                    issues.append(
+                        Issue(
+                            ("containers", c, "volumeMounts", m, "subPath"),
+                            "not supported for hostPath and emptyDir volumes",
+                            "mount the folder itself, or a configMap or secret volume",
+                        )
+                    )
+                elif mount.sub_path is not None and (mount.sub_path.startswith("/") or ".." in mount.sub_path.split("/")):
+                    issues.append(
+                        Issue(
+                            ("containers", c, "volumeMounts", m, "subPath"),
+                            f"Invalid value: {mount.sub_path!r}: must be a relative path without '..'",
                         )
                     )
         fail("PodSpec", issues)

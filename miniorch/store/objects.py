@@ -6,12 +6,13 @@ in step with every write here; see `caches` for the locking rule.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import sqlalchemy
 
-from miniorch.store import versions
+from miniorch.store import secretbox, versions
 from miniorch.store.caches import ObjectCache, PodCache
 from miniorch.store.connect import Db
 from miniorch.store.records import ObjectRecord, ObjectRef
@@ -37,10 +38,11 @@ def _row(obj: ObjectRecord) -> dict[str, Any]:
     return {**column_values(obj, OBJECTS), "finished": False}
 
 
-def _versioned(conn: sqlalchemy.Connection, obj: ObjectRecord, type_: str) -> dict[str, Any]:
-    """`_row` at a new resourceVersion, its change logged (in the writer's transaction)."""
+def _versioned(conn: sqlalchemy.Connection, obj: ObjectRecord, type_: str, row: dict[str, Any]) -> dict[str, Any]:
+    """`row` (the object's row as stored: a Secret's data sealed) at a new resourceVersion, its change
+    logged (in the writer's transaction)."""
     rv = versions.record(conn, obj.kind, obj.namespace, obj.name, obj.uid, type_)
-    return {**_row(obj), "resource_version": rv}
+    return {**row, "resource_version": rv}
 
 
 def _log_update(conn: sqlalchemy.Connection, uid: str, rv: int, found: Any, type_: str = versions.MODIFIED) -> None:
@@ -52,18 +54,31 @@ def _log_update(conn: sqlalchemy.Connection, uid: str, rv: int, found: Any, type
 class Objects:
     def __init__(self, db: Db, cache: ObjectCache, pods: PodCache) -> None:
         self._db, self._cache, self._pods = db, cache, pods
+        # Secret manifests are sealed on the way in and opened on the way out (DESIGN 9); the
+        # reconcile cache keeps them sealed. `Store.use_secrets` sets the daemon's key.
+        self.box: secretbox.SecretBox | secretbox.Locked = secretbox.Locked()
+
+    def _sealed(self, obj: ObjectRecord) -> dict[str, Any]:
+        row = _row(obj)
+        row["manifest"] = self.box.seal(obj.manifest)
+        return row
+
+    def _opened(self, records: list[ObjectRecord]) -> list[ObjectRecord]:
+        return [
+            dataclasses.replace(r, manifest=self.box.open(r.manifest)) if r.kind == "Secret" else r for r in records
+        ]
 
     # -- writes -------------------------------------------------------------
     def add(self, obj: ObjectRecord) -> None:
         with self._db.lock:
             with self._db.engine.begin() as conn:
-                conn.execute(OBJECTS.insert().values(_versioned(conn, obj, versions.ADDED)))
+                conn.execute(OBJECTS.insert().values(_versioned(conn, obj, versions.ADDED, self._sealed(obj))))
             self._written(obj.uid)
 
     def save(self, obj: ObjectRecord) -> None:
         with self._db.lock:
             with self._db.engine.begin() as conn:
-                upsert(conn, OBJECTS, "uid", _versioned(conn, obj, versions.MODIFIED))
+                upsert(conn, OBJECTS, "uid", _versioned(conn, obj, versions.MODIFIED, self._sealed(obj)))
             self._written(obj.uid)
 
     def save_status(self, uid: str, status: dict[str, Any], finished: bool) -> None:
@@ -80,7 +95,7 @@ class Objects:
                 self._written(uid)
 
     def save_manifest(self, uid: str, manifest: dict[str, Any], generation: int, source: str) -> None:
-        self._update(uid, manifest=manifest, generation=generation, source=source)
+        self._update(uid, manifest=self.box.seal(manifest), generation=generation, source=source)
 
     def mark_deleting(self, uid: str) -> None:
         self._update(uid, deleting=True)
@@ -99,7 +114,7 @@ class Objects:
                 key = (_C.kind == obj.kind) & (_C.namespace == obj.namespace) & (_C.name == obj.name)
                 if conn.execute(sqlalchemy.select(_C.uid).where(key).limit(1)).first() is not None:
                     return False
-                conn.execute(OBJECTS.insert().values(_versioned(conn, obj, versions.ADDED)))
+                conn.execute(OBJECTS.insert().values(_versioned(conn, obj, versions.ADDED, self._sealed(obj))))
             self._written(obj.uid)
             return True
 
@@ -134,19 +149,22 @@ class Objects:
 
     def _first(self, where: sqlalchemy.ColumnElement[bool]) -> ObjectRecord | None:
         with self._db.engine.connect() as conn:
-            return _OBJECT.first(conn, _OBJECT.select().where(where))
+            found = _OBJECT.first(conn, _OBJECT.select().where(where))
+        return self._opened([found])[0] if found is not None else None
 
     def by_uids(self, uids: Iterable[str]) -> dict[str, ObjectRecord]:
         wanted = list(set(uids))
         if not wanted:
             return {}
         with self._db.engine.connect() as conn:
-            return {o.uid: o for o in _OBJECT.all(conn, _OBJECT.select().where(_C.uid.in_(wanted)))}
+            found = _OBJECT.all(conn, _OBJECT.select().where(_C.uid.in_(wanted)))
+        return {o.uid: o for o in self._opened(found)}
 
     def all(self, kind: str | None = None, namespace: str | None = None) -> list[ObjectRecord]:
         query = _OBJECT.matching({"kind": kind, "namespace": namespace})
         with self._db.engine.connect() as conn:
-            return _OBJECT.all(conn, query.order_by(_C.namespace, _C.name))
+            found = _OBJECT.all(conn, query.order_by(_C.namespace, _C.name))
+        return self._opened(found)
 
     def newest(
         self, kind: str, namespace: str | None, owner_uid: str | None, offset: int, limit: int

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from miniorch.store import connect, lease, schema
+from miniorch.store import connect, lease, schema, secretbox
 from miniorch.store.caches import ObjectCache, OverridesCache, PodCache
 from miniorch.store.cluster import Cluster
 from miniorch.store.connect import engine_url
@@ -52,6 +52,11 @@ class Store:
 
     def close(self) -> None:
         self._engine.dispose()
+
+    def use_secrets(self, box: secretbox.SecretBox) -> None:
+        """Seal Secrets with `box` from now on; SecretsKeyError when it does not open this database's."""
+        secretbox.verify(self._db, box)
+        self._objects.box = box
 
     @property
     def leases(self) -> lease.Leases:

@@ -28,3 +28,15 @@ def test_cronjob_daemonset_and_pi_examples_run_without_a_registry(daemon: Daemon
     assert daemon.wait_for(lambda: agents_running() == nodes, timeout=60, what="a node-agent pod on every node")
     pod = daemon.api("GET", "/api/pods", params={"selector": "app=node-agent"})["items"][0]["metadata"]["name"]
     daemon.wait_for(lambda: " load " in daemon.ctl("logs", pod).stdout, timeout=20, what="the agent's first line")
+
+
+def test_the_etl_example_reads_its_dsn_from_a_secret_and_its_query_from_a_configmap(daemon: Daemon) -> None:
+    """etl-secret-cronjob: a manual run gets the DSN (env and a 0400 file) and the query file; its log shows no DSN."""
+    daemon.ctl("apply", "-f", str(EXAMPLES / "etl-secret-cronjob.yaml"), check=True)
+    daemon.ctl("create", "job", "etl-now", "--from=cronjob/etl-orders", check=True)
+    daemon.wait_job("etl-now", timeout=90)
+    out = daemon.ctl("logs", "job/etl-now", check=True).stdout
+    assert "DSN from the Secret: 52 characters, host db.example:5432/warehouse" in out
+    assert "batch size 5000; query:" in out and "SELECT region, sum(amount) FROM orders" in out
+    assert "-r--------" in out and "dsn" in out  # defaultMode 0400
+    assert "change-me" not in out

@@ -31,6 +31,8 @@ STATUSES: dict[Kind, tuple[dict[str, Any] | None, dict[str, Any]]] = {
     Kind.POD: ({"phase": "Succeeded"}, {"phase": "Running"}),
     Kind.NODE: (None, {"conditions": [{"type": "Ready", "status": "True"}]}),
     Kind.EVENT: (None, {}),
+    Kind.CONFIGMAP: (None, {}),
+    Kind.SECRET: (None, {}),
 }
 
 #: A served object of each kind, as `ctl get` receives it.
@@ -41,6 +43,8 @@ SERVED: dict[Kind, dict[str, Any]] = {
     Kind.POD: {"metadata": _META, "spec": {"nodeName": "node0"}, "status": {"phase": "Running"}},
     Kind.NODE: {"metadata": _META, "spec": {}, "status": {"conditions": [{"type": "Ready", "status": "True"}]}},
     Kind.EVENT: {"involvedObject": {"kind": "Job", "name": "a"}, "lastTimestamp": "2024-05-01T11:59:00Z"},
+    Kind.CONFIGMAP: {"metadata": _META, "data": {"a": "1", "b": "2"}},
+    Kind.SECRET: {"metadata": _META, "type": "Opaque", "data": {"a": "MQ=="}},
 }
 
 #: A valid manifest of each kind applied from files.
@@ -64,10 +68,13 @@ MANIFESTS: dict[Kind, dict[str, Any]] = {
             },
         },
     },
+    Kind.CONFIGMAP: {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}, "data": {"k": "v"}},
+    Kind.SECRET: {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "a"}, "stringData": {"k": "v"}},
 }
 
 ENTRIES = [pytest.param(info, id=info.kind) for info in kinds.REGISTRY]
-WORKLOADS = [pytest.param(info, id=info.kind) for info in kinds.REGISTRY if info.workload]
+WORKLOADS = [pytest.param(info, id=info.kind) for info in kinds.REGISTRY if info.workload and info.controller]
+DATA_KINDS = [pytest.param(info, id=info.kind) for info in kinds.REGISTRY if info.workload and not info.controller]
 
 
 def test_every_kind_has_one_entry_and_an_example_here() -> None:
@@ -132,6 +139,15 @@ def test_a_workload_has_a_model_a_controller_and_its_pod_template(info: KindInfo
     assert template["spec"]["containers"][0]["name"] == "c"
 
 
+@pytest.mark.parametrize("info", DATA_KINDS)
+def test_a_data_kind_has_a_model_and_no_pods(info: KindInfo) -> None:
+    """ConfigMap and Secret parse at their API version, own no pods and have no template."""
+    assert info.model and not info.owns_pods and info.template is None
+    parsed = loader.parse_object(MANIFESTS[info.kind])
+    assert (parsed.kind, type(parsed.obj)) == (info.kind, kinds.load(info.model))
+    assert kinds.pod_template(info.kind, parsed.obj) is None
+
+
 @pytest.mark.parametrize(
     ("kind", "summary"),
     [
@@ -183,6 +199,8 @@ KUBECTL_HEADERS: dict[Kind, tuple[str, str]] = {
         "NAME STATUS VERSION CPU MEMORY AGE URL TRANSPORT RTT LABELS LAST_ERROR",
     ),
     Kind.EVENT: ("LAST_SEEN TYPE REASON OBJECT MESSAGE", "LAST_SEEN TYPE REASON OBJECT MESSAGE"),
+    Kind.CONFIGMAP: ("NAME DATA AGE", "NAME DATA AGE"),
+    Kind.SECRET: ("NAME TYPE DATA AGE", "NAME TYPE DATA AGE"),
 }
 
 

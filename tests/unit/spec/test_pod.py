@@ -105,7 +105,7 @@ def test_two_containers_are_rejected() -> None:
         (
             ("volumes: [{name: v}]", "pod"),
             "spec.template.spec.volumes[0]",
-            "must specify exactly one of: `hostPath` or `emptyDir`",
+            "must specify exactly one of: `hostPath`, `emptyDir`, `configMap` or `secret`",
         ),
         (
             ("affinity: {podAntiAffinity: {}}", "pod"),
@@ -131,8 +131,8 @@ def test_two_containers_are_rejected() -> None:
             "not supported",
         ),
         (
-            ("env: [{name: A, valueFrom: {secretKeyRef: {name: s, key: k}}}]", "container"),
-            "spec.template.spec.containers[0].env[0].valueFrom",
+            ("env: [{name: A, valueFrom: {fieldRef: {fieldPath: metadata.name}}}]", "container"),
+            "spec.template.spec.containers[0].env[0].valueFrom.fieldRef",
             "not supported",
         ),
         (("tty: true", "container"), "spec.template.spec.containers[0].tty", "not supported"),
@@ -196,10 +196,10 @@ def test_unsupported_field_error_carries_a_hint() -> None:
 
 def test_unsupported_volume_type_points_at_the_source_key_line() -> None:
     """An unsupported volume source is reported on the line where it appears."""
-    text = with_pod("volumes:\n- name: config\n  configMap:\n    name: settings")
+    text = with_pod("volumes:\n- name: config\n  nfs:\n    server: nas")
     error = one_error(text)
     assert (error.path, error.line, error.message) == (
-        "spec.template.spec.volumes[0].configMap",
+        "spec.template.spec.volumes[0].nfs",
         16,
         "not supported",
     )
