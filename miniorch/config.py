@@ -22,6 +22,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from miniorch import nodeconfig
+from miniorch.alerts import receivers as alert_receivers
 from miniorch.errors import MiniorchError
 from miniorch.paths import default_socket, default_state_dir
 
@@ -211,6 +212,13 @@ class Config(_Strict):
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     timing: TimingConfig = Field(default_factory=TimingConfig)
     log: LogConfig = Field(default_factory=LogConfig)
+    notify: list[alert_receivers.Receiver] = Field(default_factory=list)  # failure notifications (DESIGN 12)
+
+    @field_validator("notify")
+    @classmethod
+    def _unique_receivers(cls, receivers: list[alert_receivers.Receiver]) -> list[alert_receivers.Receiver]:
+        alert_receivers.unique_names(receivers)
+        return receivers
 
     @field_validator("nodes")
     @classmethod

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import datetime as dt
 import os
 import signal
 import socket
@@ -26,6 +27,7 @@ from miniorch import clock as clock_mod
 from miniorch import config as config_mod
 from miniorch import logs, notify, preflight, supervise
 from miniorch import metrics as metrics_mod
+from miniorch.alerts import delivery as alerts_delivery
 from miniorch.api import auth
 from miniorch.api.app import ApiContext, create_app
 from miniorch.controllers import wiring
@@ -102,6 +104,8 @@ class Daemon:
         self.parts = wiring.build(config, self.store, self.clock, self.metrics, self.leadership.acting)
         _watch_metrics(self.metrics, self.store, self.parts.monitor)
         self.metrics.watch_leadership(self.leadership.acting)
+        self.notifier = alerts_delivery.Notifier(self.store, config.notify, self.clock.now, self.leadership.acting)
+        self.metrics.watch_notifications(self.store.notifications.counts)
         self._stop = asyncio.Event()
 
     async def run(self) -> int:
@@ -195,6 +199,7 @@ class Daemon:
             supervise.spawn(parts.folder.run(), "folder-watcher"),
             supervise.spawn(parts.workloads.run(), "workload-controller"),
             supervise.spawn(parts.cronjobs.run(), "cronjob-controller"),
+            supervise.spawn(self.notifier.run(), "notifier"),  # facts -> receivers (DESIGN 12)
         ]
 
     async def _lead(self, stopper: asyncio.Task[Any], tasks: list[asyncio.Task[Any]]) -> bool:
@@ -247,6 +252,7 @@ class Daemon:
             removed = set(parts.monitor.nodes) - {n.name for n in config.nodes}
             await parts.daemonsets.release_nodes(removed)  # while they can still be reached
             parts.apply_config(config)
+            self.notifier.set_receivers(config.notify)
             await parts.monitor.probe_all()
             parts.folder.reload(config.manifests_dir)
             parts.watcher.refresh()
@@ -321,6 +327,21 @@ def _watch_metrics(metrics: metrics_mod.Metrics, store: Store, monitor: NodeMoni
             name: (state.client.calls.in_flight, state.client.calls.rejected) for name, state in monitor.nodes.items()
         },
     )
+    metrics.watch_cronjobs(lambda: _cron_times(store))
+
+
+def _cron_times(store: Store) -> list[tuple[str, str, float | None, float | None]]:
+    """(namespace, name, lastScheduleTime, lastSuccessfulTime) of each CronJob, as unix times."""
+
+    def unix(value: object) -> float | None:
+        if not isinstance(value, str) or not value:
+            return None
+        return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+    return [
+        (o.namespace, o.name, unix(o.status.get("lastScheduleTime")), unix(o.status.get("lastSuccessfulTime")))
+        for o in store.list_objects("CronJob")
+    ]
 
 
 def _open_store(config: config_mod.Config) -> Store:
