@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import logging
 from collections.abc import Callable, Sequence
 
 import httpx
@@ -63,6 +64,8 @@ class Notifier:
         self._failures: list[BaseException] = []
         self._pruned_at: dt.datetime | None = None
         self.set_receivers(receivers)
+        # httpx logs each request's full URL at info: a receiver's URL often holds its token.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
 
     def set_receivers(self, receivers: Sequence[Receiver]) -> None:
         """The `notify:` list, at start and after a reload; new facts go to these receivers."""
