@@ -61,7 +61,7 @@ def test_a_failing_job_is_posted_once_within_5s_with_its_pods_last_log_lines(
 ) -> None:
     """JobFailed reaches the json receiver and the slack one within 5 s: object, reason, node, last 20 log lines."""
     with Receiver("ok") as hook, Receiver("ok") as chat:
-        receivers = [
+        receivers: list[dict[str, Any]] = [
             {"name": "hook", "url": hook.url, "format": "json"},
             {"name": "chat", "url": chat.url, "format": "slack", "events": ["JobFailed"]},
         ]
@@ -115,7 +115,7 @@ def test_a_hanging_receiver_does_not_delay_the_others_and_is_listed_with_its_err
 ) -> None:
     """Three Jobs fail while one receiver never answers: the other gets all three within 5 s."""
     with Receiver("hang") as stuck, Receiver("ok") as fine:
-        receivers = [
+        receivers: list[dict[str, Any]] = [
             {"name": "stuck", "url": stuck.url, "timeout_seconds": 2},
             {"name": "fine", "url": fine.url},
         ]
