@@ -26,7 +26,8 @@ _TITLE = {
 
 
 def _time(value: dt.datetime) -> str:
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """RFC 3339 in UTC, to the millisecond (a receiver can measure its delay)."""
+    return value.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def as_json(fact: Fact, delivery_id: str) -> dict[str, Any]:

@@ -84,6 +84,7 @@ def test_a_failing_job_is_posted_once_within_5s_with_its_pods_last_log_lines(
             assert d.ctl("get", "notifications").stdout.strip() == "No pending or failed notifications."
 
 
+@pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
 def test_a_receiver_down_across_a_restart_gets_everything_after_it_recovers_and_nothing_twice(
     docker_nodes: list[Any], tmp_path: Path, database_url: str | None
 ) -> None:

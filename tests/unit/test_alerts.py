@@ -150,7 +150,7 @@ def test_the_json_body_is_the_fact_with_its_id() -> None:
     assert body == {
         "id": "id-1",
         "event": "JobFailed",
-        "time": "2026-12-02T03:00:00Z",
+        "time": "2026-12-02T03:00:00.000Z",
         "object": {"apiVersion": "batch/v1", "kind": "Job", "namespace": "etl", "name": "load<b>", "uid": "u1"},
         "reason": "BackoffLimitExceeded",
         "message": "Job has reached the specified backoff limit",
