@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import datetime as dt
 import os
 import signal
 import socket
@@ -104,7 +103,13 @@ class Daemon:
         self.parts = wiring.build(config, self.store, self.clock, self.metrics, self.leadership.acting)
         _watch_metrics(self.metrics, self.store, self.parts.monitor)
         self.metrics.watch_leadership(self.leadership.acting)
-        self.notifier = alerts_delivery.Notifier(self.store, config.notify, self.clock.now, self.leadership.acting)
+        self.notifier = alerts_delivery.Notifier(
+            self.store,
+            config.notify,
+            self.clock.now,
+            self.leadership.acting,
+            logs=alerts_delivery.node_log_reader(self.parts.monitor),
+        )
         self.metrics.watch_notifications(self.store.notifications.counts)
         self._stop = asyncio.Event()
 
@@ -327,21 +332,9 @@ def _watch_metrics(metrics: metrics_mod.Metrics, store: Store, monitor: NodeMoni
             name: (state.client.calls.in_flight, state.client.calls.rejected) for name, state in monitor.nodes.items()
         },
     )
-    metrics.watch_cronjobs(lambda: _cron_times(store))
-
-
-def _cron_times(store: Store) -> list[tuple[str, str, float | None, float | None]]:
-    """(namespace, name, lastScheduleTime, lastSuccessfulTime) of each CronJob, as unix times."""
-
-    def unix(value: object) -> float | None:
-        if not isinstance(value, str) or not value:
-            return None
-        return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-
-    return [
-        (o.namespace, o.name, unix(o.status.get("lastScheduleTime")), unix(o.status.get("lastSuccessfulTime")))
-        for o in store.list_objects("CronJob")
-    ]
+    metrics.watch_cronjobs(
+        lambda: metrics_mod.cron_times((o.namespace, o.name, o.status) for o in store.list_objects("CronJob"))
+    )
 
 
 def _open_store(config: config_mod.Config) -> Store:

@@ -10,6 +10,7 @@ and Docker errors are read at scrape time from callables the daemon supplies.
 
 from __future__ import annotations
 
+import datetime as dt
 import platform
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
@@ -113,6 +114,22 @@ def _node_call_metrics(calls: Mapping[str, tuple[int, int]]) -> Iterator[Metric]
         refused.add_metric([node], n)
     yield in_flight
     yield refused
+
+
+def cron_times(
+    cronjobs: Iterable[tuple[str, str, Mapping[str, Any]]],
+) -> list[tuple[str, str, float | None, float | None]]:
+    """(namespace, name, lastScheduleTime, lastSuccessfulTime as unix times) of each (namespace, name, status)."""
+
+    def unix(value: object) -> float | None:
+        if not isinstance(value, str) or not value:
+            return None
+        return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+    return [
+        (ns, name, unix(status.get("lastScheduleTime")), unix(status.get("lastSuccessfulTime")))
+        for ns, name, status in cronjobs
+    ]
 
 
 class _AlertingCollector(Collector):

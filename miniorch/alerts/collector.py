@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import structlog
 
@@ -70,6 +70,42 @@ def fact_of(rec: nq.FactRecord) -> facts.Fact:
     )
 
 
+def _record(fact: facts.Fact, now: dt.datetime) -> nq.FactRecord:
+    return nq.FactRecord(
+        id=str(uuid.uuid4()),
+        key=fact.key,
+        type=fact.type.value,
+        kind=fact.kind,
+        namespace=fact.namespace,
+        name=fact.name,
+        uid=fact.uid,
+        reason=fact.reason,
+        message=fact.message,
+        node=fact.node,
+        pod=fact.pod,
+        log=fact.log,
+        owner=fact.owner,
+        occurred_at=fact.time,
+        created_at=now,
+    )
+
+
+def _restarting(pod: PodRecord) -> facts.RestartingPod:
+    when = pod.last_failure_at or pod.started_at or pod.created_at
+    return facts.RestartingPod(
+        pod.uid,
+        pod.name,
+        pod.namespace,
+        pod.owner_kind,
+        pod.owner_name,
+        pod.owner_uid,
+        pod.node,
+        pod.restart_count,
+        pod.last_exit_code if pod.last_exit_code is not None else pod.exit_code,
+        when,
+    )
+
+
 class Collector:
     """Turns the store's new Warning events into queued deliveries for the configured receivers."""
 
@@ -78,8 +114,16 @@ class Collector:
         self._receivers = receivers
         self._now = now
 
-    def collect(self) -> int:
-        """One pass; the number of deliveries queued."""
+    def restarting(self) -> list[facts.RestartingPod]:
+        """DaemonSet/StatefulSet pods restarted often enough to be crash-looping, not yet queued."""
+        pods = [_restarting(p) for p in self._store.live_pods() if not p.phase.terminal and p.restart_count]
+        crashing = {k: p for p in pods if (k := facts.crashloop_key(p)) is not None}
+        known = self._store.notifications.known(crashing)
+        return [p for k, p in crashing.items() if k not in known]
+
+    def collect(self, crashing: Sequence[facts.RestartingPod] = (), logs: Mapping[str, str] | None = None) -> int:
+        """One pass over the new events, plus the `crashing` pods (their logs read by the caller, by
+        pod uid); the number of deliveries queued."""
         queue = self._store.notifications
         now = self._now()
         cursor = queue.cursor()
@@ -88,13 +132,13 @@ class Collector:
             return 0
         events = queue.events_since(cursor - OVERLAP, facts.REASONS)
         views = [event_view(e) for e in events if facts.classify(event_view(e)) is not None]
-        known = queue.known(facts.key_of(v) for v in views)
+        built = [self._fact_of(view) for view in views]
+        built += [f for p in crashing if (f := facts.crashloop(p, (logs or {}).get(p.uid, ""))) is not None]
+        known = queue.known(f.key for f in built)
         records: list[nq.FactRecord] = []
         deliveries: list[nq.DeliveryRecord] = []
-        for view in views:
-            if facts.key_of(view) in known:
-                continue
-            record = self._record(view, now)
+        for fact in {f.key: f for f in built if f.key not in known}.values():
+            record = _record(fact, now)
             records.append(record)
             deliveries += self._deliveries(record, now)
             log.info("notification_fact", fact=record.type, kind=record.kind, name=record.name, reason=record.reason)
@@ -103,27 +147,11 @@ class Collector:
             queue.enqueue(records, deliveries, max(cursor, newest))
         return len(deliveries)
 
-    def _record(self, view: facts.EventView, now: dt.datetime) -> nq.FactRecord:
+    def _fact_of(self, view: facts.EventView) -> facts.Fact:
         pods, owner = self._pods_of(view)
         fact = facts.build(view, pods, owner)
         assert fact is not None  # views hold facts only
-        return nq.FactRecord(
-            id=str(uuid.uuid4()),
-            key=fact.key,
-            type=fact.type.value,
-            kind=fact.kind,
-            namespace=fact.namespace,
-            name=fact.name,
-            uid=fact.uid,
-            reason=fact.reason,
-            message=fact.message,
-            node=fact.node,
-            pod=fact.pod,
-            log=fact.log,
-            owner=fact.owner,
-            occurred_at=fact.time,
-            created_at=now,
-        )
+        return fact
 
     def _pods_of(self, view: facts.EventView) -> tuple[list[facts.PodView], str | None]:
         """The object's pods (the failing one with its stored log) and its owner's name."""

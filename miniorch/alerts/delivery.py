@@ -13,15 +13,17 @@ import asyncio
 import dataclasses
 import datetime as dt
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import httpx
 import structlog
 
 from miniorch.alerts import collector as collector_mod
-from miniorch.alerts import formats, retry
+from miniorch.alerts import facts, formats, retry
 from miniorch.alerts.receivers import Receiver, display_url
+from miniorch.controllers.nodes import NodeMonitor
 from miniorch.controllers.storeio import store_io
+from miniorch.nodes import records as nr
 from miniorch.store import notifications as nq
 from miniorch.store.errors import StoreUnavailable
 from miniorch.store.store import Store
@@ -33,6 +35,27 @@ MAX_IN_FLIGHT = 16  # POSTs at once, over every receiver
 PER_RECEIVER = 4  # POSTs at once to one receiver: a hanging one holds no more than this
 PRUNE_EVERY = dt.timedelta(hours=1)
 KEEP_SETTLED = dt.timedelta(days=7)
+LOG_READ_SECONDS = 3.0  # a crash-looping pod's log, read from its node: never longer than this
+
+#: (node, pod name) -> the container's last log lines ("" when the node cannot say).
+LogReader = Callable[[str, str], Awaitable[str]]
+
+
+def node_log_reader(monitor: NodeMonitor) -> LogReader:
+    """Reads a container's last lines through the node layer (its bounded calls and timeouts)."""
+
+    async def read(node: str, pod: str) -> str:
+        client = monitor.client(node)
+        if client is None:
+            return ""
+        try:
+            raw = await client.run(client.logs, pod, facts.LOG_LINES)
+        except nr.NodeError as exc:
+            log.info("notification_log_unread", node=node, pod=pod, error=str(exc))
+            return ""
+        return raw.decode("utf-8", errors="replace")
+
+    return read
 
 
 def _scrub(text: str, url: str) -> str:
@@ -51,8 +74,10 @@ class Notifier:
         acting: Callable[[], bool] = lambda: True,
         poll: float = POLL_SECONDS,
         transport: httpx.AsyncBaseTransport | None = None,
+        logs: LogReader | None = None,
     ) -> None:
         self._store = store
+        self._logs = logs
         self._receivers: dict[str, Receiver] = {}
         self._now = now
         self._acting = acting
@@ -86,7 +111,9 @@ class Notifier:
     async def tick(self, client: httpx.AsyncClient) -> None:
         """One collector pass, then start the due deliveries (not waiting for their answers)."""
         try:
-            await store_io(self._collector.collect)
+            crashing = await store_io(self._collector.restarting)
+            logs = await self._read_logs(crashing)
+            await store_io(self._collector.collect, crashing, logs)
             due = await store_io(self._store.notifications.due, self._now(), MAX_IN_FLIGHT * 2, list(self._tasks))
             await self._maybe_prune()
         except StoreUnavailable as exc:
@@ -107,6 +134,21 @@ class Notifier:
             task = asyncio.create_task(self._deliver(client, receiver, delivery, fact), name=f"notify:{delivery.id}")
             task.add_done_callback(self._ended)
             self._tasks[delivery.id] = (receiver.name, task)
+
+    async def _read_logs(self, pods: Sequence[facts.RestartingPod]) -> dict[str, str]:
+        """The last lines of each crash-looping pod's container, read at once, within LOG_READ_SECONDS."""
+        reader = self._logs
+        if reader is None or not pods:
+            return {}
+
+        async def one(pod: facts.RestartingPod) -> tuple[str, str]:
+            try:
+                async with asyncio.timeout(LOG_READ_SECONDS):
+                    return pod.uid, await reader(pod.node or "", pod.name)
+            except TimeoutError:
+                return pod.uid, ""
+
+        return dict(await asyncio.gather(*(one(p) for p in pods[:MAX_IN_FLIGHT])))
 
     def _ended(self, task: asyncio.Task[None]) -> None:
         self._tasks = {k: v for k, v in self._tasks.items() if v[1] is not task}

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from miniorch.alerts.receivers import FactType
 from miniorch.spec.enums import EventReason
 
+CRASHLOOP_RESTARTS = 3  # restarts in place after which a DaemonSet/StatefulSet pod is crash-looping
 LOG_LINES = 20  # the last lines of the failing pod's log a notification carries
 LOG_BYTES = 4000  # and at most this much of them
 
@@ -113,6 +114,57 @@ def last_lines(text: str, lines: int = LOG_LINES, max_bytes: int = LOG_BYTES) ->
     """The last `lines` lines of `text`, cut to `max_bytes` characters from the end."""
     kept = "\n".join(text.rstrip("\n").split("\n")[-lines:]) if text.strip() else ""
     return kept[-max_bytes:]
+
+
+@dataclass(frozen=True)
+class RestartingPod:
+    """A DaemonSet or StatefulSet pod that Docker keeps restarting in place (no event says so)."""
+
+    uid: str
+    name: str
+    namespace: str
+    owner_kind: str
+    owner_name: str
+    owner_uid: str
+    node: str | None
+    restart_count: int
+    last_exit_code: int | None
+    time: dt.datetime
+
+
+_CRASHLOOP_TYPE = {
+    "DaemonSet": FactType.DAEMONSET_POD_CRASHLOOPING,
+    "StatefulSet": FactType.STATEFULSET_POD_CRASHLOOPING,
+}
+
+
+def crashloop_key(pod: RestartingPod) -> str | None:
+    """The key of the pod's crash-loop fact (one per pod), or None while it is not crash-looping."""
+    if pod.owner_kind not in _CRASHLOOP_TYPE or pod.restart_count < CRASHLOOP_RESTARTS:
+        return None
+    return f"pod:{pod.uid}:crashloop"
+
+
+def crashloop(pod: RestartingPod, log: str) -> Fact | None:
+    """The crash-loop fact of a pod (worded as the kubelet's BackOff event), or None."""
+    key = crashloop_key(pod)
+    if key is None:
+        return None
+    code = f", last exit code {pod.last_exit_code}" if pod.last_exit_code is not None else ""
+    return Fact(
+        key=key,
+        type=_CRASHLOOP_TYPE[pod.owner_kind],
+        kind=pod.owner_kind,
+        namespace=pod.namespace,
+        name=pod.owner_name,
+        uid=pod.owner_uid,
+        reason="CrashLoopBackOff",
+        message=f"Back-off restarting failed container of pod {pod.name}: restarted {pod.restart_count} times{code}",
+        node=pod.node,
+        pod=pod.name,
+        log=last_lines(log),
+        time=pod.time,
+    )
 
 
 def build(event: EventView, pods: Sequence[PodView], owner: str | None = None) -> Fact | None:

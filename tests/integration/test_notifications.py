@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import socket
 import threading
 import time
@@ -220,3 +221,36 @@ def test_the_alerting_metrics_appear_after_a_cronjob_ran(daemon: Daemon) -> None
     count = 'miniorch_job_duration_seconds_count{condition="Complete",namespace="default",owner="backup"}'
     assert float(lines[count]) >= 1
     assert any(k.startswith("miniorch_build_info{") for k in lines)
+
+
+def _daemonset(name: str, command: str) -> str:
+    container = {"name": "agent", "image": "miniorch.local/busybox:latest", "command": ["sh", "-c", command]}
+    spec = {
+        "selector": {"matchLabels": {"app": name}},
+        "template": {
+            "metadata": {"labels": {"app": name}},
+            "spec": {"terminationGracePeriodSeconds": 1, "containers": [container]},
+        },
+    }
+    return yaml.safe_dump({"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": name}, "spec": spec})
+
+
+def test_a_crash_looping_daemonset_pod_and_a_receiver_added_by_reload_are_notified(
+    docker_nodes: list[Any], tmp_path: Path
+) -> None:
+    """SIGHUP with a new receiver: it gets the next facts; a DaemonSet whose agent keeps exiting is one of them."""
+    with Receiver("ok") as first, Receiver("ok") as added:
+        d = _daemon(tmp_path, docker_nodes[:1], None, [{"name": "first", "url": first.url, "events": ["JobFailed"]}])
+        with running(d):
+            config = yaml.safe_load(d.config_path.read_text())
+            config["notify"] = [{"name": "added", "url": added.url, "events": ["DaemonSetPodCrashLooping"]}]
+            d.config_path.write_text(yaml.safe_dump(config))
+            assert d.proc is not None
+            d.proc.send_signal(signal.SIGHUP)
+            d.wait_for(lambda: "config_reloaded" in d.log_text(), timeout=10, what="the reload")
+            d.apply(_daemonset("agent", "echo agent-crashed; exit 2"), "ds.yaml")
+            d.wait_for(lambda: added.delivered(), timeout=90, what="a crash-loop notification")
+        body = added.delivered()[0].body
+        assert body["event"] == "DaemonSetPodCrashLooping" and body["object"]["name"] == "agent"
+        assert body["node"] == docker_nodes[0].name and "agent-crashed" in body["log"]
+        assert first.received == []

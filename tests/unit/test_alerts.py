@@ -291,3 +291,24 @@ def test_the_notifier_posts_each_due_delivery_once_and_retries_a_refusal(store: 
     states = {d.receiver: (d.state, d.attempts, d.last_error) for d, _ in listed}
     assert states["good"][:2] == ("delivered", 1)
     assert states["bad"] == ("pending", 1, "HTTP 503: Service Unavailable")
+
+
+def _restarting(owner_kind: str, restarts: int) -> facts.RestartingPod:
+    return facts.RestartingPod("p1", "agent-abcde", "default", owner_kind, "agent", "ds-1", "node1", restarts, 2, T0)
+
+
+@pytest.mark.parametrize(
+    ("owner_kind", "restarts", "fact"),
+    [
+        ("DaemonSet", 2, None),
+        ("DaemonSet", 3, FactType.DAEMONSET_POD_CRASHLOOPING),
+        ("StatefulSet", 7, FactType.STATEFULSET_POD_CRASHLOOPING),
+        ("Job", 9, None),  # OnFailure restarts end in JobFailed instead
+    ],
+)
+def test_a_pod_restarted_in_place_three_times_is_crash_looping(owner_kind: str, restarts: int, fact: Any) -> None:
+    built = facts.crashloop(_restarting(owner_kind, restarts), "x\ny\n")
+    assert (built.type if built else None) is fact
+    if built is not None:
+        assert built.reason == "CrashLoopBackOff" and built.name == "agent" and built.pod == "agent-abcde"
+        assert built.key == "pod:p1:crashloop" and built.log == "x\ny" and "last exit code 2" in built.message
