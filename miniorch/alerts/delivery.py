@@ -93,8 +93,10 @@ class Notifier:
         logging.getLogger("httpx").setLevel(logging.WARNING)
 
     def set_receivers(self, receivers: Sequence[Receiver]) -> None:
-        """The `notify:` list, at start and after a reload; new facts go to these receivers."""
+        """The `notify:` list, at start and after a reload; new facts go to these receivers (pending
+        deliveries of a receiver that left the list are failed at the next tick)."""
         self._receivers = {r.name: r for r in receivers}
+        self._pruned_at = None
 
     async def run(self) -> None:
         async with httpx.AsyncClient(transport=self._transport, follow_redirects=False) as client:
@@ -114,26 +116,32 @@ class Notifier:
             crashing = await store_io(self._collector.restarting)
             logs = await self._read_logs(crashing)
             await store_io(self._collector.collect, crashing, logs)
-            due = await store_io(self._store.notifications.due, self._now(), MAX_IN_FLIGHT * 2, list(self._tasks))
+            due = await store_io(self._due, self._rooms(), list(self._tasks))
             await self._maybe_prune()
         except StoreUnavailable as exc:
             log.warning("notifications_deferred", error=str(exc))
             return
-        busy = {r for r, _ in self._tasks.values()}
-        per: dict[str, int] = {r: sum(1 for x, _ in self._tasks.values() if x == r) for r in busy}
         for delivery, fact in due:
-            if len(self._tasks) >= MAX_IN_FLIGHT or delivery.id in self._tasks:
-                continue
             receiver = self._receivers.get(delivery.receiver)
-            if receiver is None:
-                await self._settle(dataclasses.replace(delivery, state=nq.FAILED, last_error="receiver not in config"))
-                continue
-            if per.get(receiver.name, 0) >= PER_RECEIVER:
-                continue
-            per[receiver.name] = per.get(receiver.name, 0) + 1
+            if receiver is None or delivery.id in self._tasks:
+                continue  # removed by a reload meanwhile: failed at the next prune
             task = asyncio.create_task(self._deliver(client, receiver, delivery, fact), name=f"notify:{delivery.id}")
             task.add_done_callback(self._ended)
             self._tasks[delivery.id] = (receiver.name, task)
+
+    def _rooms(self) -> dict[str, int]:
+        """Free POST slots per receiver: at most PER_RECEIVER each, MAX_IN_FLIGHT in all."""
+        free, rooms = MAX_IN_FLIGHT - len(self._tasks), {}
+        for name in sorted(self._receivers):
+            room = min(free, PER_RECEIVER - sum(1 for r, _ in self._tasks.values() if r == name))
+            if room > 0:
+                rooms[name], free = room, free - room
+        return rooms
+
+    def _due(self, rooms: dict[str, int], in_flight: list[str]) -> list[tuple[nq.DeliveryRecord, nq.FactRecord]]:
+        """Due deliveries, read per receiver: a backlog of one never hides another's."""
+        now = self._now()
+        return [row for name, room in rooms.items() for row in self._store.notifications.due(now, room, in_flight, name)]
 
     async def _read_logs(self, pods: Sequence[facts.RestartingPod]) -> dict[str, str]:
         """The last lines of each crash-looping pod's container, read at once, within LOG_READ_SECONDS."""
@@ -218,3 +226,8 @@ class Notifier:
         if self._pruned_at is None or now - self._pruned_at >= PRUNE_EVERY:
             self._pruned_at = now
             await store_io(self._store.notifications.prune, now - KEEP_SETTLED)
+            failed = await store_io(
+                self._store.notifications.fail_unconfigured, list(self._receivers), "receiver not in the config"
+            )
+            if failed:
+                log.warning("notifications_for_removed_receivers_failed", deliveries=failed)

@@ -151,13 +151,15 @@ class Notifications:
                 conn.execute(DELIVERIES.insert(), [column_values(d, DELIVERIES) for d in deliveries])
             upsert(conn, META, "key", {"key": CURSOR_KEY, "value": cursor.astimezone(dt.UTC).isoformat()})
 
-    def due(self, now: dt.datetime, limit: int, skip: Iterable[str] = ()) -> list[tuple[DeliveryRecord, FactRecord]]:
-        """Pending deliveries whose next attempt is due (oldest due first), with their facts."""
+    def due(
+        self, now: dt.datetime, limit: int, skip: Iterable[str] = (), receiver: str | None = None
+    ) -> list[tuple[DeliveryRecord, FactRecord]]:
+        """Pending deliveries (of `receiver`, else of all) whose next attempt is due, oldest due first."""
         d = DELIVERIES.c
         query = (
             sqlalchemy.select(*_DELIVERY.columns, *_FACT.columns)
             .join(FACTS, FACTS.c.id == d.fact_id)
-            .where(d.state == PENDING, d.next_attempt_at <= now)
+            .where(d.state == PENDING, d.next_attempt_at <= now, *([d.receiver == receiver] if receiver else []))
             .order_by(d.next_attempt_at, d.id)
             .limit(limit)
         )
@@ -173,6 +175,13 @@ class Notifications:
         values = column_values(delivery, DELIVERIES, leave_out=("id", "fact_id", "receiver", "created_at"))
         with self._db.lock, self._db.engine.begin() as conn:
             conn.execute(DELIVERIES.update().where(DELIVERIES.c.id == delivery.id).values(values))
+
+    def fail_unconfigured(self, receivers: Sequence[str], error: str) -> int:
+        """Fail the pending deliveries of receivers no longer configured; how many."""
+        d = DELIVERIES.c
+        update = DELIVERIES.update().where(d.state == PENDING, d.receiver.notin_(list(receivers)))
+        with self._db.lock, self._db.engine.begin() as conn:
+            return int(conn.execute(update.values(state=FAILED, last_error=error)).rowcount)
 
     def listing(self, states: Sequence[str] = (PENDING, FAILED)) -> list[tuple[DeliveryRecord, FactRecord]]:
         """Deliveries in `states` with their facts, oldest first (`ctl get notifications`)."""

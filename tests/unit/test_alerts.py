@@ -312,3 +312,41 @@ def test_a_pod_restarted_in_place_three_times_is_crash_looping(owner_kind: str, 
     if built is not None:
         assert built.reason == "CrashLoopBackOff" and built.name == "agent" and built.pod == "agent-abcde"
         assert built.key == "pod:p1:crashloop" and built.log == "x\ny" and "last exit code 2" in built.message
+
+
+def test_a_backlog_of_a_hanging_receiver_never_hides_the_others_deliveries(store: Store) -> None:
+    """40 facts, one receiver that never answers: it holds 4 POSTs at most, the other gets all 40 at once."""
+    import httpx
+
+    from miniorch.alerts import delivery
+
+    answered: list[str] = []
+
+    async def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "stuck":
+            await asyncio.sleep(60)
+        answered.append(request.url.host)
+        return httpx.Response(200)
+
+    now = [T0]
+    receivers = [Receiver(name="a-stuck", url="http://stuck/x"), Receiver(name="b-fine", url="http://fine/x")]
+    notifier = delivery.Notifier(store, receivers, lambda: now[0])
+
+    async def ticks() -> int:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as client:
+            await notifier.tick(client)
+            for i in range(40):
+                ev = EventRecord(
+                    "default", "Node", f"n{i}", f"node:n{i}", "Warning", "NodeNotReady", "down",
+                    first_timestamp=T0, last_timestamp=T0 + dt.timedelta(milliseconds=i),
+                )
+                store.record_event(ev)
+            for _ in range(20):
+                await notifier.tick(client)
+                await asyncio.sleep(0.02)
+            in_flight = sum(1 for r, _ in notifier._tasks.values() if r == "a-stuck")
+            await notifier._cancel()
+            return in_flight
+
+    assert asyncio.run(ticks()) == delivery.PER_RECEIVER
+    assert answered.count("fine") == 40
