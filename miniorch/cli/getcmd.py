@@ -206,7 +206,7 @@ def get(
     resources: Annotated[
         list[str],
         typer.Argument(
-            help="KIND[,KIND...] [NAME...], all, or KIND/NAME...; kinds: jobs, cronjobs, ds, pods, nodes, events",
+            help="KIND[,KIND...] [NAME...], all, or KIND/NAME...; kinds: jobs, cronjobs, ds, pods, nodes, events; also notifications",
             autocompletion=completion.complete_resource,
         ),
     ],
