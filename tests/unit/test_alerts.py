@@ -350,3 +350,22 @@ def test_a_backlog_of_a_hanging_receiver_never_hides_the_others_deliveries(store
 
     assert asyncio.run(ticks()) == delivery.PER_RECEIVER
     assert answered.count("fine") == 40
+
+
+def test_ctl_get_notifications_prints_receiver_fact_attempts_next_try_and_error() -> None:
+    from miniorch.cli import notifications
+
+    item = {
+        "receiver": "pager",
+        "state": "pending",
+        "attempts": 4,
+        "nextAttempt": "2026-12-02T03:00:16Z",
+        "lastError": "HTTP 503: Service Unavailable",
+        "queued": "2026-12-02T02:59:29Z",
+        "fact": {"event": "JobFailed", "kind": "Job", "namespace": "etl", "name": "load"},
+    }
+    lines = notifications.render([item], None, T0).splitlines()
+    assert lines[0].split() == ["RECEIVER", "EVENT", "OBJECT", "STATE", "ATTEMPTS", "NEXT", "ATTEMPT", "AGE", "LAST", "ERROR"]
+    assert lines[1].split()[:8] == ["pager", "JobFailed", "job/etl/load", "pending", "4", "in", "16s", "31s"]
+    assert lines[1].endswith("HTTP 503: Service Unavailable")
+    assert '"receiver": "pager"' in notifications.render([item], "json", T0)
