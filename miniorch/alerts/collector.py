@@ -113,6 +113,7 @@ class Collector:
         self._store = store
         self._receivers = receivers
         self._now = now
+        self._cursor: dt.datetime | None = None
 
     def restarting(self) -> list[facts.RestartingPod]:
         """DaemonSet/StatefulSet pods restarted often enough to be crash-looping, not yet queued."""
@@ -126,9 +127,10 @@ class Collector:
         pod uid); the number of deliveries queued."""
         queue = self._store.notifications
         now = self._now()
-        cursor = queue.cursor()
+        cursor = self._cursor or queue.cursor()  # this daemon alone moves it while it leads
         if cursor is None:  # first run on this database: notify from now on, not about history
             queue.enqueue([], [], now)
+            self._cursor = now
             return 0
         events = queue.events_since(cursor - OVERLAP, facts.REASONS)
         views = [event_view(e) for e in events if facts.classify(event_view(e)) is not None]
@@ -145,6 +147,7 @@ class Collector:
         newest = max((e.last_timestamp for e in events), default=cursor)
         if records or newest > cursor:
             queue.enqueue(records, deliveries, max(cursor, newest))
+        self._cursor = max(cursor, newest)
         return len(deliveries)
 
     def _fact_of(self, view: facts.EventView) -> facts.Fact:

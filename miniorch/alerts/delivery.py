@@ -33,6 +33,7 @@ log = structlog.get_logger(__name__)
 POLL_SECONDS = 0.25
 MAX_IN_FLIGHT = 16  # POSTs at once, over every receiver
 PER_RECEIVER = 4  # POSTs at once to one receiver: a hanging one holds no more than this
+DUE_EVERY = dt.timedelta(seconds=1)  # retries are looked for this often; new facts at once
 PRUNE_EVERY = dt.timedelta(hours=1)
 KEEP_SETTLED = dt.timedelta(days=7)
 LOG_READ_SECONDS = 3.0  # a crash-looping pod's log, read from its node: never longer than this
@@ -88,6 +89,8 @@ class Notifier:
         self._delivered: set[str] = set()  # 2xx seen, not yet committed: never POSTed again
         self._failures: list[BaseException] = []
         self._pruned_at: dt.datetime | None = None
+        self._due_at: dt.datetime | None = None  # when to look for due retries next (None: now)
+        self._freed = False  # a POST ended since the last look: its slot can take the next one
         self.set_receivers(receivers)
         # httpx logs each request's full URL at info: a receiver's URL often holds its token.
         logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -115,7 +118,11 @@ class Notifier:
         try:
             crashing = await store_io(self._collector.restarting)
             logs = await self._read_logs(crashing)
-            await store_io(self._collector.collect, crashing, logs)
+            queued = await store_io(self._collector.collect, crashing, logs)
+            now = self._now()
+            if not (queued or self._freed) and self._due_at is not None and now < self._due_at:
+                return
+            self._due_at, self._freed = now + DUE_EVERY, False
             due = await store_io(self._due, self._rooms(), list(self._tasks))
             await self._maybe_prune()
         except StoreUnavailable as exc:
@@ -159,6 +166,7 @@ class Notifier:
         return dict(await asyncio.gather(*(one(p) for p in pods[:MAX_IN_FLIGHT])))
 
     def _ended(self, task: asyncio.Task[None]) -> None:
+        self._freed = True
         self._tasks = {k: v for k, v in self._tasks.items() if v[1] is not task}
         if not task.cancelled() and task.exception() is not None:
             self._failures.append(task.exception())  # type: ignore[arg-type]  # surfaces through run()
