@@ -42,7 +42,7 @@ def _daemon(tmp_path: Path, nodes: list[Any], database_url: str | None, receiver
 
 @contextlib.contextmanager
 def running(d: Daemon) -> Iterator[Daemon]:
-    d.start()
+    d.start(timeout=60)  # the tests restart daemons: room for a slow start on a busy CI host
     try:
         yield d
     finally:
