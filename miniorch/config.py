@@ -21,6 +21,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from miniorch import nodeconfig
+from miniorch.alerts import receivers as alert_receivers
 from miniorch.errors import MiniorchError
 from miniorch.paths import default_socket, default_state_dir
 
@@ -210,6 +211,13 @@ class Config(_Strict):
     log: LogConfig = Field(default_factory=LogConfig)
     dashboard: DashboardConfig = Field(default_factory=DashboardConfig)
     secrets: SecretsConfig = Field(default_factory=SecretsConfig)
+    notify: list[alert_receivers.Receiver] = Field(default_factory=list)  # failure notifications (DESIGN 12)
+
+    @field_validator("notify")
+    @classmethod
+    def _unique_receivers(cls, receivers: list[alert_receivers.Receiver]) -> list[alert_receivers.Receiver]:
+        alert_receivers.unique_names(receivers)
+        return receivers
 
     @field_validator("nodes")
     @classmethod

@@ -26,6 +26,7 @@ from miniorch import clock as clock_mod
 from miniorch import config as config_mod
 from miniorch import logs, notify, preflight, supervise
 from miniorch import metrics as metrics_mod
+from miniorch.alerts import delivery as alerts_delivery
 from miniorch.api import auth
 from miniorch.api.app import ApiContext, create_app
 from miniorch.controllers import wiring
@@ -103,6 +104,14 @@ class Daemon:
         self.parts = wiring.build(config, self.store, self.clock, self.metrics, self.leadership.acting)
         _watch_metrics(self.metrics, self.store, self.parts.monitor)
         self.metrics.watch_leadership(self.leadership.acting)
+        self.notifier = alerts_delivery.Notifier(
+            self.store,
+            config.notify,
+            self.clock.now,
+            self.leadership.acting,
+            logs=alerts_delivery.node_log_reader(self.parts.monitor),
+        )
+        self.metrics.watch_notifications(self.store.notifications.counts)
         self._stop = asyncio.Event()
 
     async def run(self) -> int:
@@ -196,6 +205,7 @@ class Daemon:
             supervise.spawn(parts.folder.run(), "folder-watcher"),
             supervise.spawn(parts.workloads.run(), "workload-controller"),
             supervise.spawn(parts.cronjobs.run(), "cronjob-controller"),
+            supervise.spawn(self.notifier.run(), "notifier"),  # facts -> receivers (DESIGN 12)
         ]
 
     async def _lead(self, stopper: asyncio.Task[Any], tasks: list[asyncio.Task[Any]]) -> bool:
@@ -248,6 +258,7 @@ class Daemon:
             removed = set(parts.monitor.nodes) - {n.name for n in config.nodes}
             await parts.daemonsets.release_nodes(removed)  # while they can still be reached
             parts.apply_config(config)
+            self.notifier.set_receivers(config.notify)
             await parts.monitor.probe_all()
             parts.folder.reload(config.manifests_dir)
             parts.watcher.refresh()
@@ -347,6 +358,9 @@ def _watch_metrics(metrics: metrics_mod.Metrics, store: Store, monitor: NodeMoni
         node_calls=lambda: {
             name: (state.client.calls.in_flight, state.client.calls.rejected) for name, state in monitor.nodes.items()
         },
+    )
+    metrics.watch_cronjobs(
+        lambda: metrics_mod.cron_times((o.namespace, o.name, o.status) for o in store.list_objects("CronJob"))
     )
 
 

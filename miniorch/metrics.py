@@ -10,6 +10,7 @@ and Docker errors are read at scrape time from callables the daemon supplies.
 
 from __future__ import annotations
 
+import datetime as dt
 import platform
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
@@ -37,6 +38,8 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 CRON_DELAY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300)
 #: Seconds of one reconcile pass (observe every node, plan every object, act).
 PASS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+#: Seconds from a Job's start to its end (Complete or Failed): batch work runs seconds to hours.
+JOB_DURATION_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600, 86400)
 #: Owner kinds of pods (a CronJob's pods belong to its Jobs): the pod counters start at 0 for each.
 POD_OWNER_KINDS = kinds.POD_OWNERS
 
@@ -44,6 +47,8 @@ ObjectStates = Callable[[], Iterable[tuple[str, str]]]  # (kind, state) per obje
 NodeReadiness = Callable[[], Mapping[str, bool]]
 DockerErrors = Callable[[], Mapping[tuple[str, str], int]]  # (node, error) -> count
 NodeCalls = Callable[[], Mapping[str, tuple[int, int]]]  # node -> (calls in flight, calls refused)
+CronTimes = Callable[[], Iterable[tuple[str, str, float | None, float | None]]]  # ns, name, last schedule, success
+NotificationCounts = Callable[[], Mapping[tuple[str, str], int]]  # (receiver, state) -> deliveries
 
 
 def object_state(kind: str, manifest: Mapping[str, Any], status: Mapping[str, Any]) -> str:
@@ -111,6 +116,63 @@ def _node_call_metrics(calls: Mapping[str, tuple[int, int]]) -> Iterator[Metric]
     yield refused
 
 
+def cron_times(
+    cronjobs: Iterable[tuple[str, str, Mapping[str, Any]]],
+) -> list[tuple[str, str, float | None, float | None]]:
+    """(namespace, name, lastScheduleTime, lastSuccessfulTime as unix times) of each (namespace, name, status)."""
+
+    def unix(value: object) -> float | None:
+        if not isinstance(value, str) or not value:
+            return None
+        return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+    return [
+        (ns, name, unix(status.get("lastScheduleTime")), unix(status.get("lastSuccessfulTime")))
+        for ns, name, status in cronjobs
+    ]
+
+
+class _AlertingCollector(Collector):
+    """Scrape-time values to alert on (DESIGN 12): each CronJob's last run times, the notification queue."""
+
+    def __init__(self) -> None:
+        self.cronjobs: CronTimes = lambda: ()
+        self.notifications: NotificationCounts = lambda: {}
+
+    def collect(self) -> Iterator[Metric]:
+        scheduled = GaugeMetricFamily(
+            "miniorch_cronjob_last_schedule_timestamp_seconds",
+            "Unix time of the CronJob's last scheduled run (status.lastScheduleTime).",
+            labels=["namespace", "cronjob"],
+        )
+        succeeded = GaugeMetricFamily(
+            "miniorch_cronjob_last_successful_timestamp_seconds",
+            "Unix time the CronJob's last Job completed successfully (status.lastSuccessfulTime).",
+            labels=["namespace", "cronjob"],
+        )
+        for namespace, name, last_schedule, last_success in sorted(self.cronjobs(), key=lambda c: c[:2]):
+            if last_schedule is not None:
+                scheduled.add_metric([namespace, name], last_schedule)
+            if last_success is not None:
+                succeeded.add_metric([namespace, name], last_success)
+        yield scheduled
+        yield succeeded
+        counts = self.notifications()
+        pending = GaugeMetricFamily(
+            "miniorch_notifications_pending", "Notification deliveries waiting to be sent or retried.", labels=["receiver"]
+        )
+        failed = CounterMetricFamily(
+            "miniorch_notifications_failed",
+            "Notification deliveries given up (refused, or retried for 24 h), still on record.",
+            labels=["receiver"],
+        )
+        for receiver in sorted({r for r, _ in counts}):
+            pending.add_metric([receiver], counts.get((receiver, "pending"), 0))
+            failed.add_metric([receiver], counts.get((receiver, "failed"), 0))
+        yield pending
+        yield failed
+
+
 class Metrics:
     """Every metric of one daemon, in a registry of its own."""
 
@@ -157,6 +219,29 @@ class Metrics:
             registry=self.registry,
         )
         self.leader.set(1)
+        self._add_alerting()
+
+    def _add_alerting(self) -> None:
+        """Per-Job durations and the scrape-time values of `_AlertingCollector` (DESIGN 12)."""
+        self.job_duration = Histogram(
+            "miniorch_job_duration_seconds",
+            "Duration of finished Jobs, labelled by the CronJob that made them (else the Job's own name).",
+            ["namespace", "owner", "condition"],
+            buckets=JOB_DURATION_BUCKETS,
+            registry=self.registry,
+        )
+        self._alerting = _AlertingCollector()
+        self.registry.register(self._alerting)
+
+    def job_finished(self, namespace: str, owner: str, condition: str, seconds: float) -> None:
+        """A Job reached Complete or Failed after `seconds`; `owner` is its CronJob's name or its own."""
+        self.job_duration.labels(namespace, owner, condition).observe(max(0.0, seconds))
+
+    def watch_cronjobs(self, cronjobs: CronTimes) -> None:
+        self._alerting.cronjobs = cronjobs
+
+    def watch_notifications(self, counts: NotificationCounts) -> None:
+        self._alerting.notifications = counts
 
     def watch(
         self,

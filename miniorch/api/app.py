@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse, Response
 
 import miniorch
 from miniorch.api import daemonsets, events, health, nodes, objects, podlogs, pods, verbs
+from miniorch.api import notifications as notification_routes
 from miniorch.api.context import ApiContext
 from miniorch.api.events import EVENT_POLL_SECONDS
 from miniorch.api.kube import discovery as kube_discovery
@@ -40,6 +41,7 @@ ROUTERS = (
     events.router,
     daemonsets.router,
     objects.router,
+    notification_routes.router,  # private: `ctl get notifications`
     # the Kubernetes API (DESIGN 11)
     kube_discovery.router,
     kube_openapi.router,

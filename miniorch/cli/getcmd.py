@@ -206,7 +206,7 @@ def get(
     resources: Annotated[
         list[str],
         typer.Argument(
-            help="KIND[,KIND...] [NAME...], all, or KIND/NAME...; kinds: jobs, cronjobs, ds, pods, nodes, events",
+            help="KIND[,KIND...] [NAME...], all, or KIND/NAME...; kinds: jobs, cronjobs, ds, pods, nodes, events; also notifications",
             autocompletion=completion.complete_resource,
         ),
     ],
@@ -241,6 +241,11 @@ def get(
 
     # kubectl (pflag) reads `-o=json`, `-l=app=x` and `-n=ns` as the value after the "=".
     namespace, selector, output_fmt = (_short(v) for v in (namespace, selector, output_fmt))
+    if len(resources) == 1 and resources[0].lower() in ("notifications", "notification", "notify"):
+        from miniorch.cli import notifications  # not a kind: the notification queue (DESIGN 12)
+
+        typer.echo(notifications.show(ctl.client(), output_fmt))
+        return
     ns = None if all_namespaces else namespace
     q = Query(resources, ns, selector, field_selector)
     fmt, cols = _format(output_fmt)

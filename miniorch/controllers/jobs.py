@@ -18,6 +18,7 @@ from miniorch.config import Config
 from miniorch.controllers import podrecords
 from miniorch.controllers.models import ModelCache
 from miniorch.controllers.podsync import Observed, PodSync
+from miniorch.metrics import Metrics
 from miniorch.reconcile import job as job_logic
 from miniorch.reconcile import placement, policies
 from miniorch.spec import job as job_spec
@@ -91,7 +92,10 @@ class JobPlanner:
 
     kind = "Job"
 
-    def __init__(self, config: Config, store: Store, pods: PodSync, models: ModelCache) -> None:
+    def __init__(
+        self, config: Config, store: Store, pods: PodSync, models: ModelCache, metrics: Metrics | None = None
+    ) -> None:
+        self._metrics = metrics
         self._store = store
         self._pods = pods
         self._models = models
@@ -139,7 +143,18 @@ class JobPlanner:
                     failed=plan.status.failed,
                     condition=plan.status.conditions[-1].type,
                 )
+                self._observe_duration(obj, plan.status, now)
         return plan.wake_at
+
+
+    def _observe_duration(self, obj: ObjectRecord, status: job_logic.JobStatus, now: dt.datetime) -> None:
+        """miniorch_job_duration_seconds: labelled by the CronJob (bounded), else by the Job's name."""
+        if self._metrics is None or status.start_time is None:
+            return
+        end = status.completion_time or now
+        owner = obj.owner_name if obj.owner_kind == "CronJob" and obj.owner_name else obj.name
+        condition = str(status.conditions[-1].type)
+        self._metrics.job_finished(obj.namespace, owner, condition, (end - status.start_time).total_seconds())
 
 
 def _finished(obj: ObjectRecord) -> bool:

@@ -75,7 +75,7 @@ def build_pods(
     )
     sync = PodSync(store, monitor, clock, runner, models)
     workloads = WorkloadController(store, clock, wakeups, runner, sync, models, metrics)
-    workloads.add(JobPlanner(config, store, sync, models))
+    workloads.add(JobPlanner(config, store, sync, models, metrics))
     daemonsets = DaemonSetPlanner(config, store, sync, monitor, runner, models)
     workloads.add(daemonsets)
     return PodControllers(runner, sync, workloads, daemonsets)

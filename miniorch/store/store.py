@@ -18,6 +18,7 @@ from miniorch.store.caches import ObjectCache, OverridesCache, PodCache
 from miniorch.store.cluster import Cluster
 from miniorch.store.connect import engine_url
 from miniorch.store.events import Events, object_event
+from miniorch.store.notifications import Notifications
 from miniorch.store.objects import Objects
 from miniorch.store.pods import Pods
 from miniorch.store.records import EventRecord, NodeOverrides, ObjectRecord, ObjectRef, PodRecord, RevisionRecord
@@ -49,6 +50,7 @@ class Store:
         self._revisions = Revisions(db)
         self._cluster = Cluster(db, overrides)
         self._versions = Versions(db)
+        self.notifications = Notifications(db)  # the failure-notification queue (DESIGN 12)
 
     def close(self) -> None:
         self._engine.dispose()

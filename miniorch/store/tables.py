@@ -90,7 +90,7 @@ class EventRow(SQLModel, table=True):
     message: str = Field(sa_column=Column(Text))
     count: int = 1
     first_timestamp: dt.datetime | None = _ts()
-    last_timestamp: dt.datetime | None = _ts()
+    last_timestamp: dt.datetime | None = _ts(index=True)  # the notification collector reads past a time
     resource_version: int = _rv()
 
 
