@@ -14,6 +14,8 @@ from miniorch.spec.container import Probe
 from miniorch.spec.pod import PodTemplateSpec
 from miniorch.store.records import PodRecord
 
+POD_INDEX_LABEL = "apps.kubernetes.io/pod-index"  # reconcile.statefulset's, without importing the planner
+
 
 def labels_for(pod: PodRecord) -> dict[str, str]:
     labels = {
@@ -47,8 +49,10 @@ def container_spec(pod: PodRecord, template: PodTemplateSpec, env: dict[str, str
     volumes = {v.name: v for v in spec.volumes}
     mounts = []
     for m in c.volume_mounts:
-        vol = volumes[m.name]
-        if vol.host_path is not None:
+        vol = volumes.get(m.name)
+        if vol is None:  # a StatefulSet's volumeClaimTemplates entry
+            mounts.append(claim_mount(pod, m.name, m.mount_path, m.read_only))
+        elif vol.host_path is not None:
             # The normalised path is the one check_policy allowed; Docker must not see the '..' form.
             mounts.append(nr.Mount(posixpath.normpath(vol.host_path.path), m.mount_path, m.read_only))
         else:  # emptyDir: a Docker volume private to this pod, removed with the container
@@ -76,6 +80,21 @@ def container_spec(pod: PodRecord, template: PodTemplateSpec, env: dict[str, str
         restart_policy="unless-stopped" if spec.restart_policy == "Always" else None,
         healthcheck=_healthcheck(c.readiness_probe),
     )
+
+
+def claim_mount(pod: PodRecord, claim: str, path: str, read_only: bool) -> nr.Mount:
+    """The replica's Docker named volume `<claim>-<statefulset>-<ordinal>` (Kubernetes' PVC name),
+    created with the container on first use, labelled so that it can be found and removed."""
+    ordinal = pod.labels.get(POD_INDEX_LABEL, pod.name.rpartition("-")[2])
+    labels = (
+        (nr.MANAGED, "true"),
+        (nr.OWNER_KIND, pod.owner_kind),
+        (nr.OWNER_NAME, pod.owner_name),
+        (nr.OWNER_UID, pod.owner_uid),
+        (nr.NAMESPACE, pod.namespace),
+        (POD_INDEX_LABEL, ordinal),
+    )
+    return nr.Mount(f"{claim}-{pod.owner_name}-{ordinal}", path, read_only, is_volume=True, labels=labels)
 
 
 def _healthcheck(probe: Probe | None) -> nr.HealthCheck | None:

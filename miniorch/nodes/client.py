@@ -26,7 +26,7 @@ import requests.exceptions
 import structlog
 import urllib3.exceptions
 
-from miniorch.nodes import calls, events, records, shapes, transport, trust
+from miniorch.nodes import calls, events, records, shapes, transport, trust, volumes
 from miniorch.nodes.records import ContainerSpec, ContainerState, NodeInfo
 
 log = structlog.get_logger(__name__)
@@ -155,6 +155,10 @@ class NodeClient:
             self._docker().api.ping()
         except Exception as exc:
             raise self._translate(exc, "ping") from exc
+
+    def volumes(self) -> volumes.Volumes:
+        """The node's named volumes (StatefulSet replicas'); blocking calls, as the others."""
+        return volumes.Volumes(self._docker().api, self._translate, self._labels)
 
     # -- containers -----------------------------------------------------
     def list_managed(self) -> list[ContainerState]:

@@ -1,0 +1,38 @@
+"""Docker named volumes of StatefulSet replicas: list and remove (creation happens with the
+container that first mounts one, labelled by its Mount). Called through `NodeClient.volumes()`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import docker.errors
+
+from miniorch.nodes import records
+
+
+class Volumes:
+    """The volume calls of one node's engine; errors come out translated, as the client's do."""
+
+    def __init__(self, api: Any, translate: Callable[[Exception, str], records.NodeError], labels: list[str]) -> None:
+        self._api = api
+        self._translate = translate
+        self._labels = labels
+
+    def list_managed(self) -> dict[str, dict[str, str]]:
+        """name -> labels of every volume miniorch made on the node."""
+        try:
+            found = self._api.volumes(filters={"label": self._labels[:1]})
+        except Exception as exc:
+            raise self._translate(exc, "list volumes") from exc
+        return {str(v["Name"]): dict(v.get("Labels") or {}) for v in found.get("Volumes") or []}
+
+    def remove(self, name: str) -> None:
+        """Remove a volume; a missing one is not an error, one still in use is (ContainerConflict)."""
+        try:
+            self._api.remove_volume(name)
+        except docker.errors.NotFound:
+            return
+        except Exception as exc:
+            raise self._translate(exc, f"remove volume {name}") from exc
