@@ -189,11 +189,12 @@ def test_parse_object_errors_have_paths_but_no_lines() -> None:
     assert str(error).startswith("<api>: spec.suspend: Invalid value")
 
 
-def test_json_schema_describes_the_three_kinds() -> None:
-    """json_schema() is a JSON-serialisable dict with oneOf Job, CronJob, DaemonSet in camelCase."""
+def test_json_schema_describes_the_registered_kinds() -> None:
+    """json_schema() is a JSON-serialisable dict with oneOf every applied kind in camelCase."""
     schema = loader.json_schema()
     text = json.dumps(schema)
-    assert [ref["$ref"] for ref in schema["oneOf"]] == ["#/$defs/Job", "#/$defs/CronJob", "#/$defs/DaemonSet"]
+    expected = ["Job", "CronJob", "DaemonSet", "StatefulSet", "Service"]
+    assert [ref["$ref"] for ref in schema["oneOf"]][: len(expected)] == [f"#/$defs/{k}" for k in expected]
     for word in ("Job", "CronJob", "DaemonSet", "restartPolicy", "backoffLimit", "jobTemplate"):
         assert word in text
     assert "initContainers" not in text  # rejected fields are not offered to editors
