@@ -18,8 +18,11 @@ from support.daemon import Daemon
 
 IMAGE = "miniorch.local/busybox:latest"
 # Writes one line per start into its volume, then serves until told to stop; ready once /tmp/ready exists.
-SERVER = "trap 'exit 0' TERM; echo \"start $(hostname) $VERSION\" >> /data/log; sleep $DELAY; touch /tmp/ready; " \
-    "while true; do sleep 0.2; done"
+# `touch /tmp/crash` (docker exec) makes it exit 3: a crash.
+SERVER = (
+    "trap 'exit 0' TERM; echo \"start $(hostname) $VERSION\" >> /data/log; sleep $DELAY; touch /tmp/ready; "
+    "while true; do if [ -f /tmp/crash ]; then rm /tmp/crash; exit 3; fi; sleep 0.2; done"
+)
 
 
 def sts_yaml(
@@ -156,3 +159,192 @@ def test_ordered_creation_stable_names_hostnames_labels_and_volumes(daemon: Daem
     assert status["replicaNodes"] == {str(i): live[f"web-{i}"]["spec"]["nodeName"] for i in range(3)}
     out = daemon.ctl("get", "sts").stdout.split()
     assert out[:5] == ["NAME", "READY", "AGE", "web", "3/3"]
+
+
+def uid_of(daemon: Daemon, pod: str) -> str:
+    return str(pods(daemon)[pod]["metadata"]["uid"])
+
+
+def container_of(nodes: list[dockernodes.DockerNode], node: str, name: str) -> Any:
+    target = next(n for n in nodes if n.name == node)
+    with dockernodes.client(target.url) as c:
+        return c.containers.get(name)
+
+
+def _three(daemon: Daemon, **kw: Any) -> dict[str, dict[str, Any]]:
+    daemon.apply(sts_yaml(**kw))
+    daemon.wait_for(lambda: all_ready(daemon, ["web-0", "web-1", "web-2"]), timeout=60, what="3 ready replicas")
+    return pods(daemon)
+
+
+def test_deleted_crashed_and_adopted_replicas_keep_name_node_and_data(daemon: Daemon, nodes: list[Any]) -> None:
+    """`ctl delete pod web-1`: it comes back as web-1 on the same node with the same volume; a crash
+    restarts it in place; a daemon restart adopts it (same container, not started again)."""
+    live = _three(daemon)
+    node, old_uid = live["web-1"]["spec"]["nodeName"], live["web-1"]["metadata"]["uid"]
+    started = time.monotonic()
+    out = daemon.ctl("delete", "pod", "web-1", check=True).stdout
+    assert out.strip() == 'pod "web-1" deleted'
+    daemon.wait_for(
+        lambda: "web-1" in ready_names(daemon) and uid_of(daemon, "web-1") != old_uid, timeout=30, what="web-1 back"
+    )
+    print(f"\nFIGURE delete pod to Ready again: {time.monotonic() - started:.2f}s")
+    again = pods(daemon)["web-1"]
+    assert again["spec"]["nodeName"] == node
+    assert volume_log(nodes, node, "www-web-1") == ["start web-1 1", "start web-1 1"]
+    assert sorted(p for p in pods(daemon)) == ["web-0", "web-1", "web-2"]  # one record per name
+    # A crash: the container restarts in place (restart count 1), on its node, with its data.
+    container = container_of(nodes, node, "web-1")
+    container.exec_run(["touch", "/tmp/crash"])
+    daemon.wait_for(
+        lambda: (pods(daemon)["web-1"]["status"]["containerStatuses"][0].get("restartCount") or 0) >= 1
+        and "web-1" in ready_names(daemon),
+        timeout=30,
+        what="web-1 restarted in place",
+    )
+    assert container_of(nodes, node, "web-1").id == container.id
+    assert len(volume_log(nodes, node, "www-web-1")) == 3
+    # A daemon restart adopts every replica: same pods, same containers, no new start.
+    ids = {name: container_of(nodes, p["spec"]["nodeName"], name).id for name, p in pods(daemon).items()}
+    uids = {name: p["metadata"]["uid"] for name, p in pods(daemon).items()}
+    daemon.stop()
+    daemon.start()
+    daemon.wait_for(lambda: all_ready(daemon, ["web-0", "web-1", "web-2"]), timeout=30, what="ready after restart")
+    time.sleep(1)
+    assert {name: p["metadata"]["uid"] for name, p in pods(daemon).items()} == uids
+    assert {name: container_of(nodes, p["spec"]["nodeName"], name).id for name, p in pods(daemon).items()} == ids
+    assert len(volume_log(nodes, node, "www-web-1")) == 3
+
+
+def test_ordered_scale_down_then_up_reattaches_retained_volumes(daemon: Daemon, nodes: list[Any]) -> None:
+    """`scale --replicas=1` removes web-2, then web-1 (each gone before the next); volumes stay
+    (Retain); scaling up again brings web-1 and web-2 back on their nodes with their data."""
+    live = _three(daemon)
+    where = {name: p["spec"]["nodeName"] for name, p in live.items()}
+    assert daemon.ctl("scale", "sts", "web", "--replicas=1", check=True).stdout.strip() == "statefulset.apps/web scaled"
+    overlap: list[list[str]] = []
+
+    def down() -> bool:
+        names = sorted(pods(daemon))
+        if "web-1" in names and "web-2" in names and pods(daemon)["web-1"]["metadata"].get("deletionTimestamp"):
+            overlap.append(names)
+        return names == ["web-0"]
+
+    daemon.wait_for(down, timeout=30, what="scaled down to web-0")
+    assert not overlap, "web-1 was stopped while web-2 was still there"
+    events = [e for e in daemon.api("GET", "/api/events")["items"] if e["reason"] == "SuccessfulDelete"]
+    assert [e["message"].split()[2] for e in sorted(events, key=lambda e: e["firstTimestamp"])] == ["web-2", "web-1"]
+    assert {"www-web-0", "www-web-1", "www-web-2"} <= set(volumes_on(nodes))
+    daemon.ctl("scale", "sts", "web", "--replicas=3", check=True)
+    daemon.wait_for(lambda: all_ready(daemon, ["web-0", "web-1", "web-2"]), timeout=60, what="scaled up again")
+    for name, p in pods(daemon).items():
+        assert p["spec"]["nodeName"] == where[name]
+    assert volume_log(nodes, where["web-2"], "www-web-2") == ["start web-2 1", "start web-2 1"]
+
+
+def test_when_scaled_delete_removes_the_volumes_of_removed_replicas(daemon: Daemon, nodes: list[Any]) -> None:
+    """persistentVolumeClaimRetentionPolicy whenScaled: Delete: scale-down takes the volumes along."""
+    _three(daemon, spec={"persistentVolumeClaimRetentionPolicy": {"whenScaled": "Delete"}})
+    daemon.ctl("scale", "sts/web", "--replicas=1", check=True)
+    daemon.wait_for(lambda: set(volumes_on(nodes)) == {"www-web-0"}, timeout=30, what="volumes of web-1, web-2 removed")
+    assert sorted(pods(daemon)) == ["web-0"]
+
+
+def test_rolling_update_goes_in_reverse_order_and_honours_the_partition(daemon: Daemon, nodes: list[Any]) -> None:
+    """A new template replaces web-2 then web-1 (each Ready before the next), not web-0 below the
+    partition; lowering the partition updates web-0; rollout history and undo work on sts/web."""
+    _three(daemon, spec={"updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": 1}}})
+    first = sts(daemon)["status"]["updateRevision"]
+    daemon.apply(sts_yaml(version="2", spec={"updateStrategy": {"rollingUpdate": {"partition": 1}}}))
+    out = daemon.ctl("rollout", "status", "sts/web", "--timeout=60s", check=True).stdout
+    assert "partitioned roll out complete: 2 new pods have been updated..." in out
+    second = sts(daemon)["status"]["updateRevision"]
+    revs = {n: p["metadata"]["labels"]["controller-revision-hash"] for n, p in pods(daemon).items()}
+    assert revs == {"web-0": first, "web-1": second, "web-2": second}
+    events = [e for e in daemon.api("GET", "/api/events")["items"] if e["reason"] == "SuccessfulDelete"]
+    assert [e["message"].split()[2] for e in sorted(events, key=lambda e: e["firstTimestamp"])] == ["web-2", "web-1"]
+    where = {n: p["spec"]["nodeName"] for n, p in pods(daemon).items()}
+    assert volume_log(nodes, where["web-2"], "www-web-2") == ["start web-2 1", "start web-2 2"]
+    daemon.apply(sts_yaml(version="2", spec={"updateStrategy": {"rollingUpdate": {"partition": 0}}}))
+    daemon.ctl("rollout", "status", "sts/web", "--timeout=60s", check=True)
+    daemon.wait_for(lambda: sts(daemon)["status"].get("currentRevision") == second, timeout=30, what="current revision")
+    assert volume_log(nodes, where["web-0"], "www-web-0") == ["start web-0 1", "start web-0 2"]
+    history = daemon.ctl("rollout", "history", "sts/web", check=True).stdout
+    assert history.splitlines()[0] == "statefulset.apps/web" and len(history.splitlines()) == 4
+    assert daemon.ctl("rollout", "undo", "sts/web", check=True).stdout.strip() == "statefulset.apps/web rolled back"
+    daemon.wait_for(
+        lambda: all_ready(daemon, ["web-0", "web-1", "web-2"])
+        and {p["metadata"]["labels"]["controller-revision-hash"] for p in pods(daemon).values()} == {first},
+        timeout=60,
+        what="rolled back",
+    )
+    assert volume_log(nodes, where["web-1"], "www-web-1")[-1] == "start web-1 1"
+
+
+def test_on_delete_waits_for_delete_pod_which_brings_the_new_template(daemon: Daemon, nodes: list[Any]) -> None:
+    """updateStrategy OnDelete: a new template changes no pod until `ctl delete pod` replaces it."""
+    _three(daemon, spec={"updateStrategy": {"type": "OnDelete"}})
+    first = sts(daemon)["status"]["updateRevision"]
+    daemon.apply(sts_yaml(version="2", spec={"updateStrategy": {"type": "OnDelete"}}))
+    daemon.wait_for(lambda: sts(daemon)["status"]["updateRevision"] != first, timeout=10, what="new revision")
+    time.sleep(2)
+    assert {p["metadata"]["labels"]["controller-revision-hash"] for p in pods(daemon).values()} == {first}
+    daemon.ctl("delete", "pod", "web-0", check=True)
+    daemon.wait_for(
+        lambda: "web-0" in ready_names(daemon)
+        and pods(daemon)["web-0"]["metadata"]["labels"]["controller-revision-hash"] != first,
+        timeout=30,
+        what="web-0 on the new template",
+    )
+    node = pods(daemon)["web-0"]["spec"]["nodeName"]
+    assert volume_log(nodes, node, "www-web-0") == ["start web-0 1", "start web-0 2"]
+
+
+def test_parallel_policy_starts_and_stops_all_at_once(daemon: Daemon, nodes: list[Any]) -> None:
+    """podManagementPolicy Parallel: the three pods are created without waiting for each other,
+    and removed together."""
+    daemon.apply(sts_yaml(delay="4", spec={"podManagementPolicy": "Parallel"}))
+    daemon.wait_for(lambda: sorted(pods(daemon)) == ["web-0", "web-1", "web-2"], timeout=15, what="3 pods")
+    assert ready_names(daemon) == []  # all there before the first is ready (each takes 4 s)
+    daemon.wait_for(lambda: all_ready(daemon, ["web-0", "web-1", "web-2"]), timeout=60, what="3 ready")
+    daemon.ctl("scale", "sts", "web", "--replicas=0", check=True)
+    terminating: set[str] = set()
+
+    def gone() -> bool:
+        live = pods(daemon)
+        terminating.update(n for n, p in live.items() if p["metadata"].get("deletionTimestamp"))
+        return not live
+
+    daemon.wait_for(gone, timeout=30, what="all removed")
+    events = [e for e in daemon.api("GET", "/api/events")["items"] if e["reason"] == "SuccessfulDelete"]
+    stamps = sorted(e["firstTimestamp"] for e in events)
+    assert len(stamps) == 3 and stamps[0][:19] == stamps[-1][:19]  # asked in one pass
+
+
+def test_a_replica_whose_node_is_down_waits_for_it_and_returns_with_its_data(
+    daemon: Daemon, nodes: list[Any]
+) -> None:
+    """The node of web-1 stops: web-1 is not started elsewhere (its volume is there) and says which
+    node it waits for; web-0 and web-2 carry on; when the node is back web-1 is Ready there."""
+    live = _three(daemon)
+    node_name = live["web-1"]["spec"]["nodeName"]
+    others = {n: p["spec"]["nodeName"] for n, p in live.items() if n != "web-1"}
+    node = next(n for n in nodes if n.name == node_name)
+    node.stop()
+
+    def waiting() -> bool:
+        pod = pods(daemon).get("web-1")
+        return bool(pod) and pod["status"]["phase"] in ("Unknown", "Pending") and node_name in pod["status"].get(
+            "message", ""
+        )
+
+    daemon.wait_for(waiting, timeout=40, what="web-1 waiting for its node")
+    time.sleep(3)
+    assert pods(daemon)["web-1"]["spec"]["nodeName"] == node_name
+    assert [n for n in ready_names(daemon) if n != "web-1"] == sorted(n for n in others if others[n] != node_name)
+    described = daemon.ctl("describe", "sts", "web", check=True).stdout
+    assert node_name in described
+    node.start()
+    daemon.wait_for(lambda: all_ready(daemon, ["web-0", "web-1", "web-2"]), timeout=60, what="web-1 back")
+    assert pods(daemon)["web-1"]["spec"]["nodeName"] == node_name
+    assert volume_log(nodes, node_name, "www-web-1")[0] == "start web-1 1"
