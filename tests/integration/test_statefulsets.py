@@ -61,14 +61,22 @@ def sts_yaml(
 
 
 @pytest.fixture
-def nodes(node_guard: list[dockernodes.DockerNode]) -> Iterator[list[dockernodes.DockerNode]]:
-    """The test nodes; the StatefulSets' volumes are removed after the test (after its containers)."""
+def nodes(daemon: Daemon, node_guard: list[dockernodes.DockerNode]) -> Iterator[list[dockernodes.DockerNode]]:
+    """The test nodes; after the test the daemon stops (it would recreate the replicas), then the
+    StatefulSets' containers and volumes are removed."""
+    clean(node_guard)
     yield node_guard
-    for node in node_guard:
+    if daemon.proc is not None and daemon.proc.poll() is None:
+        daemon.stop()
+    clean(node_guard)
+
+
+def clean(nodes: list[dockernodes.DockerNode]) -> None:
+    for node in nodes:
         if not node.is_running():
             continue
         with dockernodes.client(node.url) as c:
-            for ctr in c.containers.list(all=True, filters={"label": "miniorch.io/managed=true"}, ignore_removed=True):
+            for ctr in c.containers.list(all=True, filters={"label": "miniorch.io/owner-kind=StatefulSet"}):
                 with contextlib.suppress(docker.errors.NotFound):
                     ctr.remove(force=True)
             for vol in c.volumes.list(filters={"label": "miniorch.io/owner-kind=StatefulSet"}):
