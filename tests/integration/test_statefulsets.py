@@ -113,7 +113,7 @@ def volume_log(nodes: list[dockernodes.DockerNode], node: str, volume: str) -> l
     """The lines the replicas wrote into `volume` on `node`, read through a helper container."""
     target = next(n for n in nodes if n.name == node)
     with dockernodes.client(target.url) as c:
-        out = c.containers.run(IMAGE, ["cat", "/data/log"], volumes={volume: {"bind": "/data"}}, remove=True)
+        out: bytes = c.containers.run(IMAGE, ["cat", "/data/log"], volumes={volume: {"bind": "/data"}}, remove=True)
     return out.decode().splitlines()
 
 
@@ -342,9 +342,9 @@ def test_a_replica_whose_node_is_down_waits_for_it_and_returns_with_its_data(
 
     def waiting() -> bool:
         pod = pods(daemon).get("web-1")
-        return bool(pod) and pod["status"]["phase"] in ("Unknown", "Pending") and node_name in pod["status"].get(
-            "message", ""
-        )
+        if pod is None:
+            return False
+        return pod["status"]["phase"] in ("Unknown", "Pending") and node_name in pod["status"].get("message", "")
 
     daemon.wait_for(waiting, timeout=40, what="web-1 waiting for its node")
     time.sleep(3)
