@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from support.daemon import Daemon
@@ -28,3 +29,21 @@ def test_cronjob_daemonset_and_pi_examples_run_without_a_registry(daemon: Daemon
     assert daemon.wait_for(lambda: agents_running() == nodes, timeout=60, what="a node-agent pod on every node")
     pod = daemon.api("GET", "/api/pods", params={"selector": "app=node-agent"})["items"][0]["metadata"]["name"]
     daemon.wait_for(lambda: " load " in daemon.ctl("logs", pod).stdout, timeout=20, what="the agent's first line")
+
+
+def test_the_statefulset_example_keeps_each_replicas_data(daemon: Daemon) -> None:
+    """kv-statefulset: three replicas in order; kv-1 deleted comes back counting its earlier ticks."""
+    result = daemon.ctl("apply", "-f", str(EXAMPLES / "kv-statefulset.yaml"), check=True)
+    assert "no cluster DNS" in result.stderr and "no size" in result.stderr
+
+    def ready() -> bool:
+        sts = daemon.api("GET", "/api/objects/statefulsets/default/kv")
+        return bool(sts) and sts["status"].get("availableReplicas") == 3
+
+    daemon.wait_for(ready, timeout=90, what="3 available kv replicas")
+    time.sleep(6)  # at least one tick written by kv-1
+    daemon.ctl("delete", "pod", "kv-1", check=True)
+    daemon.wait_for(ready, timeout=60, what="kv-1 back")
+    line = daemon.wait_for(lambda: daemon.ctl("logs", "kv-1").stdout.strip(), timeout=20, what="kv-1's first line")
+    count = int(line.split()[1])
+    assert line.startswith("kv-1: ") and count >= 1, line
