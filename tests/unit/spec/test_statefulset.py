@@ -3,6 +3,8 @@ fields kept with a warning, and what is refused by path."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from miniorch.spec import loader
@@ -10,68 +12,18 @@ from miniorch.spec.errors import ManifestInvalid
 from miniorch.spec.statefulset import StatefulSet
 
 #: content/en/examples/controllers/statefulset.yaml (kubernetes/website), its image replaced.
-DOCS_EXAMPLE = """\
-apiVersion: v1
-kind: Service
-metadata:
-  name: nginx
-  labels:
-    app: nginx
-spec:
-  ports:
-  - port: 80
-    name: web
-  clusterIP: None
-  selector:
-    app: nginx
----
-apiVersion: apps/v1
-kind: StatefulSet
-metadata:
-  name: web
-spec:
-  selector:
-    matchLabels:
-      app: nginx # has to match .spec.template.metadata.labels
-  serviceName: "nginx"
-  replicas: 3 # by default is 1
-  minReadySeconds: 10 # by default is 0
-  template:
-    metadata:
-      labels:
-        app: nginx # has to match .spec.selector.matchLabels
-    spec:
-      terminationGracePeriodSeconds: 10
-      containers:
-      - name: nginx
-        image: miniorch.local/busybox:latest
-        ports:
-        - containerPort: 80
-          name: web
-        volumeMounts:
-        - name: www
-          mountPath: /usr/share/nginx/html
-  volumeClaimTemplates:
-  - metadata:
-      name: www
-    spec:
-      accessModes: [ "ReadWriteOnce" ]
-      storageClassName: "my-storage-class"
-      resources:
-        requests:
-          storage: 1Gi
-"""
+DOCS_EXAMPLE = (Path(__file__).resolve().parents[2] / "fixtures" / "k8s-docs-statefulset.yaml").read_text()
 
 
 def test_the_docs_example_validates_with_its_warnings() -> None:
     """Service and StatefulSet load; clusterIP, accessModes, storageClassName, storage are kept and warned about."""
     service, sts = loader.load_text(DOCS_EXAMPLE, "statefulset.yaml")
-    assert [(w.line, w.path) for w in service.warnings] == [(11, "spec.clusterIP")]
+    assert [(w.line, w.path) for w in service.warnings] == [(12, "spec.clusterIP")]
     assert "no cluster DNS" in service.warnings[0].message
     assert [(w.line, w.path) for w in sts.warnings] == [
-        (45, "spec.volumeClaimTemplates[0].spec.accessModes"),
-        (46, "spec.volumeClaimTemplates[0].spec.storageClassName"),
-        (49, "spec.volumeClaimTemplates[0].spec.resources.requests.storage"),
+        (46, "spec.volumeClaimTemplates[0].spec.accessModes"),
+        (47, "spec.volumeClaimTemplates[0].spec.storageClassName"),
+        (50, "spec.volumeClaimTemplates[0].spec.resources.requests.storage"),
     ]
     assert "Docker local volume" in sts.warnings[0].message and "no size" in sts.warnings[2].message
     model = sts.obj
