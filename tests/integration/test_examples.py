@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 from support.daemon import Daemon
+from test_statefulsets import clean
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "config" / "examples"
 
@@ -31,8 +33,16 @@ def test_cronjob_daemonset_and_pi_examples_run_without_a_registry(daemon: Daemon
     daemon.wait_for(lambda: " load " in daemon.ctl("logs", pod).stdout, timeout=20, what="the agent's first line")
 
 
-def test_the_statefulset_example_keeps_each_replicas_data(daemon: Daemon) -> None:
+def test_the_statefulset_example_keeps_each_replicas_data(daemon: Daemon, docker_nodes: list[Any]) -> None:
     """kv-statefulset: three replicas in order; kv-1 deleted comes back counting its earlier ticks."""
+    try:
+        _kv_example(daemon)
+    finally:
+        daemon.stop()
+        clean(docker_nodes)  # its volumes too
+
+
+def _kv_example(daemon: Daemon) -> None:
     result = daemon.ctl("apply", "-f", str(EXAMPLES / "kv-statefulset.yaml"), check=True)
     assert "no cluster DNS" in result.stderr and "no size" in result.stderr
 
