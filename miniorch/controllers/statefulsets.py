@@ -148,7 +148,7 @@ class StatefulSetPlanner:
         now = seen.now
         sts = self._models.get(obj)
         assert isinstance(sts, StatefulSet)
-        pods = self._store.pods_of(obj.uid, with_log=False)
+        pods = self._store.pods_of(obj.uid)
         update = self._revision(obj, sts, pods, now)
         current = str(obj.status.get("currentRevision") or update.name)
         params = sts_params(obj, sts, update.name, current)
