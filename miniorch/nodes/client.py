@@ -156,9 +156,8 @@ class NodeClient:
         except Exception as exc:
             raise self._translate(exc, "ping") from exc
 
-    def volumes(self) -> volumes.Volumes:
-        """The node's named volumes (StatefulSet replicas'); blocking calls, as the others."""
-        return volumes.Volumes(self._docker().api, self._translate, self._labels)
+    def volumes(self) -> volumes.Volumes:  # StatefulSet replicas' named volumes; blocking calls
+        return volumes.Volumes(self._docker().api, self._translate)
 
     # -- containers -----------------------------------------------------
     def list_managed(self) -> list[ContainerState]:

@@ -1,4 +1,4 @@
-"""Docker named volumes of StatefulSet replicas: list and remove (creation happens with the
+"""Docker named volumes of StatefulSet replicas: their removal (creation happens with the
 container that first mounts one, labelled by its Mount). Called through `NodeClient.volumes()`.
 """
 
@@ -15,18 +15,9 @@ from miniorch.nodes import records
 class Volumes:
     """The volume calls of one node's engine; errors come out translated, as the client's do."""
 
-    def __init__(self, api: Any, translate: Callable[[Exception, str], records.NodeError], labels: list[str]) -> None:
+    def __init__(self, api: Any, translate: Callable[[Exception, str], records.NodeError]) -> None:
         self._api = api
         self._translate = translate
-        self._labels = labels
-
-    def list_managed(self) -> dict[str, dict[str, str]]:
-        """name -> labels of every volume miniorch made on the node."""
-        try:
-            found = self._api.volumes(filters={"label": self._labels[:1]})
-        except Exception as exc:
-            raise self._translate(exc, "list volumes") from exc
-        return {str(v["Name"]): dict(v.get("Labels") or {}) for v in found.get("Volumes") or []}
 
     def remove(self, name: str) -> None:
         """Remove a volume; a missing one is not an error, one still in use is (ContainerConflict)."""

@@ -250,12 +250,16 @@ def test_ordered_scale_down_then_up_reattaches_retained_volumes(daemon: Daemon, 
     assert volume_log(nodes, where["web-2"], "www-web-2") == ["start web-2 1", "start web-2 1"]
 
 
-def test_when_scaled_delete_removes_the_volumes_of_removed_replicas(daemon: Daemon, nodes: list[Any]) -> None:
-    """persistentVolumeClaimRetentionPolicy whenScaled: Delete: scale-down takes the volumes along."""
-    _three(daemon, spec={"persistentVolumeClaimRetentionPolicy": {"whenScaled": "Delete"}})
+def test_retention_policy_delete_removes_the_volumes_on_scale_down_and_deletion(daemon: Daemon, nodes: list[Any]) -> None:
+    """persistentVolumeClaimRetentionPolicy whenScaled: Delete: scale-down takes the volumes along;
+    whenDeleted: Delete: deleting the StatefulSet takes the rest."""
+    policy = {"whenScaled": "Delete", "whenDeleted": "Delete"}
+    _three(daemon, spec={"persistentVolumeClaimRetentionPolicy": policy})
     daemon.ctl("scale", "sts/web", "--replicas=1", check=True)
     daemon.wait_for(lambda: set(volumes_on(nodes)) == {"www-web-0"}, timeout=30, what="volumes of web-1, web-2 removed")
     assert sorted(pods(daemon)) == ["web-0"]
+    daemon.ctl("delete", "sts", "web", check=True)
+    daemon.wait_for(lambda: not volumes_on(nodes), timeout=30, what="www-web-0 removed")
 
 
 def test_rolling_update_goes_in_reverse_order_and_honours_the_partition(daemon: Daemon, nodes: list[Any]) -> None:
