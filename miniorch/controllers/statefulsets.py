@@ -26,6 +26,7 @@ from miniorch.controllers.nodes import NodeMonitor
 from miniorch.controllers.pods import PodRunner
 from miniorch.controllers.podsync import Observed, PodSync
 from miniorch.nodes import records as nr
+from miniorch.nodes.client import NodeClient
 from miniorch.reconcile import daemonset as ds_logic
 from miniorch.reconcile import revisions
 from miniorch.reconcile import statefulset as sts_logic
@@ -77,12 +78,17 @@ def template_of(raw: dict[str, Any], claims: Sequence[str]) -> pod_spec.PodTempl
         pod_spec.CLAIM_NAMES.reset(token)
 
 
+def _owned_volumes(client: NodeClient, name: str, namespace: str) -> dict[str, dict[str, str]]:
+    return client.volumes().list_owned("StatefulSet", name, namespace)
+
+
 class VolumeReaper:
     """Removes replicas' Docker volumes off the event loop; each removal is tracked until it ends."""
 
     def __init__(self, monitor: NodeMonitor) -> None:
         self._monitor = monitor
         self._tasks: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._found: dict[str, dict[int, str]] = {}  # StatefulSet uid -> volumes retained from before
 
     def remove(self, node: str, volume: str, owner: str) -> None:
         key = (node, volume)
@@ -101,6 +107,37 @@ class VolumeReaper:
             log.warning("volume_remove_failed", node=node, volume=volume, statefulset=owner, error=exc.detail)
             return
         log.info("volume_removed", node=node, volume=volume, statefulset=owner)
+
+    def find(self, uid: str, name: str, namespace: str, nodes: Sequence[str]) -> dict[int, str] | None:
+        """The ordinal -> node of volumes a StatefulSet of this name left (Retain) before it was
+        created again: None while the nodes are being asked (a lookup is started on first call)."""
+        if uid in self._found:
+            return self._found[uid]
+        key = ("", uid)
+        if key not in self._tasks:
+            task = asyncio.get_running_loop().create_task(self._find(uid, name, namespace, nodes), name=f"find:{name}")
+            task.add_done_callback(lambda _t: self._tasks.pop(key, None))
+            self._tasks[key] = task
+        return None
+
+    async def _find(self, uid: str, name: str, namespace: str, nodes: Sequence[str]) -> None:
+        pins: dict[int, str] = {}
+        for node in sorted(nodes):
+            client = self._monitor.client(node)
+            if client is None:
+                continue
+            try:
+                found = await client.run(_owned_volumes, client, name, namespace)
+            except nr.NodeError as exc:
+                log.warning("volume_lookup_failed", node=node, statefulset=name, error=exc.detail)
+                continue
+            for labels in found.values():
+                index = labels.get(containers.POD_INDEX_LABEL, "")
+                if index.isdigit():
+                    pins.setdefault(int(index), node)
+        if pins:
+            log.info("statefulset_volumes_found", statefulset=name, namespace=namespace, replicas=len(pins))
+        self._found[uid] = pins
 
     async def cancel(self) -> None:
         for task in list(self._tasks.values()):
@@ -152,6 +189,12 @@ class StatefulSetPlanner:
         update = self._revision(obj, sts, pods, now)
         current = str(obj.status.get("currentRevision") or update.name)
         params = sts_params(obj, sts, update.name, current)
+        pins = sts_logic.pins_of(obj.status)
+        if params.claims and "replicaNodes" not in obj.status:  # new: reattach volumes a namesake retained
+            found = self.volumes.find(obj.uid, obj.name, obj.namespace, sorted(seen.ready_nodes))
+            if found is None:
+                return now + dt.timedelta(seconds=0.1)
+            pins = {**found, **pins}
         listing = self._containers_seen(seen, pods)
         plan = sts_logic.plan_statefulset(
             params,
@@ -160,7 +203,7 @@ class StatefulSetPlanner:
             podrecords.containers_view(listing),
             seen.nodes,
             seen.load,
-            sts_logic.pins_of(obj.status),
+            pins,
             now,
             new_uid,
         )

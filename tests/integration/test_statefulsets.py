@@ -360,3 +360,17 @@ def test_a_replica_whose_node_is_down_waits_for_it_and_returns_with_its_data(
     daemon.wait_for(lambda: all_ready(daemon, ["web-0", "web-1", "web-2"]), timeout=60, what="web-1 back")
     assert pods(daemon)["web-1"]["spec"]["nodeName"] == node_name
     assert volume_log(nodes, node_name, "www-web-1")[0] == "start web-1 1"
+
+
+def test_a_statefulset_applied_again_after_deletion_reattaches_its_retained_volumes(
+    daemon: Daemon, nodes: list[Any]
+) -> None:
+    """whenDeleted: Retain (default): the volumes outlive the StatefulSet; applied again under the
+    same name, each replica comes back on the node of its volume, with its data."""
+    live = _three(daemon)
+    where = {name: p["spec"]["nodeName"] for name, p in live.items()}
+    daemon.ctl("delete", "sts", "web", check=True)
+    assert set(volumes_on(nodes)) == {"www-web-0", "www-web-1", "www-web-2"}
+    _three(daemon)
+    assert {name: p["spec"]["nodeName"] for name, p in pods(daemon).items()} == where
+    assert volume_log(nodes, where["web-2"], "www-web-2") == ["start web-2 1", "start web-2 1"]
