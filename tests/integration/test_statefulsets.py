@@ -371,6 +371,9 @@ def test_a_statefulset_applied_again_after_deletion_reattaches_its_retained_volu
     where = {name: p["spec"]["nodeName"] for name, p in live.items()}
     daemon.ctl("delete", "sts", "web", check=True)
     assert set(volumes_on(nodes)) == {"www-web-0", "www-web-1", "www-web-2"}
+    # Another set takes the least loaded nodes first: placed afresh, web-0 would go elsewhere.
+    daemon.apply(sts_yaml("other", 2), "other.yaml")
+    daemon.wait_for(lambda: all_ready(daemon, ["other-0", "other-1"], "other"), timeout=60, what="other ready")
     _three(daemon)
     assert {name: p["spec"]["nodeName"] for name, p in pods(daemon).items()} == where
     assert volume_log(nodes, where["web-2"], "www-web-2") == ["start web-2 1", "start web-2 1"]
