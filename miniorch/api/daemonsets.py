@@ -1,4 +1,4 @@
-"""DaemonSet rollout routes: revision history and rollback (`ctl rollout history/undo`).
+"""DaemonSet and StatefulSet rollout routes: revision history and rollback (`ctl rollout history/undo`).
 
 Revisions render as Kubernetes ControllerRevisions; a rollback writes the
 chosen revision's template back into the DaemonSet through the Applier.
@@ -19,7 +19,9 @@ from miniorch.reconcile import revisions
 from miniorch.store.records import ObjectRecord, RevisionRecord
 from miniorch.store.store import Store
 
-router = APIRouter(prefix="/api/objects/daemonsets/{namespace}/{name}")
+router = APIRouter(prefix="/api/objects/{plural}/{namespace}/{name}")
+#: The kinds with revisions (ControllerRevisions), by plural.
+ROLLOUT_KINDS = {"daemonsets": "DaemonSet", "statefulsets": "StatefulSet"}
 
 
 def revision(rec: RevisionRecord, owner: ObjectRecord) -> Manifest:
@@ -34,7 +36,7 @@ def revision(rec: RevisionRecord, owner: ObjectRecord) -> Manifest:
             "annotations": annotations,
             "creationTimestamp": render.ts(rec.created_at),
             "ownerReferences": [
-                {"apiVersion": "apps/v1", "kind": "DaemonSet", "name": owner.name, "uid": owner.uid, "controller": True}
+                {"apiVersion": "apps/v1", "kind": owner.kind, "name": owner.name, "uid": owner.uid, "controller": True}
             ],
         },
         "revision": rec.revision,
@@ -53,31 +55,32 @@ def merge_patch_to(old: Any, new: Any) -> Any:
     return out
 
 
-def _ds(store: Store, namespace: str, name: str) -> ObjectRecord:
-    rec = store.get_object("DaemonSet", namespace, name)
+def _ds(store: Store, namespace: str, name: str, plural: str = "daemonsets") -> ObjectRecord:
+    kind = ROLLOUT_KINDS.get(plural)
+    rec = store.get_object(kind, namespace, name) if kind else None
     if rec is None or rec.deleting:
-        raise NotFound(f'daemonsets.apps "{name}" not found')
+        raise NotFound(f'{plural}.apps "{name}" not found')
     return rec
 
 
 @router.get("/revisions")
-def list_revisions(store: StoreDep, namespace: str, name: str) -> Response:
-    ds = _ds(store, namespace, name)
+def list_revisions(store: StoreDep, plural: str, namespace: str, name: str) -> Response:
+    ds = _ds(store, namespace, name, plural)
     return render.as_list([revision(r, ds) for r in store.revisions_of(ds.uid)])
 
 
 @router.post("/rollback", response_model=None)
-def rollback(ctx: Ctx, namespace: str, name: str, req: RollbackRequest) -> RollbackResponse:
-    ds = _ds(ctx.store, namespace, name)
+def rollback(ctx: Ctx, plural: str, namespace: str, name: str, req: RollbackRequest) -> RollbackResponse:
+    ds = _ds(ctx.store, namespace, name, plural)
     template = ds.manifest.get("spec", {}).get("template", {})
     current = revisions.template_hash(template)
     target = revisions.find(ctx.store.revisions_of(ds.uid), req.to_revision, current)
     if target is None:
         if req.to_revision:
             raise NotFound(f"unable to find specified revision {req.to_revision} in history")
-        raise NotFound(f'no rollout history found for daemonset "{name}"')
+        raise NotFound(f'no rollout history found for {ds.kind.lower()} "{name}"')
     if target.hash == current:
         return {"action": "skipped", "revision": target.revision}
     patch = {"spec": {"template": merge_patch_to(template, target.template)}}
-    ctx.applier.patch("DaemonSet", namespace, name, patch)
+    ctx.applier.patch(ds.kind, namespace, name, patch)
     return {"action": "rolled back", "revision": target.revision}

@@ -1,6 +1,7 @@
 """Pod routes: the list (narrowed by namespace, labels, owner, node and phase) and one pod.
 
-A pod's log is `podlogs`; pods are made by the controllers, never through the API.
+A pod's log is `podlogs`; pods are made by the controllers, never through the API, but one may be
+deleted (its controller replaces it: `controllers.poddelete`).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from fastapi.responses import Response
 
 from miniorch import selectors
 from miniorch.api import render
-from miniorch.api.context import StoreDep
+from miniorch.api.context import Ctx, StoreDep
 from miniorch.api.models import Manifest
 from miniorch.controllers.objects import NotFound
 from miniorch.store.records import PodRecord
@@ -55,3 +56,13 @@ def get_pod(store: StoreDep, namespace: str, name: str) -> Manifest:
     if rec is None:
         raise NotFound(f'pod "{name}" not found in namespace "{namespace}"')
     return rendered(store, [rec])[0]
+
+
+@router.delete("/{namespace}/{name}")
+def delete_pod(ctx: Ctx, namespace: str, name: str) -> Manifest:
+    """Stop and remove one pod's container; its controller replaces it (`ctl delete pod NAME`)."""
+    from miniorch.controllers import poddelete
+
+    rec = poddelete.delete_pod(ctx.store, namespace, name)
+    ctx.wake()
+    return rendered(ctx.store, [rec])[0]

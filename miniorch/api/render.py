@@ -71,8 +71,8 @@ def _container_state(pod: PodRecord) -> dict[str, Any]:
 
 
 def _probe_ready(rec: PodRecord) -> bool:
-    """DaemonSet pods carry their readiness (healthcheck, minReadySeconds clock) as an annotation."""
-    return rec.owner_kind != "DaemonSet" or daemonset.READY_SINCE in rec.annotations
+    """DaemonSet and StatefulSet pods carry their readiness (healthcheck, minReadySeconds clock) as an annotation."""
+    return rec.owner_kind not in ("DaemonSet", "StatefulSet") or daemonset.READY_SINCE in rec.annotations
 
 
 def pod(rec: PodRecord, owner: ObjectRecord | None) -> dict[str, Any]:

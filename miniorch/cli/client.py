@@ -171,6 +171,10 @@ class Client(Http):
     def get_pod(self, namespace: str, name: str) -> models.Manifest:
         return cast(models.Manifest, self.request("GET", f"/api/pods/{namespace}/{name}"))
 
+    def delete_pod(self, namespace: str, name: str) -> models.Manifest:
+        """Stop and remove one pod; its controller replaces it (`ctl delete pod NAME`)."""
+        return cast(models.Manifest, self.request("DELETE", f"/api/pods/{namespace}/{name}"))
+
     def pod_log(self, namespace: str, name: str, **params: Any) -> str:
         """`params` as the route's: tail, since_seconds, timestamps, previous."""
         return str(self.request("GET", f"/api/pods/{namespace}/{name}/log", params=params))
@@ -205,11 +209,13 @@ class Client(Http):
         body = dataclasses.asdict(models.InstantiateRequest(job))
         return cast(models.Manifest, self.request("POST", _objects("CronJob", namespace, cronjob) + "/jobs", json=body))
 
-    def revisions(self, namespace: str, daemonset: str) -> list[models.Manifest]:
-        return self._items(_objects("DaemonSet", namespace, daemonset) + "/revisions", {})
+    def revisions(self, namespace: str, daemonset: str, kind: str = "DaemonSet") -> list[models.Manifest]:
+        return self._items(_objects(kind, namespace, daemonset) + "/revisions", {})
 
-    def rollback(self, namespace: str, daemonset: str, req: models.RollbackRequest) -> models.RollbackResponse:
-        path = _objects("DaemonSet", namespace, daemonset) + "/rollback"
+    def rollback(
+        self, namespace: str, daemonset: str, req: models.RollbackRequest, kind: str = "DaemonSet"
+    ) -> models.RollbackResponse:
+        path = _objects(kind, namespace, daemonset) + "/rollback"
         return cast(models.RollbackResponse, self.request("POST", path, json=dataclasses.asdict(req)))
 
     def _items(self, path: str, params: dict[str, Any]) -> list[models.Manifest]:

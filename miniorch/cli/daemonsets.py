@@ -17,7 +17,7 @@ from miniorch.cli import describe as describe_mod
 from miniorch.cli import output
 from miniorch.cli.client import Client, CtlError
 
-rollout = typer.Typer(help="Manage the rollout of a DaemonSet.", no_args_is_help=True)
+rollout = typer.Typer(help="Manage the rollout of a DaemonSet or StatefulSet.", no_args_is_help=True)
 
 Namespace = Annotated[str, typer.Option("--namespace", "-n", help="Namespace of the object.")]
 
@@ -85,9 +85,15 @@ def _ds(c: Client, ref: str, namespace: str) -> tuple[str, dict[str, Any]]:
     from miniorch.cli import ctl
 
     kind, name = ctl.split_ref(ref, None)
-    if kind != "DaemonSet" or not name:
-        raise typer.BadParameter(f"{ref!r}: rollout works on daemonsets, e.g. ds/NAME")
-    return name, ctl.fetch(c, "DaemonSet", name, namespace, None)[0]
+    if kind not in ("DaemonSet", "StatefulSet") or not name:
+        raise typer.BadParameter(f"{ref!r}: rollout works on daemonsets and statefulsets, e.g. ds/NAME or sts/NAME")
+    return name, ctl.fetch(c, kind, name, namespace, None)[0]
+
+
+def sts_status_message(sts: dict[str, Any]) -> tuple[str, bool]:
+    from miniorch.cli import statefulsets
+
+    return statefulsets.status_message(sts)
 
 
 def status_message(ds: dict[str, Any]) -> tuple[str, bool]:
@@ -128,7 +134,7 @@ def rollout_status(
         name, ds = _ds(c, ref, namespace)
         if ds.get("spec", {}).get("updateStrategy", {}).get("type") == "OnDelete":
             raise CtlError("rollout status is only available for RollingUpdate strategy type")
-        message, done = status_message(ds)
+        message, done = status_message(ds) if ds["kind"] == "DaemonSet" else sts_status_message(ds)
         if message != last:
             typer.echo(message)
             last = message
@@ -152,15 +158,16 @@ def rollout_history(
 
     c = ctl.client()
     name, ds = _ds(c, ref, namespace)
-    items = c.revisions(namespace, name)
+    group = f"{ds['kind'].lower()}.apps"
+    items = c.revisions(namespace, name, ds["kind"])
     if revision:
         match = [r for r in items if r["revision"] == revision]
         if not match:
             raise CtlError(f"unable to find the specified revision {revision}")
-        typer.echo(f"daemonset.apps/{name} with revision #{revision}")
+        typer.echo(f"{group}/{name} with revision #{revision}")
         typer.echo(describe_mod._template(match[0]["data"]["spec"]))
         return
-    typer.echo(f"daemonset.apps/{name}")
+    typer.echo(f"{group}/{name}")
     rows = [
         [str(r["revision"]), r["metadata"].get("annotations", {}).get("kubernetes.io/change-cause") or "<none>"]
         for r in items
@@ -180,14 +187,13 @@ def rollout_undo(
     from miniorch.cli import ctl
 
     c = ctl.client()
-    name, _ = _ds(c, ref, namespace)
-    result = c.rollback(namespace, name, RollbackRequest(to_revision))
+    name, obj = _ds(c, ref, namespace)
+    group = f"{obj['kind'].lower()}.apps"
+    result = c.rollback(namespace, name, RollbackRequest(to_revision), obj["kind"])
     if result["action"] == "skipped":
-        typer.echo(
-            f"daemonset.apps/{name} skipped rollback (current template already matches revision {result['revision']})"
-        )
+        typer.echo(f"{group}/{name} skipped rollback (current template already matches revision {result['revision']})")
     else:
-        typer.echo(f"daemonset.apps/{name} rolled back")
+        typer.echo(f"{group}/{name} rolled back")
 
 
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
@@ -199,8 +205,8 @@ def rollout_restart(ref: Annotated[str, typer.Argument(help="ds/NAME")], namespa
     from miniorch.cli import ctl
 
     c = ctl.client()
-    name, _ = _ds(c, ref, namespace)
+    name, obj = _ds(c, ref, namespace)
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     patch = {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: now}}}}}
-    c.patch_object("DaemonSet", namespace, name, patch)
-    typer.echo(f"daemonset.apps/{name} restarted")
+    c.patch_object(obj["kind"], namespace, name, patch)
+    typer.echo(f"{obj['kind'].lower()}.apps/{name} restarted")

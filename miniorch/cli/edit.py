@@ -21,7 +21,7 @@ from miniorch.cli.client import Client, CtlError, NotFoundError
 
 Namespace = Annotated[str, typer.Option("--namespace", "-n", help="Namespace of the object.")]
 #: what `scale` sets, by kind (kubectl once scaled Jobs through spec.parallelism).
-SCALE_FIELDS = {"Job": "parallelism"}
+SCALE_FIELDS = {"Job": "parallelism", "StatefulSet": "replicas"}
 DRY_RUN_SUFFIX = {"server": " (server dry run)", "client": " (dry run)"}
 
 
@@ -160,6 +160,9 @@ def delete(
     """Delete objects; their pods' containers are stopped and removed on every node."""
     ctl = _ctl()
     c = ctl.client()
+    if kind and not filename and ctl.split_ref(kind, name)[0] == "Pod":
+        delete_pods(c, ctl.split_ref(kind, name)[1], namespace, wait, ctl.parse_duration(timeout))
+        return
     targets = _delete_targets(c, kind, name, filename, selector, all_, None if all_namespaces else namespace)
     if targets is None:
         typer.echo("No resources found")
@@ -170,6 +173,26 @@ def delete(
         if wait:
             wait_gone(c, k, n, ns, ctl.parse_duration(timeout))
         typer.echo(f'{output.GROUPS[k]} "{n}" deleted')
+
+
+def delete_pods(c: Client, name: str | None, namespace: str, wait: bool, timeout: float) -> None:
+    """`delete pod NAME`: its container is stopped and removed, its controller replaces it (the
+    replacement may have the same name: waited for is this pod, by its uid)."""
+    if not name:
+        raise typer.BadParameter("give the pod's name, e.g. 'delete pod web-1'")
+    uid = c.delete_pod(namespace, name)["metadata"]["uid"]
+    deadline = time.monotonic() + timeout
+    while wait:
+        try:
+            pod = c.get_pod(namespace, name)
+        except NotFoundError:
+            break
+        if pod["metadata"]["uid"] != uid or pod["status"]["phase"] in ("Succeeded", "Failed"):
+            break
+        if time.monotonic() >= deadline:
+            raise CtlError(f"timed out waiting for pod/{name} to be deleted")
+        time.sleep(0.2)
+    typer.echo(f'pod "{name}" deleted')
 
 
 def _delete_targets(

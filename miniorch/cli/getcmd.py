@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from miniorch.cli import columns
 
 # kubectl's `all` category, in the order kubectl prints it, restricted to our kinds.
-ALL = ("Pod", "DaemonSet", "CronJob", "Job")
+ALL = ("Pod", "Service", "DaemonSet", "StatefulSet", "CronJob", "Job")
 HUMAN = (None, "", "wide")
 
 Namespace = Annotated[str, typer.Option("--namespace", "-n", help="Namespace of the object.")]

@@ -15,6 +15,8 @@ from miniorch.spec.container import Probe
 from miniorch.spec.pod import PodTemplateSpec
 from miniorch.store.records import PodRecord
 
+POD_INDEX_LABEL = "apps.kubernetes.io/pod-index"  # reconcile.statefulset's, without importing the planner
+
 
 def labels_for(pod: PodRecord) -> dict[str, str]:
     labels = {
@@ -48,10 +50,12 @@ def container_spec(pod: PodRecord, template: PodTemplateSpec, env: dict[str, str
     volumes = {v.name: v for v in spec.volumes}
     mounts = []
     for m in c.volume_mounts:
-        vol = volumes[m.name]
-        if vol.holds_config:
+        vol = volumes.get(m.name)
+        if vol is None:  # a StatefulSet's volumeClaimTemplates entry
+            mounts.append(claim_mount(pod, m.name, m.mount_path, m.read_only))
+        elif vol.holds_config:
             continue  # its files are put into the container before it starts (_config_step)
-        if vol.host_path is not None:
+        elif vol.host_path is not None:
             # The normalised path is the one check_policy allowed; Docker must not see the '..' form.
             mounts.append(nr.Mount(posixpath.normpath(vol.host_path.path), m.mount_path, m.read_only))
         else:  # emptyDir: a Docker volume private to this pod, removed with the container
@@ -85,6 +89,21 @@ def container_spec(pod: PodRecord, template: PodTemplateSpec, env: dict[str, str
 def _config_step(template: PodTemplateSpec) -> object | None:
     """The pod spec when it reads ConfigMaps or Secrets: the launch resolves it (controllers.configrefs)."""
     return template.spec if configrefs.wanted(template.spec) is not None else None
+
+
+def claim_mount(pod: PodRecord, claim: str, path: str, read_only: bool) -> nr.Mount:
+    """The replica's Docker named volume `<claim>-<statefulset>-<ordinal>` (Kubernetes' PVC name),
+    created with the container on first use, labelled so that it can be found and removed."""
+    ordinal = pod.labels.get(POD_INDEX_LABEL, pod.name.rpartition("-")[2])
+    labels = (
+        (nr.MANAGED, "true"),
+        (nr.OWNER_KIND, pod.owner_kind),
+        (nr.OWNER_NAME, pod.owner_name),
+        (nr.OWNER_UID, pod.owner_uid),
+        (nr.NAMESPACE, pod.namespace),
+        (POD_INDEX_LABEL, ordinal),
+    )
+    return nr.Mount(f"{claim}-{pod.owner_name}-{ordinal}", path, read_only, is_volume=True, labels=labels)
 
 
 def _healthcheck(probe: Probe | None) -> nr.HealthCheck | None:

@@ -163,6 +163,11 @@ class PodSync:
 
     def _sync_container(self, pod: PodRecord, container: nr.ContainerState, seen: Observed, died: bool) -> None:
         owner = seen.owners.get(pod.owner_uid)
+        if pod.deletion_reason and container.running and not pod.phase.terminal:
+            # A stop decided but not carried out (`ctl delete pod`, or deferred by a node outage).
+            template = self.models.template(owner) if owner is not None else None
+            self.runner.terminate(pod, pod.deletion_reason, template.spec.termination_grace_period_seconds if template else 30)
+            return
         match container_step(pod, container, died):
             case SyncStep.SETTLE:
                 self.runner.settle(pod, self.restart_policy(owner))

@@ -24,6 +24,7 @@ from miniorch.controllers.nodes import NodeMonitor
 from miniorch.controllers.objects import Applier
 from miniorch.controllers.pods import PodRunner
 from miniorch.controllers.podsync import PodSync
+from miniorch.controllers.statefulsets import StatefulSetPlanner
 from miniorch.controllers.workloads import Wakeups, WorkloadController
 from miniorch.store.store import Store
 
@@ -78,6 +79,7 @@ def build_pods(
     workloads.add(JobPlanner(config, store, sync, models, metrics))
     daemonsets = DaemonSetPlanner(config, store, sync, monitor, runner, models)
     workloads.add(daemonsets)
+    workloads.add(StatefulSetPlanner(config, store, sync, monitor, runner, models))
     return PodControllers(runner, sync, workloads, daemonsets)
 
 

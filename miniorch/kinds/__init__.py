@@ -32,6 +32,8 @@ class Kind(StrEnum):
     JOB = "Job"
     CRONJOB = "CronJob"
     DAEMONSET = "DaemonSet"
+    STATEFULSET = "StatefulSet"
+    SERVICE = "Service"
     POD = "Pod"
     NODE = "Node"
     EVENT = "Event"
@@ -180,6 +182,33 @@ REGISTRY: tuple[KindInfo, ...] = (
         owns_pods=True,
         immutable_spec=("selector",),
         describe="miniorch.cli.daemonsets:describe",
+    ),
+    KindInfo(
+        Kind.STATEFULSET,
+        ("apps/v1",),
+        "statefulsets",
+        Columns(("NAME", "READY", "AGE"), ("NAME", "READY", "AGE", *_WIDE[:2]), "miniorch.cli.statefulsets:row"),
+        short=("sts",),
+        model="miniorch.spec.statefulset:StatefulSet",
+        controller="miniorch.controllers.statefulsets:StatefulSetPlanner",
+        template="spec.template",
+        owns_pods=True,
+        # A replica stays with its node and its volume: Unknown while the node is away, and
+        # drain leaves it (it would come back on the same node, where its data is).
+        immutable_spec=("selector", "serviceName", "volumeClaimTemplates", "podManagementPolicy", "revisionHistoryLimit"),
+        describe="miniorch.cli.statefulsets:describe",
+    ),
+    KindInfo(
+        Kind.SERVICE,
+        ("v1",),
+        "services",
+        Columns(
+            ("NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"),
+            ("NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE", "SELECTOR"),
+            "miniorch.cli.statefulsets:service_row",
+        ),
+        short=("svc",),
+        model="miniorch.spec.service:Service",
     ),
     KindInfo(
         Kind.POD,

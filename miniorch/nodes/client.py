@@ -26,7 +26,7 @@ import requests.exceptions
 import structlog
 import urllib3.exceptions
 
-from miniorch.nodes import archive, calls, events, records, shapes, transport, trust
+from miniorch.nodes import archive, calls, events, records, shapes, transport, trust, volumes
 from miniorch.nodes.records import ArchiveFile, ContainerSpec, ContainerState, NodeInfo
 
 log = structlog.get_logger(__name__)
@@ -155,6 +155,9 @@ class NodeClient:
             self._docker().api.ping()
         except Exception as exc:
             raise self._translate(exc, "ping") from exc
+
+    def volumes(self) -> volumes.Volumes:  # StatefulSet replicas' named volumes; blocking calls
+        return volumes.Volumes(self._docker().api, self._translate)
 
     # -- containers -----------------------------------------------------
     def list_managed(self) -> list[ContainerState]:

@@ -120,6 +120,7 @@ class Mount:
     target: str
     read_only: bool = False
     is_volume: bool = False
+    labels: tuple[tuple[str, str], ...] = ()  # of a named volume Docker creates on first use
 
 
 @dataclass(frozen=True)

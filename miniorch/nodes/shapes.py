@@ -86,7 +86,13 @@ def host_config_args(spec: ContainerSpec) -> dict[str, Any]:
         "network_mode": "host" if spec.host_network else None,
         "port_bindings": {f"{p.container_port}/{p.protocol}": p.host_port for p in spec.ports if p.host_port} or None,
         "mounts": [
-            docker.types.Mount(m.target, m.source, type="volume" if m.is_volume else "bind", read_only=m.read_only)
+            docker.types.Mount(
+                m.target,
+                m.source,
+                type="volume" if m.is_volume else "bind",
+                read_only=m.read_only,
+                labels=dict(m.labels) or None,
+            )
             for m in spec.mounts
         ]
         or None,

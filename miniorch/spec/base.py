@@ -99,6 +99,20 @@ IGNORED: Final = _IgnoredMarker()
 Ignored: TypeAlias = Annotated[T, IGNORED, Field(description=IGNORED_MESSAGE)]
 
 
+class Warn(NamedTuple):
+    """Annotation marking a field that is accepted, kept and shown, with its own warning
+    (`Annotated[str, Warn("kept: Docker volumes have no size")]`)."""
+
+    message: str
+
+
+def warning_of(metadata: Sequence[Any]) -> str | None:
+    """The warning a field's annotations ask for: Ignored's, a Warn's message, or None."""
+    if IGNORED in metadata:
+        return IGNORED_MESSAGE
+    return next((m.message for m in metadata if isinstance(m, Warn)), None)
+
+
 # --- names and labels -----------------------------------------------------------
 
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")

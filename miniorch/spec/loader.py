@@ -18,7 +18,7 @@ from pydantic.json_schema import models_json_schema
 
 from miniorch import kinds
 from miniorch.spec import models
-from miniorch.spec.base import IGNORED, IGNORED_MESSAGE
+from miniorch.spec.base import warning_of
 from miniorch.spec.errors import (
     MAX_MANIFEST_BYTES,
     ManifestError,
@@ -120,14 +120,18 @@ def _errors_of(exc: pydantic.ValidationError, doc: Document, source: str) -> lis
     return errors
 
 
-def _ignored_paths(model: pydantic.BaseModel, path: tuple[str | int, ...]) -> Iterator[tuple[str | int, ...]]:
+def _ignored_paths(
+    model: pydantic.BaseModel, path: tuple[str | int, ...]
+) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    """(path, warning) of every field set that is ignored, or kept with a warning."""
     for name, info in type(model).model_fields.items():
         value = getattr(model, name)
         if value is None:
             continue
         child = (*path, info.alias or name)
-        if IGNORED in info.metadata:
-            yield child
+        warning = warning_of(info.metadata)
+        if warning is not None:
+            yield child, warning
         items = value if isinstance(value, list) else [value]
         for index, item in enumerate(items):
             if isinstance(item, pydantic.BaseModel):
@@ -168,9 +172,9 @@ def _validate(doc: Document, source: str) -> Manifest | list[ManifestError]:
         return _errors_of(exc, doc, source)
     obj = cast(models.ObjectModel, validated)
     warnings = []
-    for path in _ignored_paths(validated, ()):
+    for path, warning in _ignored_paths(validated, ()):
         line, column = doc.position(path) or (None, None)
-        warnings.append(ManifestWarning(source, line, column, format_path(path), IGNORED_MESSAGE))
+        warnings.append(ManifestWarning(source, line, column, format_path(path), warning))
     warnings.extend(_credential_warnings(obj, doc, source))
     warnings.sort(key=lambda w: (w.line or 0, w.column or 0))
     return Manifest(

@@ -11,6 +11,7 @@ on the container, terminationMessagePath and terminationMessagePolicy).
 
 from __future__ import annotations
 
+import contextvars
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
@@ -22,6 +23,9 @@ from miniorch.spec.meta import TemplateMeta, operator_issues
 #: The values of `spec.enums.RestartPolicy`, spelled as a Literal so pydantic's messages and the
 #: JSON schema stay those of a string field (tests/unit/test_enums.py keeps the two equal).
 RestartPolicyName = Literal["Always", "OnFailure", "Never"]
+#: Names a volumeMount may use besides spec.volumes: a StatefulSet's volumeClaimTemplates, set by
+#: its spec model while its template is validated (spec.statefulset).
+CLAIM_NAMES: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar("claim_names", default=frozenset())
 
 
 class HostPathVolumeSource(K8sModel):
@@ -235,6 +239,7 @@ class PodSpec(K8sModel):
                 issues.append(Issue(("volumes", i, "name"), f"Duplicate value: {volume.name!r}"))
             names.add(volume.name)
         by_name = {v.name: v for v in self.volumes}
+        names |= CLAIM_NAMES.get()
         for c, container in enumerate(self.containers):
             for m, mount in enumerate(container.volume_mounts):
                 if mount.name not in names:
@@ -245,7 +250,7 @@ class PodSpec(K8sModel):
                             "declare the volume under spec.template.spec.volumes",
                         )
                     )
-                elif mount.sub_path is not None and not by_name[mount.name].holds_config:
+                elif mount.sub_path is not None and not ((v := by_name.get(mount.name)) is not None and v.holds_config):
                     issues.append(
                         Issue(
                             ("containers", c, "volumeMounts", m, "subPath"),

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
+from typing import Any
 
 from support.daemon import Daemon
+from test_statefulsets import clean
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "config" / "examples"
 
@@ -40,3 +43,29 @@ def test_the_etl_example_reads_its_dsn_from_a_secret_and_its_query_from_a_config
     assert "batch size 5000; query:" in out and "SELECT region, sum(amount) FROM orders" in out
     assert "-r--------" in out and "dsn" in out  # defaultMode 0400
     assert "change-me" not in out
+
+
+def test_the_statefulset_example_keeps_each_replicas_data(daemon: Daemon, docker_nodes: list[Any]) -> None:
+    """kv-statefulset: three replicas in order; kv-1 deleted comes back counting its earlier ticks."""
+    try:
+        _kv_example(daemon)
+    finally:
+        daemon.stop()
+        clean(docker_nodes)  # its volumes too
+
+
+def _kv_example(daemon: Daemon) -> None:
+    result = daemon.ctl("apply", "-f", str(EXAMPLES / "kv-statefulset.yaml"), check=True)
+    assert "no cluster DNS" in result.stderr and "no size" in result.stderr
+
+    def ready() -> bool:
+        sts = daemon.api("GET", "/api/objects/statefulsets/default/kv")
+        return bool(sts) and sts["status"].get("availableReplicas") == 3
+
+    daemon.wait_for(ready, timeout=90, what="3 available kv replicas")
+    time.sleep(6)  # at least one tick written by kv-1
+    daemon.ctl("delete", "pod", "kv-1", check=True)
+    daemon.wait_for(ready, timeout=60, what="kv-1 back")
+    line = daemon.wait_for(lambda: daemon.ctl("logs", "kv-1").stdout.strip(), timeout=20, what="kv-1's first line")
+    count = int(line.split()[1])
+    assert line.startswith("kv-1: ") and count >= 1, line

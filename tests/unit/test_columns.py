@@ -189,7 +189,11 @@ def test_bad_custom_columns_are_refused_with_kubectls_words(spec: str, message: 
         (["job", "a", "b"], [("Job", ["a", "b"])], False),
         (["jobs,cronjobs"], [("Job", []), ("CronJob", [])], True),
         (["cj,jobs,cronjob"], [("CronJob", []), ("Job", [])], True),
-        (["all"], [("Pod", []), ("DaemonSet", []), ("CronJob", []), ("Job", [])], True),
+        (
+            ["all"],
+            [("Pod", []), ("Service", []), ("DaemonSet", []), ("StatefulSet", []), ("CronJob", []), ("Job", [])],
+            True,
+        ),
         (["job/a", "job/b", "cronjob/c"], [("Job", ["a", "b"]), ("CronJob", ["c"])], True),
         (["ds/x"], [("DaemonSet", ["x"])], False),
     ],
@@ -197,7 +201,7 @@ def test_bad_custom_columns_are_refused_with_kubectls_words(spec: str, message: 
 def test_resource_arguments_name_kinds_in_print_order(
     args: list[str], expected: list[tuple[str, list[str]]], several: bool
 ) -> None:
-    """KIND[,KIND] [NAME...], all (pods, daemonsets, cronjobs, jobs as kubectl orders them) or TYPE/NAME."""
+    """KIND[,KIND] [NAME...], all (pods, services, daemonsets, statefulsets, cronjobs, jobs as kubectl) or TYPE/NAME."""
     assert getcmd.targets(args) == (expected, several)
 
 

@@ -28,6 +28,8 @@ STATUSES: dict[Kind, tuple[dict[str, Any] | None, dict[str, Any]]] = {
     Kind.JOB: ({"conditions": [{"type": "Failed", "status": "True"}]}, {"conditions": [{"type": "Complete"}]}),
     Kind.CRONJOB: (None, {"conditions": [{"type": "Complete", "status": "True"}], "active": []}),
     Kind.DAEMONSET: (None, {"numberReady": 0}),
+    Kind.STATEFULSET: (None, {"readyReplicas": 0}),
+    Kind.SERVICE: (None, {}),
     Kind.POD: ({"phase": "Succeeded"}, {"phase": "Running"}),
     Kind.NODE: (None, {"conditions": [{"type": "Ready", "status": "True"}]}),
     Kind.EVENT: (None, {}),
@@ -40,6 +42,8 @@ SERVED: dict[Kind, dict[str, Any]] = {
     Kind.JOB: {"metadata": _META, "spec": {"template": _POD}, "status": {"succeeded": 1}},
     Kind.CRONJOB: {"metadata": _META, "spec": {"schedule": "*/5 * * * *", "jobTemplate": {"spec": {"template": _POD}}}},
     Kind.DAEMONSET: {"metadata": _META, "spec": {"template": _POD}, "status": {"desiredNumberScheduled": 2}},
+    Kind.STATEFULSET: {"metadata": _META, "spec": {"replicas": 3, "template": _POD}, "status": {"readyReplicas": 2}},
+    Kind.SERVICE: {"metadata": _META, "spec": {"clusterIP": "None", "ports": [{"port": 80}], "selector": {"app": "a"}}},
     Kind.POD: {"metadata": _META, "spec": {"nodeName": "node0"}, "status": {"phase": "Running"}},
     Kind.NODE: {"metadata": _META, "spec": {}, "status": {"conditions": [{"type": "Ready", "status": "True"}]}},
     Kind.EVENT: {"involvedObject": {"kind": "Job", "name": "a"}, "lastTimestamp": "2024-05-01T11:59:00Z"},
@@ -70,6 +74,20 @@ MANIFESTS: dict[Kind, dict[str, Any]] = {
     },
     Kind.CONFIGMAP: {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}, "data": {"k": "v"}},
     Kind.SECRET: {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "a"}, "stringData": {"k": "v"}},
+    Kind.STATEFULSET: {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": "a"},
+        "spec": {
+            "selector": {"matchLabels": {"app": "a"}},
+            "template": {
+                "metadata": {"labels": {"app": "a"}},
+                "spec": {"containers": [{"name": "c", "image": "b", "volumeMounts": [{"name": "d", "mountPath": "/d"}]}]},
+            },
+            "volumeClaimTemplates": [{"metadata": {"name": "d"}}],
+        },
+    },
+    Kind.SERVICE: {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "a"}, "spec": {"clusterIP": "None"}},
 }
 
 ENTRIES = [pytest.param(info, id=info.kind) for info in kinds.REGISTRY]
@@ -193,6 +211,8 @@ KUBECTL_HEADERS: dict[Kind, tuple[str, str]] = {
         "NAME DESIRED CURRENT READY UP-TO-DATE AVAILABLE NODE_SELECTOR AGE",
         "NAME DESIRED CURRENT READY UP-TO-DATE AVAILABLE NODE_SELECTOR AGE CONTAINERS IMAGES SELECTOR",
     ),
+    Kind.STATEFULSET: ("NAME READY AGE", "NAME READY AGE CONTAINERS IMAGES"),
+    Kind.SERVICE: ("NAME TYPE CLUSTER-IP EXTERNAL-IP PORT(S) AGE", "NAME TYPE CLUSTER-IP EXTERNAL-IP PORT(S) AGE SELECTOR"),
     Kind.POD: ("NAME READY STATUS RESTARTS AGE", "NAME READY STATUS RESTARTS AGE NODE EXIT_CODE"),
     Kind.NODE: (
         "NAME STATUS VERSION CPU MEMORY AGE LABELS",
@@ -263,6 +283,13 @@ _OTHER_TEMPLATE = {"spec": {"containers": [{"name": "c", "image": "other"}], "re
         ),
         (Kind.DAEMONSET, ("spec", "template", "spec", "containers"), [{"name": "c", "image": "new"}], None),
         (Kind.CRONJOB, ("spec", "schedule"), "0 * * * *", None),
+        (
+            Kind.STATEFULSET,
+            ("spec", "volumeClaimTemplates"),
+            [{"metadata": {"name": "d"}, "spec": {"storageClassName": "x"}}],
+            'statefulset.apps "a" is invalid: spec.volumeClaimTemplates: field is immutable',
+        ),
+        (Kind.STATEFULSET, ("spec", "replicas"), 5, None),
         (Kind.CRONJOB, ("spec", "jobTemplate"), {"spec": {"template": _OTHER_TEMPLATE}}, None),
     ],
 )

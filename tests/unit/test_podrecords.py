@@ -12,7 +12,7 @@ from miniorch.reconcile.views import ContainerView, PodView
 from miniorch.store.records import PodPhase, PodRecord, RevisionRecord
 
 T0 = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
-STORE_ONLY = {"log_tail", "log_timestamped", "container_removed"}
+STORE_ONLY = {"log_tail", "log_timestamped", "container_removed", "resource_version"}
 
 
 def _record(**fields: object) -> PodRecord:

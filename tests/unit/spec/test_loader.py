@@ -189,12 +189,12 @@ def test_parse_object_errors_have_paths_but_no_lines() -> None:
     assert str(error).startswith("<api>: spec.suspend: Invalid value")
 
 
-def test_json_schema_describes_the_applied_kinds() -> None:
-    """json_schema() is a JSON-serialisable dict with oneOf Job, CronJob, DaemonSet, ConfigMap, Secret in camelCase."""
+def test_json_schema_describes_the_registered_kinds() -> None:
+    """json_schema() is a JSON-serialisable dict with oneOf every applied kind in camelCase."""
     schema = loader.json_schema()
     text = json.dumps(schema)
-    refs = [ref["$ref"] for ref in schema["oneOf"]]
-    assert refs == [f"#/$defs/{k}" for k in ("Job", "CronJob", "DaemonSet", "ConfigMap", "Secret")]
+    expected = ["Job", "CronJob", "DaemonSet", "StatefulSet", "Service", "ConfigMap", "Secret"]
+    assert [ref["$ref"] for ref in schema["oneOf"]] == [f"#/$defs/{k}" for k in expected]
     for word in ("Job", "CronJob", "DaemonSet", "restartPolicy", "backoffLimit", "jobTemplate"):
         assert word in text
     assert "initContainers" not in text  # rejected fields are not offered to editors
