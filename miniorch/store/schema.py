@@ -23,7 +23,7 @@ from miniorch.errors import MiniorchError
 from miniorch.store import legacy
 
 # The miniorch release that introduced each revision: a database at revision R needs at least that release.
-INTRODUCED_IN = {"0001": "0.1.0", "0002": "0.2.0.dev0", "0003": "0.2.0.dev0", "0004": "0.2.0.dev0"}
+INTRODUCED_IN = {"0001": "0.1.0", "0002": "0.2.0.dev0", "0003": "0.2.0.dev0", "0004": "0.2.0.dev0", "0008": "0.2.0.dev0"}
 BASELINE = "0001"  # the schema 0.1.0 made without Alembic
 REQUIRES_KEY = "schema_requires_miniorch"
 _LOCK_ID = 0x6D696E69  # "mini": the advisory lock key on PostgreSQL
