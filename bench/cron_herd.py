@@ -152,11 +152,11 @@ def main() -> int:
     result: dict[str, Any] = {"floor": floor(nodes, args.cronjobs)}
     print("floor:", {k: v for k, v in result["floor"].items() if k != "values"}, flush=True)
     d = sc.new_daemon([(n.name, n.url) for n in nodes], "cronherd", sc.SHIPPED_NODE_TIMING)
-    d.start(timeout=60)
+    d.start(timeout=180)
     try:
         result["miniorch"] = miniorch_herd(d, nodes, args.cronjobs, args.minutes)
     finally:
-        d.stop()
+        d.stop(timeout=120)
         sc.remove_managed(nodes)
     plot(result)
     m, f = result["miniorch"], result["floor"]

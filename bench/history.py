@@ -115,7 +115,7 @@ def seed(url: str, first: int, count: int) -> float:
 
 def measure(d: Daemon, window: float, job: str) -> dict[str, Any]:
     """Start the daemon on its database, let the live work settle, measure, stop it."""
-    d.start(timeout=120)
+    d.start(timeout=180)
     assert d.proc is not None
     pid = d.proc.pid
     try:
@@ -141,7 +141,7 @@ def measure(d: Daemon, window: float, job: str) -> dict[str, Any]:
         out["ctl_version_s"] = round(statistics.median(sc.ctl_time(d, "version") for _ in range(5)), 3)
         out["rss_mb_after_listings"] = round(sc.rss_mb(pid), 1)
     finally:
-        d.stop()
+        d.stop(timeout=120)
     return out
 
 
@@ -149,10 +149,10 @@ def history_points(steps: list[int], window: float) -> list[dict[str, Any]]:
     nodes = sc.start_nodes(1)
     d = sc.new_daemon([(n.name, n.url) for n in nodes], "history", sc.SHIPPED_NODE_TIMING)
     url = f"sqlite:///{d.workdir / 'state' / 'miniorch.db'}"
-    d.start(timeout=60)
+    d.start(timeout=180)
     d.apply(LIVE)
     d.apply(job_yaml("live", "sleep 3600", parallelism=2, completions=2))
-    d.stop()
+    d.stop(timeout=120)
     points, have = [], 0
     try:
         for pods in steps:

@@ -89,12 +89,12 @@ def ready_nodes(d: Daemon) -> int:
 
 def idle_daemon(names_urls: list[tuple[str, str]], seconds: float) -> dict[str, Any]:
     d = sc.new_daemon(names_urls, f"idle{len(names_urls)}", sc.SHIPPED_NODE_TIMING)
-    d.start(timeout=120)
+    d.start(timeout=180)
     try:
         d.wait_for(lambda: ready_nodes(d) == len(names_urls), timeout=120, what="nodes Ready")
         return {"nodes": len(names_urls), **idle_cpu(d, seconds)}
     finally:
-        d.stop()
+        d.stop(timeout=120)
 
 
 def plot(result: dict[str, Any]) -> None:
@@ -130,7 +130,7 @@ def main() -> int:
     result: dict[str, Any] = {"engines_started_s": round(time.monotonic() - t0, 1)}
     nodes, extra = engines[: args.nodes], engines[args.nodes]
     d = sc.new_daemon([(n.name, n.url) for n in nodes], "nodes", sc.SHIPPED_NODE_TIMING)
-    d.start(timeout=120)
+    d.start(timeout=180)
     try:
         result["rollout"] = rollout(d, args.nodes, extra)
         print(result, flush=True)
@@ -138,7 +138,7 @@ def main() -> int:
         d.api("DELETE", "/api/objects/daemonsets/default/agent")
         d.wait_for(lambda: not ds_latency.live(d, "agent"), timeout=300, what="agents gone")
     finally:
-        d.stop()
+        d.stop(timeout=120)
         sc.remove_managed(engines)
     urls = [n.url for n in engines]
     result["idle_no_workload"] = [

@@ -75,7 +75,7 @@ class Soak:
                 kill_at.pop(0)
                 self.kills.append(round(now, 1))
                 self.d.kill()
-                self.d.start(timeout=120)
+                self.d.start(timeout=180)
                 print(f"{now:7.1f}s daemon kill -9 and restart", flush=True)
             if down_at and now >= down_at[0]:
                 down_at.pop(0)
@@ -184,7 +184,7 @@ def main() -> int:
     nodes = sc.start_nodes(args.nodes)
     sc.remove_managed(nodes)
     d = sc.new_daemon([(n.name, n.url) for n in nodes], "soak", sc.SHIPPED_NODE_TIMING)
-    d.start(timeout=60)
+    d.start(timeout=180)
     sampler = sc.Sampler(lambda: d.proc.pid if d.proc is not None and d.proc.poll() is None else None)
     sampler.start()
     soak = Soak(d, nodes, args.minutes, args.cronjobs)
@@ -194,7 +194,7 @@ def main() -> int:
         result["orphans_after_delete"] = soak.teardown()
     finally:
         samples = sampler.stop()
-        d.stop()
+        d.stop(timeout=120)
         dockernodes.restart_stopped_nodes(nodes)
         sc.remove_managed(nodes)
     result |= {"kills_at_s": soak.kills, "node_events": soak.node_events, "samples": samples}
