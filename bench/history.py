@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import copy
 import datetime as dt
-import statistics
 import time
 import uuid
 from pathlib import Path
@@ -134,11 +133,11 @@ def measure(d: Daemon, window: float, job: str) -> dict[str, Any]:
             "idle_cpu_percent": round(100 * cpu / window, 2),
             "rss_mb_idle": round(rss_idle, 1),
         }
-        out["ctl_get_jobs_s"] = round(statistics.median(sc.ctl_time(d, "get", "jobs") for _ in range(5)), 3)
-        out["ctl_get_pods_l_s"] = round(
-            statistics.median(sc.ctl_time(d, "get", "pods", "-l", f"job-name={job}") for _ in range(5)), 3
-        )
-        out["ctl_version_s"] = round(statistics.median(sc.ctl_time(d, "version") for _ in range(5)), 3)
+        for key, args in (("jobs", ("get", "jobs")), ("pods_l", ("get", "pods", "-l", f"job-name={job}")),
+                          ("version", ("version",))):
+            cost = sc.median_cost(d, *args)
+            out[f"ctl_get_{key}_s" if key != "version" else "ctl_version_s"] = cost["wall_s"]
+            out[f"ctl_{key}_cpu_s"] = round(cost["ctl_cpu_s"] + cost["daemon_cpu_s"], 3)
         out["rss_mb_after_listings"] = round(sc.rss_mb(pid), 1)
     finally:
         d.stop(timeout=120)
@@ -267,6 +266,11 @@ def main() -> int:
             ("reconcile pass, 0 finished pods", f"{first['pass_ms']} ms", ""),
             (f"reconcile pass, {last['finished_pods']:,} finished pods", f"{last['pass_ms']} ms",
              f"ratio {last['pass_ms'] / max(0.01, first['pass_ms']):.2f} to 0 finished"),
+            ("CPU of `ctl get jobs` (ctl + daemon)", f"{last['ctl_jobs_cpu_s']} s",
+             f"with 0 finished: {first['ctl_jobs_cpu_s']} s"),
+            ("CPU of `ctl get pods -l job-name=X` (ctl + daemon)", f"{last['ctl_pods_l_cpu_s']} s",
+             f"with 0 finished: {first['ctl_pods_l_cpu_s']} s; `ctl version`: {last['ctl_version_cpu_s']} s"),
+            ("daemon CPU at rest", f"{last['idle_cpu_percent']} %", f"with 0 finished: {first['idle_cpu_percent']} %"),
             ("database", f"{last['db_mb']} MB", ""),
         ]
     if cron:

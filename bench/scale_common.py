@@ -12,6 +12,7 @@ import json
 import os
 import platform
 import shlex
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -154,13 +155,34 @@ def pass_stats(d: Daemon) -> tuple[float, float]:
 
 def ctl_time(d: Daemon, *args: str) -> float:
     """Wall time of one `miniorch ctl` command as a user runs it (a new process)."""
+    return ctl_cost(d, *args)["wall_s"]
+
+
+def ctl_cost(d: Daemon, *args: str) -> dict[str, float]:
+    """One `miniorch ctl` command: its wall time, its own CPU and the daemon's CPU meanwhile.
+
+    On a loaded machine the wall time mostly measures the load; the CPU seconds do not."""
     env = {**os.environ, "MINIORCH_SOCKET": str(d.socket)}
+    daemon_pid = d.proc.pid if d.proc is not None else None
+    before = cpu_seconds(daemon_pid) if daemon_pid else 0.0
     t0 = time.perf_counter()
-    res = subprocess.run([MINIORCH, "ctl", *args], capture_output=True, text=True, env=env, check=False)
+    proc = subprocess.Popen([MINIORCH, "ctl", *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - t0
-    if res.returncode != 0:
-        raise RuntimeError(f"ctl {' '.join(args)} exited {res.returncode}: {res.stderr[-500:]}")
-    return elapsed
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    if proc.returncode != 0:
+        raise RuntimeError(f"ctl {' '.join(args)} exited {proc.returncode}: {stderr[-500:]}")
+    return {
+        "wall_s": elapsed,
+        "ctl_cpu_s": usage.ru_utime + usage.ru_stime,
+        "daemon_cpu_s": (cpu_seconds(daemon_pid) - before) if daemon_pid else 0.0,
+    }
+
+
+def median_cost(d: Daemon, *args: str, runs: int = 5) -> dict[str, float]:
+    costs = [ctl_cost(d, *args) for _ in range(runs)]
+    return {k: round(statistics.median(c[k] for c in costs), 3) for k in costs[0]}
 
 
 def percentile(values: Sequence[float], p: float) -> float:
