@@ -135,13 +135,33 @@ def measure(d: Daemon, window: float, job: str) -> dict[str, Any]:
         }
         for key, args in (("jobs", ("get", "jobs")), ("pods_l", ("get", "pods", "-l", f"job-name={job}")),
                           ("version", ("version",))):
-            cost = sc.median_cost(d, *args)
+            try:
+                cost = sc.median_cost(d, *args, runs=3)
+            except RuntimeError as exc:  # e.g. the ctl's own timeout: recorded, the other figures still taken
+                print(f"ctl {' '.join(args)}: {exc}", flush=True)
+                cost = {"wall_s": float("nan"), "ctl_cpu_s": float("nan"), "daemon_cpu_s": float("nan")}
             out[f"ctl_get_{key}_s" if key != "version" else "ctl_version_s"] = cost["wall_s"]
             out[f"ctl_{key}_cpu_s"] = round(cost["ctl_cpu_s"] + cost["daemon_cpu_s"], 3)
         out["rss_mb_after_listings"] = round(sc.rss_mb(pid), 1)
     finally:
         d.stop(timeout=120)
     return out
+
+
+def reuse_point(workdir: Path, window: float) -> list[dict[str, Any]]:
+    """One point on the database of an earlier run's daemon folder (no seeding)."""
+    nodes = sc.start_nodes(1)
+    d = Daemon(workdir, [(n.name, n.url) for n in nodes], timing=sc.SHIPPED_NODE_TIMING,
+               extra={"log": {"format": "json", "level": "info"}})
+    store = Store(f"sqlite:///{workdir / 'state' / 'miniorch.db'}")
+    jobs, pods = len(store.object_index()) - 2, len(store.list_pods(with_log=False))
+    store.close()
+    point = {"finished_pods": pods - 3, "finished_jobs": jobs, "seed_s": 0.0}
+    point |= measure(d, window, f"hist-{jobs // 2}")
+    point["db_mb"] = round(_db_bytes(workdir / "state" / "miniorch.db") / 2**20, 1)
+    print(point, flush=True)
+    sc.remove_managed(nodes)
+    return [point]
 
 
 def history_points(steps: list[int], window: float) -> list[dict[str, Any]]:
@@ -223,8 +243,8 @@ def _complete(store: Store, job: ObjectRecord, now: dt.datetime) -> None:
     store.record_object_event(job, "Normal", "Completed", "Job completed", now)
 
 
-def plot(points: list[dict[str, Any]], cron: list[dict[str, Any]]) -> None:
-    fig, axes = sc.figure("history", 3, 5.0)
+def plot(points: list[dict[str, Any]], cron: list[dict[str, Any]], name: str = "history") -> None:
+    fig, axes = sc.figure(name, 3, 5.0)
     if fig is None:
         return
     xs = [p["finished_pods"] for p in points]
@@ -238,7 +258,7 @@ def plot(points: list[dict[str, Any]], cron: list[dict[str, Any]]) -> None:
     axes[1].legend(fontsize=7)
     axes[2].plot([c["runs"] for c in cron], [c["db_mb"] for c in cron], "o-")
     axes[2].set(xlabel="CronJob runs", ylabel="database MB", title="default history limits", ylim=(0, None))
-    sc.save_figure(fig, "history")
+    sc.save_figure(fig, name)
 
 
 def main() -> int:
@@ -247,11 +267,16 @@ def main() -> int:
     parser.add_argument("--window", type=float, default=30, help="seconds of reconcile passes measured per step")
     parser.add_argument("--cron-runs", type=int, default=10_000)
     parser.add_argument("--only", choices=["history", "cron"])
+    parser.add_argument("--reuse", type=Path, help="measure once on this earlier run's daemon folder (no seeding)")
+    parser.add_argument("--name", default="history", help="results file name (bench/results/NAME.md)")
     args = parser.parse_args()
     steps = sorted({0, args.pods // 10, args.pods})
-    points = history_points(steps, args.window) if args.only != "cron" else []
+    if args.reuse:
+        points = reuse_point(args.reuse, args.window)
+    else:
+        points = history_points(steps, args.window) if args.only != "cron" else []
     cron = cron_history(args.cron_runs) if args.only != "history" else []
-    plot(points, cron)
+    plot(points, cron, args.name)
     rows: list[tuple[str, Any, str]] = []
     if points:
         first, last = points[0], points[-1]
@@ -276,7 +301,7 @@ def main() -> int:
     if cron:
         rows += [(f"database after {cron[-1]['runs']:,} CronJob runs", f"{cron[-1]['db_mb']} MB",
                   f"after {cron[0]['runs']:,}: {cron[0]['db_mb']} MB; events {cron[-1]['events']}")]
-    sc.write("history", "Shape 4: history", rows, {"points": points, "cron_history": cron})
+    sc.write(args.name, "Shape 4: history", rows, {"points": points, "cron_history": cron})
     return 0
 
 
