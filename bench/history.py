@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import copy
 import datetime as dt
+import json
 import time
 import uuid
 from pathlib import Path
@@ -269,7 +270,14 @@ def main() -> int:
     parser.add_argument("--only", choices=["history", "cron"])
     parser.add_argument("--reuse", type=Path, help="measure once on this earlier run's daemon folder (no seeding)")
     parser.add_argument("--name", default="history", help="results file name (bench/results/NAME.md)")
+    parser.add_argument("--plot-from", type=Path, nargs="+", help="only draw NAME.png from these results' json files")
     args = parser.parse_args()
+    if args.plot_from:
+        loaded = [json.loads(p.read_text()) for p in args.plot_from]
+        points = sorted((pt for r in loaded for pt in r.get("points", []) if "ctl_jobs_cpu_s" in pt),
+                        key=lambda pt: pt["finished_pods"])
+        plot(points, [c for r in loaded for c in r.get("cron_history", [])], args.name)
+        return 0
     steps = sorted({0, args.pods // 10, args.pods})
     if args.reuse:
         points = reuse_point(args.reuse, args.window)
