@@ -24,7 +24,7 @@ import uvicorn
 
 from miniorch import clock as clock_mod
 from miniorch import config as config_mod
-from miniorch import logs, notify, preflight, supervise
+from miniorch import logs, notify, objectstates, preflight, supervise
 from miniorch import metrics as metrics_mod
 from miniorch.alerts import delivery as alerts_delivery
 from miniorch.api import auth
@@ -347,9 +347,7 @@ async def _watchdog(interval: float) -> None:
 
 def _watch_metrics(metrics: metrics_mod.Metrics, store: Store, monitor: NodeMonitor) -> None:
     metrics.watch(
-        objects=lambda: [
-            (o.kind, metrics_mod.object_state(o.kind, o.manifest, o.status)) for o in store.list_objects()
-        ],
+        objects=objectstates.ObjectStates(store),  # finished objects' states remembered (issue 20)
         nodes=lambda: {name: state.ready for name, state in monitor.nodes.items()},
         docker_errors=lambda: {
             (name, error): n for name, state in monitor.nodes.items() for error, n in state.client.errors.items()

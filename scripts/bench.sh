@@ -4,6 +4,9 @@
 # venv with miniorch), then runs bench/run.py: it starts its own Docker nodes in
 # /tmp/miniorch-bench-nodes, measures, writes bench/results/latest.{md,json} and
 # stops the nodes again. Needs root (dockerd, bridges).
+#   ./scripts/bench.sh --scale [--quick]   # the scale shapes instead (issue 20; bench/README.md):
+#     scale_nodes, cron_herd, history, soak, and perf's big_job / serial_job when present;
+#     --quick runs the short versions (3-minute herd, 10-minute soak).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -29,5 +32,27 @@ fi
 if ! .venv/bin/python -c 'import miniorch, docker, httpx, yaml' >/dev/null 2>&1; then
   log "installing miniorch[test] into .venv"
   .venv/bin/python -m pip install -q -e '.[test]'
+fi
+if [[ ${1:-} == --scale ]]; then
+  shift
+  quick=0; [[ ${1:-} == --quick ]] && quick=1
+  if ! .venv/bin/python -c 'import matplotlib' >/dev/null 2>&1; then
+    log "installing the bench extra (matplotlib, for the plots)"
+    .venv/bin/python -m pip install -q -e '.[bench]'
+  fi
+  minutes_herd=10; minutes_soak=60
+  ((quick)) && { minutes_herd=3; minutes_soak=10; }
+  scripts=("scale_nodes.py" "cron_herd.py --minutes $minutes_herd" "history.py" "soak.py --minutes $minutes_soak")
+  for extra in big_job.py serial_job.py; do  # perf's shapes 2 and 6, by name when present
+    if [[ -f bench/$extra ]]; then scripts+=("$extra"); else log "bench/$extra not present: skipped"; fi
+  done
+  failed=0
+  for entry in "${scripts[@]}"; do
+    log "running bench/$entry"
+    # shellcheck disable=SC2086  # the entry's arguments split on purpose
+    .venv/bin/python bench/$entry || { log "bench/$entry failed"; failed=1; }
+  done
+  log "figures and plots in bench/results/ (scale_nodes, cron_herd, history, soak .md/.json/.png)"
+  exit $failed
 fi
 exec .venv/bin/python bench/run.py "$@"

@@ -105,7 +105,7 @@ class DaemonSetPlanner:
         now = seen.now
         ds = self._models.get(obj)
         assert isinstance(ds, DaemonSet)
-        pods = self._store.pods_of(obj.uid)
+        pods = self._store.pods_of(obj.uid, with_log=False)  # planning reads no logs (up to 256 KiB a pod, every pass)
         current = self._revision(obj, ds, pods, now)
         containers = self._containers_seen(seen, pods)
         views = [n for n in seen.nodes if n.name not in self._releasing]

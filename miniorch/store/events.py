@@ -1,4 +1,10 @@
-"""Events in the Store: Kubernetes-style, aggregated (the same object, reason and message counts up)."""
+"""Events in the Store: Kubernetes-style, aggregated (the same object, reason and message counts up).
+
+Events expire EVENT_TTL after they were last seen, as with kube-apiserver's `--event-ttl`: a
+CronJob adds a few events per run whose messages name the run, so without an end they were
+most of a long-lived database. The expiry runs within a write, at most once per PRUNE_EVERY of
+the events' own times (no clock read here).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +18,8 @@ from miniorch.store.records import EventRecord, ObjectRecord
 from miniorch.store.rows import EVENTS, RowMapper, column_values
 
 _C = EVENTS.c
+EVENT_TTL = dt.timedelta(hours=1)
+PRUNE_EVERY = dt.timedelta(minutes=1)
 _EVENT = RowMapper(EVENTS, EventRecord)
 _BUMP_EVENT = (
     EVENTS.update()
@@ -40,6 +48,7 @@ def object_event(obj: ObjectRecord, type_: str, reason: str, message: str, now: 
 class Events:
     def __init__(self, db: Db) -> None:
         self._db = db
+        self._pruned_at: dt.datetime | None = None  # the event time of the last expiry
 
     def record(self, ev: EventRecord, replaces: str | None) -> None:
         key = {"key_uid": ev.uid, "key_reason": ev.reason, "key_message": ev.message if replaces is None else replaces}
@@ -50,9 +59,17 @@ class Events:
             if found is None:
                 row = {**column_values(ev, EVENTS, leave_out=("id",)), "resource_version": rv}
                 found, change = conn.execute(EVENTS.insert().values(row).returning(_C.id)).first(), versions.ADDED
+                self._expire(conn, ev.last_timestamp)
             assert found is not None
             name = f"{ev.name}.{found.id}"  # the served Event's name (`render.event`)
             versions.log(conn, [versions.Change(rv, "Event", ev.namespace, name, str(found.id), change)])
+
+    def _expire(self, conn: sqlalchemy.Connection, now: dt.datetime) -> None:
+        """Forget the events last seen more than EVENT_TTL before `now` (an index range: 0006)."""
+        if self._pruned_at is not None and abs(now - self._pruned_at) < PRUNE_EVERY:
+            return
+        self._pruned_at = now
+        conn.execute(EVENTS.delete().where(_C.last_timestamp < now - EVENT_TTL))
 
     def all(self, namespace: str | None, uid: str | None) -> list[EventRecord]:
         query = _EVENT.matching({"namespace": namespace, "uid": uid})

@@ -184,6 +184,11 @@ class Objects:
         with self._db.engine.connect() as conn:
             return [ObjectRef(*row) for row in conn.execute(query)]
 
+    def index(self) -> list[tuple[str, str, int, bool]]:
+        query = sqlalchemy.select(_C.uid, _C.kind, _C.generation, _C.finished)
+        with self._db.engine.connect() as conn:
+            return [(uid, kind, generation, bool(finished)) for uid, kind, generation, finished in conn.execute(query)]
+
     def to_reconcile(self, kinds: Sequence[str], also: set[str]) -> list[ObjectRecord]:
         with self._db.lock:
             cached = self._cache.all(self._load_reconcile_set)

@@ -34,6 +34,22 @@ _INSERT_POD = PODS.insert()
 _POD = RowMapper(PODS, PodRecord)
 _POD_NO_LOG = RowMapper(PODS, PodRecord, skip={"log_tail"})
 
+#: Labels a controller sets on its pods from the owner's name, over any template label of that
+#: key (`reconcile.jobpods`). A selector on one reads that owner's pods through the index
+#: ix_pods_owner_kind_owner_name, plus the pods of other kinds (their template may carry the
+#: label), instead of reading every pod of the history.
+OWNER_NAME_LABELS = {"job-name": "Job", "batch.kubernetes.io/job-name": "Job"}
+
+
+def _narrowed(query: sqlalchemy.Select[Any], labels: Mapping[str, str]) -> sqlalchemy.Select[Any]:
+    for key, value in labels.items():
+        kind = OWNER_NAME_LABELS.get(key)
+        if kind is not None:
+            # `<` and `>` rather than `!=`: both branches are index ranges (SQLite's OR optimisation).
+            owner = (_C.owner_kind == kind) & (_C.owner_name == value)
+            return query.where(owner | (_C.owner_kind < kind) | (_C.owner_kind > kind))
+    return query
+
 
 class Pods:
     def __init__(self, db: Db, cache: PodCache) -> None:
@@ -80,7 +96,7 @@ class Pods:
 
     def all(self, namespace: str | None, labels: Mapping[str, str] | None, with_log: bool) -> list[PodRecord]:
         mapper = _POD if with_log else _POD_NO_LOG
-        query = mapper.matching({"namespace": namespace})
+        query = _narrowed(mapper.matching({"namespace": namespace}), labels or {})
         for key, value in (labels or {}).items():
             query = query.where(_C.labels[key].as_string() == value)
         with self._db.engine.connect() as conn:

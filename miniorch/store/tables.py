@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Text
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Text
 from sqlmodel import Field, SQLModel
 
 
@@ -43,6 +43,8 @@ class ObjectRow(SQLModel, table=True):
 
 class PodRow(SQLModel, table=True):
     __tablename__ = "pods"
+    # A Job's pods by its name (`ctl get pods -l job-name=X` among 100,000 finished pods; 0007)
+    __table_args__ = (Index("ix_pods_owner_kind_owner_name", "owner_kind", "owner_name"),)
     uid: str = Field(primary_key=True)
     name: str = Field(index=True)
     namespace: str = Field(index=True)
@@ -90,7 +92,7 @@ class EventRow(SQLModel, table=True):
     message: str = Field(sa_column=Column(Text))
     count: int = 1
     first_timestamp: dt.datetime | None = _ts()
-    last_timestamp: dt.datetime | None = _ts(index=True)  # the notification collector reads past a time
+    last_timestamp: dt.datetime | None = _ts(index=True)  # the notification collector reads past a time; events expire by it
     resource_version: int = _rv()
 
 

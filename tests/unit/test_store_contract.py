@@ -202,6 +202,15 @@ def test_newest_objects_counts_and_pages_newest_first(store: Store) -> None:
     assert store.newest_objects("CronJob")[0] == 1
 
 
+def test_object_index_lists_every_object_without_reading_manifests(store: Store) -> None:
+    """The metrics' cheap read: (uid, kind, generation, finished) of every object, finished ones marked."""
+    done, live = obj("done"), obj("live", kind="CronJob")
+    for o in (done, live):
+        store.add_object(o)
+    store.save_status(done.uid, {"succeeded": 1}, finished=True)
+    assert sorted(store.object_index()) == sorted([(done.uid, "Job", 1, True), (live.uid, "CronJob", 1, False)])
+
+
 def test_deleting_an_object_forgets_its_pods_and_events_only(store: Store) -> None:
     gone, kept = obj("gone"), obj("kept")
     for o in (gone, kept):

@@ -33,6 +33,7 @@ def test_old_pods_table_gains_log_columns_and_new_values_round_trip(tmp_path: Pa
         for table in ("notification_deliveries", "notification_facts"):  # added by revision 0006
             conn.execute(f"DROP TABLE {table}")
         conn.execute("DROP INDEX ix_events_last_timestamp")
+        conn.execute("DROP INDEX ix_pods_owner_kind_owner_name")  # added by revision 0007
         conn.execute("UPDATE alembic_version SET version_num = '0002'")
         conn.execute(
             "INSERT INTO pods (uid, name, namespace, owner_kind, owner_name, owner_uid, node, phase, restart_count, "
