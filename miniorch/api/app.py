@@ -11,7 +11,8 @@ from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 import miniorch
 from miniorch.api import daemonsets, events, health, nodes, objects, podlogs, pods, verbs
@@ -72,16 +73,26 @@ HANDLERS = {
 }
 
 
-async def _standby_refuses_writes(request: Request, call_next: Any) -> Response:
-    """A standby answers reads from the database; writes go to the leader (DESIGN 8)."""
-    ctx: ApiContext = request.app.state.ctx
-    if request.method not in ("GET", "HEAD", "OPTIONS") and ctx.role is not None:
-        role = ctx.role()
-        if not role.leading:
-            leader = f"{role.leader} at {role.leader_address}" if role.leader else "not elected yet"
-            return _error(503, f"this daemon ({role.name}) is a standby and accepts no writes; the leader is {leader}")
-    response: Response = await call_next(request)
-    return response
+class _StandbyRefusesWrites:
+    """A standby answers reads from the database; writes go to the leader (DESIGN 8). Plain ASGI:
+    Starlette's BaseHTTPMiddleware (`app.middleware("http")`) runs every request through a task
+    group and memory streams, a fifth of the daemon's CPU for a poller reading one Job."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] not in ("GET", "HEAD", "OPTIONS"):
+            ctx: ApiContext = scope["app"].state.ctx
+            role = ctx.role() if ctx.role is not None else None
+            if role is not None and not role.leading:
+                leader = f"{role.leader} at {role.leader_address}" if role.leader else "not elected yet"
+                refusal = _error(
+                    503, f"this daemon ({role.name}) is a standby and accepts no writes; the leader is {leader}"
+                )
+                await refusal(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def create_app(ctx: ApiContext) -> FastAPI:
@@ -89,7 +100,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
     app.state.ctx = ctx
     for exc_type, handler in HANDLERS.items():
         app.add_exception_handler(exc_type, handler)
-    app.middleware("http")(_standby_refuses_writes)
+    app.add_middleware(_StandbyRefusesWrites)
     for router in ROUTERS:
         app.include_router(router)
     return app

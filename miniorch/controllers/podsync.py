@@ -246,6 +246,7 @@ class PodSync:
                 case CreatePod(pod=view):
                     pod = pod_logic.record_of(view)
                     self._store.save_pod(pod)  # the intent is durable before the container exists
+                    log.debug("pod_planned", pod=pod.name, node=pod.node, owner=owner.name)
                     if pod.node:
                         self.runner.launch(pod, containers.container_spec(pod, template))
                 case BindPod(pod_uid=uid, node=node):

@@ -83,6 +83,7 @@ class NodeClient:
         self._present: dict[str, float] = {}
         self.errors: Counter[str] = Counter()  # failed calls by error class, for /metrics
         self.calls = calls.CallGate(name)
+        self.dials = transport.Dials()  # connections opened (TLS handshakes, SSH channels), for /metrics
         self.exits = events.ExitLog()  # run ends told by the event stream (watch_events)
 
     async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
@@ -93,7 +94,7 @@ class NodeClient:
     def _docker(self) -> docker.DockerClient:
         with self._lock:
             if self._client is None:
-                self._client = transport.connect(self.endpoint, timeout=max(1.0, self._timeout))
+                self._client = transport.connect(self.endpoint, timeout=max(1.0, self._timeout), dials=self.dials)
             return self._client
 
     def close(self) -> None:
@@ -348,7 +349,7 @@ class NodeClient:
         shares the node's connection). Making it asks the engine its API version: a dead engine
         raises here already, translated."""
         try:
-            return transport.connect(self.endpoint, timeout=idle, pool_size=1, share=self._docker())
+            return transport.connect(self.endpoint, timeout=idle, pool_size=1, share=self._docker(), dials=self.dials)
         except Exception as exc:
             raise self._translate(exc, what) from exc
 
