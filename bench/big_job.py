@@ -104,6 +104,7 @@ def measure(d: Daemon, urls: list[str], args: argparse.Namespace) -> dict[int, d
                         flush=True,
                     )
         out[size] = {"floor_s": floor, "miniorch": ours}
+        save(args, out)  # after each size: a long run stopped early keeps what it measured
     return out
 
 
@@ -155,6 +156,19 @@ def plot(results: dict[int, dict[str, Any]], path: Path) -> None:
     fig.savefig(path, dpi=100)
 
 
+def save(args: argparse.Namespace, results: dict[int, dict[str, Any]]) -> str:
+    text = report(args, results)
+    out = ROOT / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "big-job.json").write_text(json.dumps({str(k): v for k, v in results.items()}, indent=2))
+    (out / "big-job.md").write_text(text + "\n![CPU per pod and RSS against the Job's size](big-job.png)\n")
+    try:
+        plot(results, out / "big-job.png")
+    except ImportError:
+        print("matplotlib is missing: no plot (pip install -e '.[bench]')")
+    return text
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="100,1000,2000")
@@ -179,15 +193,7 @@ def main() -> int:
         for node in nodes:
             node.stop()
             node.remove_bridge()
-    text = report(args, results)
-    out = ROOT / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "big-job.json").write_text(json.dumps({str(k): v for k, v in results.items()}, indent=2))
-    (out / "big-job.md").write_text(text + "\n![CPU per pod and RSS against the Job's size](big-job.png)\n")
-    try:
-        plot(results, out / "big-job.png")
-    except ImportError:
-        print("matplotlib is missing: no plot (pip install -e '.[bench]')")
+    text = save(args, results)
     print(text)
     return 0
 

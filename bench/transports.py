@@ -1,13 +1,15 @@
-"""Throughput over remote transports: a Job of 40 x `true`, 4 at a time, on a TLS node and on an SSH node.
+"""Throughput over remote transports: a Job of 40 x `true`, 4 at a time, on a TLS node, an SSH
+node and a unix-socket node (the TLS node's engine on its socket: only the transport differs).
 
 Side by side in one run, per transport: the floor (the Docker SDK over the same transport: one
 docker-py client, a pool of P threads doing create, start, wait, remove) and miniorch (`apply`
-until Complete, the Job pinned to that node). The engines are the bench's own: a dockerd with
---tlsverify on 127.0.0.1 and a dockerd behind an OpenSSH server on 127.0.0.1 (the test
-support's). Then one counting run per system with the engines' debug log on (reloaded by
-SIGHUP), whose "Calling METHOD /path" lines give the Docker calls per pod.
+until Complete, the Job pinned to that node), interleaved (the order flips each run). Per run:
+makespan, CPU per pod of the process doing the work (the daemon, from /proc; for the floor the
+bench itself) and connections opened per pod (TLS handshakes, SSH channels: the daemon's
+`miniorch_node_connections_opened`). Then one counting run per system with the engines' debug log
+on (reloaded by SIGHUP), whose "Calling METHOD /path" lines give the Docker calls per pod.
 
-    .venv/bin/python bench/transports.py [--completions 40] [--parallelism 4] [--runs 3]
+    .venv/bin/python bench/transports.py [--completions 40] [--parallelism 4] [--runs 5] [--kinds tls,ssh,unix]
 
 The floor connects through miniorch.nodes.transport: stock docker-py cannot be told a CA that
 wins over REQUESTS_CA_BUNDLE, nor an SSH key file; the adapter is the only difference.

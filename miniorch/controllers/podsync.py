@@ -237,6 +237,8 @@ class PodSync:
 
     def act(self, owner: ObjectRecord, actions: Sequence[Action], pods: Sequence[PodRecord]) -> None:
         """Carry out a plan; actions on pods with an operation in flight wait for the next pass."""
+        if not actions:
+            return  # most passes of a big Job: nothing to do, and no index of its thousands of pods
         by_uid = {p.uid: p for p in pods}
         template = self.models.template(owner)
         assert template is not None
