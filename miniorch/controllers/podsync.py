@@ -151,6 +151,8 @@ class PodSync:
 
     def _sync_missing(self, pod: PodRecord, seen: Observed) -> None:
         """Its node listed its containers and the pod's is not among them."""
+        if listed_before_start(pod, seen.now):
+            return
         match pod_logic.on_missing(pod, True, False):
             case pod_logic.Missing.CREATE:
                 owner = seen.owners.get(pod.owner_uid)
@@ -283,6 +285,12 @@ class PodSync:
 
     def event(self, obj: ObjectRecord, ev: Event, now: dt.datetime) -> None:
         self._store.record_object_event(obj, ev.type, ev.reason, ev.message, now)
+
+
+def listed_before_start(pod: PodRecord, listed_at: dt.datetime) -> bool:
+    """The pass's listing was asked for before the pod's start was recorded (its launch ended
+    while the engine answered): the container may simply be too new for it, never "removed"."""
+    return pod.phase is PodPhase.RUNNING and pod.started_at is not None and pod.started_at >= listed_at
 
 
 def adopt(node: str, container: nr.ContainerState, owner: ObjectRecord, now: dt.datetime) -> PodRecord:
