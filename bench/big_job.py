@@ -185,7 +185,7 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="miniorch-bench-big-"))
     timing = {"node_heartbeat_seconds": 2, "node_timeout_seconds": 10}  # the shipped ones
     d = Daemon(work, [(n.name, n.url) for n in nodes], timing=timing, extra={"log": {"format": "json", "level": "info"}})
-    d.start()
+    d.start(timeout=90)  # a loaded machine takes a while to import it all
     try:
         results = measure(d, [n.url for n in nodes], args)
     finally:

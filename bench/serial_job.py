@@ -253,7 +253,7 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="miniorch-bench-serial-"))
     timing = {"node_heartbeat_seconds": 2, "node_timeout_seconds": 10}  # the shipped ones
     d = Daemon(work, [(nodes[0].name, nodes[0].url)], timing=timing, extra={"log": {"format": "json", "level": "debug"}})
-    d.start()
+    d.start(timeout=90)  # a loaded machine takes a while to import it all
     try:
         result = run_all(d, nodes[0].url, args)
     finally:

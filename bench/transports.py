@@ -86,7 +86,7 @@ class Setup:
         d = Daemon(
             work / "daemon", [], timing=timing, extra={"nodes": entries, "log": {"format": "json", "level": "info"}}
         )
-        d.start()
+        d.start(timeout=90)  # a loaded machine takes a while to import it all
         d.wait_for(lambda: _all_ready(d), timeout=30, what="the nodes Ready")
         return d
 
