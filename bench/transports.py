@@ -222,15 +222,17 @@ def main() -> int:
     args.kinds = [k for k in args.kinds.split(",") if k]
     work = Path(tempfile.mkdtemp(prefix="miniorch-bench-transports-"))
     setup = Setup(work)
-    d = setup.start(work)
+    d: Daemon | None = None
     try:
+        d = setup.start(work)
         docker_ver = job_throughput.docker_version(setup.tls.node.url)
         times = measure(setup, d, args)
         calls = {} if args.no_count else {k: count_calls(setup, d, k, args.completions, args.parallelism) for k in args.kinds}
         lost = sum(1 for e in d.log_events() if e.get("event") == "event_stream_lost")
     finally:
-        d.stop()
-        setup.stop()
+        if d is not None:
+            d.stop()
+        setup.stop()  # also when the start failed: a left engine would keep its old TLS port next time
     report(args, times, calls, docker_ver, lost)
     return 0
 
