@@ -30,7 +30,7 @@ from support import dockernodes  # noqa: E402
 from support.daemon import Daemon  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
-NODES_DIR = Path("/tmp/miniorch-bench-nodes")
+NODES_DIR = Path(os.environ.get("MINIORCH_BENCH_DIR", "/tmp/miniorch-bench-nodes"))
 GROUPS = ("dockerd", "containerd", "miniorch", "bench", "rest")
 
 

@@ -356,6 +356,7 @@ def _watch_metrics(metrics: metrics_mod.Metrics, store: Store, monitor: NodeMoni
         node_calls=lambda: {
             name: (state.client.calls.in_flight, state.client.calls.rejected) for name, state in monitor.nodes.items()
         },
+        node_dials=lambda: {name: state.client.dials.count for name, state in monitor.nodes.items()},
     )
     metrics.watch_cronjobs(
         lambda: metrics_mod.cron_times((o.namespace, o.name, o.status) for o in store.list_objects("CronJob"))

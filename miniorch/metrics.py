@@ -65,6 +65,7 @@ class _StateCollector(Collector):
         self.docker_errors: DockerErrors = lambda: {}
         self.docker_error_kinds: Sequence[str] = ()
         self.node_calls: NodeCalls = lambda: {}
+        self.node_dials: Callable[[], Mapping[str, int]] = lambda: {}
 
     def collect(self) -> Iterator[Metric]:
         objects = GaugeMetricFamily(
@@ -96,6 +97,14 @@ class _StateCollector(Collector):
             errors.add_metric([node, error], n)
         yield errors
         yield from _node_call_metrics(self.node_calls())
+        dials = CounterMetricFamily(
+            "miniorch_node_connections_opened",
+            "Connections opened to the node's engine (over TLS each is a handshake, over SSH a dial-stdio channel).",
+            labels=["node"],
+        )
+        for node, n in sorted(self.node_dials().items()):
+            dials.add_metric([node], n)
+        yield dials
 
 
 def _node_call_metrics(calls: Mapping[str, tuple[int, int]]) -> Iterator[Metric]:
@@ -250,6 +259,7 @@ class Metrics:
         docker_errors: DockerErrors,
         docker_error_kinds: Sequence[str] = (),
         node_calls: NodeCalls | None = None,
+        node_dials: Callable[[], Mapping[str, int]] | None = None,
     ) -> None:
         """Where scrape-time values come from (the daemon wires its store and node monitor here).
 
@@ -260,6 +270,7 @@ class Metrics:
         self._state.docker_errors = docker_errors
         self._state.docker_error_kinds = tuple(docker_error_kinds)
         self._state.node_calls = node_calls or (lambda: {})
+        self._state.node_dials = node_dials or (lambda: {})
 
     def watch_leadership(self, acting: Callable[[], bool]) -> None:
         self.leader.set_function(lambda: 1.0 if acting() else 0.0)

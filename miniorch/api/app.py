@@ -11,7 +11,8 @@ from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 import miniorch
 from miniorch.api import daemonsets, events, health, nodes, objects, podlogs, pods, verbs
@@ -84,24 +85,34 @@ HANDLERS = {
 }
 
 
-async def _standby_refuses_writes(request: Request, call_next: Any) -> Response:
-    """A standby answers reads from the database; writes go to the leader (DESIGN 8)."""
-    ctx: ApiContext = request.app.state.ctx
-    if request.method not in ("GET", "HEAD", "OPTIONS") and ctx.role is not None and not _dashboard(request):
-        role = ctx.role()
-        if not role.leading:
-            leader = f"{role.leader} at {role.leader_address}" if role.leader else "not elected yet"
-            message = f"this daemon ({role.name}) is a standby and accepts no writes; the leader is {leader}"
-            if kube_status.is_kube_path(request.url.path):
-                return JSONResponse(kube_status.status(503, message), status_code=503)
-            return _error(503, message)
-    response: Response = await call_next(request)
-    return response
+class _StandbyRefusesWrites:
+    """A standby answers reads from the database; writes go to the leader (DESIGN 8). Plain ASGI:
+    Starlette's BaseHTTPMiddleware (`app.middleware("http")`) runs every request through a task
+    group and memory streams, a fifth of the daemon's CPU for a poller reading one Job."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] not in ("GET", "HEAD", "OPTIONS") and not _dashboard(scope):
+            ctx: ApiContext = scope["app"].state.ctx
+            role = ctx.role() if ctx.role is not None else None
+            if role is not None and not role.leading:
+                leader = f"{role.leader} at {role.leader_address}" if role.leader else "not elected yet"
+                message = f"this daemon ({role.name}) is a standby and accepts no writes; the leader is {leader}"
+                refusal = (
+                    JSONResponse(kube_status.status(503, message), status_code=503)
+                    if kube_status.is_kube_path(scope["path"])
+                    else _error(503, message)
+                )
+                await refusal(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
-def _dashboard(request: Request) -> bool:
+def _dashboard(scope: Scope) -> bool:
     """The dashboard's login and logout are POSTs that write nothing: a standby serves them too."""
-    return request.url.path.startswith("/ui/")
+    return str(scope["path"]).startswith("/ui/")
 
 
 def create_app(ctx: ApiContext, dashboard: bool = True) -> FastAPI:
@@ -110,7 +121,7 @@ def create_app(ctx: ApiContext, dashboard: bool = True) -> FastAPI:
     for exc_type, handler in HANDLERS.items():
         app.add_exception_handler(exc_type, handler)
     kube_status.install(app)  # Status errors on the Kubernetes API's paths
-    app.middleware("http")(_standby_refuses_writes)
+    app.add_middleware(_StandbyRefusesWrites)
     for router in ROUTERS:
         app.include_router(router)
     if dashboard:  # the web dashboard, read-only (DESIGN 12): its own sub-app, error pages and headers

@@ -73,7 +73,7 @@ class DockerEventWatcher:
                 stop.wait(WAIT_REACHABLE_SECONDS)
                 continue
             try:
-                client.watch_events(
+                idle = client.watch_events(
                     lambda action, pod: self._on_event(name, action, pod), stop, _WAKE_ON | _RUN_EVENTS, opened
                 )
             except nr.NodeError as exc:
@@ -85,6 +85,8 @@ class DockerEventWatcher:
                 stop.wait(delay)
                 delay = min(delay * 2, 5.0)
             else:
+                if idle:
+                    continue  # quiet for a while: reopened at once, from its last event (nothing missed)
                 if not stop.is_set() and lost_at is None:
                     lost_at = time.monotonic()
                     log.warning("event_stream_lost", node=name, error="the engine ended the stream", cause=None)

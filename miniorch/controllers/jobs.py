@@ -99,6 +99,7 @@ class JobPlanner:
         self._store = store
         self._pods = pods
         self._models = models
+        self._views = podrecords.ViewCache()
         self.apply_config(config)
 
     def apply_config(self, config: Config) -> None:
@@ -119,7 +120,9 @@ class JobPlanner:
         params = job_params(obj, job)
         pods = self._store.pods_of(obj.uid, with_log=False)  # planning never reads logs
         previous = job_logic.status_from_dict(obj.status)
-        views = podrecords.views_of(pods)
+        if len(self._views) > 2 * len(seen.owners) + 16:
+            self._views.keep(seen.owners)
+        views = self._views.views_of(obj.uid, pods)
         plan = job_logic.plan_job(params, previous, views, seen.nodes, seen.load, now, self._timing, new_pod_id)
         seen.load = plan.load  # the next Job of this pass sees the pods placed here
         self._pods.act(obj, plan.actions, pods)

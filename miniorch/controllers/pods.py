@@ -314,26 +314,46 @@ class PodRunner:
     async def _record_exit(
         self, pod: PodRecord, state: nr.ContainerState, restart_policy: str, client: NodeClient
     ) -> None:
+        """Record a finished run. A run that ends the pod is recorded before its log is read:
+        the engine answers a `logs` call only once it has cleaned up after the exit (tens of ms),
+        and the replacement need not wait for that (a serial Job's next pod). Its log is kept
+        before the container goes; until then `ctl logs` reads it from the container."""
+        now = self._clock.now()
+        done = pod_logic.on_exit(pod, state, restart_policy, "", now, timestamped=True)
+        if done.phase.terminal:
+            await store_io(self._store.save_pod, done)  # committed before the container may go
+            self._finished(done)
+            tail = await self._log_tail(pod, client)
+            if tail:
+                done = dataclasses.replace(done, log_tail=tail)
+                await store_io(self._store.save_pod, done)
+            await client.run(client.remove, pod.name)
+            await store_io(self._store.save_pod, dataclasses.replace(done, container_removed=True))
+            return
+        # It runs again in place: its log must be read before the restart adds to it.
+        tail = await self._log_tail(pod, client)
+        done = pod_logic.on_exit(pod, state, restart_policy, tail, now, timestamped=True)
+        await store_io(self._store.save_pod, done)
+        self._finished(done)
+
+    async def _log_tail(self, pod: PodRecord, client: NodeClient) -> str:
         try:
             raw = await client.run(client.logs, pod.name, LOG_TAIL_LINES, timestamps=True)
         except (nr.ContainerNotFound, nr.ContainerConflict):  # gone, or being removed (`docker rm -f`)
             raw = b""
-        tail = logtail.bound(raw)
-        done = pod_logic.on_exit(pod, state, restart_policy, tail, self._clock.now(), timestamped=True)
-        await store_io(self._store.save_pod, done)  # committed before the container may go
+        return logtail.bound(raw)
+
+    def _finished(self, done: PodRecord) -> None:
         log.info(
             "pod_finished",
-            pod=pod.name,
-            node=pod.node,
+            pod=done.name,
+            node=done.node,
             phase=done.phase.value,
             exit_code=done.exit_code,
             reason=done.reason,
         )
-        self.metrics.pod_finished(pod.owner_kind, done.phase.value, done.exit_code)
-        self._wake()  # plan the replacement now; removing the container is off the critical path
-        if done.phase.terminal:
-            await client.run(client.remove, pod.name)
-            await store_io(self._store.save_pod, dataclasses.replace(done, container_removed=True))
+        self.metrics.pod_finished(done.owner_kind, done.phase.value, done.exit_code)
+        self._wake()  # plan the replacement now; reading the log and removing the container are off its path
 
     def remove_container(self, pod: PodRecord) -> None:
         """A finished pod whose container is still there (e.g. after a crash)."""
@@ -342,6 +362,11 @@ class PodRunner:
     async def _remove(self, pod: PodRecord) -> None:
         client = self._monitor.client(pod.node or "")
         if client is not None:
+            if not pod.log_tail:  # recorded, and the daemon stopped before it kept the log
+                tail = await self._log_tail(pod, client)
+                if tail:
+                    pod = dataclasses.replace(pod, log_tail=tail, log_timestamped=True)
+                    await store_io(self._store.save_pod, pod)
             await client.run(client.remove, pod.name)
         await store_io(self._store.save_pod, dataclasses.replace(pod, container_removed=True))
 

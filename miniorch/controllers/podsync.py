@@ -151,6 +151,8 @@ class PodSync:
 
     def _sync_missing(self, pod: PodRecord, seen: Observed) -> None:
         """Its node listed its containers and the pod's is not among them."""
+        if listed_before_start(pod, seen.now):
+            return
         match pod_logic.on_missing(pod, True, False):
             case pod_logic.Missing.CREATE:
                 owner = seen.owners.get(pod.owner_uid)
@@ -242,6 +244,8 @@ class PodSync:
 
     def act(self, owner: ObjectRecord, actions: Sequence[Action], pods: Sequence[PodRecord]) -> None:
         """Carry out a plan; actions on pods with an operation in flight wait for the next pass."""
+        if not actions:
+            return  # most passes of a big Job: nothing to do, and no index of its thousands of pods
         by_uid = {p.uid: p for p in pods}
         template = self.models.template(owner)
         assert template is not None
@@ -251,6 +255,7 @@ class PodSync:
                 case CreatePod(pod=view):
                     pod = pod_logic.record_of(view)
                     self._store.save_pod(pod)  # the intent is durable before the container exists
+                    log.debug("pod_planned", pod=pod.name, node=pod.node, owner=owner.name)
                     if pod.node:
                         self.runner.launch(pod, containers.container_spec(pod, template))
                 case BindPod(pod_uid=uid, node=node):
@@ -285,6 +290,12 @@ class PodSync:
 
     def event(self, obj: ObjectRecord, ev: Event, now: dt.datetime) -> None:
         self._store.record_object_event(obj, ev.type, ev.reason, ev.message, now)
+
+
+def listed_before_start(pod: PodRecord, listed_at: dt.datetime) -> bool:
+    """The pass's listing was asked for before the pod's start was recorded (its launch ended
+    while the engine answered): the container may simply be too new for it, never "removed"."""
+    return pod.phase is PodPhase.RUNNING and pod.started_at is not None and pod.started_at >= listed_at
 
 
 def adopt(node: str, container: nr.ContainerState, owner: ObjectRecord, now: dt.datetime) -> PodRecord:

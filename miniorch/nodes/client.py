@@ -83,7 +83,9 @@ class NodeClient:
         self._present: dict[str, float] = {}
         self.errors: Counter[str] = Counter()  # failed calls by error class, for /metrics
         self.calls = calls.CallGate(name)
+        self.dials = transport.Dials()  # connections opened (TLS handshakes, SSH channels), for /metrics
         self.exits = events.ExitLog()  # run ends told by the event stream (watch_events)
+        self._quiet = False  # the last event stream ended by going quiet (not broken)
 
     async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Await one of this client's blocking methods, run on the node's own bounded threads."""
@@ -93,7 +95,7 @@ class NodeClient:
     def _docker(self) -> docker.DockerClient:
         with self._lock:
             if self._client is None:
-                self._client = transport.connect(self.endpoint, timeout=max(1.0, self._timeout))
+                self._client = transport.connect(self.endpoint, timeout=max(1.0, self._timeout), dials=self.dials)
             return self._client
 
     def close(self) -> None:
@@ -358,7 +360,7 @@ class NodeClient:
         shares the node's connection). Making it asks the engine its API version: a dead engine
         raises here already, translated."""
         try:
-            return transport.connect(self.endpoint, timeout=idle, pool_size=1, share=self._docker())
+            return transport.connect(self.endpoint, timeout=idle, pool_size=1, share=self._docker(), dials=self.dials)
         except Exception as exc:
             raise self._translate(exc, what) from exc
 
@@ -368,40 +370,41 @@ class NodeClient:
         stop: threading.Event,
         actions: Collection[str] = (),
         on_open: Callable[[], None] | None = None,
-    ) -> None:
+    ) -> bool:
         """Call `on_event(action, pod)` for container events (only `actions`, when given) until
         `stop` is set. The engine filters them: a pod's create, attach and destroy are never
         sent, let alone decoded. Each event is noted in `exits` first (the run ends a settle
         takes instead of an inspect). `on_open()` is called once the engine accepted the stream.
 
-        Blocking; reconnects are the caller's business (NodeUnavailable is raised, also after
-        EVENTS_IDLE_SECONDS without an event: a quiet stream and a vanished engine look alike).
+        Returns True when the stream was quiet for EVENTS_IDLE_SECONDS: call again at once, it
+        goes on from the last event it delivered (`since`), so nothing between is missed.
+        Blocking; reconnects are the caller's business (NodeUnavailable is raised when the
+        engine does not answer or the stream breaks).
         """
         client = self._stream_client("events", EVENTS_IDLE_SECONDS)  # a dead engine must not end this thread
         filters: dict[str, Any] = {"type": "container", "label": self._labels}
         if actions:
             filters["event"] = sorted(actions)
+        params = {"filters": docker.utils.convert_filters(filters)}
+        since = self.exits.since()
+        if since is not None:
+            params["since"] = since
         try:
             # docker-py's events() reads with no timeout at all; the same request, with one.
             api = client.api
-            params = {"filters": docker.utils.convert_filters(filters)}
             response = api._get(api._url("/events"), params=params, stream=True, timeout=EVENTS_IDLE_SECONDS)
             api._raise_for_status(response)
             stream = docker.types.CancellableStream(api._stream_helper(response, decode=True), response)
-            self.exits.opened()
+            # Quiet before: it goes on where it stopped. Broken: the engine may have restarted.
+            self.exits.opened(resumed=since is not None and self._quiet)
             if on_open is not None:
                 on_open()
-            for raw in stream:
-                if stop.is_set():
-                    break
-                event = events.parse(raw)
-                self.exits.note(event)  # before the hint: the settle it wakes finds the run's end
-                on_event(event.action, event.pod)
-            stream.close()
+            self._quiet = False
+            self._quiet = events.follow(stream, self.exits, on_event, stop)
+            return self._quiet
         except urllib3.exceptions.HTTPError as exc:
             raise self._translate(ConnectionError(str(exc)), "events") from exc
         except Exception as exc:
             raise self._translate(exc, "events") from exc
         finally:
-            if client is not None:
-                client.close()
+            client.close()

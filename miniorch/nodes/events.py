@@ -8,12 +8,15 @@ settle skips its inspect. Anything less certain leaves the inspect in place.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+import urllib3.exceptions
 
 from miniorch.nodes import records
 
@@ -28,6 +31,7 @@ class ContainerEvent:
     pod: str
     time: dt.datetime | None
     attributes: Mapping[str, str] = field(default_factory=dict)
+    nano: int = 0  # the engine's timeNano
 
 
 def parse(raw: Mapping[str, Any]) -> ContainerEvent:
@@ -41,6 +45,7 @@ def parse(raw: Mapping[str, Any]) -> ContainerEvent:
         pod=attrs.get(records.POD, ""),
         time=when,
         attributes=attrs,
+        nano=nano if isinstance(nano, int) else 0,
     )
 
 
@@ -70,13 +75,23 @@ class ExitLog:
         self._limit = limit
         self._runs: dict[str, _Run] = {}  # container -> its run in progress, seen starting on this stream
         self._ends: OrderedDict[str, RunEnd] = OrderedDict()
+        self._until = 0  # engine time (ns) of the last event noted
 
-    def opened(self) -> None:
-        """A new stream: events of runs already going may have been missed, so they tell nothing."""
+    def opened(self, resumed: bool = False) -> None:
+        """A new stream: events of runs already going may have been missed, so they tell nothing;
+        unless it `resumed` where the last one ended (Docker's `since`), missing nothing."""
+        if resumed:
+            return
         with self._lock:
             self._runs.clear()
 
+    def since(self) -> str | None:
+        """Docker's `since` for a stream that goes on after the last event noted (None: none yet)."""
+        after = self._until + 1
+        return f"{after // 10**9}.{after % 10**9:09d}" if self._until else None
+
     def note(self, event: ContainerEvent) -> None:
+        self._until = max(self._until, event.nano)
         if not event.container:
             return
         with self._lock:
@@ -106,3 +121,26 @@ class ExitLog:
         """The container's last run end the stream told, once (None: not known from events)."""
         with self._lock:
             return self._ends.pop(container, None)
+
+
+def follow(
+    stream: Iterable[Mapping[str, Any]], exits: ExitLog, on_event: Callable[[str, str], None], stop: threading.Event
+) -> bool:
+    """Note each event of an open stream in `exits`, then tell `on_event(action, pod)`, until `stop`
+    is set or the stream ends; True when it ended by going quiet (its read timed out), which
+    is not a lost engine: the heartbeat tells those."""
+    try:
+        for raw in stream:
+            if stop.is_set():
+                break
+            event = parse(raw)
+            exits.note(event)  # before the hint: the settle it wakes finds the run's end
+            on_event(event.action, event.pod)
+    except (urllib3.exceptions.ReadTimeoutError, TimeoutError):
+        return True
+    finally:
+        close = getattr(stream, "close", None)
+        if close is not None:
+            with contextlib.suppress(Exception):
+                close()
+    return False

@@ -63,10 +63,43 @@ def kind_of(url: str) -> str:
     return {"unix": UNIX, "ssh": SSH}.get(scheme, TCP_INSECURE)
 
 
+class Dials:
+    """New connections opened to one engine (thread-safe count): over TLS each costs a
+    handshake, over SSH a channel running `docker system dial-stdio` on the host. Pooled
+    connections are reused, so this stays flat while pods come and go."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.count = 0
+
+    def add(self) -> None:
+        with self._lock:
+            self.count += 1
+
+
+def _counted(pool: Any, dials: Dials | None) -> Any:
+    """`pool` (a urllib3 connection pool), its new connections counted in `dials` from now on."""
+    if dials is not None and getattr(pool, "_miniorch_dials", None) is None:
+        new_conn = pool._new_conn
+
+        def counted() -> Any:
+            dials.add()
+            return new_conn()
+
+        pool._new_conn = counted
+        pool._miniorch_dials = dials
+    return pool
+
+
 def connect(
-    endpoint: Endpoint, timeout: float, pool_size: int = 10, share: docker.DockerClient | None = None
+    endpoint: Endpoint,
+    timeout: float,
+    pool_size: int = 10,
+    share: docker.DockerClient | None = None,
+    dials: Dials | None = None,
 ) -> docker.DockerClient:
-    """A DockerClient for the endpoint, API version agreed with the engine (one call).
+    """A DockerClient for the endpoint, API version agreed with the engine (one call); the new
+    connections it opens are counted in `dials`.
 
     With `share` (the node's main client), an SSH endpoint's client rides on that client's
     SSH connection (a channel of its own, no new login, no version call)."""
@@ -76,7 +109,7 @@ def connect(
         api._version = share.api._version if share is not None else _PLACEHOLDER_VERSION
         api.trust_env = False
     else:
-        api = _api(endpoint, timeout, pool_size)
+        api = _api(endpoint, timeout, pool_size, dials)
         try:
             api._version = api._retrieve_server_version()
         except BaseException:
@@ -98,21 +131,25 @@ def _ssh_api(adapter: requests.adapters.BaseAdapter, timeout: float) -> docker.A
     return api
 
 
-def _api(endpoint: Endpoint, timeout: float, pool_size: int) -> docker.APIClient:
+def _api(endpoint: Endpoint, timeout: float, pool_size: int, dials: Dials | None = None) -> docker.APIClient:
     t = endpoint.transport
     if t == UNIX:
         api = docker.APIClient(
             base_url=endpoint.url, version=_PLACEHOLDER_VERSION, timeout=timeout, max_pool_size=pool_size
         )
+        unix = api._custom_adapter
+        get_connection = unix.get_connection
+        unix.get_connection = lambda *a, **kw: _counted(get_connection(*a, **kw), dials)
     elif t == TCP_INSECURE:
         api = docker.APIClient(base_url=endpoint.url, version=_PLACEHOLDER_VERSION, timeout=timeout)
-        api.mount("http://", requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=pool_size))
+        api.mount("http://", _PlainAdapter(dials, pool_connections=1, pool_maxsize=pool_size))
     elif t == TLS:
         api = docker.APIClient(base_url=endpoint.url, version=_PLACEHOLDER_VERSION, timeout=timeout, tls=True)
-        api.mount("https://", TlsAdapter(tls_context(endpoint), endpoint.server_name or endpoint.host, pool_size))
+        name = endpoint.server_name or endpoint.host
+        api.mount("https://", TlsAdapter(tls_context(endpoint), name, pool_size, dials))
         api.verify = endpoint.ca  # unused by TlsAdapter; set so nothing reads requests' default
     elif t == SSH:
-        api = _ssh_api(SshAdapter(endpoint, timeout, pool_size), timeout)
+        api = _ssh_api(SshAdapter(endpoint, timeout, pool_size, dials), timeout)
     else:
         raise ValueError(f"unknown transport {t!r}")
     # Environment variables never choose the CA, a proxy or credentials for an engine.
@@ -139,9 +176,10 @@ class TlsAdapter(requests.adapters.HTTPAdapter):
     requests would otherwise merge `verify` from REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE and
     load it into the context (a wrong CA accepted, the right one refused)."""
 
-    def __init__(self, context: ssl.SSLContext, server_name: str, pool_size: int) -> None:
+    def __init__(self, context: ssl.SSLContext, server_name: str, pool_size: int, dials: Dials | None = None) -> None:
         self._context = context
         self._server_name = server_name
+        self._dials = dials
         super().__init__(pool_connections=1, pool_maxsize=pool_size)
 
     def init_poolmanager(self, connections: int, maxsize: int, block: bool = False, **_: Any) -> None:
@@ -159,10 +197,25 @@ class TlsAdapter(requests.adapters.HTTPAdapter):
         self, request: Any, verify: Any, proxies: Any = None, cert: Any = None
     ) -> urllib3.HTTPConnectionPool:
         parts = urllib.parse.urlsplit(request.url)
-        return self.poolmanager.connection_from_host(parts.hostname, parts.port, scheme="https")
+        pool = self.poolmanager.connection_from_host(parts.hostname, parts.port, scheme="https")
+        return _counted(pool, self._dials)  # type: ignore[no-any-return]
 
     def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
         """Nothing: the context fixed at construction is the only source of trust."""
+
+
+class _PlainAdapter(requests.adapters.HTTPAdapter):
+    """Plain HTTP (`insecure: true`), its new connections counted."""
+
+    def __init__(self, dials: Dials | None, **kw: Any) -> None:
+        self._dials = dials
+        super().__init__(**kw)
+
+    def get_connection_with_tls_context(
+        self, request: Any, verify: Any, proxies: Any = None, cert: Any = None
+    ) -> urllib3.HTTPConnectionPool:
+        pool = super().get_connection_with_tls_context(request, verify, proxies, cert)
+        return _counted(pool, self._dials)  # type: ignore[no-any-return]
 
 
 # -- SSH ----------------------------------------------------------------------
@@ -174,8 +227,9 @@ class SshAdapter(docker.transport.basehttpadapter.BaseHTTPAdapter):  # type: ign
     known_hosts (never added on the fly); the key is `ssh.identity_file` only (no
     agent, no ~/.ssh/config); a dropped connection is opened again on the next call."""
 
-    def __init__(self, endpoint: Endpoint, timeout: float, pool_size: int) -> None:
+    def __init__(self, endpoint: Endpoint, timeout: float, pool_size: int, dials: Dials | None = None) -> None:
         super().__init__()
+        self._dials = dials
         self._endpoint = endpoint
         self._timeout = timeout
         self._pool_size = pool_size
@@ -221,6 +275,7 @@ class SshAdapter(docker.transport.basehttpadapter.BaseHTTPAdapter):  # type: ign
                 self._pool = docker.transport.sshconn.SSHConnectionPool(
                     ssh_client=self._ssh, timeout=self._timeout, maxsize=self._pool_size
                 )
+                _counted(self._pool, self._dials)
             return self._pool
 
     def send(self, request: Any, *args: Any, **kwargs: Any) -> Any:

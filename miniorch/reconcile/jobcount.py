@@ -45,13 +45,30 @@ def _fail_job_message(job: JobParams, pod: PodView, rule: int) -> str:
 
 
 def tally(job: JobParams, pods: Sequence[PodView]) -> Tally:
-    active = [p for p in pods if p.active]
-    failed = 0
+    """The Job's pods counted, in one walk over them (a big Job has thousands, walked every pass)."""
+    active: list[PodView] = []
+    terminating: list[PodView] = []
+    succeeded, ready, failed = 0, 0, 0
+    succeeded_indexes: set[int] = set()
     index_failures: dict[int, int] = {}
     fail_index: set[int] = set()
     fail_job = None
+    on_failure = job.restart_policy == RestartPolicy.ON_FAILURE
     for pod in pods:
-        if job.restart_policy == RestartPolicy.ON_FAILURE:
+        phase = pod.phase
+        if phase is PodPhase.SUCCEEDED:
+            succeeded += 1
+            if pod.completion_index is not None:
+                succeeded_indexes.add(pod.completion_index)
+            if not (on_failure and pod.failures):
+                continue  # nothing of it counts as a failure
+        elif not phase.terminal:
+            if not pod.deletion_reason:
+                active.append(pod)
+                ready += phase is PodPhase.RUNNING and not pod.restart_pending
+            else:
+                terminating.append(pod)
+        if on_failure:
             counted = pod.failures
         else:
             outcome, rule = policies.classify(pod, job.failure_rules)
@@ -65,14 +82,13 @@ def tally(job: JobParams, pods: Sequence[PodView]) -> Tally:
         failed += counted
         if counted and pod.completion_index is not None:
             index_failures[pod.completion_index] = index_failures.get(pod.completion_index, 0) + counted
-    succeeded_pods = [p for p in pods if p.phase is PodPhase.SUCCEEDED]
     return Tally(
         active=active,
-        terminating=[p for p in pods if p.terminating],
-        succeeded=len(succeeded_pods),
+        terminating=terminating,
+        succeeded=succeeded,
         failed=failed,
-        ready=sum(1 for p in active if p.phase is PodPhase.RUNNING and not p.restart_pending),
-        succeeded_indexes={p.completion_index for p in succeeded_pods if p.completion_index is not None},
+        ready=ready,
+        succeeded_indexes=succeeded_indexes,
         index_failures=index_failures,
         fail_index=fail_index,
         fail_job=fail_job,

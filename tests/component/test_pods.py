@@ -277,3 +277,28 @@ def _daemonset_pod(c: Cluster, node: str) -> str:
         )
     )
     return name
+
+
+def test_the_next_pod_of_a_serial_job_starts_while_the_finished_ones_log_is_still_read(cluster: Run) -> None:
+    """The engine answers `logs` only after its exit clean-up: the run is recorded and its
+    replacement started first; the log is kept before the container goes."""
+
+    async def scenario(c: Cluster) -> None:
+        c.apply("serial", completions=2)
+        node = c.node()
+        logs = node.hold("logs")
+        (first,) = await c.running("serial")
+        node.finish(first.name, 0, output="first says hi")
+        await c.wait_for("the next pod running", lambda: len(c.pods("serial")) == 2 and not logs.is_set())
+        (second,) = await c.running("serial")
+        assert second.name != first.name
+
+        def first_now() -> Any:
+            return next(p for p in c.pods("serial") if p.name == first.name)
+
+        assert first_now().phase is PodPhase.SUCCEEDED and not first_now().container_removed  # its log is to come
+        logs.set()
+        await c.wait_for("the log kept", lambda: "first says hi" in first_now().log_tail)
+        await c.wait_for("its container removed", lambda: first.name not in node.containers)
+
+    cluster(scenario)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from typing import Any
 
 import pytest
+import urllib3.exceptions
 
 from miniorch.controllers.pods import told_exit
 from miniorch.nodes import events
@@ -75,6 +77,61 @@ def test_a_run_end_is_taken_once_and_the_log_is_bounded() -> None:
         log.note(events.parse(raw("die", name, 1, exitCode="0")))
     assert log.take("a") is None  # the oldest end nobody took was dropped
     assert log.take("c") is not None and log.take("c") is None
+
+
+def test_a_stream_that_resumes_after_going_quiet_misses_nothing() -> None:
+    """`since` is the engine time just after the last event; a resumed stream keeps the runs in
+    progress (a run started before the quiet end is still told by its `die`), a broken one not."""
+    log = events.ExitLog()
+    assert log.since() is None  # nothing seen: the stream starts now
+    log.note(events.parse(raw("start", seconds=1.999999999)))
+    assert log.since() == f"{(NANO + 2 * 10**9) // 10**9}.000000000"
+    log.opened(resumed=True)
+    log.note(events.parse(raw("die", seconds=40, exitCode="0")))
+    assert log.take("job-a-1") is not None
+    log.note(events.parse(raw("start", seconds=41)))
+    log.opened()
+    log.note(events.parse(raw("die", seconds=42, exitCode="0")))
+    assert log.take("job-a-1") is None
+
+
+class Quiet:
+    """An event stream that delivers `events` and then times out reading, or ends (`then`)."""
+
+    def __init__(self, items: list[dict[str, Any]], then: BaseException | None) -> None:
+        self.items, self.then, self.closed = items, then, False
+
+    def __iter__(self) -> Any:
+        yield from self.items
+        if self.then is not None:
+            raise self.then
+
+    def close(self) -> None:
+        self.closed = True
+
+
+@pytest.mark.parametrize(
+    ("then", "quiet"),
+    [
+        (urllib3.exceptions.ReadTimeoutError(None, "/events", "Read timed out."), True),  # type: ignore[arg-type]
+        (TimeoutError("timed out"), True),  # an SSH channel's read
+        (None, False),  # the engine ended the stream
+    ],
+)
+def test_following_a_stream_tells_each_event_and_whether_it_ended_quiet(
+    then: BaseException | None, quiet: bool
+) -> None:
+    log, seen = events.ExitLog(), []
+    stream = Quiet([raw("start"), raw("die", seconds=1, exitCode="0")], then)
+    ended_quiet = events.follow(stream, log, lambda action, pod: seen.append((action, pod)), threading.Event())
+    assert ended_quiet is quiet and stream.closed
+    assert seen == [("start", "job-a-1"), ("die", "job-a-1")] and log.take("job-a-1") is not None
+
+
+def test_a_broken_stream_is_not_taken_for_a_quiet_one() -> None:
+    broken = urllib3.exceptions.ProtocolError("Connection broken", ConnectionResetError(104, "reset"))
+    with pytest.raises(urllib3.exceptions.ProtocolError):
+        events.follow(Quiet([], broken), events.ExitLog(), lambda action, pod: None, threading.Event())
 
 
 def pod(**fields: Any) -> PodRecord:

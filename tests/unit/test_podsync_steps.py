@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from miniorch.controllers import podpolicy
-from miniorch.controllers.podsync import SyncStep, container_step
+from miniorch.controllers.podsync import SyncStep, container_step, listed_before_start
 from miniorch.nodes import records as nr
 from miniorch.store.records import PodPhase, PodRecord
 
@@ -60,3 +60,22 @@ def test_step_for_a_listed_container(record: PodRecord, status: str, died: bool,
 def test_owner_policies_of_todays_kinds(kind: str, lost: bool, evicted: bool) -> None:
     policy = podpolicy.of(podpolicy.BY_KIND, kind)
     assert (policy.lost_with_node, policy.evicted_by_drain) == (lost, evicted)
+
+
+@pytest.mark.parametrize(
+    ("phase", "started", "too_new"),
+    [
+        (PodPhase.RUNNING, 1, True),  # started after the listing was asked for: it may not show yet
+        (PodPhase.RUNNING, 0, True),
+        (PodPhase.RUNNING, -1, False),  # started before: a listing without it means it is gone
+        (PodPhase.PENDING, None, False),
+        (PodPhase.SUCCEEDED, 1, False),
+    ],
+)
+def test_a_container_started_after_the_listing_was_asked_for_is_not_taken_for_removed(
+    phase: PodPhase, started: int | None, too_new: bool
+) -> None:
+    listed_at = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    at = None if started is None else listed_at + dt.timedelta(seconds=started)
+    pod = PodRecord("u", "p", "default", "Job", "j", "ju", "node0", created_at=listed_at, phase=phase, started_at=at)
+    assert listed_before_start(pod, listed_at) is too_new
