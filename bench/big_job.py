@@ -184,7 +184,9 @@ def main() -> int:
     dockernodes.ensure_test_image(nodes)
     work = Path(tempfile.mkdtemp(prefix="miniorch-bench-big-"))
     timing = {"node_heartbeat_seconds": 2, "node_timeout_seconds": 10}  # the shipped ones
-    d = Daemon(work, [(n.name, n.url) for n in nodes], timing=timing, extra={"log": {"format": "json", "level": "info"}})
+    d = Daemon(
+        work, [(n.name, n.url) for n in nodes], timing=timing, extra={"log": {"format": "json", "level": "info"}}
+    )
     d.start(timeout=90)  # a loaded machine takes a while to import it all
     try:
         results = measure(d, [n.url for n in nodes], args)

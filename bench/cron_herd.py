@@ -165,12 +165,21 @@ def main() -> int:
         ("CronJobs x slots", f"{m['cronjobs']} x {m['slots']} = {m['jobs_expected']} Jobs expected", ""),
         ("Jobs created", m["jobs_created"], f"missed {m['missed']}, doubled {m['doubled']} (target 0, 0)"),
         ("doubled container starts", m["doubled_container_starts"], "target 0"),
-        ("tick -> Job created p50 / p99 / max", f"{created['p50_s']} / {created['p99_s']} / {created['max_s']} s",
-         f"p99 <= 1 s: {sc.ok(created['p99_s'], 1.0)}"),
-        ("tick -> container started p50 / p99 / max", f"{started['p50_s']} / {started['p99_s']} / {started['max_s']} s",
-         f"floor {f['p50_s']} / {f['p99_s']} / {f['max_s']} s"),
-        ("ratio to the floor p50 / p99", f"{started['p50_s'] / max(0.001, f['p50_s']):.2f} / "
-         f"{started['p99_s'] / max(0.001, f['p99_s']):.2f}", ""),
+        (
+            "tick -> Job created p50 / p99 / max",
+            f"{created['p50_s']} / {created['p99_s']} / {created['max_s']} s",
+            f"p99 <= 1 s: {sc.ok(created['p99_s'], 1.0)}",
+        ),
+        (
+            "tick -> container started p50 / p99 / max",
+            f"{started['p50_s']} / {started['p99_s']} / {started['max_s']} s",
+            f"floor {f['p50_s']} / {f['p99_s']} / {f['max_s']} s",
+        ),
+        (
+            "ratio to the floor p50 / p99",
+            f"{started['p50_s'] / max(0.001, f['p50_s']):.2f} / {started['p99_s'] / max(0.001, f['p99_s']):.2f}",
+            "",
+        ),
     ]
     sc.write("cron_herd", f"Shape 3: a cron herd ({args.cronjobs} CronJobs, {args.minutes} min)", rows, result)
     return 0

@@ -69,22 +69,50 @@ def finished_job(template: dict[str, Any], index: int, at: dt.datetime) -> tuple
     manifest["metadata"].update(name=name, uid=uid, creationTimestamp=_ts(at), generation=1)
     done = at + dt.timedelta(seconds=3)
     status: dict[str, Any] = {
-        "active": 0, "succeeded": PODS_PER_JOB, "failed": 0, "ready": 0, "terminating": 0,
-        "startTime": _ts(at), "completionTime": _ts(done),
+        "active": 0,
+        "succeeded": PODS_PER_JOB,
+        "failed": 0,
+        "ready": 0,
+        "terminating": 0,
+        "startTime": _ts(at),
+        "completionTime": _ts(done),
         "conditions": [
-            {"type": t, "status": "True", "lastProbeTime": _ts(done), "lastTransitionTime": _ts(done),
-             "reason": "CompletionsReached", "message": "Reached expected number of succeeded pods"}
+            {
+                "type": t,
+                "status": "True",
+                "lastProbeTime": _ts(done),
+                "lastTransitionTime": _ts(done),
+                "reason": "CompletionsReached",
+                "message": "Reached expected number of succeeded pods",
+            }
             for t in ("SuccessCriteriaMet", "Complete")
         ],
     }
     job = ObjectRecord(uid, "Job", "default", name, manifest, status, "api", 1, created_at=at)
-    labels = {"job-name": name, "batch.kubernetes.io/job-name": name, "controller-uid": uid,
-              "batch.kubernetes.io/controller-uid": uid}
+    labels = {
+        "job-name": name,
+        "batch.kubernetes.io/job-name": name,
+        "controller-uid": uid,
+        "batch.kubernetes.io/controller-uid": uid,
+    }
     pods = [
         PodRecord(
-            str(uuid.uuid4()), f"{name}-{uuid.uuid4().hex[:5]}", "default", "Job", name, uid, "node0",
-            PodPhase.SUCCEEDED, exit_code=0, created_at=at, started_at=at, finished_at=done,
-            labels=labels, log_tail=LOG, container_removed=True, run_started_at=at,
+            str(uuid.uuid4()),
+            f"{name}-{uuid.uuid4().hex[:5]}",
+            "default",
+            "Job",
+            name,
+            uid,
+            "node0",
+            PodPhase.SUCCEEDED,
+            exit_code=0,
+            created_at=at,
+            started_at=at,
+            finished_at=done,
+            labels=labels,
+            log_tail=LOG,
+            container_removed=True,
+            run_started_at=at,
         )
         for _ in range(PODS_PER_JOB)
     ]
@@ -119,8 +147,20 @@ def measure(d: Daemon, window: float, job: str) -> dict[str, Any]:
     assert d.proc is not None
     pid = d.proc.pid
     try:
-        d.wait_for(lambda: len([p for p in d.api("GET", "/api/pods", params={"selector": "app=agent"})["items"]
-                                if p["status"]["phase"] == "Running"]) == 1, timeout=120, what="agent running")
+        d.wait_for(
+            lambda: (
+                len(
+                    [
+                        p
+                        for p in d.api("GET", "/api/pods", params={"selector": "app=agent"})["items"]
+                        if p["status"]["phase"] == "Running"
+                    ]
+                )
+                == 1
+            ),
+            timeout=120,
+            what="agent running",
+        )
         time.sleep(3)
         rss_idle = sc.rss_mb(pid)
         n0, s0 = sc.pass_stats(d)
@@ -134,8 +174,11 @@ def measure(d: Daemon, window: float, job: str) -> dict[str, Any]:
             "idle_cpu_percent": round(100 * cpu / window, 2),
             "rss_mb_idle": round(rss_idle, 1),
         }
-        for key, args in (("jobs", ("get", "jobs")), ("pods_l", ("get", "pods", "-l", f"job-name={job}")),
-                          ("version", ("version",))):
+        for key, args in (
+            ("jobs", ("get", "jobs")),
+            ("pods_l", ("get", "pods", "-l", f"job-name={job}")),
+            ("version", ("version",)),
+        ):
             try:
                 cost = sc.median_cost(d, *args, runs=3)
             except RuntimeError as exc:  # e.g. the ctl's own timeout: recorded, the other figures still taken
@@ -152,8 +195,12 @@ def measure(d: Daemon, window: float, job: str) -> dict[str, Any]:
 def reuse_point(workdir: Path, window: float) -> list[dict[str, Any]]:
     """One point on the database of an earlier run's daemon folder (no seeding)."""
     nodes = sc.start_nodes(1)
-    d = Daemon(workdir, [(n.name, n.url) for n in nodes], timing=sc.SHIPPED_NODE_TIMING,
-               extra={"log": {"format": "json", "level": "info"}})
+    d = Daemon(
+        workdir,
+        [(n.name, n.url) for n in nodes],
+        timing=sc.SHIPPED_NODE_TIMING,
+        extra={"log": {"format": "json", "level": "info"}},
+    )
     store = Store(f"sqlite:///{workdir / 'state' / 'miniorch.db'}")
     jobs, pods = len(store.object_index()) - 2, len(store.list_pods(with_log=False))
     store.close()
@@ -221,9 +268,16 @@ def cron_history(runs: int, cronjobs: int = 100) -> list[dict[str, Any]]:
                     made += 1
                     _complete(store, job, clock.now())
             if made % 1000 < cronjobs:
-                samples.append({"runs": made, "db_mb": round(_db_bytes(db) / 2**20, 2),
-                                "jobs": len(store.list_objects("Job")), "pods": len(store.list_pods(with_log=False)),
-                                "events": len(store.list_events()), "s": round(time.monotonic() - t0, 1)})
+                samples.append(
+                    {
+                        "runs": made,
+                        "db_mb": round(_db_bytes(db) / 2**20, 2),
+                        "jobs": len(store.list_objects("Job")),
+                        "pods": len(store.list_pods(with_log=False)),
+                        "events": len(store.list_events()),
+                        "s": round(time.monotonic() - t0, 1),
+                    }
+                )
                 print(samples[-1], flush=True)
     finally:
         store.close()
@@ -232,9 +286,21 @@ def cron_history(runs: int, cronjobs: int = 100) -> list[dict[str, Any]]:
 
 def _complete(store: Store, job: ObjectRecord, now: dt.datetime) -> None:
     pod = PodRecord(
-        str(uuid.uuid4()), f"{job.name}-{uuid.uuid4().hex[:5]}", job.namespace, "Job", job.name, job.uid, "node0",
-        PodPhase.SUCCEEDED, exit_code=0, created_at=now, started_at=now, finished_at=now,
-        labels={"job-name": job.name}, log_tail=LOG, container_removed=True,
+        str(uuid.uuid4()),
+        f"{job.name}-{uuid.uuid4().hex[:5]}",
+        job.namespace,
+        "Job",
+        job.name,
+        job.uid,
+        "node0",
+        PodPhase.SUCCEEDED,
+        exit_code=0,
+        created_at=now,
+        started_at=now,
+        finished_at=now,
+        labels={"job-name": job.name},
+        log_tail=LOG,
+        container_removed=True,
     )
     store.save_pods([pod])
     done = _ts(now)
@@ -274,8 +340,10 @@ def main() -> int:
     args = parser.parse_args()
     if args.plot_from:
         loaded = [json.loads(p.read_text()) for p in args.plot_from]
-        points = sorted((pt for r in loaded for pt in r.get("points", []) if "ctl_jobs_cpu_s" in pt),
-                        key=lambda pt: pt["finished_pods"])
+        points = sorted(
+            (pt for r in loaded for pt in r.get("points", []) if "ctl_jobs_cpu_s" in pt),
+            key=lambda pt: pt["finished_pods"],
+        )
         plot(points, [c for r in loaded for c in r.get("cron_history", [])], args.name)
         return 0
     steps = sorted({0, args.pods // 10, args.pods})
@@ -291,24 +359,44 @@ def main() -> int:
         rows += [
             ("finished pods / Jobs", f"{last['finished_pods']:,} / {last['finished_jobs']:,}", ""),
             ("`ctl get jobs`", f"{last['ctl_get_jobs_s']} s", f"<= 0.2 s: {sc.ok(last['ctl_get_jobs_s'], 0.2)}"),
-            ("`ctl get pods -l job-name=X`", f"{last['ctl_get_pods_l_s']} s",
-             f"<= 0.2 s: {sc.ok(last['ctl_get_pods_l_s'], 0.2)}"),
+            (
+                "`ctl get pods -l job-name=X`",
+                f"{last['ctl_get_pods_l_s']} s",
+                f"<= 0.2 s: {sc.ok(last['ctl_get_pods_l_s'], 0.2)}",
+            ),
             ("`ctl version` (the CLI's own start-up)", f"{last['ctl_version_s']} s", "floor of the two above"),
-            ("daemon RSS (after the listings)", f"{last['rss_mb_after_listings']} MB",
-             f"<= 200 MB: {sc.ok(last['rss_mb_after_listings'], 200)}"),
+            (
+                "daemon RSS (after the listings)",
+                f"{last['rss_mb_after_listings']} MB",
+                f"<= 200 MB: {sc.ok(last['rss_mb_after_listings'], 200)}",
+            ),
             ("reconcile pass, 0 finished pods", f"{first['pass_ms']} ms", ""),
-            (f"reconcile pass, {last['finished_pods']:,} finished pods", f"{last['pass_ms']} ms",
-             f"ratio {last['pass_ms'] / max(0.01, first['pass_ms']):.2f} to 0 finished"),
-            ("CPU of `ctl get jobs` (ctl + daemon)", f"{last['ctl_jobs_cpu_s']} s",
-             f"with 0 finished: {first['ctl_jobs_cpu_s']} s"),
-            ("CPU of `ctl get pods -l job-name=X` (ctl + daemon)", f"{last['ctl_pods_l_cpu_s']} s",
-             f"with 0 finished: {first['ctl_pods_l_cpu_s']} s; `ctl version`: {last['ctl_version_cpu_s']} s"),
+            (
+                f"reconcile pass, {last['finished_pods']:,} finished pods",
+                f"{last['pass_ms']} ms",
+                f"ratio {last['pass_ms'] / max(0.01, first['pass_ms']):.2f} to 0 finished",
+            ),
+            (
+                "CPU of `ctl get jobs` (ctl + daemon)",
+                f"{last['ctl_jobs_cpu_s']} s",
+                f"with 0 finished: {first['ctl_jobs_cpu_s']} s",
+            ),
+            (
+                "CPU of `ctl get pods -l job-name=X` (ctl + daemon)",
+                f"{last['ctl_pods_l_cpu_s']} s",
+                f"with 0 finished: {first['ctl_pods_l_cpu_s']} s; `ctl version`: {last['ctl_version_cpu_s']} s",
+            ),
             ("daemon CPU at rest", f"{last['idle_cpu_percent']} %", f"with 0 finished: {first['idle_cpu_percent']} %"),
             ("database", f"{last['db_mb']} MB", ""),
         ]
     if cron:
-        rows += [(f"database after {cron[-1]['runs']:,} CronJob runs", f"{cron[-1]['db_mb']} MB",
-                  f"after {cron[0]['runs']:,}: {cron[0]['db_mb']} MB; events {cron[-1]['events']}")]
+        rows += [
+            (
+                f"database after {cron[-1]['runs']:,} CronJob runs",
+                f"{cron[-1]['db_mb']} MB",
+                f"after {cron[0]['runs']:,}: {cron[0]['db_mb']} MB; events {cron[-1]['events']}",
+            )
+        ]
     sc.write(args.name, "Shape 4: history", rows, {"points": points, "cron_history": cron})
     return 0
 

@@ -79,7 +79,10 @@ def watch_latency(d: Daemon, changes: int) -> dict[str, Any]:
         done = threading.Event()
 
         def read() -> None:
-            with _client(d) as w, w.stream("GET", JOBS, params={"watch": "1", "resourceVersion": version}, timeout=None) as r:
+            with (
+                _client(d) as w,
+                w.stream("GET", JOBS, params={"watch": "1", "resourceVersion": version}, timeout=None) as r,
+            ):
                 for line in r.iter_lines():
                     event = json.loads(line) if line.strip() else {}
                     value = ((event.get("object") or {}).get("metadata", {}).get("labels") or {}).get("bench")
@@ -129,7 +132,12 @@ async def _get_rate(d: Daemon, clients: int, seconds: float) -> dict[str, Any]:
                 errors += resp.status_code != 200
 
     await asyncio.gather(*(one(i) for i in range(clients)))
-    return {"clients": clients, "seconds": seconds, "requests_per_second": round(sum(counts) / seconds, 1), "errors": errors}
+    return {
+        "clients": clients,
+        "seconds": seconds,
+        "requests_per_second": round(sum(counts) / seconds, 1),
+        "errors": errors,
+    }
 
 
 def main() -> int:
@@ -152,13 +160,20 @@ def main() -> int:
         result["history"] = control_plane.seed_history(d, 10, max(1, args.pods // 10))
         d.start(timeout=300)
         kubeconfig = work / "kubeconfig"
-        out = subprocess.run([MINIORCH, "ctl", "config", "kubeconfig", "--config", str(d.config_path)],
-                             capture_output=True, text=True, timeout=60, check=True)
+        out = subprocess.run(
+            [MINIORCH, "ctl", "config", "kubeconfig", "--config", str(d.config_path)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
         kubeconfig.write_text(out.stdout)
         result["kubectl get pods s"] = _median_seconds(
             [KUBECTL, "--kubeconfig", str(kubeconfig), "--cache-dir", str(work / "kcache"), "get", "pods"], args.runs
         )
-        result["ctl get pods s"] = _median_seconds([MINIORCH, "ctl", "get", "pods"], args.runs, {"MINIORCH_SOCKET": str(d.socket)})
+        result["ctl get pods s"] = _median_seconds(
+            [MINIORCH, "ctl", "get", "pods"], args.runs, {"MINIORCH_SOCKET": str(d.socket)}
+        )
         result["watch"] = watch_latency(d, args.changes)
         result["get job"] = asyncio.run(_get_rate(d, args.clients, args.seconds))
     finally:

@@ -213,13 +213,20 @@ def machine() -> dict[str, Any]:
     }
 
 
-def write(name: str, title: str, rows: Sequence[tuple[str, Any, str]], data: Mapping[str, Any], notes: str = "") -> Path:
+def write(
+    name: str, title: str, rows: Sequence[tuple[str, Any, str]], data: Mapping[str, Any], notes: str = ""
+) -> Path:
     """bench/results/<name>.json (every figure) and <name>.md (the table: figure, value, target/ratio)."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     meta = machine()
     (RESULTS / f"{name}.json").write_text(json.dumps({"machine": meta, **data}, indent=2, default=str) + "\n")
-    lines = [f"# {title}", "", f"`{meta['command']}` on {meta['date']}: {meta['cpus']} CPUs, load average "
-             f"{meta['load_average']}, {meta['docker']}, Python {meta['python']}.", ""]
+    lines = [
+        f"# {title}",
+        "",
+        f"`{meta['command']}` on {meta['date']}: {meta['cpus']} CPUs, load average "
+        f"{meta['load_average']}, {meta['docker']}, Python {meta['python']}.",
+        "",
+    ]
     if notes:
         lines += [notes.strip(), ""]
     lines += ["| figure | value | target / against |", "| --- | --- | --- |"]

@@ -151,18 +151,31 @@ def main() -> int:
     r, agents, idle = result["rollout"], result["idle_with_agents"], result["idle_no_workload"]
     rows = [
         (f"DaemonSet apply -> {args.nodes} pods Ready", f"{r['apply_to_all_ready_s']} s", ""),
-        (f"template update -> {args.nodes} pods updated", f"{r['update_to_all_updated_s']} s",
-         f"{r['update_to_all_updated_s'] / args.nodes:.2f} s per node (maxUnavailable 1)"),
+        (
+            f"template update -> {args.nodes} pods updated",
+            f"{r['update_to_all_updated_s']} s",
+            f"{r['update_to_all_updated_s'] / args.nodes:.2f} s per node (maxUnavailable 1)",
+        ),
         ("node added (SIGHUP) -> its pod Ready", f"{r['node_added_to_pod_ready_s']} s", ""),
-        (f"daemon CPU at rest, {agents['nodes']} nodes with an agent each", f"{agents['cpu_s_per_min']} s/min",
-         f"{agents['passes_per_min']} passes/min of {agents['pass_ms']} ms; RSS {agents['rss_mb']} MB"),
+        (
+            f"daemon CPU at rest, {agents['nodes']} nodes with an agent each",
+            f"{agents['cpu_s_per_min']} s/min",
+            f"{agents['passes_per_min']} passes/min of {agents['pass_ms']} ms; RSS {agents['rss_mb']} MB",
+        ),
     ]
     for p in idle:
-        rows.append((f"daemon CPU at rest, {p['nodes']} configured nodes, no workload", f"{p['cpu_s_per_min']} s/min",
-                     f"ratio {p['cpu_s_per_min'] / max(0.01, idle[0]['cpu_s_per_min']):.1f} to 1 node; "
-                     f"pass {p['pass_ms']} ms; RSS {p['rss_mb']} MB"))
-    notes = (f"{args.nodes + 1} engines on one machine. Past them, node names share engines round-robin "
-             "(each name is probed and listed as its own node; no workload runs then).")
+        rows.append(
+            (
+                f"daemon CPU at rest, {p['nodes']} configured nodes, no workload",
+                f"{p['cpu_s_per_min']} s/min",
+                f"ratio {p['cpu_s_per_min'] / max(0.01, idle[0]['cpu_s_per_min']):.1f} to 1 node; "
+                f"pass {p['pass_ms']} ms; RSS {p['rss_mb']} MB",
+            )
+        )
+    notes = (
+        f"{args.nodes + 1} engines on one machine. Past them, node names share engines round-robin "
+        "(each name is probed and listed as its own node; no workload runs then)."
+    )
     sc.write("scale_nodes", f"Shape 1: {args.nodes} nodes", rows, result, notes)
     return 0
 

@@ -252,7 +252,9 @@ def main() -> int:
     dockernodes.ensure_test_image(nodes)
     work = Path(tempfile.mkdtemp(prefix="miniorch-bench-serial-"))
     timing = {"node_heartbeat_seconds": 2, "node_timeout_seconds": 10}  # the shipped ones
-    d = Daemon(work, [(nodes[0].name, nodes[0].url)], timing=timing, extra={"log": {"format": "json", "level": "debug"}})
+    d = Daemon(
+        work, [(nodes[0].name, nodes[0].url)], timing=timing, extra={"log": {"format": "json", "level": "debug"}}
+    )
     d.start(timeout=90)  # a loaded machine takes a while to import it all
     try:
         result = run_all(d, nodes[0].url, args)
@@ -264,7 +266,9 @@ def main() -> int:
     text = report(args, result)
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
-    (out / "serial-job.json").write_text(json.dumps({"completions": args.completions, "runs": args.runs, **result}, indent=2))
+    (out / "serial-job.json").write_text(
+        json.dumps({"completions": args.completions, "runs": args.runs, **result}, indent=2)
+    )
     (out / "serial-job.md").write_text(text)
     print(text)
     return 0

@@ -56,8 +56,10 @@ class Soak:
 
     def run(self) -> None:
         self.d.api("POST", "/apply", json={"source": "bench", "text": ds_latency.ds("agent", "1")})
-        objs = [cron_latency.cronjob(f"soak-cj-{i}", "* * * * *", ["sh", "-c", "echo slot"], history=1000)
-                for i in range(self.cronjobs)]
+        objs = [
+            cron_latency.cronjob(f"soak-cj-{i}", "* * * * *", ["sh", "-c", "echo slot"], history=1000)
+            for i in range(self.cronjobs)
+        ]
         sc.apply_objects(self.d, objs)
         self.cron_from = (int(time.time()) // 60 + 1) * 60
         kill_at = [w * KILL_EVERY + random.uniform(30, KILL_EVERY - 30) for w in range(int(self.seconds // KILL_EVERY))]
@@ -66,8 +68,9 @@ class Soak:
         while (now := time.monotonic() - self.t0) < self.seconds:
             if now >= next_job:
                 name = f"soak-job-{len(self.jobs)}"
-                text = job_yaml(name, "sleep 2; echo done", parallelism=2, completions=4,
-                                extra_spec={"completionMode": "Indexed"})
+                text = job_yaml(
+                    name, "sleep 2; echo done", parallelism=2, completions=4, extra_spec={"completionMode": "Indexed"}
+                )
                 self._api("POST", "/apply", json={"source": "bench", "text": text})
                 self.jobs.append(name)
                 next_job += JOB_EVERY
@@ -109,7 +112,9 @@ class Soak:
             lost += [f"{name}/{i}" for i in map(str, range(4)) if i not in ok]
             duplicates += [f"{name}/{i}" for i, n in ok.items() if n > 1]
         slots = set(range(self.cron_from, self.cron_to + 1, 60))
-        cron_jobs = [j for j in self._api("GET", "/api/objects/jobs")["items"] if j["metadata"]["name"].startswith("soak-cj-")]
+        cron_jobs = [
+            j for j in self._api("GET", "/api/objects/jobs")["items"] if j["metadata"]["name"].startswith("soak-cj-")
+        ]
         by_cj: dict[str, list[int]] = {f"soak-cj-{i}": [] for i in range(self.cronjobs)}
         for j in cron_jobs:
             owner = j["metadata"]["ownerReferences"][0]["name"]
@@ -129,13 +134,17 @@ class Soak:
 
     def _finished(self, name: str) -> bool:
         job = self._api("GET", f"/api/objects/jobs/default/{name}")
-        return bool(job) and any(c["type"] in ("Complete", "Failed") and c["status"] == "True"
-                                 for c in job["status"].get("conditions", []))
+        return bool(job) and any(
+            c["type"] in ("Complete", "Failed") and c["status"] == "True" for c in job["status"].get("conditions", [])
+        )
 
     def _orphans(self) -> list[str]:
         """miniorch containers on the nodes whose pod the store does not have as live."""
-        live = {p["metadata"]["name"] for p in self._api("GET", "/api/pods")["items"]
-                if p["status"]["phase"] in ("Pending", "Running")}
+        live = {
+            p["metadata"]["name"]
+            for p in self._api("GET", "/api/pods")["items"]
+            if p["status"]["phase"] in ("Pending", "Running")
+        }
         found = []
         for node in self.nodes:
             with dockernodes.client(node.url) as c:
@@ -154,7 +163,10 @@ class Soak:
         left = []
         for node in self.nodes:
             with dockernodes.client(node.url) as c:
-                left += [f"{node.name}/{x.name}" for x in c.containers.list(all=True, filters={"label": "miniorch.io/managed=true"})]
+                left += [
+                    f"{node.name}/{x.name}"
+                    for x in c.containers.list(all=True, filters={"label": "miniorch.io/managed=true"})
+                ]
         return left
 
 
@@ -203,17 +215,29 @@ def main() -> int:
     rss = [s["rss_mb"] for s in samples]
     fds = [s["fds"] for s in samples]
     rows = [
-        ("duration, kills, node stops", f"{args.minutes} min, {len(soak.kills)} kill -9, "
-         f"{len(soak.node_events) // 2} stops of {nodes[-1].name}", ""),
+        (
+            "duration, kills, node stops",
+            f"{args.minutes} min, {len(soak.kills)} kill -9, {len(soak.node_events) // 2} stops of {nodes[-1].name}",
+            "",
+        ),
         ("Jobs (4 Indexed pods each)", result["jobs"], f"not Complete: {len(result['jobs_not_complete'])}"),
-        ("lost results", len(result["lost_results"]) + result["cron_missed"],
-         f"indexes {len(result['lost_results'])}, CronJob slots {result['cron_missed']} of {result['cron_slots']}; "
-         "target 0"),
+        (
+            "lost results",
+            len(result["lost_results"]) + result["cron_missed"],
+            f"indexes {len(result['lost_results'])}, CronJob slots {result['cron_missed']} of {result['cron_slots']}; "
+            "target 0",
+        ),
         ("duplicate pods", len(result["duplicate_pods"]) + result["cron_doubled"], "target 0"),
-        ("orphan containers (live check, after delete)",
-         f"{len(result['orphans_live'])}, {len(result['orphans_after_delete'])}", "target 0"),
-        ("RSS first / max / last", f"{rss[0]} / {max(rss)} / {rss[-1]} MB" if rss else "-",
-         f"second half max {max(s['rss_mb'] for s in half)} MB" if half else ""),
+        (
+            "orphan containers (live check, after delete)",
+            f"{len(result['orphans_live'])}, {len(result['orphans_after_delete'])}",
+            "target 0",
+        ),
+        (
+            "RSS first / max / last",
+            f"{rss[0]} / {max(rss)} / {rss[-1]} MB" if rss else "-",
+            f"second half max {max(s['rss_mb'] for s in half)} MB" if half else "",
+        ),
         ("open fds first / max / last", f"{fds[0]} / {max(fds)} / {fds[-1]}" if fds else "-", ""),
     ]
     sc.write("soak", f"Shape 5: a {args.minutes:g}-minute soak", rows, result)

@@ -227,7 +227,11 @@ def main() -> int:
         d = setup.start(work)
         docker_ver = job_throughput.docker_version(setup.tls.node.url)
         times = measure(setup, d, args)
-        calls = {} if args.no_count else {k: count_calls(setup, d, k, args.completions, args.parallelism) for k in args.kinds}
+        calls = (
+            {}
+            if args.no_count
+            else {k: count_calls(setup, d, k, args.completions, args.parallelism) for k in args.kinds}
+        )
         lost = sum(1 for e in d.log_events() if e.get("event") == "event_stream_lost")
     finally:
         if d is not None:

@@ -103,9 +103,12 @@ def main() -> None:
         h.store.save_pods(_pods(list(jobs)))
         print(f"seeded {args.jobs} Jobs and pods in {time.perf_counter() - started:.1f} s", file=sys.stderr)
         sock = Path(tmp) / "api.sock"
-        with serve(h.app, uds=str(sock)), httpx.Client(
-            transport=httpx.HTTPTransport(uds=str(sock)), base_url="http://miniorch", timeout=60
-        ) as client:
+        with (
+            serve(h.app, uds=str(sock)),
+            httpx.Client(
+                transport=httpx.HTTPTransport(uds=str(sock)), base_url="http://miniorch", timeout=60
+            ) as client,
+        ):
             for label, path in pages.items():
                 results[label] = _time(client, path, args.runs)
             views.PAGE_SIZE = args.jobs  # what a list without paging would cost

@@ -13,7 +13,6 @@ import contextlib
 import os
 import signal
 import socket
-import stat
 import sys
 import threading
 from pathlib import Path
@@ -24,16 +23,15 @@ import uvicorn
 
 from miniorch import clock as clock_mod
 from miniorch import config as config_mod
-from miniorch import logs, notify, objectstates, preflight, supervise
+from miniorch import listeners, logs, notify, objectstates, preflight, supervise
 from miniorch import metrics as metrics_mod
 from miniorch.alerts import delivery as alerts_delivery
-from miniorch.api import auth
 from miniorch.api.app import ApiContext, create_app
 from miniorch.controllers import wiring
 from miniorch.controllers.leadership import AlwaysLeader, Leadership
 from miniorch.controllers.nodes import NodeMonitor
 from miniorch.controllers.storeio import store_io
-from miniorch.errors import MiniorchError
+from miniorch.listeners import DaemonError as DaemonError  # re-exported: `miniorch daemon` reports it
 from miniorch.nodes import records
 from miniorch.store import database
 from miniorch.store.store import Store
@@ -41,54 +39,6 @@ from miniorch.store.store import Store
 log = structlog.get_logger(__name__)
 
 IO_THREADS = 64
-# SIGTERM lets requests finish this long; an open stream (`logs -f`, `get -w`) would otherwise hold
-# the daemon up for as long as its client keeps it open.
-GRACEFUL_SECONDS = 3
-
-
-class DaemonError(MiniorchError):
-    """The daemon cannot start; the message says why and what to do."""
-
-
-class _Server(uvicorn.Server):
-    """uvicorn, minus its signal handling: the daemon owns the process's signals."""
-
-    def install_signal_handlers(self) -> None:  # uvicorn < 0.29
-        return None
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Any:  # uvicorn >= 0.29
-        yield
-
-
-def prepare_socket(path: Path, group: str | None) -> None:
-    """Create the socket's folder safely and clear a stale socket file."""
-    folder = path.parent
-    folder.mkdir(parents=True, exist_ok=True, mode=0o750)
-    mode = folder.stat().st_mode
-    if mode & stat.S_IWOTH and not mode & stat.S_ISVTX:
-        raise DaemonError(
-            f"socket folder {folder} is world-writable and not sticky; "
-            f"fix it with 'chmod o-w {folder}' or set api.socket elsewhere"
-        )
-    if path.exists() or path.is_symlink():
-        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            probe.connect(str(path))
-        except OSError:
-            path.unlink()  # stale, left by a crash
-        else:
-            raise DaemonError(f"another miniorch daemon is already serving {path}; stop it first")
-        finally:
-            probe.close()
-
-
-def _secure_socket(path: Path, mode: int, group: str | None) -> None:
-    if group:
-        import grp
-
-        os.chown(path, -1, grp.getgrnam(group).gr_gid)
-    os.chmod(path, mode)
 
 
 class Daemon:
@@ -124,7 +74,7 @@ class Daemon:
             loop.add_signal_handler(sig, self._stop.set)
         loop.add_signal_handler(signal.SIGHUP, lambda: supervisor.spawn(self.reload(), "config-reload"))
         os.umask(0o007)  # the socket is never world-accessible, even for an instant
-        prepare_socket(self.config.api.socket, self.config.api.socket_group)  # refuse a second daemon first
+        listeners.prepare_socket(self.config.api.socket, self.config.api.socket_group)  # refuse a second daemon first
         await self._probe_nodes()
         ha = isinstance(self.leadership, Leadership)
         if not ha:
@@ -162,7 +112,7 @@ class Daemon:
                 error=state.last_error or None,
             )
 
-    async def _serve_api(self) -> tuple[list[_Server], list[asyncio.Task[Any]]]:
+    async def _serve_api(self) -> tuple[list[listeners.Server], list[asyncio.Task[Any]]]:
         """The API on its unix socket (and TCP if configured); the servers and their tasks."""
         parts, sock = self.parts, self.config.api.socket
         context = ApiContext(
@@ -175,14 +125,14 @@ class Daemon:
             role=self.leadership.role,
         )
         app = create_app(context, dashboard=self.config.dashboard.enabled)
-        server = _Server(
+        server = listeners.Server(
             uvicorn.Config(
                 app,
                 uds=str(sock),
                 log_config=None,
                 access_log=False,
                 lifespan="off",
-                timeout_graceful_shutdown=GRACEFUL_SECONDS,
+                timeout_graceful_shutdown=listeners.GRACEFUL_SECONDS,
             )
         )
         tasks = [supervise.spawn(server.serve(), "api")]
@@ -191,8 +141,13 @@ class Daemon:
                 await tasks[0]
                 raise DaemonError(f"the API server could not listen on {sock}")
             await asyncio.sleep(0.01)
-        _secure_socket(sock, self.config.api.mode, self.config.api.socket_group)
-        return [server, *await _serve_tcp(app, self.config.api, tasks, self.config.state_dir, self.config.dashboard.enabled)], tasks
+        listeners.secure_socket(sock, self.config.api.mode, self.config.api.socket_group)
+        return [
+            server,
+            *await listeners.serve_tcp(
+                app, self.config.api, tasks, self.config.state_dir, self.config.dashboard.enabled
+            ),
+        ], tasks
 
     def _start_controllers(self, loop: asyncio.AbstractEventLoop, tasks: list[asyncio.Task[Any]]) -> None:
         parts = self.parts
@@ -225,7 +180,7 @@ class Daemon:
         return True
 
     async def _shutdown(
-        self, servers: list[_Server], tasks: list[asyncio.Task[Any]], stopper: asyncio.Task[Any], code: int
+        self, servers: list[listeners.Server], tasks: list[asyncio.Task[Any]], stopper: asyncio.Task[Any], code: int
     ) -> int:
         notify.notify("STOPPING=1")
         log.info("daemon_stopping", exit_code=code)
@@ -267,14 +222,6 @@ class Daemon:
         self.parts.workloads.wake()
 
 
-def _guarded(app: Any, token: bytes, dashboard: bool) -> Any:
-    if not dashboard:
-        return auth.TokenAuth(app, token)
-    from miniorch.ui import session
-
-    return session.Gate(app, token)
-
-
 def _died(tasks: list[asyncio.Task[Any]]) -> int:
     """The exit code: 1 when a supervised task ended (each is logged: daemon_task_died), else 0."""
     code = 0
@@ -284,58 +231,6 @@ def _died(tasks: list[asyncio.Task[Any]]) -> int:
             log.error("daemon_task_died", task=task.get_name(), error=repr(error))
             code = 1
     return code
-
-
-def _tls_files(api: config_mod.ApiConfig, host: str, state_dir: Path) -> tuple[str, str, bool]:
-    """The listener's certificate and key: api.tls_cert/tls_key, else the daemon's own (tlsca), and
-    whether they are the self-made ones."""
-    if api.tls_cert and api.tls_key:
-        return str(api.tls_cert), str(api.tls_key), False
-    from miniorch import tlsca  # cryptography: only a TCP listener without its own certificate needs it
-
-    try:
-        made = tlsca.ensure(state_dir, host)
-    except (OSError, ValueError) as exc:
-        raise DaemonError(f"could not make the TCP listener's certificate in {state_dir / 'tls'}: {exc}") from exc
-    return str(made.cert), str(made.key), True
-
-
-async def _serve_tcp(
-    app: Any, api: config_mod.ApiConfig, tasks: list[asyncio.Task[Any]], state_dir: Path, dashboard: bool = False
-) -> list[_Server]:
-    """Start the optional TCP listener (bearer token, always TLS); its task joins `tasks`.
-    With the dashboard, `/ui` takes a login form and a session cookie instead of the bearer token."""
-    if not api.tcp or not api.token_file:
-        return []
-    try:
-        token = auth.read_token(api.token_file)
-    except auth.TokenError as exc:
-        raise DaemonError(str(exc)) from exc
-    host, port = config_mod.parse_tcp(api.tcp)
-    certfile, keyfile, self_made = _tls_files(api, host, state_dir)
-    tls = {"ssl_certfile": certfile, "ssl_keyfile": keyfile}
-    server = _Server(
-        uvicorn.Config(
-            _guarded(app, token, dashboard),
-            host=host,
-            port=port,
-            log_config=None,
-            access_log=False,
-            lifespan="off",
-            timeout_graceful_shutdown=GRACEFUL_SECONDS,
-            **tls,  # type: ignore[arg-type]
-        )
-    )
-    task = supervise.spawn(server.serve(), "api-tcp")
-    tasks.append(task)
-    while not server.started:
-        if task.done():
-            raise DaemonError(
-                f"the API could not listen on tcp {api.tcp}; is the port in use or the TLS key unreadable?"
-            )
-        await asyncio.sleep(0.01)
-    log.info("api_tcp_listening", address=api.tcp, tls=True, certificate=certfile, self_made=self_made)
-    return [server]
 
 
 async def _watchdog(interval: float) -> None:

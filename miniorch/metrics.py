@@ -168,7 +168,9 @@ class _AlertingCollector(Collector):
         yield succeeded
         counts = self.notifications()
         pending = GaugeMetricFamily(
-            "miniorch_notifications_pending", "Notification deliveries waiting to be sent or retried.", labels=["receiver"]
+            "miniorch_notifications_pending",
+            "Notification deliveries waiting to be sent or retried.",
+            labels=["receiver"],
         )
         failed = CounterMetricFamily(
             "miniorch_notifications_failed",

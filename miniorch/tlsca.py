@@ -76,7 +76,9 @@ def _san(names: tuple[str, ...]) -> x509.SubjectAlternativeName:
 
 
 def _write_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
-    data = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    data = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as out:
         out.write(data)
@@ -121,7 +123,9 @@ def _load_ca(f: Files) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey] | 
     return cert, key
 
 
-def _issue(f: Files, ca: x509.Certificate, ca_key: ec.EllipticCurvePrivateKey, names: tuple[str, ...], now: dt.datetime) -> None:
+def _issue(
+    f: Files, ca: x509.Certificate, ca_key: ec.EllipticCurvePrivateKey, names: tuple[str, ...], now: dt.datetime
+) -> None:
     key = ec.generate_private_key(ec.SECP256R1())
     cert = (
         x509.CertificateBuilder()
@@ -139,7 +143,9 @@ def _issue(f: Files, ca: x509.Certificate, ca_key: ec.EllipticCurvePrivateKey, n
     )
     _write_key(f.key, key)
     f.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    log.info("tls_server_cert_issued", path=str(f.cert), names=list(names), expires=cert.not_valid_after_utc.isoformat())
+    log.info(
+        "tls_server_cert_issued", path=str(f.cert), names=list(names), expires=cert.not_valid_after_utc.isoformat()
+    )
 
 
 def _current(f: Files, names: tuple[str, ...], now: dt.datetime) -> bool:

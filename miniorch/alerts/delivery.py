@@ -148,7 +148,9 @@ class Notifier:
     def _due(self, rooms: dict[str, int], in_flight: list[str]) -> list[tuple[nq.DeliveryRecord, nq.FactRecord]]:
         """Due deliveries, read per receiver: a backlog of one never hides another's."""
         now = self._now()
-        return [row for name, room in rooms.items() for row in self._store.notifications.due(now, room, in_flight, name)]
+        return [
+            row for name, room in rooms.items() for row in self._store.notifications.due(now, room, in_flight, name)
+        ]
 
     async def _read_logs(self, pods: Sequence[facts.RestartingPod]) -> dict[str, str]:
         """The last lines of each crash-looping pod's container, read at once, within LOG_READ_SECONDS."""
@@ -196,7 +198,12 @@ class Notifier:
                 done = dataclasses.replace(
                     delivery, state=nq.DELIVERED, attempts=attempts, delivered_at=now, last_error=""
                 )
-                log.info("notification_delivered", attempts=attempts, latency=(now - rec.created_at).total_seconds(), **fields)
+                log.info(
+                    "notification_delivered",
+                    attempts=attempts,
+                    latency=(now - rec.created_at).total_seconds(),
+                    **fields,
+                )
             case retry.Retry(at=at, error=why):
                 done = dataclasses.replace(delivery, attempts=attempts, next_attempt_at=at, last_error=why)
                 log.warning("notification_retry", attempts=attempts, error=why, retry_at=at.isoformat(), **fields)

@@ -48,7 +48,13 @@ async def pod_log(
 
 
 async def answer(
-    ctx: ApiContext, rec: PodRecord, tail: int | None, follow: bool, since: dt.datetime | None, timestamps: bool, previous: bool
+    ctx: ApiContext,
+    rec: PodRecord,
+    tail: int | None,
+    follow: bool,
+    since: dt.datetime | None,
+    timestamps: bool,
+    previous: bool,
 ) -> Response:
     """A pod's log: streamed (`follow`) or whole, live from its node, else from the stored tail."""
     name = rec.name

@@ -30,13 +30,20 @@ def configmap_row(cm: dict[str, Any], now: dt.datetime, wide: bool) -> list[str]
 
 def secret_row(secret: dict[str, Any], now: dt.datetime, wide: bool) -> list[str]:
     meta = secret["metadata"]
-    return [meta["name"], str(secret.get("type", "Opaque")), str(_count(secret)), output.age(meta.get("creationTimestamp"), now)]
+    return [
+        meta["name"],
+        str(secret.get("type", "Opaque")),
+        str(_count(secret)),
+        output.age(meta.get("creationTimestamp"), now),
+    ]
 
 
 def _header(obj: dict[str, Any]) -> list[str]:
     meta = obj["metadata"]
     labels = meta.get("labels") or {}
-    annotations = {k: v for k, v in (meta.get("annotations") or {}).items() if not k.startswith("kubectl.kubernetes.io/")}
+    annotations = {
+        k: v for k, v in (meta.get("annotations") or {}).items() if not k.startswith("kubectl.kubernetes.io/")
+    }
     return [
         f"Name:         {meta['name']}",
         f"Namespace:    {meta.get('namespace', 'default')}",
@@ -131,7 +138,11 @@ def configmap(name: str, namespace: str, values: dict[str, bytes]) -> dict[str, 
             data[key] = value.decode("utf-8")
         except UnicodeDecodeError:
             binary[key] = base64.b64encode(value).decode("ascii")  # kubectl: non-UTF-8 files go to binaryData
-    manifest: dict[str, Any] = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": namespace}}
+    manifest: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": namespace},
+    }
     if data:
         manifest["data"] = data
     if binary:

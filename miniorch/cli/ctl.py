@@ -27,10 +27,8 @@ class CtlGroup(LazyGroup):
         "get": "miniorch.cli.getcmd:get",
         "describe": "miniorch.cli.getcmd:describe",
         "explain": "miniorch.cli.explain:explain",
-        **{
-            verb: f"miniorch.cli.edit:{verb}"
-            for verb in ("apply", "diff", "delete", "create", "patch", "scale", "wait")
-        },
+        **{verb: f"miniorch.cli.edit:{verb}" for verb in ("apply", "diff", "create", "patch", "scale", "wait")},
+        "delete": "miniorch.cli.deletecmd:delete",
         "logs": "miniorch.cli.logscmd:logs",
         "rollout": "miniorch.cli.daemonsets:rollout",
         "config": "miniorch.cli.kubeconfig:config",

@@ -88,7 +88,9 @@ def kubeconfig(
         raise CtlError(str(exc)) from exc
     api = cfg.api
     if not api.tcp or not api.token_file:
-        raise CtlError("the daemon has no TCP listener; set api.tcp and api.token_file in its config (see README, Security)")
+        raise CtlError(
+            "the daemon has no TCP listener; set api.tcp and api.token_file in its config (see README, Security)"
+        )
     token = read_token_file(str(api.token_file))
     ca = _ca(cfg.state_dir, bool(api.tls_cert), certificate_authority)
     doc = render(server_url(api.tcp, server, socket.gethostname()), token, ca, name, namespace)

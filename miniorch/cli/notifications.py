@@ -48,7 +48,9 @@ def render(items: list[dict[str, Any]], fmt: str | None, now: dt.datetime) -> st
     if fmt in ("json", "yaml"):
         return output.render("Event", items, fmt, now)  # a v1 List; the kind only names table printers
     if fmt not in (None, "", "wide"):
-        raise CtlError(f'unable to match a printer suitable for the output format "{fmt}" for notifications; use json or yaml')
+        raise CtlError(
+            f'unable to match a printer suitable for the output format "{fmt}" for notifications; use json or yaml'
+        )
     if not items:
         return ""
     return output.table(HEADERS, [row(i, now) for i in items])

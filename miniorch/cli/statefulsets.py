@@ -130,8 +130,10 @@ def describe(c: Client, obj: dict[str, Any], now: dt.datetime) -> str:
         ),
     ]
     lines = status.get("ordinals") or []
-    rows = [[line.get("pod", ""), line.get("node") or "<none>", line.get("state", ""), line.get("message", "")]
-            for line in lines]
+    rows = [
+        [line.get("pod", ""), line.get("node") or "<none>", line.get("state", ""), line.get("message", "")]
+        for line in lines
+    ]
     replica_text = (
         "Replicas:\n" + describe_mod._indent(output.table(["POD", "NODE", "STATE", "MESSAGE"], rows))
         if rows

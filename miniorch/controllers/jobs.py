@@ -149,7 +149,6 @@ class JobPlanner:
                 self._observe_duration(obj, plan.status, now)
         return plan.wake_at
 
-
     def _observe_duration(self, obj: ObjectRecord, status: job_logic.JobStatus, now: dt.datetime) -> None:
         """miniorch_job_duration_seconds: labelled by the CronJob (bounded), else by the Job's name."""
         if self._metrics is None or status.start_time is None:

@@ -15,6 +15,7 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from miniorch.nodes import records as nr
+from miniorch.nodes.events import RunEnd
 from miniorch.reconcile import pods, revisions, startretry
 from miniorch.reconcile.pods import EVICTED, NODE_LOST, NOT_COUNTED, Missing
 from miniorch.reconcile.views import ContainerView, PodView
@@ -152,3 +153,29 @@ def due(pod: PodRecord, now: dt.datetime, policy: startretry.RetryPolicy = start
 
 def event_message(pod: PodRecord, message: str) -> str:
     return startretry.event_message(view_of(pod), message)
+
+
+SIGKILLED = 128 + 9  # the exit code of a SIGKILLed process, as the kernel's OOM killer leaves it
+
+
+def told_exit(pod: PodRecord, restart_policy: str, end: RunEnd | None, node: str) -> nr.ContainerState | None:
+    """The exited container as its `die` event told it, when that is all the settle needs; None
+    when it must inspect: the stream did not see the whole run; an `oom` came, or it was
+    SIGKILLed (OOMKilled is in the inspect, and the `oom` event may come after the `die`); a
+    `kill` not sent by us came (the engine's own shutdown kills before the `die`: that pod is
+    left to node loss handling, not recorded as failed); or the pod may restart (its run
+    history takes Docker's own StartedAt)."""
+    if end is None or end.oom or end.exit_code == SIGKILLED or (end.killed and not pod.deletion_reason):
+        return None
+    if restart_policy != "Never" or pod.restart_pending or pod.restart_count:
+        return None
+    return nr.ContainerState(
+        id="",
+        name=pod.name,
+        node=node,
+        labels={},
+        status="exited",
+        exit_code=end.exit_code,
+        started_at=end.started_at,
+        finished_at=end.finished_at,
+    )

@@ -22,7 +22,6 @@ from miniorch.controllers.nodes import NodeMonitor
 from miniorch.controllers.storeio import store_io
 from miniorch.nodes import records as nr
 from miniorch.nodes.client import NodeClient
-from miniorch.nodes.events import RunEnd
 from miniorch.reconcile import configrefs as configrefs_plan
 from miniorch.reconcile import startretry
 from miniorch.store.errors import StoreUnavailable
@@ -36,7 +35,6 @@ LOG_TAIL_LINES = logtail.MAX_LINES
 #: try, retried with backoff and then failed (reconcile.startretry). A NodeUnavailable that is
 #: not an EngineError (no answer at all) defers the operation instead: node loss handling.
 _REFUSED = (nr.DockerRejected, nr.EngineError, nr.ContainerNotFound)
-SIGKILLED = 128 + 9  # the exit code of a SIGKILLed process, as the kernel's OOM killer leaves it
 
 
 class PodRunner:
@@ -294,7 +292,7 @@ class PodRunner:
         client = self._monitor.client(pod.node or "")
         if client is None:
             return
-        state = told_exit(pod, restart_policy, client.exits.take(pod.name), client.name)
+        state = pod_logic.told_exit(pod, restart_policy, client.exits.take(pod.name), client.name)
         if state is None:
             try:
                 state = await client.run(client.inspect, pod.name)
@@ -394,26 +392,3 @@ class PodRunner:
                 )
 
         self._spawn(key, op)
-
-
-def told_exit(pod: PodRecord, restart_policy: str, end: RunEnd | None, node: str) -> nr.ContainerState | None:
-    """The exited container as its `die` event told it, when that is all the settle needs; None
-    when it must inspect: the stream did not see the whole run; an `oom` came, or it was
-    SIGKILLed (OOMKilled is in the inspect, and the `oom` event may come after the `die`); a
-    `kill` not sent by us came (the engine's own shutdown kills before the `die`: that pod is
-    left to node loss handling, not recorded as failed); or the pod may restart (its run
-    history takes Docker's own StartedAt)."""
-    if end is None or end.oom or end.exit_code == SIGKILLED or (end.killed and not pod.deletion_reason):
-        return None
-    if restart_policy != "Never" or pod.restart_pending or pod.restart_count:
-        return None
-    return nr.ContainerState(
-        id="",
-        name=pod.name,
-        node=node,
-        labels={},
-        status="exited",
-        exit_code=end.exit_code,
-        started_at=end.started_at,
-        finished_at=end.finished_at,
-    )

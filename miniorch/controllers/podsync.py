@@ -168,7 +168,9 @@ class PodSync:
         if pod.deletion_reason and container.running and not pod.phase.terminal:
             # A stop decided but not carried out (`ctl delete pod`, or deferred by a node outage).
             template = self.models.template(owner) if owner is not None else None
-            self.runner.terminate(pod, pod.deletion_reason, template.spec.termination_grace_period_seconds if template else 30)
+            self.runner.terminate(
+                pod, pod.deletion_reason, template.spec.termination_grace_period_seconds if template else 30
+            )
             return
         match container_step(pod, container, died):
             case SyncStep.SETTLE:

@@ -220,8 +220,9 @@ class StatefulSetPlanner:
             self._store.save_status(obj.uid, status)
         return plan.wake_at
 
-    def _act(self, obj: ObjectRecord, params: sts_logic.StsParams, actions: Sequence[Action],
-             pods: Sequence[PodRecord]) -> None:
+    def _act(
+        self, obj: ObjectRecord, params: sts_logic.StsParams, actions: Sequence[Action], pods: Sequence[PodRecord]
+    ) -> None:
         """PodSync carries out the plan, but for new pods of an older revision (below the partition):
         those start from that revision's template."""
         rest: list[Action] = []
@@ -252,7 +253,9 @@ class StatefulSetPlanner:
         for pod in pods:
             started = pod.phase is PodPhase.RUNNING and pod.started_at and pod.started_at >= self._listed_at
             if started and pod.node in out and pod.name not in out[pod.node]:
-                out[pod.node][pod.name] = nr.ContainerState("", pod.name, pod.node or "", {}, "running", health="starting")
+                out[pod.node][pod.name] = nr.ContainerState(
+                    "", pod.name, pod.node or "", {}, "running", health="starting"
+                )
         return out
 
     def _revision(

@@ -195,7 +195,13 @@ REGISTRY: tuple[KindInfo, ...] = (
         owns_pods=True,
         # A replica stays with its node and its volume: Unknown while the node is away, and
         # drain leaves it (it would come back on the same node, where its data is).
-        immutable_spec=("selector", "serviceName", "volumeClaimTemplates", "podManagementPolicy", "revisionHistoryLimit"),
+        immutable_spec=(
+            "selector",
+            "serviceName",
+            "volumeClaimTemplates",
+            "podManagementPolicy",
+            "revisionHistoryLimit",
+        ),
         describe="miniorch.cli.statefulsets:describe",
     ),
     KindInfo(

@@ -51,15 +51,6 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 
-def _end_stream(stream: Any, client: docker.DockerClient) -> None:
-    """Shut a streaming response's socket from another thread, so that its blocked reader wakes
-    (docker-py's CancellableStream; over SSH closing the client ends the channel)."""
-    try:
-        stream.close()
-    except Exception:  # a transport whose socket CancellableStream cannot reach
-        client.close()
-
-
 class NodeClient:
     """A Docker Engine reached by URL; `timeout` bounds each request."""
 
@@ -346,7 +337,7 @@ class NodeClient:
                 since=since.timestamp() if since is not None else None,
             )
             if on_open is not None:
-                on_open(functools.partial(_end_stream, stream, client))
+                on_open(functools.partial(transport.end_stream, stream, client))
             yield from stream
         except urllib3.exceptions.HTTPError as exc:
             raise self._translate(ConnectionError(str(exc)), f"logs {name}") from exc

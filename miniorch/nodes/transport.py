@@ -372,3 +372,12 @@ class _RejectUnknown(paramiko.MissingHostKeyPolicy):
 def fingerprint(key: paramiko.PKey) -> str:
     digest = hashlib.sha256(key.asbytes()).digest()
     return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
+
+
+def end_stream(stream: Any, client: docker.DockerClient) -> None:
+    """Shut a streaming response's socket from another thread, so that its blocked reader wakes
+    (docker-py's CancellableStream; over SSH closing the client ends the channel)."""
+    try:
+        stream.close()
+    except Exception:  # a transport whose socket CancellableStream cannot reach
+        client.close()

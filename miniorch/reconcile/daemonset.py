@@ -23,7 +23,14 @@ from miniorch.spec.workloads import scaled_value
 READY_SINCE = "miniorch.io/ready-since"  # pod annotation: when it last became ready
 #: Deletion reasons of our own decisions; such pods are not failures and cause no backoff.
 DELIBERATE = frozenset(
-    {"NodeSelectorMismatch", "RollingUpdate", "DaemonSetDeleted", "NodeRemoved", "Surplus", "Deleted"}  # Deleted: ctl delete pod
+    {
+        "NodeSelectorMismatch",
+        "RollingUpdate",
+        "DaemonSetDeleted",
+        "NodeRemoved",
+        "Surplus",
+        "Deleted",
+    }  # Deleted: ctl delete pod
 )
 CRASHLOOP = "CrashLoopBackOff"
 

@@ -106,8 +106,15 @@ def volume_names(params: StsParams, ordinal: int) -> list[str]:
 
 
 class _Builder:
-    def __init__(self, params: StsParams, nodes: Sequence[placement.NodeView], load: placement.Load,
-                 now: dt.datetime, new_uid: Callable[[], str], pins: Mapping[int, str]) -> None:
+    def __init__(
+        self,
+        params: StsParams,
+        nodes: Sequence[placement.NodeView],
+        load: placement.Load,
+        now: dt.datetime,
+        new_uid: Callable[[], str],
+        pins: Mapping[int, str],
+    ) -> None:
         self.p, self.nodes, self.load, self.now, self.new_uid = params, nodes, load, now, new_uid
         self.ready_nodes = {n.name for n in nodes if n.ready}
         self.actions: list[Action] = []
@@ -119,7 +126,11 @@ class _Builder:
     def delete(self, pod: PodView, reason: str) -> None:
         self.actions.append(DeletePod(pod.uid, reason))
         self.events.append(
-            Event("Normal", EventReason.SUCCESSFUL_DELETE, f"delete Pod {pod.name} in StatefulSet {self.p.name} successful")
+            Event(
+                "Normal",
+                EventReason.SUCCESSFUL_DELETE,
+                f"delete Pod {pod.name} in StatefulSet {self.p.name} successful",
+            )
         )
 
     def create(self, ordinal: int) -> None:
@@ -206,8 +217,16 @@ def plan_statefulset(
         _roll(b, wanted)
     remove = _scaled_volumes(b, replicas, removed)
     status = _status(b, replicas, wanted)
-    return Plan(tuple(b.actions), tuple(b.events), status, tuple(marks), b.pins, tuple(forget), remove,
-                min(b.wake, default=None))
+    return Plan(
+        tuple(b.actions),
+        tuple(b.events),
+        status,
+        tuple(marks),
+        b.pins,
+        tuple(forget),
+        remove,
+        min(b.wake, default=None),
+    )
 
 
 def _observe(
@@ -306,7 +325,9 @@ def _roll(b: _Builder, wanted: list[_Replica]) -> None:
             return
 
 
-def _scaled_volumes(b: _Builder, replicas: Mapping[int, _Replica], removed: frozenset[str]) -> tuple[tuple[str, str], ...]:
+def _scaled_volumes(
+    b: _Builder, replicas: Mapping[int, _Replica], removed: frozenset[str]
+) -> tuple[tuple[str, str], ...]:
     """whenScaled: Delete: the volumes of ordinals past `replicas` once their pods are gone
     (their pin goes with them); Retain keeps both, for a later scale-up."""
     if not b.p.delete_scaled_volumes:
@@ -380,9 +401,7 @@ def status_to_dict(status: StsStatus, pins: Mapping[int, str]) -> dict[str, obje
         "updateRevision": status.update_revision,
         "updatedReplicas": status.updated,
         "replicaNodes": {str(k): v for k, v in sorted(pins.items())},
-        "ordinals": [
-            {k: v for k, v in dataclasses.asdict(line).items() if v != ""} for line in status.lines
-        ],
+        "ordinals": [{k: v for k, v in dataclasses.asdict(line).items() if v != ""} for line in status.lines],
     }
     return out
 

@@ -48,7 +48,9 @@ def key_problem(key: str) -> str | None:
 def _mapping_issues(field: str, value: Any, base64_values: bool) -> list[Issue]:
     """Problems of a key -> value mapping, without ever quoting a value."""
     if not isinstance(value, Mapping):
-        return [Issue((field,), f"Invalid value: must be a mapping of keys to {'base64 ' if base64_values else ''}strings")]
+        return [
+            Issue((field,), f"Invalid value: must be a mapping of keys to {'base64 ' if base64_values else ''}strings")
+        ]
     issues = []
     for key, item in value.items():
         if not isinstance(key, str):
@@ -108,7 +110,9 @@ class ConfigMap(K8sModel):
     def _keys_once(self) -> ConfigMap:
         data, binary = self.data or {}, self.binary_data or {}
         issues = [
-            Issue(("binaryData", key), "Invalid value: duplicate of key present in data") for key in binary if key in data
+            Issue(("binaryData", key), "Invalid value: duplicate of key present in data")
+            for key in binary
+            if key in data
         ]
         size = sum(len(v.encode()) for v in data.values()) + sum(len(decode(v) or b"") for v in binary.values())
         fail("ConfigMap", [*issues, *_size_issues(size)])
@@ -154,9 +158,7 @@ class Secret(K8sModel):
         values = {k: decode(v) or b"" for k, v in (self.data or {}).items()}
         if self.type not in SECRET_TYPES:
             supported = ", ".join(f'"{t}"' for t in SECRET_TYPES)
-            issues.append(
-                Issue(("type",), f"Unsupported value: {self.type!r}: supported values: {supported}", None)
-            )
+            issues.append(Issue(("type",), f"Unsupported value: {self.type!r}: supported values: {supported}", None))
         else:
             for key in SECRET_TYPES[self.type]:
                 if key not in values:

@@ -258,7 +258,9 @@ class PodSpec(K8sModel):
                             "mount the folder itself, or a configMap or secret volume",
                         )
                     )
-                elif mount.sub_path is not None and (mount.sub_path.startswith("/") or ".." in mount.sub_path.split("/")):
+                elif mount.sub_path is not None and (
+                    mount.sub_path.startswith("/") or ".." in mount.sub_path.split("/")
+                ):
                     issues.append(
                         Issue(
                             ("containers", c, "volumeMounts", m, "subPath"),

@@ -178,7 +178,12 @@ class StatefulSetSpec(K8sModel):
 def _default_restart_policy(data: Any) -> Any:
     template = data.get("template") if isinstance(data, dict) else None
     spec = template.get("spec") if isinstance(template, dict) else None
-    if isinstance(template, dict) and isinstance(spec, dict) and spec.get("restartPolicy") is None and spec.get("restart_policy") is None:
+    if (
+        isinstance(template, dict)
+        and isinstance(spec, dict)
+        and spec.get("restartPolicy") is None
+        and spec.get("restart_policy") is None
+    ):
         return {**data, "template": {**template, "spec": {**spec, "restartPolicy": RestartPolicy.ALWAYS.value}}}
     return data
 
@@ -197,6 +202,11 @@ class StatefulSet(K8sModel):
         if len(self.metadata.name) > NAME_MAX:
             fail(
                 "StatefulSet",
-                [Issue(("metadata", "name"), f"Invalid value: {self.metadata.name!r}: must be no more than {NAME_MAX} characters")],
+                [
+                    Issue(
+                        ("metadata", "name"),
+                        f"Invalid value: {self.metadata.name!r}: must be no more than {NAME_MAX} characters",
+                    )
+                ],
             )
         return self

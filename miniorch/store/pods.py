@@ -113,6 +113,8 @@ class Pods:
     def delete(self, uids: Sequence[str]) -> None:
         with self._db.lock:
             with self._db.engine.begin() as conn:
-                gone = conn.execute(PODS.delete().where(_C.uid.in_(list(uids))).returning(_C.uid, _C.namespace, _C.name))
+                gone = conn.execute(
+                    PODS.delete().where(_C.uid.in_(list(uids))).returning(_C.uid, _C.namespace, _C.name)
+                )
                 versions.log_deleted(conn, "Pod", gone.all())
             self._cache.deleted(uids)

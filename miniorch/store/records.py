@@ -34,7 +34,7 @@ class ObjectRecord:
     owner_kind: str | None = None  # set for objects a controller made (a CronJob's Jobs)
     owner_name: str | None = None
     owner_uid: str | None = None
-    resource_version: int = field(default=0, compare=False)   # set by each write (store.versions)
+    resource_version: int = field(default=0, compare=False)  # set by each write (store.versions)
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,7 @@ class PodRecord:
     previous_run_started_at: dt.datetime | None = None  # the run before it (None: from the beginning)
     start_attempts: int = 0
     last_attempt_at: dt.datetime | None = None
-    resource_version: int = field(default=0, compare=False)   # set by each write (store.versions)
+    resource_version: int = field(default=0, compare=False)  # set by each write (store.versions)
 
     @property
     def terminating(self) -> bool:
@@ -119,7 +119,7 @@ class EventRecord:
     first_timestamp: dt.datetime
     last_timestamp: dt.datetime
     id: int | None = None
-    resource_version: int = field(default=0, compare=False)   # set by each write (store.versions)
+    resource_version: int = field(default=0, compare=False)  # set by each write (store.versions)
 
 
 @dataclass(frozen=True)
@@ -129,7 +129,7 @@ class NodeOverrides:
     name: str
     labels: dict[str, str | None] = field(default_factory=dict)  # None = label removed
     unschedulable: bool = False
-    resource_version: int = field(default=0, compare=False)   # set by each write (store.versions)
+    resource_version: int = field(default=0, compare=False)  # set by each write (store.versions)
 
 
 @dataclass(frozen=True)

@@ -92,7 +92,9 @@ class EventRow(SQLModel, table=True):
     message: str = Field(sa_column=Column(Text))
     count: int = 1
     first_timestamp: dt.datetime | None = _ts()
-    last_timestamp: dt.datetime | None = _ts(index=True)  # the notification collector reads past a time; events expire by it
+    last_timestamp: dt.datetime | None = _ts(
+        index=True
+    )  # the notification collector reads past a time; events expire by it
     resource_version: int = _rv()
 
 

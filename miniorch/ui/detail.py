@@ -42,7 +42,11 @@ def _fields(kind: str, served: dict[str, Any], now: dt.datetime) -> list[tuple[s
     columns = kinds.get(kind).columns
     headers = columns.wide or columns.headers
     cells = kinds.load(columns.row)(served, now, bool(columns.wide))
-    out = [(h, Cell(str(c), cls=views.status_class(str(c)) if h == "STATUS" else "")) for h, c in zip(headers, cells, strict=True) if h != "NAME"]
+    out = [
+        (h, Cell(str(c), cls=views.status_class(str(c)) if h == "STATUS" else ""))
+        for h, c in zip(headers, cells, strict=True)
+        if h != "NAME"
+    ]
     summary = kinds.get(kind).summary
     if summary is not None and "STATUS" not in headers:
         word = summary(served)

@@ -42,8 +42,10 @@ def nav() -> list[tuple[str, str]]:
 def page(request: Request, template: str, status: int = 200, **values: Any) -> HTMLResponse:
     """A rendered page; `values` are escaped as text wherever the template puts them."""
     logged_in = request.scope.get(session.SCOPE_KEY) is not None
-    text = environment().get_template(template).render(
-        nav=nav(), path=request.url.path, logout=logged_in, prefix=session.PREFIX, **values
+    text = (
+        environment()
+        .get_template(template)
+        .render(nav=nav(), path=request.url.path, logout=logged_in, prefix=session.PREFIX, **values)
     )
     return HTMLResponse(text, status_code=status)
 

@@ -112,7 +112,9 @@ async def follow_log(
     return PlainTextResponse("".join(after(logtail.lines_of(text), mark, unstamped=False)))
 
 
-async def _filtered(chunks: AsyncIterable[str | bytes | memoryview], mark: tuple[str, int] | None) -> AsyncIterator[bytes]:
+async def _filtered(
+    chunks: AsyncIterable[str | bytes | memoryview], mark: tuple[str, int] | None
+) -> AsyncIterator[bytes]:
     """Whole lines only (a stamp is read at a line's start), those after `mark`, unstamped."""
     pending = b""
     async for chunk in chunks:

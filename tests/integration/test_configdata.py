@@ -118,7 +118,9 @@ def test_env_and_files_from_both_kinds_on_a_local_and_a_tls_node(
         assert pods[0]["spec"]["nodeName"] == "edge-tls"
 
 
-def test_a_missing_key_keeps_the_pod_pending_until_it_appears(docker_nodes: list[dockernodes.DockerNode], tmp_path: Path) -> None:
+def test_a_missing_key_keeps_the_pod_pending_until_it_appears(
+    docker_nodes: list[dockernodes.DockerNode], tmp_path: Path
+) -> None:
     """CreateContainerConfigError naming the object and key (status, event), then the pod starts."""
     local = {"name": "local", "url": docker_nodes[0].url}
     with running(tmp_path, [local]) as d:
@@ -138,8 +140,16 @@ def test_a_missing_key_keeps_the_pod_pending_until_it_appears(docker_nodes: list
         assert "Error: couldn't find key token in Secret default/db" in events
         time.sleep(2.5)  # retried, still waiting: no attempt is counted as a failure
         assert d.job("waits")["status"].get("failed", 0) == 0  # type: ignore[index]
-        d.apply(yaml.safe_dump({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db"},
-                                "stringData": {"password": VALUE, "token": "tok-1"}}))
+        d.apply(
+            yaml.safe_dump(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Secret",
+                    "metadata": {"name": "db"},
+                    "stringData": {"password": VALUE, "token": "tok-1"},
+                }
+            )
+        )
         d.wait_job("waits", timeout=30)
         assert "token=tok-1" in logs(d, "waits")
 
@@ -163,7 +173,9 @@ def test_an_update_leaves_running_pods_alone_and_new_pods_see_it(
         assert d.pods("long")[0]["status"]["containerStatuses"][0]["restartCount"] == 0
 
 
-def test_a_secret_value_shows_nowhere_but_in_the_container(docker_nodes: list[dockernodes.DockerNode], tmp_path: Path) -> None:
+def test_a_secret_value_shows_nowhere_but_in_the_container(
+    docker_nodes: list[dockernodes.DockerNode], tmp_path: Path
+) -> None:
     """Log, events, describe, get events, labels, /metrics, a failed apply and the SQLite file: no plaintext,
     no base64 of it in the database; `get secret -o yaml` shows base64 data as kubectl does."""
     local = {"name": "local", "url": docker_nodes[0].url}
@@ -181,11 +193,21 @@ def test_a_secret_value_shows_nowhere_but_in_the_container(docker_nodes: list[do
         assert inside == VALUE and VALUE not in labels
         d.wait_job("uses", timeout=30)
         assert "same-value" in logs(d, "uses")
-        bad = yaml.safe_dump({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "bad"},
-                              "data": {"pw": VALUE}, "stringData": {"n": 12}, "type": "Opaque"})
+        bad = yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {"name": "bad"},
+                "data": {"pw": VALUE},
+                "stringData": {"n": 12},
+                "type": "Opaque",
+            }
+        )
         failed = d.ctl("apply", "-f", "-", input=bad)
         assert failed.returncode == 1 and "stringData.n" in failed.stderr
-        bad2 = yaml.safe_dump({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "bad"}, "data": {"pw": VALUE}})
+        bad2 = yaml.safe_dump(
+            {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "bad"}, "data": {"pw": VALUE}}
+        )
         failed2 = d.ctl("apply", "-f", "-", input=bad2)
         assert failed2.returncode == 1 and "data.pw: Invalid value: illegal base64 data" in failed2.stderr
         shown = [
@@ -215,7 +237,9 @@ def _daemon_exit(d: Daemon) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_the_key_file_is_private_and_a_wrong_key_is_refused(docker_nodes: list[dockernodes.DockerNode], tmp_path: Path) -> None:
+def test_the_key_file_is_private_and_a_wrong_key_is_refused(
+    docker_nodes: list[dockernodes.DockerNode], tmp_path: Path
+) -> None:
     """Made 0600 at first start; a group-readable one and a key that does not open the database: exit 2, one line."""
     d = Daemon(tmp_path, [("local", docker_nodes[0].url)])
     d.start(timeout=90)
@@ -226,12 +250,18 @@ def test_the_key_file_is_private_and_a_wrong_key_is_refused(docker_nodes: list[d
     key.chmod(0o640)
     loose = _daemon_exit(d)
     assert loose.returncode == 2
-    assert f"secrets.key_file {key} is readable by group or others (mode 0640); fix it with 'chmod 600 {key}'" in loose.stderr
+    assert (
+        f"secrets.key_file {key} is readable by group or others (mode 0640); fix it with 'chmod 600 {key}'"
+        in loose.stderr
+    )
     key.chmod(0o600)
     original = key.read_bytes()
     key.write_bytes(base64.urlsafe_b64encode(os.urandom(32)) + b"\n")
     wrong = _daemon_exit(d)
-    assert wrong.returncode == 2 and f"the key in secrets.key_file {key} does not open this database's secrets" in wrong.stderr
+    assert (
+        wrong.returncode == 2
+        and f"the key in secrets.key_file {key} does not open this database's secrets" in wrong.stderr
+    )
     key.write_bytes(original)
     d.start(timeout=90)
     assert yaml.safe_load(d.ctl("get", "secret", "db", "-o", "yaml", check=True).stdout)["data"]["password"]
@@ -243,15 +273,29 @@ def test_ctl_create_secret_and_configmap(docker_nodes: list[dockernodes.DockerNo
     (tmp_path / "q.sql").write_text(QUERY)
     (tmp_path / "db.env").write_text("# comment\nuser=etl\nhost=db.local\n")
     with running(tmp_path, [{"name": "local", "url": docker_nodes[0].url}]) as d:
-        out = d.ctl("create", "secret", "generic", "db", f"--from-literal=password={VALUE}",
-                    f"--from-env-file={tmp_path / 'db.env'}", check=True).stdout
+        out = d.ctl(
+            "create",
+            "secret",
+            "generic",
+            "db",
+            f"--from-literal=password={VALUE}",
+            f"--from-env-file={tmp_path / 'db.env'}",
+            check=True,
+        ).stdout
         assert out.strip() == "secret/db created"
         made = yaml.safe_load(d.ctl("get", "secret", "db", "-o", "yaml", check=True).stdout)
         assert {k: base64.b64decode(v).decode() for k, v in made["data"].items()} == {
-            "password": VALUE, "user": "etl", "host": "db.local"}
-        d.ctl("create", "configmap", "etl", f"--from-file=query={tmp_path / 'q.sql'}", "--from-literal=mode=x", check=True)
+            "password": VALUE,
+            "user": "etl",
+            "host": "db.local",
+        }
+        d.ctl(
+            "create", "configmap", "etl", f"--from-file=query={tmp_path / 'q.sql'}", "--from-literal=mode=x", check=True
+        )
         assert yaml.safe_load(d.ctl("get", "cm", "etl", "-o", "yaml", check=True).stdout)["data"] == {
-            "mode": "x", "query": QUERY}
+            "mode": "x",
+            "query": QUERY,
+        }
         again = d.ctl("create", "configmap", "etl", "--from-literal=a=b")
         assert again.returncode == 1 and 'configmaps "etl" already exists' in again.stderr
         table = d.ctl("get", "secrets").stdout.splitlines()
@@ -260,8 +304,9 @@ def test_ctl_create_secret_and_configmap(docker_nodes: list[dockernodes.DockerNo
         assert d.ctl("get", "secret", "db").returncode == 1
 
 
-
-def test_a_daemonset_waits_for_its_secret_then_runs_with_it(docker_nodes: list[dockernodes.DockerNode], tmp_path: Path) -> None:
+def test_a_daemonset_waits_for_its_secret_then_runs_with_it(
+    docker_nodes: list[dockernodes.DockerNode], tmp_path: Path
+) -> None:
     """DaemonSet pods read Secrets too: Pending with CreateContainerConfigError until it exists, then Running."""
     local = {"name": "local", "url": docker_nodes[0].url}
     ds = {
@@ -275,12 +320,14 @@ def test_a_daemonset_waits_for_its_secret_then_runs_with_it(docker_nodes: list[d
                 "spec": {
                     "terminationGracePeriodSeconds": 1,
                     "volumes": [{"name": "s", "secret": {"secretName": "agent-token"}}],
-                    "containers": [{
-                        "name": "a",
-                        "image": dockernodes.TEST_IMAGE,
-                        "command": ["sh", "-c", 'echo "token $(wc -c < /run/s/token) bytes"; sleep 3600'],
-                        "volumeMounts": [{"name": "s", "mountPath": "/run/s"}],
-                    }],
+                    "containers": [
+                        {
+                            "name": "a",
+                            "image": dockernodes.TEST_IMAGE,
+                            "command": ["sh", "-c", 'echo "token $(wc -c < /run/s/token) bytes"; sleep 3600'],
+                            "volumeMounts": [{"name": "s", "mountPath": "/run/s"}],
+                        }
+                    ],
                 },
             },
         },
@@ -291,12 +338,16 @@ def test_a_daemonset_waits_for_its_secret_then_runs_with_it(docker_nodes: list[d
         def pod(reason: str | None = None, phase: str | None = None) -> dict[str, Any] | None:
             items = d.api("GET", "/api/pods", params={"selector": "app=agent"})["items"]
             for p in items:
-                if (reason is None or p["status"].get("reason") == reason) and (phase is None or p["status"]["phase"] == phase):
+                if (reason is None or p["status"].get("reason") == reason) and (
+                    phase is None or p["status"]["phase"] == phase
+                ):
                     return dict(p)
             return None
 
         waiting = d.wait_for(lambda: pod(reason="CreateContainerConfigError"), what="the agent waiting")
-        assert waiting["status"]["message"] == 'MountVolume.SetUp failed for volume "s" : secret "agent-token" not found'
+        assert (
+            waiting["status"]["message"] == 'MountVolume.SetUp failed for volume "s" : secret "agent-token" not found'
+        )
         d.apply(yaml.safe_dump(secret_doc("agent-token", {"token": "t" * 12})))
         running_pod = d.wait_for(lambda: pod(phase="Running"), timeout=40, what="the agent running")
         d.wait_for(lambda: "token 12 bytes" in d.ctl("logs", running_pod["metadata"]["name"]).stdout, what="its line")

@@ -92,8 +92,16 @@ def _run_workloads(d: Daemon) -> dict[str, str]:
     d.ctl("create", "job", "nightly-broken", "--from=cronjob/nightly", check=True)
     d.wait_job("nightly-broken", "Failed")
     d.wait_for(
-        lambda: len([p for p in d.api("GET", "/api/pods", params={"selector": "app=agent"})["items"]
-                     if p["status"]["phase"] == "Running"]) == 3,
+        lambda: (
+            len(
+                [
+                    p
+                    for p in d.api("GET", "/api/pods", params={"selector": "app=agent"})["items"]
+                    if p["status"]["phase"] == "Running"
+                ]
+            )
+            == 3
+        ),
         what="the DaemonSet's 3 pods running",
     )
     d.wait_for(lambda: any(p["status"]["phase"] == "Running" for p in d.pods("talker")), what="the talker running")
@@ -107,7 +115,12 @@ def cluster(docker_nodes: list[dockernodes.DockerNode], tmp_path_factory: pytest
     token.write_text(TOKEN + "\n")
     token.chmod(0o600)
     port = _free_port()
-    api = {"socket": str(tmp / "run" / "miniorch.sock"), "tcp": f"127.0.0.1:{port}", "token_file": str(token), **_tls(tmp)}
+    api = {
+        "socket": str(tmp / "run" / "miniorch.sock"),
+        "tcp": f"127.0.0.1:{port}",
+        "token_file": str(token),
+        **_tls(tmp),
+    }
     d = Daemon(tmp, [(n.name, n.url) for n in docker_nodes], extra={"api": api})
     d.start(timeout=90)  # the browser tests run where CPU is scarce
     try:
@@ -226,7 +239,9 @@ def test_every_page_renders_with_javascript_disabled(
         assert "live follow needs JavaScript" in _text(session, "follow-state")
 
 
-def test_the_log_follows_live_and_shows_html_as_text(cluster: Cluster, docker_nodes: list[dockernodes.DockerNode]) -> None:
+def test_the_log_follows_live_and_shows_html_as_text(
+    cluster: Cluster, docker_nodes: list[dockernodes.DockerNode]
+) -> None:
     """The talker prints EVIL then a tick a second: the page shows its lines, the follow appends new
     ones after the last shown (none twice), and neither the log nor the annotation makes an element."""
     with browser.chrome() as session:

@@ -32,8 +32,11 @@ def test_a_daemonset_pod_under_on_delete_comes_back_with_the_new_template(daemon
     """OnDelete: a new template changes nothing until `delete pod`, whose replacement has it."""
     spec = {"updateStrategy": {"type": "OnDelete"}}
     daemon.apply(ds_yaml("od", env="1", spec=spec))
-    daemon.wait_for(lambda: len([p for p in live_pods(daemon, "od") if p["status"]["phase"] == "Running"]) == 3,
-                    timeout=30, what="3 agents")
+    daemon.wait_for(
+        lambda: len([p for p in live_pods(daemon, "od") if p["status"]["phase"] == "Running"]) == 3,
+        timeout=30,
+        what="3 agents",
+    )
     daemon.apply(ds_yaml("od", env="2", spec=spec))
     victim = live_pods(daemon, "od")[0]
     node, old_hash = victim["spec"]["nodeName"], victim["metadata"]["labels"]["controller-revision-hash"]
@@ -41,8 +44,10 @@ def test_a_daemonset_pod_under_on_delete_comes_back_with_the_new_template(daemon
 
     def replaced() -> bool:
         on_node = [p for p in live_pods(daemon, "od") if p["spec"]["nodeName"] == node]
-        return len(on_node) == 1 and on_node[0]["status"]["phase"] == "Running" and (
-            on_node[0]["metadata"]["labels"]["controller-revision-hash"] != old_hash
+        return (
+            len(on_node) == 1
+            and on_node[0]["status"]["phase"] == "Running"
+            and (on_node[0]["metadata"]["labels"]["controller-revision-hash"] != old_hash)
         )
 
     daemon.wait_for(replaced, timeout=30, what="the node's new pod")
@@ -58,9 +63,16 @@ def test_the_kubernetes_docs_statefulset_example_applies_but_for_its_image(daemo
     assert "spec.clusterIP" in result.stderr and "storageClassName" in result.stderr
     svc = daemon.ctl("get", "svc", check=True).stdout.split()
     assert svc[:6] == ["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"] and svc[6:10] == [
-        "nginx", "ClusterIP", "None", "<none>"]
+        "nginx",
+        "ClusterIP",
+        "None",
+        "<none>",
+    ]
+
     def names() -> set[str]:
-        return {p["metadata"]["name"] for p in daemon.api("GET", "/api/pods", params={"selector": "app=nginx"})["items"]}
+        return {
+            p["metadata"]["name"] for p in daemon.api("GET", "/api/pods", params={"selector": "app=nginx"})["items"]
+        }
 
     daemon.wait_for(lambda: "web-0" in names(), timeout=30, what="web-0")
     assert names() == {"web-0"}

@@ -40,7 +40,10 @@ def _free_port() -> int:
 
 def _kubeconfig(d: Daemon, path: Path) -> dict[str, Any]:
     out = subprocess.run(
-        [MINIORCH, "ctl", "config", "kubeconfig", "--config", str(d.config_path)], capture_output=True, text=True, timeout=60
+        [MINIORCH, "ctl", "config", "kubeconfig", "--config", str(d.config_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert out.returncode == 0, out.stderr
     path.write_text(out.stdout)
@@ -51,9 +54,10 @@ def _kubeconfig(d: Daemon, path: Path) -> dict[str, Any]:
 def _peer_cert(port: int, ca_pem: bytes) -> bytes:
     """The DER certificate the listener presents, verified against `ca_pem` for 127.0.0.1."""
     context = ssl.create_default_context(cadata=ca_pem.decode())
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw, context.wrap_socket(
-        raw, server_hostname="127.0.0.1"
-    ) as tls:
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=10) as raw,
+        context.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+    ):
         der = tls.getpeercert(binary_form=True)
     assert der is not None
     return der
@@ -68,7 +72,11 @@ def test_the_self_made_ca_serves_tls_that_kubectl_and_the_kubeconfig_trust(
     token.write_text(TOKEN + "\n")
     token.chmod(0o600)
     port = _free_port()
-    api = {"socket": str(tmp_path / "d" / "run" / "miniorch.sock"), "tcp": f"127.0.0.1:{port}", "token_file": str(token)}
+    api = {
+        "socket": str(tmp_path / "d" / "run" / "miniorch.sock"),
+        "tcp": f"127.0.0.1:{port}",
+        "token_file": str(token),
+    }
     d = Daemon(tmp_path / "d", nodes, extra={"api": api})
     tls = tmp_path / "d" / "state" / "tls"
     d.start(timeout=120)  # the shared CI machine can be slow to start a daemon
@@ -96,12 +104,24 @@ def test_the_self_made_ca_serves_tls_that_kubectl_and_the_kubeconfig_trust(
             httpx.get(f"{cluster['server']}/version")
 
         run = subprocess.run(
-            [KUBECTL, "--kubeconfig", str(config_path), "get", "--raw", "/healthz"], capture_output=True, text=True, timeout=60
+            [KUBECTL, "--kubeconfig", str(config_path), "get", "--raw", "/healthz"],
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         assert run.returncode == 0, run.stderr
         assert '"status"' in run.stdout or "ok" in run.stdout.lower(), run.stdout
         bad = subprocess.run(
-            [KUBECTL, "--kubeconfig", str(config_path), "--token", "wrong-token-0123456789", "get", "--raw", "/healthz"],
+            [
+                KUBECTL,
+                "--kubeconfig",
+                str(config_path),
+                "--token",
+                "wrong-token-0123456789",
+                "get",
+                "--raw",
+                "/healthz",
+            ],
             capture_output=True,
             text=True,
             timeout=60,

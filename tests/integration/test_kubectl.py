@@ -167,7 +167,9 @@ def test_kubectl_rollout_status_waits_for_a_daemonset(kube: tuple[Daemon, Kubect
             "metadata": {"labels": {"app": "agent"}},
             "spec": {
                 "terminationGracePeriodSeconds": 1,
-                "containers": [{"name": "agent", "image": IMAGE, "imagePullPolicy": "Never", "command": ["sleep", "600"]}],
+                "containers": [
+                    {"name": "agent", "image": IMAGE, "imagePullPolicy": "Never", "command": ["sleep", "600"]}
+                ],
             },
         },
     }
@@ -217,7 +219,9 @@ def test_the_python_client_creates_lists_reads_patches_watches_and_deletes_jobs(
                 break
         job = batch.read_namespaced_job("py", "default")
         assert job.status.succeeded == 1
-        patched = batch.patch_namespaced_job("py", "default", [{"op": "add", "path": "/metadata/labels", "value": {"x": "y"}}])
+        patched = batch.patch_namespaced_job(
+            "py", "default", [{"op": "add", "path": "/metadata/labels", "value": {"x": "y"}}]
+        )
         assert patched.metadata.labels == {"x": "y"}
         pods = core.list_namespaced_pod("default", label_selector="job-name=py").items
         assert len(pods) == 1 and pods[0].status.phase == "Succeeded"

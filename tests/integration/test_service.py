@@ -157,7 +157,18 @@ def test_tcp_listener_needs_the_bearer_token(nodes: list[tuple[str, str]], tmp_p
         assert [e["reason"] for e in denied] == ["no bearer token", "wrong bearer token"]
         token_file = str(tmp_path / "token")
         out = subprocess.run(
-            [MINIORCH, "ctl", "--server", url, "--token-file", token_file, "--certificate-authority", ca, "get", "nodes"],
+            [
+                MINIORCH,
+                "ctl",
+                "--server",
+                url,
+                "--token-file",
+                token_file,
+                "--certificate-authority",
+                ca,
+                "get",
+                "nodes",
+            ],
             capture_output=True,
             text=True,
             timeout=60,

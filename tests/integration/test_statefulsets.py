@@ -97,7 +97,11 @@ def pods(daemon: Daemon, name: str = "web") -> dict[str, dict[str, Any]]:
 
 def ready(pod: dict[str, Any]) -> bool:
     cs = pod["status"].get("containerStatuses") or [{}]
-    return pod["status"]["phase"] == "Running" and bool(cs[0].get("ready")) and not pod["metadata"].get("deletionTimestamp")
+    return (
+        pod["status"]["phase"] == "Running"
+        and bool(cs[0].get("ready"))
+        and not pod["metadata"].get("deletionTimestamp")
+    )
 
 
 def ready_names(daemon: Daemon, name: str = "web") -> list[str]:
@@ -205,8 +209,10 @@ def test_deleted_crashed_and_adopted_replicas_keep_name_node_and_data(daemon: Da
     container = container_of(nodes, node, "web-1")
     container.exec_run(["touch", "/tmp/crash"])
     daemon.wait_for(
-        lambda: (pods(daemon)["web-1"]["status"]["containerStatuses"][0].get("restartCount") or 0) >= 1
-        and "web-1" in ready_names(daemon),
+        lambda: (
+            (pods(daemon)["web-1"]["status"]["containerStatuses"][0].get("restartCount") or 0) >= 1
+            and "web-1" in ready_names(daemon)
+        ),
         timeout=30,
         what="web-1 restarted in place",
     )
@@ -250,7 +256,9 @@ def test_ordered_scale_down_then_up_reattaches_retained_volumes(daemon: Daemon, 
     assert volume_log(nodes, where["web-2"], "www-web-2") == ["start web-2 1", "start web-2 1"]
 
 
-def test_retention_policy_delete_removes_the_volumes_on_scale_down_and_deletion(daemon: Daemon, nodes: list[Any]) -> None:
+def test_retention_policy_delete_removes_the_volumes_on_scale_down_and_deletion(
+    daemon: Daemon, nodes: list[Any]
+) -> None:
     """persistentVolumeClaimRetentionPolicy whenScaled: Delete: scale-down takes the volumes along;
     whenDeleted: Delete: deleting the StatefulSet takes the rest."""
     policy = {"whenScaled": "Delete", "whenDeleted": "Delete"}
@@ -285,8 +293,10 @@ def test_rolling_update_goes_in_reverse_order_and_honours_the_partition(daemon: 
     assert history.splitlines()[0] == "statefulset.apps/web" and len(history.splitlines()) == 4
     assert daemon.ctl("rollout", "undo", "sts/web", check=True).stdout.strip() == "statefulset.apps/web rolled back"
     daemon.wait_for(
-        lambda: all_ready(daemon, ["web-0", "web-1", "web-2"])
-        and {p["metadata"]["labels"]["controller-revision-hash"] for p in pods(daemon).values()} == {first},
+        lambda: (
+            all_ready(daemon, ["web-0", "web-1", "web-2"])
+            and {p["metadata"]["labels"]["controller-revision-hash"] for p in pods(daemon).values()} == {first}
+        ),
         timeout=60,
         what="rolled back",
     )
@@ -303,8 +313,10 @@ def test_on_delete_waits_for_delete_pod_which_brings_the_new_template(daemon: Da
     assert {p["metadata"]["labels"]["controller-revision-hash"] for p in pods(daemon).values()} == {first}
     daemon.ctl("delete", "pod", "web-0", check=True)
     daemon.wait_for(
-        lambda: "web-0" in ready_names(daemon)
-        and pods(daemon)["web-0"]["metadata"]["labels"]["controller-revision-hash"] != first,
+        lambda: (
+            "web-0" in ready_names(daemon)
+            and pods(daemon)["web-0"]["metadata"]["labels"]["controller-revision-hash"] != first
+        ),
         timeout=30,
         what="web-0 on the new template",
     )
@@ -333,9 +345,7 @@ def test_parallel_policy_starts_and_stops_all_at_once(daemon: Daemon, nodes: lis
     assert len(stamps) == 3 and stamps[0][:19] == stamps[-1][:19]  # asked in one pass
 
 
-def test_a_replica_whose_node_is_down_waits_for_it_and_returns_with_its_data(
-    daemon: Daemon, nodes: list[Any]
-) -> None:
+def test_a_replica_whose_node_is_down_waits_for_it_and_returns_with_its_data(daemon: Daemon, nodes: list[Any]) -> None:
     """The node of web-1 stops: web-1 is not started elsewhere (its volume is there) and says which
     node it waits for; web-0 and web-2 carry on; when the node is back web-1 is Ready there."""
     live = _three(daemon)

@@ -70,7 +70,9 @@ class Kubectl:
         cmd = [KUBECTL, f"--cache-dir={self.cache}", *args]
         result = subprocess.run(cmd, capture_output=True, text=True, env=self.env(), timeout=timeout, input=input)
         if check and result.returncode != 0:
-            raise AssertionError(f"kubectl {' '.join(args)} exited {result.returncode}:\n{result.stderr}{result.stdout}")
+            raise AssertionError(
+                f"kubectl {' '.join(args)} exited {result.returncode}:\n{result.stderr}{result.stdout}"
+            )
         return result
 
     def popen(self, *args: str) -> subprocess.Popen[str]:

@@ -105,7 +105,9 @@ def test_which_events_are_facts(kind: str, reason: str, type_: str, fact: FactTy
 
 def test_each_count_of_an_aggregated_event_is_its_own_occurrence() -> None:
     """A node NotReady again with the same words bumps the event's count: a new fact."""
-    assert facts.key_of(_event("Node", "NodeNotReady", count=1)) != facts.key_of(_event("Node", "NodeNotReady", count=2))
+    assert facts.key_of(_event("Node", "NodeNotReady", count=1)) != facts.key_of(
+        _event("Node", "NodeNotReady", count=2)
+    )
 
 
 def test_the_failing_pod_is_the_one_the_message_names_else_the_last_to_fail() -> None:
@@ -201,9 +203,7 @@ def test_backoff_and_giving_up(
 
 
 def _store_with_failed_job(store: Store) -> ObjectRecord:
-    job = ObjectRecord(
-        uid="job-1", kind="Job", namespace="default", name="etl", manifest={}, status={}, created_at=T0
-    )
+    job = ObjectRecord(uid="job-1", kind="Job", namespace="default", name="etl", manifest={}, status={}, created_at=T0)
     store.add_object(job)
     pod = PodRecord(
         uid="pod-1",
@@ -227,7 +227,10 @@ def _store_with_failed_job(store: Store) -> ObjectRecord:
 def test_a_fact_is_queued_once_per_receiver_and_survives_a_new_store(store: Store, tmp_path: Path) -> None:
     """The collector's cursor, facts and deliveries are in the database: a restart neither loses nor repeats."""
     now = [T0]
-    receivers = [Receiver(name="a", url="http://h/a"), Receiver(name="b", url="http://h/b", events=(FactType.NODE_NOT_READY,))]
+    receivers = [
+        Receiver(name="a", url="http://h/a"),
+        Receiver(name="b", url="http://h/b", events=(FactType.NODE_NOT_READY,)),
+    ]
     c = collector.Collector(store, lambda: receivers, lambda: now[0])
     assert c.collect() == 0  # first run: the cursor starts now
     job = _store_with_failed_job(store)
@@ -252,7 +255,14 @@ def test_a_bumped_event_is_a_new_fact(store: Store) -> None:
     for second in (1, 2):
         now[0] = T0 + dt.timedelta(seconds=second)
         ev = EventRecord(
-            "default", "Node", "edge", "node:edge", "Warning", "NodeNotReady", "down", first_timestamp=T0,
+            "default",
+            "Node",
+            "edge",
+            "node:edge",
+            "Warning",
+            "NodeNotReady",
+            "down",
+            first_timestamp=T0,
             last_timestamp=now[0],
         )
         store.record_event(ev)
@@ -337,8 +347,15 @@ def test_a_backlog_of_a_hanging_receiver_never_hides_the_others_deliveries(store
             await notifier.tick(client)
             for i in range(40):
                 ev = EventRecord(
-                    "default", "Node", f"n{i}", f"node:n{i}", "Warning", "NodeNotReady", "down",
-                    first_timestamp=T0, last_timestamp=T0 + dt.timedelta(milliseconds=i),
+                    "default",
+                    "Node",
+                    f"n{i}",
+                    f"node:n{i}",
+                    "Warning",
+                    "NodeNotReady",
+                    "down",
+                    first_timestamp=T0,
+                    last_timestamp=T0 + dt.timedelta(milliseconds=i),
                 )
                 store.record_event(ev)
             for _ in range(20):
@@ -365,7 +382,18 @@ def test_ctl_get_notifications_prints_receiver_fact_attempts_next_try_and_error(
         "fact": {"event": "JobFailed", "kind": "Job", "namespace": "etl", "name": "load"},
     }
     lines = notifications.render([item], None, T0).splitlines()
-    assert lines[0].split() == ["RECEIVER", "EVENT", "OBJECT", "STATE", "ATTEMPTS", "NEXT", "ATTEMPT", "AGE", "LAST", "ERROR"]
+    assert lines[0].split() == [
+        "RECEIVER",
+        "EVENT",
+        "OBJECT",
+        "STATE",
+        "ATTEMPTS",
+        "NEXT",
+        "ATTEMPT",
+        "AGE",
+        "LAST",
+        "ERROR",
+    ]
     assert lines[1].split()[:8] == ["pager", "JobFailed", "job/etl/load", "pending", "4", "in", "16s", "31s"]
     assert lines[1].endswith("HTTP 503: Service Unavailable")
     assert '"receiver": "pager"' in notifications.render([item], "json", T0)

@@ -107,7 +107,9 @@ def test_env_is_resolved_as_the_kubelet_does(container: dict[str, Any], expected
         ),
     ],
 )
-def test_a_missing_object_or_key_is_named(container: dict[str, Any], volumes: list[dict[str, Any]], message: str) -> None:
+def test_a_missing_object_or_key_is_named(
+    container: dict[str, Any], volumes: list[dict[str, Any]], message: str
+) -> None:
     """What is missing is worded as the kubelet words it, naming the object and key (never a value)."""
     assert configrefs.resolve(pod(container, volumes), "default", CM, SECRETS) == Missing(message)
 
@@ -153,7 +155,10 @@ def test_wanted_names_what_a_pod_reads_or_none() -> None:
     """The objects a spec reads, by kind; a pod that reads none needs no store read at its launch."""
     assert configrefs.wanted(pod(env({"name": "A", "value": "1"}))) is None
     spec = pod(
-        {"envFrom": [{"secretRef": {"name": "db"}}], "env": [{"name": "M", "valueFrom": key_ref("configMapKeyRef", "a", "k")}]},
+        {
+            "envFrom": [{"secretRef": {"name": "db"}}],
+            "env": [{"name": "M", "valueFrom": key_ref("configMapKeyRef", "a", "k")}],
+        },
         [{"name": "v", "configMap": {"name": "b"}}],
     )
     assert configrefs.wanted(spec) == configrefs.Wanted(frozenset({"a", "b"}), frozenset({"db"}))
@@ -161,5 +166,7 @@ def test_wanted_names_what_a_pod_reads_or_none() -> None:
 
 def test_resolved_values_are_not_in_reprs() -> None:
     """A log line that prints a resolution shows no value."""
-    result = configrefs.resolve(pod(env({"name": "PW", "valueFrom": key_ref("secretKeyRef", "db", "password")})), "default", CM, SECRETS)
+    result = configrefs.resolve(
+        pod(env({"name": "PW", "valueFrom": key_ref("secretKeyRef", "db", "password")})), "default", CM, SECRETS
+    )
     assert "s3cret" not in repr(result) and "s3cret" not in repr(SECRETS)

@@ -82,7 +82,9 @@ MANIFESTS: dict[Kind, dict[str, Any]] = {
             "selector": {"matchLabels": {"app": "a"}},
             "template": {
                 "metadata": {"labels": {"app": "a"}},
-                "spec": {"containers": [{"name": "c", "image": "b", "volumeMounts": [{"name": "d", "mountPath": "/d"}]}]},
+                "spec": {
+                    "containers": [{"name": "c", "image": "b", "volumeMounts": [{"name": "d", "mountPath": "/d"}]}]
+                },
             },
             "volumeClaimTemplates": [{"metadata": {"name": "d"}}],
         },
@@ -212,7 +214,10 @@ KUBECTL_HEADERS: dict[Kind, tuple[str, str]] = {
         "NAME DESIRED CURRENT READY UP-TO-DATE AVAILABLE NODE_SELECTOR AGE CONTAINERS IMAGES SELECTOR",
     ),
     Kind.STATEFULSET: ("NAME READY AGE", "NAME READY AGE CONTAINERS IMAGES"),
-    Kind.SERVICE: ("NAME TYPE CLUSTER-IP EXTERNAL-IP PORT(S) AGE", "NAME TYPE CLUSTER-IP EXTERNAL-IP PORT(S) AGE SELECTOR"),
+    Kind.SERVICE: (
+        "NAME TYPE CLUSTER-IP EXTERNAL-IP PORT(S) AGE",
+        "NAME TYPE CLUSTER-IP EXTERNAL-IP PORT(S) AGE SELECTOR",
+    ),
     Kind.POD: ("NAME READY STATUS RESTARTS AGE", "NAME READY STATUS RESTARTS AGE NODE EXIT_CODE"),
     Kind.NODE: (
         "NAME STATUS VERSION CPU MEMORY AGE LABELS",

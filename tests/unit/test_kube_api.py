@@ -215,7 +215,13 @@ def test_a_job_posted_with_a_cronjob_owner_is_that_cronjobs_manual_run(api: ApiH
     job = json.loads(job_yaml("nightly-manual"))
     job["metadata"]["annotations"] = {"cronjob.kubernetes.io/instantiate": "manual"}
     job["metadata"]["ownerReferences"] = [
-        {"apiVersion": "batch/v1", "kind": "CronJob", "name": "nightly", "uid": cj["metadata"]["uid"], "controller": True}
+        {
+            "apiVersion": "batch/v1",
+            "kind": "CronJob",
+            "name": "nightly",
+            "uid": cj["metadata"]["uid"],
+            "controller": True,
+        }
     ]
     resp = api.client.post(JOBS, json=job)
     assert resp.status_code == 201, resp.text

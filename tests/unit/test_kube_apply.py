@@ -45,9 +45,18 @@ class _Store(_WithOpenApi):
             return super().do_GET()
         name = path.rsplit("/", 1)[1]
         if name not in self.jobs:
-            return self._send(404, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound",
-                                    "code": 404, "message": f'jobs.batch "{name}" not found',
-                                    "details": {"name": name, "group": "batch", "kind": "jobs"}})
+            return self._send(
+                404,
+                {
+                    "kind": "Status",
+                    "apiVersion": "v1",
+                    "status": "Failure",
+                    "reason": "NotFound",
+                    "code": 404,
+                    "message": f'jobs.batch "{name}" not found',
+                    "details": {"name": name, "group": "batch", "kind": "jobs"},
+                },
+            )
         self._send(200, self.jobs[name])
 
     def do_POST(self) -> None:
@@ -64,8 +73,17 @@ class _Store(_WithOpenApi):
         try:
             self.jobs[name] = smp.strategic_merge(self.jobs[name], patch, "Job")
         except ValueError as exc:
-            return self._send(400, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "BadRequest",
-                                    "code": 400, "message": str(exc)})
+            return self._send(
+                400,
+                {
+                    "kind": "Status",
+                    "apiVersion": "v1",
+                    "status": "Failure",
+                    "reason": "BadRequest",
+                    "code": 400,
+                    "message": str(exc),
+                },
+            )
         self._send(200, self.jobs[name])
 
 
@@ -76,8 +94,15 @@ def kubectl(tmp_path: Path) -> Iterator[list[str]]:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     config = tmp_path / "kubeconfig"
     config.write_text("apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n")
-    yield [KUBECTL, "--kubeconfig", str(config), "--server", f"http://127.0.0.1:{server.server_port}",
-           "--cache-dir", str(tmp_path / "cache")]
+    yield [
+        KUBECTL,
+        "--kubeconfig",
+        str(config),
+        "--server",
+        f"http://127.0.0.1:{server.server_port}",
+        "--cache-dir",
+        str(tmp_path / "cache"),
+    ]
     server.shutdown()
     server.server_close()
 
@@ -90,7 +115,10 @@ def _manifest(image: str, env: list[dict[str, str]], parallelism: int, side: boo
         "apiVersion": "batch/v1",
         "kind": "Job",
         "metadata": {"name": "pi", "labels": {"app": "pi"}},
-        "spec": {"parallelism": parallelism, "template": {"spec": {"restartPolicy": "Never", "containers": containers}}},
+        "spec": {
+            "parallelism": parallelism,
+            "template": {"spec": {"restartPolicy": "Never", "containers": containers}},
+        },
     }
 
 

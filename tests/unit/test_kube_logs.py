@@ -52,13 +52,18 @@ def test_kubectl_log_parameters_pick_the_lines(api: ApiHarness, params: dict[str
     [
         ("/api/v1/namespaces/default/pods/nope/log", {}, 404, 'pods "nope" not found'),
         (URL, {"container": "other"}, 400, "container other is not valid for pod pi-a"),
-        (URL, {"sinceSeconds": 5, "sinceTime": "2026-01-01T12:00:02Z"}, 400, "at most one of sinceTime or sinceSeconds"),
+        (
+            URL,
+            {"sinceSeconds": 5, "sinceTime": "2026-01-01T12:00:02Z"},
+            400,
+            "at most one of sinceTime or sinceSeconds",
+        ),
         (URL, {"sinceSeconds": 0}, 400, "sinceSeconds: Invalid value: 0: must be greater than 0"),
         (URL, {"sinceTime": "yesterday"}, 400, 'sinceTime "yesterday" is not an RFC 3339 time'),
         (URL, {"sinceTime": "2026-01-01T12:00:02"}, 400, "has no time zone"),
         (URL, {"tailLines": -1}, 400, "tailLines: Invalid value: -1"),
         (URL, {"limitBytes": 0}, 400, "limitBytes: Invalid value: 0"),
-        (URL, {"previous": "true"}, 400, "previous terminated container of pod \"pi-a\" not found"),
+        (URL, {"previous": "true"}, 400, 'previous terminated container of pod "pi-a" not found'),
     ],
 )
 def test_bad_log_requests_are_refused_in_the_api_servers_words(

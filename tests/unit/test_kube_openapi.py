@@ -36,7 +36,10 @@ def test_v3_batch_has_the_job_with_its_gvk_and_the_pod_templates_merge_keys() ->
     spec = _resolve(doc, job["properties"]["spec"])
     assert "Specifies the number of retries" in spec["properties"]["backoffLimit"]["description"]
     pod = doc["components"]["schemas"]["io.k8s.api.core.v1.PodSpec"]["properties"]
-    assert (pod["containers"]["x-kubernetes-patch-merge-key"], pod["containers"]["x-kubernetes-patch-strategy"]) == ("name", "merge")
+    assert (pod["containers"]["x-kubernetes-patch-merge-key"], pod["containers"]["x-kubernetes-patch-strategy"]) == (
+        "name",
+        "merge",
+    )
     assert pod["volumes"]["x-kubernetes-patch-strategy"] == "merge,retainKeys"
     assert "x-kubernetes-patch-strategy" not in pod.get("tolerations", {})
     env = doc["components"]["schemas"]["io.k8s.api.core.v1.Container"]["properties"]["env"]
@@ -52,7 +55,12 @@ def test_every_ref_resolves_and_every_kind_has_a_patch_or_list_path_with_its_gvk
         for ref in {part.split('"')[0] for part in text.split('"$ref": "#/components/schemas/')[1:]}:
             assert ref in doc["components"]["schemas"], (gv, ref)
         for info in infos:
-            ops = [op for path in doc["paths"].values() for op in path.values() if isinstance(op, dict) and "x-kubernetes-action" in op]
+            ops = [
+                op
+                for path in doc["paths"].values()
+                for op in path.values()
+                if isinstance(op, dict) and "x-kubernetes-action" in op
+            ]
             mine = [op for op in ops if op["x-kubernetes-group-version-kind"]["kind"] == info.kind]
             assert any(op["x-kubernetes-action"] == "list" for op in mine), info.kind
             if info.workload:
@@ -98,8 +106,15 @@ def kubectl(tmp_path: Path) -> Iterator[list[str]]:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     config = tmp_path / "kubeconfig"
     config.write_text("apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n")
-    yield [KUBECTL, "--kubeconfig", str(config), "--server", f"http://127.0.0.1:{server.server_port}",
-           "--cache-dir", str(tmp_path / "cache")]
+    yield [
+        KUBECTL,
+        "--kubeconfig",
+        str(config),
+        "--server",
+        f"http://127.0.0.1:{server.server_port}",
+        "--cache-dir",
+        str(tmp_path / "cache"),
+    ]
     server.shutdown()
     server.server_close()
 
@@ -110,7 +125,11 @@ def test_kubectl_explain_prints_a_jobs_field_with_its_description(kubectl: list[
     assert out.returncode == 0, out.stderr
     assert "KIND:       Job" in out.stdout and "FIELD: backoffLimit <integer>" in out.stdout
     assert "Specifies the number of retries before marking this job failed." in out.stdout
-    containers = subprocess.run([*kubectl, "explain", "cronjob.spec.jobTemplate.spec.template.spec.containers"],
-                                capture_output=True, text=True, timeout=60)
+    containers = subprocess.run(
+        [*kubectl, "explain", "cronjob.spec.jobTemplate.spec.template.spec.containers"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert containers.returncode == 0, containers.stderr
     assert "FIELD: containers <[]Container>" in containers.stdout and "image" in containers.stdout

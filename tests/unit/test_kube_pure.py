@@ -159,7 +159,9 @@ def fake_modules(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
     kinds.load.cache_clear()
 
 
-def test_strategic_merge_patches_and_tables_are_routed_to_their_modules(tmp_path: Path, fake_modules: list[Any]) -> None:
+def test_strategic_merge_patches_and_tables_are_routed_to_their_modules(
+    tmp_path: Path, fake_modules: list[Any]
+) -> None:
     with harness(tmp_path) as api:
         jobs = "/apis/batch/v1/namespaces/default/jobs"
         assert api.client.post(jobs, json=json.loads(job_yaml("pi"))).status_code == 201

@@ -186,19 +186,27 @@ def test_every_registered_kind_with_a_pod_template_merges_its_containers_by_name
 
 def test_labels_annotation_and_nulls_merge_in_metadata_and_the_status_conditions_by_type() -> None:
     """metadata maps merge key by key (null deletes); status conditions merge by `type`."""
-    original = {"metadata": {"labels": {"a": "1", "b": "2"}}, "status": {"conditions": [{"type": "Ready", "status": "False"}]}}
+    original = {
+        "metadata": {"labels": {"a": "1", "b": "2"}},
+        "status": {"conditions": [{"type": "Ready", "status": "False"}]},
+    }
     patch = {
         "metadata": {"labels": {"a": None, "c": "3"}},
         "status": {"conditions": [{"type": "Ready", "status": "True"}, {"type": "Complete", "status": "True"}]},
     }
     merged = smp.strategic_merge(original, patch, "Job")
     assert merged["metadata"]["labels"] == {"b": "2", "c": "3"}
-    assert merged["status"]["conditions"] == [{"type": "Ready", "status": "True"}, {"type": "Complete", "status": "True"}]
+    assert merged["status"]["conditions"] == [
+        {"type": "Ready", "status": "True"},
+        {"type": "Complete", "status": "True"},
+    ]
 
 
 def test_the_error_path_names_the_container_of_a_bad_env_patch() -> None:
     """The path in the message leads to the item: spec.template.spec.containers[name=main].env."""
     with pytest.raises(ValueError, match=r"spec\.template\.spec\.containers\[name=main\]\.env: an item"):
-        smp.strategic_merge(_job(), {"spec": {"template": {"spec": {"containers": [{"name": "main", "env": [{"value": "x"}]}]}}}}, "Job")
+        smp.strategic_merge(
+            _job(), {"spec": {"template": {"spec": {"containers": [{"name": "main", "env": [{"value": "x"}]}]}}}}, "Job"
+        )
     with pytest.raises(ValueError, match="not a JSON object"):
         smp.strategic_merge(_job(), [], "Job")  # type: ignore[arg-type]

@@ -29,9 +29,17 @@ def _ds(name: str) -> dict[str, Any]:
         "metadata": {"name": name, "namespace": "default", "creationTimestamp": ts(300), "uid": "u-ds"},
         "spec": {
             "selector": {"matchLabels": {"app": name}},
-            "template": {"spec": {"nodeSelector": {"disk": "ssd"}, "containers": [{"name": "agent", "image": "busybox"}]}},
+            "template": {
+                "spec": {"nodeSelector": {"disk": "ssd"}, "containers": [{"name": "agent", "image": "busybox"}]}
+            },
         },
-        "status": {"desiredNumberScheduled": 3, "currentNumberScheduled": 3, "numberReady": 2, "updatedNumberScheduled": 3, "numberAvailable": 2},
+        "status": {
+            "desiredNumberScheduled": 3,
+            "currentNumberScheduled": 3,
+            "numberReady": 2,
+            "updatedNumberScheduled": 3,
+            "numberAvailable": 2,
+        },
     }
 
 
@@ -61,7 +69,16 @@ def test_a_job_table_has_kubectls_columns_and_wide_ones_at_priority_1() -> None:
     ]
     assert all(c["description"] for c in result["columnDefinitions"])
     first, second = result["rows"]
-    assert first["cells"] == ["pi", "Complete", "1/1", "30s", "10m", "main", "busybox:1", "batch.kubernetes.io/controller-uid=u-1"]
+    assert first["cells"] == [
+        "pi",
+        "Complete",
+        "1/1",
+        "30s",
+        "10m",
+        "main",
+        "busybox:1",
+        "batch.kubernetes.io/controller-uid=u-1",
+    ]
     assert second["cells"][:5] == ["sleeper", "Running", "0/3", "90s", "90s"]
     assert first["object"] == {
         "kind": "PartialObjectMetadata",
@@ -94,7 +111,10 @@ def test_every_registered_kind_gives_a_table_whose_cells_match_its_columns() -> 
 @pytest.mark.parametrize(
     ("accept", "expected"),
     [
-        ("application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json", True),
+        (
+            "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json",
+            True,
+        ),
         ("application/json; as=Table; v=v1; g=meta.k8s.io", True),
         ("application/json;as=Table;v=v1beta1;g=meta.k8s.io", False),
         ("application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io", False),
@@ -116,8 +136,14 @@ def _resources(group_version: str) -> dict[str, Any]:
         "apiVersion": "v1",
         "groupVersion": group_version,
         "resources": [
-            {"name": i.plural, "singularName": i.singular, "namespaced": i.namespaced, "kind": i.kind,
-             "verbs": ["get", "list"], "shortNames": list(i.short)}
+            {
+                "name": i.plural,
+                "singularName": i.singular,
+                "namespaced": i.namespaced,
+                "kind": i.kind,
+                "verbs": ["get", "list"],
+                "shortNames": list(i.short),
+            }
             for i in served
         ],
     }
@@ -138,9 +164,18 @@ class _Api(BaseHTTPRequestHandler):
         elif path == "/api":
             body = {"kind": "APIVersions", "versions": ["v1"]}
         elif path == "/apis":
-            body = {"kind": "APIGroupList", "apiVersion": "v1", "groups": [
-                {"name": g, "versions": [{"groupVersion": f"{g}/v1", "version": "v1"}],
-                 "preferredVersion": {"groupVersion": f"{g}/v1", "version": "v1"}} for g in groups]}
+            body = {
+                "kind": "APIGroupList",
+                "apiVersion": "v1",
+                "groups": [
+                    {
+                        "name": g,
+                        "versions": [{"groupVersion": f"{g}/v1", "version": "v1"}],
+                        "preferredVersion": {"groupVersion": f"{g}/v1", "version": "v1"},
+                    }
+                    for g in groups
+                ],
+            }
         elif path in ("/api/v1", *(f"/apis/{g}/v1" for g in groups)):
             body = _resources(path.removeprefix("/apis/").removeprefix("/api/"))
         else:
@@ -164,8 +199,15 @@ def api(tmp_path: Path) -> Iterator[list[str]]:
     _Api.now = dt.datetime.now(dt.UTC)
     config = tmp_path / "kubeconfig"
     config.write_text("apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n")
-    yield [KUBECTL, "--kubeconfig", str(config), "--server", f"http://127.0.0.1:{server.server_port}",
-           "--cache-dir", str(tmp_path / "cache")]
+    yield [
+        KUBECTL,
+        "--kubeconfig",
+        str(config),
+        "--server",
+        f"http://127.0.0.1:{server.server_port}",
+        "--cache-dir",
+        str(tmp_path / "cache"),
+    ]
     server.shutdown()
     server.server_close()
 
@@ -190,5 +232,17 @@ def test_kubectl_get_prints_the_table_with_its_columns_and_wide_columns(api: lis
     assert wide[0] == ["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE", "CONTAINERS", "IMAGES", "SELECTOR"]
     assert wide[1][5:] == ["main", "busybox:1", "batch.kubernetes.io/controller-uid=u-1"]
     ds = _kubectl(api, "get", "ds", "--show-labels", "-A")
-    assert ds[0] == ["NAMESPACE", "NAME", "DESIRED", "CURRENT", "READY", "UP-TO-DATE", "AVAILABLE", "NODE", "SELECTOR", "AGE", "LABELS"]
+    assert ds[0] == [
+        "NAMESPACE",
+        "NAME",
+        "DESIRED",
+        "CURRENT",
+        "READY",
+        "UP-TO-DATE",
+        "AVAILABLE",
+        "NODE",
+        "SELECTOR",
+        "AGE",
+        "LABELS",
+    ]
     assert ds[1][:8] == ["default", "agent", "3", "3", "2", "3", "2", "disk=ssd"]

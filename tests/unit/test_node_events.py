@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import urllib3.exceptions
 
-from miniorch.controllers.pods import told_exit
+from miniorch.controllers.podrecords import told_exit
 from miniorch.nodes import events
 from miniorch.nodes import records as nr
 from miniorch.store.records import PodPhase, PodRecord

@@ -16,8 +16,14 @@ NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
 def _pod(store: Store, name: str, **kw: object) -> PodRecord:
     fields: dict[str, object] = dict(
-        uid=f"u-{name}", name=name, namespace="default", owner_kind="Job", owner_name="j", owner_uid="o",
-        node="node0", phase=PodPhase.RUNNING,
+        uid=f"u-{name}",
+        name=name,
+        namespace="default",
+        owner_kind="Job",
+        owner_name="j",
+        owner_uid="o",
+        node="node0",
+        phase=PodPhase.RUNNING,
     )
     fields.update(kw)
     pod = PodRecord(**fields, created_at=NOW)  # type: ignore[arg-type]

@@ -11,7 +11,12 @@ from miniorch import config as config_mod
 from miniorch import preflight
 from miniorch.store import secretbox
 
-MANIFEST = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "annotations": {"a": "b"}}, "data": {"k": "dmFsdWU="}}
+MANIFEST = {
+    "apiVersion": "v1",
+    "kind": "Secret",
+    "metadata": {"name": "s", "annotations": {"a": "b"}},
+    "data": {"k": "dmFsdWU="},
+}
 
 
 def test_the_key_is_made_0600_once_and_read_back(tmp_path: Path) -> None:
@@ -29,7 +34,9 @@ def test_the_key_is_made_0600_once_and_read_back(tmp_path: Path) -> None:
         (b"not a key\n", 0o600, "does not hold a Fernet key (32 url-safe base64 bytes); restore the right file"),
     ],
 )
-def test_a_loose_or_wrong_key_file_is_refused_before_start(tmp_path: Path, content: bytes | None, mode: int, problem: str) -> None:
+def test_a_loose_or_wrong_key_file_is_refused_before_start(
+    tmp_path: Path, content: bytes | None, mode: int, problem: str
+) -> None:
     """`--check-config` and the start refuse it with one line naming secrets.key_file and the fix."""
     path = tmp_path / "secret.key"
     secretbox.load_or_create_key(path)
@@ -45,8 +52,13 @@ def test_a_loose_or_wrong_key_file_is_refused_before_start(tmp_path: Path, conte
 
 def test_sealing_hides_data_and_last_applied_and_opens_back(tmp_path: Path) -> None:
     box = secretbox.SecretBox(secretbox.load_or_create_key(tmp_path / "k"))
-    manifest = {**MANIFEST, "metadata": {"name": "s", "annotations": {
-        "a": "b", "kubectl.kubernetes.io/last-applied-configuration": '{"data":{"k":"dmFsdWU="}}'}}}
+    manifest = {
+        **MANIFEST,
+        "metadata": {
+            "name": "s",
+            "annotations": {"a": "b", "kubectl.kubernetes.io/last-applied-configuration": '{"data":{"k":"dmFsdWU="}}'},
+        },
+    }
     sealed = box.seal(manifest)
     assert "dmFsdWU=" not in str(sealed) and sealed["metadata"]["annotations"] == {"a": "b"}
     assert box.open(sealed) == manifest

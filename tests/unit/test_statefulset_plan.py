@@ -25,7 +25,14 @@ _uids = itertools.count()
 
 def params(**kw: Any) -> sl.StsParams:
     base: dict[str, Any] = dict(
-        uid="u", namespace="default", name="web", generation=1, replicas=3, update_hash=NEW, current_hash=NEW, probe=True
+        uid="u",
+        namespace="default",
+        name="web",
+        generation=1,
+        replicas=3,
+        update_hash=NEW,
+        current_hash=NEW,
+        probe=True,
     )
     base.update(kw)
     return sl.StsParams(**base)
@@ -136,15 +143,28 @@ def test_ordered_ready_and_parallel(p: sl.StsParams, given: list[Any], expected:
 
 
 ROLLING = [
-    pytest.param(params(), [pod(0, hash_=OLD), pod(1, hash_=OLD), pod(2, hash_=OLD)], ["delete web-2 RollingUpdate"],
-                 id="highest first"),
-    pytest.param(params(), [pod(0, hash_=OLD), pod(1, hash_=OLD), pod(2, ready_for=None)], [],
-                 id="web-2 updated, not ready: wait"),
-    pytest.param(params(), [pod(0, hash_=OLD), pod(1, hash_=OLD), pod(2)], ["delete web-1 RollingUpdate"],
-                 id="web-2 ready: then web-1"),
+    pytest.param(
+        params(),
+        [pod(0, hash_=OLD), pod(1, hash_=OLD), pod(2, hash_=OLD)],
+        ["delete web-2 RollingUpdate"],
+        id="highest first",
+    ),
+    pytest.param(
+        params(),
+        [pod(0, hash_=OLD), pod(1, hash_=OLD), pod(2, ready_for=None)],
+        [],
+        id="web-2 updated, not ready: wait",
+    ),
+    pytest.param(
+        params(),
+        [pod(0, hash_=OLD), pod(1, hash_=OLD), pod(2)],
+        ["delete web-1 RollingUpdate"],
+        id="web-2 ready: then web-1",
+    ),
     pytest.param(params(partition=2), [pod(0, hash_=OLD), pod(1, hash_=OLD), pod(2)], [], id="partition 2: done"),
-    pytest.param(params(on_delete=True), [pod(0, hash_=OLD), pod(1, hash_=OLD), pod(2, hash_=OLD)], [],
-                 id="OnDelete: nothing"),
+    pytest.param(
+        params(on_delete=True), [pod(0, hash_=OLD), pod(1, hash_=OLD), pod(2, hash_=OLD)], [], id="OnDelete: nothing"
+    ),
 ]
 
 

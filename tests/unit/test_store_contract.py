@@ -580,4 +580,8 @@ def test_a_watch_from_a_version_the_log_dropped_is_gone(store: Store, monkeypatc
     with pytest.raises(versions.Gone):
         store.changes_since(start, ["Job"])
     recent = store.changes_since(store.resource_version() - 3, ["Job"])
-    assert [c.rv for c in recent] == [store.resource_version() - 2, store.resource_version() - 1, store.resource_version()]
+    assert [c.rv for c in recent] == [
+        store.resource_version() - 2,
+        store.resource_version() - 1,
+        store.resource_version(),
+    ]

@@ -34,15 +34,31 @@ def _owner(kind: str, name: str) -> ObjectRecord:
 
 def _pod(name: str, owner: ObjectRecord, labels: dict[str, str]) -> PodRecord:
     return PodRecord(
-        f"pod-{name}", name, "default", owner.kind, owner.name, owner.uid, "node0", PodPhase.SUCCEEDED,
-        created_at=T0, labels=labels, container_removed=True,
+        f"pod-{name}",
+        name,
+        "default",
+        owner.kind,
+        owner.name,
+        owner.uid,
+        "node0",
+        PodPhase.SUCCEEDED,
+        created_at=T0,
+        labels=labels,
+        container_removed=True,
     )
 
 
 def _event(name: str, at: dt.datetime) -> EventRecord:
     return EventRecord(
-        "default", "CronJob", "cj", "uid-cj", "Normal", "SuccessfulCreate", f"Created job {name}",
-        first_timestamp=at, last_timestamp=at,
+        "default",
+        "CronJob",
+        "cj",
+        "uid-cj",
+        "Normal",
+        "SuccessfulCreate",
+        f"Created job {name}",
+        first_timestamp=at,
+        last_timestamp=at,
     )
 
 

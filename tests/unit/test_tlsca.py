@@ -59,7 +59,9 @@ def test_a_second_call_reuses_both_and_a_new_address_or_near_expiry_reissues_wit
         ("192.0.2.7", "", ("192.0.2.7", "127.0.0.1", "::1", "localhost")),
     ],
 )
-def test_the_certificate_names_the_address_but_never_a_wildcard(host: str, hostname: str, expected: tuple[str, ...]) -> None:
+def test_the_certificate_names_the_address_but_never_a_wildcard(
+    host: str, hostname: str, expected: tuple[str, ...]
+) -> None:
     assert tlsca.names_for(host, hostname) == expected
 
 
@@ -79,8 +81,16 @@ def test_the_kubeconfig_server_is_https_on_the_listener(tcp: str, override: str 
 
 def test_the_kubeconfig_carries_the_ca_token_and_namespace_in_one_context() -> None:
     doc = kubeconfig.render("https://h:1", "tok", b"PEM", "miniorch", "batch")
-    assert doc["clusters"] == [{"name": "miniorch", "cluster": {"server": "https://h:1", "certificate-authority-data": base64.b64encode(b"PEM").decode()}}]
+    assert doc["clusters"] == [
+        {
+            "name": "miniorch",
+            "cluster": {"server": "https://h:1", "certificate-authority-data": base64.b64encode(b"PEM").decode()},
+        }
+    ]
     assert doc["users"] == [{"name": "miniorch", "user": {"token": "tok"}}]
     assert doc["contexts"][0]["context"] == {"cluster": "miniorch", "user": "miniorch", "namespace": "batch"}
     assert doc["current-context"] == "miniorch"
-    assert "certificate-authority-data" not in kubeconfig.render("https://h:1", "t", None, "m", "default")["clusters"][0]["cluster"]
+    assert (
+        "certificate-authority-data"
+        not in kubeconfig.render("https://h:1", "t", None, "m", "default")["clusters"][0]["cluster"]
+    )

@@ -22,7 +22,11 @@ def _run(name: str, start_min: int, seconds: float | None, outcome: str = "Compl
 def test_bars_are_oldest_first_height_by_duration_class_by_outcome() -> None:
     runs = [_run("c", 2, None, "Running"), _run("a", 0, 10), _run("b", 1, 40, "Failed")]
     bars = timeline.bars(runs, now=T0 + dt.timedelta(minutes=2, seconds=20), href="/ui/k/jobs/default/")
-    assert [(b.name, b.cls, b.duration) for b in bars] == [("a", "ok", "10s"), ("b", "failed", "40s"), ("c", "running", "20s")]
+    assert [(b.name, b.cls, b.duration) for b in bars] == [
+        ("a", "ok", "10s"),
+        ("b", "failed", "40s"),
+        ("c", "running", "20s"),
+    ]
     assert [b.height for b in bars] == [32.0, 128.0, 64.0]
     assert all(b.y + b.height == timeline.HEIGHT - timeline.BOTTOM for b in bars), "bars stand on one axis"
     assert bars[0].href == "/ui/k/jobs/default/a" and bars[0].started == "03:00:00"
@@ -41,16 +45,29 @@ def test_only_the_latest_runs_are_drawn(count: int, shown: int, first: str | Non
 
 def test_runs_of_served_jobs() -> None:
     jobs: list[dict[str, Any]] = [
-        {"metadata": {"name": "ok"}, "status": {"startTime": "2026-01-01T03:00:00Z", "completionTime": "2026-01-01T03:00:09Z",
-                                                 "conditions": [{"type": "Complete", "status": "True"}]}},
-        {"metadata": {"name": "bad"}, "status": {"startTime": "2026-01-01T03:01:00Z",
-                                                  "conditions": [{"type": "Failed", "status": "True", "lastTransitionTime": "2026-01-01T03:01:30Z"}]}},
+        {
+            "metadata": {"name": "ok"},
+            "status": {
+                "startTime": "2026-01-01T03:00:00Z",
+                "completionTime": "2026-01-01T03:00:09Z",
+                "conditions": [{"type": "Complete", "status": "True"}],
+            },
+        },
+        {
+            "metadata": {"name": "bad"},
+            "status": {
+                "startTime": "2026-01-01T03:01:00Z",
+                "conditions": [{"type": "Failed", "status": "True", "lastTransitionTime": "2026-01-01T03:01:30Z"}],
+            },
+        },
         {"metadata": {"name": "busy"}, "status": {"startTime": "2026-01-01T03:02:00Z"}},
         {"metadata": {"name": "queued"}, "status": {}},
     ]
     runs = timeline.runs_of(jobs)
     assert [(r.name, r.outcome, r.end and (r.end - r.start).total_seconds()) for r in runs] == [
-        ("ok", "Complete", 9.0), ("bad", "Failed", 30.0), ("busy", "Running", None)
+        ("ok", "Complete", 9.0),
+        ("bad", "Failed", 30.0),
+        ("busy", "Running", None),
     ]
 
 
@@ -75,7 +92,11 @@ def test_the_page_log_is_unstamped_and_remembers_its_last_stamp() -> None:
 
 def test_the_follow_drops_what_the_page_showed_and_cuts_whole_lines() -> None:
     mark = logview.stamp_key("2026-01-01T03:00:00.25Z ")
-    chunks: list[str | bytes] = [b"2026-01-01T03:00:00.1Z one\n2026-01-01T03:00:00.25Z two\n2026-01-01T03:0", b"0:00.3Z three\n", "2026-01-01T03:00:01Z four"]
+    chunks: list[str | bytes] = [
+        b"2026-01-01T03:00:00.1Z one\n2026-01-01T03:00:00.25Z two\n2026-01-01T03:0",
+        b"0:00.3Z three\n",
+        "2026-01-01T03:00:01Z four",
+    ]
 
     async def source() -> AsyncIterator[str | bytes | memoryview]:
         for c in chunks:

@@ -66,9 +66,10 @@ def test_the_api_still_wants_the_bearer_token_and_pages_the_login(api: ApiHarnes
         assert (resp.status_code, resp.headers["location"]) == (303, "/ui/login"), path
     assert client.get("/ui/pods/default/x/log/follow").status_code == 401, "a script's fetch is refused"
     assert client.get("/ui/static/ui.css").status_code == 200
-    assert client.get("/ui/", headers={"Authorization": f"Bearer {TOKEN.decode()}"}, follow_redirects=False).status_code == 303, (
-        "the dashboard takes its session cookie, not the API's header"
-    )
+    assert (
+        client.get("/ui/", headers={"Authorization": f"Bearer {TOKEN.decode()}"}, follow_redirects=False).status_code
+        == 303
+    ), "the dashboard takes its session cookie, not the API's header"
 
 
 def test_a_wrong_token_is_refused_with_the_form(api: ApiHarness) -> None:
@@ -121,7 +122,9 @@ def test_a_standby_serves_the_login_but_still_refuses_api_writes(tmp_path: Path)
         resp = client.post("/ui/login", data={"token": TOKEN.decode()}, follow_redirects=False)
         assert resp.status_code == 303 and session.COOKIE in resp.headers["set-cookie"]
         assert client.get("/ui/").status_code == 200
-        refused = client.post("/apply", json={"source": "t", "text": ""}, headers={"Authorization": f"Bearer {TOKEN.decode()}"})
+        refused = client.post(
+            "/apply", json={"source": "t", "text": ""}, headers={"Authorization": f"Bearer {TOKEN.decode()}"}
+        )
         assert refused.status_code == 503 and "standby" in refused.json()["message"]
 
 

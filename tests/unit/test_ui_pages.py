@@ -49,7 +49,12 @@ def _get(api: ApiHarness, path: str, status: int = 200) -> str:
 
 def test_every_page_sets_the_security_headers(api: ApiHarness) -> None:
     """CSP without inline script or style, nosniff, no referrer, no framing, no caching; error pages too."""
-    for path, status in (("/ui/", 200), ("/ui/k/jobs", 200), ("/ui/k/jobs/default/nope", 404), ("/ui/static/ui.css", 200)):
+    for path, status in (
+        ("/ui/", 200),
+        ("/ui/k/jobs", 200),
+        ("/ui/k/jobs/default/nope", 404),
+        ("/ui/static/ui.css", 200),
+    ):
         resp = api.client.get(path)
         assert resp.status_code == status
         assert resp.headers["content-security-policy"] == ui.CSP
@@ -66,8 +71,10 @@ def test_pages_have_no_inline_script_or_style(api: ApiHarness) -> None:
     for path in ("/ui/", "/ui/nodes", "/ui/k/jobs", "/ui/k/jobs/default/demo", "/ui/pods/default/demo-aaaaa"):
         page = _get(api, path)
         assert re.findall(r"<script[^>]*>", page) in ([], ['<script src="/ui/static/follow.js" defer>'])
-        assert "<style" not in page and " style=" not in page and " on" not in re.sub(r"\s+", " ", page).replace(
-            " onerror", ""
+        assert (
+            "<style" not in page
+            and " style=" not in page
+            and " on" not in re.sub(r"\s+", " ", page).replace(" onerror", "")
         ), path
 
 
@@ -143,7 +150,10 @@ def test_a_pods_page_shows_its_log_and_follows_only_while_it_runs(api: ApiHarnes
     stamped = "2026-01-01T12:00:01.5Z hello\n2026-01-01T12:00:02.123456789Z world\n"
     api.pod("talk-aaaaa", job, log_tail=stamped, log_timestamped=True)
     page = _get(api, "/ui/pods/default/talk-aaaaa")
-    assert '<pre id="log" data-follow="/ui/pods/default/talk-aaaaa/log/follow?after=2026-01-01T12%3A00%3A02.123456789Z">hello\nworld\n</pre>' in page
+    assert (
+        '<pre id="log" data-follow="/ui/pods/default/talk-aaaaa/log/follow?after=2026-01-01T12%3A00%3A02.123456789Z">hello\nworld\n</pre>'
+        in page
+    )
     assert "follow.js" in page
     done = api.pod("talk-bbbbb", job, phase=PodPhase.SUCCEEDED, exit_code=0, log_tail="bye\n")
     page = _get(api, f"/ui/pods/default/{done.name}")

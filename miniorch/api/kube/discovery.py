@@ -64,7 +64,15 @@ def _from_registry(info: kinds.KindInfo) -> Resource | None:
         return None
     categories = ("all",) if info.workload or info.kind == "Pod" else ()
     return Resource(
-        info.plural, info.kind, info.api_group, info.version, info.namespaced, verbs, info.singular, info.short, categories
+        info.plural,
+        info.kind,
+        info.api_group,
+        info.version,
+        info.namespaced,
+        verbs,
+        info.singular,
+        info.short,
+        categories,
     )
 
 

@@ -44,7 +44,7 @@ def parse(text: str | None, allowed: Iterable[str]) -> tuple[FieldRequirement, .
         field, equal, value = _split(part)
         field = field.strip()
         if field not in known:
-            raise ValueError(f'field label not supported: {field} (this kind accepts {", ".join(sorted(known))})')
+            raise ValueError(f"field label not supported: {field} (this kind accepts {', '.join(sorted(known))})")
         out.append(FieldRequirement(field, value.strip(), equal))
     return tuple(out)
 

@@ -96,7 +96,11 @@ def _kind_schema(info: kinds.KindInfo, defs: Json, refs: str, v3: bool) -> Json:
     if info.kind in defs:
         schema = _convert(defs[info.kind], refs, v3)
     else:
-        spec = _convert({"$ref": "#/$defs/PodSpec"}, refs, v3) if info.kind == "Pod" and "PodSpec" in defs else {"type": "object"}
+        spec = (
+            _convert({"$ref": "#/$defs/PodSpec"}, refs, v3)
+            if info.kind == "Pod" and "PodSpec" in defs
+            else {"type": "object"}
+        )
         schema = {
             "type": "object",
             "description": f"A {info.kind} as miniorch serves it.",
@@ -107,7 +111,10 @@ def _kind_schema(info: kinds.KindInfo, defs: Json, refs: str, v3: bool) -> Json:
                 "spec": spec,
             },
         }
-    schema.setdefault("properties", {})["status"] = {"type": "object", "description": f"The {info.kind}'s observed state."}
+    schema.setdefault("properties", {})["status"] = {
+        "type": "object",
+        "description": f"The {info.kind}'s observed state.",
+    }
     schema["x-kubernetes-group-version-kind"] = [_gvk(info)]
     return schema
 
@@ -164,8 +171,14 @@ def _operation(info: kinds.KindInfo, action: str, refs: str, v3: bool) -> Json:
         "parameters": [],
     }
     if action in ("post", "put", "patch"):
-        op["parameters"].append({"name": "fieldValidation", "in": "query", **({"schema": {"type": "string"}} if v3 else {"type": "string"}),
-                                 "description": "Strict, Warn or Ignore: what to do with unknown or duplicate fields."})
+        op["parameters"].append(
+            {
+                "name": "fieldValidation",
+                "in": "query",
+                **({"schema": {"type": "string"}} if v3 else {"type": "string"}),
+                "description": "Strict, Warn or Ignore: what to do with unknown or duplicate fields.",
+            }
+        )
     body_schema = {"type": "object"} if action == "patch" else {"$ref": refs + full_name(info.kind)}
     if v3:
         op["responses"] = {"200": {"description": "OK", "content": {"application/json": {"schema": {"$ref": target}}}}}
@@ -181,7 +194,10 @@ def _operation(info: kinds.KindInfo, action: str, refs: str, v3: bool) -> Json:
 
 
 def _path_params(names: list[str], v3: bool) -> list[Json]:
-    return [{"name": n, "in": "path", "required": True, **({"schema": {"type": "string"}} if v3 else {"type": "string"})} for n in names]
+    return [
+        {"name": n, "in": "path", "required": True, **({"schema": {"type": "string"}} if v3 else {"type": "string"})}
+        for n in names
+    ]
 
 
 def paths(infos: list[kinds.KindInfo], refs: str, v3: bool) -> Json:
@@ -190,7 +206,11 @@ def paths(infos: list[kinds.KindInfo], refs: str, v3: bool) -> Json:
     methods = {"list": "get", "post": "post", "get": "get", "put": "put", "patch": "patch", "delete": "delete"}
     for info in infos:
         verbs = _verbs(info)
-        scope = f"{_prefix(info)}/namespaces/{{namespace}}/{info.plural}" if info.namespaced else f"{_prefix(info)}/{info.plural}"
+        scope = (
+            f"{_prefix(info)}/namespaces/{{namespace}}/{info.plural}"
+            if info.namespaced
+            else f"{_prefix(info)}/{info.plural}"
+        )
         params = ["namespace"] if info.namespaced else []
         collection = {methods[a]: _operation(info, a, refs, v3) for a in ("list", "post") if a in verbs}
         item = {methods[a]: _operation(info, a, refs, v3) for a in ("get", "put", "patch", "delete") if a in verbs}

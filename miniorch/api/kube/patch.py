@@ -53,7 +53,9 @@ def patched(served: dict[str, Any], body: Any, content_type: str, kind: str, str
             return strategic(target, body, kind)
         except ValueError as exc:
             raise KubeError(400, f"the strategic merge patch cannot be applied: {exc}") from exc
-    raise KubeError(415, f"the patch type {media or '(none)'} is not supported; use {MERGE}, {JSON_PATCH} or {STRATEGIC}")
+    raise KubeError(
+        415, f"the patch type {media or '(none)'} is not supported; use {MERGE}, {JSON_PATCH} or {STRATEGIC}"
+    )
 
 
 def _pointer(path: Any) -> list[str]:

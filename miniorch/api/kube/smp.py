@@ -69,7 +69,9 @@ def _merge_value(current: Any, value: Any, field: Field, path: str) -> Any:
         return _merge_map(current, value, field.type, path)
     if isinstance(value, list):
         if field.strategy != "merge":  # replaced whole; directives inside its objects still apply
-            return [_merge_map({}, v, field.type, f"{path}[{i}]") if isinstance(v, dict) else v for i, v in enumerate(value)]
+            return [
+                _merge_map({}, v, field.type, f"{path}[{i}]") if isinstance(v, dict) else v for i, v in enumerate(value)
+            ]
         return _merge_list(current if isinstance(current, list) else [], value, field, path)
     return value
 
@@ -161,7 +163,9 @@ def _sorted_by(items: list[Any], order: list[Any], key: str) -> list[Any]:
     return known + [i for i in items if _key_value(i, key) not in rank]
 
 
-def _ordered(inside: list[Any], server: list[Any], patch_order: list[Any], server_order: list[Any], key: str) -> list[Any]:
+def _ordered(
+    inside: list[Any], server: list[Any], patch_order: list[Any], server_order: list[Any], key: str
+) -> list[Any]:
     """apimachinery's normalizeElementOrder: the patch's items in the patch's order, the server-only
     items in the live order, interleaved where the live order places them before a patch item."""
     left, right = _sorted_by(server, server_order, key), _sorted_by(inside, patch_order, key)

@@ -122,7 +122,10 @@ def as_table(
     info = kinds.get(kind)
     headers, normal = _columns(info)
     rows = [_cells(info, obj, now, headers) for obj in objects]
-    types = ["integer" if h in _COUNTS and all(str(r[i]).isdigit() for r in rows) else "string" for i, h in enumerate(headers)]
+    types = [
+        "integer" if h in _COUNTS and all(str(r[i]).isdigit() for r in rows) else "string"
+        for i, h in enumerate(headers)
+    ]
     columns = [
         {
             "name": column_name(h),

@@ -46,7 +46,7 @@ def test_the_docs_example_validates_with_its_warnings() -> None:
     ("old", "new", "error"),
     [
         ("  clusterIP: None", "  clusterIP: 10.0.0.1", "spec.clusterIP: Unsupported value: '10.0.0.1': only headless"),
-        ("  serviceName: \"nginx\"", "  ordinals: {start: 1}", "spec.ordinals: not supported"),
+        ('  serviceName: "nginx"', "  ordinals: {start: 1}", "spec.ordinals: not supported"),
         ("      accessModes:", "      dataSource: {name: x}\n      accessModes:", "spec.dataSource: not supported"),
         ("        - name: www", "        - name: wwx", "volumeMounts[0].name: Not found: 'wwx'"),
         ("      app: nginx # has to match .spec.template", "      app: other #", "selector` does not match template"),
