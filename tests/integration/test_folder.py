@@ -221,7 +221,9 @@ def test_every_job_example_runs_on_the_test_nodes(daemon: Daemon, test_image: st
     """Each example Job (and each CronJob's Job template) completes when dropped into the folder."""
     path = next(p for p in example_files() if p.name == example)
     jobs = _runnable_jobs(path, test_image)
-    (daemon.manifests / example).write_text(yaml.safe_dump_all(jobs, sort_keys=False))
+    # the ConfigMaps and Secrets the example's pods read come along (they are applied, not run)
+    data = [d for d in yaml.safe_load_all(path.read_text()) if d["kind"] in ("ConfigMap", "Secret")]
+    (daemon.manifests / example).write_text(yaml.safe_dump_all([*data, *jobs], sort_keys=False))
     for job in jobs:
         done = daemon.wait_job(job["metadata"]["name"], timeout=90)
         assert done["status"]["succeeded"] == job["spec"].get("completions", 1)

@@ -27,7 +27,11 @@ def pair(tmp_path: Path, docker_nodes: list[Any], postgres: Any) -> Iterator[tup
     nodes = [(n.name, n.url) for n in docker_nodes]
     made = []
     for name in ("a", "b"):
-        extra = {"database": url, "ha": {"enabled": True, "name": name, "lease_seconds": LEASE}}
+        extra = {
+            "database": url,
+            "ha": {"enabled": True, "name": name, "lease_seconds": LEASE},
+            "secrets": {"key_file": str(tmp_path / "secret.key")},  # daemons sharing a database share the key
+        }
         made.append(Daemon(tmp_path / name, nodes, extra=extra))
     a, b = made
     a.start()
