@@ -35,7 +35,10 @@ def test_parallel_job_runs_completions_pods_and_completes(daemon: Daemon, docker
     assert len({p["spec"]["nodeName"] for p in pods}) > 1
     reasons = [e["reason"] for e in daemon.api("GET", "/api/events", params={"uid": job["metadata"]["uid"]})["items"]]
     assert reasons.count("SuccessfulCreate") == 4 and "Completed" in reasons
-    assert all(not cs for cs in managed_containers(docker_nodes).values())
+    # a finished pod is recorded (and its Job may complete) before its log is kept and its container goes
+    daemon.wait_for(
+        lambda: all(not cs for cs in managed_containers(docker_nodes).values()), timeout=15, what="no containers left"
+    )
     assert daemon.ctl("get", "job", "p2c4", "-o", "jsonpath={.status.succeeded}").stdout == "4"
 
 
@@ -54,7 +57,10 @@ def test_failing_job_runs_backoff_limit_plus_one_pods_and_keeps_their_logs(
     for pod in pods:
         name = pod["metadata"]["name"]
         assert daemon.ctl("logs", name).stdout.strip() == f"attempt {name}"
-    assert all(not cs for cs in managed_containers(docker_nodes).values())
+    # a finished pod is recorded (and its Job may complete) before its log is kept and its container goes
+    daemon.wait_for(
+        lambda: all(not cs for cs in managed_containers(docker_nodes).values()), timeout=15, what="no containers left"
+    )
 
 
 def test_on_failure_restarts_the_same_container_in_place(daemon: Daemon) -> None:
@@ -151,7 +157,10 @@ def test_delete_job_stops_and_removes_its_containers_on_every_node(daemon: Daemo
     result = daemon.ctl("delete", "job", "long")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == 'job.batch "long" deleted'
-    assert all(not cs for cs in managed_containers(docker_nodes).values())
+    # a finished pod is recorded (and its Job may complete) before its log is kept and its container goes
+    daemon.wait_for(
+        lambda: all(not cs for cs in managed_containers(docker_nodes).values()), timeout=15, what="no containers left"
+    )
     assert daemon.job("long") is None
     assert daemon.ctl("get", "job", "long").returncode == 1
 

@@ -140,7 +140,10 @@ def test_success_policy_completes_with_index_zero_and_stops_the_rest(daemon: Dae
     assert _cond(job, "SuccessCriteriaMet")["reason"] == "SuccessPolicy"
     assert _cond(job, "Complete")["reason"] == "SuccessPolicy"
     assert job["status"]["completedIndexes"] == "0" and job["status"]["active"] == 0
-    assert all(not cs for cs in managed_containers(docker_nodes).values())
+    # a finished pod is recorded (and its Job may complete) before its log is kept and its container goes
+    daemon.wait_for(
+        lambda: all(not cs for cs in managed_containers(docker_nodes).values()), timeout=15, what="no containers left"
+    )
 
 
 def test_active_deadline_stops_running_pods_and_fails_the_job(daemon: Daemon, docker_nodes: list[Any]) -> None:
