@@ -170,16 +170,7 @@ class DaemonSetPlanner:
         return history.current
 
     def _mark(self, marks: Sequence[tuple[str, str | None]]) -> None:
-        """Persist readiness on the pod (re-read: an operation may have changed it since)."""
-        for uid, since in marks:
-            pod = self._store.get_pod_by_uid(uid)
-            if pod is None or self._runner.busy(pod.name):
-                continue
-            annotations = {k: v for k, v in pod.annotations.items() if k != ds_logic.READY_SINCE}
-            if since is not None:
-                annotations[ds_logic.READY_SINCE] = since
-            if annotations != pod.annotations:
-                self._store.save_pod(dataclasses.replace(pod, annotations=annotations))
+        save_readiness(self._store, self._runner, marks)
 
     def _prune(self, pods: Sequence[PodRecord], now: dt.datetime) -> None:
         """Forget finished pods beyond the newest few per node once the backoff window is over."""
@@ -237,3 +228,17 @@ class DaemonSetPlanner:
                 return
             await asyncio.sleep(0.05)
         log.warning("node_release_timed_out", pods=sorted(p.name for p in pods if runner.busy(p.name)))
+
+
+def save_readiness(store: Store, runner: PodRunner, marks: Sequence[tuple[str, str | None]]) -> None:
+    """Persist readiness marks on their pods (re-read: an operation may have changed one since);
+    the DaemonSet and StatefulSet controllers share them."""
+    for uid, since in marks:
+        pod = store.get_pod_by_uid(uid)
+        if pod is None or runner.busy(pod.name):
+            continue
+        annotations = {k: v for k, v in pod.annotations.items() if k != ds_logic.READY_SINCE}
+        if since is not None:
+            annotations[ds_logic.READY_SINCE] = since
+        if annotations != pod.annotations:
+            store.save_pod(dataclasses.replace(pod, annotations=annotations))

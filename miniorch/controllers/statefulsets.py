@@ -10,7 +10,6 @@ retention policy lets go.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import datetime as dt
 import uuid
 from collections.abc import Sequence
@@ -20,14 +19,13 @@ import structlog
 
 from miniorch.config import Config
 from miniorch.controllers import containers, podrecords
-from miniorch.controllers.daemonsets import selection_of
+from miniorch.controllers.daemonsets import save_readiness, selection_of
 from miniorch.controllers.models import ModelCache
 from miniorch.controllers.nodes import NodeMonitor
 from miniorch.controllers.pods import PodRunner
 from miniorch.controllers.podsync import Observed, PodSync
 from miniorch.nodes import records as nr
 from miniorch.nodes.client import NodeClient
-from miniorch.reconcile import daemonset as ds_logic
 from miniorch.reconcile import revisions
 from miniorch.reconcile import statefulset as sts_logic
 from miniorch.reconcile.actions import Action, CreatePod
@@ -282,13 +280,4 @@ class StatefulSetPlanner:
         return history.current
 
     def _mark(self, marks: Sequence[tuple[str, str | None]]) -> None:
-        """Persist readiness on the pod (re-read: an operation may have changed it since)."""
-        for uid, since in marks:
-            pod = self._store.get_pod_by_uid(uid)
-            if pod is None or self._runner.busy(pod.name):
-                continue
-            annotations = {k: v for k, v in pod.annotations.items() if k != ds_logic.READY_SINCE}
-            if since is not None:
-                annotations[ds_logic.READY_SINCE] = since
-            if annotations != pod.annotations:
-                self._store.save_pod(dataclasses.replace(pod, annotations=annotations))
+        save_readiness(self._store, self._runner, marks)
