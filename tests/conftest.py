@@ -135,6 +135,7 @@ def daemon(docker_nodes: list[dockernodes.DockerNode], tmp_path: Path, database_
     from support.daemon import Daemon
 
     extra = {"database": database_url} if database_url else None
+    _remove_managed_containers(docker_nodes)  # what an earlier test's own daemons left (another cluster's)
     d = Daemon(tmp_path, [(n.name, n.url) for n in docker_nodes], extra=extra)
     d.start()
     yield d

@@ -77,6 +77,7 @@ class PodRunner:
                 log.warning("pod_operation_deferred", pod=pod.name, node=pod.node, error=exc.detail)
             except StoreUnavailable as exc:  # not recorded: a later pass observes the container and redoes it
                 log.warning("pod_operation_deferred", pod=pod.name, node=pod.node, error=str(exc))
+                self._wake()  # that pass comes now: it meets the outage, logs it and retries with backoff
             finally:
                 self._tasks.pop(pod.name, None)
                 self._done(pod.name)

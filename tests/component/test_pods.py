@@ -24,7 +24,10 @@ def test_a_die_event_settles_the_pod_with_four_docker_calls_and_no_inspect(clust
             node.finish(pod.name, 0, output="done")
             await c.wait_for("the pod settled", functools.partial(lambda n: c.phase(n) is PodPhase.SUCCEEDED, pod.name))
         await c.wait_for("the Job complete", lambda: c.complete("three"))
-        await c.wait_for("containers removed", lambda: not node.containers)
+        # The record says so once the engine has removed it (the save follows the `remove` call).
+        await c.wait_for(
+            "containers removed", lambda: not node.containers and all(p.container_removed for p in c.pods("three"))
+        )
         assert c.status("three")["succeeded"] == 3
         assert {k: v for k, v in node.calls.items() if k != "list_managed"} == {
             "create": 3,

@@ -239,8 +239,9 @@ def test_ordered_scale_down_then_up_reattaches_retained_volumes(daemon: Daemon, 
     overlap: list[list[str]] = []
 
     def down() -> bool:
-        names = sorted(pods(daemon))
-        if "web-1" in names and "web-2" in names and pods(daemon)["web-1"]["metadata"].get("deletionTimestamp"):
+        now = pods(daemon)  # one listing: two would race the controller between them
+        names = sorted(now)
+        if "web-1" in names and "web-2" in names and now["web-1"]["metadata"].get("deletionTimestamp"):
             overlap.append(names)
         return names == ["web-0"]
 
