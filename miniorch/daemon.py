@@ -191,7 +191,7 @@ class Daemon:
             if task.get_name() not in ("api", "api-tcp"):  # servers finish their requests
                 task.cancel()
         await asyncio.gather(*tasks, stopper, return_exceptions=True)
-        await self.parts.runner.cancel()
+        await self.parts.workloads.cancel()  # the planners' work in flight, then the pods' operations
         if isinstance(self.leadership, Leadership):
             await store_io(self.leadership.release)
         self.parts.monitor.close()

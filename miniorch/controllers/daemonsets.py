@@ -95,6 +95,9 @@ class DaemonSetPlanner:
     def apply_config(self, config: Config) -> None:
         """Nothing to take from the config: the DaemonSet backoff is fixed (DESIGN 4.6)."""
 
+    async def cancel(self) -> None:
+        """Nothing runs off the pass: a DaemonSet's work is the pods' (PodRunner)."""
+
     def delete(self, obj: ObjectRecord, seen: Observed) -> None:
         if self._pods.delete_pods(obj, "DaemonSetDeleted"):
             self._store.delete_revisions_of(obj.uid)

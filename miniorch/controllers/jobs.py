@@ -107,6 +107,9 @@ class JobPlanner:
             config.timing.job_backoff_initial_seconds, config.timing.job_backoff_max_seconds
         )
 
+    async def cancel(self) -> None:
+        """Nothing runs off the pass: a Job's work is the pods' (PodRunner)."""
+
     def delete(self, obj: ObjectRecord, seen: Observed) -> None:
         if self._pods.delete_pods(obj, "JobDeleted"):
             self._store.delete_object(obj.uid)

@@ -80,6 +80,10 @@ def _owned_volumes(client: NodeClient, name: str, namespace: str) -> dict[str, d
     return client.volumes().list_owned("StatefulSet", name, namespace)
 
 
+#: Seconds before each retry of a failed volume removal (about 10 minutes in all).
+REMOVE_RETRIES = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 120.0, 120.0, 120.0)
+
+
 class VolumeReaper:
     """Removes replicas' Docker volumes off the event loop; each removal is tracked until it ends."""
 
@@ -96,15 +100,27 @@ class VolumeReaper:
             self._tasks[key] = task
 
     async def _remove(self, node: str, volume: str, owner: str) -> None:
-        client = self._monitor.client(node)
-        if client is None:
-            return
-        try:
-            await client.run(lambda: client.volumes().remove(volume))
-        except nr.NodeError as exc:
-            log.warning("volume_remove_failed", node=node, volume=volume, statefulset=owner, error=exc.detail)
-            return
-        log.info("volume_removed", node=node, volume=volume, statefulset=owner)
+        """Its replica's pin is already gone from the status, so no later pass asks again: a removal
+        that fails (node away, volume still in use) is retried with backoff while the daemon runs."""
+        for wait in REMOVE_RETRIES:
+            client = self._monitor.client(node)
+            if client is not None:
+                try:
+                    await client.run(_remove_volume, client, volume)
+                except nr.NodeError as exc:
+                    log.warning(
+                        "volume_remove_failed",
+                        node=node,
+                        volume=volume,
+                        statefulset=owner,
+                        error=exc.detail,
+                        retry_in=wait,
+                    )
+                else:
+                    log.info("volume_removed", node=node, volume=volume, statefulset=owner)
+                    return
+            await asyncio.sleep(wait)
+        log.error("volume_remove_given_up", node=node, volume=volume, statefulset=owner, fix=_by_hand(node, volume))
 
     def find(self, uid: str, name: str, namespace: str, nodes: Sequence[str]) -> dict[int, str] | None:
         """The ordinal -> node of volumes a StatefulSet of this name left (Retain) before it was
@@ -137,10 +153,30 @@ class VolumeReaper:
             log.info("statefulset_volumes_found", statefulset=name, namespace=namespace, replicas=len(pins))
         self._found[uid] = pins
 
-    async def cancel(self) -> None:
-        for task in list(self._tasks.values()):
+    async def cancel(self, grace: float = 5.0) -> None:
+        """Shutdown: lookups are redone after a restart and are dropped; removals in flight get `grace`
+        seconds to end (a removal takes milliseconds), and any still left is logged with the fix."""
+        removals = {key: t for key, t in self._tasks.items() if key[0]}
+        for key, task in self._tasks.items():
+            if key not in removals:
+                task.cancel()
+        if removals:
+            await asyncio.wait(list(removals.values()), timeout=grace)
+        for (node, volume), task in removals.items():
+            if not task.done():
+                log.warning("volume_remove_abandoned", node=node, volume=volume, fix=_by_hand(node, volume))
+        tasks = list(self._tasks.values())
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _remove_volume(client: NodeClient, volume: str) -> None:
+    client.volumes().remove(volume)
+
+
+def _by_hand(node: str, volume: str) -> str:
+    return f"remove it by hand: docker -H <node {node}> volume rm {volume}"
 
 
 class StatefulSetPlanner:
@@ -161,6 +197,10 @@ class StatefulSetPlanner:
 
     def apply_config(self, config: Config) -> None:
         """Nothing to take from the config."""
+
+    async def cancel(self) -> None:
+        """Volume removals and lookups in flight: each is redone by a later pass after a restart."""
+        await self.volumes.cancel()
 
     def delete(self, obj: ObjectRecord, seen: Observed) -> None:
         if not self._pods.delete_pods(obj, sts_logic.DELETED):

@@ -46,6 +46,9 @@ class Planner(Protocol):
     def delete(self, obj: ObjectRecord, seen: Observed) -> None:
         """Tear down an object marked for deletion (forget it once nothing is left)."""
 
+    async def cancel(self) -> None:
+        """Shutdown: abandon the work this planner runs off the pass (each piece is safe to redo)."""
+
 
 class Wakeups:
     """What asks the workload loop for a pass, shared by everything that may (the runner, the node
@@ -146,6 +149,12 @@ class WorkloadController:
     def wake(self) -> None:
         """Look at the containers again, then plan (see Wakeups.wake)."""
         self._wakeups.wake()
+
+    async def cancel(self) -> None:
+        """Shutdown: the planners' work in flight (volume removals, ...) and then the pods' operations."""
+        for planner in self.planners:
+            await planner.cancel()
+        await self.runner.cancel()
 
     def drain(self, node: str) -> list[str]:
         """Evict the pods on `node` that their owner kind lets drain evict (PodSync.drain); returns
