@@ -68,7 +68,9 @@ class Daemon:
         self._log: IO[bytes] | None = None
 
     # -- lifecycle --------------------------------------------------------
-    def start(self, timeout: float = 20, env: dict[str, str] | None = None) -> None:
+    def start(self, timeout: float = 60, env: dict[str, str] | None = None) -> None:
+        """Start the daemon and wait until its API answers (60 s: migrations and first listings on a
+        loaded 2-core CI machine took over 20 s)."""
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             [MINIORCH, "daemon", "--config", str(self.config_path)],
@@ -79,12 +81,14 @@ class Daemon:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
+                self._log.close()
                 raise RuntimeError(f"daemon exited with {self.proc.returncode}:\n{self.log_text()[-3000:]}")
             if _accepting(self.socket) and self.api("GET", "/version"):
                 return
             time.sleep(0.05)
         self.proc.kill()  # a daemon that never answered must not outlive its test (nor hold its nodes)
         self.proc.wait()
+        self._log.close()  # left open, it turns into a ResourceWarning error in whichever test runs next
         raise RuntimeError(f"daemon did not come up within {timeout} s:\n{self.log_text()[-3000:]}")
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
