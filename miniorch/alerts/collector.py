@@ -25,6 +25,9 @@ log = structlog.get_logger(__name__)
 
 #: Events are stamped before they commit; reading this far back catches a late commit (keys dedupe).
 OVERLAP = dt.timedelta(seconds=60)
+#: A finished pod is recorded a few ms before its log is kept (its replacement need not wait for the
+#: engine's `logs`): a fact about it waits this long at most for the log, then goes without it.
+LOG_WAIT = dt.timedelta(seconds=3)
 _POD_OWNERS = ("Job", "DaemonSet", "StatefulSet")
 _ID_SPACE = uuid.UUID("6d696e69-6f72-6368-2e6e-6f7469667921")
 
@@ -49,6 +52,12 @@ def _log_of(pod: PodRecord) -> str:
     if not pod.log_timestamped:
         return pod.log_tail
     return "".join(logtail.strip_stamp(line) for line in logtail.lines_of(pod.log_tail))
+
+
+def _log_on_the_way(pod: PodRecord, now: dt.datetime) -> bool:
+    if pod.log_tail or pod.container_removed or not pod.phase.terminal or pod.finished_at is None:
+        return False
+    return now - pod.finished_at < LOG_WAIT
 
 
 def fact_of(rec: nq.FactRecord) -> facts.Fact:
@@ -134,7 +143,9 @@ class Collector:
             return 0
         events = queue.events_since(cursor - OVERLAP, facts.REASONS)
         views = [event_view(e) for e in events if facts.classify(event_view(e)) is not None]
-        built = [self._fact_of(view) for view in views]
+        made = [(view, self._fact_of(view, now)) for view in views]
+        built = [fact for _, fact in made if fact is not None]
+        waiting = [view.time for view, fact in made if fact is None]
         built += [f for p in crashing if (f := facts.crashloop(p, (logs or {}).get(p.uid, ""))) is not None]
         known = queue.known(f.key for f in built)
         records: list[nq.FactRecord] = []
@@ -145,19 +156,26 @@ class Collector:
             deliveries += self._deliveries(record, now)
             log.info("notification_fact", fact=record.type, kind=record.kind, name=record.name, reason=record.reason)
         newest = max((e.last_timestamp for e in events), default=cursor)
+        if waiting:  # not past them: the next pass reads them again (OVERLAP covers what came between)
+            newest = min(newest, *waiting)
         if records or newest > cursor:
             queue.enqueue(records, deliveries, max(cursor, newest))
         self._cursor = max(cursor, newest)
         return len(deliveries)
 
-    def _fact_of(self, view: facts.EventView) -> facts.Fact:
-        pods, owner = self._pods_of(view)
+    def _fact_of(self, view: facts.EventView, now: dt.datetime) -> facts.Fact | None:
+        """The fact of `view`, or None while its failing pod's log is not kept yet (`LOG_WAIT`)."""
+        found = self._pods_of(view, now)
+        if found is None:
+            return None
+        pods, owner = found
         fact = facts.build(view, pods, owner)
         assert fact is not None  # views hold facts only
         return fact
 
-    def _pods_of(self, view: facts.EventView) -> tuple[list[facts.PodView], str | None]:
-        """The object's pods (the failing one with its stored log) and its owner's name."""
+    def _pods_of(self, view: facts.EventView, now: dt.datetime) -> tuple[list[facts.PodView], str | None] | None:
+        """The object's pods (the failing one with its stored log) and its owner's name; None
+        while the failing pod has finished and its log is on the way to the store."""
         if view.kind not in _POD_OWNERS:
             return [], None
         obj = self._store.get_object_by_uid(view.uid)
@@ -169,6 +187,8 @@ class Collector:
             return shapes, owner
         full = next((p for p in pods if p.name == chosen.name), None)
         fresh = self._store.get_pod_by_uid(full.uid) if full is not None else None
+        if fresh is not None and _log_on_the_way(fresh, now):
+            return None
         log_text = _log_of(fresh) if fresh is not None else ""
         return [facts.PodView(chosen.name, chosen.node, True, chosen.finished_at, log_text)], owner
 

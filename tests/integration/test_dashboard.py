@@ -16,9 +16,10 @@ import pytest
 import trustme
 import yaml
 from conftest import _remove_managed_containers
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.support import expected_conditions as expected
+from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 from support import browser, dockernodes
 from support.daemon import Daemon, job_yaml
@@ -134,8 +135,19 @@ def _click_to(session: WebDriver, css: str, url: str) -> None:
     """Submit a form by its button, and wait for the page it leads to (a click does not wait)."""
     old = session.find_element(By.TAG_NAME, "html")
     session.find_element(By.CSS_SELECTOR, css).click()
-    WebDriverWait(session, 20).until(expected.staleness_of(old), "the form was not answered")
+    WebDriverWait(session, 20).until(lambda _: _replaced(old), "the form was not answered")
     WebDriverWait(session, 20).until(lambda s: s.current_url == url, f"the form did not lead to {url}")
+
+
+def _replaced(element: WebElement) -> bool:
+    """Whether the page holding `element` was replaced. Chromium answers for an element of the
+    page being replaced either "stale element" or "Node ... does not belong to the document"
+    (selenium's staleness_of knows only the first)."""
+    try:
+        element.is_enabled()
+    except WebDriverException:  # StaleElementReferenceException is one
+        return True
+    return False
 
 
 def _login(session: WebDriver, url: str, token: str = TOKEN) -> None:

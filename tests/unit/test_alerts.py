@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 from pathlib import Path
 from typing import Any
@@ -202,7 +203,7 @@ def test_backoff_and_giving_up(
         assert (result.at - now).total_seconds() == wait
 
 
-def _store_with_failed_job(store: Store) -> ObjectRecord:
+def _store_with_failed_job(store: Store, log_tail: str = "2026-12-02T03:00:00.1Z boom\n") -> ObjectRecord:
     job = ObjectRecord(uid="job-1", kind="Job", namespace="default", name="etl", manifest={}, status={}, created_at=T0)
     store.add_object(job)
     pod = PodRecord(
@@ -217,7 +218,7 @@ def _store_with_failed_job(store: Store) -> ObjectRecord:
         exit_code=3,
         created_at=T0,
         finished_at=T0,
-        log_tail="2026-12-02T03:00:00.1Z boom\n",
+        log_tail=log_tail,
         log_timestamped=True,
     )
     store.save_pod(pod)
@@ -246,6 +247,37 @@ def test_a_fact_is_queued_once_per_receiver_and_survives_a_new_store(store: Stor
     assert delivery.receiver == "a" and delivery.state == nq.PENDING and fact.pod == "etl-abcde"
     assert fact.log == "boom" and fact.node == "node1"
     assert delivery.id == collector.delivery_id(fact.id, "a")
+
+
+def test_a_fact_waits_for_the_failing_pods_log_to_be_kept_and_then_carries_it(store: Store) -> None:
+    """A finished pod is recorded a few ms before its log is kept: the fact waits for the log, up to LOG_WAIT."""
+    now = [T0]
+    c = collector.Collector(store, lambda: [Receiver(name="a", url="http://h/a")], lambda: now[0])
+    c.collect()
+    job = _store_with_failed_job(store, log_tail="")
+    (pod,) = store.pods_of(job.uid)
+    now[0] = T0 + dt.timedelta(seconds=1)
+    store.record_object_event(job, "Warning", "BackoffLimitExceeded", "Job has reached the backoff limit", now[0])
+    assert c.collect() == 0  # recorded, log not kept yet
+    store.save_pod(dataclasses.replace(pod, log_tail="2026-12-02T03:00:00.1Z boom\n"))  # the log is kept
+    now[0] += dt.timedelta(milliseconds=50)
+    assert c.collect() == 1
+    ((_, fact),) = store.notifications.due(now[0], 10)
+    assert fact.log == "boom"
+
+
+def test_a_fact_goes_without_the_log_once_log_wait_has_passed(store: Store) -> None:
+    now = [T0]
+    c = collector.Collector(store, lambda: [Receiver(name="a", url="http://h/a")], lambda: now[0])
+    c.collect()
+    job = _store_with_failed_job(store, log_tail="")
+    now[0] = T0 + dt.timedelta(seconds=1)
+    store.record_object_event(job, "Warning", "BackoffLimitExceeded", "Job has reached the backoff limit", now[0])
+    assert c.collect() == 0
+    now[0] = T0 + collector.LOG_WAIT
+    assert c.collect() == 1
+    ((_, fact),) = store.notifications.due(now[0], 10)
+    assert fact.log == "" and fact.pod == "etl-abcde"
 
 
 def test_a_bumped_event_is_a_new_fact(store: Store) -> None:
