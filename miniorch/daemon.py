@@ -64,6 +64,10 @@ class Daemon:
         self.metrics.watch_notifications(self.store.notifications.counts)
         self._stop = asyncio.Event()
 
+    def _stop_requested(self) -> None:
+        _STOP_REQUESTED.set()
+        self._stop.set()
+
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
         supervisor = supervise.install(loop)  # thread and loop errors: structlog, a dead thread ends us
@@ -71,7 +75,7 @@ class Daemon:
         # default of cpu_count + 4 (6 here) queued the starts of a Job with parallelism 10.
         loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(IO_THREADS, thread_name_prefix="io"))
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, self._stop.set)
+            loop.add_signal_handler(sig, self._stop_requested)
         loop.add_signal_handler(signal.SIGHUP, lambda: supervisor.spawn(self.reload(), "config-reload"))
         os.umask(0o007)  # the socket is never world-accessible, even for an instant
         listeners.prepare_socket(self.config.api.socket, self.config.api.socket_group)  # refuse a second daemon first
@@ -297,13 +301,24 @@ def _leadership(config: config_mod.Config, store: Store) -> Leadership | AlwaysL
     )
 
 
+#: Set by SIGTERM/SIGINT: a step-down then ends the process instead of executing it afresh.
+_STOP_REQUESTED = threading.Event()
+#: A signal the kernel delivered just before a step-down is handled by the event loop within
+#: this time; without the wait, the fresh process would run on, the stop lost with the old one.
+_SIGNAL_GRACE_SECONDS = 0.1
+
+
 def _step_down(why: str) -> None:
-    """The lease is lost: act on nothing more. The daemon executes itself afresh and comes back as a
-    standby (the same pid for systemd; no state of the old leadership survives in memory)."""
-    log.warning("daemon_stepping_down", reason=why)
+    """The lease is lost: act on nothing more (the guard has already stopped the acting). The
+    daemon executes itself afresh and comes back as a standby (the same pid for systemd; no
+    state of the old leadership survives in memory), unless it was asked to stop: then it ends."""
+    stopping = _STOP_REQUESTED.wait(_SIGNAL_GRACE_SECONDS)
+    log.warning("daemon_stepping_down", reason=why, then="exit" if stopping else "standby")
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):
             stream.flush()
+    if stopping:
+        os._exit(0)  # stopping anyway, and a leader that lost its lease must not act on its way out
     os.execv(sys.executable, sys.orig_argv)
 
 

@@ -64,6 +64,9 @@ class PodRunner:
         self._cluster = store.cluster_id()
         self._images = images.ImageCopier(store, monitor, clock)
         self.failures: list[BaseException] = []
+        #: An operation met a database outage: the controller asks the database before it trusts
+        #: a pass again (a pass served from the caches would not notice the outage).
+        self.store_failed = False
         self._timers: dict[str, asyncio.TimerHandle] = {}  # pods waiting for their next try
 
     def busy(self, pod_name: str) -> bool:
@@ -77,6 +80,7 @@ class PodRunner:
                 log.warning("pod_operation_deferred", pod=pod.name, node=pod.node, error=exc.detail)
             except StoreUnavailable as exc:  # not recorded: a later pass observes the container and redoes it
                 log.warning("pod_operation_deferred", pod=pod.name, node=pod.node, error=str(exc))
+                self.store_failed = True
                 self._wake()  # that pass comes now: it meets the outage, logs it and retries with backoff
             finally:
                 self._tasks.pop(pod.name, None)

@@ -21,6 +21,7 @@ from miniorch.controllers import outage
 from miniorch.controllers.models import ModelCache
 from miniorch.controllers.pods import PodRunner
 from miniorch.controllers.podsync import Observed, PodSync
+from miniorch.controllers.storeio import store_io
 from miniorch.store.errors import StoreUnavailable
 from miniorch.store.records import ObjectRecord
 from miniorch.store.store import Store
@@ -187,6 +188,9 @@ class WorkloadController:
             if self.runner.failures:
                 raise self.runner.failures[0]
             try:
+                if self.runner.store_failed:  # the outage is logged, and its end, by the database's answer
+                    await store_io(self._store.resource_version)
+                    self.runner.store_failed = False
                 with self.metrics.reconcile_duration.time():
                     await self.reconcile_once()
             except StoreUnavailable as exc:  # nothing was recorded: the next pass sees it all again

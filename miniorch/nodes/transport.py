@@ -29,6 +29,9 @@ from miniorch.errors import MiniorchError, TemporaryError
 
 UNIX, TLS, SSH, TCP_INSECURE = "unix", "tls", "ssh", "tcp-insecure"
 _PLACEHOLDER_VERSION = "1.41"  # replaced by the engine's own before the first real call
+#: Channels open at once on a node's one SSH connection: sshd refuses a session past its
+#: MaxSessions (10 by default) with "Connect failed", so one stays free for `_diagnose`.
+SSH_CHANNELS = 9
 
 
 @dataclass(frozen=True)
@@ -272,9 +275,7 @@ class SshAdapter(docker.transport.basehttpadapter.BaseHTTPAdapter):  # type: ign
             if self._pool is None or transport is None or not transport.is_active():
                 self._drop()
                 self._ssh = self._open()
-                self._pool = docker.transport.sshconn.SSHConnectionPool(
-                    ssh_client=self._ssh, timeout=self._timeout, maxsize=self._pool_size
-                )
+                self._pool = _ChannelPool(self._ssh, self._timeout, min(self._pool_size, SSH_CHANNELS))
                 _counted(self._pool, self._dials)
             return self._pool
 
@@ -329,6 +330,19 @@ class SshAdapter(docker.transport.basehttpadapter.BaseHTTPAdapter):  # type: ign
         super().close()
         with self._lock:
             self._drop()
+
+
+class _ChannelPool(docker.transport.sshconn.SSHConnectionPool):  # type: ignore[misc]
+    """docker-py's channel pool, bounded: at most `maxsize` channels exist at once (docker-py's
+    opens one more whenever all are busy, until sshd refuses it), and a call waits for a free
+    one up to the timeout, never forever (urllib3's default wait), then fails as the node's."""
+
+    def __init__(self, ssh: paramiko.SSHClient, timeout: float, maxsize: int) -> None:
+        super().__init__(ssh_client=ssh, timeout=timeout, maxsize=maxsize)
+        self.block = True
+
+    def _get_conn(self, timeout: float | None = None) -> Any:
+        return super()._get_conn(self.timeout if timeout is None else timeout)
 
 
 class DialStdioFailed(TemporaryError, ConnectionError):

@@ -76,4 +76,6 @@ def test_the_kubernetes_docs_statefulset_example_applies_but_for_its_image(daemo
 
     daemon.wait_for(lambda: "web-0" in names(), timeout=30, what="web-0")
     assert names() == {"web-0"}
-    assert daemon.ctl("get", "sts", "web", check=True).stdout.split()[3:5] == ["web", "0/3"]
+    # The image's shell exits at once (no nginx), so web-0 crash-loops: Ready for an instant at most.
+    shown = daemon.ctl("get", "sts", "web", check=True).stdout.split()
+    assert shown[:3] == ["NAME", "READY", "AGE"] and shown[3] == "web" and shown[4] in ("0/3", "1/3")

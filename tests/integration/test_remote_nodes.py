@@ -10,14 +10,17 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import docker
 import pytest
 import yaml
 from support import dockernodes, sshd, tlsdocker
 from support.daemon import MINIORCH, Daemon, job_yaml
+
+from miniorch.nodes import transport
 
 IMAGE = dockernodes.TEST_IMAGE
 
@@ -179,6 +182,27 @@ def test_tls_and_ssh_nodes_added_by_reload_run_jobs_cronjobs_and_daemonsets(flee
         assert logins == 1, logins
 
 
+def test_more_calls_at_once_than_sshd_allows_sessions_wait_for_a_channel_and_all_succeed(fleet: Fleet) -> None:
+    """sshd (MaxSessions 10, its default here) refuses an 11th channel on one connection: 14 calls
+    that each hold a channel (`wait` on a container still running) all return, over one login."""
+    cfg = fleet.ssh.node_config("edge-ssh")
+    files = cast(dict[str, str], cfg["ssh"])
+    endpoint = transport.Endpoint(str(cfg["url"]), transport.SSH, **files)
+    logins_before = fleet.ssh.log.read_text().count("Accepted publickey")
+    with dockernodes.client(fleet.ssh_engine.url) as local:
+        sleeper = local.containers.run(IMAGE, ["sleep", "3"], detach=True, labels={"miniorch.io/managed": "true"})
+    client = transport.connect(endpoint, timeout=30, pool_size=32)
+    try:
+        with ThreadPoolExecutor(14) as pool:
+            codes = list(pool.map(lambda _: client.api.wait(sleeper.id)["StatusCode"], range(14)))
+    finally:
+        client.close()
+        with dockernodes.client(fleet.ssh_engine.url) as local:
+            local.containers.get(sleeper.id).remove(force=True)
+    assert codes == [0] * 14
+    assert fleet.ssh.log.read_text().count("Accepted publickey") - logins_before == 1
+
+
 def _cronjob(name: str, node: str) -> str:
     template = {
         "spec": {
@@ -254,7 +278,7 @@ def test_pods_on_tls_and_ssh_nodes_are_adopted_after_a_daemon_restart(fleet: Fle
     with running(tmp_path, fleet, fleet.entries()) as d:
         wait_ready(d, ["edge-tls", "edge-ssh"])
         for node in ("edge-tls", "edge-ssh"):
-            d.apply(pinned(f"long-{node}", node, command="sleep 4; echo done"), name=f"{node}.yaml")
+            d.apply(pinned(f"long-{node}", node, command="sleep 15; echo done"), name=f"{node}.yaml")
         d.wait_for(
             lambda: all(
                 [p["status"]["phase"] for p in d.pods(f"long-{n}")] == ["Running"] for n in ("edge-tls", "edge-ssh")
