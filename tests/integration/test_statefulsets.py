@@ -361,7 +361,7 @@ def test_a_replica_whose_node_is_down_waits_for_it_and_returns_with_its_data(dae
             return False
         return pod["status"]["phase"] in ("Unknown", "Pending") and node_name in pod["status"].get("message", "")
 
-    daemon.wait_for(waiting, timeout=40, what="web-1 waiting for its node")
+    daemon.wait_for(waiting, timeout=90, what="web-1 waiting for its node")
     time.sleep(3)
     assert pods(daemon)["web-1"]["spec"]["nodeName"] == node_name
     assert [n for n in ready_names(daemon) if n != "web-1"] == sorted(n for n in others if others[n] != node_name)
