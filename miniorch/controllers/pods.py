@@ -31,6 +31,7 @@ from miniorch.store.store import Store
 log = structlog.get_logger(__name__)
 
 LOG_TAIL_LINES = logtail.MAX_LINES
+ENGINE_SHUTDOWN_GRACE = 2.0  # s: how soon an engine going down stops answering after its containers die
 #: The engine answered and refused (bad parameter, missing network, its bridge gone): a refused
 #: try, retried with backoff and then failed (reconcile.startretry). A NodeUnavailable that is
 #: not an EngineError (no answer at all) defers the operation instead: node loss handling.
@@ -303,6 +304,17 @@ class PodRunner:
                 state = await client.run(client.inspect, pod.name)
             except nr.ContainerNotFound:
                 self._look()  # removed behind our back (`docker rm -f`): the next pass sees it missing
+                return
+        if state.exited and restart_policy == "Always" and not pod.deletion_reason:
+            # Docker restarts a long-running pod's container itself unless its engine is going down
+            # (or someone stopped it): a moment later an engine on its way down no longer answers
+            # (NodeUnavailable: the pod is left to node loss handling, kept), one that restarted it
+            # tells a running container, and a container still stopped is recorded as a run's end.
+            await asyncio.sleep(ENGINE_SHUTDOWN_GRACE)
+            try:
+                state = await client.run(client.inspect, pod.name)
+            except nr.ContainerNotFound:
+                self._look()
                 return
         if not state.exited:
             if restart_policy == "Always" and state.restart_count > pod.restart_count:

@@ -54,7 +54,7 @@ class RunEnd:
     """How one run of a container ended, as its node's event stream told it."""
 
     exit_code: int
-    started_at: dt.datetime  # the `start` event's time (Docker's StartedAt, a few ms late at most)
+    started_at: dt.datetime  # the `start` event's time (Docker's StartedAt, a few ms late on a quiet host)
     finished_at: dt.datetime  # the `die` event's time
     killed: bool = False  # a `kill` came during the run: a stop by us, by someone else, or the engine's shutdown
     oom: bool = False  # an `oom` came during the run (its inspect says whether it was OOMKilled)

@@ -58,8 +58,9 @@ def test_die_event_tells_the_exit_code_and_times_the_inspect_would(docker_nodes:
             assert end.exit_code == 3 == state["ExitCode"]
             assert not end.killed and not end.oom
             assert inspected.started_at and inspected.finished_at
-            assert abs((end.started_at - inspected.started_at).total_seconds()) < 0.05
-            assert abs((end.finished_at - inspected.finished_at).total_seconds()) < 0.05
+            # a few ms apart on a quiet host; 74 ms was seen on a loaded 2-core CI run
+            assert abs((end.started_at - inspected.started_at).total_seconds()) < 0.5
+            assert abs((end.finished_at - inspected.finished_at).total_seconds()) < 0.5
         finally:
             container.remove(force=True)
 
