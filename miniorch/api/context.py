@@ -7,12 +7,13 @@ parts) with the `Ctx` / `StoreDep` annotations instead of closing over daemon ob
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from miniorch import metrics as metrics_mod
+from miniorch.api.servedcache import ServedPods
 from miniorch.controllers import leadership
 from miniorch.controllers.nodes import NodeMonitor
 from miniorch.controllers.objects import Applier
@@ -28,6 +29,7 @@ class ApiContext:
     metrics: metrics_mod.Metrics | None = None
     drain: Callable[[str], list[str]] | None = None
     role: Callable[[], leadership.Role] | None = None  # None: a lone daemon, always the leader
+    served_pods: ServedPods = field(default_factory=ServedPods)  # what pod lists answer, by version
 
 
 async def context(request: Request) -> ApiContext:

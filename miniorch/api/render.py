@@ -9,7 +9,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from fastapi.responses import JSONResponse
+import orjson
+from fastapi.responses import Response
 
 from miniorch import kinds
 from miniorch.controllers.nodes import NodeState
@@ -185,7 +186,16 @@ def event(ev: EventRecord) -> dict[str, Any]:
     }
 
 
-def as_list(items: list[dict[str, Any]]) -> JSONResponse:
-    """A kubectl List, serialised at once: the items are plain JSON already, and FastAPI's
-    recursive encoder took 90 ms of the 160 ms that 1,000 pods cost."""
-    return JSONResponse({"apiVersion": "v1", "kind": "List", "items": items, "metadata": {"resourceVersion": ""}})
+class FastJSON(Response):
+    """A JSON answer encoded by orjson: plain JSON values only (what the renderers here make), and
+    FastAPI's recursive encoder took 90 ms of the 160 ms that 1,000 pods cost."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
+
+
+def as_list(items: list[dict[str, Any]]) -> Response:
+    """A kubectl List, serialised at once: the items are plain JSON already."""
+    return FastJSON({"apiVersion": "v1", "kind": "List", "items": items, "metadata": {"resourceVersion": ""}})

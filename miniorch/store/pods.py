@@ -38,6 +38,8 @@ _POD_NO_LOG = RowMapper(PODS, PodRecord, skip={"log_tail"})
 #: key (`reconcile.jobpods`). A selector on one reads that owner's pods through the index
 #: ix_pods_owner_kind_owner_name, plus the pods of other kinds (their template may carry the
 #: label), instead of reading every pod of the history.
+#: Uids per `IN (...)` (SQLite allows 32,766 parameters, PostgreSQL 65,535).
+_IN_CHUNK = 5000
 OWNER_NAME_LABELS = {"job-name": "Job", "batch.kubernetes.io/job-name": "Job"}
 
 
@@ -101,6 +103,26 @@ class Pods:
             query = query.where(_C.labels[key].as_string() == value)
         with self._db.engine.connect() as conn:
             return mapper.all(conn, query.order_by(_C.namespace, _C.name))
+
+    def versions(self, namespace: str | None, labels: Mapping[str, str]) -> list[tuple[str, int, str]]:
+        """(uid, resource_version, owner_uid) of the pods `all` lists, in its order, without reading the rest."""
+        query: sqlalchemy.Select[Any] = sqlalchemy.select(_C.uid, _C.resource_version, _C.owner_uid)
+        if namespace:
+            query = query.where(_C.namespace == namespace)
+        query = _narrowed(query, labels)
+        for key, value in labels.items():
+            query = query.where(_C.labels[key].as_string() == value)
+        with self._db.engine.connect() as conn:
+            return [(r[0], r[1], r[2]) for r in conn.execute(query.order_by(_C.namespace, _C.name))]
+
+    def by_uids(self, uids: Sequence[str]) -> list[PodRecord]:
+        """The pods with these uids, without their log tails, in no order."""
+        out: list[PodRecord] = []
+        with self._db.engine.connect() as conn:
+            for start in range(0, len(uids), _IN_CHUNK):
+                chunk = list(uids[start : start + _IN_CHUNK])
+                out.extend(_POD_NO_LOG.all(conn, _POD_NO_LOG.select().where(_C.uid.in_(chunk))))
+        return out
 
     def live(self) -> list[PodRecord]:
         def load() -> list[PodRecord]:

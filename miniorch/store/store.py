@@ -167,6 +167,17 @@ class Store:
         256 KiB per pod dominated `ctl get pods` with thousands of finished pods."""
         return self._pods.all(namespace, labels, with_log)
 
+    def pod_versions(
+        self, namespace: str | None = None, labels: Mapping[str, str] | None = None
+    ) -> list[tuple[str, int, str]]:
+        """(uid, resource_version, owner_uid) of the pods `list_pods` would list, in its order: what a
+        cache of served pods needs to know which of them changed."""
+        return self._pods.versions(namespace, labels or {})
+
+    def pods_by_uid(self, uids: Sequence[str]) -> list[PodRecord]:
+        """These pods (without log tails), in no order; a uid not found is left out."""
+        return self._pods.by_uids(uids)
+
     def live_pods(self) -> list[PodRecord]:
         """Pods that may still have a container: not terminal, or not yet cleaned up."""
         return self._pods.live()

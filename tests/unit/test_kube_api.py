@@ -3,6 +3,7 @@ resourceVersion conflicts, watch and the Status errors kubectl and client librar
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -166,6 +167,38 @@ def test_label_and_field_selectors_narrow_lists(api: ApiHarness) -> None:
     assert names("/api/v1/pods?fieldSelector=spec.nodeName%3Dn2") == ["a-2"]
     assert names("/api/v1/namespaces/default/pods?fieldSelector=status.phase%3DRunning") == ["a-1"]
     assert names("/api/v1/namespaces/other/pods") == []
+
+
+_DAEMONSET = """
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {{name: a}}
+spec:
+  selector: {{matchLabels: {{app: a}}}}
+  template:
+    metadata: {{labels: {{app: a}}}}
+    spec:
+      containers: [{{name: main, image: {image}}}]
+"""
+
+
+def test_a_pod_list_shows_each_write_of_a_pod_and_of_its_owner(api: ApiHarness) -> None:
+    """Lists are answered from the served cache: a new phase, and a new template image, show at once."""
+    api.apply(_DAEMONSET.format(image="busybox"))
+    owner = api.client.get("/apis/apps/v1/namespaces/default/daemonsets/a").json()
+    rec = api.pod("a-1", owner)
+
+    def pod() -> dict[str, Any]:
+        items: list[dict[str, Any]] = api.client.get("/api/v1/namespaces/default/pods").json()["items"]
+        assert [i["metadata"]["name"] for i in items] == ["a-1"]
+        return items[0]
+
+    assert pod()["status"]["phase"] == "Running"
+    api.store.save_pod(dataclasses.replace(rec, phase=PodPhase.SUCCEEDED, exit_code=0))
+    assert pod()["status"]["phase"] == "Succeeded"
+    api.apply(_DAEMONSET.format(image="other:1"))
+    assert pod()["spec"]["containers"][0]["image"] == "other:1"
+    assert pod()["status"]["phase"] == "Succeeded"
 
 
 def test_events_are_listed_by_involved_object(api: ApiHarness) -> None:

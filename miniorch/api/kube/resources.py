@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
 from miniorch import kinds, selectors
 from miniorch.api import render
@@ -71,7 +71,8 @@ def _selectors(request: Request, resource: Resource) -> tuple[Any, Any]:
 
 def _list_sync(ctx: ApiContext, resource: Resource, namespace: str | None, labels: Any, wanted: Any) -> Any:
     rv = ctx.store.resource_version()  # read first: a watch from here misses nothing
-    items = views.view(resource.kind).items(ctx, namespace)
+    equal = {r.key: r.values[0] for r in labels if r.op == "="}  # narrow the query; `matches` still decides
+    items = views.view(resource.kind).items(ctx, namespace, equal)
     kept = [
         i
         for i in items
@@ -94,8 +95,8 @@ async def _list(request: Request, plural: str, namespace: str | None) -> Respons
     if table is not None:
         body = table(resource.kind, items, utcnow())
         body.setdefault("metadata", {})["resourceVersion"] = str(rv)
-        return JSONResponse(body)
-    return JSONResponse(
+        return render.FastJSON(body)
+    return render.FastJSON(
         {
             "apiVersion": _api_version(resource),
             "kind": f"{resource.kind}List",
@@ -147,7 +148,7 @@ async def _get(request: Request, plural: str, namespace: str | None, name: str) 
         raise KubeError(404, f"the server could not find the requested resource ({plural}/{name})")
     obj = await store_io(_get_sync, _ctx(request), resource, namespace, name)
     table = _table(request)
-    return JSONResponse(table(resource.kind, [obj], utcnow()) if table is not None else obj)
+    return render.FastJSON(table(resource.kind, [obj], utcnow()) if table is not None else obj)
 
 
 # -- the routes, once per prefix ---------------------------------------------------------
@@ -186,13 +187,13 @@ async def create(request: Request, namespace: str, plural: str) -> Response:
     resource = _resource(request, plural, "create")
     body = await _create_body(request, resource)
     obj = await store_io(objects.create, _ctx(request), resource, namespace, body)
-    return JSONResponse(obj, status_code=201)
+    return render.FastJSON(obj, status_code=201)
 
 
 async def update(request: Request, namespace: str, plural: str, name: str) -> Response:
     resource = _resource(request, plural, "update")
     body = patch.parse_body(await request.body(), _content_type(request))
-    return JSONResponse(await store_io(objects.update, _ctx(request), resource, namespace, name, body))
+    return render.FastJSON(await store_io(objects.update, _ctx(request), resource, namespace, name, body))
 
 
 async def patch_namespaced(request: Request, namespace: str, plural: str, name: str) -> Response:
@@ -200,7 +201,7 @@ async def patch_namespaced(request: Request, namespace: str, plural: str, name: 
     body = patch.parse_body(await request.body(), _content_type(request))
     media = request.headers.get("content-type", "")
     ctx = _ctx(request)
-    return JSONResponse(await store_io(objects.apply_patch, ctx, resource, namespace, name, body, media))
+    return render.FastJSON(await store_io(objects.apply_patch, ctx, resource, namespace, name, body, media))
 
 
 async def patch_cluster(request: Request, plural: str, name: str) -> Response:
@@ -209,7 +210,7 @@ async def patch_cluster(request: Request, plural: str, name: str) -> Response:
     if resource.kind != "Node":
         raise KubeError(404, f"the server could not find the requested resource ({plural}/{name})")
     media = request.headers.get("content-type", "")
-    return JSONResponse(await store_io(builtins.patch_node, _ctx(request), name, body, media))
+    return render.FastJSON(await store_io(builtins.patch_node, _ctx(request), name, body, media))
 
 
 async def delete(request: Request, namespace: str, plural: str, name: str) -> Response:
@@ -219,8 +220,8 @@ async def delete(request: Request, namespace: str, plural: str, name: str) -> Re
     policy = request.query_params.get("propagationPolicy") or (options or {}).get("propagationPolicy")
     ctx = _ctx(request)
     if resource.kind == "Pod":
-        return JSONResponse(await store_io(builtins.delete_pod, ctx, namespace, name))
-    return JSONResponse(await store_io(objects.delete, ctx, resource, namespace, name, policy))
+        return render.FastJSON(await store_io(builtins.delete_pod, ctx, namespace, name))
+    return render.FastJSON(await store_io(objects.delete, ctx, resource, namespace, name, policy))
 
 
 def _add(prefix: str) -> None:

@@ -10,6 +10,7 @@ PartialObjectMetadata (or the whole object with `includeObject=Object`).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from miniorch import kinds
@@ -93,12 +94,27 @@ def _columns(info: kinds.KindInfo) -> tuple[list[str], list[str]]:
     return (list(info.columns.wide) if info.columns.wide else normal), normal
 
 
-def _cells(info: kinds.KindInfo, obj: dict[str, Any], now: dt.datetime, headers: list[str]) -> list[Any]:
-    """One row: the plain printer's cells for its columns, the wide printer's for the others."""
+def _cells_of(info: kinds.KindInfo, headers: list[str]) -> Callable[[dict[str, Any], dt.datetime], list[Any]]:
+    """One row's maker: the plain printer's cells for its columns, the wide printer's for the others
+    (where each header's cell comes from is worked out once per table, not per row)."""
     row = kinds.load(info.columns.row)
-    plain = dict(zip(info.columns.headers, row(obj, now, False), strict=True))
-    wide = dict(zip(info.columns.wide, row(obj, now, True), strict=True)) if info.columns.wide else {}
-    return [plain[h] if h in plain else wide.get(h, "") for h in headers]
+    plain = {h: i for i, h in enumerate(info.columns.headers)}
+    wide = {h: i for i, h in enumerate(info.columns.wide or ())}
+    picks = [(False, plain[h]) if h in plain else (True, wide[h]) if h in wide else (None, 0) for h in headers]
+    if any(source is True for source, _ in picks):
+
+        def both(obj: dict[str, Any], now: dt.datetime) -> list[Any]:
+            cells = (row(obj, now, False), row(obj, now, True))
+            return [cells[source][i] if source is not None else "" for source, i in picks]
+
+        return both
+    order = [i for _, i in picks]
+
+    def plain_only(obj: dict[str, Any], now: dt.datetime) -> list[Any]:
+        cells = row(obj, now, False)
+        return [cells[i] for i in order]
+
+    return plain_only
 
 
 def _row_object(kind: str, info: kinds.KindInfo, obj: dict[str, Any], include: str) -> dict[str, Any] | None:
@@ -121,11 +137,13 @@ def as_table(
     (None, Metadata or Object), `list_meta` the list's metadata (resourceVersion, continue)."""
     info = kinds.get(kind)
     headers, normal = _columns(info)
-    rows = [_cells(info, obj, now, headers) for obj in objects]
+    cells_of = _cells_of(info, headers)
+    rows = [cells_of(obj, now) for obj in objects]
     types = [
         "integer" if h in _COUNTS and all(str(r[i]).isdigit() for r in rows) else "string"
         for i, h in enumerate(headers)
     ]
+    integers = [i for i, t in enumerate(types) if t == "integer"]
     columns = [
         {
             "name": column_name(h),
@@ -138,7 +156,8 @@ def as_table(
     ]
     table_rows = []
     for obj, cells in zip(objects, rows, strict=True):
-        cells = [int(c) if t == "integer" else c for c, t in zip(cells, types, strict=True)]
+        for i in integers:
+            cells[i] = int(cells[i])
         entry: dict[str, Any] = {"cells": cells}
         row_object = _row_object(kind, info, obj, include)
         if row_object is not None:

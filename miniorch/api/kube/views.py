@@ -7,7 +7,7 @@ events, nodes and namespaces have their own. Blocking: call from a worker thread
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +22,7 @@ Served = dict[str, Any]
 @dataclass(frozen=True)
 class View:
     kind: str
-    items: Callable[[ApiContext, str | None], list[Served]]
+    items: Callable[[ApiContext, str | None, Mapping[str, str]], list[Served]]  # namespace, label equalities
     current: Callable[[ApiContext, Sequence[Change]], dict[str, Served]]  # by the change's uid; absent: gone
 
 
@@ -31,7 +31,7 @@ def workload(rec: ObjectRecord) -> Served:
 
 
 def _workload_view(kind: str) -> View:
-    def items(ctx: ApiContext, namespace: str | None) -> list[Served]:
+    def items(ctx: ApiContext, namespace: str | None, _labels: Mapping[str, str]) -> list[Served]:
         return [workload(o) for o in ctx.store.list_objects(kind, namespace or None)]
 
     def current(ctx: ApiContext, changes: Sequence[Change]) -> dict[str, Served]:
@@ -45,8 +45,18 @@ def pods(ctx: ApiContext, records: list[PodRecord]) -> list[Served]:
     return [render.pod(p, owners.get(p.owner_uid)) for p in records]
 
 
-def _pod_items(ctx: ApiContext, namespace: str | None) -> list[Served]:
-    return pods(ctx, ctx.store.list_pods(namespace or None, None, with_log=False))
+def _pod_items(ctx: ApiContext, namespace: str | None, labels: Mapping[str, str]) -> list[Served]:
+    """From the served cache: only the pods (or owners) written since the last list are rendered.
+    `labels`: equality requirements that narrow the query (the caller still matches the selector)."""
+    listed = ctx.store.pod_versions(namespace or None, labels)
+    owners = ctx.store.objects_by_uid({owner for _, _, owner in listed})
+    wanted = [(uid, (rv, owners[owner].resource_version if owner in owners else 0)) for uid, rv, owner in listed]
+
+    def render_pods(uids: list[str]) -> dict[str, Served]:
+        found = ctx.store.pods_by_uid(uids)
+        return {p.uid: render.pod(p, owners.get(p.owner_uid)) for p in found}
+
+    return ctx.served_pods.served(wanted, render_pods)
 
 
 def _pod_current(ctx: ApiContext, changes: Sequence[Change]) -> dict[str, Served]:
@@ -54,7 +64,7 @@ def _pod_current(ctx: ApiContext, changes: Sequence[Change]) -> dict[str, Served
     return {p.uid: served for p, served in zip(found, pods(ctx, found), strict=True)}
 
 
-def _event_items(ctx: ApiContext, namespace: str | None) -> list[Served]:
+def _event_items(ctx: ApiContext, namespace: str | None, _labels: Mapping[str, str]) -> list[Served]:
     return [render.event(e) for e in ctx.store.list_events(namespace or None)]
 
 
@@ -96,7 +106,7 @@ def node(ctx: ApiContext, name: str) -> Served | None:
     return served
 
 
-def _node_items(ctx: ApiContext, _namespace: str | None) -> list[Served]:
+def _node_items(ctx: ApiContext, _namespace: str | None, _labels: Mapping[str, str]) -> list[Served]:
     return [n for n in (node(ctx, name) for name in sorted(ctx.monitor.nodes)) if n is not None]
 
 
@@ -119,7 +129,7 @@ def namespace(name: str) -> Served:
     }
 
 
-def _namespace_items(ctx: ApiContext, _namespace: str | None) -> list[Served]:
+def _namespace_items(ctx: ApiContext, _namespace: str | None, _labels: Mapping[str, str]) -> list[Served]:
     return [namespace(n) for n in namespaces(ctx)]
 
 

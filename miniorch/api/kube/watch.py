@@ -96,7 +96,7 @@ async def stream(ctx: ApiContext, request: Request, spec: WatchSpec) -> AsyncIte
     rv = spec.since
     if rv is None:
         rv = await store_io(ctx.store.resource_version)
-        items = await store_io(spec.view.items, ctx, spec.namespace)
+        items = await store_io(spec.view.items, ctx, spec.namespace, {})
         for obj in items:
             if spec.matches(obj):
                 sent[str(obj["metadata"].get("uid") or obj["metadata"]["name"])] = obj
