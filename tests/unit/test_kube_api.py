@@ -201,6 +201,27 @@ def test_a_pod_list_shows_each_write_of_a_pod_and_of_its_owner(api: ApiHarness) 
     assert pod()["status"]["phase"] == "Succeeded"
 
 
+def test_a_table_carries_the_row_objects_include_object_asks_for(api: ApiHarness) -> None:
+    job = _create(api, "a")
+    api.pod("a-1", job)
+    accept = {"accept": "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"}
+    pods = "/api/v1/namespaces/default/pods"
+
+    def row(query: str) -> dict[str, Any]:
+        resp = api.client.get(f"{pods}{query}", headers=accept)
+        assert resp.status_code == 200, resp.text
+        rows: list[dict[str, Any]] = resp.json()["rows"]
+        assert len(rows) == 1 and rows[0]["cells"][0] == "a-1"
+        return rows[0]
+
+    assert row("")["object"]["kind"] == "PartialObjectMetadata"
+    assert row("")["object"]["metadata"]["labels"] == {"job-name": "a"}
+    assert "object" not in row("?includeObject=None")
+    assert row("?includeObject=Object")["object"]["status"]["phase"] == "Running"
+    bad = api.client.get(f"{pods}?includeObject=All", headers=accept)
+    assert bad.status_code == 400 and bad.json()["kind"] == "Status" and "includeObject" in bad.json()["message"]
+
+
 def test_events_are_listed_by_involved_object(api: ApiHarness) -> None:
     job = _create(api)
     api.client.delete(f"{JOBS}/pi")  # records a Deleting event

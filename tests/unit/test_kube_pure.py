@@ -147,7 +147,7 @@ def fake_modules(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
         merged: dict[str, Any] = merge_patch(original, body)
         return merged
 
-    def as_table(kind: str, objects: list[dict[str, Any]], now: dt.datetime) -> dict[str, Any]:
+    def as_table(kind: str, objects: list[dict[str, Any]], now: dt.datetime, include: str) -> dict[str, Any]:
         calls.append(("table", kind, now.tzinfo is not None))
         rows = [{"cells": [o["metadata"]["name"]], "object": o} for o in objects]
         return {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "columnDefinitions": [{"name": "Name"}], "rows": rows}

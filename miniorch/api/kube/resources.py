@@ -9,6 +9,7 @@ columns through `table.as_table` when that module is present, else the plain lis
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -48,14 +49,22 @@ def _api_version(resource: Resource) -> str:
     return f"{resource.group}/{resource.version}" if resource.group else resource.version
 
 
+_INCLUDE = ("None", "Metadata", "Object")
+
+
 def _table(request: Request) -> Any:
-    """`as_table` when the client asked for a Table and the module is there, else None."""
+    """`as_table` (with the request's `includeObject`) when the client asked for a Table and the
+    module is there, else None."""
     if "as=Table" not in request.headers.get("accept", ""):
         return None
+    include = request.query_params.get("includeObject") or "Metadata"
+    if include not in _INCLUDE:
+        raise KubeError(400, f'includeObject must be one of None, Metadata or Object, not "{include}"')
     try:
-        return kinds.load(TABLE)
+        as_table = kinds.load(TABLE)
     except (ImportError, AttributeError):
         return None
+    return functools.partial(as_table, include=include)
 
 
 def _field_names(resource: Resource) -> tuple[str, ...]:
@@ -90,10 +99,10 @@ async def _list(request: Request, plural: str, namespace: str | None) -> Respons
     query = request.query_params
     if watch.wanted(query.get("watch")):
         return await _watch(request, ctx, resource, namespace, labels, wanted)
-    rv, items = await store_io(_list_sync, ctx, resource, namespace, labels, wanted)
     table = _table(request)
+    rv, items = await store_io(_list_sync, ctx, resource, namespace, labels, wanted)
     if table is not None:
-        body = table(resource.kind, items, utcnow())
+        body = await store_io(table, resource.kind, items, utcnow())  # 10,000 rows: off the event loop
         body.setdefault("metadata", {})["resourceVersion"] = str(rv)
         return render.FastJSON(body)
     return render.FastJSON(
