@@ -86,22 +86,32 @@ class Http:
             "MINIORCH_SOCKET at its socket"
         )
 
-    def _open(self, method: str, path: str, params: dict[str, Any] | None, body: Any) -> Response:
+    def _open(
+        self, method: str, path: str, params: dict[str, Any] | None, body: Any, headers: dict[str, str] | None = None
+    ) -> Response:
         """The response with its headers read; the caller closes it."""
         try:
             self._endpoint.check()
         except ValueError as exc:
             raise CtlError(str(exc)) from exc
         try:
-            return transport.send(self._endpoint, self.timeout, method, path, self._headers, params, body)
+            head = {**self._headers, **headers} if headers else self._headers
+            return transport.send(self._endpoint, self.timeout, method, path, head, params, body)
         except PermissionError as exc:
             raise CtlError(f"permission denied on {self.socket}; run as a member of the socket's group") from exc
         except TRANSPORT_ERRORS as exc:
             raise self._unreachable(exc) from exc
 
-    def request(self, method: str, path: str, params: dict[str, Any] | None = None, json: Any = None) -> Any:
+    def request(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> Any:
         """The answer's JSON (or text); a refusal raises CtlError (NotFoundError for 404)."""
-        resp = self._open(method, path, params, json)  # `json`: the body, as httpx named it
+        resp = self._open(method, path, params, json, headers)  # `json`: the body, as httpx named it
         try:
             answer = transport.reply(resp)
         except TRANSPORT_ERRORS as exc:
@@ -218,8 +228,29 @@ class Client(Http):
         path = _objects(kind, namespace, daemonset) + "/rollback"
         return cast(models.RollbackResponse, self.request("POST", path, json=dataclasses.asdict(req)))
 
+    def list_table(
+        self, kind: str, namespace: str | None = None, selector: str | None = None, include: str = "None"
+    ) -> dict[str, Any]:
+        """The list as the server's meta.k8s.io/v1 Table (what `kubectl get` reads): the cells of the
+        kind's columns, computed by the daemon, and each row's `includeObject` (None or Metadata)."""
+        params = _given(labelSelector=selector, includeObject=include)
+        return cast(dict[str, Any], self.request("GET", kube_path(kind, namespace), params, headers=_TABLE))
+
     def _items(self, path: str, params: dict[str, Any]) -> list[models.Manifest]:
         return list(cast(models.ObjectList, self.request("GET", path, params=params))["items"])
+
+
+_TABLE = {"Accept": "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"}
+
+
+def kube_path(kind: str, namespace: str | None = None, name: str | None = None) -> str:
+    """A kind's Kubernetes API path: `/apis/batch/v1/namespaces/NS/jobs[/NAME]`, `/api/v1/pods` (all namespaces)."""
+    info = kinds.get(kind)
+    path = "/api/v1" if info.api_version == "v1" else f"/apis/{info.api_version}"
+    if namespace:
+        path += f"/namespaces/{namespace}"
+    path += f"/{info.plural}"
+    return f"{path}/{name}" if name is not None else path
 
 
 def _objects(kind: str, namespace: str | None = None, name: str | None = None) -> str:

@@ -124,17 +124,24 @@ class Query:
         for kind, _ in self.targets:
             columns.check_fields(kind, self.fields, field_selector or "", selector)
         self.errors: list[str] = []
+        self.cells: dict[str, list[list[str]]] = {}  # kind: the Table's cells, when read as a Table
 
-    def read(self, c: Client, sort_by: str | None) -> list[tuple[str, list[dict[str, Any]]]]:
+    def read(self, c: Client, sort_by: str | None, table: str | None = None) -> list[tuple[str, list[dict[str, Any]]]]:
+        """`table` (None or Metadata: what the rows need besides their cells): whole lists of pods
+        and workloads come as the daemon's Table, printed from its cells (see `served_cells`)."""
         from miniorch.cli import columns
 
-        blocks, self.errors = [], []
+        blocks, self.errors, self.cells = [], [], {}
         # `-A --field-selector metadata.namespace=X` is served by the API's own namespace filter.
         pinned = next((r.value for r in self.fields if r.field == "metadata.namespace" and r.equal), None)
         server = {"spec.nodeName": "node", "status.phase": "phase"}  # pod fields the API filters itself
         pod_fields = {server[r.field]: r.value for r in self.fields if r.field in server and r.equal}
         for kind, names in self.targets:
             ns = None if kind == "Node" else self.namespace or pinned
+            if table and not names and not self.fields and not sort_by and kind not in ("Node", "Event"):
+                self.cells[kind], objects = served_cells(c.list_table(kind, ns, self.selector, table), kind)
+                blocks.append((kind, objects))
+                continue
             items: list[dict[str, Any]] = []
             wanted: list[str | None] = [*names] or [None]  # None: the whole list
             for name in wanted:
@@ -150,6 +157,18 @@ class Query:
     def single(self) -> bool:
         """One named object: -o json prints it alone rather than in a List."""
         return not self.several and len(self.targets) == 1 and len(self.targets[0][1]) == 1
+
+
+def served_cells(table: dict[str, Any], kind: str) -> tuple[list[list[str]], list[dict[str, Any]]]:
+    """The plain columns' cells of a Table (its priority-0 columns, in order) and each row's object
+    (`{}` when the rows carry none): the same cells `ctl get` prints, made by the daemon's printers."""
+    plain = [i for i, col in enumerate(table.get("columnDefinitions") or []) if col.get("priority", 0) == 0]
+    if len(plain) != len(kinds.get(kind).columns.headers):
+        raise CtlError(
+            f"the daemon's table of {kinds.get(kind).plural} has other columns than this ctl; update one of them"
+        )
+    rows = [[str(row["cells"][i]) for i in plain] for row in table.get("rows") or []]
+    return rows, [row.get("object") or {} for row in table.get("rows") or []]
 
 
 def render(
@@ -182,6 +201,7 @@ def render(
                     items,
                     fmt,
                     now,
+                    rows=q.cells.get(kind),
                     show_namespace=show_ns,
                     show_labels=flags["show_labels"],
                     with_kind=q.several or flags["show_kind"],
@@ -261,8 +281,12 @@ def get(
         _watch_events(c, q, fmt)
         return
     last = None
+    # The default table of a whole list is the daemon's (10,000 pods: 0.7 MB of cells, not 13 MB of pods).
+    table = None
+    if fmt in (None, "") and cols is None:
+        table = "Metadata" if show_labels or all_namespaces else "None"
     while True:
-        blocks = q.read(c, sort_by)
+        blocks = q.read(c, sort_by, table)
         text = render(q, blocks, fmt, cols, _now(), **flags)
         if not watch:
             _print_once(q, blocks, fmt, text)

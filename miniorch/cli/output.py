@@ -235,8 +235,10 @@ def render(
     with_kind: bool = False,
     no_headers: bool = False,
     allow_missing_keys: bool = True,
+    rows: list[list[str]] | None = None,
 ) -> str:
-    """`items` of one kind as `kubectl get -o FMT` prints them (with_kind: names as job.batch/NAME)."""
+    """`items` of one kind as `kubectl get -o FMT` prints them (with_kind: names as job.batch/NAME);
+    `rows`: the plain columns' cells already made (by the daemon's Table), one per item."""
     if fmt in ("json", "yaml") or (fmt or "").startswith(("jsonpath=", "jsonpath-as-json=")):
         return _serialized(as_data(items, single), fmt or "", allow_missing_keys)
     if fmt == "name":
@@ -248,8 +250,10 @@ def render(
     if not items:
         return ""
     columns, wide = kinds.get(kind).columns, fmt == "wide"
-    hdr, row = list(columns.wide if wide and columns.wide else columns.headers), kinds.load(columns.row)
-    rows = [row(i, now, wide) for i in items]
+    hdr = list(columns.wide if wide and columns.wide else columns.headers)
+    if rows is None:
+        row = kinds.load(columns.row)
+        rows = [row(i, now, wide) for i in items]
     if with_kind and "NAME" in hdr:
         at, prefix = hdr.index("NAME"), GROUPS.get(kind, kind.lower()) + "/"
         for r in rows:
