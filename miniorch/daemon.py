@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import gc
 import os
 import signal
 import socket
@@ -329,6 +330,13 @@ def _redact(url: str) -> str:
     return url
 
 
+#: The collector's thresholds: a young collection every 50,000 allocations, not every 700. Reading
+#: 20,000 Jobs from the store (each a manifest and a status of nested dicts) spent half its time in
+#: the collector at the default (1.2-1.8 s against 0.6-0.7 s); nothing here depends on prompt cycle
+#: collection (the full collections' own rule, a quarter more long-lived objects, is unchanged).
+GC_THRESHOLDS = (50_000, 20, 10)
+
+
 def run(config_path: Path | None) -> int:
     """Run in the foreground until SIGTERM; returns the exit code. Every config problem is found first."""
     source = config_mod.resolve(config_path)
@@ -337,4 +345,5 @@ def run(config_path: Path | None) -> int:
     log.info("config_loaded", source=source.origin, path=str(source.path) if source.path else None)
     daemon = Daemon(config, source)
     assert threading.current_thread() is threading.main_thread()
+    gc.set_threshold(*GC_THRESHOLDS)
     return asyncio.run(daemon.run())

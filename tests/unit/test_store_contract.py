@@ -303,6 +303,24 @@ def test_pods_filter_by_namespace_and_every_given_label(store: Store) -> None:
     assert all(p.log_tail == "" for p in store.list_pods(with_log=False))
 
 
+def test_pod_versions_list_what_list_pods_does_and_pods_by_uid_fetch_them(store: Store) -> None:
+    a, b = obj("a"), obj("b", namespace="etl")
+    store.add_object(a)
+    store.add_object(b)
+    store.save_pods([pod("a-2", a), pod("b-1", b, labels={"job-name": "b"}), pod("a-1", a)])
+    listed = store.pod_versions()
+    assert [uid for uid, _, _ in listed] == [p.uid for p in store.list_pods()]
+    assert listed[0][2] == a.uid, "with its owner"
+    assert [uid for uid, _, _ in store.pod_versions("etl", {"job-name": "b"})] == [store.list_pods("etl")[0].uid]
+    first = store.pod_versions()[0]
+    one = store.pods_by_uid([first[0]])[0]
+    store.save_pod(dataclasses.replace(one, phase=PodPhase.SUCCEEDED))
+    assert store.pod_versions()[0][1] > first[1], "a write gives the pod a newer version"
+    found = store.pods_by_uid([uid for uid, _, _ in listed] + ["no-such-uid"])
+    assert sorted(p.uid for p in found) == sorted(uid for uid, _, _ in listed)
+    assert all(p.log_tail == "" for p in found)
+
+
 def test_live_pods_are_those_whose_container_may_still_exist(store: Store) -> None:
     job = obj("pi")
     store.add_object(job)
