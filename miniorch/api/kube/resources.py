@@ -14,9 +14,10 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
+from starlette.background import BackgroundTask
 
 from miniorch import kinds, selectors
-from miniorch.api import render
+from miniorch.api import memory, render
 from miniorch.api.context import ApiContext
 from miniorch.api.kube import builtins, discovery, fields, objects, patch, protobuf, views, watch
 from miniorch.api.kube.discovery import Resource
@@ -101,17 +102,20 @@ async def _list(request: Request, plural: str, namespace: str | None) -> Respons
         return await _watch(request, ctx, resource, namespace, labels, wanted)
     table = _table(request)
     rv, items = await store_io(_list_sync, ctx, resource, namespace, labels, wanted)
+    # A big list's freed heap goes back to the system once the answer is sent (tens of MB kept otherwise).
+    after = BackgroundTask(memory.trim) if len(items) >= memory.BIG_LIST else None
     if table is not None:
         body = await store_io(table, resource.kind, items, utcnow())  # 10,000 rows: off the event loop
         body.setdefault("metadata", {})["resourceVersion"] = str(rv)
-        return render.FastJSON(body)
+        return render.FastJSON(body, background=after)
     return render.FastJSON(
         {
             "apiVersion": _api_version(resource),
             "kind": f"{resource.kind}List",
             "metadata": {"resourceVersion": str(rv)},
             "items": items,
-        }
+        },
+        background=after,
     )
 
 
