@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
 from collections.abc import Awaitable, Callable
 
 import pytest
@@ -19,8 +20,10 @@ from miniorch.store.store import Store
 UTC = dt.UTC
 
 
-async def until(check: Callable[[], bool], what: str) -> None:
-    for _ in range(400):
+async def until(check: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
+    """Up to `timeout` seconds of the real clock (400 polls of 10 ms ran out on a loaded CI host)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
         if check():
             return
         await asyncio.sleep(0.01)
