@@ -30,6 +30,10 @@ class CtlError(MiniorchError):
     """Printed as `error: ...` and exit code 1."""
 
 
+class ExpiredError(CtlError):
+    """A 410: the resourceVersion a watch asked for is older than the daemon's change log keeps."""
+
+
 class NotFoundError(CtlError):
     """A 404; `name`: the object the API's Status says is missing (None for a path it does not serve)."""
 
@@ -249,7 +253,9 @@ class Client(Http):
     def watch_events(self, namespace: str | None = None) -> Generator[models.WatchEvent, None, None]:
         """The current events (ADDED), then each new one (ADDED) or repeated one (MODIFIED), endlessly: a
         Kubernetes watch from the list's resourceVersion, resumed where it ended, listed again when expired."""
-        return _event_changes(self, path_of("Event", namespace))
+        from miniorch.cli import eventwatch
+
+        return eventwatch.changes(self, path_of("Event", namespace))
 
     # -- workload objects -------------------------------------------------------
     def list_objects(
@@ -366,45 +372,6 @@ def _log_params(tail: int | None, since_seconds: float | None, timestamps: bool,
     return _given(tailLines=tail, sinceSeconds=since, timestamps=timestamps or None, previous=previous or None)
 
 
-def _event_changes(c: Http, path: str) -> Generator[models.WatchEvent, None, None]:
-    """The list, then a watch from its resourceVersion, resumed from the newest version seen when the
-    daemon ends it (`timeoutSeconds`), listed again when that version expired (410); each event once per
-    version of it, deleted ones (expired by the daemon) left out."""
-    sent: dict[str, str] = {}  # uid -> the resourceVersion sent
-    while True:
-        listed = cast(dict[str, Any], c.request("GET", path))
-        version = int(listed.get("metadata", {}).get("resourceVersion") or 0)
-        for event in listed["items"]:
-            change = _change(sent, event)
-            if change is not None:
-                yield change
-        expired = False
-        while not expired:
-            for line in c.watch(path, {"watch": "true", "resourceVersion": str(version)}):
-                obj = line.get("object") or {}
-                if line.get("type") == "ERROR":
-                    if obj.get("code") != 410:
-                        raise CtlError(str(obj.get("message") or "the daemon ended the event watch"))
-                    expired = True
-                    break
-                rv = str((obj.get("metadata") or {}).get("resourceVersion") or "")
-                version = max(version, int(rv)) if rv.isdigit() else version
-                if line.get("type") == "DELETED":
-                    sent.pop(str(obj.get("metadata", {}).get("uid")), None)
-                elif (change := _change(sent, obj)) is not None:
-                    yield change
-
-
-def _change(sent: dict[str, str], event: models.Manifest) -> models.WatchEvent | None:
-    meta = event.get("metadata") or {}
-    uid, rv = str(meta.get("uid")), str(meta.get("resourceVersion"))
-    if sent.get(uid) == rv:
-        return None
-    kind = "MODIFIED" if uid in sent else "ADDED"
-    sent[uid] = rv
-    return {"type": kind, "object": event}
-
-
 def _raise_for(answer: Reply) -> None:
     if answer.status < 400:
         return
@@ -413,6 +380,8 @@ def _raise_for(answer: Reply) -> None:
         raise NotFoundError(message, _missing_name(answer))
     if answer.status == 401:
         raise CtlError(f"{message} (the daemon refused the token; check --token-file)")
+    if answer.status == 410:
+        raise ExpiredError(message)
     raise CtlError(message)
 
 
