@@ -252,7 +252,7 @@ class Client(Http):
 
     def watch_events(self, namespace: str | None = None) -> Generator[models.WatchEvent, None, None]:
         """The current events (ADDED), then each new one (ADDED) or repeated one (MODIFIED), endlessly: a
-        Kubernetes watch from the list's resourceVersion, resumed where it ended, listed again when expired."""
+        Kubernetes watch from the list's resourceVersion, listed and watched again when the daemon ends it."""
         from miniorch.cli import eventwatch
 
         return eventwatch.changes(self, path_of("Event", namespace))
