@@ -74,7 +74,7 @@ def miniorch_run(d: Daemon, completions: int, parallelism: int, tag: str, poll: 
         "peak_rss_mib": peak,
         "passes_per_pod": (passes(d) - p0) / completions,
     }
-    d.api("DELETE", f"/api/objects/jobs/default/{name}")
+    d.api("DELETE", f"/apis/batch/v1/namespaces/default/jobs/{name}")
     d.wait_for(lambda: d.job(name) is None, timeout=600, what="job deleted")
     return sample
 

@@ -121,9 +121,9 @@ def ctl_latency(d: Daemon, repeats: int = 5) -> dict[str, Any]:
     for label, args in commands.items():
         out[label] = round(statistics.median(_timed([MINIORCH, "ctl", *args], env) for _ in range(repeats)), 3)
     apis = {
-        "GET /api/objects/jobs": ("/api/objects/jobs", None),
-        "GET /api/pods?selector=job-name=hist-3": ("/api/pods", {"selector": "job-name=hist-3"}),
-        "GET /api/pods": ("/api/pods", None),
+        "GET /apis/batch/v1/jobs": ("/apis/batch/v1/jobs", None),
+        "GET /api/v1/pods?labelSelector=job-name=hist-3": ("/api/v1/pods", {"labelSelector": "job-name=hist-3"}),
+        "GET /api/v1/pods": ("/api/v1/pods", None),
     }
     for label, (path, params) in apis.items():
         runs = [_api_time(d, path, params) for _ in range(repeats)]

@@ -95,7 +95,7 @@ def miniorch_herd(d: Daemon, nodes: list[dockernodes.DockerNode], count: int, mi
     last = first + (minutes - 1) * 60
     _sleep_until(last + 50)  # the last slot's Jobs created and (mostly) run
     for i in range(count):
-        sc.api(d, "DELETE", f"/api/objects/cronjobs/default/herd-{i}")
+        sc.api(d, "DELETE", f"/apis/batch/v1/namespaces/default/cronjobs/herd-{i}")
     time.sleep(10)
     watcher.close()
     fired: dict[str, list[int]] = {f"herd-{i}": [] for i in range(count)}

@@ -116,7 +116,7 @@ def latency(d: Daemon, nodes: list[dockernodes.DockerNode], ticks: int) -> dict[
     time.sleep(0.5)
     apply(d, [cronjob("tick", "*/2 * * * * *", ["true"], history=1)])
     time.sleep(ticks * 2 + 3)
-    d.api("DELETE", "/api/objects/cronjobs/default/tick")
+    d.api("DELETE", "/apis/batch/v1/namespaces/default/cronjobs/tick")
     watcher.close()
     delays = []
     for job, started in watcher.starts.items():
@@ -141,7 +141,7 @@ def exactness(d: Daemon, count: int, minutes: float) -> dict[str, Any]:
     first = (int(applied.timestamp()) // 10 + 1) * 10
     last = (int(end.timestamp()) // 10) * 10
     expected = set(range(first, last + 1, 10))
-    jobs = d.api("GET", "/api/objects/jobs")["items"]
+    jobs = d.api("GET", "/apis/batch/v1/jobs")["items"]
     by_cj: dict[str, list[int]] = {f"load-{i}": [] for i in range(count)}
     complete = 0
     for job in jobs:
@@ -153,8 +153,8 @@ def exactness(d: Daemon, count: int, minutes: float) -> dict[str, Any]:
     missed = sum(len(expected - set(v)) for v in by_cj.values())
     duplicates = sum(len(v) - len(set(v)) for v in by_cj.values())
     for i in range(count):
-        d.api("DELETE", f"/api/objects/cronjobs/default/load-{i}")
-    d.wait_for(lambda: not d.api("GET", "/api/objects/jobs")["items"], timeout=180, what="load Jobs deleted")
+        d.api("DELETE", f"/apis/batch/v1/namespaces/default/cronjobs/load-{i}")
+    d.wait_for(lambda: not d.api("GET", "/apis/batch/v1/jobs")["items"], timeout=180, what="load Jobs deleted")
     return {
         "cronjobs": count,
         "slots_per_cronjob": len(expected),
@@ -189,7 +189,7 @@ def scale(d: Daemon, count: int, seconds: float) -> dict[str, Any]:
         peak = max(peak, _rss_mb(pid))
         time.sleep(1)
     cpu = (_cpu_seconds(pid) - cpu0) / (time.monotonic() - t0)
-    listed = len(d.api("GET", "/api/objects/cronjobs")["items"])
+    listed = len(d.api("GET", "/apis/batch/v1/cronjobs")["items"])
     return {"cronjobs": listed, "rss_mb": round(peak, 1), "idle_cpu_percent": round(cpu * 100, 2), "seconds": seconds}
 
 

@@ -29,6 +29,12 @@ from support import dockernodes  # noqa: E402
 from support.daemon import Daemon  # noqa: E402
 
 AGENT = "trap 'exit 0' TERM; while true; do sleep 0.2; done"
+MERGE_PATCH = {"Content-Type": "application/merge-patch+json"}
+
+
+def _labels(labels: dict[str, str | None]) -> str:
+    """A merge patch of a Node's labels (None removes one), as `ctl label node` sends it."""
+    return json.dumps({"metadata": {"labels": labels}})
 
 
 def ds(name: str, env: str, node_selector: dict[str, str] | None = None) -> str:
@@ -54,7 +60,7 @@ def ds(name: str, env: str, node_selector: dict[str, str] | None = None) -> str:
 
 
 def ready_on(d: Daemon, app: str, node: str) -> bool:
-    for p in d.api("GET", "/api/pods", params={"selector": f"app={app}"})["items"]:
+    for p in d.api("GET", "/api/v1/pods", params={"labelSelector": f"app={app}"})["items"]:
         cs = p["status"]["containerStatuses"][0]
         if p["spec"]["nodeName"] == node and p["status"]["phase"] == "Running" and cs["ready"]:
             return not p["metadata"].get("deletionTimestamp")
@@ -74,21 +80,21 @@ def relabel(d: Daemon, rounds: int) -> dict[str, Any]:
     times = []
     for _ in range(rounds):
         start = time.monotonic()
-        d.api("PATCH", "/api/nodes/node1", json={"labels": {"bench": "on"}})
+        d.api("PATCH", "/api/v1/nodes/node1", content=_labels({"bench": "on"}), headers=MERGE_PATCH)
         wait(lambda: ready_on(d, "picky", "node1"))
         times.append(time.monotonic() - start)
-        d.api("PATCH", "/api/nodes/node1", json={"labels": {"bench": None}})
+        d.api("PATCH", "/api/v1/nodes/node1", content=_labels({"bench": None}), headers=MERGE_PATCH)
         wait(lambda: ds_status(d, "picky").get("currentNumberScheduled") == 0 and not live(d, "picky"))
     return {"rounds": rounds, "median_s": round(statistics.median(times), 3), "max_s": round(max(times), 3)}
 
 
 def ds_status(d: Daemon, name: str) -> dict[str, Any]:
-    obj = d.api("GET", f"/api/objects/daemonsets/default/{name}")
+    obj = d.api("GET", f"/apis/apps/v1/namespaces/default/daemonsets/{name}")
     return dict(obj["status"]) if obj else {}
 
 
 def live(d: Daemon, app: str) -> list[Any]:
-    items = d.api("GET", "/api/pods", params={"selector": f"app={app}"})["items"]
+    items = d.api("GET", "/api/v1/pods", params={"labelSelector": f"app={app}"})["items"]
     return [p for p in items if p["status"]["phase"] in ("Pending", "Running", "Unknown")]
 
 

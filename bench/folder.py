@@ -67,7 +67,7 @@ def startup(work: Path, node: dockernodes.DockerNode, files: int) -> dict[str, A
         d.start(timeout=300)
         serving = time.perf_counter() - start
         loaded = [e for e in d.log_events() if e.get("event") == "manifests_loaded"][-1]
-        jobs = len(d.api("GET", "/api/objects/jobs")["items"])
+        jobs = len(d.api("GET", "/apis/batch/v1/jobs")["items"])
         d.stop()
         result[phase] = {"api_serving_s": serving, "folder_load_s": loaded["seconds"], "jobs": jobs}
         print(

@@ -152,7 +152,7 @@ def measure(d: Daemon, window: float, job: str) -> dict[str, Any]:
                 len(
                     [
                         p
-                        for p in d.api("GET", "/api/pods", params={"selector": "app=agent"})["items"]
+                        for p in d.api("GET", "/api/v1/pods", params={"labelSelector": "app=agent"})["items"]
                         if p["status"]["phase"] == "Running"
                     ]
                 )

@@ -70,7 +70,7 @@ def miniorch_run(d: Daemon, completions: int, parallelism: int, tag: str, indexe
             break
         time.sleep(0.05)
     elapsed = time.perf_counter() - start
-    d.api("DELETE", f"/api/objects/jobs/default/{name}")
+    d.api("DELETE", f"/apis/batch/v1/namespaces/default/jobs/{name}")
     d.wait_for(lambda: d.job(name) is None, timeout=60, what="job deleted")
     return elapsed
 

@@ -85,7 +85,7 @@ def daemon_kill(d: Daemon, urls: list[str]) -> dict[str, Any]:
     progress = None if first is None else first - t0
     d.wait_job(name, timeout=300)
     watcher.close()
-    d.api("DELETE", f"/api/objects/jobs/default/{name}")
+    d.api("DELETE", f"/apis/batch/v1/namespaces/default/jobs/{name}")
     d.wait_for(lambda: d.job(name) is None, timeout=60, what="job deleted")
     return {
         "kill_to_api_s": round(api_back, 3),
@@ -95,7 +95,7 @@ def daemon_kill(d: Daemon, urls: list[str]) -> dict[str, Any]:
 
 
 def _running_elsewhere(d: Daemon, name: str, lost: str) -> int:
-    pods = d.api("GET", "/api/pods", params={"selector": f"job-name={name}"})["items"]
+    pods = d.api("GET", "/api/v1/pods", params={"labelSelector": f"job-name={name}"})["items"]
     return sum(
         1
         for p in pods
@@ -115,7 +115,7 @@ def node_loss(d: Daemon, nodes: list[Any], timing: dict[str, float]) -> dict[str
     )
 
     def running() -> list[dict[str, Any]]:
-        pods = d.api("GET", "/api/pods", params={"selector": f"job-name={name}"})["items"]
+        pods = d.api("GET", "/api/v1/pods", params={"labelSelector": f"job-name={name}"})["items"]
         return [p for p in pods if p["status"]["phase"] == "Running"]
 
     d.wait_for(lambda: len(running()) == count, timeout=120, what=f"{count} pods running")
@@ -129,7 +129,7 @@ def node_loss(d: Daemon, nodes: list[Any], timing: dict[str, float]) -> dict[str
         time.sleep(0.05)
     replaced = time.monotonic() - t0
     ok = _running_elsewhere(d, name, victim.name) >= count
-    d.api("DELETE", f"/api/objects/jobs/default/{name}")
+    d.api("DELETE", f"/apis/batch/v1/namespaces/default/jobs/{name}")
     victim.start()
     d.wait_for(lambda: d.job(name) is None, timeout=120, what="job deleted")
     return {

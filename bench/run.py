@@ -165,7 +165,7 @@ def cron(nodes: list[dockernodes.DockerNode], ticks: int) -> dict[str, Any]:
         applied = time.time()
         cron_latency.apply(d, [cron_latency.cronjob("tick", "*/2 * * * * *", ["true"], history=1)])
         time.sleep(ticks * 2 + 1)
-        d.api("DELETE", "/api/objects/cronjobs/default/tick")
+        d.api("DELETE", "/apis/batch/v1/namespaces/default/cronjobs/tick")
         ended = time.time()
         time.sleep(2)
     finally:

@@ -83,7 +83,7 @@ def idle_cpu(d: Daemon, seconds: float) -> dict[str, Any]:
 def ready_nodes(d: Daemon) -> int:
     return sum(
         any(c["type"] == "Ready" and c["status"] == "True" for c in n["status"]["conditions"])
-        for n in d.api("GET", "/api/nodes")["items"]
+        for n in d.api("GET", "/api/v1/nodes")["items"]
     )
 
 
@@ -135,7 +135,7 @@ def main() -> int:
         result["rollout"] = rollout(d, args.nodes, extra)
         print(result, flush=True)
         result["idle_with_agents"] = {"nodes": args.nodes + 1, **idle_cpu(d, args.idle_seconds)}
-        d.api("DELETE", "/api/objects/daemonsets/default/agent")
+        d.api("DELETE", "/apis/apps/v1/namespaces/default/daemonsets/agent")
         d.wait_for(lambda: not ds_latency.live(d, "agent"), timeout=300, what="agents gone")
     finally:
         d.stop(timeout=120)

@@ -107,7 +107,7 @@ def miniorch_run(d: Daemon, completions: int, tag: str) -> tuple[float, dict[str
     _ctl(d, "wait", "--for=condition=Complete", f"job/{name}", "--timeout", "300s")
     elapsed = time.perf_counter() - start
     marks = {"start": t0, "applied": applied, "returned": time.time()}
-    d.api("DELETE", f"/api/objects/jobs/default/{name}")
+    d.api("DELETE", f"/apis/batch/v1/namespaces/default/jobs/{name}")
     d.wait_for(lambda: d.job(name) is None, timeout=60, what="job deleted")
     return elapsed, marks
 

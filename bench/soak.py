@@ -99,10 +99,10 @@ class Soak:
         self.d.wait_for(lambda: all(self._finished(j) for j in self.jobs), timeout=600, what="every soak Job finished")
         lost, duplicates, not_complete = [], [], []
         for name in self.jobs:
-            job = self._api("GET", f"/api/objects/jobs/default/{name}")
+            job = self._api("GET", f"/apis/batch/v1/namespaces/default/jobs/{name}")
             if not any(c["type"] == "Complete" and c["status"] == "True" for c in job["status"].get("conditions", [])):
                 not_complete.append(name)
-            pods = self._api("GET", "/api/pods", params={"selector": f"job-name={name}"})["items"]
+            pods = self._api("GET", "/api/v1/pods", params={"labelSelector": f"job-name={name}"})["items"]
             ok: dict[str, int] = {}
             for p in pods:
                 state = p["status"]["containerStatuses"][0]["state"]
@@ -113,7 +113,7 @@ class Soak:
             duplicates += [f"{name}/{i}" for i, n in ok.items() if n > 1]
         slots = set(range(self.cron_from, self.cron_to + 1, 60))
         cron_jobs = [
-            j for j in self._api("GET", "/api/objects/jobs")["items"] if j["metadata"]["name"].startswith("soak-cj-")
+            j for j in self._api("GET", "/apis/batch/v1/jobs")["items"] if j["metadata"]["name"].startswith("soak-cj-")
         ]
         by_cj: dict[str, list[int]] = {f"soak-cj-{i}": [] for i in range(self.cronjobs)}
         for j in cron_jobs:
@@ -133,7 +133,7 @@ class Soak:
         }
 
     def _finished(self, name: str) -> bool:
-        job = self._api("GET", f"/api/objects/jobs/default/{name}")
+        job = self._api("GET", f"/apis/batch/v1/namespaces/default/jobs/{name}")
         return bool(job) and any(
             c["type"] in ("Complete", "Failed") and c["status"] == "True" for c in job["status"].get("conditions", [])
         )
@@ -142,7 +142,7 @@ class Soak:
         """miniorch containers on the nodes whose pod the store does not have as live."""
         live = {
             p["metadata"]["name"]
-            for p in self._api("GET", "/api/pods")["items"]
+            for p in self._api("GET", "/api/v1/pods")["items"]
             if p["status"]["phase"] in ("Pending", "Running")
         }
         found = []
@@ -155,10 +155,12 @@ class Soak:
 
     def teardown(self) -> list[str]:
         """Delete every object; the containers left a minute later."""
-        for plural, prefix in (("daemonsets", "agent"), ("cronjobs", "soak-cj-"), ("jobs", "soak-job-")):
-            for obj in self._api("GET", f"/api/objects/{plural}")["items"]:
+        kinds = (("apps/v1/daemonsets", "agent"), ("batch/v1/cronjobs", "soak-cj-"), ("batch/v1/jobs", "soak-job-"))
+        for resource, prefix in kinds:
+            group, _, plural = resource.rpartition("/")
+            for obj in self._api("GET", f"/apis/{resource}")["items"]:
                 if obj["metadata"]["name"].startswith(prefix):
-                    self._api("DELETE", f"/api/objects/{plural}/default/{obj['metadata']['name']}")
+                    self._api("DELETE", f"/apis/{group}/namespaces/default/{plural}/{obj['metadata']['name']}")
         time.sleep(60)
         left = []
         for node in self.nodes:

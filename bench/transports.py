@@ -98,7 +98,7 @@ class Setup:
 
 
 def _all_ready(d: Daemon) -> bool:
-    items = d.api("GET", "/api/nodes")["items"]
+    items = d.api("GET", "/api/v1/nodes")["items"]
     return len(items) == len(KINDS) and all(
         any(c["type"] == "Ready" and c["status"] == "True" for c in n["status"]["conditions"]) for n in items
     )
@@ -160,7 +160,7 @@ def miniorch_run(d: Daemon, node: str, completions: int, parallelism: int, tag: 
         time.sleep(0.05)
     elapsed = time.perf_counter() - start
     sample = Sample(elapsed, probes.process_cpu(d.proc.pid) - cpu0, _dials(d, node) - dials0)
-    d.api("DELETE", f"/api/objects/jobs/default/{name}")
+    d.api("DELETE", f"/apis/batch/v1/namespaces/default/jobs/{name}")
     d.wait_for(lambda: d.job(name) is None, timeout=60, what="job deleted")
     return sample
 

@@ -1,8 +1,10 @@
-"""The HTTP API that `miniorch ctl` talks to: the app, its error rules and its routers.
+"""The HTTP API that `miniorch ctl` and kubectl talk to: the app, its error rules and its routers.
 
-Routes take and return Kubernetes-shaped JSON (shapes in `models`); errors are `{"message": ...}`
-with kubectl-like status codes (404 not found, 409 conflict, 422 invalid). Each concern is a
-router of its own; routes reach the daemon's objects through `context.ApiContext` on `app.state`.
+Objects are served by the Kubernetes API (`api.kube`: `/api/v1`, `/apis/G/V`), with Status errors;
+miniorch's own routes (`/apply`, `/api/dry-run`, `/version`, `/healthz`, notifications) take and
+return the shapes in `models`, and answer errors as `{"message": ...}` with kubectl-like status
+codes (404 not found, 409 conflict, 422 invalid). Each concern is a router of its own; routes reach
+the daemon's objects through `context.ApiContext` on `app.state`.
 """
 
 from __future__ import annotations
@@ -15,38 +17,33 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 import miniorch
-from miniorch.api import daemonsets, events, health, nodes, objects, podlogs, pods, verbs
+from miniorch.api import health, verbs
 from miniorch.api import notifications as notification_routes
 from miniorch.api.context import ApiContext
-from miniorch.api.events import EVENT_POLL_SECONDS
 from miniorch.api.kube import discovery as kube_discovery
 from miniorch.api.kube import logs as kube_logs
 from miniorch.api.kube import openapi as kube_openapi
 from miniorch.api.kube import resources as kube_resources
+from miniorch.api.kube import rollouts as kube_rollouts
 from miniorch.api.kube import status as kube_status
-from miniorch.api.models import ApplyRequest, InstantiateRequest, NodePatch
+from miniorch.api.models import ApplyRequest
 from miniorch.controllers.objects import Conflict, NotFound
 from miniorch.spec.errors import ManifestInvalid
 from miniorch.store.errors import StoreUnavailable
 
-__all__ = ["EVENT_POLL_SECONDS", "ApiContext", "ApplyRequest", "InstantiateRequest", "NodePatch", "create_app"]
+__all__ = ["ApiContext", "ApplyRequest", "create_app"]
 
 log = structlog.get_logger(__name__)
 
 ROUTERS = (
     health.router,
     verbs.router,
-    nodes.router,
-    pods.router,
-    podlogs.router,
-    events.router,
-    daemonsets.router,
-    objects.router,
     notification_routes.router,  # private: `ctl get notifications`
     # the Kubernetes API (DESIGN 11)
     kube_discovery.router,
     kube_openapi.router,
     kube_logs.router,  # before the generic routes: pods/{name}/log is a subresource
+    kube_rollouts.router,  # extension subresources: nodes/{name}/drain, {ds|sts}/{name}/revisions|rollback
     kube_resources.router,
 )
 

@@ -32,12 +32,9 @@ class DryRunRequest:
 
 
 @dataclass
-class InstantiateRequest:
-    name: str
-
-
-@dataclass
 class NodePatch:
+    """What `ctl label` and `cordon` change: sent as a merge patch of the Node's labels and spec."""
+
     labels: dict[str, str | None] = field(default_factory=dict)  # None removes the label
     unschedulable: bool | None = None
 
@@ -92,7 +89,7 @@ class DryRunResponse(TypedDict):
 
 
 class PatchResponse(TypedDict):
-    action: str
+    action: str  # patched | unchanged, told by the object's generation before and after
     object: Manifest
 
 
@@ -107,7 +104,7 @@ class RollbackResponse(TypedDict):
 
 
 class WatchEvent(TypedDict):
-    type: str  # ADDED | MODIFIED
+    type: str  # ADDED | MODIFIED | DELETED | ERROR
     object: Manifest
 
 

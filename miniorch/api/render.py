@@ -7,7 +7,7 @@ kubectl habits (`-o jsonpath='{.status.succeeded}'`) carry over.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from fastapi.responses import Response
@@ -16,6 +16,9 @@ from miniorch import kinds
 from miniorch.controllers.nodes import NodeState
 from miniorch.reconcile import daemonset, startretry
 from miniorch.store.records import EventRecord, ObjectRecord, PodPhase, PodRecord
+
+if TYPE_CHECKING:
+    from miniorch.store.store import Store
 
 API_VERSIONS: dict[str, str] = {info.kind: info.api_version for info in kinds.REGISTRY if info.workload}
 
@@ -129,6 +132,12 @@ def pod(rec: PodRecord, owner: ObjectRecord | None) -> dict[str, Any]:
     spec = {k: v for k, v in tspec.items()}
     spec["nodeName"] = rec.node
     return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec, "status": status}
+
+
+def pods(store: Store, records: list[PodRecord]) -> list[dict[str, Any]]:
+    """Pods as served, each with its owner's template (the owners read in one query)."""
+    owners = store.objects_by_uid(p.owner_uid for p in records)
+    return [pod(p, owners.get(p.owner_uid)) for p in records]
 
 
 def node(state: NodeState, labels: dict[str, str], unschedulable: bool) -> dict[str, Any]:

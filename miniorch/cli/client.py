@@ -1,7 +1,8 @@
-"""The ctl side of the API: one method per route, over the daemon's unix socket or TCP listener.
+"""The ctl side of the API: one method per call, over the daemon's unix socket or TCP listener.
 
-Every URL `ctl` uses is built here, and answers come back as the shared shapes of
-`miniorch.api.models`. Transport failures and API errors become `CtlError` with a message
+Every URL `ctl` uses is built here: the Kubernetes API's paths for objects (`path_of`), miniorch's
+own routes for apply, dry-run and version. Answers come back as Kubernetes objects or the shared
+shapes of `miniorch.api.models`. Transport failures and API errors become `CtlError` with a message
 a user can act on; only the CLI entry point turns them into exit codes.
 """
 
@@ -9,10 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any, TypeVar, cast
+from urllib.parse import quote
 
 from miniorch import kinds, paths
 from miniorch.api import models
@@ -27,8 +30,20 @@ class CtlError(MiniorchError):
     """Printed as `error: ...` and exit code 1."""
 
 
+class ExpiredError(CtlError):
+    """A 410: the resourceVersion a watch asked for is older than the daemon's change log keeps."""
+
+
 class NotFoundError(CtlError):
-    pass
+    """A 404; `name`: the object the API's Status says is missing (None for a path it does not serve)."""
+
+    def __init__(self, message: str, name: str | None = None) -> None:
+        super().__init__(message)
+        self.name = name
+
+    def worded(self, name: str, message: str) -> NotFoundError:
+        """This error in `message`'s words when it is about `name`, else itself."""
+        return NotFoundError(message, name) if self.name == name else self
 
 
 def resolve_socket(flag: str | None) -> Path:
@@ -87,7 +102,13 @@ class Http:
         )
 
     def _open(
-        self, method: str, path: str, params: dict[str, Any] | None, body: Any, headers: dict[str, str] | None = None
+        self,
+        method: str,
+        path: str,
+        params: dict[str, Any] | None,
+        body: Any,
+        content_type: str = "application/json",
+        headers: dict[str, str] | None = None,
     ) -> Response:
         """The response with its headers read; the caller closes it."""
         try:
@@ -96,7 +117,7 @@ class Http:
             raise CtlError(str(exc)) from exc
         try:
             head = {**self._headers, **headers} if headers else self._headers
-            return transport.send(self._endpoint, self.timeout, method, path, head, params, body)
+            return transport.send(self._endpoint, self.timeout, method, path, head, params, body, content_type)
         except PermissionError as exc:
             raise CtlError(f"permission denied on {self.socket}; run as a member of the socket's group") from exc
         except TRANSPORT_ERRORS as exc:
@@ -108,10 +129,12 @@ class Http:
         path: str,
         params: dict[str, Any] | None = None,
         json: Any = None,
+        content_type: str = "application/json",
         headers: dict[str, str] | None = None,
     ) -> Any:
-        """The answer's JSON (or text); a refusal raises CtlError (NotFoundError for 404)."""
-        resp = self._open(method, path, params, json, headers)  # `json`: the body, as httpx named it
+        """The answer's JSON (or text); a refusal raises CtlError (NotFoundError for 404).
+        `json`: the body, as httpx named it, sent as `content_type`; `headers` added to the request's."""
+        resp = self._open(method, path, params, json, content_type, headers)
         try:
             answer = transport.reply(resp)
         except TRANSPORT_ERRORS as exc:
@@ -141,12 +164,17 @@ class Http:
         return self._streamed(path, params, Response.chunks)
 
     def watch(self, path: str, params: dict[str, Any]) -> Generator[dict[str, Any], None, None]:
-        """The objects of an NDJSON watch stream, as they arrive."""
+        """The lines of a watch stream (JSON objects, one a line), as they arrive."""
         return self._streamed(path, params, lambda resp: (json.loads(line) for line in transport.lines(resp)))
 
 
 class Client(Http):
-    """One method per API route: the only place that knows the daemon's URLs."""
+    """One method per API call: the only place that knows the daemon's URLs.
+
+    Objects, pods, logs, events and nodes go through the Kubernetes API (`path_of`); the few calls
+    with no Kubernetes verb are extension subresources on its paths (a node's `drain`, a DaemonSet's
+    or StatefulSet's `revisions` and `rollback`). A missing object is told in `ctl`'s own words.
+    """
 
     def version(self) -> models.VersionInfo:
         return cast(models.VersionInfo, self.request("GET", "/version"))
@@ -159,73 +187,135 @@ class Client(Http):
 
     # -- nodes ----------------------------------------------------------------
     def list_nodes(self, selector: str | None = None) -> list[models.Manifest]:
-        return self._items("/api/nodes", _given(selector=selector))
+        return self._items(path_of("Node"), _given(labelSelector=selector))
 
     def get_node(self, name: str) -> models.Manifest:
-        return cast(models.Manifest, self.request("GET", f"/api/nodes/{name}"))
+        return self._one("GET", path_of("Node", name=name), name, f'node "{name}" not found')
 
     def patch_node(self, name: str, patch: models.NodePatch) -> models.Manifest:
-        body = {k: v for k, v in dataclasses.asdict(patch).items() if v not in (None, {})}
-        return cast(models.Manifest, self.request("PATCH", f"/api/nodes/{name}", json=body))
+        """A merge patch of the Node's `metadata.labels` (None removes a label) and `spec.unschedulable`."""
+        body: dict[str, Any] = {}
+        if patch.labels:
+            body["metadata"] = {"labels": patch.labels}
+        if patch.unschedulable is not None:
+            body["spec"] = {"unschedulable": patch.unschedulable}
+        return self._one("PATCH", path_of("Node", name=name), name, f'node "{name}" not found', body, MERGE_PATCH)
 
     def drain_node(self, name: str) -> models.DrainResponse:
-        return cast(models.DrainResponse, self.request("POST", f"/api/nodes/{name}/drain"))
+        path = path_of("Node", name=name) + "/drain"
+        return cast(models.DrainResponse, self._one("POST", path, name, f'node "{name}" not found'))
 
     # -- pods, their logs, events ---------------------------------------------
     def list_pods(
-        self, namespace: str | None = None, selector: str | None = None, **fields: str
+        self,
+        namespace: str | None = None,
+        selector: str | None = None,
+        owner: str | None = None,
+        node: str | None = None,
+        phase: str | None = None,
     ) -> list[models.Manifest]:
-        """`fields`: owner (a uid), node, phase: the API's narrowing filters."""
-        return self._items("/api/pods", _given(namespace=namespace, selector=selector, **fields))
+        """Narrowed by labels, and by the owner's uid, the node and the phase (field selectors)."""
+        wanted = {"metadata.ownerReferences.uid": owner, "spec.nodeName": node, "status.phase": phase}
+        fields = ",".join(f"{k}={v}" for k, v in wanted.items() if v is not None)
+        return self._items(path_of("Pod", namespace), _given(labelSelector=selector, fieldSelector=fields))
 
     def get_pod(self, namespace: str, name: str) -> models.Manifest:
-        return cast(models.Manifest, self.request("GET", f"/api/pods/{namespace}/{name}"))
+        return self._one("GET", path_of("Pod", namespace, name), name, _pod_missing(namespace, name))
 
     def delete_pod(self, namespace: str, name: str) -> models.Manifest:
         """Stop and remove one pod; its controller replaces it (`ctl delete pod NAME`)."""
-        return cast(models.Manifest, self.request("DELETE", f"/api/pods/{namespace}/{name}"))
+        return cast(models.Manifest, self.request("DELETE", path_of("Pod", namespace, name)))
 
-    def pod_log(self, namespace: str, name: str, **params: Any) -> str:
-        """`params` as the route's: tail, since_seconds, timestamps, previous."""
-        return str(self.request("GET", f"/api/pods/{namespace}/{name}/log", params=params))
+    def pod_log(
+        self,
+        namespace: str,
+        name: str,
+        tail: int | None = None,
+        since_seconds: float | None = None,
+        timestamps: bool = False,
+        previous: bool = False,
+    ) -> str:
+        """The `pods/log` subresource with kubectl's parameters."""
+        path = path_of("Pod", namespace, name) + "/log"
+        params = _log_params(tail, since_seconds, timestamps, previous)
+        return str(self._one("GET", path, name, _pod_missing(namespace, name), params=params))
 
-    def follow_log(self, namespace: str, name: str, **params: Any) -> Generator[bytes, None, None]:
-        return self.stream(f"/api/pods/{namespace}/{name}/log", {**params, "follow": True})
+    def follow_log(
+        self,
+        namespace: str,
+        name: str,
+        tail: int | None = None,
+        since_seconds: float | None = None,
+        timestamps: bool = False,
+    ) -> Generator[bytes, None, None]:
+        params = {**_log_params(tail, since_seconds, timestamps, False), "follow": True}
+        return self._worded(
+            self.stream(path_of("Pod", namespace, name) + "/log", params), name, _pod_missing(namespace, name)
+        )
 
     def list_events(self, namespace: str | None = None, uid: str | None = None) -> list[models.Manifest]:
-        return self._items("/api/events", _given(namespace=namespace, uid=uid))
+        """Oldest first; `uid`: only those of that object (`involvedObject.uid`)."""
+        fields = f"involvedObject.uid={uid}" if uid else None
+        return self._items(path_of("Event", namespace), _given(fieldSelector=fields))
 
     def watch_events(self, namespace: str | None = None) -> Generator[models.WatchEvent, None, None]:
-        watch = self.watch("/api/events/watch", _given(namespace=namespace))
-        return cast(Generator[models.WatchEvent, None, None], watch)
+        """The current events (ADDED), then each new one (ADDED) or repeated one (MODIFIED), endlessly: a
+        Kubernetes watch from the list's resourceVersion, listed and watched again when the daemon ends it."""
+        from miniorch.cli import eventwatch
+
+        return eventwatch.changes(self, path_of("Event", namespace))
 
     # -- workload objects -------------------------------------------------------
     def list_objects(
         self, kind: str, namespace: str | None = None, selector: str | None = None
     ) -> list[models.Manifest]:
-        return self._items(_objects(kind), _given(namespace=namespace, selector=selector))
+        return self._items(path_of(kind, namespace), _given(labelSelector=selector))
 
     def get_object(self, kind: str, namespace: str, name: str) -> models.Manifest:
-        return cast(models.Manifest, self.request("GET", _objects(kind, namespace, name)))
+        return self._one("GET", path_of(kind, namespace, name), name, f'{kinds.get(kind).group} "{name}" not found')
 
     def delete_object(self, kind: str, namespace: str, name: str) -> models.Manifest:
-        return cast(models.Manifest, self.request("DELETE", _objects(kind, namespace, name)))
+        """The object marked for deletion (its controller removes its pods first), or the API's
+        success Status for a kind that goes at once (ConfigMap, Secret)."""
+        return self._one("DELETE", path_of(kind, namespace, name), name, _object_missing(kind, namespace, name))
 
     def patch_object(self, kind: str, namespace: str, name: str, patch: dict[str, Any]) -> models.PatchResponse:
-        return cast(models.PatchResponse, self.request("PATCH", _objects(kind, namespace, name), json=patch))
+        """A JSON merge patch; `action` is "patched" when the object changed (its generation moved on), else
+        "unchanged"."""
+        path = path_of(kind, namespace, name)
+        missing = _object_missing(kind, namespace, name)
+        before = self._one("GET", path, name, missing)
+        after = self._one("PATCH", path, name, missing, patch, MERGE_PATCH)
+        changed = (after.get("metadata") or {}).get("generation") != (before.get("metadata") or {}).get("generation")
+        return {"action": "patched" if changed else "unchanged", "object": after}
 
     def run_cronjob(self, namespace: str, cronjob: str, job: str) -> models.Manifest:
-        """A Job from a CronJob's template now (`create job NAME --from=cronjob/CJ`)."""
-        body = dataclasses.asdict(models.InstantiateRequest(job))
-        return cast(models.Manifest, self.request("POST", _objects("CronJob", namespace, cronjob) + "/jobs", json=body))
+        """A Job from a CronJob's template now (`create job NAME --from=cronjob/CJ`), as kubectl makes it:
+        a Job naming the CronJob as its controller, which the daemon fills from the template."""
+        missing = f'cronjob.batch "{cronjob}" not found in namespace "{namespace}"'
+        cj = self._one("GET", path_of("CronJob", namespace, cronjob), cronjob, missing)
+        if cj["metadata"].get("deletionTimestamp"):
+            raise NotFoundError(missing)
+        owner = {"apiVersion": "batch/v1", "kind": "CronJob", "name": cronjob, "uid": cj["metadata"]["uid"]}
+        body = {
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": {
+                "name": job,
+                "namespace": namespace,
+                "annotations": {INSTANTIATE_ANNOTATION: "manual"},
+                "ownerReferences": [{**owner, "controller": True}],
+            },
+        }
+        return cast(models.Manifest, self.request("POST", path_of("Job", namespace), json=body))
 
     def revisions(self, namespace: str, daemonset: str, kind: str = "DaemonSet") -> list[models.Manifest]:
-        return self._items(_objects(kind, namespace, daemonset) + "/revisions", {})
+        return self._items(path_of(kind, namespace, daemonset) + "/revisions", {})
 
     def rollback(
         self, namespace: str, daemonset: str, req: models.RollbackRequest, kind: str = "DaemonSet"
     ) -> models.RollbackResponse:
-        path = _objects(kind, namespace, daemonset) + "/rollback"
+        path = path_of(kind, namespace, daemonset) + "/rollback"
         return cast(models.RollbackResponse, self.request("POST", path, json=dataclasses.asdict(req)))
 
     def list_table(
@@ -234,29 +324,69 @@ class Client(Http):
         """The list as the server's meta.k8s.io/v1 Table (what `kubectl get` reads): the cells of the
         kind's columns, computed by the daemon, and each row's `includeObject` (None or Metadata)."""
         params = _given(labelSelector=selector, includeObject=include)
-        return cast(dict[str, Any], self.request("GET", kube_path(kind, namespace), params, headers=_TABLE))
+        return cast(dict[str, Any], self.request("GET", path_of(kind, namespace), params, headers=_TABLE))
 
     def _items(self, path: str, params: dict[str, Any]) -> list[models.Manifest]:
         return list(cast(models.ObjectList, self.request("GET", path, params=params))["items"])
 
+    def _one(
+        self,
+        method: str,
+        path: str,
+        name: str,
+        missing: str,
+        body: Any = None,
+        content_type: str = "application/json",
+        params: dict[str, Any] | None = None,
+    ) -> models.Manifest:
+        """The object answered (or a log's text); the API's NotFound of `name` is raised as `missing`,
+        ctl's wording of it."""
+        try:
+            return cast(models.Manifest, self.request(method, path, params, body, content_type))
+        except NotFoundError as exc:
+            raise exc.worded(name, missing) from None
 
+    @staticmethod
+    def _worded(stream: Generator[bytes, None, None], name: str, missing: str) -> Generator[bytes, None, None]:
+        try:
+            yield from stream
+        except NotFoundError as exc:
+            raise exc.worded(name, missing) from None
+        finally:
+            stream.close()
+
+
+MERGE_PATCH = "application/merge-patch+json"
 _TABLE = {"Accept": "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"}
+#: kubectl's mark on a Job made by `create job --from=cronjob/...` (reconcile.cronjob reads it).
+INSTANTIATE_ANNOTATION = "cronjob.kubernetes.io/instantiate"
 
 
-def kube_path(kind: str, namespace: str | None = None, name: str | None = None) -> str:
-    """A kind's Kubernetes API path: `/apis/batch/v1/namespaces/NS/jobs[/NAME]`, `/api/v1/pods` (all namespaces)."""
+def path_of(kind: str, namespace: str | None = None, name: str | None = None) -> str:
+    """The Kubernetes API path of a kind's objects: in every namespace (`namespace` None), in one, or
+    one object, e.g. `/apis/batch/v1/namespaces/default/jobs/pi`, `/api/v1/nodes/n1`."""
     info = kinds.get(kind)
-    path = "/api/v1" if info.api_version == "v1" else f"/apis/{info.api_version}"
-    if namespace:
-        path += f"/namespaces/{namespace}"
+    path = f"/apis/{info.api_group}/{info.version}" if info.api_group else f"/api/{info.version}"
+    if info.namespaced and namespace is not None:
+        path += f"/namespaces/{quote(namespace, safe='')}"
+    elif info.namespaced and name is not None:
+        raise ValueError(f"{info.plural} are namespaced: give the namespace of {name!r}")
     path += f"/{info.plural}"
-    return f"{path}/{name}" if name is not None else path
+    return f"{path}/{quote(name, safe='')}" if name is not None else path
 
 
-def _objects(kind: str, namespace: str | None = None, name: str | None = None) -> str:
-    """The private object routes (`/api/objects/jobs[/NS/NAME]`)."""
-    path = f"/api/objects/{kinds.PLURAL[kind]}"
-    return f"{path}/{namespace}/{name}" if name is not None else path
+def _pod_missing(namespace: str, name: str) -> str:
+    return f'pod "{name}" not found in namespace "{namespace}"'
+
+
+def _object_missing(kind: str, namespace: str, name: str) -> str:
+    return f'{kind.lower()} "{name}" not found in namespace "{namespace}"'
+
+
+def _log_params(tail: int | None, since_seconds: float | None, timestamps: bool, previous: bool) -> dict[str, Any]:
+    """kubectl's `pods/log` parameters; `sinceSeconds` is whole seconds, at least 1, as the API takes it."""
+    since = max(1, math.ceil(since_seconds)) if since_seconds is not None else None
+    return _given(tailLines=tail, sinceSeconds=since, timestamps=timestamps or None, previous=previous or None)
 
 
 def _raise_for(answer: Reply) -> None:
@@ -264,10 +394,23 @@ def _raise_for(answer: Reply) -> None:
         return
     message = _api_message(answer)
     if answer.status == 404:
-        raise NotFoundError(message)
+        raise NotFoundError(message, _missing_name(answer))
     if answer.status == 401:
         raise CtlError(f"{message} (the daemon refused the token; check --token-file)")
+    if answer.status == 410:
+        raise ExpiredError(message)
     raise CtlError(message)
+
+
+def _missing_name(answer: Reply) -> str | None:
+    """The name in a NotFound Status's details (`{"details": {"name": "pi", "kind": "jobs"}}`)."""
+    try:
+        body = answer.json()
+    except ValueError:
+        return None
+    details = body.get("details") if isinstance(body, dict) else None
+    name = details.get("name") if isinstance(details, dict) else None
+    return name if isinstance(name, str) else None
 
 
 def _why(exc: BaseException) -> str:

@@ -78,13 +78,13 @@ def check_fields(kind: str, reqs: Sequence[FieldRequirement], text: str, label_s
             )
 
 
-def _field_value(obj: dict[str, Any], keys: tuple[str, ...]) -> str:
-    value: Any = obj
+def _field_values(obj: dict[str, Any], keys: tuple[str, ...]) -> list[str]:
+    """The field's values: one, or one per element where the path crosses a list (an owner's uid)."""
+    values: list[Any] = [obj]
     for key in keys:
-        value = value.get(key) if isinstance(value, dict) else None
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return "" if value is None else str(value)
+        values = [item for v in values for item in (v if isinstance(v, list) else [v])]
+        values = [v.get(key) if isinstance(v, dict) else None for v in values]
+    return ["" if v is None else ("true" if v else "false") if isinstance(v, bool) else str(v) for v in values]
 
 
 def select_fields(items: list[dict[str, Any]], reqs: Sequence[FieldRequirement]) -> list[dict[str, Any]]:
@@ -92,7 +92,7 @@ def select_fields(items: list[dict[str, Any]], reqs: Sequence[FieldRequirement])
     if not reqs:
         return items
     tests = [(_PATHS.get(r.field, tuple(r.field.split("."))), r.value, r.equal) for r in reqs]
-    return [i for i in items if all((_field_value(i, keys) == value) == equal for keys, value, equal in tests)]
+    return [i for i in items if all((value in _field_values(i, keys)) == equal for keys, value, equal in tests)]
 
 
 # -- JSONPath expressions in flags -----------------------------------------------

@@ -153,12 +153,14 @@ def send(
     headers: dict[str, str],
     params: dict[str, Any] | None = None,
     body: Any = None,
+    content_type: str = "application/json",
 ) -> Response:
-    """Send one request; the response comes back with its headers read (the caller closes it)."""
+    """Send one request, a body as JSON (`content_type`: its media type, e.g. a merge patch's);
+    the response comes back with its headers read (the caller closes it)."""
     data = b"" if body is None else json.dumps(body).encode()
     head = {"Accept": "*/*", "Connection": "close", **headers, "Content-Length": str(len(data))}
     if body is not None:
-        head["Content-Type"] = "application/json"
+        head["Content-Type"] = content_type
     sock, host = endpoint.connect(timeout)
     try:
         target = endpoint.prefix() + path + _query(params)

@@ -225,7 +225,7 @@ REGISTRY: tuple[KindInfo, ...] = (
             ("NAME", "READY", "STATUS", "RESTARTS", "AGE", "NODE", "EXIT CODE"),
             "miniorch.cli.output:_pod_row",
         ),
-        fields=(*_COMMON_FIELDS, "spec.nodeName", "spec.restartPolicy", "status.phase"),
+        fields=(*_COMMON_FIELDS, "metadata.ownerReferences.uid", "spec.nodeName", "spec.restartPolicy", "status.phase"),
         short=("po",),
         outcome=status.pod_outcome,
         summary=status.pod_status,

@@ -1,5 +1,5 @@
 """A pod's page: its state, and its log (the last lines from the server, then followed live by
-static/follow.js). Both go through the API's own log route (`api.podlogs.pod_log`): live from the
+static/follow.js). Both are answered as the API's `pods/log` route answers (`api.logsource`): live from the
 node while the container exists, else the run history's stored tail.
 
 The follow picks up exactly where the page ended: the page remembers the Docker timestamp of its
@@ -19,8 +19,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response, StreamingResponse
 
 from miniorch import logtail
-from miniorch.api import podlogs
-from miniorch.api import pods as api_pods
+from miniorch.api import logsource, render
 from miniorch.api.context import Ctx
 from miniorch.clock import utcnow
 from miniorch.controllers.objects import NotFound
@@ -69,9 +68,9 @@ async def pod_page(request: Request, ctx: Ctx, namespace: str, name: str, tail: 
     if rec is None:
         raise NotFound(f'pod "{name}" not found in namespace "{namespace}"')
     now = utcnow()
-    served = api_pods.rendered(ctx.store, [rec])[0]
+    served = render.pods(ctx.store, [rec])[0]
     tail = min(max(1, tail), MAX_LINES)
-    response = await podlogs.pod_log(ctx, namespace, name, tail=tail, timestamps=True)
+    response = await logsource.answer(ctx, rec, tail, False, None, True, False)
     text, last = split_log(bytes(response.body).decode("utf-8", errors="replace"))
     if text and not text.endswith("\n"):
         text += "\n"  # what the follow appends starts a line of its own
@@ -99,11 +98,14 @@ async def follow_log(
 ) -> Response:
     """The log from just after the line stamped `after` on, live (plain text, no timestamps)."""
     mark = stamp_key(after_ + " ") if after_ else None
+    rec = ctx.store.get_pod(namespace, name)
+    if rec is None:
+        raise NotFound(f'pod "{name}" not found in namespace "{namespace}"')
     since = None
     if mark is not None:
         then = dt.datetime.fromisoformat(mark[0] + "+00:00")
-        since = max(0.0, (utcnow() - then).total_seconds()) + 1  # Docker's `since` is whole seconds
-    response = await podlogs.pod_log(ctx, namespace, name, follow=True, timestamps=True, since_seconds=since)
+        since = min(then, utcnow()) - dt.timedelta(seconds=1)  # Docker's `since` is whole seconds
+    response = await logsource.answer(ctx, rec, None, True, since, True, False)
     if isinstance(response, StreamingResponse):
         return StreamingResponse(_filtered(response.body_iterator, mark), media_type="text/plain; charset=utf-8")
     # No live stream (the container is gone, or its node unreachable): the stored tail, which the

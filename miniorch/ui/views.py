@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from miniorch import kinds
-from miniorch.api import nodes as api_nodes
-from miniorch.api import pods as api_pods
 from miniorch.api import render
 from miniorch.api.context import ApiContext
 from miniorch.cli import output
@@ -85,12 +83,12 @@ def page_of(ctx: ApiContext, kind: str, namespace: str | None, offset: int) -> P
     store = ctx.store
     if kind == kinds.Kind.POD:
         pods = _newest(store.list_pods(namespace, with_log=False), lambda p: p.created_at)
-        return _paged(pods, offset, lambda page: api_pods.rendered(store, page))
+        return _paged(pods, offset, lambda page: render.pods(store, page))
     if kind == kinds.Kind.EVENT:
         events = _newest(store.list_events(namespace), lambda e: e.last_timestamp)
         return _paged(events, offset, lambda page: [render.event(e) for e in page])
     if kind == kinds.Kind.NODE:
-        return _paged(sorted(ctx.monitor.nodes), offset, lambda page: [api_nodes.get_node(ctx, n) for n in page])
+        return _paged(sorted(ctx.monitor.nodes), offset, lambda page: [_node(ctx, n) for n in page])
     total, objs = store.newest_objects(kind, namespace, offset=offset, limit=PAGE_SIZE)
     return Page(total, [render.obj(o) for o in objs])
 
@@ -180,10 +178,16 @@ def pod_table(pods: list[Served], now: dt.datetime) -> Table:
 
 
 def pods_of(ctx: ApiContext, owner_uid: str) -> list[Served]:
-    return api_pods.rendered(ctx.store, ctx.store.pods_of(owner_uid, with_log=False))
+    return render.pods(ctx.store, ctx.store.pods_of(owner_uid, with_log=False))
 
 
 # -- nodes and the overview -------------------------------------------------------------------
+
+
+def _node(ctx: ApiContext, name: str) -> Served:
+    """A node as the API serves it: its labels and cordon with the overrides of `ctl label`/`cordon`."""
+    over = ctx.store.node_overrides().get(name)
+    return render.node(ctx.monitor.nodes[name], ctx.monitor.labels(name), bool(over and over.unschedulable))
 
 
 def _load(pods: list[PodRecord]) -> dict[str, tuple[int, float]]:
@@ -203,7 +207,7 @@ def node_table(ctx: ApiContext, now: dt.datetime) -> Table:
     load = _load(ctx.store.live_pods())
     rows = []
     for name in sorted(ctx.monitor.nodes):
-        node = api_nodes.get_node(ctx, name)
+        node = _node(ctx, name)
         status = node["status"]
         word = output.node_status(node)
         rtt = status.get("roundTripMilliseconds")

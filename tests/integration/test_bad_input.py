@@ -110,7 +110,7 @@ def test_a_bad_folder_gets_the_same_messages_from_apply_validate_and_the_watcher
     os.rename(staging, folder)
 
     def refused() -> list[dict[str, object]]:
-        items = daemon.api("GET", "/api/events")["items"]
+        items = daemon.api("GET", "/api/v1/events")["items"]
         return [e for e in items if e["reason"] == "InvalidManifest"]
 
     watcher = daemon.wait_for(lambda: len(refused()) == 2 and refused(), what="two refused files")

@@ -336,7 +336,7 @@ def test_a_daemonset_waits_for_its_secret_then_runs_with_it(
         d.apply(yaml.safe_dump(ds))
 
         def pod(reason: str | None = None, phase: str | None = None) -> dict[str, Any] | None:
-            items = d.api("GET", "/api/pods", params={"selector": "app=agent"})["items"]
+            items = d.api("GET", "/api/v1/pods", params={"labelSelector": "app=agent"})["items"]
             for p in items:
                 if (reason is None or p["status"].get("reason") == reason) and (
                     phase is None or p["status"]["phase"] == phase

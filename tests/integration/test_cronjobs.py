@@ -50,14 +50,14 @@ def cronjob_yaml(name: str, schedule: str, command: str, **spec: Any) -> str:
 
 def jobs_of(daemon: Daemon, cronjob: str) -> list[dict[str, Any]]:
     """Jobs owned by the CronJob, oldest slot first."""
-    items = daemon.api("GET", "/api/objects/jobs")["items"]
+    items = daemon.api("GET", "/apis/batch/v1/jobs")["items"]
     owned = [j for j in items if any(r["name"] == cronjob for r in j["metadata"].get("ownerReferences", []))]
     return sorted(owned, key=lambda j: j["metadata"]["creationTimestamp"] + j["metadata"]["name"])
 
 
 def cronjob(daemon: Daemon, name: str) -> dict[str, Any]:
     """The CronJob as `get -o json` shows it."""
-    result: dict[str, Any] = daemon.api("GET", f"/api/objects/cronjobs/default/{name}")
+    result: dict[str, Any] = daemon.api("GET", f"/apis/batch/v1/namespaces/default/cronjobs/{name}")
     return result
 
 
@@ -123,7 +123,7 @@ def test_forbid_never_runs_two_at_once(daemon: Daemon, docker_nodes: list[Any]) 
         assert len(jobs_of(daemon, "forbid")) == 1
         assert len(running_containers(docker_nodes, "forbid-")) <= 1
         time.sleep(0.2)
-    events = daemon.api("GET", "/api/events", params={"uid": cronjob(daemon, "forbid")["metadata"]["uid"]})["items"]
+    events = daemon.events(cronjob(daemon, "forbid")["metadata"]["uid"])
     assert "JobAlreadyActive" in {e["reason"] for e in events}
 
 
@@ -190,7 +190,7 @@ def test_history_limits_of_one_and_zero_hold(daemon: Daemon) -> None:
         what=f"the histories at {settled}",
     )
     for name in ("keep1", "keep0"):
-        events = daemon.api("GET", "/api/events", params={"uid": cronjob(daemon, name)["metadata"]["uid"]})["items"]
+        events = daemon.events(cronjob(daemon, name)["metadata"]["uid"])
         deleted = [e for e in events if e["reason"] == "SuccessfulDelete"]
         assert sum(e.get("count", 1) for e in deleted) >= 2, (name, events)  # the limits deleted runs
 

@@ -102,7 +102,8 @@ def test_field_selector_picks_pods_by_phase_and_node(d: Daemon) -> None:
     on_node = out(d, "get", "pods", "--field-selector", f"spec.nodeName={node},status.phase!=Failed", "-o", "name")
     expected = {p["metadata"]["name"] for p in d.pods("ok") if p["spec"]["nodeName"] == node}
     assert {n.removeprefix("pod/") for n in on_node.split()} == expected
-    served = d.api("GET", "/api/pods", params={"node": node, "phase": "Succeeded"})["items"]  # what ctl asks for
+    fields = f"spec.nodeName={node},status.phase=Succeeded"  # what ctl asks for
+    served = d.api("GET", "/api/v1/pods", params={"fieldSelector": fields})["items"]
     assert {p["metadata"]["name"] for p in served} == expected
 
 

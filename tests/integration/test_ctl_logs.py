@@ -84,7 +84,7 @@ def test_previous_of_a_container_restarted_in_place(daemon: Daemon, docker_nodes
         assert refused.returncode == 1 and "has not been restarted" in refused.stderr
 
     def second_run_live() -> bool:
-        p = daemon.api("GET", f"/api/pods/default/{name}")
+        p = daemon.api("GET", f"/api/v1/namespaces/default/pods/{name}")
         live = p["status"]["phase"] == "Running" and p["status"]["containerStatuses"][0]["restartCount"] == 1
         return live and "second" in daemon.ctl("logs", name).stdout
 
@@ -150,7 +150,7 @@ def test_previous_of_a_daemonset_pod_docker_restarted(daemon: Daemon, docker_nod
     daemon.apply(yaml.safe_dump(doc))
 
     def running(restarts: int) -> dict[str, Any] | None:
-        items = daemon.api("GET", "/api/pods", params={"selector": "app=counter"})["items"]
+        items = daemon.api("GET", "/api/v1/pods", params={"labelSelector": "app=counter"})["items"]
         ok = [
             p
             for p in items

@@ -18,7 +18,8 @@ def labelled_job(name: str, labels: dict[str, str], namespace: str = "default", 
 
 
 def names(daemon: Daemon, plural: str, namespace: str = "default") -> set[str]:
-    items = daemon.api("GET", f"/api/objects/{plural}", params={"namespace": namespace})["items"]
+    group = {"jobs": "batch/v1", "cronjobs": "batch/v1"}[plural]
+    items = daemon.api("GET", f"/apis/{group}/namespaces/{namespace}/{plural}")["items"]
     return {i["metadata"]["name"] for i in items}
 
 
@@ -77,11 +78,11 @@ def test_create_job_and_cronjob_from_an_image(daemon: Daemon) -> None:
         "create", "cronjob", "tock", f"--image={IMAGE}", "--schedule=@daily", "--restart=Never", check=True
     )
     assert never.stdout.strip() == "cronjob.batch/tock created"
-    cj = daemon.api("GET", "/api/objects/cronjobs/default/tick")
+    cj = daemon.api("GET", "/apis/batch/v1/namespaces/default/cronjobs/tick")
     assert cj["spec"]["schedule"] == "*/30 * * * *"
     template = cj["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     assert template["restartPolicy"] == "OnFailure" and template["containers"][0]["name"] == "tick"
-    tock = daemon.api("GET", "/api/objects/cronjobs/default/tock")
+    tock = daemon.api("GET", "/apis/batch/v1/namespaces/default/cronjobs/tock")
     assert tock["spec"]["jobTemplate"]["spec"]["template"]["spec"]["restartPolicy"] == "Never"
     manual = daemon.ctl("create", "job", "manual", "--from=cronjob/tick", check=True)
     assert manual.stdout.strip() == "job.batch/manual created"
@@ -179,7 +180,7 @@ def _ds(name: str) -> str:
 
 def _ds_pods(daemon: Daemon, name: str) -> dict[str, str]:
     """node -> name of the Running, ready, not terminating pods."""
-    items = daemon.api("GET", "/api/pods", params={"selector": f"app={name}"})["items"]
+    items = daemon.api("GET", "/api/v1/pods", params={"labelSelector": f"app={name}"})["items"]
     return {
         p["spec"]["nodeName"]: p["metadata"]["name"]
         for p in items
@@ -195,7 +196,7 @@ def test_rollout_restart_replaces_every_daemonset_pod(daemon: Daemon) -> None:
     before = daemon.wait_for(lambda: (p := _ds_pods(daemon, "agent")) and len(p) == 3 and p, what="3 pods")
     out = daemon.ctl("rollout", "restart", "ds/agent", check=True)
     assert out.stdout.strip() == "daemonset.apps/agent restarted"
-    ds = daemon.api("GET", "/api/objects/daemonsets/default/agent")
+    ds = daemon.api("GET", "/apis/apps/v1/namespaces/default/daemonsets/agent")
     assert "kubectl.kubernetes.io/restartedAt" in ds["spec"]["template"]["metadata"]["annotations"]
 
     def replaced() -> dict[str, str] | None:

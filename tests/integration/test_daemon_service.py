@@ -191,11 +191,11 @@ def test_on_the_journal_each_line_starts_with_its_priority_and_a_bad_reload_keep
     d.config_path.write_text(yaml.safe_dump({**good, "nodes": good["nodes"][:1], "state_dir": str(plain)}))
     d.proc.send_signal(signal.SIGHUP)
     d.wait_for(lambda: d.log_text().count("config_reload_failed") == 2, what="a second config_reload_failed")
-    assert len(d.api("GET", "/api/nodes")["items"]) == len(nodes)  # the running config stays
+    assert len(d.api("GET", "/api/v1/nodes")["items"]) == len(nodes)  # the running config stays
     d.config_path.write_text(yaml.safe_dump({**good, "nodes": good["nodes"][:1]}))
     d.proc.send_signal(signal.SIGHUP)
     d.wait_for(lambda: "config_reloaded" in d.log_text(), what="config_reloaded")
-    assert [n["metadata"]["name"] for n in d.api("GET", "/api/nodes")["items"]] == [nodes[0][0]]
+    assert [n["metadata"]["name"] for n in d.api("GET", "/api/v1/nodes")["items"]] == [nodes[0][0]]
     assert d.stop() == 0
 
     lines = d.log_text().splitlines()

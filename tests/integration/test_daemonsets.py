@@ -50,13 +50,13 @@ def ds_yaml(
 
 
 def ds(daemon: Daemon, name: str) -> dict[str, Any]:
-    result: dict[str, Any] = daemon.api("GET", f"/api/objects/daemonsets/default/{name}")
+    result: dict[str, Any] = daemon.api("GET", f"/apis/apps/v1/namespaces/default/daemonsets/{name}")
     return result
 
 
 def live_pods(daemon: Daemon, name: str) -> list[dict[str, Any]]:
     """Pods of the DaemonSet that are not finished, oldest first."""
-    items = daemon.api("GET", "/api/pods", params={"selector": f"app={name}"})["items"]
+    items = daemon.api("GET", "/api/v1/pods", params={"labelSelector": f"app={name}"})["items"]
     live = [p for p in items if p["status"]["phase"] in ("Pending", "Running", "Unknown")]
     return sorted(live, key=lambda p: p["metadata"]["creationTimestamp"])
 
@@ -138,13 +138,13 @@ def test_removed_or_crashed_container_is_revived_on_the_same_node(
         what="a new pod on node1",
     )
     assert after["node0"] == before["node0"] and after["node2"] == before["node2"]
-    old = daemon.api("GET", f"/api/pods/default/{before['node1']}")
+    old = daemon.api("GET", f"/api/v1/namespaces/default/pods/{before['node1']}")
     assert old["status"]["phase"] == "Failed" and old["status"]["reason"] == "ContainerRemoved"
     with dockernodes.client(node1.url) as c:  # the agent exits by itself (not `docker kill`, a manual stop)
         c.containers.get(after["node1"]).exec_run(["kill", "-TERM", "1"])
 
     def restarted() -> bool:
-        pod = daemon.api("GET", f"/api/pods/default/{after['node1']}")
+        pod = daemon.api("GET", f"/api/v1/namespaces/default/pods/{after['node1']}")
         return pod["status"]["containerStatuses"][0]["restartCount"] >= 1 and bool(settled(daemon, "revive", ALL))
 
     daemon.wait_for(restarted, timeout=15, what="restartCount 1 on the same pod")
@@ -217,11 +217,11 @@ def test_deleting_the_daemonset_removes_its_containers_everywhere(
     daemon.ctl("delete", "ds", "gone", check=True)
     assert all(not cs for cs in containers_by_node(docker_nodes, "gone").values())
     assert ds(daemon, "gone") is None
-    assert daemon.api("GET", "/api/pods", params={"selector": "app=gone"})["items"] == []
+    assert daemon.api("GET", "/api/v1/pods", params={"labelSelector": "app=gone"})["items"] == []
 
 
 def _hash(daemon: Daemon, name: str, revision: int) -> str:
-    items = daemon.api("GET", f"/api/objects/daemonsets/default/{name}/revisions")["items"]
+    items = daemon.api("GET", f"/apis/apps/v1/namespaces/default/daemonsets/{name}/revisions")["items"]
     return str(next(r for r in items if r["revision"] == revision)["metadata"]["labels"]["controller-revision-hash"])
 
 
@@ -335,7 +335,7 @@ def test_not_ready_node_does_not_stall_a_rollout_and_keeps_its_pod(daemon: Daemo
     node2 = next(n for n in node_guard if n.name == "node2")
     node2.stop()
     daemon.wait_for(
-        lambda: daemon.api("GET", "/api/nodes/node2")["status"]["conditions"][0]["status"] == "False",
+        lambda: daemon.api("GET", "/api/v1/nodes/node2")["status"]["conditions"][0]["status"] == "False",
         timeout=10,
         what="node2 NotReady",
     )
@@ -350,13 +350,13 @@ def test_not_ready_node_does_not_stall_a_rollout_and_keeps_its_pod(daemon: Daemo
         )
 
     daemon.wait_for(others_updated, timeout=20, what="node0 and node1 on revision 2")
-    kept = daemon.api("GET", f"/api/pods/default/{before['node2']}")
+    kept = daemon.api("GET", f"/api/v1/namespaces/default/pods/{before['node2']}")
     assert kept["status"]["phase"] == "Unknown" and not kept["metadata"].get("deletionTimestamp")
     status = ds(daemon, "nr")["status"]
     assert status["desiredNumberScheduled"] == 3 and status["updatedNumberScheduled"] == 2
     node2.start()
     daemon.wait_for(lambda: settled(daemon, "nr", ALL, second), timeout=30, what="node2 on revision 2")
-    old = daemon.api("GET", f"/api/pods/default/{before['node2']}")
+    old = daemon.api("GET", f"/api/v1/namespaces/default/pods/{before['node2']}")
     assert old["status"]["phase"] == "Failed" and old["status"]["reason"] == "RollingUpdate"
 
 

@@ -97,7 +97,7 @@ def _run_workloads(d: Daemon) -> dict[str, str]:
             len(
                 [
                     p
-                    for p in d.api("GET", "/api/pods", params={"selector": "app=agent"})["items"]
+                    for p in d.api("GET", "/api/v1/pods", params={"labelSelector": "app=agent"})["items"]
                     if p["status"]["phase"] == "Running"
                 ]
             )
@@ -297,7 +297,7 @@ def test_a_pod_named_and_labelled_with_html_shows_as_text_in_the_browser(tmp_pat
 
     with harness(tmp_path) as api:
         api.apply(api_job_yaml("xss"))
-        job = api.client.get("/api/objects/jobs/default/xss").json()
+        job = api.client.get("/apis/batch/v1/namespaces/default/jobs/xss").json()
         api.pod(EVIL, job, labels={"job-name": "xss", "evil": EVIL}, log_tail=f"{EVIL}\n")
         with serve(api.app, host="127.0.0.1", port=0) as server, browser.chrome() as session:
             url = f"http://127.0.0.1:{tcp_port(server)}"

@@ -71,7 +71,8 @@ def test_the_kubernetes_docs_statefulset_example_applies_but_for_its_image(daemo
 
     def names() -> set[str]:
         return {
-            p["metadata"]["name"] for p in daemon.api("GET", "/api/pods", params={"selector": "app=nginx"})["items"]
+            p["metadata"]["name"]
+            for p in daemon.api("GET", "/api/v1/pods", params={"labelSelector": "app=nginx"})["items"]
         }
 
     daemon.wait_for(lambda: "web-0" in names(), timeout=30, what="web-0")

@@ -24,12 +24,12 @@ def test_cronjob_daemonset_and_pi_examples_run_without_a_registry(daemon: Daemon
     assert pi.startswith("3.14159265358979323846264338327950288419716939937510") and pi.endswith("3421170679"), pi
 
     def agents_running() -> set[str]:
-        pods = daemon.api("GET", "/api/pods", params={"selector": "app=node-agent"})["items"]
+        pods = daemon.api("GET", "/api/v1/pods", params={"labelSelector": "app=node-agent"})["items"]
         return {p["spec"]["nodeName"] for p in pods if p["status"]["phase"] == "Running"}
 
-    nodes = {n["metadata"]["name"] for n in daemon.api("GET", "/api/nodes")["items"]}
+    nodes = {n["metadata"]["name"] for n in daemon.api("GET", "/api/v1/nodes")["items"]}
     assert daemon.wait_for(lambda: agents_running() == nodes, timeout=60, what="a node-agent pod on every node")
-    pod = daemon.api("GET", "/api/pods", params={"selector": "app=node-agent"})["items"][0]["metadata"]["name"]
+    pod = daemon.api("GET", "/api/v1/pods", params={"labelSelector": "app=node-agent"})["items"][0]["metadata"]["name"]
     daemon.wait_for(lambda: " load " in daemon.ctl("logs", pod).stdout, timeout=20, what="the agent's first line")
 
 
@@ -59,7 +59,7 @@ def _kv_example(daemon: Daemon) -> None:
     assert "no cluster DNS" in result.stderr and "no size" in result.stderr
 
     def ready() -> bool:
-        sts = daemon.api("GET", "/api/objects/statefulsets/default/kv")
+        sts = daemon.api("GET", "/apis/apps/v1/namespaces/default/statefulsets/kv")
         return bool(sts) and sts["status"].get("availableReplicas") == 3
 
     daemon.wait_for(ready, timeout=90, what="3 available kv replicas")

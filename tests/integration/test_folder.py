@@ -21,7 +21,7 @@ BUSYBOX_COMMANDS = {"pi": ["sh", "-c", "echo 3.14159265358979323846"]}
 
 
 def events(daemon: Daemon, reason: str) -> list[dict[str, Any]]:
-    return [e for e in daemon.api("GET", "/api/events")["items"] if e["reason"] == reason]
+    return [e for e in daemon.api("GET", "/api/v1/events")["items"] if e["reason"] == reason]
 
 
 def spec_of(daemon: Daemon, name: str) -> dict[str, Any]:
@@ -144,11 +144,11 @@ def test_two_hundred_files_dropped_at_once_are_all_applied(daemon: Daemon) -> No
         os.replace(file, daemon.manifests / file.name)
 
     def bulk() -> int:
-        return sum(j["metadata"]["name"].startswith("bulk-") for j in daemon.api("GET", "/api/objects/jobs")["items"])
+        return sum(j["metadata"]["name"].startswith("bulk-") for j in daemon.api("GET", "/apis/batch/v1/jobs")["items"])
 
     daemon.wait_for(lambda: bulk() == 200, timeout=60, what="200 Jobs")
     sources = {
-        j["metadata"]["annotations"]["miniorch.io/source"] for j in daemon.api("GET", "/api/objects/jobs")["items"]
+        j["metadata"]["annotations"]["miniorch.io/source"] for j in daemon.api("GET", "/apis/batch/v1/jobs")["items"]
     }
     assert len(sources) == 200
 

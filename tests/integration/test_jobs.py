@@ -33,7 +33,7 @@ def test_parallel_job_runs_completions_pods_and_completes(daemon: Daemon, docker
     assert complete["reason"] == "CompletionsReached"
     assert job["status"]["startTime"] and job["status"]["completionTime"]
     assert len({p["spec"]["nodeName"] for p in pods}) > 1
-    reasons = [e["reason"] for e in daemon.api("GET", "/api/events", params={"uid": job["metadata"]["uid"]})["items"]]
+    reasons = [e["reason"] for e in daemon.events(job["metadata"]["uid"])]
     assert reasons.count("SuccessfulCreate") == 4 and "Completed" in reasons
     # a finished pod is recorded (and its Job may complete) before its log is kept and its container goes
     daemon.wait_for(
@@ -175,7 +175,7 @@ def test_pod_waits_pending_until_a_node_matches_then_starts(daemon: Daemon) -> N
     daemon.wait_job("waits")
     assert daemon.pods("waits")[0]["spec"]["nodeName"] == "node2"
     daemon.ctl("label", "node", "node2", "disk-", check=True)
-    assert "disk" not in daemon.api("GET", "/api/nodes/node2")["metadata"]["labels"]
+    assert "disk" not in daemon.api("GET", "/api/v1/nodes/node2")["metadata"]["labels"]
 
 
 def test_cordoned_nodes_get_no_new_pods(daemon: Daemon) -> None:

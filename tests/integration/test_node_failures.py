@@ -84,7 +84,7 @@ def test_image_on_one_node_only_is_copied_to_the_node_that_needs_it(daemon: Daem
         )
         job = daemon.wait_job("copied", timeout=60)
         assert job["status"]["succeeded"] == 2
-        events = daemon.api("GET", "/api/events", params={"uid": job["metadata"]["uid"]})["items"]
+        events = daemon.events(job["metadata"]["uid"])
         copies = [e for e in events if e["reason"] == "ImageCopied"]
         assert len(copies) == 1 and copies[0]["count"] == 1  # two pods, one copy
         assert "from node node0 to node node2" in copies[0]["message"]

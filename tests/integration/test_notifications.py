@@ -192,7 +192,7 @@ def test_a_node_turning_notready_and_a_missed_cronjob_slot_are_notified(
         nodes = [(n.name, n.url) for n in docker_nodes[1:]] + [("relayed", f"unix://{relay.path}")]
         d = Daemon(tmp_path, nodes, extra=extra)
         with running(d):
-            d.wait_for(lambda: d.api("GET", "/api/nodes/relayed")["status"]["conditions"][0]["status"] == "True")
+            d.wait_for(lambda: d.api("GET", "/api/v1/nodes/relayed")["status"]["conditions"][0]["status"] == "True")
             slot = math.ceil(time.time()) + 30
             schedule = f"{slot % 60} * * * * *"
             d.apply(cronjob_yaml("nightly", schedule, "true", startingDeadlineSeconds=1), "cj.yaml")
@@ -216,7 +216,7 @@ def test_the_alerting_metrics_appear_after_a_cronjob_ran(daemon: Daemon) -> None
     daemon.apply(cronjob_yaml("backup", "*/3 * * * * *", "sleep 1"), "backup.yaml")
 
     def succeeded() -> bool:
-        status = daemon.api("GET", "/api/objects/cronjobs/default/backup")["status"]
+        status = daemon.api("GET", "/apis/batch/v1/namespaces/default/cronjobs/backup")["status"]
         return bool(status.get("lastSuccessfulTime"))
 
     daemon.wait_for(succeeded, timeout=30, what="a successful run")

@@ -85,7 +85,7 @@ def pdaemon(
 
 
 def node_ready(daemon: Daemon, name: str) -> bool:
-    node = daemon.api("GET", f"/api/nodes/{name}")
+    node = daemon.api("GET", f"/api/v1/nodes/{name}")
     return bool(node["status"]["conditions"][0]["status"] == "True")
 
 
@@ -103,7 +103,7 @@ def run_job(daemon: Daemon, name: str, count: int, pod_spec: dict[str, Any]) -> 
 
 def not_ready_event(daemon: Daemon, node: str, since: dt.datetime) -> float:
     """Seconds from `since` to the node's first NodeNotReady event after it."""
-    for ev in daemon.api("GET", "/api/events")["items"]:
+    for ev in daemon.api("GET", "/api/v1/events")["items"]:
         if ev["reason"] == "NodeNotReady" and ev["involvedObject"]["name"] == node:
             at = dt.datetime.fromisoformat(ev["lastTimestamp"].replace("Z", "+00:00"))
             if at > since:
@@ -162,7 +162,7 @@ def cronjob_yaml(name: str, schedule: str) -> str:
 def cron_slots(daemon: Daemon, cronjob: str) -> dict[dt.datetime, float]:
     """Scheduled slot -> seconds from the slot to its Job's creation, for the CronJob's Jobs."""
     out = {}
-    for job in daemon.api("GET", "/api/objects/jobs")["items"]:
+    for job in daemon.api("GET", "/apis/batch/v1/jobs")["items"]:
         meta = job["metadata"]
         if not any(r["name"] == cronjob for r in meta.get("ownerReferences", [])):
             continue
@@ -189,7 +189,7 @@ def test_blackholed_node_turns_not_ready_in_time_while_jobs_api_and_cron_carry_o
     while not_ready_after is None or during is None:
         assert time.monotonic() - dropped_at < 30, (not_ready_after, during)
         start = time.monotonic()
-        jobs = pdaemon.api("GET", "/api/objects/jobs")["items"]  # what `ctl get jobs` asks
+        jobs = pdaemon.api("GET", "/apis/batch/v1/jobs")["items"]  # what `ctl get jobs` asks
         api_times.append(time.monotonic() - start)
         job = next((j for j in jobs if j["metadata"]["name"] == "during"), None)
         if during is None and job and any(c["type"] == "Complete" for c in job["status"].get("conditions", [])):
@@ -304,7 +304,7 @@ def test_daemonset_pod_on_a_partitioned_node_comes_back_without_a_second_pod(
     pdaemon.apply(yaml.safe_dump(ds), "ds.yaml")
 
     def agent_pods() -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = pdaemon.api("GET", "/api/pods", params={"selector": "app=agent"})["items"]
+        items: list[dict[str, Any]] = pdaemon.api("GET", "/api/v1/pods", params={"labelSelector": "app=agent"})["items"]
         return items
 
     pdaemon.wait_for(

@@ -89,7 +89,7 @@ def running(
 
 
 def nodes(d: Daemon) -> dict[str, dict[str, Any]]:
-    return {n["metadata"]["name"]: n for n in d.api("GET", "/api/nodes")["items"]}
+    return {n["metadata"]["name"]: n for n in d.api("GET", "/api/v1/nodes")["items"]}
 
 
 def ready(node: dict[str, Any]) -> bool:
@@ -170,7 +170,7 @@ def test_tls_and_ssh_nodes_added_by_reload_run_jobs_cronjobs_and_daemonsets(flee
         d.apply(_daemonset("agent"), name="ds.yaml")
 
         def agents_running() -> bool:
-            pods = d.api("GET", "/api/pods", params={"selector": "app=agent"})["items"]
+            pods = d.api("GET", "/api/v1/pods", params={"labelSelector": "app=agent"})["items"]
             running = {p["spec"]["nodeName"] for p in pods if p["status"]["phase"] == "Running"}
             return running == {"local", "edge-tls", "edge-ssh"}
 
@@ -216,7 +216,7 @@ def _cronjob(name: str, node: str) -> str:
 
 
 def _cron_succeeded(d: Daemon, name: str) -> bool:
-    jobs = d.api("GET", "/api/objects/jobs")["items"]
+    jobs = d.api("GET", "/apis/batch/v1/jobs")["items"]
     mine = [j for j in jobs if any(r["name"] == name for r in j["metadata"].get("ownerReferences", []))]
     return any(bool(j["status"].get("succeeded") == 1) for j in mine)
 
@@ -262,7 +262,7 @@ def test_an_image_is_copied_unix_to_tls_then_tls_to_ssh(fleet: Fleet, tmp_path: 
             assert _has(fleet.ssh_engine, image)
             copies = []
             for j in (job, job2):
-                events = d.api("GET", "/api/events", params={"uid": j["metadata"]["uid"]})["items"]
+                events = d.events(j["metadata"]["uid"])
                 copies += [e["message"] for e in events if e["reason"] == "ImageCopied"]
             assert len(copies) == 2, copies
             assert "from node local to node edge-tls" in copies[0]
@@ -407,7 +407,7 @@ def test_each_trust_failure_makes_only_its_node_not_ready_whatever_the_ca_bundle
         assert all(ready(seen[n]) for n in GOOD)
         wide = {line.split()[0]: line for line in d.ctl("get", "nodes", "-o", "wide", check=True).stdout.splitlines()}
         assert "ago: node 'refused': " in wide["refused"] and "refused with ssh.identity_file" in wide["refused"]
-        events = d.api("GET", "/api/events")["items"]
+        events = d.api("GET", "/api/v1/events")["items"]
         assert not [e for e in events if e["reason"] == "NodeNotReady" and e["involvedObject"]["name"] in GOOD]
 
 

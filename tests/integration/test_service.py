@@ -343,7 +343,7 @@ def test_apply_refuses_policy_violations_naming_field_and_key(nodes: list[tuple[
             assert result.returncode == 1, (case, result.stdout)
             for needle in needles:
                 assert needle in result.stderr, (case, needle, result.stderr)
-        assert d.api("GET", "/api/objects/jobs")["items"] == []
+        assert d.api("GET", "/apis/batch/v1/jobs")["items"] == []
         ok = d.apply(_host_path_job("inside", f"{allowed}/data/../data"))
         assert "job.batch/inside created" in ok.stdout
         d.wait_job("inside")

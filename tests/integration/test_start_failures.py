@@ -78,11 +78,7 @@ def test_a_container_whose_node_lost_its_bridge_is_shown_retried_with_backoff_an
         pname = pod["metadata"]["name"]
         assert (pod["status"]["phase"], pod["status"]["reason"]) == ("Failed", "RunContainerError")
         assert pod["status"]["message"].endswith(f"(gave up after {policy.max_tries} tries)")
-        events = [
-            e
-            for e in daemon.api("GET", "/api/events", params={"uid": pod["metadata"]["uid"]})["items"]
-            if e["reason"] == "Failed"
-        ]
+        events = [e for e in daemon.events(pod["metadata"]["uid"]) if e["reason"] == "Failed"]
         assert len(events) == 1, events  # counted, not duplicated
         assert events[0]["type"] == "Warning" and events[0]["count"] == policy.max_tries
         assert events[0]["involvedObject"]["kind"] == "Pod" and events[0]["involvedObject"]["name"] == pname
@@ -144,7 +140,7 @@ def test_a_daemonset_pod_whose_node_lost_its_bridge_backs_off_per_node_with_the_
         daemon.apply(yaml.safe_dump(ds))
 
         def node2_pods() -> list[dict[str, Any]]:
-            items = daemon.api("GET", "/api/pods", params={"selector": "app=agent"})["items"]
+            items = daemon.api("GET", "/api/v1/pods", params={"labelSelector": "app=agent"})["items"]
             return [p for p in items if p["spec"]["nodeName"] == "node2"]
 
         daemon.wait_for(
@@ -159,13 +155,13 @@ def test_a_daemonset_pod_whose_node_lost_its_bridge_backs_off_per_node_with_the_
         assert BRIDGE_GONE in gave_up[0]["status"]["message"]
 
         def node2_line() -> dict[str, Any] | None:
-            status = daemon.api("GET", "/api/objects/daemonsets/default/agent")["status"]
+            status = daemon.api("GET", "/apis/apps/v1/namespaces/default/daemonsets/agent")["status"]
             line: dict[str, Any] = next(n for n in status["nodes"] if n["name"] == "node2")
             return line if "RunContainerError" in line.get("message", "") else None
 
         line = daemon.wait_for(node2_line, timeout=20, what="node2's line naming RunContainerError")
         assert line["state"] in ("BackOff", "NotReady") and BRIDGE_GONE in line["message"]
-        status = daemon.api("GET", "/api/objects/daemonsets/default/agent")["status"]
+        status = daemon.api("GET", "/apis/apps/v1/namespaces/default/daemonsets/agent")["status"]
         assert status["numberReady"] == 2 and status["desiredNumberScheduled"] == 3
         daemon.wait_for(
             lambda: "RunContainerError" in daemon.ctl("describe", "ds", "agent").stdout,

@@ -85,13 +85,13 @@ def clean(nodes: list[dockernodes.DockerNode]) -> None:
 
 
 def sts(daemon: Daemon, name: str = "web") -> dict[str, Any]:
-    result: dict[str, Any] = daemon.api("GET", f"/api/objects/statefulsets/default/{name}")
+    result: dict[str, Any] = daemon.api("GET", f"/apis/apps/v1/namespaces/default/statefulsets/{name}")
     return result
 
 
 def pods(daemon: Daemon, name: str = "web") -> dict[str, dict[str, Any]]:
     """Live pods by name."""
-    items = daemon.api("GET", "/api/pods", params={"selector": f"app={name}"})["items"]
+    items = daemon.api("GET", "/api/v1/pods", params={"labelSelector": f"app={name}"})["items"]
     return {p["metadata"]["name"]: p for p in items if p["status"]["phase"] in ("Pending", "Running", "Unknown")}
 
 
@@ -132,7 +132,7 @@ def volumes_on(nodes: list[dockernodes.DockerNode]) -> dict[str, str]:
 
 
 def creation_order(daemon: Daemon) -> list[str]:
-    events = daemon.api("GET", "/api/events")["items"]
+    events = daemon.api("GET", "/api/v1/events")["items"]
     created = [e for e in events if e["reason"] == "SuccessfulCreate" and e["involvedObject"]["kind"] == "StatefulSet"]
     created.sort(key=lambda e: e["firstTimestamp"])
     return [e["message"].split()[2] for e in created]
@@ -247,7 +247,7 @@ def test_ordered_scale_down_then_up_reattaches_retained_volumes(daemon: Daemon, 
 
     daemon.wait_for(down, timeout=30, what="scaled down to web-0")
     assert not overlap, "web-1 was stopped while web-2 was still there"
-    events = [e for e in daemon.api("GET", "/api/events")["items"] if e["reason"] == "SuccessfulDelete"]
+    events = [e for e in daemon.api("GET", "/api/v1/events")["items"] if e["reason"] == "SuccessfulDelete"]
     assert [e["message"].split()[2] for e in sorted(events, key=lambda e: e["firstTimestamp"])] == ["web-2", "web-1"]
     assert {"www-web-0", "www-web-1", "www-web-2"} <= set(volumes_on(nodes))
     daemon.ctl("scale", "sts", "web", "--replicas=3", check=True)
@@ -282,7 +282,7 @@ def test_rolling_update_goes_in_reverse_order_and_honours_the_partition(daemon: 
     second = sts(daemon)["status"]["updateRevision"]
     revs = {n: p["metadata"]["labels"]["controller-revision-hash"] for n, p in pods(daemon).items()}
     assert revs == {"web-0": first, "web-1": second, "web-2": second}
-    events = [e for e in daemon.api("GET", "/api/events")["items"] if e["reason"] == "SuccessfulDelete"]
+    events = [e for e in daemon.api("GET", "/api/v1/events")["items"] if e["reason"] == "SuccessfulDelete"]
     assert [e["message"].split()[2] for e in sorted(events, key=lambda e: e["firstTimestamp"])] == ["web-2", "web-1"]
     where = {n: p["spec"]["nodeName"] for n, p in pods(daemon).items()}
     assert volume_log(nodes, where["web-2"], "www-web-2") == ["start web-2 1", "start web-2 2"]
@@ -341,7 +341,7 @@ def test_parallel_policy_starts_and_stops_all_at_once(daemon: Daemon, nodes: lis
         return not live
 
     daemon.wait_for(gone, timeout=30, what="all removed")
-    events = [e for e in daemon.api("GET", "/api/events")["items"] if e["reason"] == "SuccessfulDelete"]
+    events = [e for e in daemon.api("GET", "/api/v1/events")["items"] if e["reason"] == "SuccessfulDelete"]
     stamps = sorted(e["firstTimestamp"] for e in events)
     assert len(stamps) == 3 and stamps[0][:19] == stamps[-1][:19]  # asked in one pass
 

@@ -150,12 +150,20 @@ class Daemon:
         return self.ctl("apply", "-f", str(path), check=True)
 
     def job(self, name: str, namespace: str = "default") -> dict[str, Any] | None:
-        result: dict[str, Any] | None = self.api("GET", f"/api/objects/jobs/{namespace}/{name}")
+        result: dict[str, Any] | None = self.api("GET", f"/apis/batch/v1/namespaces/{namespace}/jobs/{name}")
         return result
 
     def pods(self, job: str) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = self.api("GET", "/api/pods", params={"selector": f"job-name={job}"})["items"]
+        items: list[dict[str, Any]] = self.api("GET", "/api/v1/pods", params={"labelSelector": f"job-name={job}"})[
+            "items"
+        ]
         return sorted(items, key=lambda p: p["metadata"]["creationTimestamp"])
+
+    def events(self, uid: str | None = None) -> list[dict[str, Any]]:
+        """Events, oldest first; with `uid`, those of that object only (what `ctl describe` reads)."""
+        params = {"fieldSelector": f"involvedObject.uid={uid}"} if uid else None
+        items: list[dict[str, Any]] = self.api("GET", "/api/v1/events", params=params)["items"]
+        return items
 
     def wait_job(self, name: str, condition: str = "Complete", timeout: float = 60) -> dict[str, Any]:
         deadline = time.monotonic() + timeout

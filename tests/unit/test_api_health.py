@@ -49,7 +49,7 @@ def test_version_of_a_lone_daemon_and_of_a_standby(tmp_path: Path) -> None:
 )
 def test_a_standby_answers_reads_and_refuses_writes(tmp_path: Path, role: Role, message: str) -> None:
     with harness(tmp_path, role=lambda: role) as api:
-        assert api.client.get("/api/objects/jobs").status_code == 200
+        assert api.client.get("/apis/batch/v1/jobs").status_code == 200
         resp = api.client.post("/apply", json={"source": "t", "text": job_yaml("pi")})
         assert resp.status_code == 503
         assert resp.json()["message"] == f"this daemon (b) is a standby and accepts no writes; {message}"
@@ -83,8 +83,8 @@ def test_a_store_that_is_down_is_503_with_what_to_do(tmp_path: Path, monkeypatch
             raise StoreUnavailable("the state database is unreachable")
 
         monkeypatch.setattr(api.store, "list_objects", down)
-        resp = api.client.get("/api/objects/jobs")
-        assert resp.status_code == 503
+        resp = api.client.get("/apis/batch/v1/jobs")
+        assert (resp.status_code, resp.json()["kind"]) == (503, "Status")
         assert resp.json()["message"] == (
             "the state database is unreachable; the daemon keeps the containers running and retries; try again shortly"
         )

@@ -63,6 +63,17 @@ def test_field_selector_filters_pods_as_the_api_server(selector: str, expected: 
     assert names(columns.select_fields(PODS, reqs)) == expected
 
 
+def test_field_selector_by_owner_uid_looks_at_every_owner_reference() -> None:
+    """`metadata.ownerReferences.uid`, which ctl sends the API for an owner's pods, filters the same here."""
+    pods: list[dict[str, Any]] = [
+        {"metadata": {"name": "a", "ownerReferences": [{"uid": "j1"}]}},
+        {"metadata": {"name": "b", "ownerReferences": [{"uid": "j2"}]}},
+    ]
+    reqs = columns.parse_field_selector("metadata.ownerReferences.uid=j2")
+    columns.check_fields("Pod", reqs, "metadata.ownerReferences.uid=j2", None)
+    assert names(columns.select_fields(pods, reqs)) == ["b"]
+
+
 def test_field_selector_on_jobs_and_nodes_compares_as_text() -> None:
     """status.successful is the Job's succeeded count; spec.unschedulable is true/false."""
     jobs: list[dict[str, Any]] = [

@@ -1,10 +1,12 @@
 """`miniorch ctl`'s HTTP client against the real API under uvicorn (unix socket and TCP), without
-Docker: every route through its typed method, chunked streams, and each failure as a sentence."""
+Docker: every call through its typed method on the Kubernetes paths, chunked streams, the event
+watch across the daemon's ends of it, and each failure as a sentence in ctl's words."""
 
 from __future__ import annotations
 
 import datetime as dt
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,10 @@ from support.apiapp import CRONJOB_YAML, ApiHarness, harness, job_yaml, serve, t
 
 from miniorch.api import models
 from miniorch.api.auth import TokenAuth
-from miniorch.cli.client import Client, CtlError, NotFoundError
+from miniorch.api.kube import watch as kube_watch
+from miniorch.cli.client import Client, CtlError, NotFoundError, path_of
+from miniorch.store import versions
+from miniorch.store.records import EventRecord
 
 TOKEN = "0123456789abcdef0123"
 
@@ -59,19 +64,78 @@ def test_nodes_pods_logs_and_version(api: tuple[ApiHarness, Client]) -> None:
     assert b"".join(c.follow_log("default", "pi-a")) == b"one\ntwo\n"
 
 
+@pytest.mark.parametrize(
+    ("args", "path"),
+    [
+        (("Job",), "/apis/batch/v1/jobs"),
+        (("Job", "default"), "/apis/batch/v1/namespaces/default/jobs"),
+        (("DaemonSet", "ops", "agent"), "/apis/apps/v1/namespaces/ops/daemonsets/agent"),
+        (("Pod", "default", "pi-a"), "/api/v1/namespaces/default/pods/pi-a"),
+        (("Event",), "/api/v1/events"),
+        (("Node", None, "n1"), "/api/v1/nodes/n1"),
+        (("Node", "default", "n1"), "/api/v1/nodes/n1"),
+    ],
+)
+def test_paths_come_from_the_kind_registry(args: tuple[Any, ...], path: str) -> None:
+    assert path_of(*args) == path
+
+
+def test_a_patch_that_changes_nothing_says_so(api: tuple[ApiHarness, Client]) -> None:
+    """The action comes from the generation before and after: ctl prints "patched (no change)"."""
+    _, c = api
+    c.apply(models.ApplyRequest("t", job_yaml("pi")))
+    assert c.patch_object("Job", "default", "pi", {"spec": {"parallelism": 2}})["action"] == "patched"
+    again = c.patch_object("Job", "default", "pi", {"spec": {"parallelism": 2}})
+    assert (again["action"], again["object"]["spec"]["parallelism"]) == ("unchanged", 2)
+
+
+def _event(h: ApiHarness, uid: str, reason: str) -> None:
+    now = dt.datetime.now(dt.UTC)
+    h.store.record_event(
+        EventRecord("default", "Job", "pi", uid, "Normal", reason, "made", first_timestamp=now, last_timestamp=now)
+    )
+
+
 def test_a_watch_reads_a_chunked_stream_as_it_arrives(api: tuple[ApiHarness, Client]) -> None:
     h, c = api
     h.apply(job_yaml("pi"))  # records no event by itself: add one
-    from miniorch.store.records import EventRecord
-
-    now = dt.datetime.now(dt.UTC)
-    h.store.record_event(
-        EventRecord("default", "Job", "pi", "u1", "Normal", "Created", "made", first_timestamp=now, last_timestamp=now)
-    )
+    _event(h, "u1", "Created")
     stream = c.watch_events("default")
     first = next(stream)
+    _event(h, "u2", "Completed")
+    second = next(stream)
     stream.close()  # an endless stream: closing it ends the request
     assert (first["type"], first["object"]["reason"]) == ("ADDED", "Created")
+    assert (second["type"], second["object"]["reason"]) == ("ADDED", "Completed")
+
+
+def test_the_event_watch_goes_on_after_the_daemon_ends_it_or_its_version_expires(
+    api: tuple[ApiHarness, Client], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each event once: a watch the daemon ended (timeoutSeconds) is listed again and resumed, and so is
+    one whose version left the change log (410)."""
+    h, c = api
+    monkeypatch.setattr(kube_watch, "DEFAULT_TIMEOUT", 0.2)
+    _event(h, "u1", "Created")
+    stream = c.watch_events()
+    assert next(stream)["object"]["reason"] == "Created"
+    time.sleep(0.5)  # the daemon ended that watch meanwhile
+    _event(h, "u2", "Started")
+    assert next(stream)["object"]["reason"] == "Started"
+    real = h.store.changes_since
+    expired = iter([True])
+
+    def once_gone(rv: int, kinds: Any, limit: int = 5000) -> Any:
+        if next(expired, False):
+            raise versions.Gone("too old")
+        return real(rv, kinds, limit)
+
+    time.sleep(0.5)
+    monkeypatch.setattr(h.store, "changes_since", once_gone)
+    _event(h, "u3", "Completed")
+    change = next(stream)
+    stream.close()
+    assert (change["type"], change["object"]["reason"]) == ("ADDED", "Completed")
 
 
 @pytest.mark.parametrize(
@@ -79,6 +143,30 @@ def test_a_watch_reads_a_chunked_stream_as_it_arrives(api: tuple[ApiHarness, Cli
     [
         (lambda c: c.get_object("Job", "default", "nope"), NotFoundError, 'job.batch "nope" not found'),
         (lambda c: c.get_node("n9"), NotFoundError, 'node "n9" not found'),
+        (lambda c: c.drain_node("n9"), NotFoundError, 'node "n9" not found'),
+        (lambda c: c.get_pod("default", "nope"), NotFoundError, 'pod "nope" not found in namespace "default"'),
+        (lambda c: c.pod_log("default", "nope"), NotFoundError, 'pod "nope" not found in namespace "default"'),
+        (
+            lambda c: b"".join(c.follow_log("default", "nope")),
+            NotFoundError,
+            'pod "nope" not found in namespace "default"',
+        ),
+        (lambda c: c.delete_pod("default", "nope"), NotFoundError, 'pods "nope" not found'),
+        (
+            lambda c: c.delete_object("Job", "default", "nope"),
+            NotFoundError,
+            'job "nope" not found in namespace "default"',
+        ),
+        (
+            lambda c: c.patch_object("Job", "default", "nope", {}),
+            NotFoundError,
+            'job "nope" not found in namespace "default"',
+        ),
+        (
+            lambda c: c.revisions("default", "nope"),
+            NotFoundError,
+            'daemonsets.apps "nope" not found',
+        ),
         (
             lambda c: c.run_cronjob("default", "nope", "x"),
             NotFoundError,
@@ -102,7 +190,7 @@ def test_refusals_become_the_daemons_sentence(
     _, c = api
     with pytest.raises(error) as caught:
         call(c)
-    assert message in str(caught.value)
+    assert str(caught.value) == message if error is NotFoundError else message in str(caught.value)
 
 
 def test_a_failure_inside_the_daemon_points_at_its_log(

@@ -150,8 +150,15 @@ def test_errors_on_kubernetes_paths_are_status_objects(
     assert (resp.json()["kind"], resp.json()["reason"], resp.json()["code"]) == ("Status", reason, code)
 
 
-def test_the_private_routes_keep_their_message_errors(api: ApiHarness) -> None:
-    assert api.client.get("/api/objects/jobs/default/nope").json() == {"message": 'job.batch "nope" not found'}
+def test_miniorchs_own_routes_keep_their_message_errors(api: ApiHarness) -> None:
+    resp = api.client.post("/api/dry-run", json={"source": "bad.yaml", "text": "kind: ["})
+    assert resp.status_code == 422 and "kind" not in resp.json() and "bad.yaml" in resp.json()["message"]
+
+
+@pytest.mark.parametrize("path", ["/api/objects/jobs", "/api/pods", "/api/events", "/api/nodes"])
+def test_the_old_private_object_routes_are_gone(api: ApiHarness, path: str) -> None:
+    """ctl reads everything through the Kubernetes API now."""
+    assert api.client.get(path).status_code == 404
 
 
 def test_label_and_field_selectors_narrow_lists(api: ApiHarness) -> None:

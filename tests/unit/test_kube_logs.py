@@ -1,5 +1,5 @@
 """`pods/log` under /api/v1 with kubectl's parameters, over a real SQLite store (the stored tail:
-the nodes' engines do not exist); the live and follow paths are podlogs', tested there."""
+the nodes' engines do not exist); the live and follow paths are `api.logsource`'s."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def api(tmp_path: Path) -> Iterator[ApiHarness]:
     with harness(tmp_path) as h:
         h.app.include_router(logs.router)
         h.apply(job_yaml("pi"))
-        job: dict[str, Any] = h.client.get("/api/objects/jobs/default/pi").json()
+        job: dict[str, Any] = h.client.get("/apis/batch/v1/namespaces/default/jobs/pi").json()
         tail = "".join(f"2026-01-01T12:00:0{i}.000000000Z line {i}\n" for i in range(4))
         h.pod("pi-a", job, log_tail=tail, log_timestamped=True, container_removed=True, run_started_at=T0)
         yield h

@@ -102,6 +102,28 @@ def test_field_selectors(text: str, obj: dict[str, Any], matches: bool) -> None:
     assert fields.matches(reqs, obj) is matches
 
 
+OWNED = {"metadata": {"ownerReferences": [{"uid": "u1"}, {"uid": "u2"}]}}
+
+
+@pytest.mark.parametrize(
+    ("text", "obj", "matches"),
+    [
+        ("metadata.ownerReferences.uid=u2", OWNED, True),
+        ("metadata.ownerReferences.uid=u3", OWNED, False),
+        ("metadata.ownerReferences.uid!=u1", OWNED, False),
+        ("metadata.ownerReferences.uid!=u3", OWNED, True),
+        ("metadata.ownerReferences.uid=u1", {"metadata": {"ownerReferences": []}}, False),
+        ("metadata.ownerReferences.uid!=u1", {"metadata": {}}, True),
+    ],
+)
+def test_a_field_across_a_list_matches_when_any_element_has_the_value(
+    text: str, obj: dict[str, Any], matches: bool
+) -> None:
+    """An owner's pods: `=` when one of the owner references has the uid, `!=` when none has."""
+    reqs = fields.parse(text, ("metadata.ownerReferences.uid",))
+    assert fields.matches(reqs, obj) is matches
+
+
 @pytest.mark.parametrize("text", ["bogus=1", "status.phase", "spec.nodeName~x"])
 def test_a_bad_field_selector_is_a_value_error(text: str) -> None:
     with pytest.raises(ValueError):

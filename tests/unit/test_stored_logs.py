@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from miniorch.api import podlogs
+from miniorch.api import logsource
 from miniorch.store.records import PodPhase, PodRecord
 from miniorch.store.store import Store
 
@@ -83,13 +83,13 @@ def _pod(**fields: object) -> PodRecord:
 def test_a_plain_tail_from_an_older_miniorch_is_served_whole_and_since_uses_the_finish_time() -> None:
     """No timestamps: --timestamps cannot add them, --since keeps the tail if the run ended in the window."""
     pod = _pod(log_tail="a\nb\n", finished_at=T0)
-    assert podlogs._stored(pod, None, None, True, False) == "a\nb\n"
+    assert logsource._stored(pod, None, None, True, False) == "a\nb\n"
     stamped_by_the_program = _pod(log_tail="2026-01-02T03:04:05Z own\n", finished_at=T0)
-    assert podlogs._stored(stamped_by_the_program, None, None, False, False) == "2026-01-02T03:04:05Z own\n"
-    assert podlogs._stored(pod, 1, T0 - dt.timedelta(seconds=5), False, False) == "b\n"
-    assert podlogs._stored(pod, None, T0 + dt.timedelta(seconds=5), False, False) == ""
+    assert logsource._stored(stamped_by_the_program, None, None, False, False) == "2026-01-02T03:04:05Z own\n"
+    assert logsource._stored(pod, 1, T0 - dt.timedelta(seconds=5), False, False) == "b\n"
+    assert logsource._stored(pod, None, T0 + dt.timedelta(seconds=5), False, False) == ""
     with pytest.raises(ValueError, match="older miniorch"):
-        podlogs._stored(pod, None, None, False, True)
+        logsource._stored(pod, None, None, False, True)
 
 
 def test_a_timestamped_tail_answers_timestamps_since_and_previous() -> None:
@@ -98,7 +98,7 @@ def test_a_timestamped_tail_answers_timestamps_since_and_previous() -> None:
     pod = _pod(
         log_tail=STAMPED, log_timestamped=True, run_started_at=start2, previous_run_started_at=None, restart_count=1
     )
-    assert podlogs._stored(pod, None, None, False, False) == "one\ntwo\nthree\n"
-    assert podlogs._stored(pod, None, None, True, False) == STAMPED
-    assert podlogs._stored(pod, None, dt.datetime(2026, 1, 2, 3, 4, 6, tzinfo=dt.UTC), False, False) == "two\nthree\n"
-    assert podlogs._stored(pod, None, None, False, True) == "one\ntwo\n"
+    assert logsource._stored(pod, None, None, False, False) == "one\ntwo\nthree\n"
+    assert logsource._stored(pod, None, None, True, False) == STAMPED
+    assert logsource._stored(pod, None, dt.datetime(2026, 1, 2, 3, 4, 6, tzinfo=dt.UTC), False, False) == "two\nthree\n"
+    assert logsource._stored(pod, None, None, False, True) == "one\ntwo\n"

@@ -59,8 +59,8 @@ def test_logout_revokes_that_session_only() -> None:
 
 def test_the_api_still_wants_the_bearer_token_and_pages_the_login(api: ApiHarness) -> None:
     client = _client(api)
-    assert client.get("/api/nodes").status_code == 401
-    assert client.get("/api/nodes", headers={"Authorization": f"Bearer {TOKEN.decode()}"}).status_code == 200
+    assert client.get("/api/v1/nodes").status_code == 401
+    assert client.get("/api/v1/nodes", headers={"Authorization": f"Bearer {TOKEN.decode()}"}).status_code == 200
     for path in ("/ui/", "/ui/k/jobs", "/ui/pods/default/x"):
         resp = client.get(path, follow_redirects=False)
         assert (resp.status_code, resp.headers["location"]) == (303, "/ui/login"), path

@@ -30,7 +30,7 @@ def api(tmp_path: Path) -> Iterator[ApiHarness]:
 
 def _job(api: ApiHarness, name: str) -> dict[str, Any]:
     api.apply(job_yaml(name))
-    job: dict[str, Any] = api.client.get(f"/api/objects/jobs/default/{name}").json()
+    job: dict[str, Any] = api.client.get(f"/apis/batch/v1/namespaces/default/jobs/{name}").json()
     return job
 
 

@@ -20,7 +20,7 @@ class FieldRequirement:
     equal: bool  # = and ==; False for !=
 
     def matches(self, obj: Mapping[str, Any]) -> bool:
-        return (value_at(obj, self.path) == self.value) == self.equal
+        return (self.value in values_at(obj, self.path)) == self.equal
 
 
 def value_at(obj: Mapping[str, Any], path: str) -> str:
@@ -28,6 +28,20 @@ def value_at(obj: Mapping[str, Any], path: str) -> str:
     node: Any = obj
     for part in path.split("."):
         node = node.get(part) if isinstance(node, Mapping) else None
+    return _text(node)
+
+
+def values_at(obj: Mapping[str, Any], path: str) -> list[str]:
+    """The field's values: one, or one per element where the path crosses a list
+    (`metadata.ownerReferences.uid`: every owner's uid; none for an empty list)."""
+    nodes: list[Any] = [obj]
+    for part in path.split("."):
+        nodes = [item for n in nodes for item in (n if isinstance(n, list) else [n])]
+        nodes = [n.get(part) if isinstance(n, Mapping) else None for n in nodes]
+    return [_text(n) for n in nodes]
+
+
+def _text(node: Any) -> str:
     if isinstance(node, bool):
         return str(node).lower()
     return "" if node is None else str(node)

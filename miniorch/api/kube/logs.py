@@ -2,7 +2,7 @@
 
 The Kubernetes parameters (`container`, `follow`, `tailLines`, `sinceSeconds`, `sinceTime`,
 `timestamps`, `previous`, `limitBytes`) checked as the API server checks them, then answered by
-`api.podlogs` (live from the node, else the stored tail). Errors are `NotFound` and ValueError,
+`api.logsource` (live from the node, else the stored tail). Errors are `KubeError` and ValueError,
 which the kube handlers turn into Status objects.
 """
 
@@ -15,10 +15,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 
-from miniorch.api import podlogs, pods
+from miniorch.api import logsource, render
 from miniorch.api.context import Ctx
+from miniorch.api.kube import status
 from miniorch.clock import utcnow
-from miniorch.controllers.objects import NotFound
 
 router = APIRouter()
 
@@ -89,11 +89,11 @@ async def pod_log(
     start = since(since_seconds, since_time, utcnow())
     rec = ctx.store.get_pod(namespace, name)
     if rec is None:
-        raise NotFound(f'pods "{name}" not found')
+        raise status.not_found("pods", name)
     if container:
-        served = pods.rendered(ctx.store, [rec])[0]
+        served = render.pods(ctx.store, [rec])[0]
         names = [c.get("name") for c in served.get("status", {}).get("containerStatuses", [])]
         if container not in names:
             raise ValueError(f"container {container} is not valid for pod {name}")
-    response = await podlogs.answer(ctx, rec, tail_lines, follow, start, timestamps, previous)
+    response = await logsource.answer(ctx, rec, tail_lines, follow, start, timestamps, previous)
     return limited(response, limit_bytes)

@@ -81,8 +81,9 @@ def _selectors(request: Request, resource: Resource) -> tuple[Any, Any]:
 
 def _list_sync(ctx: ApiContext, resource: Resource, namespace: str | None, labels: Any, wanted: Any) -> Any:
     rv = ctx.store.resource_version()  # read first: a watch from here misses nothing
-    equal = {r.key: r.values[0] for r in labels if r.op == "="}  # narrow the query; `matches` still decides
-    items = views.view(resource.kind).items(ctx, namespace, equal)
+    equal_labels = {r.key: r.values[0] for r in labels if r.op == "="}
+    equal_fields = {r.path: r.value for r in wanted if r.equal}
+    items = views.listed(ctx, resource.kind, namespace, equal_labels, equal_fields)
     kept = [
         i
         for i in items

@@ -2,7 +2,7 @@
 
 Routes raise `KubeError` (or miniorch's own errors, translated here) and clients get the
 `Status` object kubectl and client-go read: `reason`, `code`, `details.causes[]` per field.
-The private routes (`/api/objects`, `/api/pods`, ...) keep their `{"message"}` errors: `install`
+miniorch's own routes (`/apply`, `/api/dry-run`, ...) keep their `{"message"}` errors: `install`
 wraps the app's existing handlers and only answers differently on Kubernetes paths.
 """
 
@@ -82,7 +82,7 @@ def already_exists(resource: str, name: str) -> KubeError:
 
 
 def is_kube_path(path: str) -> bool:
-    """The Kubernetes API's paths; `/api/objects`, `/api/pods`, ... are miniorch's private ones."""
+    """The Kubernetes API's paths; `/apply`, `/api/dry-run`, `/api/notifications` are miniorch's own."""
     return path in ("/api", "/apis", "/version") or path.startswith(("/api/v1", "/apis/"))
 
 
@@ -111,7 +111,7 @@ def from_exception(exc: Exception) -> dict[str, Any]:
         case Gone():
             return status(410, str(exc), "Expired")
         case StoreUnavailable():
-            return status(503, f"{exc}; try again shortly")
+            return status(503, f"{exc}; the daemon keeps the containers running and retries; try again shortly")
         case RequestValidationError():
             return status(400, f"the request is malformed: {_validation_text(exc)}")
         case HTTPException():

@@ -41,8 +41,7 @@ def _workload_view(kind: str) -> View:
 
 
 def pods(ctx: ApiContext, records: list[PodRecord]) -> list[Served]:
-    owners = ctx.store.objects_by_uid(p.owner_uid for p in records)
-    return [render.pod(p, owners.get(p.owner_uid)) for p in records]
+    return render.pods(ctx.store, records)
 
 
 def _pod_items(ctx: ApiContext, namespace: str | None, labels: Mapping[str, str]) -> list[Served]:
@@ -143,3 +142,20 @@ SPECIAL = {
 
 def view(kind: str) -> View:
     return SPECIAL.get(kind) or _workload_view(kind)
+
+
+def listed(
+    ctx: ApiContext, kind: str, namespace: str | None, labels: Mapping[str, str], fields: Mapping[str, str]
+) -> list[Served]:
+    """A list's candidates, narrowed in the store by equality requirements where it can (an owner's pods,
+    pods by label, an object's events); the caller still applies every selector."""
+    if kind == "Pod":
+        owner = fields.get("metadata.ownerReferences.uid")
+        if not owner:
+            return _pod_items(ctx, namespace, labels)
+        return pods(
+            ctx, [p for p in ctx.store.pods_of(owner, with_log=False) if not namespace or p.namespace == namespace]
+        )
+    if kind == "Event" and fields.get("involvedObject.uid"):
+        return [render.event(e) for e in ctx.store.list_events(namespace or None, fields["involvedObject.uid"])]
+    return view(kind).items(ctx, namespace, labels)

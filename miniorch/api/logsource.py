@@ -1,8 +1,8 @@
-"""`GET /api/pods/{namespace}/{name}/log`: a pod's output, live from its node or from the store.
+"""A pod's log, live from its node or from the store: what the `pods/log` route and the dashboard answer.
 
-Parameters as the Kubernetes `pods/log` subresource: `tail`, `follow`, `since_seconds`,
-`timestamps`, `previous` (the run before the latest one of a container restarted in place).
-A gone container (or an unreachable node) answers from the run history's stored tail.
+As the Kubernetes `pods/log` subresource: a tail, a follow, a start time, timestamps, and the
+previous run (the one before the latest of a container restarted in place). A gone container (or
+an unreachable node) answers from the run history's stored tail.
 """
 
 from __future__ import annotations
@@ -13,38 +13,15 @@ import threading
 from collections.abc import AsyncIterator, Callable
 
 import structlog
-from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 
 from miniorch import logtail, supervise
-from miniorch.api.context import ApiContext, Ctx
-from miniorch.clock import utcnow
-from miniorch.controllers.objects import NotFound
+from miniorch.api.context import ApiContext
 from miniorch.nodes import records as nr
 from miniorch.nodes.client import NodeClient
 from miniorch.store.records import PodRecord
 
 log = structlog.get_logger(__name__)
-
-router = APIRouter()
-
-
-@router.get("/api/pods/{namespace}/{name}/log", response_model=None)
-async def pod_log(
-    ctx: Ctx,
-    namespace: str,
-    name: str,
-    tail: int | None = None,
-    follow: bool = False,
-    since_seconds: float | None = None,
-    timestamps: bool = False,
-    previous: bool = False,
-) -> Response:
-    rec = ctx.store.get_pod(namespace, name)
-    if rec is None:
-        raise NotFound(f'pod "{name}" not found in namespace "{namespace}"')
-    since = utcnow() - dt.timedelta(seconds=since_seconds) if since_seconds is not None else None
-    return await answer(ctx, rec, tail, follow, since, timestamps, previous)
 
 
 async def answer(
