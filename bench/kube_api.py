@@ -147,6 +147,36 @@ async def _get_rate(d: Daemon, clients: int, seconds: float) -> dict[str, Any]:
     }
 
 
+def report(result: dict[str, Any], args: argparse.Namespace) -> str:
+    """The figures against their targets, as bench/results/kube_api.md."""
+    watch, rate = result.get("watch", {}), result.get("get job", {})
+    pods = result.get("history", {}).get("pods")
+    rows = [
+        (f"`kubectl get pods`, {pods:,} pods (median of {args.runs})", f"{result['kubectl get pods s']} s", "<= 0.5 s"),
+        (f"`ctl get pods`, {pods:,} pods (median of {args.runs})", f"{result['ctl get pods s']} s", "<= 0.3 s"),
+        (
+            f"change -> watch event, {watch.get('received')} of {watch.get('changes')}",
+            f"p50 {watch.get('p50_ms')} ms, p99 {watch.get('p99_ms')} ms",
+            "p99 <= 100 ms",
+        ),
+        (
+            f"`GET job`, {rate.get('clients')} clients, {rate.get('seconds')} s",
+            f"{rate.get('requests_per_second')} req/s, {rate.get('errors')} errors",
+            "reported",
+        ),
+    ]
+    lines = [
+        "# The Kubernetes API (issue 15)",
+        "",
+        f"`bench/kube_api.py`, load average {result['load_start']:.1f} at the start, {result['load_end']:.1f} at the end.",
+        "",
+        "| figure | measured | target |",
+        "| --- | --- | --- |",
+        *(f"| {a} | {b} | {c} |" for a, b, c in rows),
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pods", type=int, default=10000)
@@ -190,6 +220,7 @@ def main() -> int:
     result["load_end"] = os.getloadavg()[0]
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "kube_api.json").write_text(json.dumps(result, indent=2) + "\n")
+    (args.out / "kube_api.md").write_text(report(result, args))
     print(json.dumps(result, indent=2))
     return 0
 
