@@ -12,6 +12,7 @@ from support.apiapp import ApiHarness, harness, job_yaml
 
 JOBS = "/apis/batch/v1/namespaces/default/jobs"
 JSON = "application/json"
+MERGE = "application/merge-patch+json"
 
 # (method, path, body, content type) -> (code, a part of the message)
 CASES: dict[str, tuple[str, str, bytes | None, str, int, str]] = {
@@ -30,6 +31,63 @@ CASES: dict[str, tuple[str, str, bytes | None, str, int, str]] = {
         JSON,
         400,
         "is not a resource version of this server",
+    ),
+    "annotations not an object": (
+        "POST",
+        JOBS,
+        b'{"metadata": {"name": "x", "annotations": 5}}',
+        JSON,
+        422,
+        "metadata.annotations: Invalid value: must be an object of strings",
+    ),
+    "annotations of numbers, by PUT": (
+        "PUT",
+        f"{JOBS}/pj",
+        b'{"metadata": {"name": "pj", "annotations": {"a": 1}}}',
+        JSON,
+        422,
+        "metadata.annotations: Invalid value",
+    ),
+    "ownerReferences not a list": (
+        "POST",
+        JOBS,
+        b'{"metadata": {"name": "x", "ownerReferences": 5}}',
+        JSON,
+        422,
+        "metadata.ownerReferences: Invalid value: must be a list of objects",
+    ),
+    "a merge patch making the annotations a number": (
+        "PATCH",
+        f"{JOBS}/pj",
+        b'{"metadata": {"annotations": 5}}',
+        MERGE,
+        422,
+        "metadata.annotations: Invalid value",
+    ),
+    "a json patch making the metadata a number": (
+        "PATCH",
+        f"{JOBS}/pj",
+        b'[{"op": "add", "path": "/metadata", "value": 5}]',
+        "application/json-patch+json",
+        422,
+        "metadata: Invalid value: must be an object",
+    ),
+    "a node patch making the metadata a number": (
+        "PATCH",
+        "/api/v1/nodes/n1",
+        b'{"metadata": 5}',
+        MERGE,
+        422,
+        "metadata",
+    ),
+    "a node patch making the spec a number": ("PATCH", "/api/v1/nodes/n1", b'{"spec": 5}', MERGE, 422, "spec"),
+    "a node patch with a label of a number": (
+        "PATCH",
+        "/api/v1/nodes/n1",
+        b'{"metadata": {"labels": {"a": 1}}}',
+        MERGE,
+        422,
+        "metadata.labels: Invalid value: must be an object of strings",
     ),
 }
 
