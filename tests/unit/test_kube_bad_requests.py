@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 from support.apiapp import ApiHarness, harness, job_yaml
 
+from miniorch.api.kube import patch
+
 JOBS = "/apis/batch/v1/namespaces/default/jobs"
 JSON = "application/json"
 MERGE = "application/merge-patch+json"
@@ -89,6 +91,22 @@ CASES: dict[str, tuple[str, str, bytes | None, str, int, str]] = {
         422,
         "metadata.labels: Invalid value: must be an object of strings",
     ),
+    "a body nested past the JSON decoder's limit": (
+        "POST",
+        JOBS,
+        b'{"a":' * 100_000 + b"1" + b"}" * 100_000,
+        JSON,
+        400,
+        "the request body nests deeper than 100 levels",
+    ),
+    "a patch nested deeper than any object": (
+        "PATCH",
+        f"{JOBS}/pj",
+        b'{"spec": ' + b'{"a": ' * 900 + b"1" + b"}" * 901,
+        MERGE,
+        400,
+        "the request body nests deeper than 100 levels",
+    ),
 }
 
 
@@ -109,3 +127,8 @@ def test_a_bad_request_is_a_4xx_status_and_the_object_is_unchanged(api: ApiHarne
     status = resp.json()
     assert status["kind"] == "Status" and status["code"] == code and text in status["message"], status
     assert api.client.get(f"{JOBS}/pj").json() == before
+
+
+def test_depth_counts_objects_and_arrays() -> None:
+    values: list[Any] = [1, {}, [[]], {"a": [1, {"b": None}]}]
+    assert [patch.depth(v) for v in values] == [0, 1, 2, 3]
