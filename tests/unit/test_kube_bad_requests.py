@@ -107,6 +107,14 @@ CASES: dict[str, tuple[str, str, bytes | None, str, int, str]] = {
         400,
         "the request body nests deeper than 100 levels",
     ),
+    "delete options that are not an object": (
+        "DELETE",
+        f"{JOBS}/pj",
+        b"[1]",
+        JSON,
+        400,
+        "the request body must be DeleteOptions, a JSON object",
+    ),
 }
 
 
