@@ -115,6 +115,19 @@ CASES: dict[str, tuple[str, str, bytes | None, str, int, str]] = {
         400,
         "the request body must be DeleteOptions, a JSON object",
     ),
+    "an activeDeadlineSeconds beyond int64": (
+        "POST",
+        JOBS,
+        json.dumps(
+            {
+                **json.loads(job_yaml("big")),
+                "spec": {**json.loads(job_yaml("big"))["spec"], "activeDeadlineSeconds": 2**63},
+            }
+        ).encode(),
+        JSON,
+        422,
+        "spec.activeDeadlineSeconds: Invalid value: 9223372036854775808",
+    ),
 }
 
 
