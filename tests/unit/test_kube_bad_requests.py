@@ -128,6 +128,24 @@ CASES: dict[str, tuple[str, str, bytes | None, str, int, str]] = {
         422,
         "spec.activeDeadlineSeconds: Invalid value: 9223372036854775808",
     ),
+    "an annotation holding a lone surrogate": (
+        "POST",
+        JOBS,
+        json.dumps(
+            {**json.loads(job_yaml("sur")), "metadata": {"name": "sur", "annotations": {"a": "\ud800"}}}
+        ).encode(),
+        JSON,
+        400,
+        "the request body is not valid Unicode at metadata.annotations.a",
+    ),
+    "a node label key holding a lone surrogate": (
+        "PATCH",
+        "/api/v1/nodes/n1",
+        b'{"metadata": {"labels": {"\\udc00x": "y"}}}',
+        MERGE,
+        400,
+        "the request body is not valid Unicode at metadata.labels.\\udc00x",
+    ),
 }
 
 
@@ -148,6 +166,7 @@ def test_a_bad_request_is_a_4xx_status_and_the_object_is_unchanged(api: ApiHarne
     status = resp.json()
     assert status["kind"] == "Status" and status["code"] == code and text in status["message"], status
     assert api.client.get(f"{JOBS}/pj").json() == before
+    assert api.client.get(JOBS).status_code == 200  # every object still reads (a stored surrogate broke the list)
 
 
 def test_depth_counts_objects_and_arrays() -> None:

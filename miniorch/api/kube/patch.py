@@ -40,7 +40,40 @@ def parse_body(raw: bytes, content_type: str = "application/json") -> Any:
         raise KubeError(400, f"the request body is not JSON: {exc}") from exc
     if depth(body) > MAX_DEPTH:
         raise too_deep
+    where = not_unicode(body)
+    if where is not None:  # JSON's \ud800 escapes decode to strings that no UTF-8 answer (or store) can hold
+        raise KubeError(
+            400, f"the request body is not valid Unicode at {where}: a lone UTF-16 surrogate (\\ud800-\\udfff)"
+        )
     return body
+
+
+def not_unicode(value: Any) -> str | None:
+    """The path (`metadata.annotations.a`, `spec.x[2]`) of the first key or string in `value` holding
+    a lone surrogate, else None."""
+    todo: list[tuple[Any, str]] = [(value, "")]
+    while todo:
+        node, path = todo.pop()
+        if isinstance(node, str):
+            if _surrogate(node):
+                return path or "the top level"
+        elif isinstance(node, dict):
+            for key, child in node.items():
+                inner = f"{path}.{key}" if path else str(key)
+                if _surrogate(str(key)):
+                    return inner.encode("utf-8", "backslashreplace").decode()
+                todo.append((child, inner))
+        elif isinstance(node, list):
+            todo.extend((child, f"{path}[{i}]") for i, child in enumerate(node))
+    return None
+
+
+def _surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def depth(value: Any) -> int:
