@@ -151,3 +151,14 @@ def test_lists_and_deletes_document_the_query_parameters_they_honour() -> None:
     assert [(p["name"], p["in"], p["schema"]) for p in delete["parameters"]] == [
         ("propagationPolicy", "query", {"type": "string"})
     ]
+    assert not delete["requestBody"]["required"]  # DeleteOptions
+
+
+def test_the_pod_log_subresource_is_documented_with_kubectl_logs_parameters() -> None:
+    doc = openapi.v3("api/v1")
+    assert doc is not None
+    log = doc["paths"]["/api/v1/namespaces/{namespace}/pods/{name}/log"]
+    assert "text/plain" in log["get"]["responses"]["200"]["content"]
+    names = {p["name"] for p in log["get"]["parameters"]}
+    assert {"container", "follow", "tailLines", "sinceSeconds", "sinceTime", "limitBytes"} <= names
+    assert [p["name"] for p in log["parameters"]] == ["namespace", "name"]

@@ -201,12 +201,50 @@ def _operation(info: kinds.KindInfo, action: str, refs: str, v3: bool) -> Json:
         if action in ("post", "put", "patch"):
             types = _PATCH_TYPES if action == "patch" else ("application/json",)
             op["requestBody"] = {"required": True, "content": {t: {"schema": body_schema} for t in types}}
+        if action == "delete":  # DeleteOptions, optional: its propagationPolicy is read
+            op["requestBody"] = {"required": False, "content": {"application/json": {"schema": _DELETE_OPTIONS}}}
     else:
         op["responses"] = {"200": {"description": "OK", "schema": {"$ref": target}}}
         if action in ("post", "put", "patch"):
             op["parameters"].append({"name": "body", "in": "body", "required": True, "schema": body_schema})
             op["consumes"] = list(_PATCH_TYPES) if action == "patch" else ["application/json"]
+        if action == "delete":
+            op["parameters"].append({"name": "body", "in": "body", "required": False, "schema": _DELETE_OPTIONS})
     return op
+
+
+_DELETE_OPTIONS: Json = {
+    "type": "object",
+    "description": "DeleteOptions: only propagationPolicy is read.",
+    "properties": {"propagationPolicy": {"type": "string"}},
+}
+_LOG_QUERIES = (
+    ("container", "string", "The container to read; needed only when the pod has several."),
+    ("follow", "boolean", "Stream the log as the container writes it."),
+    ("tailLines", "integer", "Only the last lines, this many."),
+    ("sinceSeconds", "integer", "Only the lines of the last this many seconds."),
+    ("sinceTime", "string", "Only the lines from this RFC 3339 time on."),
+    ("timestamps", "boolean", "Start each line with its RFC 3339 time."),
+    ("previous", "boolean", "The run before the latest of a container restarted in place."),
+    ("limitBytes", "integer", "At most this many bytes."),
+)
+
+
+def _log_path(info: kinds.KindInfo, v3: bool) -> Json:
+    """`pods/{name}/log`: the pod's log as text, with the parameters `kubectl logs` sends."""
+    text = {"type": "string"}
+    op: Json = {
+        "operationId": "readPodLog",
+        "x-kubernetes-action": "get",
+        "x-kubernetes-group-version-kind": _gvk(info),
+        "parameters": [_query(name, type_, doc, v3) for name, type_, doc in _LOG_QUERIES],
+        "responses": {
+            "200": {"description": "OK", **({"content": {"text/plain": {"schema": text}}} if v3 else {"schema": text})}
+        },
+    }
+    if not v3:
+        op["produces"] = ["text/plain"]
+    return {"get": op, "parameters": _path_params(["namespace", "name"], v3)}
 
 
 def _path_params(names: list[str], v3: bool) -> list[Json]:
@@ -236,6 +274,8 @@ def paths(infos: list[kinds.KindInfo], refs: str, v3: bool) -> Json:
             out[scope + "/{name}"] = {**item, "parameters": _path_params([*params, "name"], v3)}
         if info.namespaced and "list" in verbs:
             out[f"{_prefix(info)}/{info.plural}"] = {"get": _operation(info, "list", refs, v3), "parameters": []}
+        if info.kind == "Pod":
+            out[scope + "/{name}/log"] = _log_path(info, v3)
     return out
 
 
