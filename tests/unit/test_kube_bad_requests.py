@@ -50,6 +50,14 @@ CASES: dict[str, tuple[str, str, bytes | None, str, int, str]] = {
         422,
         "metadata.annotations: Invalid value",
     ),
+    "a PUT whose metadata is not an object": (
+        "PUT",
+        f"{JOBS}/pj",
+        b'{"metadata": true}',
+        JSON,
+        422,
+        "metadata: Invalid value: must be an object",
+    ),
     "ownerReferences not a list": (
         "POST",
         JOBS,

@@ -128,10 +128,10 @@ def _apply(ctx: ApiContext, resource: Resource, manifest: dict[str, Any], name: 
 
 def update(ctx: ApiContext, resource: Resource, namespace: str, name: str, body: Any) -> Served:
     rec = existing(ctx, resource, namespace, name)
-    given = (body.get("metadata") or {}).get("resourceVersion") if isinstance(body, dict) else None
+    manifest = _checked_body(resource, namespace, body)  # from here body is an object with object metadata
+    given = body["metadata"].get("resourceVersion")
     if given not in (None, "") and str(given) != str(rec.resource_version):
         raise KubeError(409, f'Operation cannot be fulfilled on {resource_name(resource)} "{name}": {_CONFLICT}')
-    manifest = _checked_body(resource, namespace, body)
     if manifest["metadata"].get("name") != name:
         raise KubeError(400, "the name of the object does not match the name on the URL")
     _apply(ctx, resource, manifest, name)
