@@ -27,7 +27,7 @@ import requests
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from schemathesis import Case, GenerationMode, Response
+from schemathesis import Case, GenerationMode
 from schemathesis.core.result import Ok
 from support import dockernodes
 from support.daemon import Daemon, job_yaml
@@ -43,6 +43,7 @@ TEMPLATE_EXAMPLES = 5
 WITH_TEMPLATES = ("jobs", "cronjobs", "daemonsets", "statefulsets")
 REQUEST_TIMEOUT = 10.0  # seconds for one answer; longer is a hang
 WATCH_SECONDS = 1  # a fuzzed watch is a legitimate open stream: it ends after this
+MUTATIONS = 4  # requests sent from each case aimed "mutated", one field or parameter replaced in each
 CRASHES = ("task_crashed", "thread_crashed", "daemon_task_died", "unraisable_exception", "event_loop_error")
 
 IMAGE = "miniorch.local/busybox:latest"
@@ -157,6 +158,9 @@ EXTRA_PATHS = (
 QUERY_MUTANTS = ("99999999999999999999999", "-1", "1e999", "nan", "\x00", "a" * 2000, "\U0001d7d8", "0")
 
 
+Sent = dict[str, Any]  # a request as requests' keyword arguments: method, url, headers, params, json
+
+
 @dataclass
 class Target:
     base_url: str
@@ -248,36 +252,41 @@ def _set(body: Any, path: tuple[str | int, ...], value: Any) -> Any:
     return node
 
 
-def _mutate(case: Case[Any], data: st.DataObject, target: Target) -> None:
+def _mutate(sent: Sent, operation: Any, data: st.DataObject, target: Target) -> None:
     """Replace one field of the body (POST, PUT, PATCH as a merge patch, DELETE's options) or one
     documented query parameter by a value from MUTANTS or QUERY_MUTANTS."""
-    queries = target.queries.get((case.method.upper(), case.operation.path)) or []
-    manifest = target.manifests.get(_plural(case.operation.path)) or {}
-    method = case.method.upper()
+    method = operation.method.upper()
+    queries = target.queries.get((method, operation.path)) or []
+    manifest = target.manifests.get(_plural(operation.path)) or {}
     if queries and (method in ("GET", "DELETE") and data.draw(st.booleans())):
-        query = case.query if isinstance(case.query, dict) else {}
-        query[data.draw(st.sampled_from(queries))] = data.draw(st.sampled_from(QUERY_MUTANTS))
-        case.query = query
+        query = sent.setdefault("params", {})
+        name = data.draw(st.sampled_from(queries))
+        query[name] = data.draw(st.sampled_from(QUERY_MUTANTS))
+        if name in ("resourceVersion", "timeoutSeconds") and data.draw(st.booleans()):
+            query["watch"] = "true"  # they matter only to a watch
         return
     value = data.draw(st.sampled_from(MUTANTS))
     if method in ("POST", "PUT"):
-        paths = _paths(case.body) + list(EXTRA_PATHS)
-        case.body = _set(case.body, data.draw(st.sampled_from(paths)), value)
+        paths = _paths(sent.get("json")) + list(EXTRA_PATHS)
+        sent["json"] = _set(sent.get("json"), data.draw(st.sampled_from(paths)), value)
     elif method == "PATCH":
         paths = _paths(manifest) + list(EXTRA_PATHS)
-        case.media_type = "application/merge-patch+json"
-        case.body = _set({}, data.draw(st.sampled_from(paths)), value)
+        sent["headers"]["Content-Type"] = "application/merge-patch+json"
+        sent["json"] = _set({}, data.draw(st.sampled_from(paths)), value)
     elif method == "DELETE":
-        case.body = data.draw(st.sampled_from([value, {"propagationPolicy": value}]))
+        sent["headers"]["Content-Type"] = "application/json"
+        sent["json"] = data.draw(st.sampled_from([value, {"propagationPolicy": value}]))
 
 
-def _bounded(case: Case[Any]) -> None:
+def _bounded(sent: Sent) -> None:
     """A watch ends after WATCH_SECONDS: its timeoutSeconds is capped (a garbage one is left, for a 400).
     A log is not followed (it would end only with its container)."""
-    query = case.query if isinstance(case.query, dict) else None
-    if query is not None and "follow" in query:
+    query = sent.get("params")
+    if not isinstance(query, dict):
+        return
+    if "follow" in query:
         query["follow"] = "false"
-    if query is None or str(query.get("watch")).lower() not in ("1", "true"):
+    if str(query.get("watch")).lower() not in ("1", "true"):
         return
     given_timeout = query.get("timeoutSeconds")
     try:
@@ -288,25 +297,28 @@ def _bounded(case: Case[Any]) -> None:
         query["timeoutSeconds"] = WATCH_SECONDS
 
 
-def _problem(response: Response, elapsed: float) -> str | None:
+def _problem(response: requests.Response, elapsed: float) -> str | None:
     """What is wrong with one answer, or None."""
     if elapsed > REQUEST_TIMEOUT:
         return f"answered after {elapsed:.1f} s"
     if response.status_code >= 500:
-        return f"{response.status_code}: {response.text_lossy()[:500]}"
+        return f"{response.status_code}: {response.text[:500]}"
     if 400 <= response.status_code < 500:
         try:
             body = response.json()
         except ValueError:
-            return f"{response.status_code} without a JSON Status: {response.text_lossy()[:300]}"
+            return f"{response.status_code} without a JSON Status: {response.text[:300]}"
         if not isinstance(body, dict) or body.get("kind") != "Status" or body.get("code") != response.status_code:
-            return f"{response.status_code} whose body is not its Status: {response.text_lossy()[:300]}"
+            return f"{response.status_code} whose body is not its Status: {response.text[:300]}"
     return None
 
 
-def _shown(case: Case[Any]) -> str:
-    """The request as a curl command, its body cut short."""
-    text = case.as_curl_command()
+def _shown(sent: Sent) -> str:
+    """The request as sent, its body cut short."""
+    query = "&".join(f"{k}={v!r}" for k, v in (sent.get("params") or {}).items())
+    body = json.dumps(sent["json"]) if "json" in sent else repr(sent.get("data", ""))
+    ctype = sent.get("headers", {}).get("Content-Type", "")
+    text = f"{sent['method']} {sent['url']}{'?' + query if query else ''} [{ctype}] {body}"
     return text if len(text) < 800 else text[:600] + " ... " + text[-200:]
 
 
@@ -331,23 +343,30 @@ def _fuzz(operation: Any, target: Target) -> list[str]:
     @given(case=strategy, aim=st.sampled_from(AIMS), pick=st.integers(0, 5), data=st.data())
     def run(case: Case[Any], aim: str, pick: int, data: st.DataObject) -> None:
         _aim(case, aim, pick, target)
-        if aim == "mutated":
-            _mutate(case, data, target)
-        _bounded(case)
-        start = time.monotonic()
-        try:
-            response = case.call(
-                base_url=target.base_url, session=target.session, timeout=REQUEST_TIMEOUT, verify=target.verify
-            )
-        except requests.RequestException as exc:
-            problems.append(f"{_shown(case)}\n  -> no answer: {exc!r}")
-            return
-        problem = _problem(response, time.monotonic() - start)
-        if problem is not None:
-            problems.append(f"{_shown(case)}\n  -> {problem}")
+        sent: Sent = case.as_transport_kwargs(base_url=target.base_url)
+        for _ in range(MUTATIONS if aim == "mutated" else 1):  # requests are cheap next to generating the case
+            variant = copy.deepcopy(sent)
+            if aim == "mutated":
+                _mutate(variant, operation, data, target)
+            _bounded(variant)
+            problems.extend(_send(variant, target))
 
     run()
     return problems
+
+
+def _send(sent: Sent, target: Target) -> list[str]:
+    """Send the request; what was wrong with its answer (nothing, or one problem with the request shown)."""
+    kwargs = dict(sent)
+    if "json" in kwargs:  # serialized here, ASCII-escaped: a lone surrogate goes as \ud800
+        kwargs["data"] = json.dumps(kwargs.pop("json")).encode()
+    start = time.monotonic()
+    try:
+        response = target.session.request(**kwargs, timeout=REQUEST_TIMEOUT, verify=target.verify)
+    except requests.RequestException as exc:
+        return [f"{_shown(sent)}\n  -> no answer: {exc!r}"]
+    problem = _problem(response, time.monotonic() - start)
+    return [] if problem is None else [f"{_shown(sent)}\n  -> {problem}"]
 
 
 def _resources(client: httpx.Client) -> Iterator[tuple[str, dict[str, Any]]]:
