@@ -11,6 +11,8 @@ import pytest
 from support.apiapp import ApiHarness, harness, job_yaml
 
 from miniorch.api.kube import patch
+from miniorch.spec import loader
+from miniorch.spec.errors import ManifestInvalid
 
 JOBS = "/apis/batch/v1/namespaces/default/jobs"
 JSON = "application/json"
@@ -180,3 +182,11 @@ def test_a_bad_request_is_a_4xx_status_and_the_object_is_unchanged(api: ApiHarne
 def test_depth_counts_objects_and_arrays() -> None:
     values: list[Any] = [1, {}, [[]], {"a": [1, {"b": None}]}]
     assert [patch.depth(v) for v in values] == [0, 1, 2, 3]
+
+
+def test_a_manifest_file_with_a_lone_surrogate_is_refused_with_its_field() -> None:
+    """YAML's "\\ud800" escape decodes to a lone surrogate as JSON's does: the loader refuses it for every source."""
+    text = job_yaml("sur").replace('"name": "sur"', '"name": "sur", "annotations": {"a": "\\ud800"}')
+    with pytest.raises(ManifestInvalid) as caught:
+        loader.load_text(text, "jobs.d/sur.yaml")
+    assert "metadata.annotations.a" in str(caught.value) and "lone UTF-16 surrogate" in str(caught.value)

@@ -14,6 +14,7 @@ from typing import Any
 from miniorch import kinds
 from miniorch.api.kube.status import KubeError
 from miniorch.controllers.objects import merge_patch
+from miniorch.spec.unicode import not_unicode
 
 MERGE = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
@@ -46,34 +47,6 @@ def parse_body(raw: bytes, content_type: str = "application/json") -> Any:
             400, f"the request body is not valid Unicode at {where}: a lone UTF-16 surrogate (\\ud800-\\udfff)"
         )
     return body
-
-
-def not_unicode(value: Any) -> str | None:
-    """The path (`metadata.annotations.a`, `spec.x[2]`) of the first key or string in `value` holding
-    a lone surrogate, else None."""
-    todo: list[tuple[Any, str]] = [(value, "")]
-    while todo:
-        node, path = todo.pop()
-        if isinstance(node, str):
-            if _surrogate(node):
-                return path or "the top level"
-        elif isinstance(node, dict):
-            for key, child in node.items():
-                inner = f"{path}.{key}" if path else str(key)
-                if _surrogate(str(key)):
-                    return inner.encode("utf-8", "backslashreplace").decode()
-                todo.append((child, inner))
-        elif isinstance(node, list):
-            todo.extend((child, f"{path}[{i}]") for i, child in enumerate(node))
-    return None
-
-
-def _surrogate(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
 
 
 def depth(value: Any) -> int:
