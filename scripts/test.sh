@@ -54,7 +54,7 @@ if [[ ! -x .venv/bin/python ]]; then
   python3 -m venv .venv
 fi
 if [[ ! -f $stamp || pyproject.toml -nt $stamp ]] \
-   || ! .venv/bin/python -c 'import miniorch, pytest, pytest_timeout, xdist, hypothesis, docker, mypy, psycopg, alembic, paramiko, trustme, jinja2, selenium' >/dev/null 2>&1 \
+   || ! .venv/bin/python -c 'import miniorch, pytest, pytest_timeout, xdist, hypothesis, docker, mypy, psycopg, alembic, paramiko, trustme, jinja2, selenium, schemathesis' >/dev/null 2>&1 \
    || [[ ! -x .venv/bin/ruff ]]; then
   log "installing miniorch[test,dev] into .venv"
   .venv/bin/python -m pip install -q -e '.[test,dev]'

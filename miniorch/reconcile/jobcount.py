@@ -105,7 +105,10 @@ def failed_indexes(job: JobParams, counted: Tally) -> set[int]:
 def deadline(job: JobParams, start: dt.datetime | None) -> dt.datetime | None:
     if start is None or job.active_deadline_seconds is None or job.suspend:
         return None
-    return start + dt.timedelta(seconds=job.active_deadline_seconds)
+    try:
+        return start + dt.timedelta(seconds=job.active_deadline_seconds)
+    except OverflowError:  # after the year 9999 (activeDeadlineSeconds is an int64): never
+        return None
 
 
 def failure(

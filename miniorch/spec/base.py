@@ -23,6 +23,7 @@ T = TypeVar("T")
 Loc: TypeAlias = tuple[str | int, ...]
 
 MAX_INT32: Final = 2147483647
+MAX_INT64: Final = 2**63 - 1  # Kubernetes' int64 fields (activeDeadlineSeconds)
 IGNORED_MESSAGE: Final = "ignored: no effect on a Docker host"
 
 # Why a field is rejected and what to do instead, by python attribute name.

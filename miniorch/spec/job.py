@@ -12,13 +12,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
-from miniorch.spec.base import MAX_INT32, Issue, K8sModel, NotSupported, ServerSet, fail
+from miniorch.spec.base import MAX_INT32, MAX_INT64, Issue, K8sModel, NotSupported, ServerSet, fail
 from miniorch.spec.enums import RestartPolicy
 from miniorch.spec.meta import ObjectMeta, TemplateMeta
 from miniorch.spec.pod import PodTemplateSpec
 
 NonNegative = Annotated[int, Field(ge=0, le=MAX_INT32)]
-Positive = Annotated[int, Field(ge=1)]
+Positive = Annotated[int, Field(ge=1, le=MAX_INT64)]
 MAX_INDEXED_PARALLELISM = 100_000
 RESTART_HINT = "a Job's pods must terminate: set restartPolicy: Never (a new container per retry) or OnFailure"
 _INTERVAL = re.compile(r"^(\d+)(?:-(\d+))?$")

@@ -28,6 +28,7 @@ from miniorch.spec.errors import (
     format_path,
     too_big,
 )
+from miniorch.spec.unicode import not_unicode
 from miniorch.spec.yamlpos import Document, parse_documents
 
 #: (apiVersion, kind) -> spec model, from the kind registry, in its order.
@@ -165,6 +166,10 @@ def _validate(doc: Document, source: str) -> Manifest | list[ManifestError]:
     errors = _kind_errors(doc, source)
     if errors:
         return errors
+    where = not_unicode(doc.data)
+    if where is not None:  # stored, it would break every answer that lists the object
+        message = "holds a lone UTF-16 surrogate (\\ud800-\\udfff), which is not valid Unicode"
+        return [ManifestError(source, None, None, where, message)]
     model = SUPPORTED[(doc.data["apiVersion"], doc.data["kind"])]
     try:
         validated = model.model_validate(doc.data)

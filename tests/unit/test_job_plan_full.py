@@ -744,6 +744,14 @@ def test_deadline_counts_from_the_first_pass() -> None:
     assert p.wake_at == NOW + seconds(30)
 
 
+@pytest.mark.parametrize("deadline", [10**12, 2**63 - 1])
+def test_a_deadline_after_the_year_9999_never_comes(deadline: int) -> None:
+    """activeDeadlineSeconds is an int64: one past what a datetime holds is no deadline (it crashed the
+    Job controller with OverflowError, and with it the daemon)."""
+    p = plan(make_job(active_deadline_seconds=deadline), [make_pod(1)])
+    assert not has_condition(p.status.conditions, "FailureTarget") and p.actions == ()
+
+
 def test_deadline_exceeded_becomes_failed_after_the_pods_stopped_and_they_do_not_count() -> None:
     """After DeadlineExceeded the Job is Failed once its pods stopped; pods stopped for the deadline are not failures."""
     job = make_job(active_deadline_seconds=60)

@@ -61,6 +61,7 @@ def test_kubectl_log_parameters_pick_the_lines(api: ApiHarness, params: dict[str
         (URL, {"sinceSeconds": 0}, 400, "sinceSeconds: Invalid value: 0: must be greater than 0"),
         (URL, {"sinceTime": "yesterday"}, 400, 'sinceTime "yesterday" is not an RFC 3339 time'),
         (URL, {"sinceTime": "2026-01-01T12:00:02"}, 400, "has no time zone"),
+        (URL, {"sinceTime": "9999-12-31T23:00:00-05:00"}, 400, "is out of range"),
         (URL, {"tailLines": -1}, 400, "tailLines: Invalid value: -1"),
         (URL, {"limitBytes": 0}, 400, "limitBytes: Invalid value: 0"),
         (URL, {"previous": "true"}, 400, 'previous terminated container of pod "pi-a" not found'),
@@ -77,5 +78,6 @@ def test_bad_log_requests_are_refused_in_the_api_servers_words(
 def test_since_seconds_counts_back_from_now() -> None:
     """sinceSeconds=N is now - N; neither parameter is no bound."""
     assert logs.since(30, None, T0) == T0 - dt.timedelta(seconds=30)
+    assert logs.since(10**20, None, T0) is None  # beyond any datetime: the whole log (it was a 500)
     assert logs.since(None, "2026-01-01T13:00:00+01:00", T0) == T0
     assert logs.since(None, None, T0) is None

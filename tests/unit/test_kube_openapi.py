@@ -133,3 +133,32 @@ def test_kubectl_explain_prints_a_jobs_field_with_its_description(kubectl: list[
     )
     assert containers.returncode == 0, containers.stderr
     assert "FIELD: containers <[]Container>" in containers.stdout and "image" in containers.stdout
+
+
+def test_lists_and_deletes_document_the_query_parameters_they_honour() -> None:
+    """A client (or a fuzzer) learns labelSelector, fieldSelector, watch, ... from the document, typed as in v2 and v3."""
+    v2_list = openapi.v2()["paths"]["/apis/batch/v1/namespaces/{namespace}/jobs"]["get"]
+    assert {p["name"]: p["type"] for p in v2_list["parameters"]} == {
+        "labelSelector": "string",
+        "fieldSelector": "string",
+        "watch": "boolean",
+        "resourceVersion": "string",
+        "timeoutSeconds": "integer",
+    }
+    doc = openapi.v3("apis/batch/v1")
+    assert doc is not None
+    delete = doc["paths"]["/apis/batch/v1/namespaces/{namespace}/jobs/{name}"]["delete"]
+    assert [(p["name"], p["in"], p["schema"]) for p in delete["parameters"]] == [
+        ("propagationPolicy", "query", {"type": "string"})
+    ]
+    assert not delete["requestBody"]["required"]  # DeleteOptions
+
+
+def test_the_pod_log_subresource_is_documented_with_kubectl_logs_parameters() -> None:
+    doc = openapi.v3("api/v1")
+    assert doc is not None
+    log = doc["paths"]["/api/v1/namespaces/{namespace}/pods/{name}/log"]
+    assert "text/plain" in log["get"]["responses"]["200"]["content"]
+    names = {p["name"] for p in log["get"]["parameters"]}
+    assert {"container", "follow", "tailLines", "sinceSeconds", "sinceTime", "limitBytes"} <= names
+    assert [p["name"] for p in log["parameters"]] == ["namespace", "name"]

@@ -47,10 +47,11 @@ def patch_node(ctx: ApiContext, name: str, body: Any, media: str) -> Served:
     """Labels and `spec.unschedulable` change; anything else a patch changes is refused (422)."""
     served = get_node(ctx, name)
     new = objects.patched_object(served, body, media, "Node", strategic_as_merge=True)
-    labels = (new.get("metadata") or {}).get("labels") or {}
-    unschedulable = bool((new.get("spec") or {}).get("unschedulable"))
-    if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
-        raise KubeError(422, "metadata.labels: Invalid value: labels are strings", "Invalid")
+    labels = new["metadata"].get("labels") or {}  # patched_object checked metadata and its labels
+    spec = new.get("spec") or {}
+    if not isinstance(spec, dict):
+        raise KubeError(422, "spec: Invalid value: must be an object", "Invalid")
+    unschedulable = bool(spec.get("unschedulable"))
     changed = [k for k in ("status", "apiVersion", "kind") if new.get(k) != served.get(k)]
     if changed:
         raise KubeError(422, f"{changed[0]}: Forbidden: only metadata.labels and spec.unschedulable of a node change")

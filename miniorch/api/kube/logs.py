@@ -31,7 +31,10 @@ def parse_since_time(value: str) -> dt.datetime:
         raise ValueError(f'sinceTime "{value}" is not an RFC 3339 time, e.g. 2026-01-02T03:04:05Z') from None
     if parsed.tzinfo is None:
         raise ValueError(f'sinceTime "{value}" has no time zone; end it with Z for UTC')
-    return parsed.astimezone(dt.UTC)
+    try:
+        return parsed.astimezone(dt.UTC)
+    except OverflowError:  # 9999-12-31T23:00:00-05:00 is in the year 10000
+        raise ValueError(f'sinceTime "{value}" is out of range') from None
 
 
 def since(since_seconds: int | None, since_time: str | None, now: dt.datetime) -> dt.datetime | None:
@@ -41,7 +44,10 @@ def since(since_seconds: int | None, since_time: str | None, now: dt.datetime) -
     if since_seconds is not None:
         if since_seconds < 1:
             raise ValueError(f"sinceSeconds: Invalid value: {since_seconds}: must be greater than 0")
-        return now - dt.timedelta(seconds=since_seconds)
+        try:
+            return now - dt.timedelta(seconds=since_seconds)
+        except OverflowError:  # more seconds than a datetime holds: the whole log
+            return None
     return parse_since_time(since_time) if since_time is not None else None
 
 

@@ -39,15 +39,36 @@ def existing(ctx: ApiContext, resource: Resource, namespace: str, name: str) -> 
     return rec
 
 
+def _invalid(field: str, message: str) -> KubeError:
+    cause = {"type": "FieldValueInvalid", "field": field, "message": message}
+    return KubeError(422, f"{field}: Invalid value: {message}", "Invalid", {"causes": [cause]})
+
+
+def check_metadata(obj: dict[str, Any]) -> dict[str, Any]:
+    """The object's metadata, 422 unless it is an object whose labels and annotations are objects of
+    strings and whose ownerReferences is a list of objects (what the code after this relies on)."""
+    meta = obj.get("metadata")
+    if meta is None:
+        raise KubeError(422, "metadata: Required value", "Invalid")
+    if not isinstance(meta, dict):
+        raise _invalid("metadata", "must be an object")
+    for key in ("labels", "annotations"):
+        value = meta.get(key)
+        if value is not None and not (isinstance(value, dict) and all(isinstance(v, str) for v in value.values())):
+            raise _invalid(f"metadata.{key}", "must be an object of strings")
+    refs = meta.get("ownerReferences")
+    if refs is not None and not (isinstance(refs, list) and all(isinstance(r, dict) for r in refs)):
+        raise _invalid("metadata.ownerReferences", "must be a list of objects")
+    return meta
+
+
 def _checked_body(resource: Resource, namespace: str, body: Any) -> dict[str, Any]:
-    """The object of a POST or PUT, its kind and namespace checked, server-set fields dropped."""
+    """The object of a POST or PUT, its kind, metadata and namespace checked, server-set fields dropped."""
     if not isinstance(body, dict):
         raise KubeError(400, "the request body must be a JSON object")
     if body.get("kind", resource.kind) != resource.kind:
         raise KubeError(400, f"the object's kind {body.get('kind')!r} does not match the resource {resource.plural}")
-    meta = body.get("metadata")
-    if not isinstance(meta, dict):
-        raise KubeError(422, "metadata: Required value", "Invalid")
+    meta = check_metadata(body)
     if (meta.get("namespace") or namespace) != namespace:
         raise KubeError(
             400, f"the namespace of the object ({meta['namespace']}) does not match the namespace of the request"
@@ -64,8 +85,8 @@ def _checked_body(resource: Resource, namespace: str, body: Any) -> dict[str, An
 
 def _cronjob_owner(ctx: ApiContext, namespace: str, body: dict[str, Any]) -> ObjectRecord | None:
     """The CronJob a POSTed Job names as its controller (kubectl create job --from=cronjob/...), if any."""
-    for ref in (body.get("metadata") or {}).get("ownerReferences") or []:
-        if isinstance(ref, dict) and ref.get("kind") == "CronJob" and ref.get("controller"):
+    for ref in check_metadata(body).get("ownerReferences") or []:
+        if ref.get("kind") == "CronJob" and ref.get("controller"):
             cj = ctx.store.get_object("CronJob", namespace, str(ref.get("name")))
             if cj is None or cj.deleting or ref.get("uid") not in (None, cj.uid):
                 raise KubeError(422, f'ownerReferences: the cronjob "{ref.get("name")}" does not exist', "Invalid")
@@ -107,10 +128,10 @@ def _apply(ctx: ApiContext, resource: Resource, manifest: dict[str, Any], name: 
 
 def update(ctx: ApiContext, resource: Resource, namespace: str, name: str, body: Any) -> Served:
     rec = existing(ctx, resource, namespace, name)
-    given = (body.get("metadata") or {}).get("resourceVersion") if isinstance(body, dict) else None
+    manifest = _checked_body(resource, namespace, body)  # from here body is an object with object metadata
+    given = body["metadata"].get("resourceVersion")
     if given not in (None, "") and str(given) != str(rec.resource_version):
         raise KubeError(409, f'Operation cannot be fulfilled on {resource_name(resource)} "{name}": {_CONFLICT}')
-    manifest = _checked_body(resource, namespace, body)
     if manifest["metadata"].get("name") != name:
         raise KubeError(400, "the name of the object does not match the name on the URL")
     _apply(ctx, resource, manifest, name)
@@ -133,6 +154,7 @@ def patched_object(served: Served, body: Any, media: str, kind: str, strategic_a
     new = patch.patched(served, body, media, kind, strategic_as_merge)
     if not isinstance(new, dict):
         raise KubeError(422, "the patched object is not a JSON object", "Invalid")
+    check_metadata(new)
     return new
 
 

@@ -4,7 +4,8 @@ The schemas are the manifest models' JSON Schema (`miniorch schema`, as `ctl exp
 under Kubernetes' definition names, with `x-kubernetes-group-version-kind` on each kind, the
 strategic-merge tags of `patchmeta` (`x-kubernetes-patch-merge-key`/`-strategy`) and the field
 descriptions of `fielddocs`. The paths list each kind's operations with their group-version-kind
-and `fieldValidation`, so kubectl validates on the server and computes apply's patch from them.
+and the query parameters they honour (`fieldValidation`, `labelSelector`, `watch`, ...), so kubectl
+validates on the server and computes apply's patch from them, and a fuzzer knows what to send.
 """
 
 from __future__ import annotations
@@ -162,6 +163,24 @@ def _prefix(info: kinds.KindInfo) -> str:
     return f"/apis/{info.api_version}" if info.api_group else f"/api/{info.version}"
 
 
+# The query parameters each action honours (Kubernetes' names; the ones miniorch ignores are not listed).
+_QUERIES: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "list": (
+        ("labelSelector", "string", "Only the objects whose labels match, e.g. app=web,tier!=db."),
+        ("fieldSelector", "string", "Only the objects whose fields match, e.g. status.phase=Running."),
+        ("watch", "boolean", "Stream ADDED, MODIFIED and DELETED events instead of answering a list."),
+        ("resourceVersion", "string", "With watch: the events after this version (410 when it is too old)."),
+        ("timeoutSeconds", "integer", "With watch: end the stream after this many seconds."),
+    ),
+    "delete": (("propagationPolicy", "string", "Background or Foreground: the object's pods go with it either way."),),
+}
+
+
+def _query(name: str, type_: str, description: str, v3: bool) -> Json:
+    schema = {"type": type_}
+    return {"name": name, "in": "query", **({"schema": schema} if v3 else schema), "description": description}
+
+
 def _operation(info: kinds.KindInfo, action: str, refs: str, v3: bool) -> Json:
     target = refs + full_name(info.kind + ("List" if action == "list" else ""))
     op: Json = {
@@ -170,27 +189,62 @@ def _operation(info: kinds.KindInfo, action: str, refs: str, v3: bool) -> Json:
         "x-kubernetes-group-version-kind": _gvk(info),
         "parameters": [],
     }
+    queries = _QUERIES.get(action, ())
     if action in ("post", "put", "patch"):
-        op["parameters"].append(
-            {
-                "name": "fieldValidation",
-                "in": "query",
-                **({"schema": {"type": "string"}} if v3 else {"type": "string"}),
-                "description": "Strict, Warn or Ignore: what to do with unknown or duplicate fields.",
-            }
+        queries = (
+            ("fieldValidation", "string", "Strict, Warn or Ignore: what to do with unknown or duplicate fields."),
         )
+    op["parameters"] += [_query(name, type_, text, v3) for name, type_, text in queries]
     body_schema = {"type": "object"} if action == "patch" else {"$ref": refs + full_name(info.kind)}
     if v3:
         op["responses"] = {"200": {"description": "OK", "content": {"application/json": {"schema": {"$ref": target}}}}}
         if action in ("post", "put", "patch"):
             types = _PATCH_TYPES if action == "patch" else ("application/json",)
             op["requestBody"] = {"required": True, "content": {t: {"schema": body_schema} for t in types}}
+        if action == "delete":  # DeleteOptions, optional: its propagationPolicy is read
+            op["requestBody"] = {"required": False, "content": {"application/json": {"schema": _DELETE_OPTIONS}}}
     else:
         op["responses"] = {"200": {"description": "OK", "schema": {"$ref": target}}}
         if action in ("post", "put", "patch"):
             op["parameters"].append({"name": "body", "in": "body", "required": True, "schema": body_schema})
             op["consumes"] = list(_PATCH_TYPES) if action == "patch" else ["application/json"]
+        if action == "delete":
+            op["parameters"].append({"name": "body", "in": "body", "required": False, "schema": _DELETE_OPTIONS})
     return op
+
+
+_DELETE_OPTIONS: Json = {
+    "type": "object",
+    "description": "DeleteOptions: only propagationPolicy is read.",
+    "properties": {"propagationPolicy": {"type": "string"}},
+}
+_LOG_QUERIES = (
+    ("container", "string", "The container to read; needed only when the pod has several."),
+    ("follow", "boolean", "Stream the log as the container writes it."),
+    ("tailLines", "integer", "Only the last lines, this many."),
+    ("sinceSeconds", "integer", "Only the lines of the last this many seconds."),
+    ("sinceTime", "string", "Only the lines from this RFC 3339 time on."),
+    ("timestamps", "boolean", "Start each line with its RFC 3339 time."),
+    ("previous", "boolean", "The run before the latest of a container restarted in place."),
+    ("limitBytes", "integer", "At most this many bytes."),
+)
+
+
+def _log_path(info: kinds.KindInfo, v3: bool) -> Json:
+    """`pods/{name}/log`: the pod's log as text, with the parameters `kubectl logs` sends."""
+    text = {"type": "string"}
+    op: Json = {
+        "operationId": "readPodLog",
+        "x-kubernetes-action": "get",
+        "x-kubernetes-group-version-kind": _gvk(info),
+        "parameters": [_query(name, type_, doc, v3) for name, type_, doc in _LOG_QUERIES],
+        "responses": {
+            "200": {"description": "OK", **({"content": {"text/plain": {"schema": text}}} if v3 else {"schema": text})}
+        },
+    }
+    if not v3:
+        op["produces"] = ["text/plain"]
+    return {"get": op, "parameters": _path_params(["namespace", "name"], v3)}
 
 
 def _path_params(names: list[str], v3: bool) -> list[Json]:
@@ -220,6 +274,8 @@ def paths(infos: list[kinds.KindInfo], refs: str, v3: bool) -> Json:
             out[scope + "/{name}"] = {**item, "parameters": _path_params([*params, "name"], v3)}
         if info.namespaced and "list" in verbs:
             out[f"{_prefix(info)}/{info.plural}"] = {"get": _operation(info, "list", refs, v3), "parameters": []}
+        if info.kind == "Pod":
+            out[scope + "/{name}/log"] = _log_path(info, v3)
     return out
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from miniorch import kinds
 from miniorch.api.kube.status import KubeError
 from miniorch.controllers.objects import merge_patch
+from miniorch.spec.unicode import not_unicode
 
 MERGE = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
@@ -23,15 +24,41 @@ SERVER_META = ("uid", "resourceVersion", "creationTimestamp", "generation", "del
 SOURCE_ANNOTATION = "miniorch.io/source"
 
 
+MAX_DEPTH = 100  # Kubernetes objects nest a few dozen levels; the code after this recurses once a level
+
+
 def parse_body(raw: bytes, content_type: str = "application/json") -> Any:
-    """A JSON body; 415 for protobuf or CBOR (client-go then sends JSON again)."""
+    """A JSON body of at most MAX_DEPTH levels; 415 for protobuf or CBOR (client-go then sends JSON again)."""
     media = content_type.split(";")[0].strip().lower()
     if media and not (media.endswith("json") or media == "*/*"):
         raise KubeError(415, f"the content type {media} is not supported; send application/json")
+    too_deep = KubeError(400, f"the request body nests deeper than {MAX_DEPTH} levels")
     try:
-        return json.loads(raw or b"null")
+        body = json.loads(raw or b"null")
+    except RecursionError:  # the decoder's own limit, about a thousand levels
+        raise too_deep from None
     except ValueError as exc:
         raise KubeError(400, f"the request body is not JSON: {exc}") from exc
+    if depth(body) > MAX_DEPTH:
+        raise too_deep
+    where = not_unicode(body)
+    if where is not None:  # JSON's \ud800 escapes decode to strings that no UTF-8 answer (or store) can hold
+        raise KubeError(
+            400, f"the request body is not valid Unicode at {where}: a lone UTF-16 surrogate (\\ud800-\\udfff)"
+        )
+    return body
+
+
+def depth(value: Any) -> int:
+    """How deep objects and arrays nest in `value` (a scalar is 0), without recursing."""
+    deepest, level = 0, [(value, 0)]
+    while level:
+        node, at = level.pop()
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
+        if children is not None:
+            deepest = max(deepest, at + 1)
+            level.extend((child, at + 1) for child in children)
+    return deepest
 
 
 def patched(served: dict[str, Any], body: Any, content_type: str, kind: str, strategic_as_merge: bool = False) -> Any:

@@ -231,6 +231,8 @@ async def delete(request: Request, namespace: str, plural: str, name: str) -> Re
     resource = _resource(request, plural, "delete")
     raw = await request.body()
     options = patch.parse_body(raw, _content_type(request)) if raw else {}
+    if not isinstance(options, dict | None):
+        raise KubeError(400, "the request body must be DeleteOptions, a JSON object")
     policy = request.query_params.get("propagationPolicy") or (options or {}).get("propagationPolicy")
     ctx = _ctx(request)
     if resource.kind == "Pod":

@@ -122,13 +122,21 @@ def check_since(ctx: ApiContext, kind: str, since: int | None) -> None:
         ctx.store.changes_since(since, [kind], limit=1)
 
 
+MAX_VERSION = 2**63 - 1  # versions are the database's 64-bit integers
+
+
 def parse_version(value: str | None) -> int | None:
+    """A watch's `resourceVersion`: None to start with the current objects, else a version; 400 for
+    anything this server could not have handed out (not an integer, negative, beyond 64 bits)."""
     if value in (None, "", "0"):
         return None
     try:
-        return int(str(value))
-    except ValueError as exc:
-        raise status.KubeError(400, f"resourceVersion {value!r} is not a resource version of this server") from exc
+        version = int(str(value))
+    except ValueError:
+        version = -1
+    if not 0 <= version <= MAX_VERSION:
+        raise status.KubeError(400, f"resourceVersion {value!r} is not a resource version of this server")
+    return version
 
 
 def timeout_of(value: str | None) -> float:
