@@ -292,7 +292,7 @@ def _leadership(config: config_mod.Config, store: Store) -> Leadership | AlwaysL
     address = config.api.tcp or f"{socket.gethostname()}:{config.api.socket}"
     if not config.ha.enabled:
         return AlwaysLeader(name, address)
-    return Leadership(
+    leadership = Leadership(
         store.leases,
         name,
         address,
@@ -300,6 +300,10 @@ def _leadership(config: config_mod.Config, store: Store) -> Leadership | AlwaysL
         config.timing.node_heartbeat_seconds,
         on_lost=_step_down,
     )
+    # A pass under way when the lease lapsed (a frozen process waking) plans nothing more: it met
+    # nodes it had not heard from meanwhile as lost, and replaced their pods next to the new leader.
+    store.fence_writes(lambda: not leadership.lost)
+    return leadership
 
 
 #: Set by SIGTERM/SIGINT: a step-down then ends the process instead of executing it afresh.

@@ -74,6 +74,11 @@ class Leadership:
         """True while this daemon leads and its lease is certainly still its own."""
         return self._epoch > 0 and not self._lost and self._monotonic() < self._valid_until
 
+    @property
+    def lost(self) -> bool:
+        """The lease was ours and lapsed: from here on nothing is written (the store's fence) until the step-down."""
+        return self._lost
+
     def role(self) -> Role:
         if self.acting():
             return Role(True, self.name, self.name, self.address)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -57,6 +58,24 @@ def json_value(text: str | bytes) -> Any:
         return orjson.loads(text)
     except orjson.JSONDecodeError:
         return json.loads(text)
+
+
+_WRITES = ("INSERT", "UPDATE", "DELETE")
+
+
+def fence_writes(engine: Engine, allowed: Callable[[], bool]) -> None:
+    """From now on every write but the lease's raises StoreUnavailable while `allowed()` is False:
+    a leader whose lease lapsed (frozen, or cut off) writes nothing in the moment before it steps
+    down, as its Docker changes are fenced. The lease's own rows stay writable (taking it again)."""
+
+    def check(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        if allowed() or statement.lstrip()[:6].upper() not in _WRITES:
+            return
+        if " leases" in statement[:80].lower():
+            return
+        raise StoreUnavailable("this daemon lost its leader lease: it writes nothing more, and steps down")
+
+    event.listen(engine, "before_cursor_execute", check)
 
 
 def classify_errors(engine: Engine) -> None:

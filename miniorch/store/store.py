@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from miniorch.store import connect, lease, schema, secretbox
@@ -59,6 +59,10 @@ class Store:
         """Seal Secrets with `box` from now on; SecretsKeyError when it does not open this database's."""
         secretbox.verify(self._db, box)
         self._objects.box = box
+
+    def fence_writes(self, allowed: Callable[[], bool]) -> None:
+        """Refuse every write but the lease's (StoreUnavailable) while `allowed()` is False (`connect.fence_writes`)."""
+        connect.fence_writes(self._engine, allowed)
 
     @property
     def leases(self) -> lease.Leases:

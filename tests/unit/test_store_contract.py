@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from miniorch.store.errors import StoreUnavailable
 from miniorch.store.records import EventRecord, NodeOverrides, ObjectRecord, PodPhase, PodRecord, RevisionRecord
 from miniorch.store.store import Store
 
@@ -417,6 +418,26 @@ def test_the_lease_is_taken_by_one_daemon_and_seen_by_another(backend: OpenStore
     assert theirs is not None and not theirs.mine and theirs.holder == "daemon-1"
     current = two.leases.current()
     assert current is not None and (current.holder, current.address) == ("daemon-1", "127.0.0.1:1")
+
+
+def test_fenced_writes_are_refused_but_reads_and_the_lease_go_on(backend: OpenStore) -> None:
+    """A leader whose lease lapsed writes nothing (StoreUnavailable) until the fence lifts; it still
+    reads, and the lease itself stays writable."""
+    store, fenced = backend(), [False]
+    a = obj("a")
+    store.add_object(a)
+    store.fence_writes(lambda: not fenced[0])
+    fenced[0] = True
+    with pytest.raises(StoreUnavailable, match="lost its leader lease"):
+        store.save_pod(pod("a-1", a))
+    with pytest.raises(StoreUnavailable):
+        store.add_object(obj("b"))
+    assert store.list_pods() == [] and [o.name for o in store.list_objects()] == ["a"]
+    lease_state = store.leases.acquire("daemon-1", "127.0.0.1:1", 30)
+    assert lease_state is not None and lease_state.mine
+    fenced[0] = False
+    store.save_pod(pod("a-1", a))
+    assert [p.name for p in store.list_pods()] == ["a-1"]
 
 
 def test_forget_cached_reads_what_another_daemon_wrote_meanwhile(backend: OpenStore) -> None:
