@@ -10,7 +10,6 @@ is alive and healthy, logged no crash, and every object it serves reads back who
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import json
 import ssl
@@ -20,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import docker
 import httpx
 import pytest
 import requests
@@ -31,7 +29,7 @@ from schemathesis import Case, GenerationMode
 from schemathesis.core.result import Ok
 from support import dockernodes
 from support.daemon import Daemon, job_yaml
-from support.kubectl import TOKEN, make_pki
+from support.kubectl import TOKEN, tls_daemon
 
 from miniorch.api.kube import patch
 from miniorch.controllers.objects import merge_patch
@@ -174,28 +172,9 @@ class Target:
 @pytest.fixture
 def fuzzed(docker_nodes: list[dockernodes.DockerNode], tmp_path: Path) -> Iterator[tuple[Daemon, str, Path]]:
     """A daemon with seed objects, its TCP listener on TLS with a token: (daemon, base URL, CA file)."""
-    pki = make_pki(tmp_path / "pki")
-    port = dockernodes.free_port()
-    api = {
-        "socket": str(tmp_path / "run" / "miniorch.sock"),
-        "tcp": f"127.0.0.1:{port}",
-        "token_file": str(pki.token_file),
-        "tls_cert": str(pki.cert),
-        "tls_key": str(pki.key),
-    }
-    d = Daemon(tmp_path, [(n.name, n.url) for n in docker_nodes], extra={"api": api})
-    d.start(timeout=90)
-    try:
+    with tls_daemon(tmp_path, docker_nodes) as (d, url, ca):
         d.apply(SEEDS, "seeds.yaml")
-        yield d, f"https://127.0.0.1:{port}", pki.ca
-    finally:
-        if d.proc is not None and d.proc.poll() is None:
-            d.stop()
-        for node in docker_nodes:
-            with dockernodes.client(node.url) as c:
-                for ctr in c.containers.list(all=True, filters={"label": "miniorch.io/managed=true"}):
-                    with contextlib.suppress(docker.errors.NotFound):
-                        ctr.remove(force=True)
+        yield d, url, ca
 
 
 def _plural(path: str) -> str:

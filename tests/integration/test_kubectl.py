@@ -7,7 +7,6 @@ lines, the exit code, the object's status. kubectl missing is a failure, not a s
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import json
 import select
@@ -16,12 +15,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import docker
 import pytest
 import yaml
 from support import dockernodes
 from support.daemon import Daemon, cronjob_yaml, job_yaml
-from support.kubectl import TOKEN, Kubectl, make_pki
+from support.kubectl import TOKEN, Kubectl, tls_daemon
 
 IMAGE = "miniorch.local/busybox:latest"
 # kubectl validates manifests against /openapi/v3 (served by miniorch.api.kube.openapi once merged).
@@ -31,27 +29,8 @@ VALIDATE = [] if importlib.util.find_spec("miniorch.api.kube.openapi") else ["--
 @pytest.fixture
 def kube(docker_nodes: list[dockernodes.DockerNode], tmp_path: Path) -> Iterator[tuple[Daemon, Kubectl]]:
     """A daemon whose TCP listener speaks TLS (a trustme CA) with a token, and kubectl configured for it."""
-    pki = make_pki(tmp_path / "pki")
-    port = dockernodes.free_port()
-    api = {
-        "socket": str(tmp_path / "run" / "miniorch.sock"),
-        "tcp": f"127.0.0.1:{port}",
-        "token_file": str(pki.token_file),
-        "tls_cert": str(pki.cert),
-        "tls_key": str(pki.key),
-    }
-    d = Daemon(tmp_path, [(n.name, n.url) for n in docker_nodes], extra={"api": api})
-    d.start(timeout=90)  # two cores shared by many: the nodes' first probes can be slow
-    try:
-        yield d, Kubectl(tmp_path, f"https://127.0.0.1:{port}", pki.ca)
-    finally:
-        if d.proc is not None and d.proc.poll() is None:
-            d.stop()
-        for node in docker_nodes:
-            with dockernodes.client(node.url) as c:
-                for ctr in c.containers.list(all=True, filters={"label": "miniorch.io/managed=true"}):
-                    with contextlib.suppress(docker.errors.NotFound):
-                        ctr.remove(force=True)
+    with tls_daemon(tmp_path, docker_nodes) as (d, url, ca):
+        yield d, Kubectl(tmp_path, url, ca)
 
 
 def _write(d: Daemon, name: str, text: str) -> str:

@@ -1,20 +1,27 @@
 """Real `/usr/bin/kubectl` and the official `kubernetes` client against a miniorch API over TLS.
 
-`Pki` is a trustme CA and a server certificate for 127.0.0.1; `Kubectl` writes a kubeconfig
-(server, CA, bearer token) and runs kubectl with it. kubectl missing is a failure, never a skip.
+`Pki` is a trustme CA and a server certificate for 127.0.0.1; `tls_daemon` runs a daemon whose
+TCP listener speaks TLS with them; `Kubectl` writes a kubeconfig (server, CA, bearer token) and
+runs kubectl with it. kubectl missing is a failure, never a skip.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import docker
 import trustme
 import yaml
+
+from support import dockernodes
+from support.daemon import Daemon
 
 KUBECTL = "/usr/bin/kubectl"
 TOKEN = "miniorch-test-token-0123456789abcdef"
@@ -40,6 +47,33 @@ def make_pki(directory: Path) -> Pki:
     pki.token_file.write_text(TOKEN + "\n")
     pki.token_file.chmod(0o600)
     return pki
+
+
+@contextlib.contextmanager
+def tls_daemon(tmp_path: Path, nodes: list[dockernodes.DockerNode]) -> Iterator[tuple[Daemon, str, Path]]:
+    """A daemon on `nodes` whose TCP listener speaks TLS (a trustme CA) with the token: (daemon,
+    base URL, CA file). Stopped afterwards, and its containers removed from the nodes."""
+    pki = make_pki(tmp_path / "pki")
+    port = dockernodes.free_port()
+    api = {
+        "socket": str(tmp_path / "run" / "miniorch.sock"),
+        "tcp": f"127.0.0.1:{port}",
+        "token_file": str(pki.token_file),
+        "tls_cert": str(pki.cert),
+        "tls_key": str(pki.key),
+    }
+    d = Daemon(tmp_path, [(n.name, n.url) for n in nodes], extra={"api": api})
+    d.start(timeout=90)  # two cores shared by many: the nodes' first probes can be slow
+    try:
+        yield d, f"https://127.0.0.1:{port}", pki.ca
+    finally:
+        if d.proc is not None and d.proc.poll() is None:
+            d.stop()
+        for node in nodes:
+            with dockernodes.client(node.url) as c:
+                for ctr in c.containers.list(all=True, filters={"label": "miniorch.io/managed=true"}):
+                    with contextlib.suppress(docker.errors.NotFound):
+                        ctr.remove(force=True)
 
 
 def kubeconfig(server: str, ca: Path, token: str = TOKEN) -> dict[str, Any]:
