@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
 from miniorch import metrics as metrics_mod
-from miniorch.api.servedcache import ServedPods
+from miniorch.api import servedcache
 from miniorch.controllers import leadership
 from miniorch.controllers.nodes import NodeMonitor
 from miniorch.controllers.objects import Applier
@@ -29,7 +29,8 @@ class ApiContext:
     metrics: metrics_mod.Metrics | None = None
     drain: Callable[[str], list[str]] | None = None
     role: Callable[[], leadership.Role] | None = None  # None: a lone daemon, always the leader
-    served_pods: ServedPods = field(default_factory=ServedPods)  # what pod lists answer, by version
+    served_pods: servedcache.Kept[servedcache.Served] = field(default_factory=servedcache.served_pods)
+    kept_rows: servedcache.Kept[Any] = field(default_factory=servedcache.kept_rows)  # Table rows, by version
 
 
 async def context(request: Request) -> ApiContext:

@@ -1,40 +1,42 @@
-"""The served form of pods, kept by uid and resource version, as the API server's watch cache keeps
-objects: a list reads only each pod's (uid, resourceVersion) and renders what changed since.
+"""What lists answer, kept by uid and version, as the API server's watch cache keeps objects: a list
+reads only each object's (uid, version key) and makes again only what changed since.
 
-Bounded (least recently listed out first): a list longer than the bound renders the rest each time.
-The served dicts are shared between answers: callers serialise them and never change them.
+Two are kept: served pods (plain pod lists) and Table rows (`table.KeptRow`, for Jobs and pods).
+Bounded, least recently listed out first: a list longer than the bound makes the rest each time.
+What is kept is shared between answers: callers serialise it and never change it.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable, Hashable, Iterable
+from typing import Any, Generic, TypeVar
 
 Served = dict[str, Any]
+T = TypeVar("T")
 #: Pods kept: about 2.5 KB each in memory, so 20,000 cost some 50 MB at most.
 MAX_PODS = 20_000
-#: (the pod's resource version, its owner's resource version): the render depends on both.
-Key = tuple[int, int]
+#: Table rows kept (cells and metadata, about 1 KB each): 20,000 Jobs and 10,000 pods fit.
+MAX_ROWS = 40_000
+#: A pod's key: (its resource version, its owner's resource version): the render depends on both.
+Key = Hashable
 
 
-class ServedPods:
-    def __init__(self, max_pods: int = MAX_PODS) -> None:
-        self.max_pods = max_pods
-        self._items: OrderedDict[str, tuple[Key, Served]] = OrderedDict()
+class Kept(Generic[T]):
+    def __init__(self, bound: int) -> None:
+        self.bound = bound
+        self._items: OrderedDict[str, tuple[Key, T]] = OrderedDict()
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._items)
 
-    def served(
-        self, wanted: Iterable[tuple[str, Key]], render: Callable[[list[str]], dict[str, Served]]
-    ) -> list[Served]:
-        """The served pods of `wanted` (uid, key), in its order; `render` makes the ones not kept at
-        that key (by uid; a pod it does not return is gone since and left out)."""
+    def served(self, wanted: Iterable[tuple[str, Key]], make: Callable[[list[str]], dict[str, T]]) -> list[T]:
+        """What is kept for `wanted` (uid, key), in its order; `make` makes the ones not kept at that
+        key (by uid; a uid it does not return is gone since and left out)."""
         wanted = list(wanted)
-        out: list[Served | None] = []
+        out: list[T | None] = []
         missing: list[str] = []
         with self._lock:
             for uid, key in wanted:
@@ -46,13 +48,21 @@ class ServedPods:
                     out.append(None)
                     missing.append(uid)
         if missing:
-            made = render(missing)
+            made = make(missing)
             keys = dict(wanted)
             with self._lock:
-                for uid, served in made.items():
-                    self._items[uid] = (keys[uid], served)
+                for uid, item in made.items():
+                    self._items[uid] = (keys[uid], item)
                     self._items.move_to_end(uid)
-                while len(self._items) > self.max_pods:
+                while len(self._items) > self.bound:
                     self._items.popitem(last=False)
             out = [o if o is not None else made.get(uid) for o, (uid, _) in zip(out, wanted, strict=True)]
         return [o for o in out if o is not None]
+
+
+def served_pods() -> Kept[Served]:
+    return Kept(MAX_PODS)
+
+
+def kept_rows() -> Kept[Any]:
+    return Kept(MAX_ROWS)

@@ -48,6 +48,9 @@ class Columns:
     headers: tuple[str, ...]
     wide: tuple[str, ...]  # all the headers of -o wide, in order
     row: str  # "module:function", (served object, now, wide) -> one cell per header
+    # "module:function", (served object, wide) -> the cells by the object alone, times as
+    # `output.Since`: the API keeps these per resourceVersion and reads the times per answer.
+    cells: str | None = None
 
 
 Outcome = Callable[[Mapping[str, Any]], str | None]
@@ -136,6 +139,7 @@ REGISTRY: tuple[KindInfo, ...] = (
             ("NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"),
             ("NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE", *_WIDE),
             "miniorch.cli.output:_job_row",
+            "miniorch.cli.output:job_cells",
         ),
         fields=(*_COMMON_FIELDS, "status.successful"),
         model="miniorch.spec.job:Job",
@@ -224,6 +228,7 @@ REGISTRY: tuple[KindInfo, ...] = (
             ("NAME", "READY", "STATUS", "RESTARTS", "AGE"),
             ("NAME", "READY", "STATUS", "RESTARTS", "AGE", "NODE", "EXIT CODE"),
             "miniorch.cli.output:_pod_row",
+            "miniorch.cli.output:pod_cells",
         ),
         fields=(*_COMMON_FIELDS, "metadata.ownerReferences.uid", "spec.nodeName", "spec.restartPolicy", "status.phase"),
         short=("po",),

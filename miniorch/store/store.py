@@ -104,6 +104,14 @@ class Store:
     def get_object_by_uid(self, uid: str) -> ObjectRecord | None:
         return self._objects.by_uid(uid)
 
+    def object_versions(self, kind: str, namespace: str | None = None) -> list[tuple[str, int]]:
+        """(uid, resourceVersion) of the objects `list_objects(kind, namespace)` lists, in its order."""
+        return self._objects.versions(kind, namespace)
+
+    def versions_of(self, uids: Iterable[str]) -> dict[str, int]:
+        """The resourceVersion of each object of these uids (the owners of a list of pods)."""
+        return self._objects.versions_of(uids)
+
     def list_objects(self, kind: str | None = None, namespace: str | None = None) -> list[ObjectRecord]:
         """By namespace, then name."""
         return self._objects.all(kind, namespace)

@@ -229,6 +229,71 @@ def test_a_table_carries_the_row_objects_include_object_asks_for(api: ApiHarness
     assert bad.status_code == 400 and bad.json()["kind"] == "Status" and "includeObject" in bad.json()["message"]
 
 
+TABLE = {"accept": "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"}
+
+
+def _table(api: ApiHarness, path: str, query: str = "") -> dict[str, Any]:
+    resp = api.client.get(f"{path}{query}", headers=TABLE)
+    assert resp.status_code == 200, resp.text
+    body: dict[str, Any] = resp.json()
+    return body
+
+
+def test_job_and_pod_tables_from_kept_rows_are_the_tables_of_the_objects(
+    api: ApiHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Kept rows answer exactly what rendering every object answers (cells, columns, metadata)."""
+    from miniorch.api.kube import rows
+
+    job = _create(api, "a")
+    api.pod("a-1", job)
+    api.pod("a-2", job)
+    _create(api, "b")
+    pods = "/api/v1/namespaces/default/pods"
+    kept = {q: (_table(api, JOBS, q), _table(api, pods, q)) for q in ("", "?includeObject=None")}
+    monkeypatch.setattr(rows, "serves", lambda *_: False)
+    for query, (jobs, pod_rows) in kept.items():
+        for path, table in ((JOBS, jobs), (pods, pod_rows)):
+            made = _table(api, path, query)
+            assert table["columnDefinitions"] == made["columnDefinitions"]
+            assert [r.get("object") for r in table["rows"]] == [r.get("object") for r in made["rows"]]
+            age = [c["name"] for c in made["columnDefinitions"]].index("Age")  # read at two instants
+
+            def cells(t: dict[str, Any], age: int = age) -> list[list[Any]]:
+                return [r["cells"][:age] + r["cells"][age + 1 :] for r in t["rows"]]
+
+            assert cells(table) == cells(made) and len(made["rows"]) in (2, 3)
+    assert [r["cells"][0] for r in kept[""][1]["rows"]] == ["a-1", "a-2"]
+    assert kept["?includeObject=None"][0]["rows"][0].keys() == {"cells"}
+
+
+def test_a_kept_row_shows_each_write_and_its_age_grows(api: ApiHarness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A second list decodes nothing unchanged; a status written since, and the passing time, show."""
+    import datetime as dt
+
+    from miniorch.api.kube import resources
+    from miniorch.cli import output
+
+    job = _create(api, "a")
+    rec = api.pod("a-1", job)
+    pods = "/api/v1/namespaces/default/pods"
+    first = _table(api, pods)["rows"][0]["cells"]
+    assert first[2] == "Running"
+    decoded: list[str] = []
+    by_uid = api.store.pods_by_uid
+    monkeypatch.setattr(api.store, "pods_by_uid", lambda uids: decoded.extend(uids) or by_uid(uids))
+    assert _table(api, pods)["rows"][0]["cells"][:4] == first[:4] and decoded == []
+    api.store.save_pod(dataclasses.replace(rec, phase=PodPhase.FAILED, exit_code=3, reason="Error"))
+    again = _table(api, pods, "?labelSelector=job-name%3Da")["rows"][0]["cells"]
+    assert again[2] == "Error" and again[-1] == "3" and decoded == [rec.uid]
+    created = output.parse_ts(_table(api, pods)["rows"][0]["object"]["metadata"]["creationTimestamp"])
+    assert created is not None
+    later = created + dt.timedelta(hours=3, minutes=20)
+    monkeypatch.setattr(resources, "utcnow", lambda: later)
+    assert _table(api, pods)["rows"][0]["cells"][4] == "3h20m" and decoded == [rec.uid]
+    assert _table(api, pods, "?labelSelector=job-name%3Dother")["rows"] == []
+
+
 def test_a_big_list_gives_its_memory_back_after_the_answer(api: ApiHarness, monkeypatch: pytest.MonkeyPatch) -> None:
     from miniorch.api import memory
 

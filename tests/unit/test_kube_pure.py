@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.apiapp import harness, job_yaml
+import yaml
+from support.apiapp import CRONJOB_YAML, harness, job_yaml
 
 from miniorch import kinds
 from miniorch.api.kube import fields, patch, protobuf
@@ -191,8 +192,13 @@ def test_strategic_merge_patches_and_tables_are_routed_to_their_modules(
         resp = api.client.patch(f"{jobs}/pi", content=json.dumps({"spec": {"parallelism": 2}}), headers=smp)
         assert resp.status_code == 200 and resp.json()["spec"]["parallelism"] == 2
         accept = {"accept": "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"}
-        table = api.client.get(jobs, headers=accept).json()
-        assert table["kind"] == "Table" and [r["cells"] for r in table["rows"]] == [["pi"]]
+        cronjobs = "/apis/batch/v1/namespaces/default/cronjobs"
+        assert api.client.post(cronjobs, json=yaml.safe_load(CRONJOB_YAML)).status_code == 201
+        table = api.client.get(cronjobs, headers=accept).json()
+        assert table["kind"] == "Table" and [r["cells"] for r in table["rows"]] == [["nightly"]]
         assert int(table["metadata"]["resourceVersion"]) > 0
         assert api.client.get(f"{jobs}/pi", headers=accept).json()["rows"][0]["cells"] == ["pi"]
-    assert fake_modules == [("smp", "Job"), ("table", "Job", True), ("table", "Job", True)]
+        # Lists of Jobs and pods are Tables of kept rows (`rows`), made by the real table module.
+        listed = api.client.get(jobs, headers=accept).json()
+        assert [r["cells"][:2] for r in listed["rows"]] == [["pi", "Running"]]
+    assert fake_modules == [("smp", "Job"), ("table", "CronJob", True), ("table", "Job", True)]

@@ -146,6 +146,21 @@ def test_job_table_shows_status_completions_and_duration() -> None:
     )
 
 
+def test_kept_cells_of_a_running_job_read_their_age_and_duration_at_each_instant() -> None:
+    """The cells by the object alone (what the API keeps per version) carry times, not text."""
+    job = {
+        "metadata": {"name": "etl", "creationTimestamp": ts(100)},
+        "spec": {"completions": 2},
+        "status": {"startTime": ts(90), "succeeded": 1, "active": 1},
+    }
+    cells = output.job_cells(job, False)
+    assert output.resolve(cells, NOW) == output._job_row(job, NOW, False) == ["etl", "Running", "1/2", "90s", "100s"]
+    later = NOW + dt.timedelta(minutes=30)
+    assert output.resolve(cells, later)[3:] == ["31m", "31m"]
+    done = {**job, "status": {**job["status"], "completionTime": ts(30), "succeeded": 2}}
+    assert output.resolve(output.job_cells(done, False), later)[3:] == ["60s", "31m"]
+
+
 def test_empty_list_renders_nothing() -> None:
     """With no items the table is empty (the CLI prints 'No resources found')."""
     assert output.render("Pod", [], None, NOW) == ""

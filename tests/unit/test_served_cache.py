@@ -3,7 +3,7 @@ keep the store's order, pods gone since are left out, and the bound holds."""
 
 from __future__ import annotations
 
-from miniorch.api.servedcache import Key, Served, ServedPods
+from miniorch.api.servedcache import Kept, Key, Served, served_pods
 
 
 class Renderer:
@@ -21,7 +21,7 @@ def _wanted(*pairs: tuple[str, Key]) -> list[tuple[str, Key]]:
 
 
 def test_a_second_list_renders_only_the_pods_whose_version_or_owner_changed() -> None:
-    cache, render = ServedPods(), Renderer()
+    cache, render = served_pods(), Renderer()
     first = cache.served(_wanted(("a", (1, 1)), ("b", (2, 1)), ("c", (3, 1))), render)
     assert [p["uid"] for p in first] == ["a", "b", "c"]
     again = cache.served(_wanted(("a", (1, 1)), ("b", (5, 1)), ("c", (3, 2))), render)
@@ -30,7 +30,7 @@ def test_a_second_list_renders_only_the_pods_whose_version_or_owner_changed() ->
 
 
 def test_the_order_is_the_lists_and_a_pod_gone_meanwhile_is_left_out() -> None:
-    cache, render = ServedPods(), Renderer()
+    cache, render = served_pods(), Renderer()
     cache.served(_wanted(("b", (1, 0))), render)
     render.gone.add("c")
     out = cache.served(_wanted(("a", (2, 0)), ("b", (1, 0)), ("c", (3, 0))), render)
@@ -38,7 +38,7 @@ def test_the_order_is_the_lists_and_a_pod_gone_meanwhile_is_left_out() -> None:
 
 
 def test_the_bound_drops_the_least_recently_listed() -> None:
-    cache, render = ServedPods(max_pods=2), Renderer()
+    cache, render = Kept[Served](2), Renderer()
     cache.served(_wanted(("a", (1, 0)), ("b", (1, 0))), render)
     cache.served(_wanted(("a", (1, 0))), render)  # a listed again: b is the oldest
     cache.served(_wanted(("c", (1, 0))), render)

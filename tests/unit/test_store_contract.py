@@ -322,6 +322,21 @@ def test_pod_versions_list_what_list_pods_does_and_pods_by_uid_fetch_them(store:
     assert all(p.log_tail == "" for p in found)
 
 
+def test_object_versions_list_what_list_objects_does_and_follow_each_write(store: Store) -> None:
+    b, a, other = obj("b"), obj("a"), obj("c", namespace="etl")
+    for o in (b, a, other):
+        store.add_object(o)
+    listed = store.object_versions("Job", "default")
+    assert [uid for uid, _ in listed] == [o.uid for o in store.list_objects("Job", "default")] == [a.uid, b.uid]
+    assert [uid for uid, _ in store.object_versions("Job")] == [a.uid, b.uid, other.uid]
+    assert store.object_versions("CronJob") == []
+    store.save_status(a.uid, {"succeeded": 1}, finished=True)
+    newer = dict(store.object_versions("Job"))
+    assert newer[a.uid] > dict(listed)[a.uid] and newer[b.uid] == dict(listed)[b.uid]
+    assert store.versions_of([a.uid, other.uid, "no-such-uid"]) == {a.uid: newer[a.uid], other.uid: newer[other.uid]}
+    assert store.versions_of([]) == {}
+
+
 def test_live_pods_are_those_whose_container_may_still_exist(store: Store) -> None:
     job = obj("pi")
     store.add_object(job)

@@ -19,7 +19,7 @@ from starlette.background import BackgroundTask
 from miniorch import kinds, selectors
 from miniorch.api import memory, render
 from miniorch.api.context import ApiContext
-from miniorch.api.kube import builtins, discovery, fields, objects, patch, protobuf, views, watch
+from miniorch.api.kube import builtins, discovery, fields, objects, patch, protobuf, rows, views, watch
 from miniorch.api.kube.discovery import Resource
 from miniorch.api.kube.status import KubeError
 from miniorch.clock import utcnow
@@ -53,14 +53,19 @@ def _api_version(resource: Resource) -> str:
 _INCLUDE = ("None", "Metadata", "Object")
 
 
+def _include(request: Request) -> str:
+    include = request.query_params.get("includeObject") or "Metadata"
+    if include not in _INCLUDE:
+        raise KubeError(400, f'includeObject must be one of None, Metadata or Object, not "{include}"')
+    return include
+
+
 def _table(request: Request) -> Any:
     """`as_table` (with the request's `includeObject`) when the client asked for a Table and the
     module is there, else None."""
     if "as=Table" not in request.headers.get("accept", ""):
         return None
-    include = request.query_params.get("includeObject") or "Metadata"
-    if include not in _INCLUDE:
-        raise KubeError(400, f'includeObject must be one of None, Metadata or Object, not "{include}"')
+    include = _include(request)
     try:
         as_table = kinds.load(TABLE)
     except (ImportError, AttributeError):
@@ -102,6 +107,11 @@ async def _list(request: Request, plural: str, namespace: str | None) -> Respons
     if watch.wanted(query.get("watch")):
         return await _watch(request, ctx, resource, namespace, labels, wanted)
     table = _table(request)
+    include = _include(request) if table is not None else "Metadata"
+    if table is not None and rows.serves(resource.kind, include, wanted):  # Jobs and pods: kept rows
+        body = await store_io(rows.listed_table, ctx, resource.kind, namespace, labels, include, utcnow())
+        big = len(body["rows"]) >= memory.BIG_LIST
+        return render.FastJSON(body, background=BackgroundTask(memory.trim) if big else None)
     rv, items = await store_io(_list_sync, ctx, resource, namespace, labels, wanted)
     # A big list's freed heap goes back to the system once the answer is sent (tens of MB kept otherwise).
     after = BackgroundTask(memory.trim) if len(items) >= memory.BIG_LIST else None

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from miniorch import kinds
+from miniorch.cli import output
 
-__all__ = ["as_table", "wants_table"]
+__all__ = ["KeptRow", "as_table", "kept_row", "kept_table", "wants_table"]
 
 _NAME_DOC = (
     "Name must be unique within a namespace. Is required when creating resources, although some resources may "
@@ -94,24 +96,26 @@ def _columns(info: kinds.KindInfo) -> tuple[list[str], list[str]]:
     return (list(info.columns.wide) if info.columns.wide else normal), normal
 
 
-def _cells_of(info: kinds.KindInfo, headers: list[str]) -> Callable[[dict[str, Any], dt.datetime], list[Any]]:
+RowMaker = Callable[[dict[str, Any], bool], list[Any]]  # (object, wide) -> cells
+
+
+def _cells_of(info: kinds.KindInfo, headers: list[str], row: RowMaker) -> Callable[[dict[str, Any]], list[Any]]:
     """One row's maker: the plain printer's cells for its columns, the wide printer's for the others
     (where each header's cell comes from is worked out once per table, not per row)."""
-    row = kinds.load(info.columns.row)
     plain = {h: i for i, h in enumerate(info.columns.headers)}
     wide = {h: i for i, h in enumerate(info.columns.wide or ())}
     picks = [(False, plain[h]) if h in plain else (True, wide[h]) if h in wide else (None, 0) for h in headers]
     if any(source is True for source, _ in picks):
 
-        def both(obj: dict[str, Any], now: dt.datetime) -> list[Any]:
-            cells = (row(obj, now, False), row(obj, now, True))
+        def both(obj: dict[str, Any]) -> list[Any]:
+            cells = (row(obj, False), row(obj, True))
             return [cells[source][i] if source is not None else "" for source, i in picks]
 
         return both
     order = [i for _, i in picks]
 
-    def plain_only(obj: dict[str, Any], now: dt.datetime) -> list[Any]:
-        cells = row(obj, now, False)
+    def plain_only(obj: dict[str, Any]) -> list[Any]:
+        cells = row(obj, False)
         return [cells[i] for i in order]
 
     return plain_only
@@ -122,7 +126,28 @@ def _row_object(kind: str, info: kinds.KindInfo, obj: dict[str, Any], include: s
         return None
     if include == "Object":
         return {"apiVersion": info.api_version, "kind": kind, **obj}
-    return {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj.get("metadata", {})}
+    return partial_metadata(obj.get("metadata", {}))
+
+
+def partial_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
+    return {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": metadata}
+
+
+@dataclass(frozen=True, slots=True)
+class KeptRow:
+    """A row by its object alone (`Columns.cells`: times as `output.Since`), with the object's metadata:
+    what the API keeps of a Job or pod per resourceVersion to answer Tables without the object."""
+
+    cells: list[output.Cell]
+    metadata: dict[str, Any]
+
+
+def kept_row(kind: str) -> Callable[[dict[str, Any]], KeptRow]:
+    """The maker of `KeptRow`s of `kind`'s served objects (a kind with `Columns.cells`)."""
+    info = kinds.get(kind)
+    assert info.columns.cells, f"{kind} has no cells printer"
+    cells_of = _cells_of(info, _columns(info)[0], kinds.load(info.columns.cells))
+    return lambda obj: KeptRow(cells_of(obj), obj.get("metadata", {}))
 
 
 def as_table(
@@ -136,9 +161,30 @@ def as_table(
     """`objects` of `kind` (served shape) as the Table kubectl prints; `include` is `includeObject`
     (None, Metadata or Object), `list_meta` the list's metadata (resourceVersion, continue)."""
     info = kinds.get(kind)
+    headers, _ = _columns(info)
+    printer = kinds.load(info.columns.row)
+    cells_of = _cells_of(info, headers, lambda obj, wide: printer(obj, now, wide))
+    rows = [cells_of(obj) for obj in objects]
+    return _table(info, rows, [_row_object(kind, info, obj, include) for obj in objects], list_meta)
+
+
+def kept_table(
+    kind: str, kept: list[KeptRow], now: dt.datetime, *, include: str, list_meta: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """`as_table` from kept rows (their times read at `now`); `include` None or Metadata."""
+    assert include in ("None", "Metadata"), include
+    rows = [output.resolve(r.cells, now) for r in kept]
+    objects: list[dict[str, Any] | None] = [None if include == "None" else partial_metadata(r.metadata) for r in kept]
+    return _table(kinds.get(kind), rows, objects, list_meta)
+
+
+def _table(
+    info: kinds.KindInfo,
+    rows: list[list[Any]],
+    objects: list[dict[str, Any] | None],
+    list_meta: dict[str, Any] | None,
+) -> dict[str, Any]:
     headers, normal = _columns(info)
-    cells_of = _cells_of(info, headers)
-    rows = [cells_of(obj, now) for obj in objects]
     types = [
         "integer" if h in _COUNTS and all(str(r[i]).isdigit() for r in rows) else "string"
         for i, h in enumerate(headers)
@@ -155,11 +201,10 @@ def as_table(
         for h, t in zip(headers, types, strict=True)
     ]
     table_rows = []
-    for obj, cells in zip(objects, rows, strict=True):
+    for row_object, cells in zip(objects, rows, strict=True):
         for i in integers:
             cells[i] = int(cells[i])
         entry: dict[str, Any] = {"cells": cells}
-        row_object = _row_object(kind, info, obj, include)
         if row_object is not None:
             entry["object"] = row_object
         table_rows.append(entry)
