@@ -281,7 +281,12 @@ def test_a_kept_row_shows_each_write_and_its_age_grows(api: ApiHarness, monkeypa
     assert first[2] == "Running"
     decoded: list[str] = []
     by_uid = api.store.pods_by_uid
-    monkeypatch.setattr(api.store, "pods_by_uid", lambda uids: decoded.extend(uids) or by_uid(uids))
+
+    def pods_by_uid(uids: list[str]) -> Any:
+        decoded.extend(uids)
+        return by_uid(uids)
+
+    monkeypatch.setattr(api.store, "pods_by_uid", pods_by_uid)
     assert _table(api, pods)["rows"][0]["cells"][:4] == first[:4] and decoded == []
     api.store.save_pod(dataclasses.replace(rec, phase=PodPhase.FAILED, exit_code=3, reason="Error"))
     again = _table(api, pods, "?labelSelector=job-name%3Da")["rows"][0]["cells"]

@@ -148,7 +148,7 @@ def test_job_table_shows_status_completions_and_duration() -> None:
 
 def test_kept_cells_of_a_running_job_read_their_age_and_duration_at_each_instant() -> None:
     """The cells by the object alone (what the API keeps per version) carry times, not text."""
-    job = {
+    job: dict[str, Any] = {
         "metadata": {"name": "etl", "creationTimestamp": ts(100)},
         "spec": {"completions": 2},
         "status": {"startTime": ts(90), "succeeded": 1, "active": 1},
