@@ -159,7 +159,16 @@ class PodSync:
                 if owner is not None and pod_logic.due(pod, seen.now):  # refused before: backoff
                     self.launch(pod, owner)
             case pod_logic.Missing.GONE:
-                self._store.save_pod(pod_logic.gone(pod, seen.now))
+                recorded = pod_logic.gone(pod, seen.now)
+                self._store.save_pod(recorded)
+                log.warning(  # a failure nobody saw happen: say which record and why
+                    "pod_container_gone",
+                    pod=pod.name,
+                    node=pod.node,
+                    was=pod.phase.value,
+                    recorded=recorded.phase.value,
+                    reason=recorded.reason,
+                )
             case pod_logic.Missing.WAIT:
                 pass
 

@@ -6,6 +6,8 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
+import structlog.testing
+
 from component.cluster import Cluster
 from miniorch.nodes import records as nr
 from miniorch.store.records import PodPhase
@@ -155,11 +157,14 @@ def test_a_container_removed_behind_our_back_fails_its_pod(cluster: Run) -> None
         c.apply("gone", backoff_limit=1)
         (pod,) = await c.running("gone")
         c.node().vanish(pod.name)
-        c.controller.wake()  # the next listing sees it missing
-        await c.wait_for("the failure counted", lambda: c.status("gone").get("failed") == 1)
+        with structlog.testing.capture_logs() as logs:
+            c.controller.wake()  # the next listing sees it missing
+            await c.wait_for("the failure counted", lambda: c.status("gone").get("failed") == 1)
         first = c.pods("gone")[0]
         assert (first.phase, first.reason, first.container_removed) == (PodPhase.FAILED, "ContainerRemoved", True)
         assert c.status("gone")["failed"] == 1
+        said = [e for e in logs if e["event"] == "pod_container_gone"]
+        assert [(e["pod"], e["was"], e["reason"]) for e in said] == [(pod.name, "Running", "ContainerRemoved")]
 
     cluster(scenario)
 
