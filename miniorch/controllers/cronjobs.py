@@ -14,7 +14,7 @@ import datetime as dt
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import structlog
@@ -33,7 +33,8 @@ from miniorch.spec import loader
 from miniorch.spec.errors import ManifestInvalid
 from miniorch.spec.workloads import CronJob
 from miniorch.store.errors import StoreUnavailable
-from miniorch.store.records import ObjectRecord
+from miniorch.store.events import object_event
+from miniorch.store.records import EventRecord, ObjectRecord
 from miniorch.store.store import Store
 
 log = structlog.get_logger(__name__)
@@ -99,13 +100,22 @@ def create_job(
 
     Raises ManifestInvalid when the daemon's policy no longer allows the template.
     """
+    record = job_record(applier, cronjob, name, annotations, now)
+    return record if store.add_object_if_absent(record) else None
+
+
+def job_record(
+    applier: objects.Applier, cronjob: ObjectRecord, name: str, annotations: dict[str, str], now: dt.datetime
+) -> ObjectRecord:
+    """The Job the CronJob's template makes, owned by it, not yet stored. Raises ManifestInvalid
+    when the daemon's policy no longer allows the template."""
     source = f"cronjob/{cronjob.name}"
     manifest = loader.parse_object(plan_mod.job_manifest(cronjob.manifest, name, annotations), source=source)
-    applier.check([manifest], source)
+    applier.check([manifest], source, new=True)  # a name taken meanwhile: the store's add says so
     data = objects.normalized(manifest)
     uid = str(uuid.uuid4())
     data["metadata"].update(uid=uid, creationTimestamp=now.strftime("%Y-%m-%dT%H:%M:%SZ"), generation=1)
-    record = ObjectRecord(
+    return ObjectRecord(
         uid,
         "Job",
         cronjob.namespace,
@@ -119,7 +129,19 @@ def create_job(
         owner_name=cronjob.name,
         owner_uid=cronjob.uid,
     )
-    return record if store.add_object_if_absent(record) else None
+
+
+@dataclass
+class _Planned:
+    """One CronJob's part of a pass, planned: the Jobs to create and what to record after."""
+
+    cj: ObjectRecord
+    params: plan_mod.CronParams
+    prev: plan_mod.CronStatus
+    plan: plan_mod.CronPlan
+    status: plan_mod.CronStatus
+    uids: dict[str, str]  # Job name -> uid
+    creates: list[tuple[str, dt.datetime, ObjectRecord]] = field(default_factory=list)  # name, slot, Job
 
 
 class CronJobController:
@@ -199,15 +221,21 @@ class CronJobController:
 
     # -- one pass -------------------------------------------------------------
     def reconcile_once(self) -> None:
+        """Plan every CronJob, then write: the Jobs of all CronJobs due at one tick in one
+        transaction, their statuses in one and their events in one (300 CronJobs on `* * * * *`)."""
         now = self._clock.now()
         cronjobs = self._store.list_objects("CronJob")
         children: dict[str, list[ObjectRecord]] = defaultdict(list)
         for job in self._store.objects_owned("CronJob"):
             children[job.owner_uid or ""].append(job)
         self._wake_at, self._busy = None, False
+        planned = []
         for cj in cronjobs:
             with structlog.contextvars.bound_contextvars(cronjob=cj.name, namespace=cj.namespace):
-                self._sync(cj, children.get(cj.uid, []), now)
+                one = self._plan(cj, children.get(cj.uid, []), now)
+            if one is not None:
+                planned.append(one)
+        self._write(planned, now)
         for uid in set(self._armed) - {cj.uid for cj in cronjobs}:
             self._disarm(uid)
 
@@ -225,82 +253,93 @@ class CronJobController:
             self._params[key] = cached
         return cached
 
-    def _sync(self, cj: ObjectRecord, jobs: Sequence[ObjectRecord], now: dt.datetime) -> None:
+    def _plan(self, cj: ObjectRecord, jobs: Sequence[ObjectRecord], now: dt.datetime) -> _Planned | None:
         params = self._params_of(cj)
         if isinstance(params, str):
             if cj.deleting and not jobs:
                 self._forget(cj)
             else:
-                self._event(cj, Event("Warning", "UnparseableSchedule", params), now)
-            return
+                self._record(cj, [Event("Warning", "UnparseableSchedule", params)], now)
+            return None
         params = replace(params, deleting=cj.deleting)
         prev = plan_mod.status_from_dict(cj.status)
         views = [child_view(j) for j in jobs]
         plan = plan_mod.plan_cronjob(params, prev, views, now)
-        uids = {j.name: j.uid for j in jobs}
-        status = plan.status
+        one = _Planned(cj, params, prev, plan, plan.status, {j.name: j.uid for j in jobs})
         for action in plan.actions:
             match action:
                 case plan_mod.CreateJob(name=name, scheduled=scheduled):
-                    uid = self._create(cj, params, name, scheduled, now)
-                    if uid is None:
-                        status = replace(
-                            status,
-                            active=tuple(n for n in status.active if n != name),
-                            last_schedule=prev.last_schedule,
-                        )
-                    else:
-                        uids[name] = uid
+                    annotations = plan_mod.scheduled_annotation(scheduled, params.tz)
+                    try:
+                        one.creates.append((name, scheduled, job_record(self._applier, cj, name, annotations, now)))
+                    except (ManifestInvalid, objects.Conflict) as exc:
+                        self._record(cj, [Event("Warning", "FailedCreate", f"Error creating job {name}: {exc}")], now)
+                        log.warning("cronjob_create_failed", job=name, error=str(exc))
+                        one.status = self._not_created(one, name)
                 case plan_mod.DeleteJob(name=name, uid=uid, reason=reason):
                     self._store.mark_deleting(uid)
                     log.info("cronjob_job_deleted", job=name, reason=reason)
                     self._wake_jobs()
                 case plan_mod.DeleteCronJob():
                     self._forget(cj)
-                    return
-        for ev in plan.events:
-            self._event(cj, ev, now)
-        saved = plan_mod.status_to_dict(status, cj.namespace, uids)
-        if saved != cj.status:
-            self._store.save_status(cj.uid, saved)
-        self._arm(cj.uid, params, plan.next_fire)
-        if plan.retry_at and (self._wake_at is None or plan.retry_at < self._wake_at):
-            self._wake_at = plan.retry_at
+                    return None
         if any(v.outcome is None or v.deleting for v in views) or plan.actions:
             self._busy = True
+        return one
 
-    def _create(
-        self, cj: ObjectRecord, params: plan_mod.CronParams, name: str, scheduled: dt.datetime, now: dt.datetime
-    ) -> str | None:
-        annotations = plan_mod.scheduled_annotation(scheduled, params.tz)
-        try:
-            record = create_job(self._store, self._applier, cj, name, annotations, now)
-        except (ManifestInvalid, objects.Conflict) as exc:
-            self._event(cj, Event("Warning", "FailedCreate", f"Error creating job {name}: {exc}"), now)
-            log.warning("cronjob_create_failed", job=name, error=str(exc))
-            return None
-        if record is None:  # a Job of that name appeared meanwhile (a manual one): never a second one
-            log.info("cronjob_job_exists", job=name)
-            existing = self._store.get_object("Job", cj.namespace, name)
-            return existing.uid if existing else None
-        self._wake_jobs()
-        log.info(
-            "cronjob_fired",
-            job=name,
-            scheduled=scheduled.isoformat(),
-            late_seconds=round((now - scheduled).total_seconds(), 3),
-        )
-        return record.uid
+    @staticmethod
+    def _not_created(one: _Planned, name: str) -> plan_mod.CronStatus:
+        """The status as if the slot's Job had not been planned: not active, the last schedule as it was."""
+        active = tuple(n for n in one.status.active if n != name)
+        return replace(one.status, active=active, last_schedule=one.prev.last_schedule)
+
+    def _write(self, planned: Sequence[_Planned], now: dt.datetime) -> None:
+        added = self._store.add_objects_if_absent([job for one in planned for _, _, job in one.creates])
+        if added:
+            self._wake_jobs()
+        created_at = self._clock.now()  # tick -> Job created: when the transaction committed
+        statuses: list[tuple[str, dict[str, Any]]] = []
+        events = []
+        for one in planned:
+            cj = one.cj
+            with structlog.contextvars.bound_contextvars(cronjob=cj.name, namespace=cj.namespace):
+                for name, scheduled, job in one.creates:
+                    if job.uid in added:
+                        one.uids[name] = job.uid
+                        late = round((created_at - scheduled).total_seconds(), 3)
+                        log.info("cronjob_fired", job=name, scheduled=scheduled.isoformat(), late_seconds=late)
+                        continue
+                    # A Job of that name appeared meanwhile (a manual one): never a second one.
+                    log.info("cronjob_job_exists", job=name)
+                    existing = self._store.get_object("Job", cj.namespace, name)
+                    if existing is not None:
+                        one.uids[name] = existing.uid
+                    else:
+                        one.status = self._not_created(one, name)
+                events += self._events(cj, one.plan.events, now)
+            saved = plan_mod.status_to_dict(one.status, cj.namespace, one.uids)
+            if saved != cj.status:
+                statuses.append((cj.uid, saved))
+            self._arm(cj.uid, one.params, one.plan.next_fire)
+            if one.plan.retry_at and (self._wake_at is None or one.plan.retry_at < self._wake_at):
+                self._wake_at = one.plan.retry_at
+        self._store.save_statuses(statuses)
+        self._store.record_events(events)
 
     def _forget(self, cj: ObjectRecord) -> None:
         self._store.delete_object(cj.uid)
         self._disarm(cj.uid)
         log.info("cronjob_deleted")
 
-    def _event(self, cj: ObjectRecord, ev: Event, now: dt.datetime) -> None:
-        self._store.record_object_event(cj, ev.type, ev.reason, ev.message, now)
-        if ev.type == "Warning":
-            log.warning("cronjob_warning", reason=ev.reason, message=ev.message)
+    @staticmethod
+    def _events(cj: ObjectRecord, events: Sequence[Event], now: dt.datetime) -> list[EventRecord]:
+        for ev in events:
+            if ev.type == "Warning":
+                log.warning("cronjob_warning", reason=ev.reason, message=ev.message)
+        return [object_event(cj, ev.type, ev.reason, ev.message, now) for ev in events]
+
+    def _record(self, cj: ObjectRecord, events: Sequence[Event], now: dt.datetime) -> None:
+        self._store.record_events(self._events(cj, events, now))
 
     def _arm(self, uid: str, params: plan_mod.CronParams, first: dt.datetime | None) -> None:
         """Keep the CronJob's scheduler job: added when first seen or resumed, replaced when its

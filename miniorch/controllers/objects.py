@@ -97,10 +97,11 @@ class Applier:
     def set_policy(self, policy: PolicyConfig) -> None:
         self._policy = policy
 
-    def check(self, manifests: Sequence[loader.Manifest], source: str = "api") -> None:
+    def check(self, manifests: Sequence[loader.Manifest], source: str = "api", *, new: bool = False) -> None:
         """Raise ManifestInvalid / Conflict for anything that cannot be applied; changes nothing.
 
-        `source` is who applies: "api" may not change objects managed by a file.
+        `source` is who applies: "api" may not change objects managed by a file. `new`: the objects
+        are only ever created (a CronJob's Jobs), so an existing one is the caller's, not an update.
         """
         errors: list[ManifestError] = []
         for m in manifests:
@@ -139,7 +140,7 @@ class Applier:
                         "ask the operator to change the daemon's policy section",
                     )
                 )
-            existing = self._store.get_object(m.kind, m.namespace, m.name)
+            existing = None if new else self._store.get_object(m.kind, m.namespace, m.name)
             if existing is not None and not existing.deleting:
                 if source == "api":
                     _refuse_file_managed(existing, "apply")

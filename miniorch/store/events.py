@@ -9,6 +9,7 @@ the events' own times (no clock read here).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 import sqlalchemy
 
@@ -51,18 +52,27 @@ class Events:
         self._pruned_at: dt.datetime | None = None  # the event time of the last expiry
 
     def record(self, ev: EventRecord, replaces: str | None) -> None:
-        key = {"key_uid": ev.uid, "key_reason": ev.reason, "key_message": ev.message if replaces is None else replaces}
+        self.record_all([(ev, replaces)])
+
+    def record_all(self, events: Sequence[tuple[EventRecord, str | None]]) -> None:
+        """Each event (with the message it replaces, if any), in one transaction."""
+        if not events:
+            return
         with self._db.lock, self._db.engine.begin() as conn:
-            rv = versions.reserve(conn, 1)
-            values = {"last_timestamp": ev.last_timestamp, "new_message": ev.message, "rv": rv}
-            found, change = conn.execute(_BUMP_EVENT, {**key, **values}).first(), versions.MODIFIED
-            if found is None:
-                row = {**column_values(ev, EVENTS, leave_out=("id",)), "resource_version": rv}
-                found, change = conn.execute(EVENTS.insert().values(row).returning(_C.id)).first(), versions.ADDED
-                self._expire(conn, ev.last_timestamp)
-            assert found is not None
-            name = f"{ev.name}.{found.id}"  # the served Event's name (`render.event`)
-            versions.log(conn, [versions.Change(rv, "Event", ev.namespace, name, str(found.id), change)])
+            first, changes = versions.reserve(conn, len(events)), []
+            for rv, (ev, replaces) in enumerate(events, start=first):
+                message = ev.message if replaces is None else replaces
+                key = {"key_uid": ev.uid, "key_reason": ev.reason, "key_message": message}
+                values = {"last_timestamp": ev.last_timestamp, "new_message": ev.message, "rv": rv}
+                found, change = conn.execute(_BUMP_EVENT, {**key, **values}).first(), versions.MODIFIED
+                if found is None:
+                    row = {**column_values(ev, EVENTS, leave_out=("id",)), "resource_version": rv}
+                    found, change = conn.execute(EVENTS.insert().values(row).returning(_C.id)).first(), versions.ADDED
+                    self._expire(conn, ev.last_timestamp)
+                assert found is not None
+                name = f"{ev.name}.{found.id}"  # the served Event's name (`render.event`)
+                changes.append(versions.Change(rv, "Event", ev.namespace, name, str(found.id), change))
+            versions.log(conn, changes)
 
     def _expire(self, conn: sqlalchemy.Connection, now: dt.datetime) -> None:
         """Forget the events last seen more than EVENT_TTL before `now` (an index range: 0006)."""

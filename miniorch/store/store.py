@@ -83,6 +83,10 @@ class Store:
         """Replace an object's manifest, status and flags."""
         self._objects.save(obj)
 
+    def save_statuses(self, statuses: Sequence[tuple[str, dict[str, Any]]]) -> None:
+        """(uid, status) of many objects not finished (a cron herd's CronJobs), in one transaction."""
+        self._objects.save_statuses(statuses)
+
     def save_status(self, uid: str, status: dict[str, Any], finished: bool = False) -> None:
         """Set an object's status; `finished` objects are left out of `objects_to_reconcile`."""
         self._objects.save_status(uid, status, finished)
@@ -140,6 +144,10 @@ class Store:
     def add_object_if_absent(self, obj: ObjectRecord) -> bool:
         """Insert unless an object of that kind, namespace and name exists; True when inserted."""
         return self._objects.add_if_absent(obj)
+
+    def add_objects_if_absent(self, objs: Sequence[ObjectRecord]) -> set[str]:
+        """`add_object_if_absent` of each, in one transaction; the uids of those inserted."""
+        return self._objects.add_all_if_absent(objs)
 
     def objects_owned(self, owner_kind: str, owner_uids: Iterable[str] | None = None) -> list[ObjectRecord]:
         """Objects controlled by objects of `owner_kind` (optionally only by the given owners), oldest first."""
@@ -202,6 +210,10 @@ class Store:
         """Add an event, or bump the count of the same one (object, reason, message); with
         `replaces`, the one with that message, which takes the new one (a retry whose words vary)."""
         self._events.record(ev, replaces)
+
+    def record_events(self, events: Sequence[EventRecord]) -> None:
+        """`record_event` of each (none replacing another), in one transaction."""
+        self._events.record_all([(ev, None) for ev in events])
 
     def record_object_event(self, obj: ObjectRecord, type_: str, reason: str, message: str, now: dt.datetime) -> None:
         """An event about a workload object (aggregated as `record_event`)."""

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from miniorch.store.errors import StoreUnavailable
+from miniorch.store.events import object_event
 from miniorch.store.records import EventRecord, NodeOverrides, ObjectRecord, PodPhase, PodRecord, RevisionRecord
 from miniorch.store.store import Store
 
@@ -122,6 +123,38 @@ def test_an_object_key_is_taken_once_by_add_if_absent(store: Store) -> None:
     assert store.add_object_if_absent(obj("tick-1"))
     assert not store.add_object_if_absent(obj("tick-1", uid="another-uid"))
     assert [o.uid for o in store.list_objects()] == ["uid-Job-default-tick-1"]
+
+
+def test_a_herds_jobs_statuses_and_events_are_written_together_each_once(store: Store) -> None:
+    """One transaction each for a minute's Jobs of many CronJobs, their statuses and their events:
+    a name taken (before or twice in the batch) is skipped, each write has its version and change."""
+    a, b = obj("cj-a", kind="CronJob"), obj("cj-b", kind="CronJob")
+    store.add_object(a)
+    store.add_object(b)
+    store.add_object(obj("taken"))
+    start = store.resource_version()
+    jobs = [obj("a-1"), obj("taken", uid="other"), obj("b-1"), obj("b-1", uid="twice")]
+    assert store.add_objects_if_absent(jobs) == {"uid-Job-default-a-1", "uid-Job-default-b-1"}
+    assert store.add_objects_if_absent([]) == set()
+    assert sorted(o.name for o in store.list_objects("Job")) == ["a-1", "b-1", "taken"]
+    assert store.get_object("Job", "default", "taken").uid == "uid-Job-default-taken"  # type: ignore[union-attr]
+    store.save_statuses([(a.uid, {"active": ["a-1"]}), (b.uid, {"active": ["b-1"]}), ("gone-uid", {})])
+    assert [o.status for o in store.list_objects("CronJob")] == [{"active": ["a-1"]}, {"active": ["b-1"]}]
+    assert {o.uid for o in store.objects_to_reconcile(["CronJob"], set())} == {a.uid, b.uid}
+    assert store.objects_to_reconcile(["CronJob"], set())[0].status == {"active": ["a-1"]}
+    store.record_events([object_event(a, "Normal", "SuccessfulCreate", "Created job a-1", T0)] * 2)
+    store.record_events([object_event(b, "Normal", "SuccessfulCreate", "Created job b-1", T0)])
+    assert [(e.name, e.count) for e in store.list_events()] == [("cj-a", 2), ("cj-b", 1)]
+    changes = [(c.kind, c.name, c.type) for c in store.changes_since(start, ["Job", "CronJob", "Event"])]
+    assert changes[:4] == [
+        ("Job", "a-1", "ADDED"),
+        ("Job", "b-1", "ADDED"),
+        ("CronJob", "cj-a", "MODIFIED"),
+        ("CronJob", "cj-b", "MODIFIED"),
+    ]
+    assert [c[0] for c in changes[4:]] == ["Event"] * 3
+    versions = [c.rv for c in store.changes_since(start, ["Job", "CronJob", "Event"])]
+    assert versions == sorted(set(versions)), "each write its own version"
 
 
 def test_a_new_manifest_keeps_the_status_the_controllers_wrote(store: Store) -> None:
