@@ -34,6 +34,7 @@ from miniorch.spec.errors import ManifestInvalid
 from miniorch.spec.workloads import CronJob
 from miniorch.store.errors import StoreUnavailable
 from miniorch.store.events import object_event
+from miniorch.store.kept import Kept
 from miniorch.store.records import EventRecord, ObjectRecord
 from miniorch.store.store import Store
 
@@ -41,6 +42,7 @@ log = structlog.get_logger(__name__)
 
 RESYNC_SECONDS = 30.0  # nothing running: the scheduler's fires are enough, this is a safety net
 BUSY_RESYNC_SECONDS = 0.5  # some Job is running or being deleted: notice its end promptly
+MAX_CHILDREN = 50_000  # Jobs' views kept between passes (a few hundred bytes each)
 
 
 def params_of(obj: ObjectRecord) -> plan_mod.CronParams:
@@ -159,6 +161,7 @@ class CronJobController:
         self._scheduler: AsyncIOScheduler | None = None
         self._armed: dict[str, tuple[str, str]] = {}  # uid -> the trigger key of its scheduler job
         self._params: dict[tuple[str, int], plan_mod.CronParams | str] = {}
+        self._children: Kept[plan_mod.ChildJob] = Kept(MAX_CHILDREN)  # each Job's view, by its version
         self._wake_at: dt.datetime | None = None
         self._busy = False
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -224,10 +227,12 @@ class CronJobController:
         """Plan every CronJob, then write: the Jobs of all CronJobs due at one tick in one
         transaction, their statuses in one and their events in one (300 CronJobs on `* * * * *`)."""
         now = self._clock.now()
-        cronjobs = self._store.list_objects("CronJob")
-        children: dict[str, list[ObjectRecord]] = defaultdict(list)
-        for job in self._store.objects_owned("CronJob"):
-            children[job.owner_uid or ""].append(job)
+        cronjobs = self._store.objects_to_reconcile(["CronJob"], set())  # never finished: all, from memory
+        owned = self._store.owned_versions("CronJob")
+        owner_of = {uid: owner for uid, _, owner in owned}
+        children: dict[str, list[plan_mod.ChildJob]] = defaultdict(list)
+        for view in self._children.served([(uid, rv) for uid, rv, _ in owned], self._child_views):
+            children[owner_of[view.uid]].append(view)
         self._wake_at, self._busy = None, False
         planned = []
         for cj in cronjobs:
@@ -253,19 +258,22 @@ class CronJobController:
             self._params[key] = cached
         return cached
 
-    def _plan(self, cj: ObjectRecord, jobs: Sequence[ObjectRecord], now: dt.datetime) -> _Planned | None:
+    def _child_views(self, uids: list[str]) -> dict[str, plan_mod.ChildJob]:
+        """The views of Jobs new or written since the last pass (the rest are kept by version)."""
+        return {uid: child_view(job) for uid, job in self._store.objects_by_uid(uids).items()}
+
+    def _plan(self, cj: ObjectRecord, views: Sequence[plan_mod.ChildJob], now: dt.datetime) -> _Planned | None:
         params = self._params_of(cj)
         if isinstance(params, str):
-            if cj.deleting and not jobs:
+            if cj.deleting and not views:
                 self._forget(cj)
             else:
                 self._record(cj, [Event("Warning", "UnparseableSchedule", params)], now)
             return None
         params = replace(params, deleting=cj.deleting)
         prev = plan_mod.status_from_dict(cj.status)
-        views = [child_view(j) for j in jobs]
         plan = plan_mod.plan_cronjob(params, prev, views, now)
-        one = _Planned(cj, params, prev, plan, plan.status, {j.name: j.uid for j in jobs})
+        one = _Planned(cj, params, prev, plan, plan.status, {v.name: v.uid for v in views})
         for action in plan.actions:
             match action:
                 case plan_mod.CreateJob(name=name, scheduled=scheduled):

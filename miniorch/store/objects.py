@@ -287,6 +287,11 @@ class Objects:
         with self._db.engine.connect() as conn:
             return _OBJECT.all(conn, _OBJECT.select().where(_C.finished.is_(False) | _C.deleting.is_(True)))
 
+    def owned_versions(self, owner_kind: str) -> list[tuple[str, int, str]]:
+        query = sqlalchemy.select(_C.uid, _C.resource_version, _C.owner_uid).where(_C.owner_kind == owner_kind)
+        with self._db.engine.connect() as conn:
+            return [(r[0], r[1], r[2] or "") for r in conn.execute(query.order_by(_C.created_at))]
+
     def owned(self, owner_kind: str, owner_uids: Iterable[str] | None = None) -> list[ObjectRecord]:
         query = _OBJECT.select().where(_C.owner_kind == owner_kind)
         if owner_uids is not None:

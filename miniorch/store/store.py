@@ -153,6 +153,10 @@ class Store:
         """Objects controlled by objects of `owner_kind` (optionally only by the given owners), oldest first."""
         return self._objects.owned(owner_kind, owner_uids)
 
+    def owned_versions(self, owner_kind: str) -> list[tuple[str, int, str]]:
+        """(uid, resourceVersion, owner uid) of what `objects_owned(owner_kind)` lists, in its order."""
+        return self._objects.owned_versions(owner_kind)
+
     def delete_object(self, uid: str) -> None:
         """Forget an object with its pods and events (after its containers are gone)."""
         self._objects.delete(uid)

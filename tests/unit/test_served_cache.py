@@ -3,7 +3,8 @@ keep the store's order, pods gone since are left out, and the bound holds."""
 
 from __future__ import annotations
 
-from miniorch.api.servedcache import Kept, Key, Served, served_pods
+from miniorch.api.servedcache import Kept, Served, served_pods
+from miniorch.store.kept import Key
 
 
 class Renderer:

@@ -157,6 +157,27 @@ def test_a_herds_jobs_statuses_and_events_are_written_together_each_once(store: 
     assert versions == sorted(set(versions)), "each write its own version"
 
 
+def test_owned_versions_list_what_objects_owned_does_and_follow_each_write(store: Store) -> None:
+    cj = obj("nightly", kind="CronJob")
+    store.add_object(cj)
+    for i, name in enumerate(("n-1", "n-2")):
+        store.add_object(
+            obj(
+                name,
+                owner_kind="CronJob",
+                owner_name="nightly",
+                owner_uid=cj.uid,
+                created_at=T0 + dt.timedelta(minutes=i),
+            )
+        )
+    listed = store.owned_versions("CronJob")
+    assert [(uid, owner) for uid, _, owner in listed] == [(o.uid, cj.uid) for o in store.objects_owned("CronJob")]
+    assert [uid for uid, _, _ in listed] == ["uid-Job-default-n-1", "uid-Job-default-n-2"]
+    store.save_status("uid-Job-default-n-1", {"succeeded": 1}, finished=True)
+    assert store.owned_versions("CronJob")[0][1] > listed[0][1] and store.owned_versions("CronJob")[1] == listed[1]
+    assert store.owned_versions("DaemonSet") == []
+
+
 def test_a_new_manifest_keeps_the_status_the_controllers_wrote(store: Store) -> None:
     job = obj("pi", status={"succeeded": 2})
     store.add_object(job)
