@@ -70,6 +70,9 @@ class Endpoint:
         return urlsplit(self.server).path.rstrip("/") if self.server else ""
 
 
+BIG_BODY = 256 * 1024
+
+
 @dataclass(frozen=True)
 class Reply:
     status: int
@@ -77,7 +80,14 @@ class Reply:
     body: bytes
 
     def json(self) -> Any:
-        return json.loads(self.body)
+        if len(self.body) < BIG_BODY:
+            return json.loads(self.body)
+        import orjson  # 5x the stdlib on a list of 20,000 rows; its import (some ms) only then
+
+        try:
+            return orjson.loads(self.body)
+        except orjson.JSONDecodeError:  # what it refuses and the stdlib reads (integers past 64 bits)
+            return json.loads(self.body)
 
     @property
     def text(self) -> str:

@@ -231,3 +231,19 @@ def test_tcp_with_the_bearer_token_and_without(tmp_path: Path) -> None:
 def test_a_server_url_that_is_not_http_is_refused(tmp_path: Path) -> None:
     with pytest.raises(CtlError, match="use http://HOST:PORT or https://HOST:PORT"):
         Client(tmp_path, server="ftp://host:1", token=TOKEN).version()
+
+
+def test_a_big_answer_reads_as_the_small_one_does_even_what_orjson_refuses() -> None:
+    """Lists past BIG_BODY are decoded by orjson; the same values, and the stdlib's reading of
+    integers past 64 bits (which orjson refuses)."""
+    import json
+
+    from miniorch.cli.transport import BIG_BODY, Reply
+
+    rows = [{"cells": [f"job-{i}", "Complete", "1/1", 3, "é"]} for i in range(BIG_BODY // 20)]
+    body = json.dumps({"kind": "Table", "rows": rows}).encode()
+    assert len(body) > BIG_BODY
+    assert Reply(200, "application/json", body).json()["rows"] == rows
+    huge = json.dumps({"n": 2**70, "pad": "x" * BIG_BODY}).encode()
+    assert Reply(200, "application/json", huge).json()["n"] == 2**70
+    assert Reply(200, "application/json", b'{"a": 1}').json() == {"a": 1}
