@@ -152,7 +152,7 @@ def _replaced(element: WebElement) -> bool:
 
 def _login(session: WebDriver, url: str, token: str = TOKEN) -> None:
     session.get(f"{url}/ui/")
-    WebDriverWait(session, 20).until(
+    WebDriverWait(session, 60).until(  # the first page of a fresh Chromium: 20 s ran out once under load
         lambda s: s.current_url == f"{url}/ui/login", f"no session, so the login form: {session.current_url}"
     )
     session.find_element(By.ID, "token").send_keys(token)
