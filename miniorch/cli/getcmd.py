@@ -8,6 +8,7 @@ selectors, `--sort-by`, `--show-labels` and every -o format; the pure parts live
 from __future__ import annotations
 
 import datetime as dt
+import operator
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -167,8 +168,10 @@ def served_cells(table: dict[str, Any], kind: str) -> tuple[list[list[str]], lis
         raise CtlError(
             f"the daemon's table of {kinds.get(kind).plural} has other columns than this ctl; update one of them"
         )
-    rows = [[str(row["cells"][i]) for i in plain] for row in table.get("rows") or []]
-    return rows, [row.get("object") or {} for row in table.get("rows") or []]
+    pick = operator.itemgetter(*plain) if len(plain) > 1 else lambda cells: (cells[plain[0]],)  # a C call a row
+    listed = table.get("rows") or []
+    rows = [[c if type(c) is str else str(c) for c in pick(row["cells"])] for row in listed]
+    return rows, [row.get("object") or {} for row in listed]
 
 
 def render(

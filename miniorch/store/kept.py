@@ -6,8 +6,8 @@ Jobs are kept so; a reader lists only (uid, version) pairs, a query that reads n
 
 from __future__ import annotations
 
+import itertools
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable
 from typing import Generic, TypeVar
 
@@ -17,12 +17,12 @@ Key = Hashable
 
 
 class Kept(Generic[T]):
-    """Bounded, least recently listed out first: a list longer than the bound makes the rest each time.
+    """Bounded, the oldest made out first: a list longer than the bound makes the rest each time.
     What is kept is shared between readers, who never change it."""
 
     def __init__(self, bound: int) -> None:
         self.bound = bound
-        self._items: OrderedDict[str, tuple[Key, T]] = OrderedDict()
+        self._items: dict[str, tuple[Key, T]] = {}  # oldest made first
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -38,7 +38,6 @@ class Kept(Generic[T]):
             for uid, key in wanted:
                 kept = self._items.get(uid)
                 if kept is not None and kept[0] == key:
-                    self._items.move_to_end(uid)
                     out.append(kept[1])
                 else:
                     out.append(None)
@@ -48,9 +47,9 @@ class Kept(Generic[T]):
             keys = dict(wanted)
             with self._lock:
                 for uid, item in made.items():
+                    self._items.pop(uid, None)  # made again: now the newest
                     self._items[uid] = (keys[uid], item)
-                    self._items.move_to_end(uid)
-                while len(self._items) > self.bound:
-                    self._items.popitem(last=False)
+                for uid in list(itertools.islice(self._items, max(0, len(self._items) - self.bound))):
+                    del self._items[uid]
             out = [o if o is not None else made.get(uid) for o, (uid, _) in zip(out, wanted, strict=True)]
         return [o for o in out if o is not None]

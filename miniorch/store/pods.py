@@ -43,13 +43,22 @@ _IN_CHUNK = 5000
 OWNER_NAME_LABELS = {"job-name": "Job", "batch.kubernetes.io/job-name": "Job"}
 
 
-def _narrowed(query: sqlalchemy.Select[Any], labels: Mapping[str, str]) -> sqlalchemy.Select[Any]:
+def _narrowed(query: sqlalchemy.Select[Any], labels: Mapping[str, str]) -> sqlalchemy.Select[Any] | None:
+    """`query` through the owner index when a label names the owner (a `job-name` selector), else None.
+    The caller then filters the namespace and orders in Python: with either in the SQL, SQLite
+    chose the namespace index and scanned every pod (180 ms at 100,000 finished pods)."""
     for key, value in labels.items():
         kind = OWNER_NAME_LABELS.get(key)
         if kind is not None:
             # `<` and `>` rather than `!=`: both branches are index ranges (SQLite's OR optimisation).
             owner = (_C.owner_kind == kind) & (_C.owner_name == value)
             return query.where(owner | (_C.owner_kind < kind) | (_C.owner_kind > kind))
+    return None
+
+
+def _labelled(query: sqlalchemy.Select[Any], labels: Mapping[str, str]) -> sqlalchemy.Select[Any]:
+    for key, value in labels.items():
+        query = query.where(_C.labels[key].as_string() == value)
     return query
 
 
@@ -98,22 +107,33 @@ class Pods:
 
     def all(self, namespace: str | None, labels: Mapping[str, str] | None, with_log: bool) -> list[PodRecord]:
         mapper = _POD if with_log else _POD_NO_LOG
-        query = _narrowed(mapper.matching({"namespace": namespace}), labels or {})
-        for key, value in (labels or {}).items():
-            query = query.where(_C.labels[key].as_string() == value)
+        labels = labels or {}
+        narrowed = _narrowed(_labelled(mapper.select(), labels), labels)
         with self._db.engine.connect() as conn:
+            if narrowed is not None:
+                found = [p for p in mapper.all(conn, narrowed) if not namespace or p.namespace == namespace]
+                return sorted(found, key=lambda p: (p.namespace, p.name))
+            query = _labelled(mapper.matching({"namespace": namespace}), labels)
             return mapper.all(conn, query.order_by(_C.namespace, _C.name))
 
     def versions(self, namespace: str | None, labels: Mapping[str, str]) -> list[tuple[str, int, str]]:
         """(uid, resource_version, owner_uid) of the pods `all` lists, in its order, without reading the rest."""
-        query: sqlalchemy.Select[Any] = sqlalchemy.select(_C.uid, _C.resource_version, _C.owner_uid)
-        if namespace:
-            query = query.where(_C.namespace == namespace)
-        query = _narrowed(query, labels)
-        for key, value in labels.items():
-            query = query.where(_C.labels[key].as_string() == value)
+        columns = (_C.uid, _C.resource_version, _C.owner_uid, _C.namespace, _C.name)
+        query = _labelled(sqlalchemy.select(*columns), labels)
+        narrowed = _narrowed(query, labels)
         with self._db.engine.connect() as conn:
-            return [(r[0], r[1], r[2]) for r in conn.execute(query.order_by(_C.namespace, _C.name))]
+            if narrowed is not None:
+                rows = sorted(
+                    (r for r in conn.execute(narrowed) if not namespace or r[3] == namespace),
+                    key=lambda r: (r[3], r[4]),
+                )
+            else:
+                rows = list(
+                    conn.execute(
+                        (query.where(_C.namespace == namespace) if namespace else query).order_by(_C.namespace, _C.name)
+                    )
+                )
+        return [(r[0], r[1], r[2]) for r in rows]
 
     def by_uids(self, uids: Sequence[str]) -> list[PodRecord]:
         """The pods with these uids, without their log tails, in no order."""

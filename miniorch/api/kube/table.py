@@ -140,6 +140,14 @@ class KeptRow:
 
     cells: list[output.Cell]
     metadata: dict[str, Any]
+    times: tuple[int, ...]  # where the `Since` cells are
+
+    def at(self, at: float) -> list[Any]:
+        """The cells at POSIX time `at`."""
+        cells: list[Any] = list(self.cells)
+        for i in self.times:
+            cells[i] = output.since_text(cells[i], at)
+        return cells
 
 
 def kept_row(kind: str) -> Callable[[dict[str, Any]], KeptRow]:
@@ -147,7 +155,13 @@ def kept_row(kind: str) -> Callable[[dict[str, Any]], KeptRow]:
     info = kinds.get(kind)
     assert info.columns.cells, f"{kind} has no cells printer"
     cells_of = _cells_of(info, _columns(info)[0], kinds.load(info.columns.cells))
-    return lambda obj: KeptRow(cells_of(obj), obj.get("metadata", {}))
+
+    def make(obj: dict[str, Any]) -> KeptRow:
+        cells = cells_of(obj)
+        times = tuple(i for i, c in enumerate(cells) if type(c) is output.Since)
+        return KeptRow(cells, obj.get("metadata", {}), times)
+
+    return make
 
 
 def as_table(
@@ -173,7 +187,8 @@ def kept_table(
 ) -> dict[str, Any]:
     """`as_table` from kept rows (their times read at `now`); `include` None or Metadata."""
     assert include in ("None", "Metadata"), include
-    rows = [output.resolve(r.cells, now) for r in kept]
+    at = now.timestamp()
+    rows = [r.at(at) for r in kept]
     objects: list[dict[str, Any] | None] = [None if include == "None" else partial_metadata(r.metadata) for r in kept]
     return _table(kinds.get(kind), rows, objects, list_meta)
 
