@@ -38,11 +38,11 @@ def test_the_order_is_the_lists_and_a_pod_gone_meanwhile_is_left_out() -> None:
     assert [p["uid"] for p in out] == ["a", "b"]
 
 
-def test_the_bound_drops_the_least_recently_listed() -> None:
+def test_the_bound_drops_the_oldest_made() -> None:
     cache, render = Kept[Served](2), Renderer()
     cache.served(_wanted(("a", (1, 0)), ("b", (1, 0))), render)
-    cache.served(_wanted(("a", (1, 0))), render)  # a listed again: b is the oldest
+    cache.served(_wanted(("a", (2, 0))), render)  # a made again: b is the oldest made
     cache.served(_wanted(("c", (1, 0))), render)
     assert len(cache) == 2
-    cache.served(_wanted(("a", (1, 0)), ("b", (1, 0))), render)
+    cache.served(_wanted(("a", (2, 0)), ("b", (1, 0)), ("c", (1, 0))), render)
     assert render.asked[-1] == ["b"]
