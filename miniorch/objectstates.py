@@ -11,6 +11,9 @@ from __future__ import annotations
 from miniorch import kinds
 from miniorch.store.store import Store
 
+#: Objects read and decoded at a time.
+CHUNK = 1000
+
 
 class ObjectStates:
     def __init__(self, store: Store) -> None:
@@ -20,13 +23,15 @@ class ObjectStates:
     def __call__(self) -> list[tuple[str, str]]:
         index = self._store.object_index()
         wanted = [uid for uid, _, gen, finished in index if not finished or (uid, gen) not in self._finished]
-        records = self._store.objects_by_uid(wanted)
+        read: dict[str, tuple[str, str]] = {}
+        for start in range(0, len(wanted), CHUNK):  # the first scrape of 20,000 Jobs: a chunk in memory at once
+            for uid, record in self._store.objects_by_uid(wanted[start : start + CHUNK]).items():
+                read[uid] = (record.kind, kinds.get(record.kind).state(record.manifest, record.status))
         out: list[tuple[str, str]] = []
         keep: dict[tuple[str, int], tuple[str, str]] = {}
         for uid, _kind, gen, finished in index:
-            record = records.get(uid)
-            if record is not None:
-                found = (record.kind, kinds.get(record.kind).state(record.manifest, record.status))
+            if uid in read:
+                found = read[uid]
             elif (uid, gen) in self._finished:
                 found = self._finished[(uid, gen)]
             else:  # deleted between the two reads
