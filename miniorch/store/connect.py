@@ -19,6 +19,9 @@ from sqlalchemy.engine import Engine
 
 from miniorch.store.errors import StoreUnavailable
 
+#: How long a transaction may sit idle in PostgreSQL (ours take ms between statements).
+IDLE_IN_TRANSACTION_MS = 5000
+
 
 @dataclasses.dataclass(frozen=True)
 class Db:
@@ -34,6 +37,10 @@ def create(url: str, password: str | None = None) -> Engine:
         connect_args["password"] = password
     if not sqlite:
         connect_args.setdefault("connect_timeout", 10)
+        # A daemon frozen mid-transaction (SIGSTOP, a paused VM) would hold the version counter's row
+        # lock, and with it every write of the leader that took over, until it woke: PostgreSQL ends
+        # such a transaction (and its session) after this long idle.
+        connect_args["options"] = f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_MS}"
     engine = sqlalchemy.create_engine(
         engine_url(url), connect_args=connect_args, json_serializer=json_text, json_deserializer=json_value
     )

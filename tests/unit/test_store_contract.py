@@ -693,3 +693,35 @@ def test_a_watch_from_a_version_the_log_dropped_is_gone(store: Store, monkeypatc
         store.resource_version() - 1,
         store.resource_version(),
     ]
+
+
+def test_a_writer_frozen_mid_transaction_does_not_hold_the_next_leaders_writes(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL: a transaction left open (its daemon SIGSTOPped while inside it) holds the version
+    counter's row lock; the server ends it after IDLE_IN_TRANSACTION_MS, and the other store writes."""
+    from miniorch.store import connect, versions
+    from miniorch.store.errors import StoreUnavailable
+
+    monkeypatch.setattr(connect, "IDLE_IN_TRANSACTION_MS", 500)
+    url = request.getfixturevalue("postgres").create_database()
+    frozen, leader = Store(url), Store(url)
+    try:
+        conn = frozen._engine.connect()
+        txn = conn.begin()
+        versions.reserve(conn, 1)  # the row lock every write takes, and then nothing: frozen
+        done = threading.Event()
+
+        def write() -> None:
+            leader.add_object(obj("after"))
+            done.set()
+
+        threading.Thread(target=write, daemon=True).start()
+        assert done.wait(10), "the leader's write waited on the frozen transaction"
+        assert [o.name for o in leader.list_objects()] == ["after"]
+        with pytest.raises(StoreUnavailable, match="idle-in-transaction"):
+            txn.commit()  # the frozen daemon, awake: its transaction is gone (an outage to it)
+        conn.close()
+    finally:
+        frozen.close()
+        leader.close()

@@ -85,6 +85,7 @@ def test_a_job_name_selector_is_answered_from_the_owner_index_not_a_scan(tmp_pat
     """SQLite's plan for the listing's query searches ix_pods_owner_kind_owner_name and scans nothing."""
     store = Store(f"sqlite:///{tmp_path / 'state.db'}")
     query = pods._narrowed(pods._POD_NO_LOG.select(), {key: "a"})
+    assert query is not None, "a job-name label narrows"
     with store._engine.connect() as conn:
         sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
         plan = [row[-1] for row in conn.execute(sqlalchemy.text("EXPLAIN QUERY PLAN " + sql))]
