@@ -2,7 +2,7 @@
 reads only each object's (uid, version key) and makes again only what changed since.
 
 Two are kept: served pods (plain pod lists) and Table rows (`table.KeptRow`, for Jobs and pods).
-Bounded, least recently listed out first: a list longer than the bound makes the rest each time.
+Bounded, the oldest made out first: a list longer than the bound makes the rest each time.
 What is kept is shared between answers: callers serialise it and never change it.
 """
 

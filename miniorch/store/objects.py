@@ -30,6 +30,7 @@ _SAVE_STATUS = (
     )
     .returning(_C.kind, _C.namespace, _C.name)
 )
+_IN_CHUNK = 5000  # values in one IN (...): within every backend's limit on bound parameters
 _REF_COLUMNS = (_C.uid, _C.kind, _C.namespace, _C.name, _C.source, _C.deleting)
 
 
@@ -127,9 +128,9 @@ class Objects:
             with self._db.engine.begin() as conn:
                 names = sorted({o.name for o in objs})
                 taken: set[tuple[str, str, str]] = set()
-                for start in range(0, len(names), 5000):
+                for start in range(0, len(names), _IN_CHUNK):
                     query = sqlalchemy.select(_C.kind, _C.namespace, _C.name).where(
-                        _C.name.in_(names[start : start + 5000])
+                        _C.name.in_(names[start : start + _IN_CHUNK])
                     )
                     taken.update((r[0], r[1], r[2]) for r in conn.execute(query))
                 for o in objs:
@@ -199,8 +200,10 @@ class Objects:
             return
         rows: dict[str, Any] = {}
         with self._db.engine.connect() as conn:
-            for start in range(0, len(uids), 5000):
-                query = sqlalchemy.select(*_OBJECT.columns, _C.finished).where(_C.uid.in_(uids[start : start + 5000]))
+            for start in range(0, len(uids), _IN_CHUNK):
+                query = sqlalchemy.select(*_OBJECT.columns, _C.finished).where(
+                    _C.uid.in_(uids[start : start + _IN_CHUNK])
+                )
                 rows.update((row.uid, row) for row in conn.execute(query))
         for uid in uids:
             row = rows.get(uid)
@@ -238,8 +241,10 @@ class Objects:
         """resource_version by uid of the objects with these uids (gone ones left out)."""
         wanted, out = list(set(uids)), dict[str, int]()
         with self._db.engine.connect() as conn:
-            for start in range(0, len(wanted), 5000):
-                query = sqlalchemy.select(_C.uid, _C.resource_version).where(_C.uid.in_(wanted[start : start + 5000]))
+            for start in range(0, len(wanted), _IN_CHUNK):
+                query = sqlalchemy.select(_C.uid, _C.resource_version).where(
+                    _C.uid.in_(wanted[start : start + _IN_CHUNK])
+                )
                 out.update((r[0], r[1]) for r in conn.execute(query))
         return out
 

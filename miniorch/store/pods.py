@@ -62,6 +62,21 @@ def _labelled(query: sqlalchemy.Select[Any], labels: Mapping[str, str]) -> sqlal
     return query
 
 
+def _listed(
+    conn: sqlalchemy.Connection, select: sqlalchemy.Select[Any], namespace: str | None, labels: Mapping[str, str]
+) -> list[Any]:
+    """The rows of `select` (which has the namespace and name columns) of the pods in `namespace` (all
+    when None) with `labels`, by namespace and name."""
+    query = _labelled(select, labels)
+    narrowed = _narrowed(query, labels)
+    if narrowed is not None:
+        found = [r for r in conn.execute(narrowed) if not namespace or r.namespace == namespace]
+        return sorted(found, key=lambda r: (r.namespace, r.name))
+    if namespace:
+        query = query.where(_C.namespace == namespace)
+    return list(conn.execute(query.order_by(_C.namespace, _C.name)))
+
+
 class Pods:
     def __init__(self, db: Db, cache: PodCache) -> None:
         self._db, self._cache = db, cache
@@ -107,33 +122,14 @@ class Pods:
 
     def all(self, namespace: str | None, labels: Mapping[str, str] | None, with_log: bool) -> list[PodRecord]:
         mapper = _POD if with_log else _POD_NO_LOG
-        labels = labels or {}
-        narrowed = _narrowed(_labelled(mapper.select(), labels), labels)
         with self._db.engine.connect() as conn:
-            if narrowed is not None:
-                found = [p for p in mapper.all(conn, narrowed) if not namespace or p.namespace == namespace]
-                return sorted(found, key=lambda p: (p.namespace, p.name))
-            query = _labelled(mapper.matching({"namespace": namespace}), labels)
-            return mapper.all(conn, query.order_by(_C.namespace, _C.name))
+            return [mapper.record(row) for row in _listed(conn, mapper.select(), namespace, labels or {})]
 
     def versions(self, namespace: str | None, labels: Mapping[str, str]) -> list[tuple[str, int, str]]:
         """(uid, resource_version, owner_uid) of the pods `all` lists, in its order, without reading the rest."""
         columns = (_C.uid, _C.resource_version, _C.owner_uid, _C.namespace, _C.name)
-        query = _labelled(sqlalchemy.select(*columns), labels)
-        narrowed = _narrowed(query, labels)
         with self._db.engine.connect() as conn:
-            if narrowed is not None:
-                rows = sorted(
-                    (r for r in conn.execute(narrowed) if not namespace or r[3] == namespace),
-                    key=lambda r: (r[3], r[4]),
-                )
-            else:
-                rows = list(
-                    conn.execute(
-                        (query.where(_C.namespace == namespace) if namespace else query).order_by(_C.namespace, _C.name)
-                    )
-                )
-        return [(r[0], r[1], r[2]) for r in rows]
+            return [(r[0], r[1], r[2]) for r in _listed(conn, sqlalchemy.select(*columns), namespace, labels)]
 
     def by_uids(self, uids: Sequence[str]) -> list[PodRecord]:
         """The pods with these uids, without their log tails, in no order."""
