@@ -318,13 +318,16 @@ class Client(Http):
         path = path_of(kind, namespace, daemonset) + "/rollback"
         return cast(models.RollbackResponse, self.request("POST", path, json=dataclasses.asdict(req)))
 
-    def list_table(
-        self, kind: str, namespace: str | None = None, selector: str | None = None, include: str = "None"
-    ) -> dict[str, Any]:
-        """The list as the server's meta.k8s.io/v1 Table (what `kubectl get` reads): the cells of the
-        kind's columns, computed by the daemon, and each row's `includeObject` (None or Metadata)."""
-        params = _given(labelSelector=selector, includeObject=include)
-        return cast(dict[str, Any], self.request("GET", path_of(kind, namespace), params, headers=_TABLE))
+    def list_printed(
+        self, kind: str, namespace: str | None, selector: str | None, printing: dict[str, bool]
+    ) -> str | dict[str, Any]:
+        """The list as `ctl get` prints it, printed by the daemon (`printing`: showNamespace,
+        showLabels, showKind, noHeaders). A daemon older than that answers its meta.k8s.io/v1
+        Table instead (the cells of the kind's columns, rows with their metadata when asked)."""
+        include = "Metadata" if printing.get("showNamespace") or printing.get("showLabels") else "None"
+        flags = {name: "true" for name, on in printing.items() if on}
+        params = _given(labelSelector=selector, includeObject=include, **flags)
+        return cast(str | dict[str, Any], self.request("GET", path_of(kind, namespace), params, headers=_PRINTED))
 
     def _items(self, path: str, params: dict[str, Any]) -> list[models.Manifest]:
         return list(cast(models.ObjectList, self.request("GET", path, params=params))["items"])
@@ -357,7 +360,7 @@ class Client(Http):
 
 
 MERGE_PATCH = "application/merge-patch+json"
-_TABLE = {"Accept": "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"}
+_PRINTED = {"Accept": "text/plain;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1;g=meta.k8s.io"}
 #: kubectl's mark on a Job made by `create job --from=cronjob/...` (reconcile.cronjob reads it).
 INSTANTIATE_ANNOTATION = "cronjob.kubernetes.io/instantiate"
 

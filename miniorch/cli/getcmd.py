@@ -8,7 +8,6 @@ selectors, `--sort-by`, `--show-labels` and every -o format; the pure parts live
 from __future__ import annotations
 
 import datetime as dt
-import operator
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -125,23 +124,34 @@ class Query:
         for kind, _ in self.targets:
             columns.check_fields(kind, self.fields, field_selector or "", selector)
         self.errors: list[str] = []
-        self.cells: dict[str, list[list[str]]] = {}  # kind: the Table's cells, when read as a Table
+        self.texts: dict[str, str] = {}  # kind: its table as the daemon printed it
+        self.cells: dict[str, list[list[str]]] = {}  # kind: its Table's columns, from a daemon that does not print
 
-    def read(self, c: Client, sort_by: str | None, table: str | None = None) -> list[tuple[str, list[dict[str, Any]]]]:
-        """`table` (None or Metadata: what the rows need besides their cells): whole lists of pods
-        and workloads come as the daemon's Table, printed from its cells (see `served_cells`)."""
+    def read(
+        self, c: Client, sort_by: str | None, printing: dict[str, bool] | None = None
+    ) -> list[tuple[str, list[dict[str, Any]]]]:
+        """With `printing` (`Client.list_printed`'s flags), whole lists of pods and workloads come
+        printed by the daemon (`texts`; its blocks are empty), from an older one as its Table's cells."""
         from miniorch.cli import columns
 
-        blocks, self.errors, self.cells = [], [], {}
+        blocks: list[tuple[str, list[dict[str, Any]]]] = []
+        self.errors, self.texts, self.cells = [], {}, {}
         # `-A --field-selector metadata.namespace=X` is served by the API's own namespace filter.
         pinned = next((r.value for r in self.fields if r.field == "metadata.namespace" and r.equal), None)
         server = {"spec.nodeName": "node", "status.phase": "phase"}  # pod fields the API filters itself
         pod_fields = {server[r.field]: r.value for r in self.fields if r.field in server and r.equal}
         for kind, names in self.targets:
             ns = None if kind == "Node" else self.namespace or pinned
-            if table and not names and not self.fields and not sort_by and kind not in ("Node", "Event"):
-                self.cells[kind], objects = served_cells(c.list_table(kind, ns, self.selector, table), kind)
-                blocks.append((kind, objects))
+            if printing is not None and not names and not self.fields and not sort_by and kind not in ("Node", "Event"):
+                answer = c.list_printed(
+                    kind, ns, self.selector, {**printing, "showKind": self.several or printing["showKind"]}
+                )
+                if isinstance(answer, str):
+                    self.texts[kind] = answer.removesuffix("\n")
+                    blocks.append((kind, []))
+                else:
+                    self.cells[kind], objects = served_cells(answer, kind)
+                    blocks.append((kind, objects))
                 continue
             items: list[dict[str, Any]] = []
             wanted: list[str | None] = [*names] or [None]  # None: the whole list
@@ -161,17 +171,17 @@ class Query:
 
 
 def served_cells(table: dict[str, Any], kind: str) -> tuple[list[list[str]], list[dict[str, Any]]]:
-    """The plain columns' cells of a Table (its priority-0 columns, in order) and each row's object
-    (`{}` when the rows carry none): the same cells `ctl get` prints, made by the daemon's printers."""
+    """The plain columns' cells of a Table (its priority-0 columns, in order), column by column, and
+    each row's object (`{}` when the rows carry none): the cells made by the daemon's printers."""
     plain = [i for i, col in enumerate(table.get("columnDefinitions") or []) if col.get("priority", 0) == 0]
     if len(plain) != len(kinds.get(kind).columns.headers):
         raise CtlError(
             f"the daemon's table of {kinds.get(kind).plural} has other columns than this ctl; update one of them"
         )
-    pick = operator.itemgetter(*plain) if len(plain) > 1 else lambda cells: (cells[plain[0]],)  # a C call a row
     listed = table.get("rows") or []
-    rows = [[c if type(c) is str else str(c) for c in pick(row["cells"])] for row in listed]
-    return rows, [row.get("object") or {} for row in listed]
+    every = list(zip(*(row["cells"] for row in listed), strict=True))
+    columns = [[c if type(c) is str else str(c) for c in every[i]] for i in plain] if listed else []
+    return columns, [row.get("object") or {} for row in listed]
 
 
 def render(
@@ -192,6 +202,9 @@ def render(
         return output.render(kind, every, fmt, now, single, allow_missing_keys=flags["allow_missing_template_keys"])
     texts = []
     for kind, items in blocks:
+        if kind in q.texts:
+            texts.append(q.texts[kind])
+            continue
         if not items:
             continue
         show_ns = flags["all_namespaces"] and kind != "Node"
@@ -204,7 +217,7 @@ def render(
                     items,
                     fmt,
                     now,
-                    rows=q.cells.get(kind),
+                    cells=q.cells.get(kind),
                     show_namespace=show_ns,
                     show_labels=flags["show_labels"],
                     with_kind=q.several or flags["show_kind"],
@@ -284,12 +297,17 @@ def get(
         _watch_events(c, q, fmt)
         return
     last = None
-    # The default table of a whole list is the daemon's (10,000 pods: 0.7 MB of cells, not 13 MB of pods).
-    table = None
+    # The default table of a whole list is printed by the daemon (10,000 pods: 0.7 MB of text, not 13 MB of pods).
+    printing = None
     if fmt in (None, "") and cols is None:
-        table = "Metadata" if show_labels or all_namespaces else "None"
+        printing = {
+            "showNamespace": all_namespaces,
+            "showLabels": show_labels,
+            "showKind": show_kind,
+            "noHeaders": no_headers,
+        }
     while True:
-        blocks = q.read(c, sort_by, table)
+        blocks = q.read(c, sort_by, printing)
         text = render(q, blocks, fmt, cols, _now(), **flags)
         if not watch:
             _print_once(q, blocks, fmt, text)
@@ -314,7 +332,7 @@ def _bool(flag: str, value: str) -> bool:
 
 
 def _print_once(q: Query, blocks: list[tuple[str, list[dict[str, Any]]]], fmt: str | None, text: str) -> None:
-    found = any(items for _, items in blocks)
+    found = any(items for _, items in blocks) or any(q.texts.values())
     for message in q.errors[:-1]:
         typer.echo(f"error: {message}", err=True)
     if not found and not q.errors and (fmt in HUMAN or (fmt or "").startswith("custom-columns")):

@@ -113,10 +113,24 @@ def resolving(cells: Cells) -> Callable[[dict[str, Any], dt.datetime, bool], lis
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     if any(len(r) != len(headers) for r in rows):
         raise ValueError(f"a row has other than the {len(headers)} cells of {list(headers)}")
-    columns = list(zip(*rows, strict=True)) if rows else [() for _ in headers]
-    widths = [max([len(h), *map(len, column)]) for h, column in zip(headers, columns, strict=True)]
-    line = "   ".join(f"{{:<{w}}}" for w in widths).format  # one format per row: 20,000 rows in 30 ms
-    return "\n".join([line(*row).rstrip() for row in [headers, *rows]])
+    return columns_table(headers, list(zip(*rows, strict=True)) if rows else [() for _ in headers])
+
+
+def columns_table(headers: Sequence[str], columns: Sequence[Sequence[str]], no_headers: bool = False) -> str:
+    """A table given by its columns, as kubectl's tabwriter prints it (no_headers: without the header
+    line, the widths from the rows alone). One format call per row: 20,000 rows in 20 ms."""
+    heads = [""] * len(headers) if no_headers else headers
+    widths = [max(len(h), max(map(len, column), default=0)) for h, column in zip(heads, columns, strict=True)]
+    last = columns[-1] if columns else ()
+    # The last column is not padded; a line is stripped only where a cell may end in blanks.
+    ragged = any(not c or c[-1] == " " for c in last)
+    line = "   ".join([*(f"{{:<{w}}}" for w in widths[:-1]), "{}"]).format
+    lines = list(map(line, *columns))
+    if ragged:
+        lines = [text.rstrip() for text in lines]
+    if not no_headers:
+        lines.insert(0, line(*headers).rstrip())
+    return "\n".join(lines)
 
 
 def job_cells(job: dict[str, Any], wide: bool) -> list[Cell]:
@@ -297,10 +311,10 @@ def render(
     with_kind: bool = False,
     no_headers: bool = False,
     allow_missing_keys: bool = True,
-    rows: list[list[str]] | None = None,
+    cells: Sequence[Sequence[str]] | None = None,
 ) -> str:
     """`items` of one kind as `kubectl get -o FMT` prints them (with_kind: names as job.batch/NAME);
-    `rows`: the plain columns' cells already made (by the daemon's Table), one per item."""
+    `cells`: the columns' cells already made (by the daemon), column by column, a cell per item."""
     if fmt in ("json", "yaml") or (fmt or "").startswith(("jsonpath=", "jsonpath-as-json=")):
         return _serialized(as_data(items, single), fmt or "", allow_missing_keys)
     if fmt == "name":
@@ -313,23 +327,21 @@ def render(
         return ""
     columns, wide = kinds.get(kind).columns, fmt == "wide"
     hdr = list(columns.wide if wide and columns.wide else columns.headers)
-    if rows is None:
+    if cells is None:
         row = kinds.load(columns.row)
-        rows = [row(i, now, wide) for i in items]
+        cells = list(zip(*[row(i, now, wide) for i in items], strict=True))
+    cells = list(cells)
     if with_kind and "NAME" in hdr:
         at, prefix = hdr.index("NAME"), GROUPS.get(kind, kind.lower()) + "/"
-        for r in rows:
-            r[at] = prefix + r[at]
+        cells[at] = [prefix + name for name in cells[at]]
     if show_labels and "LABELS" not in hdr:
         hdr.append("LABELS")
-        for item, r in zip(items, rows, strict=True):
-            r.append(
-                ",".join(f"{k}={v}" for k, v in sorted((item["metadata"].get("labels") or {}).items())) or "<none>"
-            )
+        cells.append([_labels(item["metadata"].get("labels")) for item in items])
     if show_namespace:
         hdr.insert(0, "NAMESPACE")
-        for item, r in zip(items, rows, strict=True):
-            r.insert(0, item["metadata"].get("namespace", ""))
-    if no_headers:  # widths from the rows alone, as kubectl's tabwriter that never saw a header
-        return table([""] * len(hdr), rows).split("\n", 1)[1]
-    return table(hdr, rows)
+        cells.insert(0, [item["metadata"].get("namespace", "") for item in items])
+    return columns_table(hdr, cells, no_headers)  # no_headers: widths as a tabwriter that never saw a header
+
+
+def _labels(labels: dict[str, str] | None) -> str:
+    return ",".join(f"{k}={v}" for k, v in sorted((labels or {}).items())) or "<none>"

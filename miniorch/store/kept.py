@@ -32,24 +32,20 @@ class Kept(Generic[T]):
         """What is kept for `wanted` (uid, key), in its order; `make` makes the ones not kept at that
         key (by uid; a uid it does not return is gone since and left out)."""
         wanted = list(wanted)
-        out: list[T | None] = []
-        missing: list[str] = []
         with self._lock:
-            for uid, key in wanted:
-                kept = self._items.get(uid)
-                if kept is not None and kept[0] == key:
-                    out.append(kept[1])
-                else:
-                    out.append(None)
-                    missing.append(uid)
-        if missing:
-            made = make(missing)
-            keys = dict(wanted)
-            with self._lock:
-                for uid, item in made.items():
-                    self._items.pop(uid, None)  # made again: now the newest
-                    self._items[uid] = (keys[uid], item)
-                for uid in list(itertools.islice(self._items, max(0, len(self._items) - self.bound))):
-                    del self._items[uid]
-            out = [o if o is not None else made.get(uid) for o, (uid, _) in zip(out, wanted, strict=True)]
+            get = self._items.get
+            found = [get(uid) for uid, _ in wanted]
+        out = [k[1] if k is not None and k[0] == key else None for k, (_, key) in zip(found, wanted, strict=True)]
+        missing = [uid for o, (uid, _) in zip(out, wanted, strict=True) if o is None]
+        if not missing:
+            return out  # type: ignore[return-value]  # every item kept: no None
+        made = make(missing)
+        keys = dict(wanted)
+        with self._lock:
+            for uid, item in made.items():
+                self._items.pop(uid, None)  # made again: now the newest
+                self._items[uid] = (keys[uid], item)
+            for uid in list(itertools.islice(self._items, max(0, len(self._items) - self.bound))):
+                del self._items[uid]
+        out = [o if o is not None else made.get(uid) for o, (uid, _) in zip(out, wanted, strict=True)]
         return [o for o in out if o is not None]

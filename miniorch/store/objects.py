@@ -235,7 +235,7 @@ class Objects:
         if namespace:
             query = query.where(_C.namespace == namespace)
         with self._db.engine.connect() as conn:
-            return [(r[0], r[1]) for r in conn.execute(query.order_by(_C.namespace, _C.name))]
+            return [(r[0], r[1]) for r in conn.execute(query.order_by(_C.namespace, _C.name)).all()]
 
     def versions_of(self, uids: Iterable[str]) -> dict[str, int]:
         """resource_version by uid of the objects with these uids (gone ones left out)."""
@@ -295,7 +295,7 @@ class Objects:
     def owned_versions(self, owner_kind: str) -> list[tuple[str, int, str]]:
         query = sqlalchemy.select(_C.uid, _C.resource_version, _C.owner_uid).where(_C.owner_kind == owner_kind)
         with self._db.engine.connect() as conn:
-            return [(r[0], r[1], r[2] or "") for r in conn.execute(query.order_by(_C.created_at))]
+            return [(r[0], r[1], r[2] or "") for r in conn.execute(query.order_by(_C.created_at)).all()]
 
     def owned(self, owner_kind: str, owner_uids: Iterable[str] | None = None) -> list[ObjectRecord]:
         query = _OBJECT.select().where(_C.owner_kind == owner_kind)

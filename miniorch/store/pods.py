@@ -70,11 +70,11 @@ def _listed(
     query = _labelled(select, labels)
     narrowed = _narrowed(query, labels)
     if narrowed is not None:
-        found = [r for r in conn.execute(narrowed) if not namespace or r.namespace == namespace]
+        found = [r for r in conn.execute(narrowed).all() if not namespace or r.namespace == namespace]
         return sorted(found, key=lambda r: (r.namespace, r.name))
     if namespace:
         query = query.where(_C.namespace == namespace)
-    return list(conn.execute(query.order_by(_C.namespace, _C.name)))
+    return list(conn.execute(query.order_by(_C.namespace, _C.name)).all())  # fetched at once, not row by row
 
 
 class Pods:

@@ -31,6 +31,7 @@ INTRODUCED_IN = {
     "0005": "0.2.0.dev0",
     "0006": "0.2.0.dev0",
     "0007": "0.2.0.dev0",
+    "0008": "0.2.0.dev0",
 }
 BASELINE = "0001"  # the schema 0.1.0 made without Alembic
 REQUIRES_KEY = "schema_requires_miniorch"

@@ -23,6 +23,11 @@ def _rv() -> Any:
 
 class ObjectRow(SQLModel, table=True):
     __tablename__ = "objects"
+    # (uid, resourceVersion) listings read from the index alone, in their order (0008)
+    __table_args__ = (
+        Index("ix_objects_versions", "kind", "namespace", "name", "uid", "resource_version"),
+        Index("ix_objects_owned_versions", "owner_kind", "created_at", "uid", "resource_version", "owner_uid"),
+    )
     uid: str = Field(primary_key=True)
     kind: str = Field(index=True)
     namespace: str = Field(index=True)
@@ -43,8 +48,12 @@ class ObjectRow(SQLModel, table=True):
 
 class PodRow(SQLModel, table=True):
     __tablename__ = "pods"
-    # A Job's pods by its name (`ctl get pods -l job-name=X` among 100,000 finished pods; 0007)
-    __table_args__ = (Index("ix_pods_owner_kind_owner_name", "owner_kind", "owner_name"),)
+    # A Job's pods by its name (`ctl get pods -l job-name=X` among 100,000 finished pods; 0007);
+    # (uid, resourceVersion, owner) listings read from the index alone (0008)
+    __table_args__ = (
+        Index("ix_pods_owner_kind_owner_name", "owner_kind", "owner_name"),
+        Index("ix_pods_versions", "namespace", "name", "uid", "resource_version", "owner_uid"),
+    )
     uid: str = Field(primary_key=True)
     name: str = Field(index=True)
     namespace: str = Field(index=True)

@@ -267,6 +267,59 @@ def test_job_and_pod_tables_from_kept_rows_are_the_tables_of_the_objects(
     assert kept["?includeObject=None"][0]["rows"][0].keys() == {"cells"}
 
 
+PRINTED = {"accept": "text/plain;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1;g=meta.k8s.io"}
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [{}, {"showNamespace": True, "showLabels": True}, {"showKind": True, "noHeaders": True}],
+    ids=["plain", "namespace-labels", "kind-no-headers"],
+)
+def test_a_printed_list_is_what_ctl_prints_of_the_objects(
+    api: ApiHarness, monkeypatch: pytest.MonkeyPatch, flags: dict[str, bool]
+) -> None:
+    """`Accept: text/plain;as=Table` (ctl get's default table): for Jobs and pods from kept rows, for a
+    DaemonSet from its printer; the same text as ctl's printing of the listed objects."""
+    import datetime as dt
+
+    from miniorch.api.kube import resources
+    from miniorch.cli import output
+
+    job = _create(api, "a", labels={"team": "etl"})
+    api.pod("a-1", job)
+    api.pod("a-2", job, phase=PodPhase.FAILED, exit_code=2, reason="Error")
+    api.apply(_DAEMONSET.format(image="agent:1"))
+    now = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=7)
+    monkeypatch.setattr(resources, "utcnow", lambda: now)
+    for kind, path in (
+        ("Job", JOBS),
+        ("Pod", "/api/v1/namespaces/default/pods"),
+        ("DaemonSet", "/apis/apps/v1/daemonsets"),
+    ):
+        query = {name: "true" for name in flags}
+        resp = api.client.get(path, params=query, headers=PRINTED)
+        assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/plain"), resp.text
+        items = api.client.get(path).json()["items"]
+        expected = output.render(
+            kind,
+            items,
+            None,
+            now,
+            show_namespace=flags.get("showNamespace", False),
+            show_labels=flags.get("showLabels", False),
+            with_kind=flags.get("showKind", False),
+            no_headers=flags.get("noHeaders", False),
+        )
+        assert resp.text == expected + "\n" and len(resp.text.splitlines()) == len(items) + (
+            0 if flags.get("noHeaders") else 1
+        )
+    assert "team=etl" in api.client.get(JOBS, params={"showLabels": "true"}, headers=PRINTED).text
+    empty = api.client.get(JOBS, params={"labelSelector": "team=none"}, headers=PRINTED)
+    assert empty.status_code == 200 and empty.text == ""
+    bad = api.client.get(JOBS, params={"noHeaders": "yes"}, headers=PRINTED)
+    assert bad.status_code == 400 and "noHeaders must be true or false" in bad.json()["message"]
+
+
 def test_a_kept_row_shows_each_write_and_its_age_grows(api: ApiHarness, monkeypatch: pytest.MonkeyPatch) -> None:
     """A second list decodes nothing unchanged; a status written since, and the passing time, show."""
     import datetime as dt

@@ -17,6 +17,7 @@ import pytest
 
 from miniorch import kinds
 from miniorch.api.kube import table
+from miniorch.cli import output
 from unit.test_output import NOW, job, pod, ts
 
 KUBECTL = "/usr/bin/kubectl"
@@ -246,3 +247,21 @@ def test_kubectl_get_prints_the_table_with_its_columns_and_wide_columns(api: lis
         "LABELS",
     ]
     assert ds[1][:8] == ["default", "agent", "3", "3", "2", "3", "2", "disk=ssd"]
+
+
+def test_ctl_prints_an_older_daemons_table_as_the_daemons_own_printing() -> None:
+    """A daemon that does not print lists answers ctl's request with its Table: ctl prints its cells."""
+    from miniorch.cli import getcmd
+
+    class OlderDaemon:
+        def list_printed(self, kind: str, namespace: Any, selector: Any, printing: dict[str, bool]) -> Any:
+            assert printing["showNamespace"]
+            return table.as_table(kind, _jobs(), NOW, include="Metadata")
+
+    printing = {"showNamespace": True, "showLabels": False, "showKind": False, "noHeaders": False}
+    q = getcmd.Query(["jobs"], None, None, None)
+    blocks = q.read(OlderDaemon(), None, printing)  # type: ignore[arg-type]
+    flags = {"all_namespaces": True, "show_labels": False, "show_kind": False, "no_headers": False}
+    text = getcmd.render(q, blocks, None, None, NOW, **flags)
+    assert text == output.render("Job", _jobs(), None, NOW, show_namespace=True)
+    assert text.splitlines()[1].split()[:3] == ["default", "pi", "Complete"]

@@ -23,6 +23,8 @@ def test_old_pods_table_gains_log_columns_and_new_values_round_trip(tmp_path: Pa
     db = tmp_path / "old.db"
     Store(f"sqlite:///{db}").close()
     with sqlite3.connect(db) as conn:  # the schema as it was before these three columns: revision 0002
+        for index in ("ix_pods_versions", "ix_objects_versions", "ix_objects_owned_versions"):  # revision 0008
+            conn.execute(f"DROP INDEX {index}")
         later = ("log_timestamped", "run_started_at", "previous_run_started_at", "start_attempts", "last_attempt_at")
         for column in later:  # added by revisions 0003 and 0004
             conn.execute(f"ALTER TABLE pods DROP COLUMN {column}")

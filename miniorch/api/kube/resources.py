@@ -19,7 +19,7 @@ from starlette.background import BackgroundTask
 from miniorch import kinds, selectors
 from miniorch.api import memory, render
 from miniorch.api.context import ApiContext
-from miniorch.api.kube import builtins, discovery, fields, objects, patch, protobuf, rows, views, watch
+from miniorch.api.kube import builtins, discovery, fields, objects, patch, printed, protobuf, rows, views, watch
 from miniorch.api.kube.discovery import Resource
 from miniorch.api.kube.status import KubeError
 from miniorch.clock import utcnow
@@ -106,6 +106,9 @@ async def _list(request: Request, plural: str, namespace: str | None) -> Respons
     query = request.query_params
     if watch.wanted(query.get("watch")):
         return await _watch(request, ctx, resource, namespace, labels, wanted)
+    printing = printed.wanted(request.headers.get("accept", ""), query)
+    if printing is not None:
+        return await _printed_list(ctx, resource, namespace, labels, wanted, printing)
     table = _table(request)
     include = _include(request) if table is not None else "Metadata"
     if table is not None and rows.serves(resource.kind, include, wanted):  # Jobs and pods: kept rows
@@ -128,6 +131,26 @@ async def _list(request: Request, plural: str, namespace: str | None) -> Respons
         },
         background=after,
     )
+
+
+def _printed_sync(
+    ctx: ApiContext, resource: Resource, namespace: str | None, labels: Any, wanted: Any, printing: printed.Printing
+) -> tuple[int, str]:
+    """How many rows, and the list as `ctl get` prints it (`printed`): from kept rows where the kind has them."""
+    now = utcnow()
+    if rows.serves(resource.kind, "Metadata", wanted):
+        _, kept = rows.listed_rows(ctx, resource.kind, namespace, labels)
+        return len(kept), printed.kept_text(resource.kind, kept, now, printing)
+    _, items = _list_sync(ctx, resource, namespace, labels, wanted)
+    return len(items), printed.text(resource.kind, items, now, printing)
+
+
+async def _printed_list(
+    ctx: ApiContext, resource: Resource, namespace: str | None, labels: Any, wanted: Any, printing: printed.Printing
+) -> Response:
+    count, body = await store_io(_printed_sync, ctx, resource, namespace, labels, wanted, printing)
+    after = BackgroundTask(memory.trim) if count >= memory.BIG_LIST else None
+    return Response(body, media_type=f"{printed.MEDIA_TYPE}; charset=utf-8", background=after)
 
 
 async def _watch(

@@ -36,11 +36,17 @@ def listed_table(
     now: dt.datetime,
 ) -> dict[str, Any]:
     """The Table of `kind`'s objects in `namespace` (all when None) matching `labels`."""
+    rv, kept = listed_rows(ctx, kind, namespace, labels)
+    return table.kept_table(kind, kept, now, include=include, list_meta={"resourceVersion": str(rv)})
+
+
+def listed_rows(ctx: ApiContext, kind: str, namespace: str | None, labels: Any) -> tuple[int, list[KeptRow]]:
+    """The store's resourceVersion and the kept rows of `kind`'s objects in `namespace` (all when
+    None) matching `labels`, by namespace and name."""
     rv = ctx.store.resource_version()  # read first: a watch from here misses nothing
     equal = {r.key: r.values[0] for r in labels if r.op == "="}
     rows = _pod_rows(ctx, namespace, equal) if kind == kinds.Kind.POD else _object_rows(ctx, kind, namespace)
-    kept = [r for r in rows if selectors.matches(labels, r.metadata.get("labels") or {})] if labels else rows
-    return table.kept_table(kind, kept, now, include=include, list_meta={"resourceVersion": str(rv)})
+    return rv, [r for r in rows if selectors.matches(labels, r.metadata.get("labels") or {})] if labels else rows
 
 
 def _object_rows(ctx: ApiContext, kind: str, namespace: str | None) -> list[KeptRow]:

@@ -17,7 +17,7 @@ from typing import Any
 from miniorch import kinds
 from miniorch.cli import output
 
-__all__ = ["KeptRow", "as_table", "kept_row", "kept_table", "wants_table"]
+__all__ = ["KeptRow", "as_table", "kept_row", "kept_table", "plain_columns", "wants_table"]
 
 _NAME_DOC = (
     "Name must be unique within a namespace. Is required when creating resources, although some resources may "
@@ -96,6 +96,12 @@ def _columns(info: kinds.KindInfo) -> tuple[list[str], list[str]]:
     return (list(info.columns.wide) if info.columns.wide else normal), normal
 
 
+def plain_columns(kind: str) -> list[int]:
+    """Where the plain columns (what `get` prints) are among a row's cells (every header, `-o wide` order)."""
+    every, normal = _columns(kinds.get(kind))
+    return [every.index(h) for h in normal]
+
+
 RowMaker = Callable[[dict[str, Any], bool], list[Any]]  # (object, wide) -> cells
 
 
@@ -143,8 +149,8 @@ class KeptRow:
     times: tuple[int, ...]  # where the `Since` cells are
 
     def at(self, at: float) -> list[Any]:
-        """The cells at POSIX time `at`."""
-        cells: list[Any] = list(self.cells)
+        """The cells at POSIX time `at` (a new list)."""
+        cells: list[Any] = self.cells.copy()
         for i in self.times:
             cells[i] = output.since_text(cells[i], at)
         return cells
