@@ -338,6 +338,7 @@ def main() -> int:
     parser.add_argument("--name", default="history", help="results file name (bench/results/NAME.md)")
     parser.add_argument("--plot-from", type=Path, nargs="+", help="only draw NAME.png from these results' json files")
     args = parser.parse_args()
+    sc.compile_bytecode()
     if args.plot_from:
         loaded = [json.loads(p.read_text()) for p in args.plot_from]
         points = sorted(
