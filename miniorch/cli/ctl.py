@@ -15,15 +15,17 @@ import typer
 
 from miniorch import kinds
 from miniorch.api.models import Manifest, NodePatch
-from miniorch.cli import completion
 from miniorch.cli.client import Client, CtlError, read_token_file, resolve_socket
 from miniorch.cli.lazy import LazyGroup
 
 
 class CtlGroup(LazyGroup):
-    """The verbs defined in other modules, imported when used (`ctl version` loads none of them)."""
+    """Every verb is made into a command when used (`ctl version` builds one command and loads no
+    other verb's module); the node verbs and `version` are defined here."""
 
     lazy = {
+        "completion": "miniorch.cli.completion:completion",
+        **{verb: f"miniorch.cli.ctl:{verb}" for verb in ("label", "cordon", "uncordon", "drain", "version")},
         "get": "miniorch.cli.getcmd:get",
         "describe": "miniorch.cli.getcmd:describe",
         "explain": "miniorch.cli.explain:explain",
@@ -109,7 +111,6 @@ def main(
 
 
 # -- reading, writing and logs live in getcmd, edit and logscmd (CtlGroup.lazy) --
-app.command()(completion.completion)
 
 
 def fetch(c: Client, kind: str, name: str | None, namespace: str | None, selector: str | None) -> list[Manifest]:
@@ -129,7 +130,6 @@ def parse_duration(text: str) -> float:
 
 
 # -- nodes -----------------------------------------------------------------
-@app.command()
 def label(
     kind: Annotated[str, typer.Argument(help="node")],
     name: Annotated[str, typer.Argument()],
@@ -156,19 +156,16 @@ def _cordon(name: str, value: bool) -> None:
     typer.echo(f"node/{name} {'cordoned' if value else 'uncordoned'}")
 
 
-@app.command()
 def cordon(name: str) -> None:
     """Mark a node unschedulable: no new Job pods go there."""
     _cordon(name, True)
 
 
-@app.command()
 def uncordon(name: str) -> None:
     """Mark a node schedulable again."""
     _cordon(name, False)
 
 
-@app.command()
 def drain(
     name: str,
     timeout: Annotated[str, typer.Option(help="How long to wait for the pods to stop, e.g. 120s.")] = "120s",
@@ -191,7 +188,6 @@ def drain(
         time.sleep(0.5)
 
 
-@app.command()
 def version() -> None:
     """Client and daemon versions."""
     import miniorch

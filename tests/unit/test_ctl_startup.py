@@ -66,3 +66,29 @@ def test_each_lazy_verb_resolves_to_its_command(name: str) -> None:
         command = group.get_command(context, name)
     assert command is not None and command.name == name
     assert command.help, f"{name} has no help text"
+
+
+def test_a_ctl_verb_builds_only_its_own_commands() -> None:
+    """`miniorch ctl version` makes the ctl group and `version`, not the other commands' parameters."""
+    from miniorch.cli import main
+
+    root = typer.main.get_command(main.app)
+    assert isinstance(root, main.MainGroup) and root.commands == {}
+    with typer.Context(root) as context:
+        group = root.get_command(context, "ctl")
+    assert isinstance(group, ctl.CtlGroup) and set(root.commands) == {"ctl"}
+    with typer.Context(group) as context:
+        assert group.get_command(context, "version") is not None
+    assert set(group.commands) == {"version"}
+
+
+@pytest.mark.parametrize("name", ["daemon", "validate", "schedule", "schema", "completion", "db"])
+def test_each_lazy_top_level_command_resolves_in_the_documented_order(name: str) -> None:
+    from miniorch.cli import main
+
+    root = typer.main.get_command(main.app)
+    assert isinstance(root, main.MainGroup)
+    with typer.Context(root) as context:
+        assert root.list_commands(context) == list(main.MainGroup.order)
+        command = root.get_command(context, name)
+    assert command is not None and command.name == name and command.help
