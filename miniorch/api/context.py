@@ -14,6 +14,7 @@ from fastapi import Depends, Request
 
 from miniorch import metrics as metrics_mod
 from miniorch.api import servedcache
+from miniorch.api.listing import Listing
 from miniorch.controllers import leadership
 from miniorch.controllers.nodes import NodeMonitor
 from miniorch.controllers.objects import Applier
@@ -31,6 +32,7 @@ class ApiContext:
     role: Callable[[], leadership.Role] | None = None  # None: a lone daemon, always the leader
     served_pods: servedcache.Kept[servedcache.Served] = field(default_factory=servedcache.served_pods)
     kept_rows: servedcache.Kept[Any] = field(default_factory=servedcache.kept_rows)  # Table rows, by version
+    listings: dict[str, Listing[Any]] = field(default_factory=dict)  # kind: its Table rows in list order
 
 
 async def context(request: Request) -> ApiContext:
