@@ -63,13 +63,13 @@ class Listing(Generic[T]):
             kept = self._kept
             if kept is not None and not self._caught_up(store, kept, make):
                 kept = None
-            if kept is None:
+            if kept is None and store.count(self.kind) <= self.bound:  # an index count, before any row is made
                 items = build()
-                if len(items) > self.bound:
-                    self._kept, self._over_until = None, time.monotonic() + RETRY_SECONDS
-                    return None
                 kept = _Kept(rv, {self._key(i)[2]: i for i in items}, [])
                 self._order(kept)
+            if kept is None or len(kept.items) > self.bound:
+                self._kept, self._over_until = None, time.monotonic() + RETRY_SECONDS
+                return None
             kept.at, self._kept = rv, kept
             return rv, self._in(kept, namespace)
 

@@ -237,6 +237,11 @@ class Objects:
         with self._db.engine.connect() as conn:
             return [(r[0], r[1]) for r in conn.execute(query.order_by(_C.namespace, _C.name)).all()]
 
+    def count(self, kind: str) -> int:
+        with self._db.engine.connect() as conn:
+            query = sqlalchemy.select(sqlalchemy.func.count()).select_from(OBJECTS).where(_C.kind == kind)
+            return int(conn.execute(query).scalar() or 0)
+
     def versions_of(self, uids: Iterable[str]) -> dict[str, int]:
         """resource_version by uid of the objects with these uids (gone ones left out)."""
         wanted, out = list(set(uids)), dict[str, int]()

@@ -125,6 +125,10 @@ class Pods:
         with self._db.engine.connect() as conn:
             return [mapper.record(row) for row in _listed(conn, mapper.select(), namespace, labels or {})]
 
+    def count(self) -> int:
+        with self._db.engine.connect() as conn:
+            return int(conn.execute(sqlalchemy.select(sqlalchemy.func.count()).select_from(PODS)).scalar() or 0)
+
     def versions(self, namespace: str | None, labels: Mapping[str, str]) -> list[tuple[str, int, str]]:
         """(uid, resource_version, owner_uid) of the pods `all` lists, in its order, without reading the rest."""
         columns = (_C.uid, _C.resource_version, _C.owner_uid, _C.namespace, _C.name)

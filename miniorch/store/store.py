@@ -108,6 +108,10 @@ class Store:
     def get_object_by_uid(self, uid: str) -> ObjectRecord | None:
         return self._objects.by_uid(uid)
 
+    def count(self, kind: str) -> int:
+        """How many objects (or pods) of `kind` there are, every namespace (an index count, no row read)."""
+        return self._pods.count() if kind == "Pod" else self._objects.count(kind)
+
     def object_versions(self, kind: str, namespace: str | None = None) -> list[tuple[str, int]]:
         """(uid, resourceVersion) of the objects `list_objects(kind, namespace)` lists, in its order."""
         return self._objects.versions(kind, namespace)

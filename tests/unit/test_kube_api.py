@@ -532,3 +532,8 @@ def test_a_listing_follows_every_write_and_reads_nothing_when_none_came(
     monkeypatch.setattr(servedcache, "MAX_ROWS", 1)  # over the bound: the long path, not kept
     assert [r.metadata["name"] for r in rows.listed_rows(ctx, "Pod", None, [])[1]] == ["a-ds", "a-ds2"]
     assert isinstance(ctx.listings["Pod"], listing.Listing) and ctx.listings["Pod"]._kept is None
+    ctx.listings.clear()
+    monkeypatch.setattr(servedcache, "MAX_ROWS", 2)  # kept at the bound, then one more: not kept any more
+    assert len(rows.listed_rows(ctx, "Pod", None, [])[1]) == 2 and ctx.listings["Pod"]._kept is not None
+    api.pod("a-ds3", ds)
+    assert len(rows.listed_rows(ctx, "Pod", None, [])[1]) == 3 and ctx.listings["Pod"]._kept is None
