@@ -2,7 +2,7 @@
 SDK floor (20 threads, round-robin over the same 3 nodes); for several sizes, to show how the
 daemon's CPU per pod and its memory grow with the Job.
 
-    .venv/bin/python bench/big_job.py [--sizes 100,1000,2000] [--floor-sizes 2000] [--runs 1]
+    .venv/bin/python bench/big_job.py [--sizes 100,1000,2000] [--floor-sizes 2000] [--runs 1] [--py-spy DIR]
 
 Per size and run: makespan of each system, the daemon's CPU (from /proc) per pod, its RSS
 after the run and its peak, and its reconcile passes (from /metrics). The daemon is polled
@@ -19,7 +19,9 @@ import datetime as dt
 import json
 import os
 import platform
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -45,7 +47,21 @@ def passes(d: Daemon) -> float:
     return probes.metric_values(text, "miniorch_reconcile_pass_duration_seconds_count").get("", 0.0)
 
 
-def miniorch_run(d: Daemon, completions: int, parallelism: int, tag: str, poll: float) -> dict[str, float]:
+def spy(d: Daemon, out: Path | None) -> subprocess.Popen[bytes] | None:
+    """A py-spy GIL profile (raw) of the daemon into `out`, until the returned process is interrupted."""
+    if out is None or d.proc is None:
+        return None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    py_spy = str(Path(sys.executable).with_name("py-spy"))
+    cmd = [py_spy, "record", "-p", str(d.proc.pid), "-r", "200", "-f", "raw", "--gil", "-o", str(out)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1)  # attached
+    return proc
+
+
+def miniorch_run(
+    d: Daemon, completions: int, parallelism: int, tag: str, poll: float, profile: Path | None = None
+) -> dict[str, float]:
     name = f"big-{tag}"
     text = job_yaml(
         name,
@@ -56,6 +72,7 @@ def miniorch_run(d: Daemon, completions: int, parallelism: int, tag: str, poll: 
         extra_spec={"completionMode": "Indexed"},
     )
     assert d.proc is not None
+    profiler = spy(d, profile)
     cpu0, p0 = probes.process_cpu(d.proc.pid), passes(d)
     start = time.perf_counter()
     d.api("POST", "/apply", json={"source": "bench", "text": text})
@@ -66,6 +83,9 @@ def miniorch_run(d: Daemon, completions: int, parallelism: int, tag: str, poll: 
         time.sleep(poll)
     took = time.perf_counter() - start
     cpu = probes.process_cpu(d.proc.pid) - cpu0
+    if profiler is not None:
+        profiler.send_signal(signal.SIGINT)
+        profiler.wait()
     rss, peak = probes.process_rss(d.proc.pid)
     sample = {
         "seconds": took,
@@ -79,10 +99,24 @@ def miniorch_run(d: Daemon, completions: int, parallelism: int, tag: str, poll: 
     return sample
 
 
+def idle_cpu(d: Daemon, seconds: float, poll: float) -> float:
+    """The daemon's CPU seconds per second with no Job, polled as during a run: what time alone
+    costs (heartbeats, the 2 s resync's listings, the bench's reads), counted in each run's CPU."""
+    assert d.proc is not None
+    cpu0, start = probes.process_cpu(d.proc.pid), time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        d.job("none")
+        time.sleep(poll)
+    return (probes.process_cpu(d.proc.pid) - cpu0) / (time.perf_counter() - start)
+
+
 def measure(d: Daemon, urls: list[str], args: argparse.Namespace) -> dict[int, dict[str, Any]]:
     out: dict[int, dict[str, Any]] = {}
     job_throughput.floor_run(urls, 10, 5, "warm")
     miniorch_run(d, 10, 5, "warm", args.poll)
+    if args.idle:
+        args.idle_rate = idle_cpu(d, args.idle, args.poll)
+        print(f"idle: daemon CPU {1000 * args.idle_rate:.1f} ms/s", flush=True)
     for size in args.sizes:
         floor: list[float] = []
         ours: list[dict[str, float]] = []
@@ -96,7 +130,8 @@ def measure(d: Daemon, urls: list[str], args: argparse.Namespace) -> dict[int, d
                     floor.append(job_throughput.floor_run(urls, size, args.parallelism, f"b{size}-{run}"))
                     print(f"{size}: floor    {floor[-1]:7.1f}s", flush=True)
                 else:
-                    ours.append(miniorch_run(d, size, args.parallelism, f"{size}-{run}", args.poll))
+                    profile = args.py_spy / f"big-{size}-{run}.txt" if args.py_spy else None
+                    ours.append(miniorch_run(d, size, args.parallelism, f"{size}-{run}", args.poll, profile))
                     s = ours[-1]
                     print(
                         f"{size}: miniorch {s['seconds']:7.1f}s  cpu/pod {s['cpu_ms_per_pod']:.2f} ms  "
@@ -115,6 +150,11 @@ def report(args: argparse.Namespace, results: dict[int, dict[str, Any]]) -> str:
         f"{os.cpu_count()} CPUs, Python {platform.python_version()}, load {os.getloadavg()[0]:.2f} at the end; "
         f"{args.runs} run(s) per size, median [min-max]; daemon polled every {args.poll} s; `bench/big_job.py`",
         "",
+        *(
+            [f"Idle daemon (no Job, polled the same way): {1000 * args.idle_rate:.1f} ms of CPU per second.", ""]
+            if getattr(args, "idle_rate", None) is not None
+            else []
+        ),
         "| completions | floor (SDK, 20 threads) | miniorch | miniorch/floor | daemon CPU ms/pod | RSS after, MiB "
         "| peak RSS, MiB | passes/pod |",
         "|---|---|---|---|---|---|---|---|",
@@ -177,6 +217,10 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--poll", type=float, default=0.5)
     parser.add_argument("--settle", type=float, default=3.0)
+    parser.add_argument(
+        "--idle", type=float, default=20.0, help="seconds of idle daemon CPU to measure first (0: none)"
+    )
+    parser.add_argument("--py-spy", type=Path, help="write a GIL profile (py-spy raw) of each miniorch run here")
     args = parser.parse_args()
     args.sizes = [int(x) for x in args.sizes.split(",") if x]
     args.floor_sizes = {int(x) for x in args.floor_sizes.split(",") if x}

@@ -37,6 +37,7 @@ _BUMP_EVENT = (
     )
     .returning(_C.id)
 )
+_INSERT_EVENT = EVENTS.insert().returning(_C.id)  # built once, as the bump (one per new event)
 
 
 def object_event(obj: ObjectRecord, type_: str, reason: str, message: str, now: dt.datetime) -> EventRecord:
@@ -67,7 +68,7 @@ class Events:
                 found, change = conn.execute(_BUMP_EVENT, {**key, **values}).first(), versions.MODIFIED
                 if found is None:
                     row = {**column_values(ev, EVENTS, leave_out=("id",)), "resource_version": rv}
-                    found, change = conn.execute(EVENTS.insert().values(row).returning(_C.id)).first(), versions.ADDED
+                    found, change = conn.execute(_INSERT_EVENT, row).first(), versions.ADDED
                     self._expire(conn, ev.last_timestamp)
                 assert found is not None
                 name = f"{ev.name}.{found.id}"  # the served Event's name (`render.event`)
