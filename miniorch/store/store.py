@@ -182,6 +182,14 @@ class Store:
         """An owner's pods, oldest first; `with_log=False` leaves `log_tail` empty (planning needs none)."""
         return self._pods.of(owner_uid, with_log)
 
+    def pod_changes(self, owner_uid: str) -> tuple[bool, list[PodRecord]]:
+        """What `pods_of(owner_uid, with_log=False)` gained since the last call: (True, all of them,
+        oldest first) on the first call and whenever the caller must start again (a pod was deleted,
+        the copies were dropped), else (False, the pods saved since, each once, new ones in the
+        order they were first saved). For the owner's one planner: a second caller would take the
+        first's changes."""
+        return self._pods.changes(owner_uid)
+
     def list_pods(
         self, namespace: str | None = None, labels: Mapping[str, str] | None = None, with_log: bool = True
     ) -> list[PodRecord]:

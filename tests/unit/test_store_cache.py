@@ -66,6 +66,7 @@ def test_cached_reads_match_a_fresh_store_after_random_writes(tmp_path: Path, se
         store.add_object(obj)
         objects[obj.uid] = obj
     _views(store, list(objects))  # load every cache before the writes start
+    followed: dict[str, dict[str, PodRecord]] = {}  # owner -> what its planner has from pod_changes
     next_pod = 0
     for step in range(120):
         op = rng.choice(["create", "advance", "advance", "delete_pods", "status", "manifest", "deleting", "object"])
@@ -111,8 +112,19 @@ def test_cached_reads_match_a_fresh_store_after_random_writes(tmp_path: Path, se
         fresh = Store(url)
         owners = sorted(objects) + ["gone"]
         assert _views(store, owners) == _views(fresh, owners), f"step {step} ({op})"
+        for owner in owners:
+            _follow(store, owner, followed)
+            assert list(followed[owner].values()) == fresh.pods_of(owner, with_log=False), f"step {step} ({op})"
         fresh.close()
     store.close()
+
+
+def _follow(store: Store, owner: str, followed: dict[str, dict[str, PodRecord]]) -> None:
+    """Apply what pod_changes hands back, as the Job planner does (in pods_of's order)."""
+    full, changed = store.pod_changes(owner)
+    known = {} if full else followed.get(owner, {})
+    known.update((p.uid, p) for p in changed)
+    followed[owner] = dict(sorted(known.items(), key=lambda item: item[1].created_at))
 
 
 def test_a_log_saved_then_a_record_without_it_keeps_the_log_in_memory(tmp_path: Path) -> None:
