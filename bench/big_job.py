@@ -99,15 +99,20 @@ def miniorch_run(
     return sample
 
 
-def idle_cpu(d: Daemon, seconds: float, poll: float) -> float:
+def idle_cpu(d: Daemon, seconds: float, poll: float, profile: Path | None = None) -> float:
     """The daemon's CPU seconds per second with no Job, polled as during a run: what time alone
     costs (heartbeats, the 2 s resync's listings, the bench's reads), counted in each run's CPU."""
     assert d.proc is not None
+    profiler = spy(d, profile)
     cpu0, start = probes.process_cpu(d.proc.pid), time.perf_counter()
     while time.perf_counter() - start < seconds:
         d.job("none")
         time.sleep(poll)
-    return (probes.process_cpu(d.proc.pid) - cpu0) / (time.perf_counter() - start)
+    rate = (probes.process_cpu(d.proc.pid) - cpu0) / (time.perf_counter() - start)
+    if profiler is not None:
+        profiler.send_signal(signal.SIGINT)
+        profiler.wait()
+    return rate
 
 
 def measure(d: Daemon, urls: list[str], args: argparse.Namespace) -> dict[int, dict[str, Any]]:
@@ -115,7 +120,7 @@ def measure(d: Daemon, urls: list[str], args: argparse.Namespace) -> dict[int, d
     job_throughput.floor_run(urls, 10, 5, "warm")
     miniorch_run(d, 10, 5, "warm", args.poll)
     if args.idle:
-        args.idle_rate = idle_cpu(d, args.idle, args.poll)
+        args.idle_rate = idle_cpu(d, args.idle, args.poll, args.py_spy / "idle.txt" if args.py_spy else None)
         print(f"idle: daemon CPU {1000 * args.idle_rate:.1f} ms/s", flush=True)
     for size in args.sizes:
         floor: list[float] = []

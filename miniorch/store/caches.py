@@ -151,6 +151,37 @@ class ObjectCache:
             self._objects.pop(uid, None)
 
 
+class EventKeys:
+    """Per object uid, the ids of its event rows by (reason, message), once read: the bump of an
+    aggregated event looks its row up by id instead of scanning every event of the object (a big
+    Job has one per pod it made). Stale ids are harmless: the bump checks the key on the row too."""
+
+    def __init__(self) -> None:
+        self._by_uid: dict[str, dict[tuple[str, str], list[int]]] = {}
+
+    def clear(self) -> None:
+        self._by_uid = {}
+
+    def ids(self, uid: str, load: Callable[[], Iterable[tuple[int, str, str]]]) -> dict[tuple[str, str], list[int]]:
+        """(reason, message) -> ids, ascending; `load` gives (id, reason, message) of its rows."""
+        keys = self._by_uid.get(uid)
+        if keys is None:
+            if len(self._by_uid) >= MAX_OWNERS:
+                self._by_uid.clear()
+            keys = self._by_uid[uid] = {}
+            for id_, reason, message in load():
+                keys.setdefault((reason, message), []).append(id_)
+            for found in keys.values():
+                found.sort()
+        return keys
+
+    def written(self, uid: str, changed: dict[tuple[str, str], list[int]]) -> None:
+        """A committed write's keys of `uid` and their ids now (kept only while `uid` is known)."""
+        keys = self._by_uid.get(uid)
+        if keys is not None:
+            keys.update(changed)
+
+
 class OverridesCache:
     """The node overrides (read on every pass, written rarely), once loaded."""
 
