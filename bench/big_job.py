@@ -160,10 +160,11 @@ def report(args: argparse.Namespace, results: dict[int, dict[str, Any]]) -> str:
             if getattr(args, "idle_rate", None) is not None
             else []
         ),
-        "| completions | floor (SDK, 20 threads) | miniorch | miniorch/floor | daemon CPU ms/pod | RSS after, MiB "
-        "| peak RSS, MiB | passes/pod |",
-        "|---|---|---|---|---|---|---|---|",
+        "| completions | floor (SDK, 20 threads) | miniorch | miniorch/floor | daemon CPU ms/pod | of it, idle rate x run "
+        "| RSS after, MiB | peak RSS, MiB | passes/pod |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
+    idle_rate = getattr(args, "idle_rate", None)
     for size, r in results.items():
         ours = r["miniorch"]
         secs = [s["seconds"] for s in ours]
@@ -171,7 +172,9 @@ def report(args: argparse.Namespace, results: dict[int, dict[str, Any]]) -> str:
         floor = f"{probes.fmt(r['floor_s'], 1)} s" if r["floor_s"] else "-"
         lines.append(
             f"| {size} | {floor} | {probes.fmt(secs, 1)} s | {ratio} | "
-            f"{probes.fmt([s['cpu_ms_per_pod'] for s in ours])} | {probes.fmt([s['rss_mib'] for s in ours], 0)} | "
+            f"{probes.fmt([s['cpu_ms_per_pod'] for s in ours])} | "
+            f"{probes.fmt([1000 * idle_rate * s['seconds'] / size for s in ours]) if idle_rate is not None else '-'} | "
+            f"{probes.fmt([s['rss_mib'] for s in ours], 0)} | "
             f"{probes.fmt([s['peak_rss_mib'] for s in ours], 0)} | {probes.fmt([s['passes_per_pod'] for s in ours])} |"
         )
     lines += ["", f"Targets: miniorch/floor <= {RATIO_TARGET} at 2,000; daemon CPU <= {CPU_TARGET_MS} ms per pod.", ""]
@@ -185,6 +188,8 @@ def plot(results: dict[int, dict[str, Any]], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     sizes = sorted(results)
+    if not sizes:
+        return  # an idle-only run (--sizes ''): nothing to draw
     cpu = [statistics.median(s["cpu_ms_per_pod"] for s in results[n]["miniorch"]) for n in sizes]
     rss = [statistics.median(s["rss_mib"] for s in results[n]["miniorch"]) for n in sizes]
     fig, left = plt.subplots(figsize=(7, 4))
