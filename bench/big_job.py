@@ -3,6 +3,7 @@ SDK floor (20 threads, round-robin over the same 3 nodes); for several sizes, to
 daemon's CPU per pod and its memory grow with the Job.
 
     .venv/bin/python bench/big_job.py [--sizes 100,1000,2000] [--floor-sizes 2000] [--runs 1] [--py-spy DIR]
+    .venv/bin/python bench/big_job.py --fake-nodes --sizes 100,1000,2000   # the daemon's logic alone, in seconds
 
 Per size and run: makespan of each system, the daemon's CPU (from /proc) per pod, its RSS
 after the run and its peak, and its reconcile passes (from /metrics). The daemon is polled
@@ -219,6 +220,41 @@ def save(args: argparse.Namespace, results: dict[int, dict[str, Any]]) -> str:
     return text
 
 
+def fake_nodes_run(size: int, parallelism: int) -> float:
+    """The daemon's logic alone: the pod controllers of the component tier (tests/component/cluster.py:
+    WorkloadController, PodRunner, PodSync, the Job planner, a real SQLite store) in this process,
+    against 3 fake nodes whose containers end 5 ms after their start; returns CPU ms per pod."""
+    import asyncio
+
+    from component.cluster import Cluster
+
+    from miniorch import logs
+
+    async def scenario() -> float:
+        c = Cluster(Path(tempfile.mkdtemp(prefix="miniorch-bench-fake-")), ("node0", "node1", "node2"))
+        loop = asyncio.get_running_loop()
+        for node in c.nodes.values():
+            start = node.start
+
+            def started(name: str, node: Any = node, start: Any = start) -> None:
+                start(name)
+                loop.call_later(0.005, lambda: name in node.containers and node.finish(name, 0))
+
+            node.start = started  # type: ignore[method-assign]
+        try:
+            cpu0 = time.process_time()
+            c.apply("big", completions=size, parallelism=parallelism, extra_spec={"completionMode": "Indexed"})
+            await c.wait_for("the Job complete", lambda: c.complete("big"), timeout=3600)
+            return 1000 * (time.process_time() - cpu0) / size
+        finally:
+            await c.stop()
+            c.store.close()
+
+    with open(os.devnull, "w") as sink:
+        logs.configure("json", "info", sink)  # as the daemon logs, to nowhere
+        return asyncio.run(scenario())
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="100,1000,2000")
@@ -231,9 +267,16 @@ def main() -> int:
         "--idle", type=float, default=20.0, help="seconds of idle daemon CPU to measure first (0: none)"
     )
     parser.add_argument("--py-spy", type=Path, help="write a GIL profile (py-spy raw) of each miniorch run here")
+    parser.add_argument(
+        "--fake-nodes", action="store_true", help="only the daemon's logic, in this process, against fake nodes"
+    )
     args = parser.parse_args()
     args.sizes = [int(x) for x in args.sizes.split(",") if x]
     args.floor_sizes = {int(x) for x in args.floor_sizes.split(",") if x}
+    if args.fake_nodes:
+        for size in args.sizes:
+            print(f"{size}: fake nodes, in process: {fake_nodes_run(size, args.parallelism):.2f} ms of CPU per pod")
+        return 0
     nodes = dockernodes.start_nodes(3, BASE)
     dockernodes.ensure_test_image(nodes)
     work = Path(tempfile.mkdtemp(prefix="miniorch-bench-big-"))
