@@ -2,7 +2,8 @@
 SDK floor (20 threads, round-robin over the same 3 nodes); for several sizes, to show how the
 daemon's CPU per pod and its memory grow with the Job.
 
-    .venv/bin/python bench/big_job.py [--sizes 100,1000,2000] [--floor-sizes 2000] [--runs 1]
+    .venv/bin/python bench/big_job.py [--sizes 100,1000,2000] [--floor-sizes 2000] [--runs 1] [--py-spy DIR]
+    .venv/bin/python bench/big_job.py --fake-nodes --sizes 100,1000,2000   # the daemon's logic alone, in seconds
 
 Per size and run: makespan of each system, the daemon's CPU (from /proc) per pod, its RSS
 after the run and its peak, and its reconcile passes (from /metrics). The daemon is polled
@@ -19,7 +20,9 @@ import datetime as dt
 import json
 import os
 import platform
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -45,7 +48,21 @@ def passes(d: Daemon) -> float:
     return probes.metric_values(text, "miniorch_reconcile_pass_duration_seconds_count").get("", 0.0)
 
 
-def miniorch_run(d: Daemon, completions: int, parallelism: int, tag: str, poll: float) -> dict[str, float]:
+def spy(d: Daemon, out: Path | None) -> subprocess.Popen[bytes] | None:
+    """A py-spy GIL profile (raw) of the daemon into `out`, until the returned process is interrupted."""
+    if out is None or d.proc is None:
+        return None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    py_spy = str(Path(sys.executable).with_name("py-spy"))
+    cmd = [py_spy, "record", "-p", str(d.proc.pid), "-r", "200", "-f", "raw", "--gil", "-o", str(out)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1)  # attached
+    return proc
+
+
+def miniorch_run(
+    d: Daemon, completions: int, parallelism: int, tag: str, poll: float, profile: Path | None = None
+) -> dict[str, float]:
     name = f"big-{tag}"
     text = job_yaml(
         name,
@@ -56,6 +73,7 @@ def miniorch_run(d: Daemon, completions: int, parallelism: int, tag: str, poll: 
         extra_spec={"completionMode": "Indexed"},
     )
     assert d.proc is not None
+    profiler = spy(d, profile)
     cpu0, p0 = probes.process_cpu(d.proc.pid), passes(d)
     start = time.perf_counter()
     d.api("POST", "/apply", json={"source": "bench", "text": text})
@@ -66,6 +84,9 @@ def miniorch_run(d: Daemon, completions: int, parallelism: int, tag: str, poll: 
         time.sleep(poll)
     took = time.perf_counter() - start
     cpu = probes.process_cpu(d.proc.pid) - cpu0
+    if profiler is not None:
+        profiler.send_signal(signal.SIGINT)
+        profiler.wait()
     rss, peak = probes.process_rss(d.proc.pid)
     sample = {
         "seconds": took,
@@ -79,10 +100,29 @@ def miniorch_run(d: Daemon, completions: int, parallelism: int, tag: str, poll: 
     return sample
 
 
+def idle_cpu(d: Daemon, seconds: float, poll: float, profile: Path | None = None) -> float:
+    """The daemon's CPU seconds per second with no Job, polled as during a run: what time alone
+    costs (heartbeats, the 2 s resync's listings, the bench's reads), counted in each run's CPU."""
+    assert d.proc is not None
+    profiler = spy(d, profile)
+    cpu0, start = probes.process_cpu(d.proc.pid), time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        d.job("none")
+        time.sleep(poll)
+    rate = (probes.process_cpu(d.proc.pid) - cpu0) / (time.perf_counter() - start)
+    if profiler is not None:
+        profiler.send_signal(signal.SIGINT)
+        profiler.wait()
+    return rate
+
+
 def measure(d: Daemon, urls: list[str], args: argparse.Namespace) -> dict[int, dict[str, Any]]:
     out: dict[int, dict[str, Any]] = {}
     job_throughput.floor_run(urls, 10, 5, "warm")
     miniorch_run(d, 10, 5, "warm", args.poll)
+    if args.idle:
+        args.idle_rate = idle_cpu(d, args.idle, args.poll, args.py_spy / "idle.txt" if args.py_spy else None)
+        print(f"idle: daemon CPU {1000 * args.idle_rate:.1f} ms/s", flush=True)
     for size in args.sizes:
         floor: list[float] = []
         ours: list[dict[str, float]] = []
@@ -96,7 +136,8 @@ def measure(d: Daemon, urls: list[str], args: argparse.Namespace) -> dict[int, d
                     floor.append(job_throughput.floor_run(urls, size, args.parallelism, f"b{size}-{run}"))
                     print(f"{size}: floor    {floor[-1]:7.1f}s", flush=True)
                 else:
-                    ours.append(miniorch_run(d, size, args.parallelism, f"{size}-{run}", args.poll))
+                    profile = args.py_spy / f"big-{size}-{run}.txt" if args.py_spy else None
+                    ours.append(miniorch_run(d, size, args.parallelism, f"{size}-{run}", args.poll, profile))
                     s = ours[-1]
                     print(
                         f"{size}: miniorch {s['seconds']:7.1f}s  cpu/pod {s['cpu_ms_per_pod']:.2f} ms  "
@@ -115,10 +156,16 @@ def report(args: argparse.Namespace, results: dict[int, dict[str, Any]]) -> str:
         f"{os.cpu_count()} CPUs, Python {platform.python_version()}, load {os.getloadavg()[0]:.2f} at the end; "
         f"{args.runs} run(s) per size, median [min-max]; daemon polled every {args.poll} s; `bench/big_job.py`",
         "",
-        "| completions | floor (SDK, 20 threads) | miniorch | miniorch/floor | daemon CPU ms/pod | RSS after, MiB "
-        "| peak RSS, MiB | passes/pod |",
-        "|---|---|---|---|---|---|---|---|",
+        *(
+            [f"Idle daemon (no Job, polled the same way): {1000 * args.idle_rate:.1f} ms of CPU per second.", ""]
+            if getattr(args, "idle_rate", None) is not None
+            else []
+        ),
+        "| completions | floor (SDK, 20 threads) | miniorch | miniorch/floor | daemon CPU ms/pod | of it, idle rate x run "
+        "| RSS after, MiB | peak RSS, MiB | passes/pod |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
+    idle_rate = getattr(args, "idle_rate", None)
     for size, r in results.items():
         ours = r["miniorch"]
         secs = [s["seconds"] for s in ours]
@@ -126,7 +173,9 @@ def report(args: argparse.Namespace, results: dict[int, dict[str, Any]]) -> str:
         floor = f"{probes.fmt(r['floor_s'], 1)} s" if r["floor_s"] else "-"
         lines.append(
             f"| {size} | {floor} | {probes.fmt(secs, 1)} s | {ratio} | "
-            f"{probes.fmt([s['cpu_ms_per_pod'] for s in ours])} | {probes.fmt([s['rss_mib'] for s in ours], 0)} | "
+            f"{probes.fmt([s['cpu_ms_per_pod'] for s in ours])} | "
+            f"{probes.fmt([1000 * idle_rate * s['seconds'] / size for s in ours]) if idle_rate is not None else '-'} | "
+            f"{probes.fmt([s['rss_mib'] for s in ours], 0)} | "
             f"{probes.fmt([s['peak_rss_mib'] for s in ours], 0)} | {probes.fmt([s['passes_per_pod'] for s in ours])} |"
         )
     lines += ["", f"Targets: miniorch/floor <= {RATIO_TARGET} at 2,000; daemon CPU <= {CPU_TARGET_MS} ms per pod.", ""]
@@ -140,6 +189,8 @@ def plot(results: dict[int, dict[str, Any]], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     sizes = sorted(results)
+    if not sizes:
+        return  # an idle-only run (--sizes ''): nothing to draw
     cpu = [statistics.median(s["cpu_ms_per_pod"] for s in results[n]["miniorch"]) for n in sizes]
     rss = [statistics.median(s["rss_mib"] for s in results[n]["miniorch"]) for n in sizes]
     fig, left = plt.subplots(figsize=(7, 4))
@@ -169,6 +220,41 @@ def save(args: argparse.Namespace, results: dict[int, dict[str, Any]]) -> str:
     return text
 
 
+def fake_nodes_run(size: int, parallelism: int) -> float:
+    """The daemon's logic alone: the pod controllers of the component tier (tests/component/cluster.py:
+    WorkloadController, PodRunner, PodSync, the Job planner, a real SQLite store) in this process,
+    against 3 fake nodes whose containers end 5 ms after their start; returns CPU ms per pod."""
+    import asyncio
+
+    from component.cluster import Cluster
+
+    from miniorch import logs
+
+    async def scenario() -> float:
+        c = Cluster(Path(tempfile.mkdtemp(prefix="miniorch-bench-fake-")), ("node0", "node1", "node2"))
+        loop = asyncio.get_running_loop()
+        for node in c.nodes.values():
+            start = node.start
+
+            def started(name: str, node: Any = node, start: Any = start) -> None:
+                start(name)
+                loop.call_later(0.005, lambda: name in node.containers and node.finish(name, 0))
+
+            node.start = started  # type: ignore[method-assign]
+        try:
+            cpu0 = time.process_time()
+            c.apply("big", completions=size, parallelism=parallelism, extra_spec={"completionMode": "Indexed"})
+            await c.wait_for("the Job complete", lambda: c.complete("big"), timeout=3600)
+            return 1000 * (time.process_time() - cpu0) / size
+        finally:
+            await c.stop()
+            c.store.close()
+
+    with open(os.devnull, "w") as sink:
+        logs.configure("json", "info", sink)  # as the daemon logs, to nowhere
+        return asyncio.run(scenario())
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="100,1000,2000")
@@ -177,9 +263,20 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--poll", type=float, default=0.5)
     parser.add_argument("--settle", type=float, default=3.0)
+    parser.add_argument(
+        "--idle", type=float, default=20.0, help="seconds of idle daemon CPU to measure first (0: none)"
+    )
+    parser.add_argument("--py-spy", type=Path, help="write a GIL profile (py-spy raw) of each miniorch run here")
+    parser.add_argument(
+        "--fake-nodes", action="store_true", help="only the daemon's logic, in this process, against fake nodes"
+    )
     args = parser.parse_args()
     args.sizes = [int(x) for x in args.sizes.split(",") if x]
     args.floor_sizes = {int(x) for x in args.floor_sizes.split(",") if x}
+    if args.fake_nodes:
+        for size in args.sizes:
+            print(f"{size}: fake nodes, in process: {fake_nodes_run(size, args.parallelism):.2f} ms of CPU per pod")
+        return 0
     nodes = dockernodes.start_nodes(3, BASE)
     dockernodes.ensure_test_image(nodes)
     work = Path(tempfile.mkdtemp(prefix="miniorch-bench-big-"))

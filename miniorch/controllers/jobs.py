@@ -15,7 +15,7 @@ import structlog
 
 from miniorch import kinds
 from miniorch.config import Config
-from miniorch.controllers import podrecords
+from miniorch.controllers import jobviews
 from miniorch.controllers.models import ModelCache
 from miniorch.controllers.podsync import Observed, PodSync
 from miniorch.metrics import Metrics
@@ -99,7 +99,7 @@ class JobPlanner:
         self._store = store
         self._pods = pods
         self._models = models
-        self._views = podrecords.ViewCache()
+        self._views = jobviews.JobViews(store)
         self.apply_config(config)
 
     def apply_config(self, config: Config) -> None:
@@ -121,14 +121,15 @@ class JobPlanner:
         if _finished(obj) and obj.uid not in seen.live_owners and job.spec.ttl_seconds_after_finished is None:
             return None
         params = job_params(obj, job)
-        pods = self._store.pods_of(obj.uid, with_log=False)  # planning never reads logs
         previous = job_logic.status_from_dict(obj.status)
         if len(self._views) > 2 * len(seen.owners) + 16:
             self._views.keep(seen.owners)
-        views = self._views.views_of(obj.uid, pods)
-        plan = job_logic.plan_job(params, previous, views, seen.nodes, seen.load, now, self._timing, new_pod_id)
+        pods = self._views.pods(obj.uid)  # the finished summed up: a pass walks the unfinished only
+        plan = job_logic.plan_job(
+            params, previous, pods.views, seen.nodes, seen.load, now, self._timing, new_pod_id, pods.settled
+        )
         seen.load = plan.load  # the next Job of this pass sees the pods placed here
-        self._pods.act(obj, plan.actions, pods)
+        self._pods.act(obj, plan.actions, pods.records)  # a plan acts on unfinished pods only
         for ev in plan.events:
             self._pods.event(obj, ev, now)
         if plan.delete_job:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import operator
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from miniorch.nodes import records as nr
@@ -35,32 +35,6 @@ def view_of(pod: PodRecord) -> PodView:
 
 def views_of(pods: Sequence[PodRecord]) -> list[PodView]:
     return [view_of(p) for p in pods]
-
-
-class ViewCache:
-    """Views of each owner's pods, made again only for records that changed: the store's cache
-    hands back the same record object until the pod is saved, and a big Job's pass would
-    otherwise build a view of each of its thousands of finished pods every time."""
-
-    def __init__(self) -> None:
-        self._owners: dict[str, dict[str, tuple[PodRecord, PodView]]] = {}
-
-    def views_of(self, owner_uid: str, pods: Sequence[PodRecord]) -> list[PodView]:
-        old = self._owners.get(owner_uid, {})
-        new: dict[str, tuple[PodRecord, PodView]] = {}
-        for pod in pods:
-            hit = old.get(pod.uid)
-            new[pod.uid] = hit if hit is not None and hit[0] is pod else (pod, view_of(pod))
-        self._owners[owner_uid] = new
-        return [view for _, view in new.values()]
-
-    def keep(self, owners: Collection[str]) -> None:
-        """Forget the owners not in `owners` (deleted, or no longer planned)."""
-        for uid in [u for u in self._owners if u not in owners]:
-            del self._owners[uid]
-
-    def __len__(self) -> int:
-        return len(self._owners)
 
 
 def record_of(pod: PodView) -> PodRecord:

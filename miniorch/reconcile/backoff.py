@@ -21,6 +21,13 @@ def delay_seconds(failures: int, initial: float, cap: float) -> float:
 def job_backoff_ready_at(pods: Sequence[PodView], initial: float, cap: float) -> dt.datetime | None:
     """When the next pod may be started, or None when no failure holds it back."""
     last_success = max((p.finished_at for p in pods if p.phase is PodPhase.SUCCEEDED and p.finished_at), default=None)
+    return ready_at(last_success, pods, initial, cap)
+
+
+def ready_at(
+    last_success: dt.datetime | None, pods: Sequence[PodView], initial: float, cap: float
+) -> dt.datetime | None:
+    """`job_backoff_ready_at` given the latest success: `pods` need only hold those with failed runs."""
     recent = [
         p
         for p in pods

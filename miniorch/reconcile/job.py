@@ -9,10 +9,11 @@ within backoffLimit + 1 failed runs.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from miniorch.reconcile import backoff, indexes, jobcount, jobpods, placement, startretry
+from miniorch.reconcile import backoff, indexes, jobcount, jobpods, jobsettled, placement, startretry
 from miniorch.reconcile.actions import Action, BindPod, CreatePod, DeletePod, Event, RestartPod
 from miniorch.reconcile.conditions import Condition, has_condition, set_condition
 from miniorch.reconcile.jobparams import JobParams, Timing
@@ -89,12 +90,17 @@ def plan_job(
     now: dt.datetime,
     timing: Timing,
     new_id: Callable[[], tuple[str, str]],
+    settled: jobsettled.Settled | None = None,
 ) -> JobPlan:
     """Plan one Job. `load` is the active pods per node; the plan's `load` adds the pods placed here.
 
-    `new_id()` returns a fresh (pod name suffix, uid) pair.
+    `new_id()` returns a fresh (pod name suffix, uid) pair. `pods` are the Job's pods in pod order;
+    with `settled` (its finished pods summed up, `jobsettled`), only the unfinished ones: the
+    plan is the same, and a pass costs what the unfinished pods do.
     """
-    counted = jobcount.tally(job, pods)
+    if settled is None:
+        settled, pods = jobsettled.split(pods)
+    counted = jobcount.tally(job, pods, settled)
     failed_idx = jobcount.failed_indexes(job, counted)
     if previous.finished:
         return _finished_plan(job, previous, counted, failed_idx, now, load)
@@ -170,7 +176,9 @@ def _running(
     """A running Job: keep the wanted number of pods, within the backoff and the failure budget."""
     job, counted = b.job, b.counted
     b.wake(jobcount.deadline(job, b.start_time))
-    ready_at = backoff.job_backoff_ready_at(pods, timing.backoff_initial, timing.backoff_max)
+    # The failed runs are the notable finished pods' and the unfinished pods'.
+    failing = [p for p in itertools.chain(counted.settled.notable, pods) if p.failures]
+    ready_at = backoff.ready_at(counted.settled.last_success, failing, timing.backoff_initial, timing.backoff_max)
     backing_off = ready_at is not None and b.now < ready_at and job.backoff_limit_per_index is None
     if backing_off:
         b.wake(ready_at)
@@ -287,7 +295,7 @@ def _status(
         start_time=start,
         completion_time=completion,
         conditions=conditions,
-        completed_indexes=indexes.format_intervals(tally.succeeded_indexes) if job.indexed else None,
+        completed_indexes=tally.settled.completed_indexes() if job.indexed else None,
         failed_indexes=indexes.format_intervals(failed_idx) if job.backoff_limit_per_index is not None else None,
     )
 

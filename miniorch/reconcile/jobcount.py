@@ -8,10 +8,11 @@ Kubernetes' order of precedence.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from miniorch.reconcile import policies, startretry
+from miniorch.reconcile import jobsettled, policies, startretry
 from miniorch.reconcile.jobparams import JobParams
 from miniorch.reconcile.views import PodPhase, PodView
 from miniorch.spec.enums import EventReason, RestartPolicy
@@ -32,6 +33,7 @@ class Tally:
     index_failures: dict[int, int]
     fail_index: set[int]
     fail_job: str | None  # message of the first FailJob match
+    settled: jobsettled.Settled  # the finished pods (succeeded_indexes is its set: read it only)
 
 
 def _fail_job_message(job: JobParams, pod: PodView, rule: int) -> str:
@@ -44,22 +46,24 @@ def _fail_job_message(job: JobParams, pod: PodView, rule: int) -> str:
     )
 
 
-def tally(job: JobParams, pods: Sequence[PodView]) -> Tally:
-    """The Job's pods counted, in one walk over them (a big Job has thousands, walked every pass)."""
+def tally(job: JobParams, pods: Sequence[PodView], settled: jobsettled.Settled | None = None) -> Tally:
+    """The Job's pods counted. `pods` in pod order; with `settled` (the finished pods summed up),
+    `pods` are only the unfinished ones: a pass then walks those and the notable finished pods,
+    not the thousands of a big Job."""
+    if settled is None:
+        settled, pods = jobsettled.split(pods)
     active: list[PodView] = []
     terminating: list[PodView] = []
-    succeeded, ready, failed = 0, 0, 0
-    succeeded_indexes: set[int] = set()
+    ready, failed = 0, 0
     index_failures: dict[int, int] = {}
     fail_index: set[int] = set()
     fail_job = None
     on_failure = job.restart_policy == RestartPolicy.ON_FAILURE
-    for pod in pods:
+    # Only a Failed pod meets the podFailurePolicy, and those are all notable: the first FailJob
+    # match in pod order is the first among them.
+    for pod in itertools.chain(settled.notable, pods):
         phase = pod.phase
-        if phase is PodPhase.SUCCEEDED:
-            succeeded += 1
-            if pod.completion_index is not None:
-                succeeded_indexes.add(pod.completion_index)
+        if phase is PodPhase.SUCCEEDED:  # counted, with its index, by `settled`
             if not (on_failure and pod.failures):
                 continue  # nothing of it counts as a failure
         elif not phase.terminal:
@@ -85,13 +89,14 @@ def tally(job: JobParams, pods: Sequence[PodView]) -> Tally:
     return Tally(
         active=active,
         terminating=terminating,
-        succeeded=succeeded,
+        succeeded=settled.succeeded,
         failed=failed,
         ready=ready,
-        succeeded_indexes=succeeded_indexes,
+        succeeded_indexes=settled.succeeded_indexes,
         index_failures=index_failures,
         fail_index=fail_index,
         fail_job=fail_job,
+        settled=settled,
     )
 
 
@@ -119,11 +124,14 @@ def failure(
     now: dt.datetime,
     pods: Sequence[PodView],
 ) -> tuple[EventReason, str] | None:
-    """Why the Job fails now, in Kubernetes' order of precedence, or None."""
+    """Why the Job fails now, in Kubernetes' order of precedence, or None. `pods`: the unfinished
+    ones (the finished are `counted.settled`)."""
     if counted.fail_job:
         return EventReason.POD_FAILURE_POLICY, counted.fail_job
     if counted.failed > job.backoff_limit:
-        message = "Job has reached the specified backoff limit" + startretry.last_refusal(pods)
+        # A refused start leaves the pod Failed: notable, so the finished ones to look at are those.
+        refusal = startretry.last_refusal([*counted.settled.notable, *pods])
+        message = "Job has reached the specified backoff limit" + refusal
         return EventReason.BACKOFF_LIMIT_EXCEEDED, message
     ends = deadline(job, start)
     if ends is not None and now >= ends:
@@ -131,9 +139,10 @@ def failure(
     if job.max_failed_indexes is not None and len(failed_idx) > job.max_failed_indexes:
         message = "Job has exceeded the specified maximal number of failed indexes"
         return EventReason.MAX_FAILED_INDEXES_EXCEEDED, message
-    done = len(failed_idx | counted.succeeded_indexes)
-    if job.indexed and failed_idx and job.completions is not None and done >= job.completions:
-        return EventReason.FAILED_INDEXES, "Job has failed indexes"
+    if job.indexed and failed_idx and job.completions is not None:
+        done = len(counted.succeeded_indexes) + len(failed_idx - counted.succeeded_indexes)  # the union's size
+        if done >= job.completions:
+            return EventReason.FAILED_INDEXES, "Job has failed indexes"
     return None
 
 

@@ -7,6 +7,7 @@ planner's `now`.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Sequence
 
 from miniorch.reconcile import backoff, jobcount, placement
@@ -79,7 +80,8 @@ def want(job: JobParams, tally: jobcount.Tally, failed_idx: set[int]) -> int:
         return want_active(job, tally.succeeded, len(tally.active))
     if job.suspend:
         return 0
-    remaining = job.completions - len(tally.succeeded_indexes | failed_idx)
+    done = len(tally.succeeded_indexes) + len(failed_idx - tally.succeeded_indexes)  # the union's size
+    remaining = job.completions - done
     return max(0, min(remaining, job.parallelism))
 
 
@@ -93,21 +95,27 @@ def slots(
     timing: Timing,
     count: int,
 ) -> tuple[list[int | None], dt.datetime | None]:
-    """Which pods to create: `count` NonIndexed pods, or the lowest free indexes out of backoff."""
+    """Which pods to create: `count` NonIndexed pods, or the lowest free indexes out of backoff.
+    `pods`: the unfinished ones (the finished are `tally.settled`)."""
     if not job.indexed or job.completions is None:
         return [None] * count, None
     busy = {p.completion_index for p in active + tally.terminating}
     out: list[int | None] = []
     wake: dt.datetime | None = None
-    for index in range(job.completions):
+    failing: dict[int, list[PodView]] = {}  # index -> its pods with failed runs
+    if job.backoff_limit_per_index is not None:
+        for p in itertools.chain(tally.settled.notable, pods):
+            if p.failures and p.completion_index is not None:
+                failing.setdefault(p.completion_index, []).append(p)
+    # Every index below `lowest_open` has succeeded: a big Job's pass does not walk them.
+    for index in range(tally.settled.lowest_open, job.completions):
         if len(out) >= count:
             break
         if index in busy or index in tally.succeeded_indexes or index in failed_idx:
             continue
         if job.backoff_limit_per_index is not None:
-            ready = backoff.job_backoff_ready_at(
-                [p for p in pods if p.completion_index == index], timing.backoff_initial, timing.backoff_max
-            )
+            # An index not succeeded has no Succeeded pod: only its failed runs set its clock.
+            ready = backoff.ready_at(None, failing.get(index, []), timing.backoff_initial, timing.backoff_max)
             if ready is not None and now < ready:
                 wake = earliest(wake, ready)
                 continue

@@ -31,10 +31,14 @@ class PodCache:
     def __init__(self) -> None:
         self._live: dict[str, PodRecord] | None = None  # None: not loaded yet
         self._owned: dict[str, dict[str, PodRecord]] = {}
+        # Owner -> its pods saved since `changes` last ran for it (uid -> the copy in `_owned`).
+        # An owner without one gets all its pods from `changes` next time.
+        self._changed: dict[str, dict[str, PodRecord]] = {}
 
     def clear(self) -> None:
         self._live = None
         self._owned = {}
+        self._changed = {}
 
     def live(self, load: Callable[[], list[PodRecord]]) -> list[PodRecord]:
         if self._live is None:
@@ -47,8 +51,21 @@ class PodCache:
         if pods is None:
             if len(self._owned) >= MAX_OWNERS:
                 self._owned.clear()
+                self._changed.clear()
             pods = self._owned[owner_uid] = {p.uid: p for p in load()}
         return sorted(pods.values(), key=lambda p: p.created_at)
+
+    def changes(self, owner_uid: str, load: Callable[[], list[PodRecord]]) -> tuple[bool, list[PodRecord]]:
+        """(True, all the owner's pods as `owned` gives them) the first time and whenever the copies
+        were dropped or a pod deleted; else (False, the pods saved since the last call, each once,
+        new ones in the order they were first saved). For the one planner of the owner."""
+        journal = self._changed.get(owner_uid)
+        if journal is None or owner_uid not in self._owned:
+            pods = self.owned(owner_uid, load)
+            self._changed[owner_uid] = {}
+            return True, pods
+        self._changed[owner_uid] = {}
+        return False, list(journal.values())
 
     def saved(self, pods: Iterable[PodRecord]) -> None:
         for pod in pods:
@@ -62,25 +79,31 @@ class PodCache:
                     self._live[pod.uid] = pod
             owned = self._owned.get(pod.owner_uid)
             if owned is not None:
-                owned[pod.uid] = dataclasses.replace(pod, log_tail="") if pod.log_tail else pod
+                copy = owned[pod.uid] = dataclasses.replace(pod, log_tail="") if pod.log_tail else pod
+                journal = self._changed.get(pod.owner_uid)
+                if journal is not None:
+                    journal[pod.uid] = copy
 
     def deleted(self, uids: Iterable[str]) -> None:
         gone = set(uids)
         if self._live is not None:
             for uid in gone:
                 self._live.pop(uid, None)
-        for owned in self._owned.values():
-            for uid in gone:
-                owned.pop(uid, None)
+        for owner_uid, owned in self._owned.items():
+            popped = [uid for uid in gone if owned.pop(uid, None) is not None]
+            if popped:
+                self._changed.pop(owner_uid, None)  # rare: its planner starts again from all its pods
 
     def owner_deleted(self, owner_uid: str) -> None:
         if self._live is not None:
             self._live = {uid: p for uid, p in self._live.items() if p.owner_uid != owner_uid}
         self._owned.pop(owner_uid, None)
+        self._changed.pop(owner_uid, None)
 
     def owner_finished(self, owner_uid: str) -> None:
         """Its pods are read no more by planning: their copies need not stay in memory."""
         self._owned.pop(owner_uid, None)
+        self._changed.pop(owner_uid, None)
 
 
 class ObjectCache:
@@ -126,6 +149,37 @@ class ObjectCache:
     def deleted(self, uid: str) -> None:
         if self._objects is not None:
             self._objects.pop(uid, None)
+
+
+class EventKeys:
+    """Per object uid, the ids of its event rows by (reason, message), once read: the bump of an
+    aggregated event looks its row up by id instead of scanning every event of the object (a big
+    Job has one per pod it made). Stale ids are harmless: the bump checks the key on the row too."""
+
+    def __init__(self) -> None:
+        self._by_uid: dict[str, dict[tuple[str, str], list[int]]] = {}
+
+    def clear(self) -> None:
+        self._by_uid = {}
+
+    def ids(self, uid: str, load: Callable[[], Iterable[tuple[int, str, str]]]) -> dict[tuple[str, str], list[int]]:
+        """(reason, message) -> ids, ascending; `load` gives (id, reason, message) of its rows."""
+        keys = self._by_uid.get(uid)
+        if keys is None:
+            if len(self._by_uid) >= MAX_OWNERS:
+                self._by_uid.clear()
+            keys = self._by_uid[uid] = {}
+            for id_, reason, message in load():
+                keys.setdefault((reason, message), []).append(id_)
+            for found in keys.values():
+                found.sort()
+        return keys
+
+    def written(self, uid: str, changed: dict[tuple[str, str], list[int]]) -> None:
+        """A committed write's keys of `uid` and their ids now (kept only while `uid` is known)."""
+        keys = self._by_uid.get(uid)
+        if keys is not None:
+            keys.update(changed)
 
 
 class OverridesCache:

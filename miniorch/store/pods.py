@@ -120,6 +120,17 @@ class Pods:
         with self._db.lock:  # planning reads these every pass: kept in memory
             return self._cache.owned(owner_uid, load)
 
+    def changes(self, owner_uid: str) -> tuple[bool, list[PodRecord]]:
+        """`PodCache.changes` (no logs)."""
+
+        def load() -> list[PodRecord]:
+            with self._db.engine.connect() as conn:
+                query = _POD_NO_LOG.select().where(_C.owner_uid == owner_uid).order_by(_C.created_at)
+                return _POD_NO_LOG.all(conn, query)
+
+        with self._db.lock:
+            return self._cache.changes(owner_uid, load)
+
     def all(self, namespace: str | None, labels: Mapping[str, str] | None, with_log: bool) -> list[PodRecord]:
         mapper = _POD if with_log else _POD_NO_LOG
         with self._db.engine.connect() as conn:

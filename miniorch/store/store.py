@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from miniorch.store import connect, lease, schema, secretbox
-from miniorch.store.caches import ObjectCache, OverridesCache, PodCache
+from miniorch.store.caches import EventKeys, ObjectCache, OverridesCache, PodCache
 from miniorch.store.cluster import Cluster
 from miniorch.store.connect import engine_url
 from miniorch.store.events import Events, object_event
@@ -41,12 +41,12 @@ class Store:
             raise
         connect.classify_errors(self._engine)
         db = connect.Db(self._engine, threading.Lock())
-        self._caches = (PodCache(), ObjectCache(), OverridesCache())
-        pod_cache, object_cache, overrides = self._caches
+        self._caches = (PodCache(), ObjectCache(), OverridesCache(), EventKeys())
+        pod_cache, object_cache, overrides, event_keys = self._caches
         self._db = db
         self._objects = Objects(db, object_cache, pod_cache)
         self._pods = Pods(db, pod_cache)
-        self._events = Events(db)
+        self._events = Events(db, event_keys)
         self._revisions = Revisions(db)
         self._cluster = Cluster(db, overrides)
         self._versions = Versions(db)
@@ -185,6 +185,14 @@ class Store:
     def pods_of(self, owner_uid: str, with_log: bool = True) -> list[PodRecord]:
         """An owner's pods, oldest first; `with_log=False` leaves `log_tail` empty (planning needs none)."""
         return self._pods.of(owner_uid, with_log)
+
+    def pod_changes(self, owner_uid: str) -> tuple[bool, list[PodRecord]]:
+        """What `pods_of(owner_uid, with_log=False)` gained since the last call: (True, all of them,
+        oldest first) on the first call and whenever the caller must start again (a pod was deleted,
+        the copies were dropped), else (False, the pods saved since, each once, new ones in the
+        order they were first saved). For the owner's one planner: a second caller would take the
+        first's changes."""
+        return self._pods.changes(owner_uid)
 
     def list_pods(
         self, namespace: str | None = None, labels: Mapping[str, str] | None = None, with_log: bool = True

@@ -22,6 +22,15 @@ from miniorch.store.rows import CHANGES, VERSIONS
 LOG_SIZE = 20_000  # changes kept for watches (a few minutes of a busy fleet)
 _PRUNE_EVERY = 500  # versions between two trims of the log
 _V = VERSIONS.c
+# Built once: a statement made per call (its expression, then its cache key) cost more than the
+# UPDATE itself, and every write of a pod, object or event takes versions.
+_RESERVE = (
+    VERSIONS.update()
+    .where(_V.id == 1)
+    .values(current=_V.current + sqlalchemy.bindparam("count", type_=sqlalchemy.BigInteger))
+    .returning(_V.current, _V.compacted)
+)
+_LOG = CHANGES.insert()
 
 ADDED, MODIFIED, DELETED = "ADDED", "MODIFIED", "DELETED"
 
@@ -44,10 +53,7 @@ class Change:
 
 def reserve(conn: Connection, count: int) -> int:
     """Take `count` new versions in this transaction; returns the first (they follow one another)."""
-    bumped = _V.current + count
-    row = conn.execute(
-        VERSIONS.update().where(_V.id == 1).values(current=bumped).returning(_V.current, _V.compacted)
-    ).first()
+    row = conn.execute(_RESERVE, {"count": count}).first()
     if row is None:  # a database made without the migration's row (never in practice): start it
         conn.execute(VERSIONS.insert().values(id=1, current=count, compacted=0))
         return 1
@@ -63,7 +69,7 @@ def log(conn: Connection, changes: Iterable[Change]) -> None:
     """Add changes to the log, in the writer's transaction."""
     rows = [vars(c) for c in changes]
     if rows:
-        conn.execute(CHANGES.insert(), rows)
+        conn.execute(_LOG, rows)
 
 
 def record(conn: Connection, kind: str, namespace: str, name: str, uid: str, type_: str) -> int:

@@ -68,18 +68,3 @@ def test_container_and_revision_views_carry_what_the_planners_read() -> None:
     rec = RevisionRecord("ds-uid", "ds-abc", "abc", 3, {"spec": {}}, "why", created_at=T0)
     assert podrecords.revision_record(podrecords.revision_view(rec)) == rec
     assert isinstance(podrecords.revision_view(rec), revisions.Revision)
-
-
-def test_the_view_cache_makes_views_again_only_for_records_that_changed() -> None:
-    cache = podrecords.ViewCache()
-    a, b = _record(uid="a", name="pi-a"), _record(uid="b", name="pi-b")
-    first = cache.views_of("j1", [a, b])
-    assert first == podrecords.views_of([a, b])
-    b2 = dataclasses.replace(b, phase=PodPhase.SUCCEEDED, exit_code=0)  # saved: a new record object
-    again = cache.views_of("j1", [a, b2])
-    assert again[0] is first[0]  # the same record: the same view
-    assert again[1] == podrecords.view_of(b2) and again[1] is not first[1]
-    assert cache.views_of("j1", [dataclasses.replace(a)])[0] is not first[0]  # equal is not the same record
-    cache.views_of("j2", [b])
-    cache.keep({"j2"})
-    assert len(cache) == 1 and cache.views_of("j1", [a])[0] is not first[0]  # j1 was forgotten

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import random
 from pathlib import Path
 
 import pytest
 
-from miniorch.store.records import ObjectRecord, PodPhase, PodRecord
+from miniorch.store.records import EventRecord, ObjectRecord, PodPhase, PodRecord
 from miniorch.store.store import Store
 
 T0 = dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.UTC)
@@ -66,6 +67,7 @@ def test_cached_reads_match_a_fresh_store_after_random_writes(tmp_path: Path, se
         store.add_object(obj)
         objects[obj.uid] = obj
     _views(store, list(objects))  # load every cache before the writes start
+    followed: dict[str, dict[str, PodRecord]] = {}  # owner -> what its planner has from pod_changes
     next_pod = 0
     for step in range(120):
         op = rng.choice(["create", "advance", "advance", "delete_pods", "status", "manifest", "deleting", "object"])
@@ -111,8 +113,19 @@ def test_cached_reads_match_a_fresh_store_after_random_writes(tmp_path: Path, se
         fresh = Store(url)
         owners = sorted(objects) + ["gone"]
         assert _views(store, owners) == _views(fresh, owners), f"step {step} ({op})"
+        for owner in owners:
+            _follow(store, owner, followed)
+            assert list(followed[owner].values()) == fresh.pods_of(owner, with_log=False), f"step {step} ({op})"
         fresh.close()
     store.close()
+
+
+def _follow(store: Store, owner: str, followed: dict[str, dict[str, PodRecord]]) -> None:
+    """Apply what pod_changes hands back, as the Job planner does (in pods_of's order)."""
+    full, changed = store.pod_changes(owner)
+    known = {} if full else followed.get(owner, {})
+    known.update((p.uid, p) for p in changed)
+    followed[owner] = dict(sorted(known.items(), key=lambda item: item[1].created_at))
 
 
 def test_a_log_saved_then_a_record_without_it_keeps_the_log_in_memory(tmp_path: Path) -> None:
@@ -124,3 +137,44 @@ def test_a_log_saved_then_a_record_without_it_keeps_the_log_in_memory(tmp_path: 
     store.save_pod(dataclasses.replace(pod, log_tail="", deletion_reason="x"))
     assert [p.log_tail for p in store.live_pods()] == ["boom\n"]
     store.close()
+
+
+def _event(obj: ObjectRecord, now: dt.datetime, message: str) -> EventRecord:
+    return EventRecord(
+        obj.namespace, obj.kind, obj.name, obj.uid, "Normal", "R", message, first_timestamp=now, last_timestamp=now
+    )
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_events_aggregate_as_a_fresh_store_would_after_random_writes(tmp_path: Path, seed: int) -> None:
+    """Events recorded, repeated, retold with a new message (`replaces`), batched with duplicates,
+    expired and deleted with their object: a long-lived Store (its event ids kept in memory) leaves
+    the same rows as a Store opened fresh for every write (which reads them from the database)."""
+    rng = random.Random(seed)
+    warm = Store(f"sqlite:///{tmp_path / 'warm.db'}")
+    cold_url = f"sqlite:///{tmp_path / 'cold.db'}"
+    objects = [_job(i) for i in range(3)]
+    for store in (warm, Store(cold_url)):
+        for obj in objects:
+            store.add_object(obj)
+    now = T0
+    for step in range(80):
+        now += dt.timedelta(minutes=rng.choice([0] * 20 + [1, 61]))  # an expiry drops the kept ids
+        obj = rng.choice(objects)
+        op = rng.choice(["one", "one", "retold", "batch", "delete"])
+
+        ev = functools.partial(_event, obj, now)
+        cold = Store(cold_url)
+        for store in (warm, cold):
+            if op == "one":
+                store.record_event(ev(f"m{step % 4}"))
+            elif op == "retold":
+                store.record_event(ev(f"m{step % 3}"), replaces=f"m{(step + 1) % 3}")
+            elif op == "batch":
+                store.record_events([ev("m0"), ev("m1"), ev("m0")])
+            elif step % 4 == 0:  # now and then: the object and its events go
+                store.delete_object(obj.uid)
+                store.add_object(obj)
+        assert warm.list_events() == cold.list_events(), f"step {step} ({op})"
+        cold.close()
+    warm.close()

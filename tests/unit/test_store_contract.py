@@ -341,6 +341,29 @@ def test_an_owners_pods_come_oldest_first(store: Store) -> None:
     assert [p.name for p in store.pods_of(job.uid, with_log=False)] == ["pi-2", "pi-1", "pi-0"]
 
 
+def test_pod_changes_give_all_pods_first_then_those_saved_since(store: Store) -> None:
+    """The Job planner's feed: all of an owner's pods (no logs, oldest first), then each pod saved
+    since once (the newest copy); a deleted pod makes the next call give them all again."""
+    job = obj("pi")
+    store.add_object(job)
+    store.save_pods([pod(f"pi-{i}", job, created_at=T0 + dt.timedelta(seconds=10 - i)) for i in range(3)])
+    full, pods = store.pod_changes(job.uid)
+    assert full and [p.name for p in pods] == ["pi-2", "pi-1", "pi-0"]
+    assert store.pod_changes(job.uid) == (False, [])
+    [first] = [p for p in pods if p.name == "pi-0"]
+    store.save_pod(dataclasses.replace(first, phase=PodPhase.RUNNING))
+    store.save_pod(dataclasses.replace(first, phase=PodPhase.SUCCEEDED, log_tail="done\n"))
+    store.save_pod(pod("pi-3", job))
+    full, pods = store.pod_changes(job.uid)
+    assert not full and [(p.name, p.phase, p.log_tail) for p in pods] == [
+        ("pi-0", PodPhase.SUCCEEDED, ""),
+        ("pi-3", PodPhase.PENDING, ""),
+    ]
+    store.delete_pods([first.uid])
+    full, pods = store.pod_changes(job.uid)
+    assert full and [p.name for p in pods] == ["pi-3", "pi-2", "pi-1"]
+
+
 def test_pods_filter_by_namespace_and_every_given_label(store: Store) -> None:
     a, b = obj("a"), obj("b", namespace="etl")
     store.add_object(a)
