@@ -320,6 +320,19 @@ def test_a_printed_list_is_what_ctl_prints_of_the_objects(
     assert bad.status_code == 400 and "noHeaders must be true or false" in bad.json()["message"]
 
 
+def _pods_read(api: ApiHarness, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The uids of the pods read whole from the store from now on (the rows made again)."""
+    read: list[str] = []
+    by_uid = api.store.pods_by_uid
+
+    def pods_by_uid(uids: list[str]) -> Any:
+        read.extend(uids)
+        return by_uid(uids)
+
+    monkeypatch.setattr(api.store, "pods_by_uid", pods_by_uid)
+    return read
+
+
 def test_a_kept_row_shows_each_write_and_its_age_grows(api: ApiHarness, monkeypatch: pytest.MonkeyPatch) -> None:
     """A second list decodes nothing unchanged; a status written since, and the passing time, show."""
     import datetime as dt
@@ -332,14 +345,7 @@ def test_a_kept_row_shows_each_write_and_its_age_grows(api: ApiHarness, monkeypa
     pods = "/api/v1/namespaces/default/pods"
     first = _table(api, pods)["rows"][0]["cells"]
     assert first[2] == "Running"
-    decoded: list[str] = []
-    by_uid = api.store.pods_by_uid
-
-    def pods_by_uid(uids: list[str]) -> Any:
-        decoded.extend(uids)
-        return by_uid(uids)
-
-    monkeypatch.setattr(api.store, "pods_by_uid", pods_by_uid)
+    decoded = _pods_read(api, monkeypatch)
     assert _table(api, pods)["rows"][0]["cells"][:4] == first[:4] and decoded == []
     api.store.save_pod(dataclasses.replace(rec, phase=PodPhase.FAILED, exit_code=3, reason="Error"))
     again = _table(api, pods, "?labelSelector=job-name%3Da")["rows"][0]["cells"]
@@ -496,14 +502,7 @@ def test_a_listing_follows_every_write_and_reads_nothing_when_none_came(
     ds = api.client.get("/apis/apps/v1/namespaces/default/daemonsets/a").json()
     api.pod("a-ds", ds)
     same(["a-0", "a-1", "a-ds"])
-    made: list[str] = []
-    by_uid = ctx.store.pods_by_uid
-
-    def pods_by_uid(uids: list[str]) -> Any:
-        made.extend(uids)
-        return by_uid(uids)
-
-    monkeypatch.setattr(ctx.store, "pods_by_uid", pods_by_uid)
+    made = _pods_read(api, monkeypatch)
     api.apply(_DAEMONSET.format(image="agent:2"))  # the owner's template changes: its pod's row is made again
     rows.listed_rows(ctx, "Pod", "default", [])
     assert made == ["uid-a-ds"]
