@@ -35,11 +35,6 @@ class Printing:
     with_kind: bool = False
     no_headers: bool = False
 
-    @property
-    def needs_metadata(self) -> bool:
-        """Do the rows need their objects' metadata (namespace, labels) besides their cells?"""
-        return self.show_namespace or self.show_labels
-
 
 def wanted(accept: str, query: Mapping[str, str]) -> Printing | None:
     """The printing a request asks for (`Accept: text/plain;as=Table` first), else None."""
@@ -70,9 +65,9 @@ def kept_text(kind: str, kept: list[KeptRow], now: dt.datetime, printing: Printi
     at = now.timestamp()
     every = list(zip(*(r.cells for r in kept), strict=True))
     times = set().union(*(r.times for r in kept))  # the columns with `Since` cells (AGE, DURATION)
-    text, since = output.since_text, output.Since
+    since_text, since = output.since_text, output.Since
     columns: list[Sequence[str]] = [
-        [text(c, at) if type(c) is since else c for c in every[i]] if i in times else every[i]
+        [since_text(c, at) if type(c) is since else c for c in every[i]] if i in times else every[i]
         for i in table.plain_columns(kind)
     ]
     return _render(kind, [{"metadata": r.metadata} for r in kept], now, printing, columns)
