@@ -212,15 +212,18 @@ class WorkloadController:
             wakeups.later = None
         seen = await self.pods.observe([p.kind for p in self.planners], list_containers=observe)
         died, wakeups.died = wakeups.died, set()
+        # A pod busy with an operation (its launch still recording the start) is settled once
+        # that ends: the operation's end wakes a pass, which must still know of the `die`. Only
+        # the operations begun before this pass: the settle this pass starts consumes the `die`
+        # (kept, a container Docker restarted in place was settled again after every settle).
+        busy = {key for key in died if self.runner.busy(key[1])}
         if observe:
             self.pods.sync(seen, died)
             self.pods.collect_orphans(seen)
         else:
             self.pods.settle_died(seen, died)
-        # A pod busy with an operation (its launch still recording the start) is settled once
-        # that ends: the operation's end wakes a pass, which must still know of the `die`.
         live = {(p.node, p.name) for p in seen.live}
-        wakeups.died |= {key for key in died if key in live and self.runner.busy(key[1])}
+        wakeups.died |= busy & live
         self._wake_at = None
         for planner in self.planners:
             for obj in seen.owners.values():

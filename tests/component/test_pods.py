@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import Callable
 from typing import Any
@@ -10,7 +11,8 @@ import structlog.testing
 
 from component.cluster import Cluster
 from miniorch.nodes import records as nr
-from miniorch.store.records import PodPhase
+from miniorch.spec import loader
+from miniorch.store.records import PodPhase, PodRecord
 
 Run = Callable[..., None]
 
@@ -308,5 +310,45 @@ def test_the_next_pod_of_a_serial_job_starts_while_the_finished_ones_log_is_stil
         logs.set()
         await c.wait_for("the log kept", lambda: "first says hi" in first_now().log_tail)
         await c.wait_for("its container removed", lambda: first.name not in node.containers)
+
+    cluster(scenario)
+
+
+AGENT = """
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent}
+spec:
+  selector: {matchLabels: {app: agent}}
+  template:
+    metadata: {labels: {app: agent}}
+    spec:
+      containers: [{name: agent, image: busybox, command: [sleep, "3600"]}]
+"""
+
+
+def test_a_container_the_engine_restarted_in_place_is_settled_once(cluster: Run) -> None:
+    """A restartPolicy Always pod whose process crashed and that Docker started again itself:
+    its restart is counted from one inspect, and the `die` is then done with. (It was kept
+    after each settle, so the pod was settled and inspected again after every settle, hundreds
+    of times a second, forever, and the planners, which leave a busy pod alone, could not mark
+    it ready again.)"""
+
+    async def scenario(c: Cluster) -> None:
+        c.applier.apply(loader.load_text(AGENT, "test"), "api")  # type: ignore[arg-type]
+        node = c.node()
+
+        def agent() -> list[PodRecord]:
+            return [p for p in c.store.list_pods() if p.owner_name == "agent" and p.phase is PodPhase.RUNNING]
+
+        await c.wait_for("the agent running", lambda: bool(agent()))
+        (pod,) = agent()
+        inspects = node.calls["inspect"]
+        node.restart_in_place(pod.name)
+        await c.wait_for("the restart counted", lambda: agent() and agent()[0].restart_count == 1)
+        await asyncio.sleep(0.5)  # passes come and go: the settle must not repeat
+        assert node.calls["inspect"] - inspects <= 2, node.calls
+        assert not c.runner.busy(pod.name)
+        assert agent()[0].restart_count == 1 and agent()[0].uid == pod.uid
 
     cluster(scenario)

@@ -151,10 +151,8 @@ def _replaced(element: WebElement) -> bool:
 
 
 def _login(session: WebDriver, url: str, token: str = TOKEN) -> None:
-    session.get(f"{url}/ui/")
-    WebDriverWait(session, 60).until(  # the first page of a fresh Chromium: 20 s ran out once under load
-        lambda s: s.current_url == f"{url}/ui/login", f"no session, so the login form: {session.current_url}"
-    )
+    # No session, so the login form.
+    browser.open_page(session, f"{url}/ui/", lambda s: s.current_url == f"{url}/ui/login")
     session.find_element(By.ID, "token").send_keys(token)
     _click_to(session, "#login", f"{url}/ui/" if token == TOKEN else f"{url}/ui/login")
 

@@ -4,15 +4,17 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from selenium import webdriver
-from selenium.common.exceptions import NoAlertPresentException
+from selenium.common.exceptions import NoAlertPresentException, TimeoutException
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.ui import WebDriverWait
 
 CHROMIUM = "chromium"
 DRIVER = "chromedriver"
@@ -48,6 +50,26 @@ def chrome(javascript: bool = True) -> Iterator[webdriver.Chrome]:
         yield session
     finally:
         session.quit()
+
+
+def open_page(session: WebDriver, url: str, arrived: Callable[[WebDriver], bool], tries: int = 3) -> None:
+    """Navigate to `url` until `arrived(session)`, within 20 s of each of `tries` navigations.
+
+    A fresh Chromium under load has, now and then, shown its own error page for a first
+    navigation (the address stays `url`, no redirect followed) and never moved on: navigating
+    again is what a user does. Each failed try's page text (Chromium's error code) is printed,
+    so a run that needed a retry says why, and all of them are in the failure."""
+    seen: list[str] = []
+    for _ in range(tries):
+        session.get(url)
+        try:
+            WebDriverWait(session, 20).until(arrived)
+            return
+        except TimeoutException:
+            text = " ".join(session.find_element(By.TAG_NAME, "body").text.split())[:300]
+            seen.append(f"at {session.current_url}: {text!r}")
+            print(f"\nBROWSER RETRY {url}: {seen[-1]}")
+    pytest.fail(f"{url}: not arrived after {tries} navigations:\n" + "\n".join(seen), pytrace=False)
 
 
 def alert_shown(session: WebDriver) -> bool:

@@ -40,6 +40,7 @@ class FakeContainer:
     started_at: dt.datetime | None = None
     finished_at: dt.datetime | None = None
     output: list[tuple[dt.datetime, str]] = field(default_factory=list)
+    restart_count: int = 0  # the engine's own restarts (its restart policy)
 
     def state(self, node: str, inspected: bool = False) -> nr.ContainerState:
         return nr.ContainerState(
@@ -52,6 +53,7 @@ class FakeContainer:
             oom_killed=self.oom_killed and inspected,
             started_at=self.started_at if inspected else None,
             finished_at=self.finished_at if inspected else None,
+            restart_count=self.restart_count if inspected else 0,
             inspected=inspected,
         )
 
@@ -97,6 +99,14 @@ class FakeNode:
             self._event("oom", c)
         c.status, c.exit_code, c.finished_at = "exited", code, now
         self._event("die", c, exitCode=str(code))
+
+    def restart_in_place(self, name: str, code: int = 3) -> None:
+        """The process ends with `code` and the engine starts it again itself (its restart
+        policy, as for a restartPolicy Always pod): a `die`, then running with one more restart."""
+        self.finish(name, code)
+        c = self.containers[name]
+        c.status, c.started_at, c.restart_count = "running", utcnow(), c.restart_count + 1
+        self._event("start", c)
 
     def kill(self, name: str, code: int = 143) -> None:
         """Someone other than miniorch kills it (a user, or the engine's own shutdown)."""
