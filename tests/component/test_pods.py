@@ -335,7 +335,7 @@ def test_a_container_the_engine_restarted_in_place_is_settled_once(cluster: Run)
     it ready again.)"""
 
     async def scenario(c: Cluster) -> None:
-        c.applier.apply(loader.load_text(AGENT, "test"), "api")  # type: ignore[arg-type]
+        c.applier.apply(loader.load_text(AGENT, "test"), "api")
         node = c.node()
 
         def agent() -> list[PodRecord]:
