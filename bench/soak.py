@@ -12,7 +12,10 @@ more than one Job), orphan containers (a miniorch container without a live pod r
 container left a minute after everything is deleted). The daemon's RSS and open file descriptors
 are sampled every 5 s (plotted, with the kills marked).
 
-    .venv/bin/python bench/soak.py [--minutes 60] [--nodes 3] [--cronjobs 5]
+    .venv/bin/python bench/soak.py [--minutes 60] [--nodes 3] [--cronjobs 5] [--kill-every 300] [--name soak]
+
+`--kill-every 0` keeps one daemon life for the whole run: RSS and fds over a long life, the
+curve the kills cut short (written as `--name`, e.g. soak-one-life).
 """
 
 from __future__ import annotations
@@ -36,8 +39,11 @@ JOB_EVERY = 30.0
 
 
 class Soak:
-    def __init__(self, d: Daemon, nodes: list[dockernodes.DockerNode], minutes: float, cronjobs: int) -> None:
+    def __init__(
+        self, d: Daemon, nodes: list[dockernodes.DockerNode], minutes: float, cronjobs: int, kill_every: float
+    ) -> None:
         self.d, self.nodes, self.seconds, self.cronjobs = d, nodes, minutes * 60, cronjobs
+        self.kill_every = kill_every
         self.jobs: list[str] = []
         self.kills: list[float] = []
         self.node_events: list[tuple[float, str]] = []
@@ -62,7 +68,10 @@ class Soak:
         ]
         sc.apply_objects(self.d, objs)
         self.cron_from = (int(time.time()) // 60 + 1) * 60
-        kill_at = [w * KILL_EVERY + random.uniform(30, KILL_EVERY - 30) for w in range(int(self.seconds // KILL_EVERY))]
+        every = self.kill_every
+        kill_at = (
+            [w * every + random.uniform(30, every - 30) for w in range(int(self.seconds // every))] if every else []
+        )
         down_at = [self.seconds / 3, 2 * self.seconds / 3]
         next_job = 0.0
         while (now := time.monotonic() - self.t0) < self.seconds:
@@ -172,8 +181,8 @@ class Soak:
         return left
 
 
-def plot(samples: list[dict[str, float]], kills: list[float], node_events: list[tuple[float, str]]) -> None:
-    fig, axes = sc.figure("soak", 2, 6.0)
+def plot(samples: list[dict[str, float]], kills: list[float], node_events: list[tuple[float, str]], name: str) -> None:
+    fig, axes = sc.figure(name, 2, 6.0)
     if fig is None:
         return
     t = [s["t_s"] / 60 for s in samples]
@@ -186,7 +195,7 @@ def plot(samples: list[dict[str, float]], kills: list[float], node_events: list[
             ax.axvline(k / 60, color="red", lw=0.6, ls=":")
         for at, what in node_events:
             ax.axvline(at / 60, color="grey" if what == "stop" else "green", lw=0.6, ls="--")
-    sc.save_figure(fig, "soak")
+    sc.save_figure(fig, name)
 
 
 def main() -> int:
@@ -194,14 +203,20 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, default=60)
     parser.add_argument("--nodes", type=int, default=3)
     parser.add_argument("--cronjobs", type=int, default=5)
+    parser.add_argument(
+        "--kill-every", type=float, default=KILL_EVERY, help="seconds between kill -9s (0: none, one daemon life)"
+    )
+    parser.add_argument("--name", default="soak", help="the results' file name under bench/results")
     args = parser.parse_args()
+    if args.kill_every and args.kill_every <= 60:
+        parser.error("--kill-every: more than 60 seconds (a kill falls 30 s or more inside its window), or 0")
     nodes = sc.start_nodes(args.nodes)
     sc.remove_managed(nodes)
     d = sc.new_daemon([(n.name, n.url) for n in nodes], "soak", sc.SHIPPED_NODE_TIMING)
     d.start(timeout=180)
     sampler = sc.Sampler(lambda: d.proc.pid if d.proc is not None and d.proc.poll() is None else None)
     sampler.start()
-    soak = Soak(d, nodes, args.minutes, args.cronjobs)
+    soak = Soak(d, nodes, args.minutes, args.cronjobs, args.kill_every)
     try:
         soak.run()
         result: dict[str, Any] = soak.check()
@@ -212,7 +227,7 @@ def main() -> int:
         dockernodes.restart_stopped_nodes(nodes)
         sc.remove_managed(nodes)
     result |= {"kills_at_s": soak.kills, "node_events": soak.node_events, "samples": samples}
-    plot(samples, soak.kills, soak.node_events)
+    plot(samples, soak.kills, soak.node_events, args.name)
     half = [s for s in samples if s["t_s"] >= samples[-1]["t_s"] / 2] if samples else []
     rss = [s["rss_mb"] for s in samples]
     fds = [s["fds"] for s in samples]
@@ -242,7 +257,7 @@ def main() -> int:
         ),
         ("open fds first / max / last", f"{fds[0]} / {max(fds)} / {fds[-1]}" if fds else "-", ""),
     ]
-    sc.write("soak", f"Shape 5: a {args.minutes:g}-minute soak", rows, result)
+    sc.write(args.name, f"Shape 5: a {args.minutes:g}-minute soak", rows, result)
     return 0
 
 

@@ -123,6 +123,16 @@ class Collector:
         self._receivers = receivers
         self._now = now
         self._cursor: dt.datetime | None = None
+        self._read_at: int | None = None  # the store's version the last full pass read
+        self._asked_at: int | None = None  # the version `unchanged()` last saw
+        self._waiting = False  # the last pass left an event for later (its pod's log not kept yet)
+
+    def unchanged(self) -> bool:
+        """Whether nothing was written since the last pass read everything, so a pass now would
+        find nothing new (every event, pod and restart count moves the store's version). Read
+        before the pass: a write meanwhile is seen by the next one."""
+        self._asked_at = self._store.resource_version()
+        return self._asked_at == self._read_at and not self._waiting
 
     def restarting(self) -> list[facts.RestartingPod]:
         """DaemonSet/StatefulSet pods restarted often enough to be crash-looping, not yet queued."""
@@ -139,7 +149,7 @@ class Collector:
         cursor = self._cursor or queue.cursor()  # this daemon alone moves it while it leads
         if cursor is None:  # first run on this database: notify from now on, not about history
             queue.enqueue([], [], now)
-            self._cursor = now
+            self._cursor, self._read_at = now, self._asked_at
             return 0
         events = queue.events_since(cursor - OVERLAP, facts.REASONS)
         views = [event_view(e) for e in events if facts.classify(event_view(e)) is not None]
@@ -161,6 +171,7 @@ class Collector:
         if records or newest > cursor:
             queue.enqueue(records, deliveries, max(cursor, newest))
         self._cursor = max(cursor, newest)
+        self._read_at, self._waiting = self._asked_at, bool(waiting)
         return len(deliveries)
 
     def _fact_of(self, view: facts.EventView, now: dt.datetime) -> facts.Fact | None:

@@ -1,7 +1,7 @@
 """The notifier: one supervised loop that collects new facts and POSTs the due deliveries.
 
-Every `POLL_SECONDS` (while this daemon leads) it runs a collector pass off the event loop,
-then starts an HTTP task per due delivery, bounded overall and per receiver, each with the
+Every `POLL_SECONDS` (while this daemon leads) it runs a collector pass off the event loop
+(when anything was written since the last), then starts an HTTP task per due delivery, bounded overall and per receiver, each with the
 receiver's timeout: a hanging receiver holds its own slots only, and no controller ever
 waits for one. Each attempt's outcome (`retry.decide`) is committed before the next.
 Logs name the receiver and its host, never its URL's path or query (they often hold a token).
@@ -116,9 +116,11 @@ class Notifier:
     async def tick(self, client: httpx.AsyncClient) -> None:
         """One collector pass, then start the due deliveries (not waiting for their answers)."""
         try:
-            crashing = await store_io(self._collector.restarting)
-            logs = await self._read_logs(crashing)
-            queued = await store_io(self._collector.collect, crashing, logs)
+            queued = 0
+            if not await store_io(self._collector.unchanged):  # an idle daemon: one read a tick
+                crashing = await store_io(self._collector.restarting)
+                logs = await self._read_logs(crashing)
+                queued = await store_io(self._collector.collect, crashing, logs)
             now = self._now()
             if not (queued or self._freed) and self._due_at is not None and now < self._due_at:
                 return

@@ -280,6 +280,49 @@ def test_a_fact_goes_without_the_log_once_log_wait_has_passed(store: Store) -> N
     assert fact.log == "" and fact.pod == "etl-abcde"
 
 
+def test_a_pass_reads_nothing_while_nothing_was_written_and_everything_once_something_was(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An idle daemon's notifier costs one version read a tick; a write, or an event left waiting
+    for its pod's log, makes the next tick read again."""
+    now = [T0]
+    c = collector.Collector(store, lambda: [Receiver(name="a", url="http://h/a")], lambda: now[0])
+    reads: list[dt.datetime] = []
+    events_since = store.notifications.events_since
+    monkeypatch.setattr(store.notifications, "events_since", lambda *a: reads.append(now[0]) or events_since(*a))
+
+    def tick() -> int:
+        return 0 if c.unchanged() else c.collect(c.restarting())
+
+    assert tick() == 0 and c.unchanged()  # the first run sets the cursor; nothing since
+    job = _store_with_failed_job(store, log_tail="")
+    (pod,) = store.pods_of(job.uid)
+    now[0] = T0 + dt.timedelta(seconds=1)
+    store.record_object_event(job, "Warning", "BackoffLimitExceeded", "Job has reached the backoff limit", now[0])
+    assert tick() == 0 and len(reads) == 1  # read; its pod's log is not kept yet
+    now[0] += dt.timedelta(milliseconds=50)
+    assert tick() == 0 and len(reads) == 2  # waiting: read again with no write
+    store.save_pod(dataclasses.replace(pod, log_tail="2026-12-02T03:00:00.1Z boom\n"))
+    assert tick() == 1 and len(reads) == 3
+    for _ in range(3):
+        assert tick() == 0
+    assert len(reads) == 3, "nothing written since: no pass"
+    store.record_event(
+        EventRecord(
+            "default",
+            "Node",
+            "edge",
+            "node:edge",
+            "Warning",
+            "NodeNotReady",
+            "down",
+            first_timestamp=T0,
+            last_timestamp=now[0],
+        )
+    )
+    assert tick() == 1 and len(reads) == 4
+
+
 def test_a_bumped_event_is_a_new_fact(store: Store) -> None:
     now = [T0]
     c = collector.Collector(store, lambda: [Receiver(name="a", url="http://h/a")], lambda: now[0])
