@@ -280,6 +280,21 @@ def test_a_fact_goes_without_the_log_once_log_wait_has_passed(store: Store) -> N
     assert fact.log == "" and fact.pod == "etl-abcde"
 
 
+def _node_not_ready(last_seen: dt.datetime) -> EventRecord:
+    """Node edge's NodeNotReady event, first seen at T0 and last at `last_seen`."""
+    return EventRecord(
+        "default",
+        "Node",
+        "edge",
+        "node:edge",
+        "Warning",
+        "NodeNotReady",
+        "down",
+        first_timestamp=T0,
+        last_timestamp=last_seen,
+    )
+
+
 def test_a_pass_reads_nothing_while_nothing_was_written_and_everything_once_something_was(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -307,19 +322,7 @@ def test_a_pass_reads_nothing_while_nothing_was_written_and_everything_once_some
     for _ in range(3):
         assert tick() == 0
     assert len(reads) == 3, "nothing written since: no pass"
-    store.record_event(
-        EventRecord(
-            "default",
-            "Node",
-            "edge",
-            "node:edge",
-            "Warning",
-            "NodeNotReady",
-            "down",
-            first_timestamp=T0,
-            last_timestamp=now[0],
-        )
-    )
+    store.record_event(_node_not_ready(now[0]))
     assert tick() == 1 and len(reads) == 4
 
 
@@ -329,18 +332,7 @@ def test_a_bumped_event_is_a_new_fact(store: Store) -> None:
     c.collect()
     for second in (1, 2):
         now[0] = T0 + dt.timedelta(seconds=second)
-        ev = EventRecord(
-            "default",
-            "Node",
-            "edge",
-            "node:edge",
-            "Warning",
-            "NodeNotReady",
-            "down",
-            first_timestamp=T0,
-            last_timestamp=now[0],
-        )
-        store.record_event(ev)
+        store.record_event(_node_not_ready(now[0]))
         assert c.collect() == 1
     assert len(store.notifications.listing()) == 2
 
