@@ -121,8 +121,10 @@ class DaemonSetPlanner:
             self._timing,
             new_pod_id,
         )
-        self._pods.act(obj, plan.actions, pods)
+        # Readiness first: a surge's old pod is stopped because its replacement is ready, and a
+        # reader must never see the old one going while the new one is not yet marked ready.
         self._mark(plan.marks)
+        self._pods.act(obj, plan.actions, pods)
         for ev in plan.events:
             self._pods.event(obj, ev, now)
         status = ds_logic.status_to_dict(plan.status)

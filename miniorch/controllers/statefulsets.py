@@ -247,8 +247,8 @@ class StatefulSetPlanner:
         )
         if plan.forget:
             self._store.delete_pods(list(plan.forget))
+        self._mark(plan.marks)  # readiness first, as the DaemonSet planner: the actions follow from it
         self._act(obj, params, plan.actions, [p for p in pods if p.uid not in plan.forget])
-        self._mark(plan.marks)
         for ev in plan.events:
             self._pods.event(obj, ev, now)
         for node, volume in plan.remove_volumes:

@@ -11,6 +11,7 @@ import structlog.testing
 
 from component.cluster import Cluster
 from miniorch.nodes import records as nr
+from miniorch.reconcile.daemonset import READY_SINCE
 from miniorch.spec import loader
 from miniorch.store.records import PodPhase, PodRecord
 
@@ -350,5 +351,45 @@ def test_a_container_the_engine_restarted_in_place_is_settled_once(cluster: Run)
         assert node.calls["inspect"] - inspects <= 2, node.calls
         assert not c.runner.busy(pod.name)
         assert agent()[0].restart_count == 1 and agent()[0].uid == pod.uid
+
+    cluster(scenario)
+
+
+def test_a_surge_marks_the_new_pod_ready_before_the_old_one_is_stopped(cluster: Run) -> None:
+    """maxSurge 1 / maxUnavailable 0: whenever the old pod's stop is recorded, its node's new pod is
+    already recorded ready, so no reader ever sees the node without a ready pod (CI once saw one
+    between the two writes)."""
+
+    async def scenario(c: Cluster) -> None:
+        def apply(version: str) -> None:
+            text = AGENT.replace(
+                'command: [sleep, "3600"]', f'command: [sleep, "3600"], env: [{{name: V, value: "{version}"}}]'
+            )
+            text = text.replace(
+                "spec:\n  selector",
+                "spec:\n  updateStrategy: {type: RollingUpdate, rollingUpdate: {maxSurge: 1, maxUnavailable: 0}}\n  selector",
+                1,
+            )
+            c.applier.apply(loader.load_text(text, "test"), "api")
+
+        def live() -> list[PodRecord]:
+            return [p for p in c.store.list_pods() if p.owner_name == "agent" and not p.phase.terminal]
+
+        apply("1")
+        await c.wait_for("the agent ready", lambda: any(READY_SINCE in p.annotations for p in live()))
+        (old,) = live()
+        seen: list[bool] = []
+        save = c.store.save_pod
+
+        def checked(pod: PodRecord) -> Any:
+            if pod.uid == old.uid and pod.deletion_reason and not seen:
+                others = [p for p in live() if p.uid != old.uid and p.node == old.node]
+                seen.append(any(READY_SINCE in p.annotations for p in others))
+            return save(pod)
+
+        c.store.save_pod = checked  # type: ignore[method-assign]
+        apply("2")
+        await c.wait_for("the old pod stopped", lambda: bool(seen))
+        assert seen == [True], "the old pod's stop was recorded while its replacement was not yet marked ready"
 
     cluster(scenario)

@@ -304,7 +304,12 @@ def test_a_pass_reads_nothing_while_nothing_was_written_and_everything_once_some
     c = collector.Collector(store, lambda: [Receiver(name="a", url="http://h/a")], lambda: now[0])
     reads: list[dt.datetime] = []
     events_since = store.notifications.events_since
-    monkeypatch.setattr(store.notifications, "events_since", lambda *a: reads.append(now[0]) or events_since(*a))
+
+    def counted(*args: Any) -> Any:
+        reads.append(now[0])
+        return events_since(*args)
+
+    monkeypatch.setattr(store.notifications, "events_since", counted)
 
     def tick() -> int:
         return 0 if c.unchanged() else c.collect(c.restarting())
