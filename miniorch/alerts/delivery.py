@@ -1,9 +1,9 @@
 """The notifier: one supervised loop that collects new facts and POSTs the due deliveries.
 
 Every `POLL_SECONDS` (while this daemon leads) it runs a collector pass off the event loop
-(when anything was written since the last), then starts an HTTP task per due delivery, bounded overall and per receiver, each with the
-receiver's timeout: a hanging receiver holds its own slots only, and no controller ever
-waits for one. Each attempt's outcome (`retry.decide`) is committed before the next.
+when anything was written since the last one, then starts an HTTP task per due delivery,
+bounded overall and per receiver, each with the receiver's timeout: a hanging receiver holds
+its own slots only, and no controller ever waits for one. Each attempt's outcome (`retry.decide`) is committed before the next.
 Logs name the receiver and its host, never its URL's path or query (they often hold a token).
 """
 

@@ -212,10 +212,10 @@ class WorkloadController:
             wakeups.later = None
         seen = await self.pods.observe([p.kind for p in self.planners], list_containers=observe)
         died, wakeups.died = wakeups.died, set()
-        # A pod busy with an operation (its launch still recording the start) is settled once
-        # that ends: the operation's end wakes a pass, which must still know of the `die`. Only
-        # the operations begun before this pass: the settle this pass starts consumes the `die`
-        # (kept, a container Docker restarted in place was settled again after every settle).
+        # A pod busy with an operation begun before this pass (its launch still recording the
+        # start) is settled once that ends: the operation's end wakes a pass, which must still
+        # know of the `die`. A settle this pass starts uses the `die` up; keeping it for that
+        # settle too settled a container Docker restarted in place again after every settle.
         busy = {key for key in died if self.runner.busy(key[1])}
         if observe:
             self.pods.sync(seen, died)

@@ -315,16 +315,22 @@ def test_the_next_pod_of_a_serial_job_starts_while_the_finished_ones_log_is_stil
     cluster(scenario)
 
 
-AGENT = """
+SURGE = "{type: RollingUpdate, rollingUpdate: {maxSurge: 1, maxUnavailable: 0}}"
+
+
+def _agent(version: str = "1", strategy: str = "{type: RollingUpdate}") -> str:
+    """The DaemonSet `agent` (a `sleep` per node) at template `version`, updated by `strategy`."""
+    return f"""
 apiVersion: apps/v1
 kind: DaemonSet
-metadata: {name: agent}
+metadata: {{name: agent}}
 spec:
-  selector: {matchLabels: {app: agent}}
+  updateStrategy: {strategy}
+  selector: {{matchLabels: {{app: agent}}}}
   template:
-    metadata: {labels: {app: agent}}
+    metadata: {{labels: {{app: agent}}}}
     spec:
-      containers: [{name: agent, image: busybox, command: [sleep, "3600"]}]
+      containers: [{{name: agent, image: busybox, command: [sleep, "3600"], env: [{{name: V, value: "{version}"}}]}}]
 """
 
 
@@ -336,7 +342,7 @@ def test_a_container_the_engine_restarted_in_place_is_settled_once(cluster: Run)
     it ready again.)"""
 
     async def scenario(c: Cluster) -> None:
-        c.applier.apply(loader.load_text(AGENT, "test"), "api")
+        c.applier.apply(loader.load_text(_agent(), "test"), "api")
         node = c.node()
 
         def agent() -> list[PodRecord]:
@@ -362,15 +368,7 @@ def test_a_surge_marks_the_new_pod_ready_before_the_old_one_is_stopped(cluster: 
 
     async def scenario(c: Cluster) -> None:
         def apply(version: str) -> None:
-            text = AGENT.replace(
-                'command: [sleep, "3600"]', f'command: [sleep, "3600"], env: [{{name: V, value: "{version}"}}]'
-            )
-            text = text.replace(
-                "spec:\n  selector",
-                "spec:\n  updateStrategy: {type: RollingUpdate, rollingUpdate: {maxSurge: 1, maxUnavailable: 0}}\n  selector",
-                1,
-            )
-            c.applier.apply(loader.load_text(text, "test"), "api")
+            c.applier.apply(loader.load_text(_agent(version, SURGE), "test"), "api")
 
         def live() -> list[PodRecord]:
             return [p for p in c.store.list_pods() if p.owner_name == "agent" and not p.phase.terminal]
