@@ -14,7 +14,8 @@ from fastapi.responses import Response
 
 from miniorch import kinds
 from miniorch.controllers.nodes import NodeState
-from miniorch.reconcile import daemonset, startretry
+from miniorch.reconcile import startretry
+from miniorch.reconcile.views import READY_SINCE
 from miniorch.store.records import EventRecord, ObjectRecord, PodPhase, PodRecord
 
 if TYPE_CHECKING:
@@ -76,7 +77,7 @@ def _container_state(pod: PodRecord) -> dict[str, Any]:
 
 def _probe_ready(rec: PodRecord) -> bool:
     """DaemonSet and StatefulSet pods carry their readiness (healthcheck, minReadySeconds clock) as an annotation."""
-    return rec.owner_kind not in ("DaemonSet", "StatefulSet") or daemonset.READY_SINCE in rec.annotations
+    return rec.owner_kind not in ("DaemonSet", "StatefulSet") or READY_SINCE in rec.annotations
 
 
 def pod(rec: PodRecord, owner: ObjectRecord | None) -> dict[str, Any]:

@@ -19,16 +19,17 @@ import structlog
 
 from miniorch.config import Config
 from miniorch.controllers import podrecords
+from miniorch.controllers.lastlisting import LastListing
 from miniorch.controllers.models import ModelCache
 from miniorch.controllers.nodes import NodeMonitor
 from miniorch.controllers.pods import PodRunner
 from miniorch.controllers.podsync import Observed, PodSync
-from miniorch.nodes import records as nr
 from miniorch.reconcile import daemonset as ds_logic
 from miniorch.reconcile import placement, revisions
+from miniorch.reconcile.views import READY_SINCE
 from miniorch.spec import pod as pod_spec
 from miniorch.spec.workloads import DaemonSet
-from miniorch.store.records import ObjectRecord, PodPhase, PodRecord
+from miniorch.store.records import ObjectRecord, PodRecord
 from miniorch.store.store import Store
 
 log = structlog.get_logger(__name__)
@@ -87,8 +88,7 @@ class DaemonSetPlanner:
         self._models = models
         self._monitor = monitor
         self._timing = ds_logic.Timing()
-        self._containers: dict[str, dict[str, nr.ContainerState]] = {}  # as last listed
-        self._listed_at = dt.datetime.min.replace(tzinfo=dt.UTC)
+        self._listing = LastListing()
         self._releasing: set[str] = set()  # nodes leaving the config: no new pods there
         self.apply_config(config)
 
@@ -110,7 +110,7 @@ class DaemonSetPlanner:
         assert isinstance(ds, DaemonSet)
         pods = self._store.pods_of(obj.uid, with_log=False)  # planning reads no logs (up to 256 KiB a pod, every pass)
         current = self._revision(obj, ds, pods, now)
-        containers = self._containers_seen(seen, pods)
+        containers = self._listing.containers(seen, pods)
         views = [n for n in seen.nodes if n.name not in self._releasing]
         plan = ds_logic.plan_daemonset(
             ds_params(obj, ds, current.hash),
@@ -135,23 +135,6 @@ class DaemonSetPlanner:
                 log.info("daemonset_rolled_out", daemonset=obj.name, namespace=obj.namespace, nodes=plan.status.desired)
         self._prune(pods, now)
         return plan.wake_at
-
-    def _containers_seen(self, seen: Observed, pods: Sequence[PodRecord]) -> dict[str, dict[str, nr.ContainerState]]:
-        """This pass's containers; on a plan-only pass (after our own operation, nothing listed)
-        the last listing, plus the containers started since (running, health unknown)."""
-        if seen.listed:
-            # A node slow to list this pass keeps its last listing: its pods are not unready for it.
-            late = {node: self._containers[node] for node in seen.late if node in self._containers}
-            self._containers, self._listed_at = {**late, **seen.containers}, seen.now
-            return self._containers
-        out = {node: dict(found) for node, found in self._containers.items()}
-        for pod in pods:
-            started = pod.phase is PodPhase.RUNNING and pod.started_at and pod.started_at >= self._listed_at
-            if started and pod.node in out and pod.name not in out[pod.node]:
-                out[pod.node][pod.name] = nr.ContainerState(
-                    "", pod.name, pod.node or "", {}, "running", health="starting"
-                )
-        return out
 
     def _revision(
         self, obj: ObjectRecord, ds: DaemonSet, pods: Sequence[PodRecord], now: dt.datetime
@@ -242,8 +225,8 @@ def save_readiness(store: Store, runner: PodRunner, marks: Sequence[tuple[str, s
         pod = store.get_pod_by_uid(uid)
         if pod is None or runner.busy(pod.name):
             continue
-        annotations = {k: v for k, v in pod.annotations.items() if k != ds_logic.READY_SINCE}
+        annotations = {k: v for k, v in pod.annotations.items() if k != READY_SINCE}
         if since is not None:
-            annotations[ds_logic.READY_SINCE] = since
+            annotations[READY_SINCE] = since
         if annotations != pod.annotations:
             store.save_pod(dataclasses.replace(pod, annotations=annotations))

@@ -20,6 +20,7 @@ import structlog
 from miniorch.config import Config
 from miniorch.controllers import containers, podrecords
 from miniorch.controllers.daemonsets import save_readiness, selection_of
+from miniorch.controllers.lastlisting import LastListing
 from miniorch.controllers.models import ModelCache
 from miniorch.controllers.nodes import NodeMonitor
 from miniorch.controllers.pods import PodRunner
@@ -32,7 +33,7 @@ from miniorch.reconcile.actions import Action, CreatePod
 from miniorch.spec import pod as pod_spec
 from miniorch.spec.enums import RestartPolicy
 from miniorch.spec.statefulset import StatefulSet
-from miniorch.store.records import ObjectRecord, PodPhase, PodRecord
+from miniorch.store.records import ObjectRecord, PodRecord
 from miniorch.store.store import Store
 
 log = structlog.get_logger(__name__)
@@ -192,8 +193,7 @@ class StatefulSetPlanner:
         self._runner = runner
         self._models = models
         self.volumes = VolumeReaper(monitor)
-        self._containers: dict[str, dict[str, nr.ContainerState]] = {}  # as last listed
-        self._listed_at = dt.datetime.min.replace(tzinfo=dt.UTC)
+        self._listing = LastListing()
 
     def apply_config(self, config: Config) -> None:
         """Nothing to take from the config."""
@@ -233,7 +233,7 @@ class StatefulSetPlanner:
             if found is None:
                 return now + dt.timedelta(seconds=0.1)
             pins = {**found, **pins}
-        listing = self._containers_seen(seen, pods)
+        listing = self._listing.containers(seen, pods)
         plan = sts_logic.plan_statefulset(
             params,
             podrecords.views_of(pods),
@@ -279,22 +279,6 @@ class StatefulSetPlanner:
                     continue
             rest.append(action)
         self._pods.act(obj, rest, pods)
-
-    def _containers_seen(self, seen: Observed, pods: Sequence[PodRecord]) -> dict[str, dict[str, nr.ContainerState]]:
-        """This pass's containers; on a plan-only pass the last listing, plus the containers
-        started since (running, health unknown), as the DaemonSet planner reads them."""
-        if seen.listed:
-            late = {node: self._containers[node] for node in seen.late if node in self._containers}
-            self._containers, self._listed_at = {**late, **seen.containers}, seen.now
-            return self._containers
-        out = {node: dict(found) for node, found in self._containers.items()}
-        for pod in pods:
-            started = pod.phase is PodPhase.RUNNING and pod.started_at and pod.started_at >= self._listed_at
-            if started and pod.node in out and pod.name not in out[pod.node]:
-                out[pod.node][pod.name] = nr.ContainerState(
-                    "", pod.name, pod.node or "", {}, "running", health="starting"
-                )
-        return out
 
     def _revision(
         self, obj: ObjectRecord, sts: StatefulSet, pods: Sequence[PodRecord], now: dt.datetime

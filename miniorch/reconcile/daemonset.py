@@ -16,11 +16,10 @@ from miniorch.reconcile import backoff, startretry
 from miniorch.reconcile.actions import Action, CreatePod, DeletePod, Event
 from miniorch.reconcile.placement import NodeSelection, NodeView
 from miniorch.reconcile.revisions import HASH_LABEL
-from miniorch.reconcile.views import ContainerView, PodView
+from miniorch.reconcile.views import READY_SINCE, ContainerView, PodView
 from miniorch.spec.enums import EventReason
 from miniorch.spec.workloads import scaled_value
 
-READY_SINCE = "miniorch.io/ready-since"  # pod annotation: when it last became ready
 #: Deletion reasons of our own decisions; such pods are not failures and cause no backoff.
 DELIBERATE = frozenset(
     {

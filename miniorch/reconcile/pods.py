@@ -11,7 +11,7 @@ import dataclasses
 import datetime as dt
 import enum
 
-from miniorch.reconcile.views import ContainerView, PodPhase, PodView
+from miniorch.reconcile.views import READY_SINCE, ContainerView, PodPhase, PodView
 from miniorch.spec.enums import EventReason, RestartPolicy
 
 NODE_LOST = "NodeLost"
@@ -152,9 +152,13 @@ def start_failed(pod: PodView, reason: str, message: str, now: dt.datetime) -> P
 
 
 def on_docker_restart(pod: PodView, state: ContainerView) -> PodView:
-    """A restartPolicy Always container that Docker restarted in place: take its restart count."""
+    """A restartPolicy Always container that Docker restarted in place: take its restart count.
+    Its run ended, and its readiness with it: the planner marks the new run ready once it is seen
+    running (healthy, with a probe), as the kubelet does. (Inspected while Docker was still
+    restarting it, a pod kept its mark and looked ready before its process had run again.)"""
     return dataclasses.replace(
         _run_started(pod, state.started_at),
+        annotations={k: v for k, v in pod.annotations.items() if k != READY_SINCE},
         restart_count=state.restart_count,
         last_exit_code=state.exit_code if state.exit_code is not None else pod.last_exit_code,
         last_failure_at=state.finished_at or pod.last_failure_at,

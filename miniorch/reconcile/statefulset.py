@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 
 from miniorch.reconcile import placement
 from miniorch.reconcile.actions import Action, BindPod, CreatePod, DeletePod, Event
-from miniorch.reconcile.daemonset import READY_SINCE, readiness
+from miniorch.reconcile.daemonset import readiness
 from miniorch.reconcile.revisions import HASH_LABEL
-from miniorch.reconcile.views import ContainerView, PodView
+from miniorch.reconcile.views import READY_SINCE, ContainerView, PodView
 from miniorch.spec.enums import EventReason, PodPhase
 
 POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name"

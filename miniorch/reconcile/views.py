@@ -12,7 +12,11 @@ from dataclasses import dataclass, field
 
 from miniorch.spec.enums import PodPhase
 
-__all__ = ["ContainerView", "PodPhase", "PodView"]
+__all__ = ["READY_SINCE", "ContainerView", "PodPhase", "PodView"]
+
+#: Pod annotation: when it last became ready (DaemonSet and StatefulSet pods, whose planners
+#: judge readiness: running, healthy with a probe; the minReadySeconds clock counts from it).
+READY_SINCE = "miniorch.io/ready-since"
 
 
 @dataclass(frozen=True)

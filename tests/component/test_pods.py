@@ -10,8 +10,9 @@ from typing import Any
 import structlog.testing
 
 from component.cluster import Cluster
+from miniorch.clock import utcnow
 from miniorch.nodes import records as nr
-from miniorch.reconcile.daemonset import READY_SINCE
+from miniorch.reconcile.views import READY_SINCE
 from miniorch.spec import loader
 from miniorch.store.records import PodPhase, PodRecord
 
@@ -357,6 +358,54 @@ def test_a_container_the_engine_restarted_in_place_is_settled_once(cluster: Run)
         assert node.calls["inspect"] - inspects <= 2, node.calls
         assert not c.runner.busy(pod.name)
         assert agent()[0].restart_count == 1 and agent()[0].uid == pod.uid
+
+    cluster(scenario)
+
+
+def test_a_pod_docker_restarted_in_place_is_ready_again_from_its_recorded_restart(cluster: Run) -> None:
+    """A listing saw the container exited; then Docker ran it again and the settle recorded
+    restartCount 1. The restart ends the old run's readiness (the record drops its mark), and the
+    plan-only pass after the settle marks the new run ready from the record, not from that stale
+    listing (which left it unready until the next resync's listing: CI once saw ready with
+    restartCount 1 on the old mark, then unready)."""
+
+    async def scenario(c: Cluster) -> None:
+        c.applier.apply(loader.load_text(_agent(), "test"), "api")
+        node = c.node()
+
+        def agent() -> PodRecord:
+            (pod,) = [p for p in c.store.list_pods() if p.owner_name == "agent" and not p.phase.terminal]
+            return pod
+
+        await c.wait_for("the agent ready", lambda: any(READY_SINCE in p.annotations for p in c.store.list_pods()))
+        name, uid, first_mark = agent().name, agent().uid, agent().annotations[READY_SINCE]
+        saved: list[tuple[PodRecord, int]] = []  # each save of the pod after its restart, with the listings so far
+        save = c.store.save_pod
+
+        def spied(pod: PodRecord) -> Any:
+            if pod.name == name and pod.restart_count >= 1:
+                saved.append((pod, node.calls["list_managed"]))
+            return save(pod)
+
+        c.store.save_pod = spied  # type: ignore[method-assign]
+        inspected = node.calls["inspect"]
+        release = node.hold("inspect")
+        node.finish(name, 3)  # its process ends: the settle waits to see whether Docker restarts it
+        await c.wait_for("the settle's look after its wait", lambda: node.calls["inspect"] > inspected, timeout=10)
+        listed = node.calls["list_managed"]
+        c.wakeups.wake()  # a listing sees it exited, a moment before Docker's restart policy runs it again
+        await c.wait_for("a listing of the exited container", lambda: node.calls["list_managed"] > listed)
+        listed = node.calls["list_managed"]
+        container = node.containers[name]
+        container.status, container.started_at = "running", utcnow()
+        container.restart_count += 1
+        release.set()
+        await c.wait_for("ready again", lambda: agent().restart_count == 1 and READY_SINCE in agent().annotations)
+        assert agent().uid == uid
+        (restarted, _), (marked, listings) = saved[0], saved[-1]
+        assert READY_SINCE not in restarted.annotations  # the restart ended the old run's readiness
+        assert marked.annotations[READY_SINCE] > first_mark
+        assert listings == listed, "not marked ready from its recorded restart: it waited for the next listing"
 
     cluster(scenario)
 

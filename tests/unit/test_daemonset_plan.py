@@ -12,7 +12,7 @@ from miniorch.reconcile import daemonset as dsl
 from miniorch.reconcile import revisions
 from miniorch.reconcile.actions import CreatePod, DeletePod
 from miniorch.reconcile.placement import MatchExpression, NodeSelection, NodeView
-from miniorch.reconcile.views import ContainerView, PodPhase, PodView
+from miniorch.reconcile.views import READY_SINCE, ContainerView, PodPhase, PodView
 
 NOW = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)
 NEW, OLD = "newhash", "oldhash"
@@ -51,7 +51,7 @@ def pod(
     i = next(_ids)
     annotations = {}
     if ready_for is not None:
-        annotations[dsl.READY_SINCE] = (NOW - dt.timedelta(seconds=ready_for)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        annotations[READY_SINCE] = (NOW - dt.timedelta(seconds=ready_for)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     return PodView(
         uid=f"p{i}",
         name=f"ds-{i}",
@@ -269,7 +269,7 @@ def test_rolling_update_respects_max_unavailable(
     pods = [pod(n, h, ready_for=r) for n, h, r in pods_]
     found = containers(pods, ["n0", "n1", "n2"])
     for p in pods:  # a pod without a readiness mark here is one whose container is not running yet
-        if dsl.READY_SINCE not in p.annotations:
+        if READY_SINCE not in p.annotations:
             found["n0"].pop(p.name, None)
     pl = dsl.plan_daemonset(
         params(max_unavailable=max_unavailable), pods, nodes("n0", "n1", "n2"), found, NOW, TIMING, lambda: ("x", "y")

@@ -9,6 +9,7 @@ import pytest
 
 from miniorch.controllers import podrecords as pod_logic
 from miniorch.nodes.records import ContainerState
+from miniorch.reconcile.views import READY_SINCE
 from miniorch.store.records import PodPhase, PodRecord
 
 T0 = dt.datetime(2024, 5, 1, 12, 0, 0, tzinfo=dt.UTC)
@@ -169,6 +170,18 @@ def test_running_pod_seen_running_again_is_unchanged() -> None:
     """Seeing a running pod's container still running changes nothing."""
     pod = make_pod()
     assert pod_logic.on_running(pod, running_state(), NOW) is pod
+
+
+def test_a_restart_in_place_takes_dockers_count_and_ends_the_runs_readiness() -> None:
+    """Docker restarted the container itself (even if inspected while still `restarting`): the
+    count is Docker's, the old run becomes the last state, and the readiness mark goes with it
+    (the planner marks the new run once it is seen running); other annotations stay."""
+    marked = {READY_SINCE: "2024-05-01T12:00:02.000000Z", "team": "infra"}
+    pod = dataclasses.replace(make_pod(), owner_kind="DaemonSet", annotations=marked)
+    restarting = dataclasses.replace(exited(3), status="restarting", restart_count=1)
+    after = pod_logic.on_docker_restart(pod, restarting)
+    assert (after.restart_count, after.last_exit_code, after.last_failure_at) == (1, 3, FINISHED)
+    assert after.annotations == {"team": "infra"} and after.phase is PodPhase.RUNNING
 
 
 # --- missing containers ----------------------------------------------------------------------------------------

@@ -13,9 +13,8 @@ import pytest
 from miniorch.reconcile import placement
 from miniorch.reconcile import statefulset as sl
 from miniorch.reconcile.actions import Action, BindPod, CreatePod, DeletePod
-from miniorch.reconcile.daemonset import READY_SINCE
 from miniorch.reconcile.revisions import HASH_LABEL
-from miniorch.reconcile.views import ContainerView, PodPhase, PodView
+from miniorch.reconcile.views import READY_SINCE, ContainerView, PodPhase, PodView
 
 NOW = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)
 NEW, OLD = "web-new", "web-old"
