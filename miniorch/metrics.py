@@ -10,6 +10,7 @@ and Docker errors are read at scrape time from callables the daemon supplies.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import platform
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -241,12 +242,21 @@ class Metrics:
             buckets=JOB_DURATION_BUCKETS,
             registry=self.registry,
         )
+        self._job_series: dict[tuple[str, str], set[str]] = {}  # (namespace, owner) -> conditions observed
         self._alerting = _AlertingCollector()
         self.registry.register(self._alerting)
 
     def job_finished(self, namespace: str, owner: str, condition: str, seconds: float) -> None:
         """A Job reached Complete or Failed after `seconds`; `owner` is its CronJob's name or its own."""
         self.job_duration.labels(namespace, owner, condition).observe(max(0.0, seconds))
+        self._job_series.setdefault((namespace, owner), set()).add(condition)
+
+    def job_forgotten(self, namespace: str, owner: str) -> None:
+        """A Job labelled by its own name is deleted: its duration series go with it. (Kept, every
+        one-off Job ever run stayed in /metrics and in the daemon's memory, without bound.)"""
+        for condition in self._job_series.pop((namespace, owner), set()):
+            with contextlib.suppress(KeyError):  # removed already (older clients raise)
+                self.job_duration.remove(namespace, owner, condition)
 
     def watch_cronjobs(self, cronjobs: CronTimes) -> None:
         self._alerting.cronjobs = cronjobs

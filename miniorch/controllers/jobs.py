@@ -113,6 +113,8 @@ class JobPlanner:
     def delete(self, obj: ObjectRecord, seen: Observed) -> None:
         if self._pods.delete_pods(obj, "JobDeleted"):
             self._store.delete_object(obj.uid)
+            if self._metrics is not None and not (obj.owner_kind == "CronJob" and obj.owner_name):
+                self._metrics.job_forgotten(obj.namespace, obj.name)  # a CronJob's series outlive its Jobs
             log.info("job_deleted", job=obj.name, namespace=obj.namespace)
 
     def reconcile(self, obj: ObjectRecord, seen: Observed) -> dt.datetime | None:

@@ -39,7 +39,8 @@ class Cluster:
     def start(self) -> None:
         """A daemon (re)started on the same store and nodes: fresh controllers, fresh event streams."""
         self.wakeups = Wakeups()
-        parts = wiring.build_pods(Config(), self.store, self.clock, Metrics(), self.monitor.monitor(), self.wakeups)
+        self.metrics = Metrics()
+        parts = wiring.build_pods(Config(), self.store, self.clock, self.metrics, self.monitor.monitor(), self.wakeups)
         self.controller, self.runner = parts.workloads, parts.runner
         self.applier = Applier(self.store, PolicyConfig(), self.wakeups.plan_soon, self.clock.now)
         for node in self.nodes.values():

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import structlog.testing
+from prometheus_client import generate_latest
 
 from component.cluster import Cluster
 from miniorch.clock import utcnow
@@ -438,5 +439,29 @@ def test_a_surge_marks_the_new_pod_ready_before_the_old_one_is_stopped(cluster: 
         apply("2")
         await c.wait_for("the old pod stopped", lambda: bool(seen))
         assert seen == [True], "the old pod's stop was recorded while its replacement was not yet marked ready"
+
+    cluster(scenario)
+
+
+def test_a_deleted_one_off_jobs_duration_series_goes_with_it(cluster: Run) -> None:
+    """miniorch_job_duration_seconds is labelled by a one-off Job's own name: deleting the Job drops
+    its series (kept, every Job ever run stayed in /metrics and in memory)."""
+
+    async def scenario(c: Cluster) -> None:
+        def series() -> list[str]:
+            text = generate_latest(c.metrics.registry).decode()
+            return [line for line in text.splitlines() if line.startswith("miniorch_job_duration_seconds_count")]
+
+        job = c.apply("once")
+        (pod,) = await c.running("once")
+        c.node().finish(pod.name, 0)
+        await c.wait_for("once complete", lambda: c.complete("once") and series())
+        assert series() == [
+            'miniorch_job_duration_seconds_count{condition="Complete",namespace="default",owner="once"} 1.0'
+        ]
+        c.store.mark_deleting(job.uid)
+        c.wakeups.plan_soon()
+        await c.wait_for("the Job gone", lambda: c.store.get_object("Job", "default", "once") is None)
+        assert series() == []
 
     cluster(scenario)
