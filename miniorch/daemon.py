@@ -24,7 +24,7 @@ import uvicorn
 
 from miniorch import clock as clock_mod
 from miniorch import config as config_mod
-from miniorch import listeners, logs, notify, objectstates, preflight, supervise
+from miniorch import listeners, logs, memtrace, notify, objectstates, preflight, supervise
 from miniorch import metrics as metrics_mod
 from miniorch.alerts import delivery as alerts_delivery
 from miniorch.api.app import ApiContext, create_app
@@ -78,6 +78,7 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stop_requested)
         loop.add_signal_handler(signal.SIGHUP, lambda: supervisor.spawn(self.reload(), "config-reload"))
+        loop.add_signal_handler(signal.SIGUSR2, memtrace.MemoryReport().report)  # with PYTHONTRACEMALLOC set
         os.umask(0o007)  # the socket is never world-accessible, even for an instant
         listeners.prepare_socket(self.config.api.socket, self.config.api.socket_group)  # refuse a second daemon first
         await self._probe_nodes()
