@@ -100,12 +100,14 @@ def miniorch_herd(d: Daemon, nodes: list[dockernodes.DockerNode], count: int, mi
     watcher.close()
     fired: dict[str, list[int]] = {f"herd-{i}": [] for i in range(count)}
     created: list[float] = []
-    for ev in d.log_events():
+    events = d.log_events()
+    for ev in events:
         if ev.get("event") == "cronjob_fired" and ev.get("cronjob") in fired:
             slot = int(ev["job"].rsplit("-", 1)[1]) * 60
             if first <= slot <= last:
                 fired[ev["cronjob"]].append(slot)
                 created.append(float(ev["late_seconds"]))
+    why = why_started_again(events)
     expected = set(range(first, last + 1, 60))
     start_delays = []
     for job, started in starts.items():
@@ -120,9 +122,28 @@ def miniorch_herd(d: Daemon, nodes: list[dockernodes.DockerNode], count: int, mi
         "missed": sum(len(expected - set(v)) for v in fired.values()),
         "doubled": sum(len(v) - len(set(v)) for v in fired.values()),
         "doubled_container_starts": sum(c - 1 for j, c in starts.count.items() if j.startswith("herd-")),
+        "why_started_again": why,
         "tick_to_job_created": _dist(created),
         "tick_to_container_started": _dist(start_delays),
     }
+
+
+def why_started_again(events: list[dict[str, Any]]) -> dict[str, int]:
+    """What the daemon's log says could make a Job start a second pod: nodes judged NotReady (their
+    pods lost and replaced, DESIGN 4.2), containers missing from a listing, failed runs by reason."""
+    counts: dict[str, int] = {}
+    for ev in events:
+        name = ev.get("event")
+        if name == "pod_finished" and ev.get("phase") == "Failed" and str(ev.get("pod", "")).startswith("herd-"):
+            key = f"pod failed: {ev.get('reason') or 'Error'}"
+        elif name in ("node_not_ready", "node_quiet") or (
+            name in ("pod_lost", "pod_container_gone") and str(ev.get("pod", "")).startswith("herd-")
+        ):
+            key = str(name)
+        else:
+            continue
+        counts[key] = counts.get(key, 0) + 1
+    return dict(sorted(counts.items()))
 
 
 def plot(result: dict[str, Any]) -> None:
@@ -165,6 +186,11 @@ def main() -> int:
         ("CronJobs x slots", f"{m['cronjobs']} x {m['slots']} = {m['jobs_expected']} Jobs expected", ""),
         ("Jobs created", m["jobs_created"], f"missed {m['missed']}, doubled {m['doubled']} (target 0, 0)"),
         ("doubled container starts", m["doubled_container_starts"], "target 0"),
+        (
+            "... what the daemon's log says of them",
+            ", ".join(f"{k} {v}" for k, v in m["why_started_again"].items()) or "nothing",
+            "node_not_ready: its pods are lost and replaced (DESIGN 4.2)",
+        ),
         (
             "tick -> Job created p50 / p99 / max",
             f"{created['p50_s']} / {created['p99_s']} / {created['max_s']} s",

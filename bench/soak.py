@@ -15,13 +15,17 @@ are sampled every 5 s (plotted, with the kills marked).
     .venv/bin/python bench/soak.py [--minutes 60] [--nodes 3] [--cronjobs 5] [--kill-every 300] [--name soak]
 
 `--kill-every 0` keeps one daemon life for the whole run: RSS and fds over a long life, the
-curve the kills cut short (written as `--name`, e.g. soak-one-life).
+curve the kills cut short (written as `--name`, e.g. soak-one-life). `--trace-memory` runs the
+daemon with tracemalloc on and sends it SIGUSR2 after --trace-from seconds and at the end: the
+results list the allocation sites that grew between the two (its CPU figures are then not the
+daemon's own).
 """
 
 from __future__ import annotations
 
 import argparse
 import random
+import signal
 import time
 from typing import Any
 
@@ -40,10 +44,17 @@ JOB_EVERY = 30.0
 
 class Soak:
     def __init__(
-        self, d: Daemon, nodes: list[dockernodes.DockerNode], minutes: float, cronjobs: int, kill_every: float
+        self,
+        d: Daemon,
+        nodes: list[dockernodes.DockerNode],
+        minutes: float,
+        cronjobs: int,
+        kill_every: float,
+        trace_from: float | None = None,
     ) -> None:
         self.d, self.nodes, self.seconds, self.cronjobs = d, nodes, minutes * 60, cronjobs
         self.kill_every = kill_every
+        self.trace_from = trace_from  # seconds: when the first memory report is asked for
         self.jobs: list[str] = []
         self.kills: list[float] = []
         self.node_events: list[tuple[float, str]] = []
@@ -92,8 +103,17 @@ class Soak:
             if down_at and now >= down_at[0]:
                 down_at.pop(0)
                 self._node_down()
+            if self.trace_from is not None and now >= self.trace_from:
+                self.trace_from = None
+                self.memory_report()
             time.sleep(1)
         self.cron_to = (int(time.time()) // 60 - 1) * 60  # the last slot surely fired and ran
+
+    def memory_report(self) -> None:
+        """SIGUSR2: the daemon logs a memory_report (with tracemalloc on, see miniorch/memtrace.py)."""
+        if self.d.proc is not None and self.d.proc.poll() is None:
+            self.d.proc.send_signal(signal.SIGUSR2)
+            print(f"{time.monotonic() - self.t0:7.1f}s memory report asked for", flush=True)
 
     def _node_down(self) -> None:
         node = self.nodes[-1]
@@ -198,6 +218,13 @@ def plot(samples: list[dict[str, float]], kills: list[float], node_events: list[
     sc.save_figure(fig, name)
 
 
+def _where(frames: list[str]) -> str:
+    """A site's innermost frame, and the innermost of miniorch's own when that is another."""
+    ours = [f for f in frames if "/miniorch/" in f]
+    inner = frames[-1].rsplit("site-packages/", 1)[-1]
+    return inner if not ours or ours[-1] == frames[-1] else f"{inner} (from {ours[-1].rsplit('/miniorch/', 1)[-1]})"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--minutes", type=float, default=60)
@@ -207,18 +234,23 @@ def main() -> int:
         "--kill-every", type=float, default=KILL_EVERY, help="seconds between kill -9s (0: none, one daemon life)"
     )
     parser.add_argument("--name", default="soak", help="the results' file name under bench/results")
+    parser.add_argument("--trace-memory", action="store_true", help="tracemalloc on; what grew, from SIGUSR2 reports")
+    parser.add_argument("--trace-from", type=float, default=180.0, help="seconds: the first memory report")
     args = parser.parse_args()
     if args.kill_every and args.kill_every <= 60:
         parser.error("--kill-every: more than 60 seconds (a kill falls 30 s or more inside its window), or 0")
     nodes = sc.start_nodes(args.nodes)
     sc.remove_managed(nodes)
     d = sc.new_daemon([(n.name, n.url) for n in nodes], "soak", sc.SHIPPED_NODE_TIMING)
-    d.start(timeout=180)
+    d.start(timeout=180, env={"PYTHONTRACEMALLOC": "10"} if args.trace_memory else None)
     sampler = sc.Sampler(lambda: d.proc.pid if d.proc is not None and d.proc.poll() is None else None)
     sampler.start()
-    soak = Soak(d, nodes, args.minutes, args.cronjobs, args.kill_every)
+    soak = Soak(d, nodes, args.minutes, args.cronjobs, args.kill_every, args.trace_from if args.trace_memory else None)
     try:
         soak.run()
+        if args.trace_memory:
+            soak.memory_report()
+            time.sleep(30)  # a snapshot of a traced heap takes a while
         result: dict[str, Any] = soak.check()
         result["orphans_after_delete"] = soak.teardown()
     finally:
@@ -227,6 +259,9 @@ def main() -> int:
         dockernodes.restart_stopped_nodes(nodes)
         sc.remove_managed(nodes)
     result |= {"kills_at_s": soak.kills, "node_events": soak.node_events, "samples": samples}
+    reports = [ev for ev in d.log_events() if ev.get("event") == "memory_report"]
+    if reports:
+        result["memory_reports"] = reports
     plot(samples, soak.kills, soak.node_events, args.name)
     half = [s for s in samples if s["t_s"] >= samples[-1]["t_s"] / 2] if samples else []
     rss = [s["rss_mb"] for s in samples]
@@ -257,6 +292,11 @@ def main() -> int:
         ),
         ("open fds first / max / last", f"{fds[0]} / {max(fds)} / {fds[-1]}" if fds else "-", ""),
     ]
+    if len(reports) >= 2:
+        last = reports[-1]
+        rows.append(("traced memory at the two reports", f"{reports[0]['traced_mib']} / {last['traced_mib']} MiB", ""))
+        for site in last["top"][:8]:
+            rows.append((f"grew: {_where(site['where'])}", f"{site['kib_diff']} KiB, {site['blocks_diff']} blocks", ""))
     sc.write(args.name, f"Shape 5: a {args.minutes:g}-minute soak", rows, result)
     return 0
 
