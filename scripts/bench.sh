@@ -5,7 +5,7 @@
 # /tmp/miniorch-bench-nodes, measures, writes bench/results/latest.{md,json} and
 # stops the nodes again. Needs root (dockerd, bridges).
 #   ./scripts/bench.sh --scale [--quick]   # the scale shapes instead (issue 20; bench/README.md):
-#     scale_nodes, cron_herd, history, soak, and perf's big_job / serial_job when present;
+#     scale_nodes, cron_herd, history, soak, big_job, sdk_overhead and serial_job;
 #     --quick runs the short versions (3-minute herd, 10-minute soak).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -43,7 +43,7 @@ if [[ ${1:-} == --scale ]]; then
   minutes_herd=10; minutes_soak=60
   ((quick)) && { minutes_herd=3; minutes_soak=10; }
   scripts=("scale_nodes.py" "cron_herd.py --minutes $minutes_herd" "history.py" "soak.py --minutes $minutes_soak")
-  for extra in big_job.py serial_job.py; do  # perf's shapes 2 and 6, by name when present
+  for extra in big_job.py sdk_overhead.py serial_job.py; do  # shapes 2 (and the SDK call cost behind it) and 6
     if [[ -f bench/$extra ]]; then scripts+=("$extra"); else log "bench/$extra not present: skipped"; fi
   done
   failed=0
