@@ -32,10 +32,13 @@ class MemoryReport:
             )
             return
         snapshot = tracemalloc.take_snapshot().filter_traces((tracemalloc.Filter(False, tracemalloc.__file__),))
+        stats: list[tracemalloc.Statistic | tracemalloc.StatisticDiff]
         if self._last is None:
-            stats = snapshot.statistics("traceback")
+            stats = list(snapshot.statistics("traceback"))
         else:
-            stats = sorted(snapshot.compare_to(self._last, "traceback"), key=lambda s: s.size_diff, reverse=True)
+            diffs = snapshot.compare_to(self._last, "traceback")
+            diffs.sort(key=lambda diff: diff.size_diff, reverse=True)
+            stats = list(diffs)
         first, self._last = self._last is None, snapshot
         traced, peak = tracemalloc.get_traced_memory()
         log.info(

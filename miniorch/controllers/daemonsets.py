@@ -95,6 +95,9 @@ class DaemonSetPlanner:
     def apply_config(self, config: Config) -> None:
         """Nothing to take from the config: the DaemonSet backoff is fixed (DESIGN 4.6)."""
 
+    def begin_pass(self, seen: Observed) -> None:
+        """Nothing kept per object beyond the pass (its last listing is the planner's)."""
+
     async def cancel(self) -> None:
         """Nothing runs off the pass: a DaemonSet's work is the pods' (PodRunner)."""
 

@@ -107,6 +107,11 @@ class JobPlanner:
             config.timing.job_backoff_initial_seconds, config.timing.job_backoff_max_seconds
         )
 
+    def begin_pass(self, seen: Observed) -> None:
+        """The Jobs this pass no longer plans (deleted, or finished with their last container
+        gone) are forgotten here and their pods' copies in the store's memory go."""
+        self._views.keep(seen.owners)
+
     async def cancel(self) -> None:
         """Nothing runs off the pass: a Job's work is the pods' (PodRunner)."""
 
@@ -124,8 +129,6 @@ class JobPlanner:
             return None
         params = job_params(obj, job)
         previous = job_logic.status_from_dict(obj.status)
-        if len(self._views) > 2 * len(seen.owners) + 16:
-            self._views.keep(seen.owners)
         pods = self._views.pods(obj.uid)  # the finished summed up: a pass walks the unfinished only
         plan = job_logic.plan_job(
             params, previous, pods.views, seen.nodes, seen.load, now, self._timing, new_pod_id, pods.settled

@@ -81,9 +81,9 @@ class JobViews:
         return JobPods(kept.settled, [r for _, r, _ in unfinished], [v for _, _, v in unfinished])
 
     def keep(self, owners: Collection[str]) -> None:
-        """Forget the Jobs not in `owners` (deleted, or no longer planned)."""
+        """Forget the Jobs not in `owners` (deleted, or finished with their last container gone),
+        and have the store drop its copies of their pods: a finished Job's pods were read once more
+        after its status was final, and then stayed in memory, thousands for a big Job."""
         for uid in [u for u in self._jobs if u not in owners]:
             del self._jobs[uid]
-
-    def __len__(self) -> int:
-        return len(self._jobs)
+            self._store.forget_pods_of(uid)

@@ -198,6 +198,9 @@ class StatefulSetPlanner:
     def apply_config(self, config: Config) -> None:
         """Nothing to take from the config."""
 
+    def begin_pass(self, seen: Observed) -> None:
+        """Nothing kept per object beyond the pass (its last listing is the planner's)."""
+
     async def cancel(self) -> None:
         """Volume removals and lookups in flight: each is redone by a later pass after a restart."""
         await self.volumes.cancel()

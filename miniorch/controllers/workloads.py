@@ -41,6 +41,9 @@ class Planner(Protocol):
 
     def apply_config(self, config: Config) -> None: ...
 
+    def begin_pass(self, seen: Observed) -> None:
+        """Once a pass, before its objects: forget what it plans no more (`seen.owners`)."""
+
     def reconcile(self, obj: ObjectRecord, seen: Observed) -> dt.datetime | None:
         """Plan and act for one object; returns when it wants to be looked at again."""
 
@@ -226,6 +229,7 @@ class WorkloadController:
         wakeups.died |= busy & live
         self._wake_at = None
         for planner in self.planners:
+            planner.begin_pass(seen)
             for obj in seen.owners.values():
                 if obj.kind != planner.kind:
                     continue

@@ -120,6 +120,10 @@ class Pods:
         with self._db.lock:  # planning reads these every pass: kept in memory
             return self._cache.owned(owner_uid, load)
 
+    def forget(self, owner_uid: str) -> None:
+        with self._db.lock:
+            self._cache.owner_finished(owner_uid)
+
     def changes(self, owner_uid: str) -> tuple[bool, list[PodRecord]]:
         """`PodCache.changes` (no logs)."""
 

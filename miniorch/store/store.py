@@ -186,6 +186,11 @@ class Store:
         """An owner's pods, oldest first; `with_log=False` leaves `log_tail` empty (planning needs none)."""
         return self._pods.of(owner_uid, with_log)
 
+    def forget_pods_of(self, owner_uid: str) -> None:
+        """The owner's pods are planned no more (a finished Job whose last container went): their
+        copies in memory go; a later read loads them again."""
+        self._pods.forget(owner_uid)
+
     def pod_changes(self, owner_uid: str) -> tuple[bool, list[PodRecord]]:
         """What `pods_of(owner_uid, with_log=False)` gained since the last call: (True, all of them,
         oldest first) on the first call and whenever the caller must start again (a pod was deleted,

@@ -465,3 +465,27 @@ def test_a_deleted_one_off_jobs_duration_series_goes_with_it(cluster: Run) -> No
         assert series() == []
 
     cluster(scenario)
+
+
+def test_a_finished_jobs_pods_leave_the_daemons_memory_once_its_containers_are_gone(cluster: Run) -> None:
+    """Complete, its last container removed: the next pass forgets the Job, and the store's
+    in-memory copies of its pods go (they were read once more after the final status, then
+    stayed: 4 KB a pod, the whole of a big Job)."""
+
+    async def scenario(c: Cluster) -> None:
+        job = c.apply("done", completions=3, parallelism=3)
+        for pod in await c.running("done", 3):
+            c.node().finish(pod.name, 0)
+        await c.wait_for("done complete", lambda: c.complete("done"))
+        await c.wait_for("its containers removed", lambda: all(p.container_removed for p in c.pods("done")))
+
+        def passes() -> float:
+            return c.metrics.registry.get_sample_value("miniorch_reconcile_pass_duration_seconds_count") or 0.0
+
+        before = passes()
+        c.wakeups.wake()
+        await c.wait_for("a pass after the removals", lambda: passes() > before)
+        full, pods = c.store.pod_changes(job.uid)
+        assert full and len(pods) == 3, "the store still follows the finished Job's pods in memory"
+
+    cluster(scenario)

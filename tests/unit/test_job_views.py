@@ -110,3 +110,22 @@ def test_a_pass_after_one_pod_finished_views_that_pod_only(tmp_path: Path, monke
     assert made == [running[0].uid]
     assert got.settled.count == 301 and len(got.records) == 19
     store.close()
+
+
+def test_a_job_no_longer_planned_is_forgotten_with_the_stores_copies_of_its_pods(tmp_path: Path) -> None:
+    """Finished with its last container gone (or deleted), a Job leaves the pass's owners: its
+    views go, and so do the store's in-memory copies of its pods (a big Job's thousands stayed)."""
+    store = Store(f"sqlite:///{tmp_path / 's.db'}")
+    done = [
+        dataclasses.replace(_pod(i, "big", i), phase=PodPhase.SUCCEEDED, exit_code=0, container_removed=True)
+        for i in range(50)
+    ]
+    store.save_pods([*done, dataclasses.replace(_pod(50, "other", 0), phase=PodPhase.RUNNING)])
+    views = jobviews.JobViews(store)
+    assert views.pods("big").settled.count == 50 and views.pods("other").records
+    assert store.pod_changes("big") == (False, [])  # followed in memory
+    views.keep({"other"})
+    full, pods = store.pod_changes("big")
+    assert full and len(pods) == 50  # read from the database again: the copies were dropped
+    assert store.pod_changes("other") == (False, [])  # the Job still planned keeps its own
+    store.close()

@@ -364,6 +364,20 @@ def test_pod_changes_give_all_pods_first_then_those_saved_since(store: Store) ->
     assert full and [p.name for p in pods] == ["pi-3", "pi-2", "pi-1"]
 
 
+def test_forgetting_an_owners_pods_drops_only_its_copies_in_memory(store: Store) -> None:
+    """forget_pods_of: the owner's next pod_changes starts again from the database (nothing is
+    deleted), and every later save is still followed."""
+    job = obj("pi")
+    store.add_object(job)
+    store.save_pods([pod(f"pi-{i}", job) for i in range(2)])
+    assert store.pod_changes(job.uid)[0] and store.pod_changes(job.uid) == (False, [])
+    store.forget_pods_of(job.uid)
+    full, pods = store.pod_changes(job.uid)
+    assert full and sorted(p.name for p in pods) == ["pi-0", "pi-1"]
+    store.save_pod(pod("pi-2", job))
+    assert [p.name for p in store.pod_changes(job.uid)[1]] == ["pi-2"]
+
+
 def test_pods_filter_by_namespace_and_every_given_label(store: Store) -> None:
     a, b = obj("a"), obj("b", namespace="etl")
     store.add_object(a)
