@@ -7,6 +7,8 @@ pod template belong to a kind is the kind registry's.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from miniorch import kinds
 from miniorch.spec import loader
 from miniorch.spec.job import Job
@@ -28,6 +30,13 @@ class ModelCache:
                 self._models.clear()
             model = self._models[key] = loader.parse_object(obj.manifest, source=f"{obj.kind.lower()}/{obj.name}").obj
         return model
+
+    def keep(self, uids: Collection[str]) -> None:
+        """Once a pass: drop the models of objects the pass no longer has (finished, deleted).
+        Bounded only by `limit`, a daemon held the last 4,096 Jobs' models (8 KB each) whatever
+        was still running; a sweep runs when the stale could outnumber the kept."""
+        if len(self._models) > 2 * len(uids) + 64:
+            self._models = {key: model for key, model in self._models.items() if key[0] in uids}
 
     def job(self, obj: ObjectRecord) -> Job:
         model = self.get(obj)

@@ -228,6 +228,7 @@ class WorkloadController:
         live = {(p.node, p.name) for p in seen.live}
         wakeups.died |= busy & live
         self._wake_at = None
+        self.models.keep(seen.owners)
         for planner in self.planners:
             planner.begin_pass(seen)
             for obj in seen.owners.values():
