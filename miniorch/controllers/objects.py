@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import datetime as dt
+import threading
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -44,6 +45,14 @@ class Busy(Conflict, TemporaryError):
     """The object is being deleted; the same change can succeed once it is gone."""
 
 
+class AlreadyExists(Conflict):
+    """A create of a name that is taken (a Kubernetes POST)."""
+
+
+class Stale(Conflict):
+    """An update made from an older resourceVersion than the object's (a Kubernetes PUT or patch)."""
+
+
 def _file_of(source: str) -> str | None:
     """The manifest file that manages an object (`file:<path>` sources), else None."""
     return source.removeprefix("file:") if source.startswith("file:") else None
@@ -61,6 +70,14 @@ def _refuse_file_managed(existing: ObjectRecord, verb: str, extra: str = "") -> 
 
 class NotFound(MiniorchError):
     pass
+
+
+def _check_version(kind: str, name: str, existing: ObjectRecord | None, resource_version: int | None) -> None:
+    if resource_version is not None and existing is not None and existing.resource_version != resource_version:
+        raise Stale(
+            f'{kind.lower()} "{name}" was changed since resourceVersion {resource_version} '
+            f"(it is at {existing.resource_version}): read it again and retry"
+        )
 
 
 @dataclass(frozen=True)
@@ -93,6 +110,10 @@ class Applier:
         self._policy = policy
         self._wake = wake
         self._now = now
+        # One change at a time: the API's requests run in threads, beside the folder's sync, and an
+        # object's lookup and its write must not interleave with another's (two applies of a new
+        # name each created an object of it: a client's retry doubled a Job and ran it twice).
+        self._lock = threading.RLock()
 
     def set_policy(self, policy: PolicyConfig) -> None:
         self._policy = policy
@@ -175,19 +196,34 @@ class Applier:
                 f"(miniorch ctl delete {info.singular} {m.name} -n {m.namespace}) or apply it under a new name"
             )
 
-    def apply(self, manifests: Sequence[loader.Manifest], source: str) -> list[Applied]:
-        """Check everything first, so a bad object leaves every object of the batch untouched."""
-        self.check(manifests, source)
-        out = [self._apply_one(m, source) for m in manifests]
+    def apply(
+        self,
+        manifests: Sequence[loader.Manifest],
+        source: str,
+        *,
+        create: bool = False,
+        resource_version: int | None = None,
+    ) -> list[Applied]:
+        """Check everything first, so a bad object leaves every object of the batch untouched.
+        `create`: each object must be new (AlreadyExists); `resource_version`: each must still be
+        at that version (Stale), checked with the write, as the API server's optimistic locking."""
+        with self._lock:
+            self.check(manifests, source)
+            out = [self._apply_one(m, source, create, resource_version) for m in manifests]
         self._wake()
         return out
 
-    def _apply_one(self, m: loader.Manifest, source: str) -> Applied:
+    def _apply_one(
+        self, m: loader.Manifest, source: str, create: bool = False, resource_version: int | None = None
+    ) -> Applied:
         now = self._now()
         data = normalized(m)
         existing = self._store.get_object(m.kind, m.namespace, m.name)
         if existing is not None and existing.deleting:
             raise Busy(f'{m.kind.lower()} "{m.name}" is being deleted; try again when it is gone')
+        if existing is not None and create:
+            raise AlreadyExists(f'{m.kind.lower()} "{m.name}" already exists')
+        _check_version(m.kind, m.name, existing, resource_version)
         if existing is None:
             uid = str(uuid.uuid4())
             data["metadata"].update(uid=uid, creationTimestamp=_ts(now), generation=1)
@@ -210,6 +246,13 @@ class Applier:
         return Applied(m.kind, m.namespace, m.name, "configured")
 
     def patch(self, kind: str, namespace: str, name: str, patch: dict[str, Any]) -> Applied:
+        """A merge patch of the manifest as stored when it is written."""
+        with self._lock:
+            result = self._patch(kind, namespace, name, patch)
+        self._wake()
+        return result
+
+    def _patch(self, kind: str, namespace: str, name: str, patch: dict[str, Any]) -> Applied:
         existing = self._store.get_object(kind, namespace, name)
         if existing is None or existing.deleting:
             raise NotFound(f'{kind.lower()} "{name}" not found in namespace "{namespace}"')
@@ -226,11 +269,16 @@ class Applier:
         manifest = loader.parse_object(merged, source=f"patch of {kind.lower()}/{name}")
         self.check([manifest], existing.source)
         result = self._apply_one(manifest, existing.source)
-        self._wake()
         return Applied(kind, namespace, name, "patched" if result.action != "unchanged" else "unchanged")
 
     def delete(self, kind: str, namespace: str, name: str, source: str = "api") -> ObjectRecord:
         """Mark for deletion (the controllers cascade); "api" may not delete what a file manages."""
+        with self._lock:
+            deleted = self._delete(kind, namespace, name, source)
+        self._wake()
+        return deleted
+
+    def _delete(self, kind: str, namespace: str, name: str, source: str) -> ObjectRecord:
         existing = self._store.get_object(kind, namespace, name)
         if existing is None:
             raise NotFound(f'{kind.lower()} "{name}" not found in namespace "{namespace}"')
@@ -256,7 +304,6 @@ class Applier:
                 )
             )
             log.info("object_deletion_requested", kind=kind, name=name, namespace=namespace)
-        self._wake()
         return dataclasses.replace(existing, deleting=True)
 
 

@@ -536,3 +536,47 @@ def test_a_listing_follows_every_write_and_reads_nothing_when_none_came(
     assert len(rows.listed_rows(ctx, "Pod", None, [])[1]) == 2 and ctx.listings["Pod"]._kept is not None
     api.pod("a-ds3", ds)
     assert len(rows.listed_rows(ctx, "Pod", None, [])[1]) == 3 and ctx.listings["Pod"]._kept is None
+
+
+def test_concurrent_applies_of_a_new_name_make_one_object(api: ApiHarness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The API's requests run in threads: two applies of the same new Job (a client's retry after a
+    timeout) each found no object and each created one, so the Job ran twice. One is made now."""
+    import threading
+    import time
+
+    lookup = api.store.get_object
+
+    def slow_lookup(*args: Any) -> Any:
+        found = lookup(*args)
+        time.sleep(0.05)  # the other request's lookup comes in between
+        return found
+
+    monkeypatch.setattr(api.store, "get_object", slow_lookup)
+    text = job_yaml("twice")
+    answers: list[Any] = []
+    threads = [threading.Thread(target=lambda: answers.append(api.apply(text))) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    actions = sorted(a["results"][0]["action"] for a in answers)
+    assert actions == ["created", "unchanged", "unchanged"]
+    assert [o.name for o in api.store.list_objects("Job")] == ["twice"]
+
+
+def test_a_create_of_a_taken_name_and_a_stale_update_are_refused_with_the_write(api: ApiHarness) -> None:
+    """AlreadyExists and the resourceVersion check are the applier's, made under its lock: a create
+    or an update that raced another write is refused, never applied on top of it."""
+    from miniorch.controllers import objects as objects_mod
+    from miniorch.spec import loader
+
+    job = _create(api, "taken")
+    (manifest,) = loader.load_text(job_yaml("taken"), "test")
+    with pytest.raises(objects_mod.AlreadyExists):
+        api.ctx.applier.apply([manifest], "api", create=True)
+    rv = int(job["metadata"]["resourceVersion"])
+    api.store.save_status(job["metadata"]["uid"], {"active": 1})  # any write moves the version on
+    (changed,) = loader.load_text(job_yaml("taken", parallelism=2), "test")
+    with pytest.raises(objects_mod.Stale):
+        api.ctx.applier.apply([changed], "api", resource_version=rv)
+    assert api.store.get_object("Job", "default", "taken").manifest["spec"].get("parallelism", 1) == 1  # type: ignore[union-attr]

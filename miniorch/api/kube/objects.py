@@ -19,6 +19,7 @@ from miniorch.api.kube.discovery import Resource
 from miniorch.api.kube.status import KubeError
 from miniorch.clock import utcnow
 from miniorch.controllers import cronjobs
+from miniorch.controllers import objects as objects_mod
 from miniorch.spec import loader
 from miniorch.spec.errors import ManifestInvalid
 from miniorch.store.records import ObjectRecord
@@ -110,14 +111,34 @@ def create(ctx: ApiContext, resource: Resource, namespace: str, body: Any) -> Se
             raise status.already_exists(resource_name(resource), name)
         ctx.wake()
         return render.obj(job)
-    _apply(ctx, resource, manifest, name)
+    _apply(ctx, resource, manifest, name, create=True)
     return render.obj(existing(ctx, resource, namespace, name))
 
 
-def _apply(ctx: ApiContext, resource: Resource, manifest: dict[str, Any], name: str) -> None:
-    """Through the applier; a ManifestInvalid becomes kubectl's `The Job "x" is invalid: ...` with its causes."""
+def _apply(
+    ctx: ApiContext,
+    resource: Resource,
+    manifest: dict[str, Any],
+    name: str,
+    *,
+    create: bool = False,
+    resource_version: int | None = None,
+) -> None:
+    """Through the applier; a ManifestInvalid becomes kubectl's `The Job "x" is invalid: ...` with its
+    causes. `create` and `resource_version` are checked with the write (AlreadyExists, Conflict)."""
     try:
-        ctx.applier.apply([loader.parse_object(manifest, source=f"{resource.kind.lower()}/{name}")], "api")
+        ctx.applier.apply(
+            [loader.parse_object(manifest, source=f"{resource.kind.lower()}/{name}")],
+            "api",
+            create=create,
+            resource_version=resource_version,
+        )
+    except objects_mod.AlreadyExists as exc:
+        raise status.already_exists(resource_name(resource), name) from exc
+    except objects_mod.Stale as exc:
+        raise KubeError(
+            409, f'Operation cannot be fulfilled on {resource_name(resource)} "{name}": {_CONFLICT}'
+        ) from exc
     except ManifestInvalid as exc:
         causes = status.invalid_causes(exc)
         details = {"name": name, "group": resource.group, "kind": resource.kind, "causes": causes}
@@ -134,7 +155,7 @@ def update(ctx: ApiContext, resource: Resource, namespace: str, name: str, body:
         raise KubeError(409, f'Operation cannot be fulfilled on {resource_name(resource)} "{name}": {_CONFLICT}')
     if manifest["metadata"].get("name") != name:
         raise KubeError(400, "the name of the object does not match the name on the URL")
-    _apply(ctx, resource, manifest, name)
+    _apply(ctx, resource, manifest, name, resource_version=rec.resource_version if given not in (None, "") else None)
     return render.obj(existing(ctx, resource, namespace, name))
 
 
@@ -146,7 +167,7 @@ def apply_patch(ctx: ApiContext, resource: Resource, namespace: str, name: str, 
         raise KubeError(409, f'Operation cannot be fulfilled on {resource_name(resource)} "{name}": {_CONFLICT}')
     diff = patch.merge_diff(patch.spec_of(served), patch.spec_of(new))
     if diff:
-        ctx.applier.patch(resource.kind, namespace, name, diff)
+        ctx.applier.patch(resource.kind, namespace, name, diff)  # merged into the stored spec of now
     return render.obj(existing(ctx, resource, namespace, name))
 
 
