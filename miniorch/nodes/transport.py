@@ -20,12 +20,14 @@ from typing import Any
 import docker
 import docker.transport.basehttpadapter
 import docker.transport.sshconn
+import docker.transport.unixconn
 import paramiko
 import requests.adapters
 import urllib3
 import urllib3.util.ssl_match_hostname
 
 from miniorch.errors import MiniorchError, TemporaryError
+from miniorch.nodes.calls import MAX_IN_FLIGHT
 
 UNIX, TLS, SSH, TCP_INSECURE = "unix", "tls", "ssh", "tcp-insecure"
 _PLACEHOLDER_VERSION = "1.41"  # replaced by the engine's own before the first real call
@@ -137,12 +139,11 @@ def _ssh_api(adapter: requests.adapters.BaseAdapter, timeout: float) -> docker.A
 def _api(endpoint: Endpoint, timeout: float, pool_size: int, dials: Dials | None = None) -> docker.APIClient:
     t = endpoint.transport
     if t == UNIX:
-        api = docker.APIClient(
-            base_url=endpoint.url, version=_PLACEHOLDER_VERSION, timeout=timeout, max_pool_size=pool_size
-        )
-        unix = api._custom_adapter
-        get_connection = unix.get_connection
-        unix.get_connection = lambda *a, **kw: _counted(get_connection(*a, **kw), dials)
+        api = docker.APIClient(base_url=endpoint.url, version=_PLACEHOLDER_VERSION, timeout=timeout)
+        sdk_adapter = api._custom_adapter
+        api._custom_adapter = UnixAdapter(sdk_adapter.socket_path, timeout, dials)
+        api.mount("http+docker://", api._custom_adapter)
+        sdk_adapter.close()
     elif t == TCP_INSECURE:
         api = docker.APIClient(base_url=endpoint.url, version=_PLACEHOLDER_VERSION, timeout=timeout)
         api.mount("http://", _PlainAdapter(dials, pool_connections=1, pool_maxsize=pool_size))
@@ -158,6 +159,26 @@ def _api(endpoint: Endpoint, timeout: float, pool_size: int, dials: Dials | None
     # Environment variables never choose the CA, a proxy or credentials for an engine.
     api.trust_env = False
     return api
+
+
+# -- unix socket --------------------------------------------------------------
+
+
+class UnixAdapter(docker.transport.unixconn.UnixHTTPAdapter):  # type: ignore[misc]
+    """The engine's socket through one connection pool, its new connections counted.
+
+    docker-py keys its unix pools by the whole request URL: every container a call names got a
+    pool and a connection of its own (the last 25 kept, the rest garbage that only a full
+    collection frees), so keep-alive served nothing and a busy daemon's memory grew."""
+
+    def __init__(self, socket_path: str, timeout: float, dials: Dials | None) -> None:
+        # Room for every call the node's gate lets through at once (a connection is only made
+        # when that many run): a full pool would discard connections, with a warning each.
+        super().__init__(f"http+unix://{socket_path}", timeout, pool_connections=1, max_pool_size=MAX_IN_FLIGHT)
+        self._dials = dials
+
+    def get_connection(self, url: str, proxies: Any = None) -> Any:
+        return _counted(super().get_connection("http+docker://localhost", proxies), self._dials)
 
 
 # -- TLS ----------------------------------------------------------------------
