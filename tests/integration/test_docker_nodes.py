@@ -65,3 +65,23 @@ def test_nodes_env_round_trips(docker_nodes: list[dockernodes.DockerNode]) -> No
     value = dockernodes.nodes_env(docker_nodes)
     assert value.startswith(f"node0=unix://{docker_nodes[0].base_dir}/node0/docker.sock,")
     assert dockernodes.parse_nodes_env(value) == docker_nodes
+
+
+def test_calls_on_many_containers_reuse_one_connection_to_a_unix_node(
+    docker_nodes: list[dockernodes.DockerNode],
+) -> None:
+    """docker-py's unix adapter opened a new pool and connection for every container a call named
+    (its pools are keyed by the whole URL); miniorch's transport keeps one pool per engine."""
+    from miniorch.nodes import transport
+
+    dials = transport.Dials()
+    client = transport.connect(transport.Endpoint(docker_nodes[0].url), timeout=10, dials=dials)
+    try:
+        for i in range(30):
+            try:
+                client.api.inspect_container(f"miniorch-no-such-container-{i}")
+            except Exception as exc:  # 404 for each: still one request and its answer on the connection
+                assert "404" in str(exc) or "No such container" in str(exc)
+        assert dials.count <= 2, dials.count
+    finally:
+        client.close()
