@@ -146,8 +146,8 @@ def why_started_again(events: list[dict[str, Any]]) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
-def plot(result: dict[str, Any]) -> None:
-    fig, axes = sc.figure("cron_herd", 2, 5.5)
+def plot(result: dict[str, Any], name: str = "cron_herd") -> None:
+    fig, axes = sc.figure(name, 2, 5.5)
     if fig is None:
         return
     created = result["miniorch"]["tick_to_job_created"]["values"]
@@ -159,7 +159,7 @@ def plot(result: dict[str, Any]) -> None:
         axes[1].plot(values, [i / max(1, len(values) - 1) for i in range(len(values))], label=label)
     axes[1].set(xlabel="seconds after the tick", ylabel="fraction started", title="tick -> container started (CDF)")
     axes[1].legend()
-    sc.save_figure(fig, "cron_herd")
+    sc.save_figure(fig, name)
 
 
 def main() -> int:
@@ -167,6 +167,7 @@ def main() -> int:
     parser.add_argument("--cronjobs", type=int, default=300)
     parser.add_argument("--minutes", type=int, default=10)
     parser.add_argument("--nodes", type=int, default=3)
+    parser.add_argument("--name", default="cron_herd", help="the results' file name under bench/results")
     args = parser.parse_args()
     nodes = sc.start_nodes(args.nodes)
     sc.remove_managed(nodes)
@@ -179,7 +180,7 @@ def main() -> int:
     finally:
         d.stop(timeout=120)
         sc.remove_managed(nodes)
-    plot(result)
+    plot(result, args.name)
     m, f = result["miniorch"], result["floor"]
     created, started = m["tick_to_job_created"], m["tick_to_container_started"]
     rows = [
@@ -207,7 +208,7 @@ def main() -> int:
             "",
         ),
     ]
-    sc.write("cron_herd", f"Shape 3: a cron herd ({args.cronjobs} CronJobs, {args.minutes} min)", rows, result)
+    sc.write(args.name, f"Shape 3: a cron herd ({args.cronjobs} CronJobs, {args.minutes} min)", rows, result)
     return 0
 
 
