@@ -58,7 +58,13 @@ class ContainerLister:
                 log.warning("node_list_slow", node=name, waited=round(self._list_wait(name), 2))
                 continue
             error = listing.exception()
-            if isinstance(error, nr.NodeUnavailable):
+            if isinstance(error, nr.NodeBusy):
+                # Not sent: the node's calls are all taken (a burst of starts). It is as slow to
+                # list as a late node: its pods stay as they are (they were made Unknown, and a pod
+                # not yet created was then recorded failed as if its container had been removed).
+                late.add(name)
+                log.info("node_list_busy", node=name, error=error.detail)
+            elif isinstance(error, nr.NodeUnavailable):
                 log.warning("node_list_failed", node=name, error=error.detail)
             elif error is not None:
                 raise error

@@ -77,6 +77,8 @@ class PodRunner:
         async def wrapped() -> None:
             try:
                 await op()
+            except nr.NodeBusy as exc:  # a burst: a later pass tries again, as for any deferral
+                log.info("pod_operation_waiting", pod=pod.name, node=pod.node, error=exc.detail)
             except nr.NodeUnavailable as exc:
                 log.warning("pod_operation_deferred", pod=pod.name, node=pod.node, error=exc.detail)
             except StoreUnavailable as exc:  # not recorded: a later pass observes the container and redoes it

@@ -36,13 +36,13 @@ class CallGate:
         self.rejected = 0
 
     def submit(self, fn: Callable[[], T]) -> concurrent.futures.Future[T]:
-        """Start `fn` on one of the node's threads, or raise NodeUnavailable when the bound is reached."""
+        """Start `fn` on one of the node's threads, or raise NodeBusy when the bound is reached."""
         with self._lock:
             if self.in_flight >= self.limit:
                 self.rejected += 1
-                raise records.NodeUnavailable(
+                raise records.NodeBusy(
                     self.node,
-                    f"{self.limit} Docker calls to it are still waiting for an answer (hung or unreachable); "
+                    f"{self.limit} Docker calls to it are still waiting for an answer (busy, hung or unreachable); "
                     "the call was not sent",
                 )
             self.in_flight += 1

@@ -35,6 +35,11 @@ class NodeUnavailable(NodeError, TemporaryError):
     """The node's Docker Engine did not answer; temporary, retry later."""
 
 
+class NodeBusy(NodeUnavailable):
+    """The call was not sent: as many calls to the node as its gate allows still wait for an
+    answer (a burst, or a hung engine). Nothing is known of the node from it either way."""
+
+
 class EngineError(NodeUnavailable):
     """The engine answered with a server error (HTTP 5xx, e.g. its bridge is gone): the node is
     up but could not do it. A NodeUnavailable for every caller but the pod launch, which counts

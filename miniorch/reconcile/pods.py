@@ -85,9 +85,12 @@ def on_exit(
 
 
 def on_missing(pod: PodView, node_reachable: bool, in_flight: bool) -> Missing:
+    """A live pod whose container its node's listing lacks. One never started (Pending, or made
+    Unknown by its node's silence before its container was made) is created; any other is gone."""
     if in_flight or not node_reachable or pod.node is None:
         return Missing.WAIT
-    if pod.phase is PodPhase.PENDING and not pod.deletion_reason:
+    never_started = pod.phase is PodPhase.PENDING or (pod.phase is PodPhase.UNKNOWN and pod.started_at is None)
+    if never_started and not pod.deletion_reason:
         return Missing.CREATE
     return Missing.GONE
 

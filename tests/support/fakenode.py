@@ -70,6 +70,7 @@ class FakeNode:
         self.streaming = True  # its event stream is open (the watcher sees events)
         self.hung = False  # every call waits until `unhang()`, then fails as NodeUnavailable
         self.refuse_start = ""  # the engine's words when it refuses every start ("" = it starts)
+        self.busy: set[str] = set()  # methods whose calls the node's gate refuses (NodeBusy: all its calls taken)
         self.on_event: Callable[[str, str, str], None] = lambda node, action, pod: None
         self._unhung = asyncio.Event()
         self._held: dict[str, asyncio.Event] = {}
@@ -138,6 +139,8 @@ class FakeNode:
     async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         method = getattr(fn, "__name__", "?")
         self.calls[method] += 1
+        if method in self.busy:
+            raise nr.NodeBusy(self.name, f"{method}: 32 Docker calls to it are still waiting for an answer")
         if self.hung:
             await self._unhung.wait()
             raise nr.NodeUnavailable(self.name, f"{method}: Docker at {self.url} did not answer (timed out)")

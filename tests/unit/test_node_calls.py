@@ -25,7 +25,7 @@ def test_calls_past_the_bound_fail_at_once_and_slots_free_only_when_calls_end() 
     try:
         first, second = gate.submit(release.wait), gate.submit(release.wait)
         start = time.monotonic()
-        with pytest.raises(records.NodeUnavailable, match="2 Docker calls to it are still waiting"):
+        with pytest.raises(records.NodeBusy, match="2 Docker calls to it are still waiting"):
             gate.submit(lambda: None)
         assert time.monotonic() - start < 0.05
         assert (gate.in_flight, gate.peak, gate.rejected) == (2, 2, 1)

@@ -197,6 +197,8 @@ def test_a_restart_in_place_takes_dockers_count_and_ends_the_runs_readiness() ->
         (make_pod(PodPhase.PENDING, deletion_reason="Suspended"), True, False, pod_logic.Missing.GONE),
         (make_pod(PodPhase.RUNNING), True, False, pod_logic.Missing.GONE),
         (make_pod(PodPhase.UNKNOWN), True, False, pod_logic.Missing.GONE),
+        # Made Unknown by a silent node before its container was made: created, not "removed".
+        (dataclasses.replace(make_pod(PodPhase.UNKNOWN), started_at=None), True, False, pod_logic.Missing.CREATE),
     ],
 )
 def test_on_missing_decides_wait_create_or_gone(
