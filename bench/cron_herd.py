@@ -136,7 +136,7 @@ def why_started_again(events: list[dict[str, Any]]) -> dict[str, int]:
         name = ev.get("event")
         if name == "pod_finished" and ev.get("phase") == "Failed" and str(ev.get("pod", "")).startswith("herd-"):
             key = f"pod failed: {ev.get('reason') or 'Error'}"
-        elif name in ("node_not_ready", "node_quiet") or (
+        elif name in ("node_not_ready", "node_quiet", "node_list_failed", "node_list_busy") or (
             name in ("pod_lost", "pod_container_gone") and str(ev.get("pod", "")).startswith("herd-")
         ):
             key = str(name)
