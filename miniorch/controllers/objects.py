@@ -50,7 +50,7 @@ class AlreadyExists(Conflict):
 
 
 class Stale(Conflict):
-    """An update made from an older resourceVersion than the object's (a Kubernetes PUT or patch)."""
+    """An update made from an older resourceVersion than the object's (a Kubernetes PUT)."""
 
 
 def _file_of(source: str) -> str | None:

@@ -28,6 +28,11 @@ Served = dict[str, Any]
 _CONFLICT = "the object has been modified; please apply your changes to the latest version and try again"
 
 
+def _conflict(resource: Resource, name: str) -> KubeError:
+    """kube-apiserver's 409 for a write made from an older resourceVersion."""
+    return KubeError(409, f'Operation cannot be fulfilled on {resource_name(resource)} "{name}": {_CONFLICT}')
+
+
 def resource_name(resource: Resource) -> str:
     """`jobs.batch`, `pods`: how the API server names a resource in its messages."""
     return f"{resource.plural}.{resource.group}" if resource.group else resource.plural
@@ -136,9 +141,7 @@ def _apply(
     except objects_mod.AlreadyExists as exc:
         raise status.already_exists(resource_name(resource), name) from exc
     except objects_mod.Stale as exc:
-        raise KubeError(
-            409, f'Operation cannot be fulfilled on {resource_name(resource)} "{name}": {_CONFLICT}'
-        ) from exc
+        raise _conflict(resource, name) from exc
     except ManifestInvalid as exc:
         causes = status.invalid_causes(exc)
         details = {"name": name, "group": resource.group, "kind": resource.kind, "causes": causes}
@@ -152,7 +155,7 @@ def update(ctx: ApiContext, resource: Resource, namespace: str, name: str, body:
     manifest = _checked_body(resource, namespace, body)  # from here body is an object with object metadata
     given = body["metadata"].get("resourceVersion")
     if given not in (None, "") and str(given) != str(rec.resource_version):
-        raise KubeError(409, f'Operation cannot be fulfilled on {resource_name(resource)} "{name}": {_CONFLICT}')
+        raise _conflict(resource, name)
     if manifest["metadata"].get("name") != name:
         raise KubeError(400, "the name of the object does not match the name on the URL")
     _apply(ctx, resource, manifest, name, resource_version=rec.resource_version if given not in (None, "") else None)
@@ -164,7 +167,7 @@ def apply_patch(ctx: ApiContext, resource: Resource, namespace: str, name: str, 
     new = patched_object(served, body, media, resource.kind)
     meta = new.get("metadata") or {}
     if meta.get("resourceVersion") not in (None, served["metadata"]["resourceVersion"]):
-        raise KubeError(409, f'Operation cannot be fulfilled on {resource_name(resource)} "{name}": {_CONFLICT}')
+        raise _conflict(resource, name)
     diff = patch.merge_diff(patch.spec_of(served), patch.spec_of(new))
     if diff:
         ctx.applier.patch(resource.kind, namespace, name, diff)  # merged into the stored spec of now
